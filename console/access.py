@@ -1,0 +1,36 @@
+"""Role checks for views. Every console view goes through `require`."""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+
+from .choices import OperationResult
+
+
+def require(predicate=None, message=None):
+    """Sign-in required, and `predicate(user)` when given; refusals are marked for the log."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                request.oplog_result = OperationResult.DENIED
+                request.oplog_error = "not signed in"
+                if request.htmx:
+                    response = HttpResponse(_("Your session has ended; sign in again."), status=401)
+                    response["HX-Redirect"] = redirect_to_login(request.get_full_path())["Location"]
+                    return response
+                return redirect_to_login(request.get_full_path())
+            if predicate is not None and not predicate(request.user):
+                reason = str(message or _("Your role does not allow this."))
+                request.oplog_result = OperationResult.DENIED
+                request.oplog_error = reason
+                raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.urls import reverse
+
+from . import roles
+
+
+class ConsoleAdminSite(admin.AdminSite):
+    """The Django admin, for operators only."""
+
+    site_header = "CaaS Console admin"
+
+    def has_permission(self, request):
+        return roles.can_use_admin(request.user)
+
+    def login(self, request, extra_context=None):
+        """One sign-in page for the whole console."""
+        from django.contrib.auth.views import redirect_to_login  # needs the app registry
+
+        return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("console:login"))
+
+
+class ConsoleAdminConfig(AdminConfig):
+    default_site = "console.admin_site.ConsoleAdminSite"

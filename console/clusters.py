@@ -1,0 +1,111 @@
+"""Cluster registry: add a cluster by kubeconfig (validated by connecting), refresh its
+status, remove it. Credentials are encrypted at rest and never shown again."""
+
+from dataclasses import asdict
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import crypto, kube, oplog, roles
+from .choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
+from .models import Cluster
+
+MAX_KUBECONFIG_BYTES = 256 * 1024
+
+
+def connect(kubeconfig_text, context=None):
+    """Parse and probe a kubeconfig; returns (data, probe) or raises kube.ClusterError."""
+    if len(kubeconfig_text.encode()) > MAX_KUBECONFIG_BYTES:
+        raise kube.ClusterError("malformed", "larger than 256 KiB")
+    data = kube.parse_kubeconfig(kubeconfig_text)
+    context = kube.resolve_context(data, context or None)
+    kube.server_of(data, context)  # a context without a server is malformed, before any connection
+    return data, kube.probe(data, context)
+
+
+def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="", description=""):
+    if not roles.is_operator(acting_user):
+        raise PermissionError(_("Only operators add clusters."))
+    target = {"cluster": name, "kind": "Cluster", "name": name}
+    payload = {"region": region, "description": description, "context": context}
+    with oplog.recorded(acting_user, "cluster.register", target=target, payload=payload) as outcome:
+        validate_slug(name)
+        if Cluster.objects.filter(name=name).exists():
+            raise ValidationError(_("A cluster named %(name)s exists already.") % {"name": name})
+        try:
+            _data, probe = connect(kubeconfig_text, context)
+        except kube.ClusterError as exc:
+            raise ValidationError(str(exc), code=exc.reason) from None
+        cluster = Cluster(
+            name=name,
+            region=region,
+            description=description,
+            kubeconfig_encrypted=crypto.encrypt(kubeconfig_text),
+            created_by=acting_user,
+        )
+        apply_probe(cluster, probe)
+        cluster.save()
+        outcome.after = {"server": cluster.server, "context": cluster.context, "version": cluster.version, "nodes": len(cluster.nodes)}
+    return cluster
+
+
+def apply_probe(cluster, probe):
+    cluster.server = probe.server
+    cluster.context = probe.context
+    cluster.version = probe.version
+    cluster.nodes = [asdict(node) for node in probe.nodes]
+    cluster.health = [list(check) for check in probe.health]
+    healthy = all(ok for _name, ok in probe.health) and all(node.ready for node in probe.nodes)
+    cluster.status = ClusterStatus.READY if healthy else ClusterStatus.DEGRADED
+    cluster.status_message = ""
+    cluster.last_sync_at = timezone.now()
+
+
+def refresh_cluster(cluster):
+    """Probe again and store what was found; notify operators when it stops answering."""
+    from .notifications import notify_role
+
+    was = cluster.status
+    try:
+        data = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
+        apply_probe(cluster, kube.probe(data, cluster.context))
+    except kube.ClusterError as exc:
+        cluster.status, cluster.status_message = ClusterStatus.UNREACHABLE, str(exc)
+        cluster.last_sync_at = timezone.now()
+    cluster.save()
+    if cluster.status != was and cluster.status == ClusterStatus.UNREACHABLE:
+        notify_role(PlatformRole.OPERATOR, _("Cluster %(name)s is unreachable") % {"name": cluster.name},
+                    body=cluster.status_message, level=NotificationLevel.DANGER)
+    return cluster
+
+
+def remove_cluster(cluster_id, *, acting_user, confirm_name):
+    if not roles.is_operator(acting_user):
+        raise PermissionError(_("Only operators remove clusters."))
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    target = {"cluster": cluster.name if cluster else str(cluster_id), "kind": "Cluster", "name": cluster.name if cluster else str(cluster_id)}
+    with oplog.recorded(acting_user, "cluster.remove", target=target) as outcome:
+        if cluster is None:
+            raise ValidationError(_("No such cluster."))
+        if confirm_name != cluster.name:
+            raise ValidationError(_("Type the cluster's name to confirm."))
+        outcome.before = {"server": cluster.server, "context": cluster.context, "region": cluster.region, "version": cluster.version}
+        cluster.delete()
+
+
+def attach_embedded_cluster(name, kubeconfig_text, *, description=""):
+    """The embedded run's own cluster: its address and credentials change at every start,
+    so the row is updated in place and the mirror lists it afresh."""
+    from .models import WatchCursor
+
+    _data, probe = connect(kubeconfig_text)
+    cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name, description=description, region="local")
+    cluster.kubeconfig_encrypted = crypto.encrypt(kubeconfig_text)
+    apply_probe(cluster, probe)
+    cluster.save()
+    WatchCursor.objects.filter(cluster=cluster).delete()  # resourceVersions of the last run mean nothing now
+    oplog.record(None, "cluster.attach_embedded", actor_name="system", result=OperationResult.SUCCEEDED,
+                 target={"cluster": name, "kind": "Cluster", "name": name}, after={"server": cluster.server, "version": cluster.version})
+    return cluster

@@ -1,0 +1,74 @@
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from . import realtime
+
+MAX_MESSAGE_BYTES = 4096
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """One socket per open page. It always joins the user's own group; pages ask for
+    more groups with {"subscribe": "<group>"} and each request is authorised."""
+
+    async def connect(self):
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.groups_joined = set()
+        self.language = socket_language(self.scope)
+        await self.accept()
+        await self._join(realtime.user_group(self.user.pk))
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        with translation.override(self.language):
+            await self._handle(text_data, bytes_data)
+
+    async def _handle(self, text_data, bytes_data):
+        try:
+            if bytes_data is not None or len(text_data or "") > MAX_MESSAGE_BYTES:
+                raise ValueError(_("Messages must be JSON text of at most 4 KB."))
+            message = json.loads(text_data)
+            if not isinstance(message, dict):
+                raise ValueError(_("Messages must be JSON objects."))
+            group = message.get("subscribe")
+            if not isinstance(group, str):
+                raise ValueError(_("Unknown message: expected {\"subscribe\": \"<group>\"}."))
+        except (ValueError, TypeError) as exc:
+            await self._error(str(exc) if not isinstance(exc, json.JSONDecodeError) else _("Messages must be valid JSON."))
+            return
+        allowed = await database_sync_to_async(realtime.may_subscribe)(self.user, group)
+        if not allowed:
+            await self._error(_("You may not follow %(group)s.") % {"group": group[:100]})
+            return
+        await self._join(group)
+
+    async def push_html(self, event):
+        await self.send(text_data=event["html"])
+
+    async def _join(self, group):
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.add(group)
+
+    async def _error(self, message):
+        await self.send(text_data=render_to_string("console/_live_error.html", {"message": message}))
+
+
+def socket_language(scope):
+    """The language the page was served in: the language cookie, else the default."""
+    code = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
+    try:
+        return translation.get_supported_language_variant(code) if code else settings.LANGUAGE_CODE
+    except LookupError:
+        return settings.LANGUAGE_CODE

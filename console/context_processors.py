@@ -1,0 +1,15 @@
+from . import navigation, roles
+from .notifications import unread_count
+
+
+def shell(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "nav_sections": navigation.SECTIONS,
+        "unread_count": unread_count(user),
+        "role_label": roles.role_label(user),
+        "can_read_oplog": roles.can_read_operation_log(user),
+        "can_use_admin": roles.can_use_admin(user),
+    }

@@ -1,0 +1,37 @@
+from django.db.models import Q
+
+from .models import OperationLogEntry
+
+TARGET_FIELDS = ("cluster", "namespace", "target_kind", "target_name")
+SEARCH_FIELDS = ("actor_name", "action", "tenant", "error", "request_id", "user_agent") + TARGET_FIELDS
+
+
+def _any_contains(fields, text):
+    condition = Q()
+    for name in fields:
+        condition |= Q(**{f"{name}__icontains": text})
+    return condition
+
+
+def filter_operation_log(data, queryset=None):
+    """Entries matching a cleaned OperationLogFilterForm's data."""
+    entries = OperationLogEntry.objects.all() if queryset is None else queryset
+    if data.get("actor"):
+        entries = entries.filter(actor_name__icontains=data["actor"])
+    if data.get("tenant"):
+        entries = entries.filter(tenant__iexact=data["tenant"])
+    if data.get("action"):
+        entries = entries.filter(action__istartswith=data["action"])
+    if data.get("result"):
+        entries = entries.filter(result=data["result"])
+    if data.get("since"):
+        entries = entries.filter(started_at__gte=data["since"])
+    if data.get("until"):
+        entries = entries.filter(started_at__lte=data["until"])
+    if data.get("target"):
+        # "cluster/namespace/kind/name" or any part of it
+        for part in (p for p in data["target"].split("/") if p):
+            entries = entries.filter(_any_contains(TARGET_FIELDS, part))
+    if data.get("q"):
+        entries = entries.filter(_any_contains(SEARCH_FIELDS, data["q"]))
+    return entries.order_by("-id")

@@ -1,0 +1,85 @@
+"""The embedded one-command run: database, demo data, in-process Celery worker and beat,
+the cluster watcher, and daphne serving HTTP and websockets, all in this process.
+Ctrl-C stops everything."""
+
+import asyncio
+import threading
+
+from celery.beat import EmbeddedService
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from console import realtime
+from console.celery import app as celery_app
+from console.clusters import attach_embedded_cluster
+from console.watcher import ClusterWatchers
+
+
+class Command(BaseCommand):
+    help = "Run the whole console in one process (embedded mode)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true", help="do not create demo users and workloads")
+        parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox cluster")
+
+    def handle(self, *args, host, port, no_demo, no_sandbox, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
+        if not no_demo:
+            call_command("seed_demo")
+        sandbox = None if no_sandbox else self.start_sandbox(demo=not no_demo)
+        beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(settings.STATE_DIR / "celerybeat-schedule"))
+        watchers = ClusterWatchers()
+        with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
+            beat.start()
+            rescan = threading.Event()
+            threading.Thread(target=self.watch_clusters, args=(watchers, rescan), name="cluster-rescan", daemon=True).start()
+            try:
+                self.serve(host, port)
+            finally:
+                self.stdout.write("stopping watchers, worker and beat ...")
+                rescan.set()
+                watchers.stop(timeout=5)
+                beat.stop()
+                if sandbox:
+                    sandbox.stop()
+        self.stdout.write("stopped")
+
+    def start_sandbox(self, demo):
+        """The default cluster of the embedded run, reached through its kubeconfig only."""
+        from console.sandbox import SandboxCluster
+        from console.sandbox.demo import seed_demo
+
+        sandbox = SandboxCluster(nodes=3).start()
+        path = sandbox.write_kubeconfig(settings.STATE_DIR / "sandbox.kubeconfig")
+        if demo:
+            seed_demo(sandbox.store)
+        attach_embedded_cluster("sandbox", path.read_text(), description="The embedded sandbox cluster")
+        self.stdout.write(f"sandbox cluster at {sandbox.url} (kubeconfig {path})")
+        return sandbox
+
+    def watch_clusters(self, watchers, stop, every=5.0):
+        """The watcher, in this process: follow clusters as they are added and removed."""
+        while not stop.is_set():
+            watchers.refresh()
+            stop.wait(every)
+
+    def serve(self, host, port):
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+        from twisted.internet import reactor
+
+        from console.asgi import application
+
+        # The in-memory channel layer lives on daphne's loop; worker threads push through it.
+        reactor.callWhenRunning(lambda: realtime.set_home_loop(asyncio.get_event_loop()))
+        self.stdout.write(self.style.SUCCESS(f"console at http://{host}:{port}/ (Ctrl-C stops)"))
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+        ).run()

@@ -1,0 +1,25 @@
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from console.watcher import ClusterWatchers
+
+
+class Command(BaseCommand):
+    help = "Keep the resource mirror in step with every registered cluster (list + watch)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rescan", type=float, default=10.0, help="seconds between checks for added or removed clusters")
+
+    def handle(self, *args, rescan, **options):
+        watchers = ClusterWatchers()
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        signal.signal(signal.SIGINT, lambda *_: done.set())
+        self.stdout.write("watching clusters (Ctrl-C stops)")
+        while not done.is_set():
+            watchers.refresh()
+            done.wait(rescan)
+        watchers.stop()
+        self.stdout.write("stopped")

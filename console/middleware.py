@@ -1,0 +1,103 @@
+import re
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import Resolver404, resolve
+
+from . import oplog
+from .choices import OperationResult
+
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+NOT_RECORDED_FIELDS = ("csrfmiddlewaretoken",)
+
+
+class RequestIdMiddleware:
+    """Give every request an id (kept from X-Request-ID when well-formed) and a source address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        request.source_ip = source_ip(request)
+        request.oplog_info = oplog.RequestInfo(
+            request_id=request.request_id,
+            source_ip=request.source_ip,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        token = oplog.current_request.set(request.oplog_info)
+        try:
+            response = self.get_response(request)
+        finally:
+            oplog.current_request.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+def source_ip(request):
+    if settings.TRUST_X_FORWARDED_FOR and request.headers.get("X-Forwarded-For"):
+        return request.headers["X-Forwarded-For"].split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class OperationLogMiddleware:
+    """Record every unsafe request that no service recorded itself: denied attempts,
+    CSRF refusals, admin changes, bad input."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method in UNSAFE_METHODS and not request.oplog_info.recorded:
+            oplog.record(
+                request.user if request.user.is_authenticated else None,
+                "request." + route_name(request),
+                result=getattr(request, "oplog_result", None) or result_for_status(response.status_code),
+                payload={"method": request.method, "path": request.path, "status": response.status_code, "form": form_fields(request)},
+                error=getattr(request, "oplog_error", "") or (response.reason_phrase if response.status_code >= 400 else ""),
+            )
+        return response
+
+
+def route_name(request):
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return "unknown"
+    return match.view_name or "unknown"
+
+
+def result_for_status(status):
+    if status in (401, 403):
+        return OperationResult.DENIED
+    if status >= 400:
+        return OperationResult.FAILED
+    return OperationResult.SUCCEEDED
+
+
+def form_fields(request):
+    try:
+        data = request.POST
+    except Exception:  # unreadable body: nothing to show
+        return {}
+    return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data if key not in NOT_RECORDED_FIELDS}
+
+
+class UserLanguageMiddleware:
+    """Remember each user's language, so that work done for them later (pushes rendered
+    by the worker, notifications) speaks it too. Writes only when it changes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        language = getattr(request, "LANGUAGE_CODE", "")
+        if user is not None and user.is_authenticated and language and user.language != language:
+            get_user_model().objects.filter(pk=user.pk).update(language=language)
+        return response

@@ -1,0 +1,94 @@
+"""Notify users, roles or tenants; mark read. New notifications are pushed live."""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import oplog, realtime, roles
+from .choices import NotificationLevel, PlatformRole
+from .models import Notification
+
+
+def notify_users(users, title, *, body="", level=NotificationLevel.INFO, link=""):
+    """Create one notification per user and push each to the user's open pages."""
+    created = Notification.objects.bulk_create(
+        [Notification(user=user, title=title[:200], body=body, level=level, link=link) for user in users]
+    )
+    for notification in created:
+        _push(notification)
+    return created
+
+
+def notify_user(user, title, **kwargs):
+    return notify_users([user], title, **kwargs)[0]
+
+
+def notify_role(role, title, **kwargs):
+    """Notify every active user with a platform role (operator, auditor)."""
+    users = get_user_model().objects.filter(is_active=True, platform_role=role)
+    return notify_users(list(users), title, **kwargs)
+
+
+def notify_tenant(tenant_id, title, *, tenant_roles=None, **kwargs):
+    """Notify the members of a tenant (optionally only some tenant roles)."""
+    provider = roles.tenant_provider()
+    if provider is None:
+        raise RuntimeError("no tenant provider is registered: tenants are not enabled")
+    return notify_users(list(provider.members(tenant_id, tenant_roles)), title, **kwargs)
+
+
+def unread_count(user):
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def _push(notification):
+    user = notification.user
+    html = realtime.render_for(
+        user, "console/_notification_push.html", {"notification": notification, "unread_count": unread_count(user)}
+    )
+    realtime.push_html(realtime.user_group(user.pk), html)
+
+
+# --- actions users take -------------------------------------------------------------
+
+
+def mark_read(notification_id, *, acting_user):
+    with oplog.recorded(acting_user, "notification.mark_read", target={"kind": "Notification", "name": notification_id}):
+        notification = Notification.objects.select_for_update().filter(pk=notification_id, user=acting_user).first()
+        if notification is None:
+            raise ValueError(_("No such notification."))
+        if notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+    return notification
+
+
+def mark_all_read(*, acting_user):
+    with oplog.recorded(acting_user, "notification.mark_all_read", target={"kind": "Notification"}) as outcome:
+        count = Notification.objects.filter(user=acting_user, read_at__isnull=True).update(read_at=timezone.now())
+        outcome.payload = {"marked": count}
+    return count
+
+
+NOTICE_AUDIENCES = {
+    "all": None,
+    PlatformRole.OPERATOR.value: PlatformRole.OPERATOR,
+    PlatformRole.AUDITOR.value: PlatformRole.AUDITOR,
+}
+
+
+def send_notice(*, acting_user, audience, title, body, level):
+    """An operator's notice (maintenance window, incident) to everybody or to one role."""
+    if not roles.can_send_notice(acting_user):
+        raise PermissionError(_("Only operators send notices."))
+    if audience not in NOTICE_AUDIENCES:
+        raise ValidationError(_("Unknown audience."))
+    payload = {"audience": audience, "title": title, "body": body, "level": level}
+    with oplog.recorded(acting_user, "notification.send_notice", target={"kind": "Notice", "name": title[:100]}, payload=payload) as outcome:
+        users = get_user_model().objects.filter(is_active=True)
+        if NOTICE_AUDIENCES[audience] is not None:
+            users = users.filter(platform_role=NOTICE_AUDIENCES[audience])
+        created = notify_users(list(users), title, body=body, level=level)
+        outcome.after = {"recipients": len(created)}
+    return created

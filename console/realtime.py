@@ -1,0 +1,80 @@
+"""Server pushes: rendered HTML fragments sent to Channels groups after commit.
+
+Groups are named `<resource>-<id>` (`user-7`, later `cluster-3`). Every group prefix has
+an authoriser; a websocket may join a group only when it says yes. Feature apps
+register theirs with `register_group`.
+"""
+
+import asyncio
+import logging
+import re
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+
+log = logging.getLogger(__name__)
+
+GROUP_PATTERN = re.compile(r"^(?P<prefix>[a-z][a-z0-9]*)-(?P<ident>[A-Za-z0-9._-]{1,90})$")
+_authorisers = {}
+# In the embedded mode the in-memory channel layer lives on daphne's event loop; pushes
+# from worker threads must hop onto that loop (its queues are not thread-safe).
+_home_loop = None
+
+
+def register_group(prefix, authorise):
+    """authorise(user, ident) -> bool decides who may subscribe to `<prefix>-<ident>`."""
+    _authorisers[prefix] = authorise
+
+
+def set_home_loop(loop):
+    global _home_loop
+    _home_loop = loop
+
+
+def user_group(user_id):
+    return f"user-{user_id}"
+
+
+def may_subscribe(user, group):
+    match = GROUP_PATTERN.match(group or "")
+    if not match or not user.is_authenticated:
+        return False
+    authorise = _authorisers.get(match["prefix"])
+    return bool(authorise and authorise(user, match["ident"]))
+
+
+register_group("user", lambda user, ident: ident == str(user.pk))
+
+
+def render_for(user, template_name, context):
+    """Render a fragment in the user's own language (pushes are rendered outside requests)."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        return render_to_string(template_name, context)
+
+
+def push_html(group, html):
+    """Send a fragment to every socket in the group once the current transaction commits."""
+    transaction.on_commit(lambda: send_now(group, html))
+
+
+def send_now(group, html):
+    layer = get_channel_layer()
+    message = {"type": "push.html", "html": html}
+    try:
+        if _home_loop is not None and _home_loop.is_running() and not _on_loop(_home_loop):
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _home_loop).result(timeout=5)
+        else:
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:  # a push is best effort: the page shows the truth on next load
+        log.exception("push to %s failed", group)
+
+
+def _on_loop(loop):
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

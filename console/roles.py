@@ -1,0 +1,81 @@
+"""Who may do what. Platform roles are on the user; tenant roles plug in through a provider.
+
+The tenants app registers a `TenantRoleProvider` in its AppConfig.ready(); until then a
+user without a platform role belongs to no tenant. Views never test roles inline: they
+use the predicates here (or `console.access.require`), so one place changes when
+tenants arrive.
+"""
+
+from dataclasses import dataclass
+
+from .choices import PlatformRole
+
+
+@dataclass(frozen=True)
+class TenantMembership:
+    tenant_id: int
+    tenant_name: str
+    role: str  # "tenant-admin" or "tenant-member"
+
+
+class TenantRoleProvider:
+    """Interface the tenants app implements."""
+
+    def memberships(self, user):
+        """TenantMembership rows of the user."""
+        raise NotImplementedError
+
+    def members(self, tenant_id, roles=None):
+        """Queryset of active users in the tenant, optionally only those with the given roles."""
+        raise NotImplementedError
+
+
+_tenant_provider = None
+
+
+def register_tenant_provider(provider):
+    global _tenant_provider
+    _tenant_provider = provider
+
+
+def tenant_provider():
+    return _tenant_provider
+
+
+def memberships(user):
+    if _tenant_provider is None or not user.is_authenticated:
+        return []
+    return list(_tenant_provider.memberships(user))
+
+
+def role_label(user):
+    """A short role name for the operation log and the header."""
+    if not user or not user.is_authenticated:
+        return "anonymous"
+    if user.platform_role:
+        return user.platform_role
+    roles = sorted({m.role for m in memberships(user)})
+    return ",".join(roles) or "user"
+
+
+# --- predicates -------------------------------------------------------------------
+
+
+def is_operator(user):
+    return user.is_authenticated and user.is_active and user.platform_role == PlatformRole.OPERATOR
+
+
+def is_auditor(user):
+    return user.is_authenticated and user.is_active and user.platform_role == PlatformRole.AUDITOR
+
+
+def can_read_operation_log(user):
+    return is_operator(user) or is_auditor(user)
+
+
+def can_send_notice(user):
+    return is_operator(user)
+
+
+def can_use_admin(user):
+    return is_operator(user)

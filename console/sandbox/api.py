@@ -1,0 +1,602 @@
+"""Kubernetes REST semantics over the store: discovery, CRUD, the four patch flavours,
+dry runs, delete options, subresources (status, scale, log, eviction, binding),
+Table output, metrics and watch streams. HTTP framing lives in server.py."""
+
+import copy
+import json
+import time
+from urllib.parse import parse_qs
+
+import yaml
+
+from . import openapi, patch as patching, tables
+from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found, qualified
+from .kinds import BY_PATH, GROUPS, RESOURCES, SCALABLE, STORED
+from .selectors import field_matcher, label_matcher, selector_string
+from .store import now_iso
+
+VERSION = {"major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor": "37", "minCompatibilityMajor": "1",
+           "minCompatibilityMinor": "36", "gitVersion": "v1.37.0-sandbox", "gitCommit": "sandbox", "gitTreeState": "clean",
+           "buildDate": "2026-11-01T00:00:00Z", "goVersion": "go1.25.4", "compiler": "gc", "platform": "linux/amd64"}
+READYZ_CHECKS = ["ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/start-apiserver-admission-initializer",
+                 "poststarthook/generic-apiserver-start-informers", "poststarthook/rbac/bootstrap-roles", "shutdown"]
+SUBRESOURCE_KINDS = {"scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
+                     "eviction": ("policy", "v1", "Eviction", ["create"]), "binding": ("", "v1", "Binding", ["create"]),
+                     "log": ("", "v1", "Pod", ["get"]), "status": (None, None, None, ["get", "patch", "update"])}
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+
+
+class Response:
+    def __init__(self, code=200, body=None, content_type="application/json", stream=None, text=None, headers=None):
+        self.code, self.content_type, self.stream, self.headers = code, content_type, stream, headers or {}
+        if text is not None:
+            self.data = text.encode()
+            self.content_type = "text/plain; charset=utf-8"
+        elif body is not None:
+            self.data = json.dumps(body, separators=(",", ":")).encode()
+        else:
+            self.data = b""
+
+
+class Request:
+    """What the API layer needs from an HTTP request."""
+
+    def __init__(self, method, path, query_string, headers, read_body, user=None):
+        self.method, self.path, self.headers, self._read_body, self.user = method, path, headers, read_body, user
+        self.query = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        self._body = None
+
+    @property
+    def content_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def raw(self):
+        if self._body is None:
+            self._body = self._read_body()
+        return self._body
+
+    def body(self):
+        if "protobuf" in self.content_type or "cbor" in self.content_type:
+            # JSON and YAML only; clients that speak protobuf or CBOR fall back to JSON on 415
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types "
+                           "include: application/json, application/yaml")
+        raw = self.raw()
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            if "yaml" in self.content_type:
+                try:
+                    return yaml.safe_load(raw)
+                except yaml.YAMLError as exc:
+                    raise bad_request(f"error converting YAML to JSON: {exc}") from None
+            raise bad_request("the object provided is unrecognized (must be of type JSON): invalid character in body") from None
+
+
+def parse_resource_path(path):
+    """(group, version, namespace, plural, name, subresource) or None."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
+        group, version, rest = "", "v1", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    plural = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    return group, version, namespace, plural, name, sub
+
+
+def truthy(value):
+    return str(value).lower() in ("1", "true", "yes")
+
+
+class Api:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.store = cluster.store
+
+    # --- entry point
+
+    def handle(self, req):
+        path = req.path.rstrip("/") or "/"
+        if path in ("/healthz", "/livez") or path.startswith(("/healthz/", "/livez/")):
+            return Response(text="ok")
+        if path == "/readyz" or path.startswith("/readyz/"):
+            if "verbose" in req.query:
+                return Response(text="".join(f"[+]{c} ok\n" for c in READYZ_CHECKS) + "readyz check passed\n")
+            return Response(text="ok")
+        if path == "/version":
+            return Response(body=VERSION)
+        if path.startswith("/sandbox/v1"):
+            self.authorize(req, "update" if req.method != "GET" else "get", None, "", None, sandbox=True)
+            return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1"):].strip("/"), req.body() if req.method != "GET" else None))
+        if path == "/api":
+            return Response(body={"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.cluster.port}"}]})
+        if path == "/apis":
+            groups = [{"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                       "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in GROUPS.items() if g]
+            return Response(body={"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        if path.startswith("/openapi/v3"):
+            return self.openapi(path)
+        if path.startswith("/openapi/v2") or path == "/swagger.json":
+            raise not_found_path()
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["api", "v1"] and len(parts) == 2:
+            return Response(body=self.resource_list("", "v1"))
+        if parts and parts[0] == "apis" and len(parts) in (2, 3):
+            group = parts[1]
+            if group not in GROUPS:
+                raise not_found_path()
+            version = parts[2] if len(parts) == 3 else GROUPS[group]
+            if len(parts) == 2:
+                return Response(body={"kind": "APIGroup", "apiVersion": "v1", "name": group,
+                                      "versions": [{"groupVersion": f"{group}/{version}", "version": version}],
+                                      "preferredVersion": {"groupVersion": f"{group}/{version}", "version": version}})
+            return Response(body=self.resource_list(group, version))
+        parsed = parse_resource_path(path)
+        if not parsed:
+            raise not_found_path()
+        group, version, namespace, plural, name, sub = parsed
+        resource = BY_PATH.get((group, version, plural))
+        if resource is None or (namespace is not None and not resource.namespaced) or \
+                (sub and sub not in resource.subresources) or (resource.namespaced and name and namespace is None):
+            raise not_found_path()
+        return self.resource_call(req, resource, namespace or "", name, sub)
+
+    def openapi(self, path):
+        if path == "/openapi/v3":
+            return Response(body=openapi.root())
+        rest = path[len("/openapi/v3/"):].split("/")
+        if rest[:2] == ["api", "v1"] and len(rest) == 2:
+            return Response(body=openapi.document("", "v1"))
+        if len(rest) == 3 and rest[0] == "apis" and (rest[1], rest[2]) in openapi.group_versions():
+            return Response(body=openapi.document(rest[1], rest[2]))
+        raise not_found_path()
+
+    def resource_list(self, group, version):
+        resources = []
+        for r in RESOURCES:
+            if r.group != group or r.version != version:
+                continue
+            entry = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
+                     "verbs": list(r.verbs)}
+            if r.short_names:
+                entry["shortNames"] = list(r.short_names)
+            if r.categories:
+                entry["categories"] = list(r.categories)
+            resources.append(entry)
+            for sub in r.subresources:
+                sub_group, sub_version, sub_kind, verbs = SUBRESOURCE_KINDS[sub]
+                item = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
+                        "kind": sub_kind or r.kind, "verbs": verbs}
+                if sub_group is not None and (sub_group, sub_version) != (group, version):
+                    item["group"], item["version"] = sub_group, sub_version
+                resources.append(item)
+        if not resources:
+            raise not_found_path()
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
+                "resources": resources}
+
+    # --- authorization
+
+    def authorize(self, req, verb, resource, namespace, name, sandbox=False):
+        user = req.user
+        if user is None or user.allows(verb, resource, sandbox):
+            return
+        if sandbox:
+            raise ApiError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path "{req.path}"')
+        what = f'{qualified(resource)} "{name}"' if name else qualified(resource)
+        scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+        raise ApiError(403, "Forbidden", f'{what} is forbidden: User "{user.name}" cannot {verb} resource "{resource.plural}" '
+                       f'in API group "{resource.group}" {scope}',
+                       {"name": name, "group": resource.group, "kind": resource.plural} if name else
+                       {"group": resource.group, "kind": resource.plural})
+
+    # --- resources
+
+    def verb_of(self, req, name, sub):
+        method = req.method
+        if method == "GET":
+            if name is None:
+                return "watch" if truthy(req.query.get("watch")) else "list"
+            return "get"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+
+    def resource_call(self, req, resource, namespace, name, sub):
+        verb = self.verb_of(req, name, sub)
+        self.authorize(req, verb, resource, namespace, name)
+        if verb not in resource.verbs and not sub:
+            raise method_not_allowed()
+        if not resource.stored:
+            return self.metrics(req, resource, namespace, name, verb)
+        query = req.query
+        dry_run = query.get("dryRun") == "All"
+        table = "as=Table" in (req.headers.get("Accept") or "")
+        if verb == "watch":
+            return self.watch(req, resource, namespace, table)
+        if verb == "list":
+            return self.list(req, resource, namespace, table)
+        if sub == "log":
+            if req.method != "GET":
+                raise method_not_allowed()
+            return self.cluster.logs.respond(self.store.get_ref(resource, namespace, name) or _raise(not_found(resource, name)), query)
+        if sub == "scale":
+            return self.scale(req, resource, namespace, name)
+        if sub == "eviction":
+            return self.evict(req, resource, namespace, name)
+        if sub == "binding":
+            return self.bind(req, resource, namespace, name)
+        if verb == "get":
+            obj = self.store.get_ref(resource, namespace, name)
+            if obj is None:
+                raise not_found(resource, name)
+            if table:
+                return Response(body=tables.table(resource.plural, [obj], obj["metadata"]["resourceVersion"],
+                                                  query.get("includeObject", "Object") == "Object"))
+            return Response(body=obj)
+        if verb == "create":
+            if name:
+                raise method_not_allowed()
+            return self.create(req, resource, namespace, dry_run)
+        if verb == "update":
+            return self.update(req, resource, namespace, name, sub, dry_run)
+        if verb == "patch":
+            return self.patch(req, resource, namespace, name, sub, dry_run)
+        if verb == "delete":
+            return self.delete(req, resource, namespace, name, dry_run)
+        if verb == "deletecollection":
+            return self.delete_collection(req, resource, namespace, dry_run)
+        raise method_not_allowed()
+
+    def manager(self, req, default_suffix=""):
+        manager = req.query.get("fieldManager")
+        if manager:
+            return manager
+        agent = (req.headers.get("User-Agent") or "unknown").split("/")[0]
+        return agent + default_suffix
+
+    def check_body(self, resource, namespace, body):
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was in an unknown format - accepted media types include: "
+                              "application/json, application/yaml")
+        kind = body.get("kind")
+        if kind and kind != resource.kind:
+            raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
+        body_ns = (body.get("metadata") or {}).get("namespace") if isinstance(body.get("metadata"), dict) else None
+        if resource.namespaced and body_ns and body_ns != namespace:
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+    def create(self, req, resource, namespace, dry_run):
+        body = req.body()
+        self.check_body(resource, namespace, body)
+        obj = self.store.create(resource, namespace, body, dry_run=dry_run, manager=self.manager(req))
+        return Response(201, obj)
+
+    def update(self, req, resource, namespace, name, sub, dry_run):
+        body = req.body()
+        if sub not in (None, "status"):
+            raise method_not_allowed()
+        self.check_body(resource, namespace, body)
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+        obj = self.store.update(resource, namespace, name, body, status_only=sub == "status", dry_run=dry_run,
+                                manager=self.manager(req))
+        return Response(200, obj)
+
+    def apply_patch(self, req, current, resource, sub):
+        """The patched object (a new dict) for the request's patch type."""
+        ctype = req.content_type
+        body = req.body()
+        if ctype == "application/apply-patch+yaml":
+            if not req.query.get("fieldManager"):
+                raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                               "is required for apply patch")
+            if not isinstance(body, dict):
+                raise bad_request("error decoding YAML: the apply configuration must be an object")
+            return patching.server_side_apply(current, body, req.query["fieldManager"], truthy(req.query.get("force")),
+                                              now_iso(), sub or "")
+        if ctype == "application/json-patch+json":
+            return patching.json_patch(current, body if body is not None else [])
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was in an unknown format - accepted media types include: "
+                              "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+        if ctype == "application/merge-patch+json":
+            return patching.merge_patch(current, body)
+        if ctype == "application/strategic-merge-patch+json":
+            return patching.strategic_merge(current, body)
+        raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types '
+                       "include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+                       "application/strategic-merge-patch+json")
+
+    def patch(self, req, resource, namespace, name, sub, dry_run):
+        if sub not in (None, "status"):
+            raise method_not_allowed()
+        store = self.store
+        with store.lock:
+            current = store.get_ref(resource, namespace, name)
+            if current is None:
+                if req.content_type == "application/apply-patch+yaml" and sub is None:  # apply creates
+                    body = req.body()
+                    self.check_body(resource, namespace, body)
+                    body.setdefault("metadata", {})["name"] = name
+                    obj = store.create(resource, namespace, body, dry_run=dry_run, apply_manager=req.query.get("fieldManager") or
+                                       _raise(ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                                       "Required value: is required for apply patch")),
+                                       force=truthy(req.query.get("force")))
+                    return Response(201, obj)
+                raise not_found(resource, name)
+            patched = self.apply_patch(req, copy.deepcopy(current), resource, sub)
+            if not isinstance(patched, dict):
+                raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: the patch produced no object')
+            meta = patched.setdefault("metadata", {})
+            if not isinstance(meta, dict):
+                raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: metadata: Invalid value')
+            if meta.get("name") not in (None, name):
+                raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+            meta["name"] = name
+            if meta.get("resourceVersion") in (None, ""):
+                meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+            manager = None if req.content_type == "application/apply-patch+yaml" else self.manager(req)
+            obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run, manager=manager)
+            return Response(200, obj)
+
+    def delete_options(self, req):
+        options = {}
+        if req.method == "DELETE":
+            try:
+                options = req.body() or {}
+            except ApiError:
+                options = {}
+        query = req.query
+        propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
+        if not propagation and (options.get("orphanDependents") is True or truthy(query.get("orphanDependents", ""))):
+            propagation = "Orphan"
+        if propagation and propagation not in ("Orphan", "Background", "Foreground"):
+            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+                           f'"{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"')
+        grace = query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+        dry = query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
+        return propagation, (int(grace) if grace not in (None, "") else None), dry, options.get("preconditions") or {}
+
+    def delete(self, req, resource, namespace, name, dry_run):
+        propagation, grace, dry, preconditions = self.delete_options(req)
+        with self.store.lock:
+            obj = self.store.delete(resource, namespace, name, propagation, dry_run or dry, grace, preconditions)
+            still_there = self.store.exists(resource, namespace, name) and not (dry_run or dry)
+        if still_there:
+            return Response(202 if resource.plural != "pods" else 200, obj)
+        if resource.plural == "pods" or dry_run or dry:
+            return Response(200, obj)
+        return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                              "details": {"name": name, "group": resource.group, "kind": resource.plural,
+                                          "uid": obj["metadata"].get("uid")}})
+
+    def delete_collection(self, req, resource, namespace, dry_run):
+        propagation, grace, dry, _ = self.delete_options(req)
+        items, rv, _, _ = self.store.list_refs(resource, namespace, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
+        deleted = []
+        for obj in items:
+            try:
+                deleted.append(self.store.delete(resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
+                                                 propagation, dry_run or dry, grace))
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return Response(200, {"kind": resource.kind + "List", "apiVersion": resource.api_version,
+                              "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
+
+    def list(self, req, resource, namespace, table):
+        query = req.query
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            raise bad_request(f"invalid limit: {query.get('limit')}") from None
+        items, rv, token, remaining = self.store.list_refs(resource, namespace, query.get("labelSelector", ""),
+                                                           query.get("fieldSelector", ""), max(0, limit), query.get("continue", ""))
+        if table:
+            return Response(body=tables.table(resource.plural, items, rv, query.get("includeObject", "Object") == "Object", token))
+        meta = {"resourceVersion": rv}
+        if token:
+            meta["continue"] = token
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
+        return Response(body={"kind": resource.kind + "List", "apiVersion": resource.api_version, "metadata": meta, "items": items})
+
+    # --- subresources
+
+    def scale_of(self, resource, obj):
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        meta = obj["metadata"]
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta["uid"],
+                             "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+                "spec": {"replicas": spec.get("replicas", 1)},
+                "status": {"replicas": status.get("replicas", 0), "selector": selector_string(spec.get("selector"))}}
+
+    def scale(self, req, resource, namespace, name):
+        if resource.plural not in SCALABLE:
+            raise not_found_path()
+        store = self.store
+        with store.lock:
+            obj = store.get_ref(resource, namespace, name)
+            if obj is None:
+                raise not_found(resource, name)
+            scale = self.scale_of(resource, obj)
+            if req.method == "GET":
+                return Response(body=scale)
+            if req.method == "PUT":
+                new_scale = req.body() or {}
+            elif req.method == "PATCH":
+                new_scale = self.apply_patch(req, copy.deepcopy(scale), resource, "scale")
+            else:
+                raise method_not_allowed()
+            replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
+            sent_rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
+            if sent_rv and sent_rv != obj["metadata"]["resourceVersion"] and req.method == "PUT":
+                from .errors import conflict
+
+                raise conflict(resource, name)
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
+                               "must be greater than or equal to 0",
+                               {"name": name, "group": "autoscaling", "kind": "Scale", "causes": [
+                                   {"reason": "FieldValueInvalid", "message": "must be greater than or equal to 0", "field": "spec.replicas"}]})
+            updated = copy.deepcopy(obj)
+            updated["spec"]["replicas"] = replicas
+            dry = req.query.get("dryRun") == "All"
+            result = store.update(resource, namespace, name, updated, dry_run=dry, manager=self.manager(req))
+            return Response(body=self.scale_of(resource, result))
+
+    def evict(self, req, resource, namespace, name):
+        if req.method != "POST":
+            raise method_not_allowed()
+        body = req.body() or {}
+        options = body.get("deleteOptions") or {}
+        grace = options.get("gracePeriodSeconds")
+        self.cluster.controllers.check_disruption(namespace, name)
+        self.store.delete(resource, namespace, name, "Background", "All" in (options.get("dryRun") or []), grace)
+        return Response(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+
+    def bind(self, req, resource, namespace, name):
+        body = req.body() or {}
+        node = (body.get("target") or {}).get("name")
+        if not node:
+            raise ApiError(422, "Invalid", f'Binding "{name}" is invalid: target.name: Required value')
+
+        def change(pod):
+            if pod["spec"].get("nodeName"):
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
+            pod["spec"]["nodeName"] = node
+        if self.store.mutate(resource, namespace, name, change) is None:
+            raise not_found(resource, name)
+        return Response(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
+
+    # --- metrics.k8s.io
+
+    def metrics(self, req, resource, namespace, name, verb):
+        metrics = self.cluster.metrics
+        if verb == "get":
+            obj = metrics.node(name) if resource.kind == "NodeMetrics" else metrics.pod(namespace, name)
+            if obj is None:
+                raise not_found(resource, name)
+            return Response(body=obj)
+        if verb != "list":
+            raise method_not_allowed()
+        items = metrics.nodes() if resource.kind == "NodeMetrics" else metrics.pods(namespace)
+        labels_ok = label_matcher(req.query.get("labelSelector", ""))
+        fields_ok = field_matcher(req.query.get("fieldSelector", ""))
+        items = [i for i in items if labels_ok(i["metadata"].get("labels")) and fields_ok(i)]
+        return Response(body={"kind": resource.kind + "List", "apiVersion": resource.api_version,
+                              "metadata": {"resourceVersion": ""}, "items": items})
+
+    # --- watch
+
+    def watch(self, req, resource, namespace, table):
+        query = req.query
+        try:
+            timeout = float(query.get("timeoutSeconds") or self.cluster.watch_timeout)
+        except ValueError:
+            raise bad_request("invalid timeoutSeconds") from None
+        labels_ok = label_matcher(query.get("labelSelector", ""))
+        fields_ok = field_matcher(query.get("fieldSelector", ""), resource.plural)
+        filtered = bool(query.get("labelSelector") or query.get("fieldSelector"))
+        bookmarks = truthy(query.get("allowWatchBookmarks"))
+        send_initial = truthy(query.get("sendInitialEvents"))
+        store, cluster = self.store, self.cluster
+        try:
+            sub = store.subscribe(resource, namespace, query.get("resourceVersion", ""), send_initial)
+        except Expired as exc:
+            return Response(200, stream=iter([json.dumps({"type": "ERROR", "object": exc.status()}).encode() + b"\n"]))
+
+        def matches(obj):
+            return obj is not None and labels_ok(obj["metadata"].get("labels")) and fields_ok(obj)
+
+        def encode(event_type, obj, first):
+            if table:
+                obj = tables.table(resource.plural, [obj], obj["metadata"].get("resourceVersion", ""), True, with_columns=first)
+            return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+        def bookmark(rv, initial_end=False):
+            meta = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            return (json.dumps({"type": "BOOKMARK", "object": {"kind": resource.kind, "apiVersion": resource.api_version,
+                                                               "metadata": meta}}) + "\n").encode()
+
+        def stream():
+            deadline = time.monotonic() + timeout
+            last_bookmark = time.monotonic()
+            first = True
+            initial_pending = send_initial
+            try:
+                while not cluster.stopping.is_set():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    sub.ready.wait(min(remaining, 0.25))
+                    with store.lock:
+                        batch = list(sub.queue)
+                        sub.queue.clear()
+                        sub.ready.clear()
+                        closed = sub.closed
+                        rv_now = store.rv
+                    out = []
+                    for event in batch:
+                        event_type, obj = event.type, event.obj
+                        if filtered:
+                            now_ok = matches(obj)
+                            before_ok = matches(event.old) if event.old is not None else False
+                            if event_type == "MODIFIED":
+                                if now_ok and not before_ok:
+                                    event_type = "ADDED"
+                                elif before_ok and not now_ok:
+                                    event_type = "DELETED"
+                                elif not now_ok:
+                                    continue
+                            elif event_type == "DELETED":
+                                if not (now_ok or before_ok):
+                                    continue
+                            elif not now_ok:
+                                continue
+                        if table or event_type != event.type:
+                            out.append(encode(event_type, obj, first))
+                        else:
+                            out.append(event.line())
+                        first = False
+                    if initial_pending and not sub.queue:
+                        initial_pending = False
+                        if bookmarks:
+                            out.append(bookmark(sub.initial_rv, True))
+                    if out:
+                        yield b"".join(out)
+                    if closed:
+                        break
+                    if bookmarks and not batch and time.monotonic() - last_bookmark >= cluster.bookmark_seconds:
+                        last_bookmark = time.monotonic()
+                        yield bookmark(rv_now)
+            finally:
+                store.unsubscribe(sub)
+
+        return Response(200, stream=stream())
+
+
+def not_found_path():
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _raise(exc):
+    raise exc
+
+
+_ = STORED

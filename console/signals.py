@@ -1,0 +1,32 @@
+"""Sign-in and sign-out land in the operation log, whichever page they come from."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from . import oplog
+from .choices import OperationResult
+
+
+@receiver(user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    oplog.record(user, "account.login", result=OperationResult.SUCCEEDED, target={"kind": "User", "name": user.get_username()})
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    username = str(credentials.get("username", ""))[:150]
+    oplog.record(
+        None,
+        "account.login",
+        actor_name=username,
+        result=OperationResult.FAILED,
+        target={"kind": "User", "name": username},
+        error="wrong username or password",
+    )
+
+
+@receiver(user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is None:
+        return
+    oplog.record(user, "account.logout", result=OperationResult.SUCCEEDED, target={"kind": "User", "name": user.get_username()})

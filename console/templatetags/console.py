@@ -1,0 +1,27 @@
+import json
+
+from django import template
+
+from ..choices import ClusterStatus, OperationResult, VerificationStatus
+
+register = template.Library()
+
+
+@register.filter
+def result_colour(value):
+    return OperationResult.colour(value)
+
+
+@register.filter
+def verification_colour(value):
+    return VerificationStatus.colour(value)
+
+
+@register.filter
+def pretty_json(value):
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def cluster_colour(value):
+    return ClusterStatus.colour(value)

@@ -1,0 +1,56 @@
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from .. import accounts, throttle
+from ..access import require
+from ..forms import ConsolePasswordChangeForm, LoginForm
+
+
+@sensitive_post_parameters()
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = ""
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url or "console:dashboard")
+    form = LoginForm(request, data=request.POST or None)
+    status, error = 200, ""
+    if request.method == "POST":
+        username = request.POST.get("username", "")
+        if throttle.is_locked_out(username, request.source_ip):
+            accounts.record_throttled_login(username)
+            form = LoginForm(request, initial={"username": username})
+            error = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
+            status = 429
+        elif form.is_valid():
+            throttle.clear_user(username)
+            login(request, form.get_user())
+            return redirect(next_url or "console:dashboard")
+        else:
+            throttle.note_failure(username, request.source_ip)
+            status = 401
+    return render(request, "console/login.html", {"form": form, "next": next_url, "error": error}, status=status)
+
+
+@sensitive_post_parameters()
+@require(None)
+@require_http_methods(["GET", "POST"])
+def password_change_view(request):
+    form = ConsolePasswordChangeForm(request.user, data=request.POST or None)
+    if request.method == "POST":
+        try:
+            user = accounts.change_password(form, acting_user=request.user)
+        except ValueError:
+            return render(request, "console/password_change.html", {"form": form}, status=400)
+        update_session_auth_hash(request, user)
+        messages.success(request, _("Your password was changed."))
+        return redirect("console:dashboard")
+    return render(request, "console/password_change.html", {"form": form})

@@ -1,0 +1,67 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .. import clusters, roles
+from ..access import require
+from ..forms import ClusterForm
+from ..models import Cluster
+
+may_view = require(lambda user: roles.is_operator(user) or roles.is_auditor(user), _("Only operators and auditors see the cluster registry."))
+may_manage = require(roles.is_operator, _("Only operators manage clusters."))
+
+
+@require_GET
+@may_view
+def cluster_list(request):
+    return render(request, "console/cluster_list.html", {"clusters": Cluster.objects.all(), "active_section": "clusters"})
+
+
+@require_http_methods(["GET", "POST"])
+@may_manage
+def cluster_add(request):
+    form = ClusterForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                cluster = clusters.register_cluster(
+                    acting_user=request.user, name=data["name"], kubeconfig_text=data["kubeconfig"],
+                    context=data["context"], region=data["region"], description=data["description"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Cluster %(name)s added.") % {"name": cluster.name})
+                return redirect("console:cluster", name=cluster.name)
+        return render(request, "console/cluster_add.html", {"form": form, "active_section": "clusters"}, status=400)
+    return render(request, "console/cluster_add.html", {"form": form, "active_section": "clusters"})
+
+
+@require_GET
+@may_view
+def cluster_detail(request, name):
+    cluster = get_object_or_404(Cluster, name=name)
+    return render(request, "console/cluster.html", {"cluster": cluster, "active_section": "clusters"})
+
+
+@require_POST
+@may_manage
+def cluster_refresh(request, name):
+    clusters.refresh_cluster(get_object_or_404(Cluster, name=name))
+    return redirect("console:cluster", name=name)
+
+
+@require_POST
+@may_manage
+def cluster_remove(request, name):
+    cluster = get_object_or_404(Cluster, name=name)
+    try:
+        clusters.remove_cluster(cluster.pk, acting_user=request.user, confirm_name=request.POST.get("confirm_name", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return render(request, "console/cluster.html", {"cluster": cluster, "active_section": "clusters"}, status=400)
+    messages.success(request, _("Cluster %(name)s removed.") % {"name": name})
+    return redirect("console:cluster_list")

@@ -1,0 +1,82 @@
+"""Shared fixtures. Tests use the machine's real PostgreSQL and Redis (see Makefile)."""
+
+import os
+
+import pytest
+from django.test import override_settings
+
+from console.celery import app as celery_app
+
+from .factories import mk_user
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+KEY_PREFIX = f"caas-test-{XDIST_WORKER}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_redis_keys():
+    """Parallel test workers share one Redis: give each its own keys, groups and queue."""
+    from django.conf import settings
+
+    caches = {"default": {**settings.CACHES["default"], "KEY_PREFIX": KEY_PREFIX}}
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    if "CONFIG" in layers["default"]:
+        layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{KEY_PREFIX}:asgi"}
+    celery_app.conf.task_default_queue = KEY_PREFIX
+    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers, KEY_PREFIX=KEY_PREFIX):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def clear_cache():
+    """Forget sign-in counters and the like between tests (only this worker's keys)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter(f"{KEY_PREFIX}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def operator(db):
+    return mk_user("op", "operator")
+
+
+@pytest.fixture
+def auditor(db):
+    return mk_user("aud", "auditor")
+
+
+@pytest.fixture
+def tenant_user(db):
+    return mk_user("member", "")
+
+
+@pytest.fixture(scope="session")
+def live_env(django_db_setup, django_db_blocker):
+    """Environment for the console's own processes, pointed at this worker's test database."""
+    from django.db import connection
+
+    from . import live
+
+    with django_db_blocker.unblock():
+        return live.process_env(connection.settings_dict, KEY_PREFIX)
+
+
+@pytest.fixture(scope="session")
+def live_console(live_env):
+    """A real daphne serving the console (HTTP and websockets) plus a real Celery worker."""
+    from . import live
+
+    with live.celery_worker(live_env, XDIST_WORKER), live.daphne_server(live_env, XDIST_WORKER) as url:
+        yield url
+
+
+@pytest.fixture
+def client():
+    """Django's test client, reading the pages in English (the default language is Chinese)."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

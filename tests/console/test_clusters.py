@@ -1,0 +1,187 @@
+"""Cluster registry: every way a kubeconfig can fail gets its own clear message."""
+
+import base64
+import datetime
+import http.server
+import ipaddress
+import ssl
+import threading
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from django.urls import reverse
+
+from console import crypto
+from console.clusters import refresh_cluster
+from console.models import Cluster, OperationLogEntry
+
+from ..live import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+def kubeconfig(server, token="t0ken", context="main", ca_pem=None):
+    cluster = {"server": server}
+    if ca_pem:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+    })
+
+
+def self_signed(common_name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server whose certificate the kubeconfig's CA did not sign."""
+    cert, key = self_signed("127.0.0.1")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def add(client, **fields):
+    data = {"name": "prod-1", "region": "cn-north", "description": "", "context": "", **fields}
+    return client.post(reverse("console:cluster_add"), data)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("clusters: [unclosed", "not YAML"),
+        ("- just\n- a list\n", "mapping"),
+        ("clusters: []\nusers: []\ncontexts: []\n", "non-empty list"),
+        ("clusters: [{name: c}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n", "needs a name"),
+    ],
+)
+def test_malformed_kubeconfigs(client, operator, text, expected):
+    client.force_login(operator)
+    response = add(client, kubeconfig=text)
+    assert response.status_code == 400 and expected in response.content.decode()
+    assert not Cluster.objects.exists()
+    entry = OperationLogEntry.objects.get(action="cluster.register")
+    assert entry.result == "failed" and expected in entry.error and not entry.error.startswith("[")
+
+
+def test_unknown_context(client, operator):
+    client.force_login(operator)
+    response = add(client, kubeconfig=kubeconfig("http://127.0.0.1:1"), context="staging")
+    assert response.status_code == 400 and "no context named &#x27;staging&#x27;" in response.content.decode()
+
+
+def test_unreachable_server(client, operator):
+    client.force_login(operator)
+    response = add(client, kubeconfig=kubeconfig(f"http://127.0.0.1:{free_port()}"))
+    assert response.status_code == 400 and "could not be reached" in response.content.decode()
+    assert not Cluster.objects.exists()
+
+
+def test_tls_failure(client, operator, tls_server):
+    other_ca, _key = self_signed("some other CA")
+    client.force_login(operator)
+    response = add(client, kubeconfig=kubeconfig(tls_server, ca_pem=other_ca))
+    assert response.status_code == 400 and "TLS connection" in response.content.decode()
+
+
+def test_form_needs_a_kubeconfig_and_a_valid_name(client, operator):
+    client.force_login(operator)
+    assert "Paste a kubeconfig" in add(client, kubeconfig="  ").content.decode()
+    response = add(client, name="Prod_1!", kubeconfig=kubeconfig("http://127.0.0.1:1"))
+    assert response.status_code == 400 and "invalid-feedback" in response.content.decode()
+
+
+def test_auditor_may_look_but_not_add(client, auditor):
+    client.force_login(auditor)
+    assert client.get(reverse("console:cluster_list")).status_code == 200
+    assert add(client, kubeconfig=kubeconfig("http://127.0.0.1:1")).status_code == 403
+    assert OperationLogEntry.objects.get(action="request.console:cluster_add").result == "denied"
+
+
+def test_a_cluster_that_stops_answering_is_marked_and_operators_are_told(operator, auditor):
+    cluster = Cluster.objects.create(
+        name="gone", server="http://127.0.0.1:1", context="main",
+        kubeconfig_encrypted=crypto.encrypt(kubeconfig(f"http://127.0.0.1:{free_port()}")),
+    )
+    refresh_cluster(cluster)
+    cluster.refresh_from_db()
+    assert cluster.status == "unreachable" and "could not be reached" in cluster.status_message
+    assert cluster.last_sync_at is not None
+    assert operator.notifications.get().level == "danger"
+    assert not auditor.notifications.exists()
+    refresh_cluster(cluster)  # still down: no second alert
+    assert operator.notifications.count() == 1
+
+
+def test_credentials_are_stored_encrypted(operator):
+    text = kubeconfig("http://127.0.0.1:1", token="super-secret-token")
+    token = crypto.encrypt(text)
+    assert "super-secret-token" not in token and crypto.decrypt(token) == text
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from console.sandbox import SandboxCluster
+
+    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
+    yield cluster
+    cluster.stop()
+
+
+def test_adding_a_reachable_cluster_keeps_it_encrypted_with_its_nodes(client, operator, sandbox):
+    client.force_login(operator)
+    response = add(client, kubeconfig=sandbox.kubeconfig_text(), description="the sandbox")
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    cluster = Cluster.objects.get(name="prod-1")
+    assert cluster.version.startswith("v1.37") and cluster.status == "ready"
+    assert [n["name"] for n in cluster.nodes] == ["sandbox-node-1", "sandbox-node-2"]
+    assert cluster.nodes[0]["roles"] == ["control-plane"] and cluster.nodes[0]["allocatable"]["cpu"] == "7800m"
+    assert ["etcd", True] in cluster.health
+    assert sandbox.token not in cluster.kubeconfig_encrypted
+    page = client.get(reverse("console:cluster", args=["prod-1"])).content.decode()
+    assert "sandbox-node-2" in page and "v1.37" in page
+    entry = OperationLogEntry.objects.get(action="cluster.register", result="succeeded")
+    assert entry.after["nodes"] == 2 and sandbox.token not in str(entry.payload)
+
+    response = client.post(reverse("console:cluster_remove", args=["prod-1"]), {"confirm_name": "wrong"})
+    assert response.status_code == 400 and Cluster.objects.exists()
+    client.post(reverse("console:cluster_remove", args=["prod-1"]), {"confirm_name": "prod-1"})
+    assert not Cluster.objects.exists()
+    assert OperationLogEntry.objects.get(action="cluster.remove", result="succeeded").before["version"].startswith("v1.37")
+
+
+def test_wrong_token_is_unauthorized(client, operator, sandbox):
+    client.force_login(operator)
+    response = add(client, kubeconfig=sandbox.kubeconfig_text(token="stolen-or-expired"))
+    assert response.status_code == 400 and "401 Unauthorized" in response.content.decode()
+
+
+def test_token_without_read_rights_is_forbidden(client, operator, sandbox):
+    client.force_login(operator)
+    response = add(client, kubeconfig=sandbox.kubeconfig_text(token=sandbox.no_access_token))
+    body = response.content.decode()
+    assert response.status_code == 400 and "403 Forbidden" in body and "system:serviceaccount:default:nobody" in body

@@ -1,0 +1,32 @@
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+
+
+def wait_for(predicate, timeout=15, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def kubectl(sandbox, *args, timeout=30, input=None):
+    return subprocess.run([KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args], capture_output=True, text=True,
+                          timeout=timeout, input=input)
+
+
+def body(exc):
+    return json.loads(exc.body)
+
+
+def deployment(name, replicas=2, image="nginx:1.27", labels=None, **spec):
+    labels = labels or {"app": name}
+    return {"metadata": {"name": name}, "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}}, **spec}}
