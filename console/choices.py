@@ -52,3 +52,22 @@ class ClusterStatus(models.TextChoices):
     @classmethod
     def colour(cls, value):
         return {cls.READY: "success", cls.DEGRADED: "warning", cls.UNREACHABLE: "danger"}.get(value, "secondary")
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+    @classmethod
+    def active(cls):
+        return (cls.PENDING, cls.RUNNING)
+
+    @classmethod
+    def terminal(cls):
+        return (cls.SUCCEEDED, cls.FAILED)
+
+    @classmethod
+    def colour(cls, value):
+        return {cls.SUCCEEDED: "success", cls.FAILED: "danger", cls.RUNNING: "primary"}.get(value, "secondary")

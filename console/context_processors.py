@@ -12,4 +12,13 @@ def shell(request):
         "role_label": roles.role_label(user),
         "can_read_oplog": roles.can_read_operation_log(user),
         "can_use_admin": roles.can_use_admin(user),
+        **tenant_switcher(request),
     }
+
+
+def tenant_switcher(request):
+    """The user's tenants for the header, and the one they work in (chosen, else first)."""
+    memberships = roles.memberships(request.user)
+    chosen = request.session.get("tenant")
+    current = next((m for m in memberships if m.tenant_name == chosen), memberships[0] if memberships else None)
+    return {"tenant_memberships": memberships, "current_tenant": current}

@@ -247,3 +247,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Tenants -------------------------------------------------------------------
+# Namespace of the ingress controller: tenant namespaces accept traffic from it.
+CAAS_INGRESS_NAMESPACE = env_str("CAAS_INGRESS_NAMESPACE", "ingress-nginx")
+# How long deleting a namespace may take before the job reports it stuck.
+CAAS_NAMESPACE_DELETE_TIMEOUT = env_int("CAAS_NAMESPACE_DELETE_TIMEOUT", 300)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from .views import accounts, clusters, notifications, oplog, resources, shell
+from .views import accounts, clusters, jobs, notifications, oplog, resources, shell
 
 
 
@@ -24,6 +24,7 @@ console_patterns = [
         resources.resource_detail,
         name="resource",
     ),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job"),
     path("oplog/", oplog.oplog_list, name="oplog"),
     path("oplog/export.csv", oplog.oplog_export, name="oplog_export"),
     path("oplog/verify/", oplog.oplog_verify, name="oplog_verify"),
@@ -35,6 +36,7 @@ console_patterns = [
 
 urlpatterns = [
     path("", include((console_patterns, "console"))),
+    path("tenants/", include("tenants.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

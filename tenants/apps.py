@@ -1,6 +1,16 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TenantsConfig(AppConfig):
     name = "tenants"
+    verbose_name = _("Tenants")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from console import realtime, roles
+
+        from . import access
+
+        roles.register_tenant_provider(access.TenantRoles())
+        realtime.register_group("tenant", access.may_follow_tenant)

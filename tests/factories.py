@@ -12,3 +12,48 @@ def mk_user(username, role="", password=PASSWORD, **extra):
 def signed_in_client(client, user):
     client.force_login(user)
     return client
+
+
+def mk_cluster(name="c1", kubeconfig_text=None):
+    """A registered cluster; without a kubeconfig it can be listed but not reached."""
+    from console import crypto
+    from console.models import Cluster
+
+    text = kubeconfig_text or "apiVersion: v1\nclusters: []\n"
+    return Cluster.objects.create(name=name, server="https://127.0.0.1:1", context="sandbox", kubeconfig_encrypted=crypto.encrypt(text))
+
+
+def mk_tenant(name, *, clusters=(), **fields):
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.create(name=name, display_name=fields.pop("display_name", name.title()), **fields)
+    tenant.clusters.set(clusters)
+    return tenant
+
+
+def mk_member(tenant, username, role="tenant-member", password=None):
+    from tenants.models import Membership
+
+    user = mk_user(username, password=password)
+    Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
+
+
+def mk_project(tenant, cluster, short_name, **fields):
+    from tenants.models import Project
+
+    return Project.objects.create(tenant=tenant, cluster=cluster, name=f"{tenant.name}-{short_name}", status=fields.pop("status", "active"), **fields)
+
+
+def create_two_tenants():
+    """acme (admin, member, namespace acme-web) and globex (a member): the isolation setup."""
+    cluster = mk_cluster()
+    acme, globex = mk_tenant("acme", clusters=[cluster]), mk_tenant("globex", clusters=[cluster])
+    users = {
+        "tenant_admin": mk_member(acme, "acme-admin", "tenant-admin"),
+        "tenant_member": mk_member(acme, "acme-dev"),
+        "other_member": mk_member(globex, "globex-dev", "tenant-admin"),
+    }
+    project = mk_project(acme, cluster, "web")
+    mk_project(globex, cluster, "shop")
+    return cluster, acme, globex, project, users

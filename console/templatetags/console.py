@@ -25,3 +25,16 @@ def pretty_json(value):
 @register.filter
 def cluster_colour(value):
     return ClusterStatus.colour(value)
+
+
+@register.filter
+def job_group(job):
+    """The live group a job's page subscribes to."""
+    from ..jobs import group
+
+    return group(job)
+
+
+@register.filter
+def get_item(mapping, key):
+    return (mapping or {}).get(key)

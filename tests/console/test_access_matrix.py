@@ -6,9 +6,22 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.models import OperationLogEntry
 
-from ..factories import mk_user
+from ..factories import create_two_tenants, mk_user
 
-ROLES = ("anonymous", "operator", "auditor", "tenant_user")
+ROLES = ("anonymous", "operator", "auditor", "tenant_user", "tenant_admin", "tenant_member", "other_member")
+# tenant_user belongs to no tenant; tenant_admin and tenant_member belong to acme, whose
+# objects the tenant rows name; other_member is an admin of globex. Rows that do not name
+# the three tenant roles expect for them what they expect for tenant_user.
+TENANT_ROLES = ("tenant_admin", "tenant_member", "other_member")
+
+
+def tenant_row(name, args, method, data, operator, auditor, admin, member, other=404, tenant_user=None):
+    """A tenant URL: anonymous goes to sign-in; tenant_user (no tenant) sees what a foreigner sees."""
+    return (name, args, method, data, {"anonymous": 302, "operator": operator, "auditor": auditor, "tenant_user": other if tenant_user is None else tenant_user,
+                                       "tenant_admin": admin, "tenant_member": member, "other_member": other})
+
+
+QUOTA = {"quota_cpu": "1", "quota_memory": "1Gi"}
 LOGIN = "/login/"
 
 # name, args, method, data, expected status per role (302 to the sign-in page for anonymous)
@@ -39,6 +52,24 @@ MATRIX = [
         {"audience": "all", "level": "info", "title": "Maintenance", "body": "tonight"},
         {"anonymous": 302, "operator": 302, "auditor": 403, "tenant_user": 403},
     ),
+    ("console:job", [987654], "get", None, {"anonymous": 302, "operator": 404, "auditor": 404, "tenant_user": 404}),
+    tenant_row("tenants:tenant_list", [], "get", None, 200, 200, 200, 200, other=200, tenant_user=403),
+    tenant_row("tenants:tenant_add", [], "get", None, 200, 403, 403, 403, other=403),
+    tenant_row("tenants:tenant_switch", [], "post", {"tenant": "acme"}, 302, 302, 302, 302),
+    tenant_row("tenants:tenant", ["acme"], "get", None, 200, 200, 200, 200),
+    tenant_row("tenants:tenant_edit", ["acme"], "get", None, 200, 403, 403, 403, other=403),
+    tenant_row("tenants:tenant_suspend", ["acme"], "post", {}, 302, 403, 403, 403, other=403),
+    tenant_row("tenants:tenant_resume", ["acme"], "post", {}, 400, 403, 403, 403, other=403),
+    tenant_row("tenants:tenant_delete", ["acme"], "post", {"confirm_name": "acme"}, 302, 403, 403, 403, other=403),
+    tenant_row("tenants:member_add", ["acme"], "post", {"username": "newbie", "role": "tenant-member"}, 302, 403, 302, 403),
+    tenant_row("tenants:member_remove", ["acme", 987654], "post", {}, 400, 403, 400, 403),
+    tenant_row("tenants:project_add", ["acme"], "post", {"cluster": "CLUSTER", "short_name": "api", **QUOTA}, 302, 403, 302, 403),
+    tenant_row("tenants:project", ["acme", "acme-web"], "get", None, 200, 200, 200, 200),
+    tenant_row("tenants:project_edit", ["acme", "acme-web"], "post", QUOTA, 302, 403, 302, 403),
+    tenant_row("tenants:project_retry", ["acme", "acme-web"], "post", {}, 302, 403, 302, 403),
+    tenant_row("tenants:project_delete", ["acme", "acme-web"], "post", {"confirm_name": "acme-web"}, 302, 403, 302, 403),
+    tenant_row("tenants:path_add", ["acme", "acme-web"], "post", {"kind": "cidr", "cidr": "10.0.0.0/8"}, 302, 403, 302, 403),
+    tenant_row("tenants:path_remove", ["acme", "acme-web", 987654], "post", {}, 400, 403, 400, 403),
     ("set_language", [], "post", {"language": "en", "next": "/"}, {r: 302 for r in ROLES}),
     ("admin:index", [], "get", None, {"anonymous": 302, "operator": 200, "auditor": 302, "tenant_user": 302}),
 ]
@@ -61,8 +92,10 @@ def test_every_console_url_is_in_the_matrix():
     assert console_names - covered == set()
 
 
-def client_for(client, role):
-    if role != "anonymous":
+def client_for(client, role, tenant_users):
+    if role in tenant_users:
+        client.force_login(tenant_users[role])
+    elif role != "anonymous":
         client.force_login(mk_user(f"{role}-user", {"operator": "operator", "auditor": "auditor"}.get(role, ""), password=None))
     return client
 
@@ -71,14 +104,18 @@ def client_for(client, role):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name,args,method,data,expected", MATRIX, ids=[row[0] for row in MATRIX])
 def test_role_url_matrix(client, role, name, args, method, data, expected):
-    client = client_for(client, role)
+    cluster, _acme, _globex, _project, tenant_users = create_two_tenants()
+    client = client_for(client, role, tenant_users)
     url = reverse(name, args=args)
+    if data and data.get("cluster") == "CLUSTER":
+        data = {**data, "cluster": cluster.pk}
     response = getattr(client, method)(url, data) if method == "post" else client.get(url)
-    assert response.status_code == expected[role], (name, role, response.status_code)
+    wanted = expected.get(role, expected["tenant_user"])
+    assert response.status_code == wanted, (name, role, response.status_code)
     if role == "anonymous" and expected[role] == 302 and name not in ("set_language", "console:logout"):
         assert response["Location"].startswith(LOGIN) or "/login/" in response["Location"]
     if method == "post":
         # every mutating request lands in the operation log, allowed or not
         assert OperationLogEntry.objects.exists()
-        if expected[role] in (302, 403) and role != "operator" and name not in ("set_language", "console:logout", "console:notification_read_all"):
+        if wanted == 403 or (role == "anonymous" and name not in ("set_language", "console:logout")):
             assert OperationLogEntry.objects.filter(result="denied").exists()

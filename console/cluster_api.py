@@ -1,0 +1,171 @@
+"""Acting on a cluster: get, list, apply, patch, scale and delete objects, as the console
+itself or on behalf of a person (Kubernetes impersonation), so the cluster's own RBAC
+and audit see who really acts.
+
+The read side for pages is the resource mirror; this is for writes and for the reads a
+write needs to be exact (current replicas before scaling, say).
+"""
+
+import json
+from dataclasses import dataclass
+
+from kubernetes.client.exceptions import ApiException
+from urllib3 import HTTPHeaderDict
+
+from . import crypto, kube
+from .kube import Kind
+
+FIELD_MANAGER = "caas-console"
+
+KNOWN_KINDS = {k.kind: k for k in kube.MIRRORED_KINDS} | {
+    k.kind: k
+    for k in [
+        Kind("LimitRange", "v1", "limitranges"),
+        Kind("Secret", "v1", "secrets"),
+        Kind("ServiceAccount", "v1", "serviceaccounts"),
+        Kind("Role", "rbac.authorization.k8s.io/v1", "roles"),
+        Kind("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings"),
+        Kind("ClusterRole", "rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
+        Kind("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "clusterrolebindings", namespaced=False),
+        Kind("GlobalNetworkPolicy", "crd.projectcalico.org/v1", "globalnetworkpolicies", namespaced=False),
+    ]
+}
+
+
+class ApiRefused(Exception):
+    """The API server answered with a failure Status (404, 409, 422, 403 exceeded quota, ...).
+    `message` is Kubernetes' own text, which is what the user should read."""
+
+    def __init__(self, status, reason, message):
+        self.status, self.reason, self.message = status, reason, message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom the cluster should see: None user = the console's own credentials."""
+
+    user: str | None = None
+    groups: tuple = ()
+
+
+CONSOLE = Identity()
+
+
+class ClusterAPI:
+    def __init__(self, cluster, identity=CONSOLE):
+        data = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
+        self.cluster = cluster
+        self.identity = identity
+        self.api = kube.api_client(data, cluster.context)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.api.close()
+
+    # --- objects
+
+    def get(self, kind, name, namespace=""):
+        try:
+            return self._request("GET", object_path(KNOWN_KINDS[kind], namespace, name))
+        except ApiRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, kind, namespace="", label_selector=""):
+        info = KNOWN_KINDS[kind]
+        path = collection_path(info, namespace) if namespace else info.path
+        query = [("labelSelector", label_selector)] if label_selector else []
+        return self._request("GET", path, query).get("items", [])
+
+    def apply(self, obj, dry_run=False):
+        """Server-side apply (forced: the console owns the fields it sets)."""
+        info = self.kind_of(obj)
+        meta = obj.get("metadata") or {}
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
+        path = object_path(info, meta.get("namespace", ""), meta.get("name", ""))
+        return self._request("PATCH", path, query, body=obj, content_type="application/apply-patch+yaml")
+
+    def patch(self, kind, name, namespace, body, subresource=""):
+        path = object_path(KNOWN_KINDS[kind], namespace, name) + (f"/{subresource}" if subresource else "")
+        return self._request("PATCH", path, body=body, content_type="application/merge-patch+json")
+
+    def scale(self, kind, name, namespace, replicas):
+        return self.patch(kind, name, namespace, {"spec": {"replicas": int(replicas)}}, subresource="scale")
+
+    def delete(self, kind, name, namespace="", propagation="Background"):
+        """True when the API server took the deletion, False when the object was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            self._request("DELETE", object_path(KNOWN_KINDS[kind], namespace, name), body=body)
+        except ApiRefused as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # --- discovery
+
+    def has_api_group(self, group):
+        groups = self._request("GET", "/apis").get("groups", [])
+        return any(item.get("name") == group for item in groups)
+
+    def kind_of(self, obj):
+        kind = KNOWN_KINDS.get(obj.get("kind", ""))
+        if kind is None or kind.api_version != obj.get("apiVersion"):
+            raise ApiRefused(400, "BadRequest", f"the console does not handle {obj.get('apiVersion')}/{obj.get('kind')}")
+        return kind
+
+    # --- transport
+
+    def _request(self, method, path, query=None, body=None, content_type="application/json"):
+        def call():
+            method_, url, headers, _body, _post = self.api.param_serialize(
+                method, path, query_params=query or [], auth_settings=["BearerToken"]
+            )
+            headers = HTTPHeaderDict(headers)
+            headers["Accept"] = "application/json"
+            if body is not None:
+                headers["Content-Type"] = content_type
+            if self.identity.user:
+                # One header line per group, as Kubernetes reads them (not comma-joined).
+                headers["Impersonate-User"] = self.identity.user
+                for group in self.identity.groups:
+                    headers.add("Impersonate-Group", group)
+            # The client serialises dict bodies as JSON for JSON and YAML content types alike.
+            response = self.api.call_api(method_, url, header_params=headers, body=body, _request_timeout=kube.REQUEST_TIMEOUT)
+            data = response.read()
+            if response.status >= 400:
+                raise refused(response.status, data)
+            return json.loads(data) if data else {}
+
+        # Transport failures and 401 become ClusterError; every other refusal (403 from RBAC
+        # or quota included) stays an ApiRefused carrying the cluster's own words.
+        return kube.translate_errors(call)
+
+
+def refused(status, data):
+    if status == 401:
+        return ApiException(status=401, reason="Unauthorized")
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = {}
+    return ApiRefused(status, body.get("reason", ""), body.get("message") or data.decode(errors="replace")[:500])
+
+
+def collection_path(kind, namespace):
+    prefix = "/api/v1" if kind.api_version == "v1" else f"/apis/{kind.api_version}"
+    if kind.namespaced:
+        return f"{prefix}/namespaces/{namespace}/{kind.plural}"
+    return f"{prefix}/{kind.plural}"
+
+
+def object_path(kind, namespace, name):
+    return f"{collection_path(kind, namespace)}/{name}"

@@ -1,0 +1,88 @@
+"""Long-running operations: a `Job` row first, then a Celery task queued on commit.
+
+A task reloads its job, marks it running, appends steps as it goes (each step is
+pushed to the job's page) and finishes it. Feature apps own the task and the work;
+this module owns the row, its status and its live view.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import realtime, roles
+from .choices import JobStatus
+from .models import Job
+
+
+def create_job(kind, *, requested_by, task, target=None, tenant=None, payload=None):
+    """Record the job and queue `task(job_id)` once the caller's transaction commits.
+
+    target: dict with any of cluster, namespace, kind, name; tenant: (id, name) or None.
+    """
+    target = target or {}
+    job = Job.objects.create(
+        kind=kind,
+        requested_by=requested_by if requested_by and requested_by.is_authenticated else None,
+        tenant_id=tenant[0] if tenant else None,
+        tenant_name=tenant[1] if tenant else "",
+        cluster=target.get("cluster", ""),
+        namespace=target.get("namespace", ""),
+        target_kind=target.get("kind", ""),
+        target_name=target.get("name", ""),
+        payload=payload or {},
+    )
+    transaction.on_commit(lambda: task.delay(job.pk))
+    return job
+
+
+def start(job):
+    job.status = JobStatus.RUNNING
+    job.attempts += 1
+    job.started_at = job.started_at or timezone.now()
+    job.error = ""
+    job.save(update_fields=["status", "attempts", "started_at", "error"])
+    push(job)
+
+
+def step(job, text, ok=True):
+    job.steps = [*job.steps, {"at": timezone.now().isoformat(), "text": str(text), "ok": ok}]
+    job.save(update_fields=["steps"])
+    push(job)
+
+
+def finish(job, error=""):
+    job.status = JobStatus.FAILED if error else JobStatus.SUCCEEDED
+    job.error = str(error)[:4000]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    push(job)
+
+
+def active_for_tenant(tenant_id):
+    return Job.objects.filter(tenant_id=tenant_id, status__in=JobStatus.active())
+
+
+def group(job):
+    return f"job-{job.pk}"
+
+
+def push(job):
+    user = job.requested_by
+    if user is None:
+        return
+    realtime.push_html(group(job), realtime.render_for(user, "console/_job.html", {"job": job, "oob": True}))
+
+
+def may_see(user, job):
+    if roles.is_operator(user) or roles.is_auditor(user):
+        return True
+    if job.requested_by_id == user.pk:
+        return True
+    return job.tenant_id is not None and job.tenant_id in {m.tenant_id for m in roles.memberships(user)}
+
+
+def _authorise(user, ident):
+    job = Job.objects.filter(pk=int(ident)).first() if ident.isdigit() else None
+    return job is not None and may_see(user, job)
+
+
+realtime.register_group("job", _authorise)

@@ -1,0 +1,61 @@
+"""Kubernetes resource quantities ("500m", "2", "1.5Gi", "1e3") as Decimals, and back."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+SUFFIXES = {
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+PATTERN = re.compile(r"^([+]?[0-9]+(?:\.[0-9]*)?|[+]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
+BINARY_UNITS = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
+
+
+def parse(text):
+    """Decimal value of a quantity; ValueError with the text when it is not one."""
+    match = PATTERN.match(str(text).strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 10Gi)")
+    number, exponent, suffix = match.groups()
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity") from None
+    if exponent:
+        return value * (Decimal(10) ** int(exponent[1:]))
+    return value * SUFFIXES[suffix or ""]
+
+
+def is_quantity(text):
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def format_bytes(value):
+    """Largest binary unit that keeps a whole number, else one decimal: 8Gi, 1.5Gi, 300Mi."""
+    value = Decimal(value)
+    for unit in BINARY_UNITS:
+        scaled = value / SUFFIXES[unit]
+        if scaled >= 1:
+            return f"{scaled.normalize():f}{unit}" if scaled == scaled.to_integral() else f"{scaled:.1f}{unit}"
+    return f"{value.normalize():f}"
+
+
+def format_cpu(value):
+    value = Decimal(value)
+    if value == value.to_integral():
+        return f"{value.normalize():f}"
+    return f"{(value * 1000).to_integral()}m"
+
+
+def fraction(used, limit):
+    """Share of limit used, 0..1 (capped), or None when there is no limit."""
+    if limit in (None, "") or Decimal(limit) == 0:
+        return None
+    return min(Decimal(1), Decimal(used) / Decimal(limit))

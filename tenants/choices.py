@@ -1,0 +1,48 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TenantStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    DELETING = "deleting", _("Deleting")
+
+    @classmethod
+    def colour(cls, value):
+        return {cls.ACTIVE: "success", cls.SUSPENDED: "warning", cls.DELETING: "danger"}.get(value, "secondary")
+
+
+class TenantRole(models.TextChoices):
+    ADMIN = "tenant-admin", _("Tenant admin")
+    MEMBER = "tenant-member", _("Tenant member")
+
+
+class ProjectStatus(models.TextChoices):
+    CREATING = "creating", _("Creating")
+    ACTIVE = "active", _("Active")
+    UPDATING = "updating", _("Updating")
+    DELETING = "deleting", _("Deleting")
+    FAILED = "failed", _("Failed")
+
+    @classmethod
+    def colour(cls, value):
+        return {cls.ACTIVE: "success", cls.FAILED: "danger", cls.DELETING: "warning"}.get(value, "primary")
+
+
+class PathKind(models.TextChoices):
+    NAMESPACE = "namespace", _("Allow traffic from a namespace")
+    CIDR = "cidr", _("Allow egress to a CIDR")
+
+
+# The tenant-wide limits an operator sets, and the ResourceQuota keys each one caps.
+# Namespace quotas of a tenant may not add up to more than its limits.
+QUOTA_RESOURCES = {
+    "cpu": (_("CPU (cores)"), ("requests.cpu", "limits.cpu")),
+    "memory": (_("Memory"), ("requests.memory", "limits.memory")),
+    "storage": (_("Storage"), ("requests.storage",)),
+    "pods": (_("Pods"), ("pods",)),
+    "services": (_("Services"), ("services",)),
+    "volumes": (_("Volumes"), ("persistentvolumeclaims",)),
+}
+COUNT_RESOURCES = ("pods", "services", "volumes")
+BYTE_RESOURCES = ("memory", "storage")

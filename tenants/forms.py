@@ -1,0 +1,101 @@
+from zoneinfo import available_timezones
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from console.forms import BootstrapMixin
+from console.models import Cluster
+
+from .choices import QUOTA_RESOURCES, PathKind, TenantRole
+
+LIMIT_RANGE_FIELDS = {
+    "request_cpu": _("Default CPU request"),
+    "limit_cpu": _("Default CPU limit"),
+    "request_memory": _("Default memory request"),
+    "limit_memory": _("Default memory limit"),
+}
+QUANTITY_HELP = _("Kubernetes quantities: 500m or 2 for CPU, 512Mi or 4Gi for memory and storage. Empty: no limit.")
+
+
+def quantity_field(label, initial):
+    widget = forms.TextInput(attrs={"placeholder": "—", "class": "form-control form-control-sm"})
+    return forms.CharField(label=label, required=False, max_length=32, initial=initial, widget=widget)
+
+
+class QuotaFieldsMixin:
+    """quota_<resource> fields and limit_range fields, read back as two dicts."""
+
+    def add_quota_fields(self, prefix, initial):
+        for resource, (label, _keys) in QUOTA_RESOURCES.items():
+            self.fields[f"{prefix}{resource}"] = quantity_field(label, initial.get(resource, ""))
+
+    def add_limit_range_fields(self, prefix, initial):
+        for key, label in LIMIT_RANGE_FIELDS.items():
+            self.fields[f"{prefix}{key}"] = quantity_field(label, initial.get(key, ""))
+
+    def amounts(self, prefix, keys):
+        values = {key: (self.cleaned_data.get(f"{prefix}{key}") or "").strip() for key in keys}
+        return {key: value for key, value in values.items() if value}
+
+    @property
+    def quota(self):
+        return self.amounts("quota_", QUOTA_RESOURCES)
+
+    @property
+    def limit_range(self):
+        return self.amounts("lr_", LIMIT_RANGE_FIELDS)
+
+
+class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=30, help_text=_("Lower-case letters, digits and '-'; prefixes the tenant's namespaces."))
+    display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)
+    contact = forms.CharField(label=_("Contact"), max_length=200, required=False)
+    clusters = forms.ModelMultipleChoiceField(label=_("Clusters"), queryset=Cluster.objects.all(), required=False,
+                                              widget=forms.SelectMultiple(attrs={"size": 4}))
+    time_zone = forms.ChoiceField(label=_("Time zone"), initial="Asia/Shanghai")
+    max_namespaces = forms.IntegerField(label=_("Namespaces"), required=False, min_value=0, max_value=10_000)
+
+    def __init__(self, *args, tenant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(available_timezones())]
+        self.add_quota_fields("limit_", tenant.limits if tenant else {})
+        self.add_quota_fields("quota_", tenant.default_quota if tenant else {})
+        self.add_limit_range_fields("lr_", tenant.default_limit_range if tenant else {})
+        if tenant is not None:
+            self.fields["name"].disabled = True
+
+    @property
+    def limits(self):
+        return self.amounts("limit_", QUOTA_RESOURCES)
+
+
+
+class MemberForm(BootstrapMixin, forms.Form):
+    username = forms.CharField(label=_("User name"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=TenantRole.choices, initial=TenantRole.MEMBER)
+
+
+class ProjectForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
+    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=Cluster.objects.none(), empty_label=None)
+    short_name = forms.CharField(label=_("Name"), max_length=62, help_text=_("The namespace is named <tenant>-<name>."))
+    display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cluster"].queryset = tenant.clusters.all()
+        self.add_quota_fields("quota_", tenant.default_quota)
+        self.add_limit_range_fields("lr_", tenant.default_limit_range)
+
+
+class ProjectQuotaForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_quota_fields("quota_", project.quota)
+        self.add_limit_range_fields("lr_", project.limit_range)
+
+
+class PathForm(BootstrapMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Path"), choices=PathKind.choices)
+    peer_namespace = forms.CharField(label=_("From namespace"), max_length=63, required=False)
+    cidr = forms.CharField(label=_("To CIDR"), max_length=64, required=False)
+    port = forms.IntegerField(label=_("TCP port"), required=False, help_text=_("Empty: all ports."))

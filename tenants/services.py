@@ -1,0 +1,417 @@
+"""Tenant operations. Each takes the acting user, checks the rules, writes the operation
+log and, for cluster work, records a Job whose Celery task does it (tenants/tasks.py)."""
+
+import ipaddress
+import re
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from console import jobs, oplog, quantity, roles
+from console.choices import OperationResult
+
+from . import access, usage
+from .choices import PathKind, ProjectStatus, TenantRole, TenantStatus
+from .models import Membership, NetworkPath, Project, Tenant
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+RESERVED_PREFIXES = ("kube-", "caas-", "openshift-")
+TENANT_FIELDS = ("display_name", "contact", "time_zone", "limits", "max_namespaces", "default_quota", "default_limit_range")
+
+
+def check_dns_label(value, what, max_length=63):
+    if not value or len(value) > max_length or not DNS_LABEL.match(value):
+        raise ValidationError(
+            _("%(what)s %(value)s is not valid: use at most %(max)s lower-case letters, digits and '-', "
+              "starting and ending with a letter or digit (DNS-1123 label).") % {"what": what, "value": repr(value), "max": max_length}
+        )
+
+
+def _require(allowed, message):
+    if not allowed:
+        raise PermissionError(message)
+
+
+def _tenant_target(tenant, **extra):
+    return {"tenant": tenant.name, "kind": "Tenant", "name": tenant.name, **extra}
+
+
+def _snapshot(tenant):
+    return {**{f: getattr(tenant, f) for f in TENANT_FIELDS}, "clusters": sorted(c.name for c in tenant.clusters.all()), "status": tenant.status}
+
+
+# --- tenants ------------------------------------------------------------------------
+
+
+def create_tenant(*, acting_user, name, display_name, contact="", clusters=(), limits=None, max_namespaces=None,
+                  default_quota=None, default_limit_range=None, time_zone="Asia/Shanghai"):
+    with oplog.recorded(acting_user, "tenant.create", target={"tenant": name, "kind": "Tenant", "name": name}) as outcome:
+        _require(roles.is_operator(acting_user), _("Only operators create tenants."))
+        check_dns_label(name, _("Tenant name"), max_length=30)
+        if any(name.startswith(prefix.rstrip("-")) for prefix in RESERVED_PREFIXES):
+            raise ValidationError(_("Tenant names may not start with kube, caas or openshift."))
+        if Tenant.objects.filter(name=name).exists():
+            raise ValidationError(_("A tenant named %(name)s exists already.") % {"name": name})
+        tenant = Tenant(name=name, display_name=display_name or name, contact=contact, time_zone=time_zone, created_by=acting_user)
+        _set_limits(tenant, limits or {}, max_namespaces, default_quota or {}, default_limit_range or {}, allocated={})
+        tenant.save()
+        tenant.clusters.set(clusters)
+        outcome.after = _snapshot(tenant)
+    return tenant
+
+
+def update_tenant(tenant, *, acting_user, display_name, contact, clusters, limits, max_namespaces,
+                  default_quota, default_limit_range, time_zone):
+    with oplog.recorded(acting_user, "tenant.update", target=_tenant_target(tenant)) as outcome:
+        _require(roles.is_operator(acting_user), _("Only operators edit tenants."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        outcome.before = _snapshot(tenant)
+        projects = list(tenant.projects.exclude(status=ProjectStatus.DELETING))
+        in_use = {p.cluster for p in projects}
+        dropped = in_use - set(clusters)
+        if dropped:
+            raise ValidationError(_("The tenant still has namespaces on %(clusters)s; delete them before taking the cluster away.")
+                                  % {"clusters": ", ".join(sorted(c.name for c in dropped))})
+        if max_namespaces is not None and max_namespaces < len(projects):
+            raise ValidationError(_("The tenant has %(n)s namespaces already; the limit cannot be lower.") % {"n": len(projects)})
+        tenant.display_name, tenant.contact, tenant.time_zone = display_name or tenant.name, contact, time_zone
+        allocated = usage.sum_amounts(usage.parse_amounts(p.quota) for p in projects)
+        used = usage.sum_amounts(usage.quota_used(p) for p in projects)
+        _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_range, allocated, used)
+        tenant.save()
+        tenant.clusters.set(clusters)
+        outcome.after = _snapshot(tenant)
+    return tenant
+
+
+def _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_range, allocated, used=None):
+    """Validate and set the tenant's limits: not below what its namespaces already hold
+    (their quotas) or use, and defaults that fit within them."""
+    limit_amounts = usage.parse_amounts(limits)
+    defaults = usage.parse_amounts(default_quota)
+    for resource, limit in limit_amounts.items():
+        for what, amounts in ((_("allocated to its namespaces"), allocated), (_("in use"), used or {})):
+            if amounts.get(resource, 0) > limit:
+                raise ValidationError(
+                    _("%(resource)s limit %(limit)s is below what the tenant has %(what)s (%(amount)s).")
+                    % {"resource": resource, "limit": usage.display(resource, limit), "what": what,
+                       "amount": usage.display(resource, amounts[resource])}
+                )
+        if defaults.get(resource, 0) > limit:
+            raise ValidationError(_("The default namespace quota for %(resource)s is above the tenant limit.") % {"resource": resource})
+    _check_limit_range(default_limit_range)
+    tenant.limits = {k: str(v) for k, v in limits.items() if v not in (None, "")}
+    tenant.max_namespaces = max_namespaces
+    tenant.default_quota = {k: str(v) for k, v in default_quota.items() if v not in (None, "")}
+    tenant.default_limit_range = {k: str(v) for k, v in default_limit_range.items() if v not in (None, "")}
+
+
+def _check_limit_range(values):
+    for key, value in (values or {}).items():
+        if value in (None, ""):
+            continue
+        try:
+            quantity.parse(value)
+        except ValueError:
+            raise ValidationError(_("Container default %(key)s: %(value)s is not a quantity.") % {"key": key, "value": value}) from None
+    for resource in ("cpu", "memory"):
+        request, limit = values.get(f"request_{resource}"), values.get(f"limit_{resource}")
+        if request and limit and quantity.parse(request) > quantity.parse(limit):
+            raise ValidationError(_("The default %(resource)s request is above the default limit.") % {"resource": resource})
+
+
+# --- members -----------------------------------------------------------------------
+
+
+def invite_member(tenant, *, acting_user, username, role=TenantRole.MEMBER):
+    """Add a user to the tenant; a new username gets an account, and its one-time
+    password is returned (shown once to the inviter). Returns (membership, password or None)."""
+    with oplog.recorded(acting_user, "tenant.member_add", target=_tenant_target(tenant, kind="Membership", name=username)) as outcome:
+        _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins invite members."))
+        _require(tenant.is_active, _("The tenant is suspended."))
+        check_dns_label(username, _("User name"), max_length=150)
+        if role not in TenantRole.values:
+            raise ValidationError(_("Unknown tenant role."))
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        password = None
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(username=username, password=password)
+        elif user.platform_role:
+            raise ValidationError(_("%(name)s is a platform operator or auditor, not a tenant user.") % {"name": username})
+        if Membership.objects.filter(tenant=tenant, user=user).exists():
+            raise ValidationError(_("%(name)s is a member already.") % {"name": username})
+        membership = Membership.objects.create(tenant=tenant, user=user, role=role, invited_by=acting_user)
+        outcome.after = {"user": username, "role": role, "new_account": password is not None}
+    return membership, password
+
+
+def remove_member(tenant, *, acting_user, membership_id):
+    membership = Membership.objects.filter(tenant=tenant, pk=membership_id).select_related("user").first()
+    name = membership.user.username if membership else str(membership_id)
+    with oplog.recorded(acting_user, "tenant.member_remove", target=_tenant_target(tenant, kind="Membership", name=name)) as outcome:
+        _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins remove members."))
+        if membership is None:
+            raise ValidationError(_("No such member."))
+        admins = Membership.objects.filter(tenant=tenant, role=TenantRole.ADMIN)
+        if membership.role == TenantRole.ADMIN and admins.count() == 1 and not roles.is_operator(acting_user):
+            raise ValidationError(_("A tenant keeps at least one admin; ask an operator to remove the last one."))
+        outcome.before = {"user": name, "role": membership.role}
+        membership.delete()
+
+
+# --- namespaces --------------------------------------------------------------------
+
+
+def namespace_name(tenant, short_name):
+    return f"{tenant.name}-{short_name}"
+
+
+def create_project(tenant, *, acting_user, cluster, short_name, display_name="", quota=None, limit_range=None):
+    """Record the namespace and queue its provisioning. The namespace is named
+    <tenant>-<short name>, so tenants can never collide with each other or the system."""
+    name = namespace_name(tenant, short_name or "")
+    target = _tenant_target(tenant, cluster=getattr(cluster, "name", ""), namespace=name, kind="Namespace", name=name)
+    with oplog.recorded(acting_user, "namespace.create", target=target, payload={"quota": quota, "limit_range": limit_range}) as outcome:
+        _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins create namespaces."))
+        _require(tenant.is_active, _("The tenant is suspended."))
+        check_dns_label(short_name, _("Namespace name"), max_length=62 - len(tenant.name))
+        if cluster is None or not tenant.clusters.filter(pk=cluster.pk).exists():
+            raise ValidationError(_("The tenant may not use this cluster."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)  # one quota decision at a time per tenant
+        projects = list(tenant.projects.all())
+        if tenant.max_namespaces is not None and len(projects) >= tenant.max_namespaces:
+            raise ValidationError(_("The tenant may have %(n)s namespaces and has them all.") % {"n": tenant.max_namespaces})
+        if any(p.cluster_id == cluster.pk and p.name == name for p in projects) or Project.objects.filter(cluster=cluster, name=name).exists():
+            raise ValidationError(_("Namespace %(name)s exists already on %(cluster)s.") % {"name": name, "cluster": cluster.name})
+        quota = dict(tenant.default_quota if quota is None else quota)
+        limit_range = dict(tenant.default_limit_range if limit_range is None else limit_range)
+        _check_quota_fits(tenant, quota, others=projects)
+        _check_limit_range(limit_range)
+        project = Project.objects.create(tenant=tenant, cluster=cluster, name=name, display_name=display_name, quota=quota,
+                                         limit_range=limit_range, created_by=acting_user, status=ProjectStatus.CREATING)
+        job = _queue_sync(project, acting_user, "namespace.create")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"quota": quota, "limit_range": limit_range, "job": job.pk}
+    return project, job
+
+
+def update_project(project, *, acting_user, quota, limit_range):
+    tenant = project.tenant
+    target = _project_target(project)
+    with oplog.recorded(acting_user, "namespace.update", target=target) as outcome:
+        _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins change namespace quotas."))
+        _require(tenant.is_active, _("The tenant is suspended."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        project = Project.objects.get(pk=project.pk)
+        _require_idle(project)
+        outcome.before = {"quota": project.quota, "limit_range": project.limit_range}
+        _check_quota_fits(tenant, quota, others=tenant.projects.exclude(pk=project.pk))
+        used = usage.quota_used(project)
+        for resource, amount in usage.parse_amounts(quota).items():
+            if used.get(resource, 0) > amount:
+                raise ValidationError(_("%(resource)s quota %(amount)s is below what the namespace uses now (%(used)s).")
+                                      % {"resource": resource, "amount": usage.display(resource, amount),
+                                         "used": usage.display(resource, used[resource])})
+        _check_limit_range(limit_range)
+        project.quota = {k: str(v) for k, v in quota.items() if v not in (None, "")}
+        project.limit_range = {k: str(v) for k, v in limit_range.items() if v not in (None, "")}
+        project.status = ProjectStatus.UPDATING
+        project.save()
+        job = _queue_sync(project, acting_user, "namespace.update")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"quota": project.quota, "limit_range": project.limit_range, "job": job.pk}
+    return job
+
+
+def _check_quota_fits(tenant, quota, others):
+    amounts = usage.parse_amounts(quota)
+    allocated = usage.sum_amounts(usage.parse_amounts(p.quota) for p in others)
+    for resource, limit in usage.parse_amounts(tenant.limits).items():
+        if resource not in amounts:
+            raise ValidationError(_("The tenant has a %(resource)s limit, so every namespace needs a %(resource)s quota.")
+                                  % {"resource": resource})
+        if allocated.get(resource, 0) + amounts[resource] > limit:
+            free = max(limit - allocated.get(resource, 0), 0)
+            raise ValidationError(_("%(resource)s: asking for %(amount)s, but only %(free)s of the tenant's %(limit)s is left.")
+                                  % {"resource": resource, "amount": usage.display(resource, amounts[resource]),
+                                     "free": usage.display(resource, free), "limit": usage.display(resource, limit)})
+
+
+def _require_idle(project):
+    if jobs.active_for_tenant(project.tenant_id).filter(cluster=project.cluster.name, namespace=project.name).exists():
+        raise ValidationError(_("An operation on this namespace is still running; wait for it to finish."))
+
+
+def _project_target(project, **extra):
+    return {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name,
+            "kind": "Namespace", "name": project.name, **extra}
+
+
+def _queue_sync(project, acting_user, kind):
+    from .tasks import run_tenant_job
+
+    return jobs.create_job(kind, requested_by=acting_user, task=run_tenant_job, target=_project_target(project),
+                           tenant=(project.tenant_id, project.tenant.name), payload={"project": project.pk})
+
+
+def delete_project(project, *, acting_user, confirm_name):
+    from .tasks import run_tenant_job
+
+    with oplog.recorded(acting_user, "namespace.delete", target=_project_target(project)) as outcome:
+        _require(access.may_administer(acting_user, project.tenant), _("Only the tenant's admins delete namespaces."))
+        _require(project.tenant.is_active or roles.is_operator(acting_user), _("The tenant is suspended."))
+        if confirm_name != project.name:
+            raise ValidationError(_("Type the namespace's name to confirm."))
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        if project.status != ProjectStatus.FAILED:
+            _require_idle(project)
+        project.status = ProjectStatus.DELETING
+        project.save(update_fields=["status"])
+        job = jobs.create_job("namespace.delete", requested_by=acting_user, task=run_tenant_job, target=_project_target(project),
+                              tenant=(project.tenant_id, project.tenant.name), payload={"project": project.pk})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.before = {"quota": project.quota}
+        outcome.after = {"job": job.pk}
+    return job
+
+
+def retry_project(project, *, acting_user):
+    """Run a failed namespace's provisioning again (the steps are idempotent)."""
+    with oplog.recorded(acting_user, "namespace.retry", target=_project_target(project)) as outcome:
+        _require(access.may_administer(acting_user, project.tenant), _("Only the tenant's admins do this."))
+        _require(project.tenant.is_active, _("The tenant is suspended."))
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        _require_idle(project)
+        project.status = ProjectStatus.UPDATING
+        project.save(update_fields=["status"])
+        job = _queue_sync(project, acting_user, "namespace.update")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job
+
+
+# --- network paths -----------------------------------------------------------------
+
+
+def add_path(project, *, acting_user, kind, peer_namespace="", cidr="", port=None):
+    tenant = project.tenant
+    target = _project_target(project, kind="NetworkPolicy", name=peer_namespace or cidr)
+    with oplog.recorded(acting_user, "network.path_add", target=target, payload={"kind": kind, "peer": peer_namespace, "cidr": cidr, "port": port}) as outcome:
+        _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins open network paths."))
+        _require(tenant.is_active, _("The tenant is suspended."))
+        if port is not None and not 1 <= port <= 65535:
+            raise ValidationError(_("Ports go from 1 to 65535."))
+        cross_tenant = False
+        if kind == PathKind.NAMESPACE:
+            check_dns_label(peer_namespace, _("Namespace"))
+            peer = Project.objects.filter(cluster=project.cluster, name=peer_namespace).first()
+            same_tenant = peer is not None and peer.tenant_id == tenant.pk
+            if not same_tenant and not roles.is_operator(acting_user):
+                raise ValidationError(_("Namespace %(name)s is not one of this tenant's namespaces on %(cluster)s; "
+                                        "only operators open paths across tenants.") % {"name": peer_namespace, "cluster": project.cluster.name})
+            if peer_namespace == project.name:
+                raise ValidationError(_("Traffic inside a namespace is allowed already."))
+            cross_tenant = not same_tenant
+        elif kind == PathKind.CIDR:
+            try:
+                cidr = str(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                raise ValidationError(_("%(cidr)s is not an IP block (example: 10.20.0.0/16).") % {"cidr": repr(cidr)}) from None
+        else:
+            raise ValidationError(_("Unknown kind of path."))
+        _require_idle(project)
+        path = NetworkPath.objects.create(project=project, kind=kind, peer_namespace=peer_namespace if kind == PathKind.NAMESPACE else "",
+                                          cidr=cidr if kind == PathKind.CIDR else "", port=port, cross_tenant=cross_tenant, created_by=acting_user)
+        job = _queue_sync(project, acting_user, "namespace.update")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"path": path.pk, "policy": path.policy_name, "cross_tenant": cross_tenant, "job": job.pk}
+    return path, job
+
+
+def remove_path(project, *, acting_user, path_id):
+    path = NetworkPath.objects.filter(project=project, pk=path_id).first()
+    target = _project_target(project, kind="NetworkPolicy", name=path.policy_name if path else str(path_id))
+    with oplog.recorded(acting_user, "network.path_remove", target=target) as outcome:
+        _require(access.may_administer(acting_user, project.tenant), _("Only the tenant's admins close network paths."))
+        if path is None:
+            raise ValidationError(_("No such path."))
+        if path.cross_tenant and not roles.is_operator(acting_user):
+            raise PermissionError(_("Only operators change paths across tenants."))
+        _require_idle(project)
+        outcome.before = {"kind": path.kind, "peer": path.peer_namespace, "cidr": path.cidr, "port": path.port}
+        path.delete()
+        job = _queue_sync(project, acting_user, "namespace.update")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job
+
+
+# --- suspend, resume, delete ----------------------------------------------------------
+
+
+def _tenant_job(tenant, acting_user, kind):
+    from .tasks import run_tenant_job
+
+    return jobs.create_job(kind, requested_by=acting_user, task=run_tenant_job, target={"kind": "Tenant", "name": tenant.name},
+                           tenant=(tenant.pk, tenant.name), payload={"tenant": tenant.pk})
+
+
+def _require_no_running_jobs(tenant):
+    if jobs.active_for_tenant(tenant.pk).exists():
+        raise ValidationError(_("Operations of this tenant are still running; wait for them to finish."))
+
+
+def suspend_tenant(tenant, *, acting_user):
+    with oplog.recorded(acting_user, "tenant.suspend", target=_tenant_target(tenant)) as outcome:
+        _require(roles.is_operator(acting_user), _("Only operators suspend tenants."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.status != TenantStatus.ACTIVE:
+            raise ValidationError(_("Only an active tenant can be suspended."))
+        _require_no_running_jobs(tenant)
+        tenant.status = TenantStatus.SUSPENDED
+        tenant.save(update_fields=["status"])
+        job = _tenant_job(tenant, acting_user, "tenant.suspend")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"status": tenant.status, "job": job.pk}
+    return job
+
+
+def resume_tenant(tenant, *, acting_user):
+    with oplog.recorded(acting_user, "tenant.resume", target=_tenant_target(tenant)) as outcome:
+        _require(roles.is_operator(acting_user), _("Only operators resume tenants."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.status != TenantStatus.SUSPENDED:
+            raise ValidationError(_("Only a suspended tenant can be resumed."))
+        _require_no_running_jobs(tenant)
+        job = _tenant_job(tenant, acting_user, "tenant.resume")  # the task sets it active once replicas are back
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job
+
+
+def delete_tenant(tenant, *, acting_user, confirm_name):
+    with oplog.recorded(acting_user, "tenant.delete", target=_tenant_target(tenant)) as outcome:
+        _require(roles.is_operator(acting_user), _("Only operators delete tenants."))
+        if confirm_name != tenant.name:
+            raise ValidationError(_("Type the tenant's name to confirm."))
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        _require_no_running_jobs(tenant)
+        outcome.before = _snapshot(tenant) | {"namespaces": [f"{p.cluster.name}/{p.name}" for p in tenant.projects.all()]}
+        tenant.status = TenantStatus.DELETING
+        tenant.save(update_fields=["status"])
+        tenant.projects.update(status=ProjectStatus.DELETING)
+        job = _tenant_job(tenant, acting_user, "tenant.delete")
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job
+
+
+def switch_tenant(session, user, tenant_name):
+    """Remember which of the user's tenants the header shows."""
+    tenant = access.get_tenant(user, tenant_name)
+    session["tenant"] = tenant.name
+    return tenant

@@ -1,0 +1,247 @@
+"""Celery work of the tenants app: provisioning, updating and deleting namespaces,
+suspending, resuming and deleting tenants. Every step is idempotent (server-side apply,
+deletes that accept "already gone"), so a retried or repeated job converges."""
+
+import logging
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from console import jobs, kube, oplog
+from console.choices import JobStatus, OperationResult
+from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.models import Job
+
+from . import access, manifests
+from .choices import ProjectStatus, TenantStatus
+from .models import Project, SuspendedWorkload, Tenant
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 5
+SCALED_KINDS = ("Deployment", "StatefulSet")
+
+
+class JobFailed(Exception):
+    """A step failed for a reason the user must read (the cluster's own words)."""
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def run_tenant_job(self, job_id):
+    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.status in JobStatus.terminal():
+        return  # deleted, or a duplicate delivery of a finished job
+    jobs.start(job)
+    try:
+        RUNNERS[job.kind](job)
+    except kube.ClusterError as exc:
+        if exc.reason == "unreachable" and self.request.retries < MAX_RETRIES:
+            delay = 2 ** (self.request.retries + 1)
+            jobs.step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
+            raise self.retry(countdown=delay) from None
+        _fail(job, str(exc))
+    except (JobFailed, ApiRefused) as exc:
+        _fail(job, str(exc))
+    except Exception as exc:  # an unforeseen failure still ends the job visibly
+        log.exception("job %s failed", job.pk)
+        _fail(job, f"{type(exc).__name__}: {exc}")
+    else:
+        jobs.finish(job)
+        _record(job, job.kind + ".finish", OperationResult.SUCCEEDED)
+
+
+def _fail(job, error):
+    if job.kind in ("namespace.create", "namespace.update"):
+        Project.objects.filter(pk=job.payload.get("project")).update(status=ProjectStatus.FAILED)
+    jobs.finish(job, error=error)
+    _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
+
+
+def _record(job, action, result, *, kind="", name="", namespace=None, before=None, after=None, error=""):
+    target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace if namespace is None else namespace,
+              "kind": kind or job.target_kind, "name": name or job.target_name}
+    oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,
+                 before=before, after=after, payload={"job": job.pk}, error=error)
+
+
+def _apply(job, api, obj):
+    meta = obj["metadata"]
+    try:
+        api.apply(obj)
+    except ApiRefused as exc:
+        jobs.step(job, f"{obj['kind']} {meta['name']}: {exc.message}", ok=False)
+        _record(job, "namespace.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"],
+                namespace=meta.get("namespace", ""), error=exc.message)
+        raise
+    jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
+    _record(job, "namespace.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"],
+            namespace=meta.get("namespace", ""), after={"spec": obj.get("spec"), "labels": meta.get("labels")})
+
+
+# --- namespaces ------------------------------------------------------------------------
+
+
+def sync_project(job):
+    """Bring the namespace and everything the console keeps in it to what the Project says."""
+    project = Project.objects.select_related("tenant", "cluster").get(pk=job.payload["project"])
+    tenant = project.tenant
+    requester = job.requested_by
+    with ClusterAPI(project.cluster) as api:
+        existing = api.get("Namespace", project.name)
+        if existing:
+            owner = (existing["metadata"].get("labels") or {}).get(manifests.TENANT_LABEL)
+            if owner != tenant.name:
+                raise JobFailed(f"Namespace {project.name} exists on {project.cluster.name} and does not belong to this tenant; the console will not take it over.")
+            if existing["metadata"].get("deletionTimestamp"):
+                raise JobFailed(f"Namespace {project.name} is being deleted on the cluster; try again once it is gone.")
+        _apply(job, api, manifests.namespace(project, requested_by=requester.get_username() if requester else ""))
+        _apply(job, api, manifests.resource_quota(project))
+        if project.limit_range:
+            _apply(job, api, manifests.limit_range(project))
+        elif api.delete("LimitRange", manifests.LIMIT_RANGE_NAME, project.name):
+            jobs.step(job, f"Removed LimitRange {manifests.LIMIT_RANGE_NAME}")
+        for obj in manifests.role_bindings(project) + manifests.network_policies(project):
+            _apply(job, api, obj)
+        _sync_paths(job, api, project)
+        _sync_calico(job, api, tenant, project.cluster)
+    project.status = ProjectStatus.ACTIVE
+    project.save(update_fields=["status"])
+    jobs.step(job, f"Namespace {project.name} is ready.")
+
+
+def _sync_paths(job, api, project):
+    """Extra paths: applied as the person who asked when that is a tenant admin, so the
+    cluster's RBAC checks them too; cross-tenant ones (operators only) also open the
+    peer's egress. Policies of paths that are gone are removed."""
+    identity = access.identity_for(job.requested_by, project.tenant) if job.requested_by else CONSOLE
+    wanted = set()
+    with ClusterAPI(project.cluster, identity) as as_requester:
+        for path in project.paths.all():
+            _apply(job, as_requester if not path.cross_tenant else api, manifests.path_policy(path))
+            wanted.add(path.policy_name)
+            if path.cross_tenant:
+                peer = Project.objects.filter(cluster=project.cluster, name=path.peer_namespace).select_related("tenant").first()
+                _apply(job, api, manifests.peer_egress_policy(path, peer.tenant.name if peer else ""))
+                wanted.add(f"{path.policy_name}-egress")
+    selector = f"{manifests.PATH_OF_LABEL}={project.name}"
+    for policy in api.list("NetworkPolicy", label_selector=selector):
+        meta = policy["metadata"]
+        if meta["name"] not in wanted:
+            api.delete("NetworkPolicy", meta["name"], meta["namespace"])
+            jobs.step(job, f"Removed NetworkPolicy {meta['namespace']}/{meta['name']}")
+            _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="NetworkPolicy", name=meta["name"], namespace=meta["namespace"])
+
+
+def _sync_calico(job, api, tenant, cluster):
+    calico = api.has_api_group("crd.projectcalico.org")
+    if calico:
+        _apply(job, api, manifests.global_network_policy(tenant))
+    else:
+        jobs.step(job, f"Calico's CRDs are not on {cluster.name}: only Kubernetes NetworkPolicies isolate this tenant there.")
+    Tenant.objects.filter(pk=tenant.pk).update(
+        isolation={**Tenant.objects.get(pk=tenant.pk).isolation, cluster.name: {"calico": calico, "checked_at": timezone.now().isoformat()}}
+    )
+
+
+def delete_project(job):
+    project = Project.objects.select_related("tenant", "cluster").filter(pk=job.payload["project"]).first()
+    if project is not None:
+        _remove_namespace(job, project)
+
+
+def _remove_namespace(job, project):
+    with ClusterAPI(project.cluster) as api:
+        for policy in api.list("NetworkPolicy", label_selector=f"{manifests.PATH_OF_LABEL}={project.name}"):
+            meta = policy["metadata"]
+            if meta["namespace"] != project.name:  # the peer side of cross-tenant paths
+                api.delete("NetworkPolicy", meta["name"], meta["namespace"])
+        if api.delete("Namespace", project.name):
+            jobs.step(job, f"Deleting namespace {project.name} and everything in it")
+            _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="Namespace", name=project.name, namespace=project.name)
+        _wait_until_gone(job, api, project.name)
+    project.delete()
+    jobs.step(job, f"Namespace {project.name} is gone.")
+
+
+def _wait_until_gone(job, api, name):
+    deadline = time.monotonic() + settings.CAAS_NAMESPACE_DELETE_TIMEOUT
+    last_message = ""
+    while True:
+        namespace = api.get("Namespace", name)
+        if namespace is None:
+            return
+        if time.monotonic() > deadline:
+            raise JobFailed(f"Namespace {name} is still terminating after {settings.CAAS_NAMESPACE_DELETE_TIMEOUT} s: {last_message}")
+        conditions = (namespace.get("status") or {}).get("conditions") or []
+        message = "; ".join(c.get("message", "") for c in conditions if c.get("status") == "True")
+        if message and message != last_message:
+            jobs.step(job, f"{name}: {message}")
+            last_message = message
+        time.sleep(0.5)
+
+
+# --- tenants ---------------------------------------------------------------------------
+
+
+def suspend_tenant(job):
+    """Scale every Deployment and StatefulSet of the tenant to zero, remembering the
+    replica counts first (a retry keeps the first record, not the zero)."""
+    tenant = Tenant.objects.get(pk=job.payload["tenant"])
+    for project in tenant.projects.select_related("cluster").exclude(status=ProjectStatus.DELETING):
+        with ClusterAPI(project.cluster) as api:
+            for kind in SCALED_KINDS:
+                for obj in api.list(kind, namespace=project.name):
+                    name, replicas = obj["metadata"]["name"], (obj.get("spec") or {}).get("replicas", 1)
+                    record, _created = SuspendedWorkload.objects.get_or_create(
+                        tenant=tenant, cluster=project.cluster, namespace=project.name, kind=kind, name=name,
+                        defaults={"replicas": replicas})
+                    if replicas:
+                        api.scale(kind, name, project.name, 0)
+                        jobs.step(job, f"Scaled {kind} {project.name}/{name} from {replicas} to 0")
+                        _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=kind, name=name, namespace=project.name,
+                                before={"replicas": replicas}, after={"replicas": 0, "reason": "tenant suspended"})
+    jobs.step(job, f"Tenant {tenant.name} is suspended.")
+
+
+def resume_tenant(job):
+    tenant = Tenant.objects.get(pk=job.payload["tenant"])
+    for record in tenant.suspended_workloads.select_related("cluster"):
+        with ClusterAPI(record.cluster) as api:
+            try:
+                api.scale(record.kind, record.name, record.namespace, record.replicas)
+            except ApiRefused as exc:
+                if exc.status != 404:
+                    raise
+                jobs.step(job, f"{record.kind} {record.namespace}/{record.name} is gone; nothing to restore.")
+            else:
+                jobs.step(job, f"Scaled {record.kind} {record.namespace}/{record.name} back to {record.replicas}")
+                _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=record.kind, name=record.name, namespace=record.namespace,
+                        before={"replicas": 0}, after={"replicas": record.replicas, "reason": "tenant resumed"})
+        record.delete()
+    Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.ACTIVE)
+    jobs.step(job, f"Tenant {tenant.name} is active again.")
+
+
+def delete_tenant(job):
+    tenant = Tenant.objects.filter(pk=job.payload["tenant"]).first()
+    if tenant is None:
+        return
+    for project in tenant.projects.select_related("cluster", "tenant"):
+        _remove_namespace(job, project)
+    for cluster in tenant.clusters.all():
+        if tenant.isolation.get(cluster.name, {}).get("calico"):
+            with ClusterAPI(cluster) as api:
+                api.delete("GlobalNetworkPolicy", f"caas-tenant-{tenant.name}")
+    tenant.delete()
+    jobs.step(job, f"Tenant {tenant.name} is deleted.")
+
+
+RUNNERS = {
+    "namespace.create": sync_project,
+    "namespace.update": sync_project,
+    "namespace.delete": delete_project,
+    "tenant.suspend": suspend_tenant,
+    "tenant.resume": resume_tenant,
+    "tenant.delete": delete_tenant,
+}
