@@ -166,7 +166,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{KEY_PREFIX}:asgi"},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
+            # blocking pop: idle websockets died every 5 s (channels_redis issue #422).
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"{KEY_PREFIX}:asgi"},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -73,3 +73,13 @@ def test_notification_is_pushed_live_and_bad_messages_get_clear_errors(live_cons
         notifications.notify_user(other, "not for you")
         with pytest.raises(TimeoutError):
             socket.recv(timeout=1)
+
+
+def test_an_idle_socket_stays_open_and_still_gets_pushes(live_console):
+    """redis-py 8 times reads out after 5 s by default; the channel layer's blocking
+    pop must not turn that into a closed socket (it did, every 5 s)."""
+    user = mk_user("ws-idle", password=None)
+    with open_socket(live_console, session_cookie(user)) as socket:
+        time.sleep(6.5)
+        notifications.notify_user(user, "still here")
+        assert "still here" in socket.recv(timeout=5)
