@@ -21,8 +21,9 @@ def demo_objects():
     web, api = {"app": "web", "tier": "front"}, {"app": "api", "tier": "back"}
     redis = {"app": "redis", "tier": "cache"}
     return [
-        (R["namespaces"], "", {"metadata": {"name": "demo-shop", "labels": {"team": "shop", "env": "demo"}}}),
-        (R["namespaces"], "", {"metadata": {"name": "demo-batch", "labels": {"team": "data", "env": "demo"}}}),
+        # The embedded run's demo tenant ("demo") owns both namespaces.
+        (R["namespaces"], "", {"metadata": {"name": "demo-shop", "labels": {"team": "shop", "env": "demo", "caas.io/tenant": "demo"}}}),
+        (R["namespaces"], "", {"metadata": {"name": "demo-batch", "labels": {"team": "data", "env": "demo", "caas.io/tenant": "demo"}}}),
         (R["resourcequotas"], "demo-shop", {"metadata": {"name": "shop-quota"}, "spec": {"hard": {
             "pods": "30", "requests.cpu": "8", "requests.memory": "16Gi", "persistentvolumeclaims": "10", "requests.storage": "100Gi"}}}),
         (R["configmaps"], "demo-shop", {"metadata": {"name": "web-config"}, "data": {"FEATURE_CART": "on", "LOG_LEVEL": "info"}}),
