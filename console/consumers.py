@@ -53,6 +53,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._error(_("You may not follow %(group)s.") % {"group": group[:100]})
             return
         await self._join(group)
+        current = await database_sync_to_async(realtime.snapshot)(self.user, group)
+        if current:
+            await self.send(text_data=current)
 
     async def push_html(self, event):
         await self.send(text_data=event["html"])

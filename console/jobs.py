@@ -6,6 +6,7 @@ this module owns the row, its status and its live view.
 """
 
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from . import realtime, roles
@@ -85,4 +86,8 @@ def _authorise(user, ident):
     return job is not None and may_see(user, job)
 
 
-realtime.register_group("job", _authorise)
+def _snapshot(user, ident):
+    return render_to_string("console/_job.html", {"job": Job.objects.get(pk=int(ident)), "oob": True})
+
+
+realtime.register_group("job", _authorise, _snapshot)

@@ -20,14 +20,25 @@ log = logging.getLogger(__name__)
 
 GROUP_PATTERN = re.compile(r"^(?P<prefix>[a-z][a-z0-9]*)-(?P<ident>[A-Za-z0-9._-]{1,90})$")
 _authorisers = {}
+_snapshots = {}
 # In the embedded mode the in-memory channel layer lives on daphne's event loop; pushes
 # from worker threads must hop onto that loop (its queues are not thread-safe).
 _home_loop = None
 
 
-def register_group(prefix, authorise):
-    """authorise(user, ident) -> bool decides who may subscribe to `<prefix>-<ident>`."""
+def register_group(prefix, authorise, snapshot=None):
+    """authorise(user, ident) -> bool decides who may subscribe to `<prefix>-<ident>`.
+    snapshot(user, ident) -> HTML, when given, is sent right after a subscription: what
+    changed between rendering the page and subscribing is not lost."""
     _authorisers[prefix] = authorise
+    if snapshot is not None:
+        _snapshots[prefix] = snapshot
+
+
+def snapshot(user, group):
+    match = GROUP_PATTERN.match(group)
+    render = _snapshots.get(match["prefix"]) if match else None
+    return render(user, match["ident"]) if render else ""
 
 
 def set_home_loop(loop):

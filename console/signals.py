@@ -1,7 +1,8 @@
-"""Sign-in and sign-out land in the operation log, whichever page they come from."""
+"""Sign-in and sign-out land in the operation log, whichever page they come from; and the
+hooks feature apps listen to."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from . import oplog
 from .choices import OperationResult
@@ -30,3 +31,8 @@ def on_logout(sender, request, user, **kwargs):
     if user is None:
         return
     oplog.record(user, "account.logout", result=OperationResult.SUCCEEDED, target={"kind": "User", "name": user.get_username()})
+
+
+# Sent by `manage.py up` once its fresh sandbox cluster is registered (kwargs: cluster,
+# demo). The cluster starts empty at every run: feature apps put back what they keep there.
+embedded_cluster_attached = Signal()

@@ -10,7 +10,7 @@ class TenantsConfig(AppConfig):
     def ready(self):
         from console import realtime, roles
 
-        from . import access
+        from . import access, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)

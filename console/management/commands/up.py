@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from console import realtime
 from console.celery import app as celery_app
 from console.clusters import attach_embedded_cluster
+from console.signals import embedded_cluster_attached
 from console.watcher import ClusterWatchers
 
 
@@ -58,7 +59,8 @@ class Command(BaseCommand):
         path = sandbox.write_kubeconfig(settings.STATE_DIR / "sandbox.kubeconfig")
         if demo:
             seed_demo(sandbox.store)
-        attach_embedded_cluster("sandbox", path.read_text(), description="The embedded sandbox cluster")
+        cluster = attach_embedded_cluster("sandbox", path.read_text(), description="The embedded sandbox cluster")
+        embedded_cluster_attached.send(sender=self.__class__, cluster=cluster, demo=demo, stdout=self.stdout)
         self.stdout.write(f"sandbox cluster at {sandbox.url} (kubeconfig {path})")
         return sandbox
 

@@ -1,0 +1,88 @@
+"""An operator sets up a tenant, its admin creates a namespace and watches it being
+provisioned live; a member of another tenant cannot reach it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from console.models import OperationLogEntry
+
+from ..factories import PASSWORD, mk_cluster, mk_member, mk_tenant, mk_user
+from .conftest import screenshot
+from .test_console_in_browser import sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def sandbox():
+    from console.sandbox import SandboxCluster
+
+    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
+    yield cluster
+    cluster.stop()
+
+
+def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
+    mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+    mk_user("t-op", "operator")
+    mk_member(mk_tenant("globex"), "globex-dev", password=PASSWORD)
+
+    operator = new_page()
+    sign_in(operator, "t-op")
+    operator.click("#main-nav >> text=Tenants")
+    operator.click("text=Create tenant")
+    operator.fill("#id_name", "acme")
+    operator.fill("#id_display_name", "Acme Corp")
+    operator.select_option("#id_clusters", label="sandbox")
+    operator.fill("#id_limit_cpu", "4")
+    operator.fill("#id_limit_memory", "8Gi")
+    operator.fill("#id_limit_pods", "20")
+    operator.fill("#id_quota_cpu", "1")
+    operator.fill("#id_quota_memory", "2Gi")
+    operator.fill("#id_quota_pods", "10")
+    operator.click("button[type=submit]:has-text('Create')")
+    expect(operator.locator("h1")).to_contain_text("Acme Corp")
+    operator.fill("#member-form input[name=username]", "wile")
+    operator.select_option("#member-form select[name=role]", "tenant-admin")
+    operator.click("#member-form button[type=submit]")
+    notice = operator.get_by_role("status").filter(has_text="one-time password")
+    password = re.search(r"one-time password (\S+)", notice.inner_text()).group(1)
+    expect(operator.locator("#member-table")).to_contain_text("wile")
+
+    member = new_page()
+    sign_in(member, "wile", password)
+    expect(member.locator("#tenant-select")).to_have_value("acme")
+    member.click("#main-nav >> text=Tenants")
+    member.click("text=Acme Corp")
+    member.click("text=Create namespace")
+    member.fill("#id_short_name", "Shop!")
+    member.click("button[type=submit]:has-text('Create')")
+    expect(member.get_by_role("alert")).to_contain_text("DNS-1123")
+    member.fill("#id_short_name", "shop")
+    member.fill("#id_quota_cpu", "9")
+    member.click("button[type=submit]:has-text('Create')")
+    expect(member.get_by_role("alert")).to_contain_text("only 4 of the tenant's 4 is left")
+    member.fill("#id_quota_cpu", "1")
+    member.click("button[type=submit]:has-text('Create')")
+    expect(member.locator("h1")).to_contain_text("acme-shop")
+    # The worker provisions it; the steps and the end arrive over the websocket.
+    expect(member.locator("[data-testid=job]")).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(member.locator("[data-testid=job]")).to_contain_text("Applied NetworkPolicy caas-default-deny")
+    expect(member.locator("[data-testid=usage-bars] tr[data-resource=cpu]")).to_contain_text("1")
+    screenshot(member, "tenant-namespace")
+    member.goto("/tenants/acme/")
+    expect(member.locator("[data-testid=usage-bars] tr[data-resource=cpu] .progress")).to_have_count(1)
+    expect(member.locator("[data-testid=isolation]")).to_contain_text("Calico")
+
+    outsider = new_page()
+    sign_in(outsider, "globex-dev")
+    response = outsider.goto("/tenants/acme/namespaces/acme-shop/")
+    assert response.status == 404
+    outsider.goto("/tenants/")
+    expect(outsider.locator("#tenant-table")).not_to_contain_text("Acme")
+
+    assert OperationLogEntry.objects.filter(action="namespace.create", actor_name="wile", result="accepted").exists()
+    assert OperationLogEntry.objects.filter(action="namespace.create", actor_name="wile", result="failed").count() == 2
+    assert OperationLogEntry.objects.filter(action="namespace.apply", namespace="acme-shop").count() >= 9
