@@ -1,8 +1,19 @@
 """The watcher end to end: a sandbox cluster in its own process holding many pods, the
-`watch_clusters` command mirroring it into PostgreSQL. Reports the initial list time,
-the rate at which a burst of pod updates reaches the mirror, and the watcher's memory.
+`watch_clusters` command mirroring it into PostgreSQL, all on the same machine.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caas_bench_watch .venv/bin/python bench/watcher.py [--pods 30000]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caas_bench_watch .venv/bin/python bench/watcher.py [--pods 30000] [--updates 20000]
+
+Reports, in order:
+- the sandbox alone: a burst of pod updates read by a bare watch client that only counts
+  lines (no JSON parsing, no database), before the watcher runs: the ceiling the
+  sandbox puts on ingestion on this machine;
+- the initial list of all pods into the mirror, and the watcher's resident memory after
+  it (and its peak);
+- a second burst of pod updates through the watcher into the mirror: events applied /
+  wall time from the first applied batch to the last (the watcher's cursor, polled
+  every 10 ms), and from the start of the burst to the last applied batch; the CPU time
+  each process used meanwhile; the watcher's memory after it;
+- a check that the mirror then holds every pod at the sandbox's resourceVersion.
 
 The database named in DATABASE_URL is dropped and created again.
 """
@@ -13,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,13 +35,55 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/caas_b
 from mirror_pages import recreate_database  # noqa: E402  (same folder)
 
 ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def memory_mib(pid):
+    """(resident now, peak resident) in MiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
+
+
+def postgres_pids():
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def count_modified_lines(api, resource_version, expected, result):
+    """A bare watch client: count MODIFIED lines, parse nothing (the sandbox's ceiling)."""
+    from console import kube
+
+    response = kube.raw_get(api, "/api/v1/pods", [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
+                            (5, 150)).response
+    seen, buffer = 0, b""
+    result["ready"].set()
+    for chunk in response.stream(256 * 1024):
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        seen += sum(1 for line in lines if line.startswith(b'{"type":"MODIFIED"'))
+        if seen >= expected:
+            break
+    result["done"] = time.perf_counter()
+    result["seen"] = seen
+    response.release_conn()
 
 
 def main():
@@ -44,8 +98,9 @@ def main():
     from django.core.management import call_command
     from kubernetes import config
 
+    from console import kube
     from console.clusters import attach_embedded_cluster
-    from console.models import MirroredObject
+    from console.models import MirroredObject, WatchCursor
 
     call_command("migrate", verbosity=0)
     state = tempfile.mkdtemp()
@@ -64,30 +119,77 @@ def main():
                                                                   header_params={"Content-Type": "application/json"}, auth_settings=["BearerToken"])
             return json.loads(api.call_api(method, url, header_params=headers, body=payload).read())
 
+        def stats():
+            method, url, headers, _payload, _ = api.param_serialize("GET", "/sandbox/v1/stats", auth_settings=["BearerToken"])
+            return json.loads(api.call_api(method, url, header_params=headers).read())
+
         namespaces = max(1, args.pods // 30)
         print("sandbox bulk load:", knob(action="bulk_load", namespaces=namespaces, pods_per_namespace=30))
+        expected = namespaces * 30
+
+        # 1. the sandbox alone, before the watcher runs
+        result = {"ready": threading.Event()}
+        reader = threading.Thread(target=count_modified_lines, args=(api, stats()["resourceVersion"], args.updates, result), daemon=True)
+        reader.start()
+        result["ready"].wait(10)
+        started = time.perf_counter()
+        burst = knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")
+        reader.join(120)
+        print(f"sandbox alone: {burst['updates']:,} pod updates made at {burst['per_second']:,}/s; a bare watch client "
+              f"(no parsing) had them all after {result['done'] - started:.2f} s = {result['seen'] / (result['done'] - started):,.0f} events/s")
+
+        # 2. the initial list
         attach_embedded_cluster("bench", kubeconfig.read_text())
         started = time.perf_counter()
         watcher = subprocess.Popen([sys.executable, "manage.py", "watch_clusters"], cwd=ROOT, env=dict(os.environ),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        expected = namespaces * 30
-        while MirroredObject.objects.filter(kind="Pod", namespace__startswith="bulk-").count() < expected:
-            time.sleep(0.5)
+        while not WatchCursor.objects.filter(kind="Pod", listed_at__isnull=False).exists():
+            time.sleep(0.1)
+        listed = MirroredObject.objects.filter(kind="Pod", namespace__startswith="bulk-").count()
+        assert listed == expected, (listed, expected)
+        rss, peak = memory_mib(watcher.pid)
         print(f"initial list of {expected:,} pods into the mirror: {time.perf_counter() - started:.1f} s; "
-              f"watcher RSS {rss_mib(watcher.pid):.0f} MiB")
+              f"watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
 
+        # 3. a burst through the watcher
         time.sleep(3)
-        before = {rv for rv in MirroredObject.objects.filter(kind="Pod", namespace__startswith="bulk-").values_list("resource_version", flat=True)}
-        burst = knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")
-        last_rv = burst["resourceVersion"]
+        first_rv = int(stats()["resourceVersion"])
+        pgs = postgres_pids()
+        cpu_before = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), cpu_seconds(pgs), time.process_time()
+        outcome = {}
+        burster = threading.Thread(target=lambda: outcome.update(knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")))
         started = time.perf_counter()
-        while not MirroredObject.objects.filter(kind="Pod", resource_version=last_rv).exists():
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started + burst["seconds"]
-        print(f"burst of {burst['updates']:,} pod updates (sandbox made them at {burst['per_second']:,}/s): "
-              f"in the mirror after {seconds:.1f} s = {burst['updates'] / seconds:,.0f} events/s; "
-              f"watcher RSS {rss_mib(watcher.pid):.0f} MiB")
-        assert len(before) > 0
+        burster.start()
+        first_applied = last_applied = None
+        while last_applied is None:
+            cursor = int(WatchCursor.objects.get(kind="Pod").resource_version or 0)
+            now = time.perf_counter()
+            if first_applied is None and cursor > first_rv:
+                first_applied = now
+            if not burster.is_alive() and cursor >= int(outcome["resourceVersion"]):
+                last_applied = now
+            time.sleep(0.01)
+        burster.join()
+        cpu_after = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), cpu_seconds(pgs), time.process_time()
+        updates = outcome["updates"]
+        rss, peak = memory_mib(watcher.pid)
+        print(f"burst of {updates:,} pod updates (sandbox made them at {outcome['per_second']:,}/s): "
+              f"{updates / (last_applied - first_applied):,.0f} events/s from the first applied batch to the last "
+              f"({last_applied - first_applied:.2f} s); {updates / (last_applied - started):,.0f} events/s from the start of the burst "
+              f"({last_applied - started:.2f} s); watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
+        used = [after - before for before, after in zip(cpu_before, cpu_after)]
+        print(f"CPU seconds meanwhile (2 cores x {last_applied - started:.2f} s = {2 * (last_applied - started):.2f}): watcher {used[0]:.2f}, "
+              f"sandbox {used[1]:.2f}, PostgreSQL {used[2]:.2f}, this bench {used[3]:.2f}")
+
+        # 4. nothing lost, nothing stale
+        time.sleep(0.5)
+        server = {}
+        for items, _rv in kube.list_pages(api, kube.KINDS_BY_NAME["Pod"], page_size=5000):
+            server.update(((i["metadata"]["namespace"], i["metadata"]["name"]), i["metadata"]["resourceVersion"]) for i in items)
+        mirrored = dict(((ns, name), rv) for ns, name, rv in MirroredObject.objects.filter(kind="Pod").values_list("namespace", "name", "resource_version"))
+        differ = sum(1 for key in server.keys() | mirrored.keys() if server.get(key) != mirrored.get(key))
+        print(f"mirror vs sandbox: {len(server):,} pods, {differ} differ")
+        assert differ == 0
     finally:
         for process in (watcher, sandbox):
             if process:

@@ -253,12 +253,15 @@ def list_pages(api, kind, page_size=500):
             return
 
 
-def watch_raw(api, kind, resource_version, timeout_seconds=300):
-    """Yield (type, object) from a watch; raises WatchExpired on 410."""
+def watch_raw(api, kind, resource_version, timeout_seconds=300, opened=None):
+    """Yield (type, object) from a watch; raises WatchExpired on 410. `opened(response)` is
+    called with the open stream, so that another thread can cut it (response.shutdown())."""
     query = [("watch", "1"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]
     if resource_version:
         query.append(("resourceVersion", resource_version))
     response = raw_get(api, kind.path, query, (REQUEST_TIMEOUT[0], timeout_seconds + 30)).response
+    if opened:
+        opened(response)
     buffer = b""
     try:
         for chunk in response.stream(64 * 1024, decode_content=True):

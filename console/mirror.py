@@ -1,17 +1,20 @@
 """The resource mirror: Kubernetes objects copied into the database by the watcher.
 
 `replace_kind` stores a full list (the start, and every relist after 410 Gone);
-`apply_events` stores a batch of watch events. Both are idempotent: applying the same
-list or events twice leaves the same rows, so a watcher restarted from an older
-resourceVersion never double-applies anything.
+`apply_events` stores a batch of watch events, `apply_rows` the same already reduced to
+rows (the watcher's writer). All are idempotent: applying the same list or events
+twice leaves the same rows, so a watcher restarted from an older resourceVersion never
+double-applies anything.
 """
 
+import io
 import re
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from . import realtime, roles
 from .models import Cluster, MirroredObject, WatchCursor
@@ -40,12 +43,6 @@ realtime.register_group("kind", may_follow)
 realtime.register_group("nskind", may_follow)
 
 
-UPSERT_FIELDS = [
-    "api_version", "uid", "resource_version", "labels", "phase", "owner_uid", "owner_kind", "owner_name",
-    "node_name", "created_at", "object",
-]
-
-
 def phase_of(obj):
     """One word for a status column, per kind."""
     kind, status, spec = obj.get("kind"), obj.get("status") or {}, obj.get("spec") or {}
@@ -72,29 +69,81 @@ def phase_of(obj):
     return status.get("phase", "")
 
 
-def row_for(cluster_id, obj):
+# --- rows -------------------------------------------------------------------------------
+# The watcher's hot path: a row is a plain tuple in COLUMNS order with its JSON columns
+# already serialised, made on the thread that read the event (no model instance: its
+# __init__ and signals cost more than the rest), so that the writer only ships it.
+
+COLUMNS = [
+    "cluster_id", "kind", "namespace", "name", "api_version", "uid", "resource_version", "labels", "phase",
+    "owner_uid", "owner_kind", "owner_name", "node_name", "created_at", "object",
+]
+JSON_COLUMNS = {"labels", "object"}
+
+
+def to_json(value):
+    text = json.dumps(value, separators=(",", ":"))
+    if "\\u0000" in text:  # PostgreSQL's jsonb cannot hold NUL characters: drop them
+        text = json.dumps(_without_nul(value), separators=(",", ":"))
+    return text
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _timestamp(text):
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def row_values(cluster_id, obj):
+    """One mirror row for an object, as a tuple in COLUMNS order."""
     meta = obj.get("metadata") or {}
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None) or (
-        (meta.get("ownerReferences") or [None])[0]
+    refs = meta.get("ownerReferences") or ()
+    owner = next((o for o in refs if o.get("controller")), None) or (refs[0] if refs else None) or {}
+    kind = obj.get("kind", "")
+    return (
+        cluster_id, kind, meta.get("namespace", ""), meta.get("name", ""), obj.get("apiVersion", ""),
+        meta.get("uid", ""), meta.get("resourceVersion", ""), to_json(meta.get("labels") or {}), phase_of(obj)[:32],
+        owner.get("uid", ""), owner.get("kind", ""), owner.get("name", ""),
+        (obj.get("spec") or {}).get("nodeName", "") if kind == "Pod" else "",
+        _timestamp(meta.get("creationTimestamp")), to_json(obj),
     )
-    created = meta.get("creationTimestamp")
-    return MirroredObject(
-        cluster_id=cluster_id,
-        kind=obj.get("kind", ""),
-        api_version=obj.get("apiVersion", ""),
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        resource_version=meta.get("resourceVersion", ""),
-        labels=meta.get("labels") or {},
-        phase=phase_of(obj)[:32],
-        owner_uid=(owner or {}).get("uid", ""),
-        owner_kind=(owner or {}).get("kind", ""),
-        owner_name=(owner or {}).get("name", ""),
-        node_name=(obj.get("spec") or {}).get("nodeName", "") if obj.get("kind") == "Pod" else "",
-        created_at=parse_datetime(created) if created else None,
-        object=obj,
-    )
+
+
+def prepare_event(cluster_id, event_type, obj):
+    """A watch event as (key, row, resourceVersion): key is (namespace, name), or None for a
+    bookmark; row is None for a deletion."""
+    meta = obj.get("metadata") or {}
+    if event_type == "BOOKMARK":
+        return None, None, meta.get("resourceVersion", "")
+    key = (meta.get("namespace", ""), meta.get("name", ""))
+    return key, None if event_type == "DELETED" else row_values(cluster_id, obj), meta.get("resourceVersion", "")
+
+
+TABLE = MirroredObject._meta.db_table
+KEY = ["cluster_id", "kind", "namespace", "name"]
+# The scratch table is emptied at commit, and right away too, for callers inside a wider transaction.
+UPSERT_SQL = (
+    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, synced_at) SELECT {', '.join(COLUMNS)}, now() FROM mirror_incoming "
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[4:] + ["synced_at"])
+    + "; DELETE FROM mirror_incoming"
+)
+# A session's own scratch table: rows arrive there by COPY.
+INCOMING_SQL = (
+    "SET LOCAL synchronous_commit = off; "
+    f"CREATE TEMP TABLE IF NOT EXISTS mirror_incoming ON COMMIT DELETE ROWS AS SELECT {', '.join(COLUMNS)} FROM {TABLE} WITH NO DATA"
+)
 
 
 def _upsert(rows):
@@ -103,35 +152,45 @@ def _upsert(rows):
     if connection.vendor == "postgresql":
         _upsert_postgresql(rows)
     else:
+        objects = [
+            MirroredObject(**{c: json.loads(v) if c in JSON_COLUMNS else v for c, v in zip(COLUMNS, row)}) for row in rows
+        ]
         MirroredObject.objects.bulk_create(
-            rows, batch_size=500, update_conflicts=True,
-            unique_fields=["cluster", "kind", "namespace", "name"], update_fields=UPSERT_FIELDS + ["synced_at"],
+            objects, batch_size=500, update_conflicts=True,
+            unique_fields=["cluster", "kind", "namespace", "name"], update_fields=COLUMNS[4:] + ["synced_at"],
         )
 
 
-COLUMNS = ["cluster_id", "kind", "namespace", "name"] + UPSERT_FIELDS + ["synced_at"]
-UPSERT_SQL = (
-    f"INSERT INTO {MirroredObject._meta.db_table} ({', '.join(COLUMNS)}) VALUES %s "
-    "ON CONFLICT (cluster_id, kind, namespace, name) DO UPDATE SET "
-    + ", ".join(f"{column} = EXCLUDED.{column}" for column in UPSERT_FIELDS + ["synced_at"])
-)
+def _copy_field(value):
+    if value is None:
+        return "\\N"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _upsert_postgresql(rows):
-    """The watcher's hot path: one statement per batch, without the ORM's per-value work
-    (it doubled the cost of a batch). Durability may lag a moment: the mirror is rebuilt
-    from the cluster on the next list anyway."""
-    from psycopg2.extras import Json, execute_values
-
-    now = timezone.now()
-    values = [
-        (r.cluster_id, r.kind, r.namespace, r.name, r.api_version, r.uid, r.resource_version, Json(r.labels), r.phase,
-         r.owner_uid, r.owner_kind, r.owner_name, r.node_name, r.created_at, Json(r.object), now)
-        for r in rows
-    ]
+    """COPY into a scratch table, then one INSERT ... ON CONFLICT from it: PostgreSQL reads
+    COPY's text twice as fast as a statement of as many literals. Durability may lag a
+    moment (synchronous_commit off): the mirror is rebuilt from the cluster anyway."""
+    data = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        execute_values(cursor.cursor, UPSERT_SQL, values, page_size=1000)
+        cursor.execute(INCOMING_SQL)
+        cursor.cursor.copy_expert(f"COPY mirror_incoming ({', '.join(COLUMNS)}) FROM STDIN", io.StringIO(data))
+        cursor.execute(UPSERT_SQL)
+
+
+def _delete(cluster_id, kind, keys):
+    if not keys:
+        return
+    if connection.vendor == "postgresql":  # one statement, however many were deleted
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {TABLE} WHERE cluster_id = %s AND kind = %s AND (namespace, name) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [cluster_id, kind, [ns for ns, _n in keys], [name for _ns, name in keys]],
+            )
+    else:
+        for namespace, name in keys:
+            MirroredObject.objects.filter(cluster_id=cluster_id, kind=kind, namespace=namespace, name=name).delete()
 
 
 @dataclass
@@ -153,52 +212,59 @@ def replace_kind(cluster_id, kind, items, resource_version):
 def replace_kind_paged(cluster_id, kind, pages):
     """The same, a page at a time (pages of (items, resourceVersion)), so that a list of
     150k objects never sits whole in memory; rows missing from the list go at the end."""
-    listed, changes, resource_version = set(), Changes(), ""
+    listed, resource_version = set(), ""  # listed: (kind, namespace, name), also what changed
     for items, page_version in pages:
         rows = []
         for item in items:
             item.setdefault("kind", kind)
-            rows.append(row_for(cluster_id, item))
+            rows.append(row_values(cluster_id, item))
         with transaction.atomic():
             _upsert(rows)
-        listed.update((r.namespace, r.name) for r in rows)
-        changes.upserted.update((kind, r.namespace, r.name) for r in rows)
+        listed.update((kind, row[2], row[3]) for row in rows)
         resource_version = page_version or resource_version
     with transaction.atomic():
         stale = [
             (pk, namespace, name)
             for pk, namespace, name in MirroredObject.objects.filter(cluster_id=cluster_id, kind=kind).values_list("pk", "namespace", "name").iterator()
-            if (namespace, name) not in listed
+            if (kind, namespace, name) not in listed
         ]
         MirroredObject.objects.filter(pk__in=[pk for pk, _ns, _n in stale]).delete()
-        changes.deleted = {(kind, namespace, name) for _pk, namespace, name in stale}
         WatchCursor.objects.update_or_create(
             cluster_id=cluster_id, kind=kind,
             defaults={"resource_version": resource_version, "listed_at": timezone.now(), "last_error": ""},
         )
-    return changes
+    return Changes(upserted=listed, deleted={(kind, namespace, name) for _pk, namespace, name in stale})
 
 
 def apply_events(cluster_id, kind, events, resource_version=None):
     """Store a batch of watch events of one kind (last state of each object wins)."""
     latest = {}
     for event_type, obj in events:
-        if event_type == "BOOKMARK":
-            continue
-        meta = obj.get("metadata") or {}
-        latest[(meta.get("namespace", ""), meta.get("name", ""))] = (event_type, obj)
-    rows = [row_for(cluster_id, obj) for event_type, obj in latest.values() if event_type != "DELETED"]
-    gone = [key for key, (event_type, _obj) in latest.items() if event_type == "DELETED"]
+        key, row, version = prepare_event(cluster_id, event_type, obj)
+        if key is not None:
+            latest[(kind,) + key] = row
     if events and resource_version is None:
         resource_version = (events[-1][1].get("metadata") or {}).get("resourceVersion", "")
+    return apply_rows(cluster_id, latest, {kind: resource_version})
+
+
+def apply_rows(cluster_id, latest, versions):
+    """Store the outcome of a batch of watch events, in one transaction: `latest` maps
+    (kind, namespace, name) to the object's last row, or None when it was deleted;
+    `versions` maps each kind to the resourceVersion its cursor moves to."""
+    rows = [row for row in latest.values() if row is not None]
+    gone = {}
+    for (kind, namespace, name), row in latest.items():
+        if row is None:
+            gone.setdefault(kind, []).append((namespace, name))
+    now = timezone.now()
     with transaction.atomic():
         _upsert(rows)
-        for namespace, name in gone:
-            MirroredObject.objects.filter(cluster_id=cluster_id, kind=kind, namespace=namespace, name=name).delete()
-        WatchCursor.objects.filter(cluster_id=cluster_id, kind=kind).update(
-            resource_version=resource_version, last_event_at=timezone.now(), last_error=""
-        )
+        for kind, keys in gone.items():
+            _delete(cluster_id, kind, keys)
+        for kind, version in versions.items():
+            WatchCursor.objects.filter(cluster_id=cluster_id, kind=kind).update(resource_version=version, last_event_at=now, last_error="")
     return Changes(
-        upserted={(r.kind, r.namespace, r.name) for r in rows},
-        deleted={(kind, namespace, name) for namespace, name in gone},
+        upserted={key for key, row in latest.items() if row is not None},
+        deleted={key for key, row in latest.items() if row is None},
     )

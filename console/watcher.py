@@ -1,17 +1,29 @@
 """Keep the resource mirror in step with each cluster: per kind, list then watch.
 
-Per cluster and kind one thread: list (paged) into the mirror, then watch from the
-list's resourceVersion; events are applied in batches (at most BATCH_SIZE events or
-BATCH_SECONDS of waiting), the cursor moves with each batch, a 410 Gone means list
-again, and a dropped or refused connection means back off and resume from the cursor.
-Each applied batch is announced to the live pages (coalesced per group).
+Per cluster and kind one thread lists (paged) into the mirror, then watches from the
+list's resourceVersion: a 410 Gone means list again, a dropped or refused connection
+means back off and resume after the last event read. It turns each event into a mirror
+row as it reads it and hands it to the cluster's writer.
+
+Per cluster one writer thread (and one database connection) applies what the kind
+threads read, in the order they read it, in batches: whatever is queued, up to
+MAX_BATCH events, so batches grow under load; after a quiet spell it waits at most
+BATCH_SECONDS for more. Each batch is one transaction that also moves each kind's
+cursor, so the cursor never runs ahead of the mirror: after a crash the watch resumes
+from the cursor and replays at most what was queued (events are idempotent). Before a
+kind is listed again, the writer first applies everything queued for it, so no old
+event lands after the list.
+
+One announcer thread tells the live pages what changed, coalesced per group.
 """
 
+import asyncio
 import logging
 import queue
 import threading
 import time
 
+from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection
 from django.db.models import F
 
@@ -21,35 +33,203 @@ from .models import Cluster, WatchCursor
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+MAX_BATCH = 2000
 BATCH_SECONDS = 0.05
+QUEUE_LIMIT = 4 * MAX_BATCH  # events read but not yet applied, per cluster (rows of ~3 KB for a pod)
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
 WATCH_TIMEOUT_SECONDS = 300
-_END = object()
 
 
-def announce(cluster_id, kind, changes):
-    """Tell pages showing this kind that it changed; they re-read their table from the mirror."""
-    if not changes:
-        return
-    groups = {kind_group(cluster_id, kind)}
-    groups |= {namespace_kind_group(cluster_id, ns, kind) for (_k, ns, _n) in changes.deleted if ns}
-    groups |= {namespace_kind_group(cluster_id, ns, kind) for (_k, ns, _n) in changes.upserted if ns}
-    stamp = f"{time.time():.3f}"
-    for group in groups:
-        realtime.send_now(group, f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>')
+class Stopping(Exception):
+    """The watchers are being stopped."""
+
+
+def groups_for(cluster_id, changes):
+    """The live groups that show what changed: each kind, and each namespace of it."""
+    groups = set()
+    for kind, namespace, _name in changes.upserted | changes.deleted:
+        groups.add(kind_group(cluster_id, kind))
+        if namespace:
+            groups.add(namespace_kind_group(cluster_id, namespace, kind))
+    return groups
+
+
+class Announcer(threading.Thread):
+    """Sends a tick to each group that changed; pages re-read their table from the mirror.
+    Off the writers' path, and coalesced: what changes while a round is out goes in the
+    next round, once per group."""
+
+    def __init__(self):
+        super().__init__(name="mirror-announcer", daemon=True)
+        self.pending = set()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+
+    def changed(self, cluster_id, changes):
+        if changes:
+            groups = groups_for(cluster_id, changes)
+            with self.lock:
+                self.pending |= groups
+            self.wake.set()
+
+    def stop(self):
+        self.stopping.set()
+        self.wake.set()
+
+    def run(self):
+        # One event loop for the thread's life (async_to_sync would make one per message).
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                with self.lock:
+                    groups, self.pending = self.pending, set()
+                if groups:
+                    self.send(loop, groups)
+                elif self.stopping.is_set():
+                    return
+        finally:
+            loop.close()
+
+    def send(self, loop, groups):
+        layer = get_channel_layer()
+        stamp = f"{time.time():.3f}"
+
+        async def send_all():  # one after the other: a Redis layer opens a connection per concurrent send
+            for group in groups:
+                html = f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
+                try:
+                    await layer.group_send(group, {"type": "push.html", "html": html})
+                except Exception as exc:  # best effort: the page shows the truth on next load
+                    log.warning("push to %s failed: %s", group, exc)
+
+        try:
+            home = realtime._home_loop  # embedded mode: the in-memory layer lives on daphne's loop
+            if home is not None and home.is_running():
+                asyncio.run_coroutine_threadsafe(send_all(), home).result(timeout=5)
+            else:
+                loop.run_until_complete(send_all())
+        except Exception:
+            log.exception("pushing %d ticks failed", len(groups))
+
+
+class ClusterWriter(threading.Thread):
+    """Applies a cluster's events to the mirror, in the order its kind threads read them."""
+
+    def __init__(self, cluster_id, announcer):
+        super().__init__(name=f"mirror-writer-{cluster_id}", daemon=True)
+        self.cluster_id = cluster_id
+        self.announcer = announcer
+        self.queue = queue.Queue(maxsize=QUEUE_LIMIT)  # (kind, key, row, resourceVersion) or a flush Event
+        self.stopping = threading.Event()
+        self.events_applied = 0
+
+    def put(self, item, stop_event):
+        """Queue an item; waits while the writer is QUEUE_LIMIT behind (raises Stopping if stopped meanwhile)."""
+        while True:
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if stop_event.is_set() or self.stopping.is_set():
+                    raise Stopping() from None
+
+    def flush(self, stop_event):
+        """Wait until everything queued so far is applied."""
+        done = threading.Event()
+        self.put(done, stop_event)
+        while not done.wait(0.5):
+            if stop_event.is_set() or not self.is_alive():
+                raise Stopping()
+
+    def stop(self):
+        """Finish what is queued, then end."""
+        self.stopping.set()
+
+    def run(self):
+        try:
+            while True:
+                batch = self.next_batch()
+                if batch is None:
+                    return
+                try:
+                    self.write(batch)
+                except Exception:  # never end early: the kind threads wait on this queue
+                    log.exception("mirror writer of cluster %s", self.cluster_id)
+        finally:
+            connection.close()
+
+    def next_batch(self):
+        """The items waiting, up to MAX_BATCH; after a quiet spell wait BATCH_SECONDS for
+        more, so that a trickle of events does not cost a transaction each. None: stopped."""
+        try:
+            item = self.queue.get(timeout=0.5)
+        except queue.Empty:
+            return None if self.stopping.is_set() else []
+        batch = [item]
+        deadline = time.monotonic() + BATCH_SECONDS
+        while len(batch) < MAX_BATCH and not isinstance(item, threading.Event):
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or self.stopping.is_set():
+                    break
+                try:
+                    item = self.queue.get(timeout=wait)
+                except queue.Empty:
+                    break
+            batch.append(item)
+        return batch
+
+    def write(self, batch):
+        latest, versions, flushes = {}, {}, []
+        for item in batch:
+            if isinstance(item, threading.Event):
+                flushes.append(item)
+                continue
+            kind, key, row, version = item
+            if key is not None:  # not a bookmark
+                latest[(kind,) + key] = row  # the last state of each object wins
+            if version:
+                versions[kind] = version
+        try:
+            changes = self.apply(latest, versions) if latest or versions else None
+        finally:
+            for done in flushes:
+                done.set()
+        if changes is not None:
+            self.events_applied += len(batch) - len(flushes)
+            self.announcer.changed(self.cluster_id, changes)
+
+    def apply(self, latest, versions):
+        backoff = BACKOFF_START
+        while True:
+            try:
+                return mirror.apply_rows(self.cluster_id, latest, versions)
+            except Exception as exc:  # the database is away: keep the batch and try again
+                log.warning("mirror writer of cluster %s: %s; retrying in %.1fs", self.cluster_id, exc, backoff)
+                close_old_connections()
+                if self.stopping.wait(backoff):
+                    # Given up: the cursors did not move, so these events come again on the next start.
+                    log.warning("mirror writer of cluster %s stopped with %d objects not applied", self.cluster_id, len(latest))
+                    return None
+                backoff = min(backoff * 2, BACKOFF_MAX)
 
 
 class KindWatcher(threading.Thread):
-    def __init__(self, cluster, kind, stop_event, on_changes=announce):
+    def __init__(self, cluster, kind, stop_event, writer):
         super().__init__(name=f"watch-{cluster.name}-{kind.kind}", daemon=True)
         self.cluster_id = cluster.pk
         self.kubeconfig = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
         self.context = cluster.context
         self.kind = kind
         self.stop_event = stop_event
-        self.on_changes = on_changes
-        self.events_applied = 0
+        self.writer = writer
+        self.resource_version = None  # where to resume: None at first (ask the cursor), "" to list again
+        self.response = None  # the open watch stream, for interrupt()
 
     def run(self):
         backoff = BACKOFF_START
@@ -59,80 +239,62 @@ class KindWatcher(threading.Thread):
                 backoff = BACKOFF_START
             except kube.WatchExpired:
                 log.info("%s: resourceVersion expired, listing again", self.name)
-                WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(resource_version="")
+                self.resource_version = ""
             except Exception as exc:  # the API server is down or refused: wait and resume
+                if self.stop_event.is_set():
+                    break
                 log.warning("%s: %s; retrying in %.1fs", self.name, exc, backoff)
                 WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(last_error=str(exc)[:2000])
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             finally:
-                close_old_connections()
-        connection.close()
+                connection.close()  # only lists need the database here: hold no connection while watching
 
-    def resume_point(self):
-        cursor = WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).first()
-        return cursor.resource_version if cursor else ""
+    def interrupt(self):
+        """Cut the open watch stream, so that a stop is seen now rather than at the next event."""
+        response = self.response
+        if response is not None:
+            try:
+                response.shutdown()
+            except Exception:  # already ended, or an older urllib3: the next event or timeout ends it
+                pass
+
+    def opened(self, response):
+        self.response = response
+        if self.stop_event.is_set():
+            self.interrupt()
 
     def sync_once(self):
         api = kube.api_client(self.kubeconfig, self.context)
         try:
-            resource_version = self.resume_point()
-            if not resource_version:
-                changes = mirror.replace_kind_paged(self.cluster_id, self.kind.kind, kube.list_pages(api, self.kind))
-                resource_version = WatchCursor.objects.get(cluster_id=self.cluster_id, kind=self.kind.kind).resource_version
-                WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(relists=F("relists") + 1)
-                self.on_changes(self.cluster_id, self.kind.kind, changes)
-            self.follow(api, resource_version)
+            if self.resource_version is None:
+                cursor = WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).first()
+                self.resource_version = cursor.resource_version if cursor else ""
+            if not self.resource_version:
+                self.relist(api)
+            self.follow(api)
         finally:
+            self.response = None
             api.close()
 
-    def follow(self, api, resource_version):
-        """Read the watch stream on a helper thread; apply what arrives in batches here."""
-        events = queue.Queue(maxsize=20 * BATCH_SIZE)
-        failure = []
+    def relist(self, api):
+        kind = self.kind.kind
+        self.writer.flush(self.stop_event)  # events read before must not land after the list
+        changes = mirror.replace_kind_paged(self.cluster_id, kind, kube.list_pages(api, self.kind))
+        self.resource_version = WatchCursor.objects.get(cluster_id=self.cluster_id, kind=kind).resource_version
+        WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=kind).update(relists=F("relists") + 1)
+        connection.close()
+        self.writer.announcer.changed(self.cluster_id, changes)
 
-        def read():
-            try:
-                for event in kube.watch_raw(api, self.kind, resource_version, WATCH_TIMEOUT_SECONDS):
-                    events.put(event)
-                    if self.stop_event.is_set():
-                        break
-            except Exception as exc:
-                failure.append(exc)
-            finally:
-                events.put(_END)
-
-        reader = threading.Thread(target=read, name=self.name + "-reader", daemon=True)
-        reader.start()
-        ended = False
-        while not ended and not self.stop_event.is_set():
-            try:
-                first = events.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            batch, deadline = [], time.monotonic() + BATCH_SECONDS
-            item = first
-            while True:
-                if item is _END:
-                    ended = True
-                    break
-                batch.append(item)
-                if len(batch) >= BATCH_SIZE:
-                    break
-                try:
-                    item = events.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-            if batch:
-                self.apply(batch)
-        if failure:
-            raise failure[0]
-
-    def apply(self, batch):
-        last_version = (batch[-1][1].get("metadata") or {}).get("resourceVersion", "")
-        changes = mirror.apply_events(self.cluster_id, self.kind.kind, batch, last_version)
-        self.events_applied += len(batch)
-        self.on_changes(self.cluster_id, self.kind.kind, changes)
+    def follow(self, api):
+        """Read the watch stream; each event goes to the writer as a ready row."""
+        kind, put, prepare = self.kind.kind, self.writer.put, mirror.prepare_event
+        for event_type, obj in kube.watch_raw(api, self.kind, self.resource_version, WATCH_TIMEOUT_SECONDS, opened=self.opened):
+            if self.stop_event.is_set():
+                return
+            key, row, version = prepare(self.cluster_id, event_type, obj)
+            put((kind, key, row, version), self.stop_event)
+            self.resource_version = version or self.resource_version
 
 
 class ClusterWatchers:
@@ -141,25 +303,45 @@ class ClusterWatchers:
     def __init__(self, kinds=None):
         self.kinds = kinds or kube.MIRRORED_KINDS
         self.cluster_stops = {}  # cluster pk -> Event that ends its watchers
-        self.threads = {}
+        self.writers = {}  # cluster pk -> ClusterWriter
+        self.threads = {}  # (cluster pk, kind) -> KindWatcher
+        self.announcer = Announcer()
 
     def refresh(self):
+        if not self.announcer.is_alive():
+            self.announcer.start()
         clusters = list(Cluster.objects.all())
         for cluster in clusters:
             stop = self.cluster_stops.setdefault(cluster.pk, threading.Event())
+            writer = self.writers.get(cluster.pk)
+            if writer is None:
+                writer = self.writers[cluster.pk] = ClusterWriter(cluster.pk, self.announcer)
+                writer.start()
             for kind in self.kinds:
                 key = (cluster.pk, kind.kind)
                 if key not in self.threads or not self.threads[key].is_alive():
-                    self.threads[key] = KindWatcher(cluster, kind, stop)
+                    self.threads[key] = KindWatcher(cluster, kind, stop, writer)
                     self.threads[key].start()
         removed = set(self.cluster_stops) - {cluster.pk for cluster in clusters}
         for cluster_pk in removed:
             self.cluster_stops.pop(cluster_pk).set()
+            self.writers.pop(cluster_pk).stop()
             for key in [k for k in self.threads if k[0] == cluster_pk]:
-                self.threads.pop(key)
+                self.threads.pop(key).interrupt()
 
     def stop(self, timeout=10):
+        """Stop reading, let the writers apply what was read, then stop announcing."""
+        deadline = time.monotonic() + timeout
         for stop in self.cluster_stops.values():
             stop.set()
         for thread in self.threads.values():
-            thread.join(timeout)
+            thread.interrupt()
+        for thread in self.threads.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for writer in self.writers.values():
+            writer.stop()
+        for writer in self.writers.values():
+            writer.join(max(0.0, deadline - time.monotonic()))
+        self.announcer.stop()
+        if self.announcer.is_alive():
+            self.announcer.join(max(0.0, deadline - time.monotonic()))

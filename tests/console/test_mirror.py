@@ -46,3 +46,24 @@ def test_phase_shows_crash_loops_and_termination():
     assert mirror.phase_of(leaving) == "Terminating"
     deployment = {"kind": "Deployment", "spec": {"replicas": 3}, "status": {"readyReplicas": 2}}
     assert mirror.phase_of(deployment) == "Progressing"
+
+
+def test_odd_characters_survive_the_copy_and_nul_is_dropped(cluster):
+    tricky = pod("odd", 1)
+    tricky["metadata"]["annotations"] = {"note": "tab\there, back\\slash, new\nline, quote\" and \u00e9\u4e2d", "nul": "a\x00b"}
+    mirror.replace_kind(cluster.pk, "Pod", [tricky], "1")
+    stored = MirroredObject.objects.get(name="odd").object["metadata"]["annotations"]
+    assert stored == {"note": "tab\there, back\\slash, new\nline, quote\" and \u00e9\u4e2d", "nul": "ab"}
+
+
+def test_a_batch_of_rows_spans_kinds_and_deletes_in_one_go(cluster):
+    mirror.replace_kind(cluster.pk, "Pod", [pod(f"p{i}", i) for i in range(5)], "5")
+    mirror.replace_kind(cluster.pk, "ConfigMap", [], "5")
+    config = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "cfg", "namespace": "shop", "resourceVersion": "7"}}
+    latest = {("Pod", "shop", f"p{i}"): None for i in range(4)}
+    latest[("ConfigMap", "shop", "cfg")] = mirror.row_values(cluster.pk, config)
+    changes = mirror.apply_rows(cluster.pk, latest, {"Pod": "8", "ConfigMap": "7"})
+    assert sorted(MirroredObject.objects.values_list("kind", "name")) == [("ConfigMap", "cfg"), ("Pod", "p4")]
+    assert changes.deleted == {("Pod", "shop", f"p{i}") for i in range(4)}
+    assert changes.upserted == {("ConfigMap", "shop", "cfg")}
+    assert dict(WatchCursor.objects.values_list("kind", "resource_version")) == {"Pod": "8", "ConfigMap": "7"}

@@ -1,11 +1,13 @@
 """The watcher against the sandbox API server: the mirror ends equal to the server,
-also when the API server goes away mid-stream and when the watch window has expired."""
+also when the API server goes away mid-stream and when the watch window has expired;
+and the cluster writer between them applies events in the order they were read."""
 
+import threading
 import time
 
 import pytest
 
-from console import crypto, kube
+from console import crypto, kube, mirror, watcher
 from console.models import Cluster, MirroredObject, WatchCursor
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
@@ -108,3 +110,69 @@ def test_controller_changes_reach_the_mirror(sandbox, watchers):
         time.sleep(0.1)
     assert MirroredObject.objects.get(kind="Deployment", name="web").object["status"]["readyReplicas"] == 3
     assert converges(sandbox, "deployments", "Deployment")
+
+
+def test_writer_keeps_the_order_across_batches_and_applies_the_queue_on_stop(monkeypatch):
+    monkeypatch.setattr(watcher, "MAX_BATCH", 3)  # one object's events fall in different batches
+    batches = []
+    apply_rows = mirror.apply_rows
+    monkeypatch.setattr(mirror, "apply_rows", lambda *args: batches.append(args) or apply_rows(*args))
+    cluster = Cluster.objects.create(name="w", server="http://127.0.0.1:1", context="c", kubeconfig_encrypted="x")
+    mirror.replace_kind(cluster.pk, "ConfigMap", [], "1")
+    writer, stop = watcher.ClusterWriter(cluster.pk, watcher.Announcer()), threading.Event()
+    expected, rv = {}, 1
+
+    def read(event_type, name, value):
+        nonlocal rv
+        rv += 1
+        obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)},
+               "data": {"v": value}}
+        writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, event_type, obj), stop)
+        if event_type == "DELETED":
+            expected.pop(name, None)
+        else:
+            expected[name] = value
+
+    def mirrored():
+        return {o.name: o.object["data"]["v"] for o in MirroredObject.objects.filter(cluster=cluster, kind="ConfigMap")}
+
+    for i in range(10):
+        read("ADDED", f"c{i}", "1")
+        read("MODIFIED", f"c{i}", "2")
+        if i % 2:
+            read("DELETED", f"c{i}", "2")
+        if i % 3 == 0:
+            read("ADDED" if i % 2 else "MODIFIED", f"c{i}", "3")
+    writer.start()
+    writer.flush(stop)  # returns once everything queued before it is applied
+    assert mirrored() == expected and len(batches) > 5
+    assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == str(rv)
+
+    for i in range(10):  # queued, then stop at once: the writer still applies all of it
+        read("MODIFIED" if f"c{i}" in expected else "ADDED", f"c{i}", "4")
+        if i % 4 == 0:
+            read("DELETED", f"c{i}", "4")
+    writer.stop()
+    writer.join(10)
+    assert not writer.is_alive()
+    assert mirrored() == expected
+    assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == str(rv)
+    assert writer.events_applied == rv - 1
+
+
+def test_stop_does_not_wait_for_the_next_event():
+    quiet = SandboxCluster(nodes=1, bookmark_seconds=120).start()  # no bookmark would end the reads
+    try:
+        Cluster.objects.create(name="quiet", server=quiet.url, context="sandbox", kubeconfig_encrypted=crypto.encrypt(quiet.kubeconfig_text()))
+        running = ClusterWatchers(kinds=KINDS)
+        running.refresh()
+        deadline = time.monotonic() + 20
+        while WatchCursor.objects.filter(listed_at__isnull=False).count() < len(KINDS) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)  # the kind threads are in their watch reads now
+        started = time.monotonic()
+        running.stop(timeout=20)
+        assert time.monotonic() - started < 3
+        assert not any(thread.is_alive() for thread in [*running.threads.values(), *running.writers.values(), running.announcer])
+    finally:
+        quiet.stop()
