@@ -67,10 +67,12 @@ def group(job):
 
 
 def push(job):
+    """The job's card to everyone following it, in the requester's language (system jobs:
+    the default language)."""
+    context = {"job": job, "oob": True}
     user = job.requested_by
-    if user is None:
-        return
-    realtime.push_html(group(job), realtime.render_for(user, "console/_job.html", {"job": job, "oob": True}))
+    html = realtime.render_for(user, "console/_job.html", context) if user else render_to_string("console/_job.html", context)
+    realtime.push_html(group(job), html)
 
 
 def may_see(user, job):
