@@ -40,7 +40,7 @@ def container_totals(pod):
 
 def usage_of(plural, obj):
     """What one object adds to a namespace's quota usage."""
-    used = {f"count/{qualified(STORED[plural])}": Decimal(1)}
+    used = {f"count/{qualified(STORED[plural]) if plural in STORED else plural}": Decimal(1)}  # custom resources: plural.group
     if plural in COUNTED:
         used[COUNTED[plural]] = Decimal(1)
     if plural == "pods":
@@ -87,7 +87,7 @@ class Admission:
         self.next_ip = 10
 
     def __call__(self, operation, resource, obj, old):
-        plural = resource.plural
+        plural = resource.key
         if plural == "namespaces" and old is None:
             obj.setdefault("status", {})["phase"] = "Active"
         validation.default(plural, obj)
@@ -99,7 +99,7 @@ class Admission:
                 default_class = self.default_storage_class()
                 if default_class:
                     spec["storageClassName"] = default_class
-        validation.validate(plural, obj, old)
+        validation.validate(plural, obj, old, resource)
         if plural == "services":
             self.allocate_service(obj, old)
         if plural == "pods" and old is not None:
@@ -193,13 +193,13 @@ class Admission:
         quotas = list(store.iter_refs(STORED["resourcequotas"], namespace))
         if not quotas:
             return
-        adds = usage_of(resource.plural, obj)
+        adds = usage_of(resource.key, obj)
         if not adds:
             return
         for quota in quotas:
             hard = {k: quantity.parse(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items() if quantity.valid(v)}
             relevant = sorted(k for k in hard if k in adds)
-            if resource.plural == "pods":
+            if resource.key == "pods":
                 missing = [k for k in hard if k in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
                            and k not in adds]
                 if missing:

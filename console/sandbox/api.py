@@ -9,9 +9,10 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import openapi, patch as patching, tables
-from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found, qualified
-from .kinds import BY_PATH, GROUPS, RESOURCES, SCALABLE, STORED
+from . import openapi, patch as patching, reviews, tables
+from .auth import forbidden
+from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found
+from .kinds import BY_PATH, GROUPS, RESOURCES, SCALABLE
 from .selectors import field_matcher, label_matcher, selector_string
 from .store import now_iso
 
@@ -41,8 +42,9 @@ class Response:
 class Request:
     """What the API layer needs from an HTTP request."""
 
-    def __init__(self, method, path, query_string, headers, read_body, user=None):
+    def __init__(self, method, path, query_string, headers, read_body, user=None, attrs=None):
         self.method, self.path, self.headers, self._read_body, self.user = method, path, headers, read_body, user
+        self.attrs = attrs  # what the authorizer judges (auth.Attributes); None on public paths
         self.query = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         self._body = None
 
@@ -115,16 +117,20 @@ class Api:
             return Response(text="ok")
         if path == "/version":
             return Response(body=VERSION)
+        if req.attrs is not None:  # RBAC decides before anything else is looked at, as on a real API server
+            allowed, reason = self.cluster.rbac.authorize(req.attrs)
+            if not allowed:
+                raise forbidden(req.attrs, reason)
         if path.startswith("/sandbox/v1"):
-            self.authorize(req, "update" if req.method != "GET" else "get", None, "", None, sandbox=True)
-            return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1"):].strip("/"), req.body() if req.method != "GET" else None))
+            arguments = req.body() if req.method != "GET" else dict(req.query)
+            return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1"):].strip("/"), arguments))
         if path == "/api":
             return Response(body={"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.cluster.port}"}]})
+        groups = self.groups()
         if path == "/apis":
-            groups = [{"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
-                       "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in GROUPS.items() if g]
-            return Response(body={"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+            return Response(body={"kind": "APIGroupList", "apiVersion": "v1",
+                                  "groups": [api_group(g, versions) for g, versions in groups.items() if g]})
         if path.startswith("/openapi/v3"):
             return self.openapi(path)
         if path.startswith("/openapi/v2") or path == "/swagger.json":
@@ -134,37 +140,50 @@ class Api:
             return Response(body=self.resource_list("", "v1"))
         if parts and parts[0] == "apis" and len(parts) in (2, 3):
             group = parts[1]
-            if group not in GROUPS:
+            if not group or group not in groups or (len(parts) == 3 and parts[2] not in groups[group]):
                 raise not_found_path()
-            version = parts[2] if len(parts) == 3 else GROUPS[group]
             if len(parts) == 2:
-                return Response(body={"kind": "APIGroup", "apiVersion": "v1", "name": group,
-                                      "versions": [{"groupVersion": f"{group}/{version}", "version": version}],
-                                      "preferredVersion": {"groupVersion": f"{group}/{version}", "version": version}})
-            return Response(body=self.resource_list(group, version))
+                return Response(body={"kind": "APIGroup", "apiVersion": "v1", **api_group(group, groups[group])})
+            return Response(body=self.resource_list(group, parts[2]))
         parsed = parse_resource_path(path)
         if not parsed:
             raise not_found_path()
         group, version, namespace, plural, name, sub = parsed
-        resource = BY_PATH.get((group, version, plural))
+        resource = self.lookup(group, version, plural)
         if resource is None or (namespace is not None and not resource.namespaced) or \
                 (sub and sub not in resource.subresources) or (resource.namespaced and name and namespace is None):
             raise not_found_path()
         return self.resource_call(req, resource, namespace or "", name, sub)
 
+    # --- what is served: the built-in kinds and those of CustomResourceDefinitions
+
+    def resources(self):
+        return RESOURCES + self.cluster.crds.served()
+
+    def lookup(self, group, version, plural):
+        return BY_PATH.get((group, version, plural)) or self.cluster.crds.lookup(group, version, plural)
+
+    def groups(self):
+        """{group: [versions], preferred first}: built-in groups, then custom ones."""
+        groups = {g: [v] for g, v in GROUPS.items()}
+        for group, versions in self.cluster.crds.versions().items():
+            groups.setdefault(group, versions)
+        return groups
+
     def openapi(self, path):
+        resources = self.resources()
         if path == "/openapi/v3":
-            return Response(body=openapi.root())
+            return Response(body=openapi.root(resources))
         rest = path[len("/openapi/v3/"):].split("/")
         if rest[:2] == ["api", "v1"] and len(rest) == 2:
-            return Response(body=openapi.document("", "v1"))
-        if len(rest) == 3 and rest[0] == "apis" and (rest[1], rest[2]) in openapi.group_versions():
-            return Response(body=openapi.document(rest[1], rest[2]))
+            return Response(body=openapi.document(resources, "", "v1"))
+        if len(rest) == 3 and rest[0] == "apis" and (rest[1], rest[2]) in openapi.group_versions(resources):
+            return Response(body=openapi.document(resources, rest[1], rest[2]))
         raise not_found_path()
 
     def resource_list(self, group, version):
         resources = []
-        for r in RESOURCES:
+        for r in self.resources():
             if r.group != group or r.version != version:
                 continue
             entry = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
@@ -186,21 +205,6 @@ class Api:
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
                 "resources": resources}
 
-    # --- authorization
-
-    def authorize(self, req, verb, resource, namespace, name, sandbox=False):
-        user = req.user
-        if user is None or user.allows(verb, resource, sandbox):
-            return
-        if sandbox:
-            raise ApiError(403, "Forbidden", f'forbidden: User "{user.name}" cannot {verb} path "{req.path}"')
-        what = f'{qualified(resource)} "{name}"' if name else qualified(resource)
-        scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-        raise ApiError(403, "Forbidden", f'{what} is forbidden: User "{user.name}" cannot {verb} resource "{resource.plural}" '
-                       f'in API group "{resource.group}" {scope}',
-                       {"name": name, "group": resource.group, "kind": resource.plural} if name else
-                       {"group": resource.group, "kind": resource.plural})
-
     # --- resources
 
     def verb_of(self, req, name, sub):
@@ -214,10 +218,11 @@ class Api:
 
     def resource_call(self, req, resource, namespace, name, sub):
         verb = self.verb_of(req, name, sub)
-        self.authorize(req, verb, resource, namespace, name)
         if verb not in resource.verbs and not sub:
             raise method_not_allowed()
         if not resource.stored:
+            if resource.group in ("authorization.k8s.io", "authentication.k8s.io"):
+                return Response(201, reviews.answer(self.cluster, req.user, resource, namespace, req.body()))
             return self.metrics(req, resource, namespace, name, verb)
         query = req.query
         dry_run = query.get("dryRun") == "All"
@@ -241,7 +246,7 @@ class Api:
             if obj is None:
                 raise not_found(resource, name)
             if table:
-                return Response(body=tables.table(resource.plural, [obj], obj["metadata"]["resourceVersion"],
+                return Response(body=tables.table(resource.key, [obj], obj["metadata"]["resourceVersion"],
                                                   query.get("includeObject", "Object") == "Object"))
             return Response(body=obj)
         if verb == "create":
@@ -279,6 +284,7 @@ class Api:
     def create(self, req, resource, namespace, dry_run):
         body = req.body()
         self.check_body(resource, namespace, body)
+        self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
         obj = self.store.create(resource, namespace, body, dry_run=dry_run, manager=self.manager(req))
         return Response(201, obj)
 
@@ -290,6 +296,7 @@ class Api:
         body_name = (body.get("metadata") or {}).get("name")
         if body_name and body_name != name:
             raise bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
+        self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
         obj = self.store.update(resource, namespace, name, body, status_only=sub == "status", dry_run=dry_run,
                                 manager=self.manager(req))
         return Response(200, obj)
@@ -330,6 +337,7 @@ class Api:
                     body = req.body()
                     self.check_body(resource, namespace, body)
                     body.setdefault("metadata", {})["name"] = name
+                    self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
                     obj = store.create(resource, namespace, body, dry_run=dry_run, apply_manager=req.query.get("fieldManager") or
                                        _raise(ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
                                                        "Required value: is required for apply patch")),
@@ -348,6 +356,7 @@ class Api:
             if meta.get("resourceVersion") in (None, ""):
                 meta["resourceVersion"] = current["metadata"]["resourceVersion"]
             manager = None if req.content_type == "application/apply-patch+yaml" else self.manager(req)
+            self.cluster.rbac.check_escalation(req.user, resource, namespace, patched)
             obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run, manager=manager)
             return Response(200, obj)
 
@@ -405,7 +414,7 @@ class Api:
         items, rv, token, remaining = self.store.list_refs(resource, namespace, query.get("labelSelector", ""),
                                                            query.get("fieldSelector", ""), max(0, limit), query.get("continue", ""))
         if table:
-            return Response(body=tables.table(resource.plural, items, rv, query.get("includeObject", "Object") == "Object", token))
+            return Response(body=tables.table(resource.key, items, rv, query.get("includeObject", "Object") == "Object", token))
         meta = {"resourceVersion": rv}
         if token:
             meta["continue"] = token
@@ -509,7 +518,7 @@ class Api:
         except ValueError:
             raise bad_request("invalid timeoutSeconds") from None
         labels_ok = label_matcher(query.get("labelSelector", ""))
-        fields_ok = field_matcher(query.get("fieldSelector", ""), resource.plural)
+        fields_ok = field_matcher(query.get("fieldSelector", ""), resource.key)
         filtered = bool(query.get("labelSelector") or query.get("fieldSelector"))
         bookmarks = truthy(query.get("allowWatchBookmarks"))
         send_initial = truthy(query.get("sendInitialEvents"))
@@ -524,7 +533,7 @@ class Api:
 
         def encode(event_type, obj, first):
             if table:
-                obj = tables.table(resource.plural, [obj], obj["metadata"].get("resourceVersion", ""), True, with_columns=first)
+                obj = tables.table(resource.key, [obj], obj["metadata"].get("resourceVersion", ""), True, with_columns=first)
             return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
 
         def bookmark(rv, initial_end=False):
@@ -595,8 +604,12 @@ def not_found_path():
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+def api_group(group, versions):
+    """An APIGroup as discovery lists it."""
+    listed = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"name": group, "versions": listed, "preferredVersion": listed[0]}
+
+
 def _raise(exc):
     raise exc
 
-
-_ = STORED

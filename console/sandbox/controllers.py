@@ -257,6 +257,8 @@ class Controllers:
             dirty.add(("@pending-pods", ns, ""))
         if plural == "volumesnapshots":
             dirty.add(("@pvcs", ns, ""))
+        if plural == "clusterroles":
+            dirty.add(("@clusterrole-aggregation", "", ""))
 
     def wake(self, key, at):
         with self.lock:
@@ -281,7 +283,7 @@ class Controllers:
         order = ["namespaces", "nodes", "@daemonsets", "cronjobs", "@cronjobs", "deployments", "statefulsets", "daemonsets",
                  "jobs", "replicasets", "persistentvolumeclaims", "@pvcs", "volumesnapshots", "@pending-pods", "pods",
                  "services", "@endpoints", "ingresses", "horizontalpodautoscalers", "@quota", "resourcequotas",
-                 "@pvc-protection", "poddisruptionbudgets"]
+                 "@pvc-protection", "poddisruptionbudgets", "@clusterrole-aggregation", "customresourcedefinitions"]
         by_kind = {}
         for key in dirty:
             by_kind.setdefault(key[0], []).append(key)
@@ -295,6 +297,15 @@ class Controllers:
                 except ApiError as exc:
                     if exc.code not in (404, 409, 403, 422):
                         self.errors.append(f"{key}: {exc.message}")
+
+    # --- RBAC aggregation and CRDs (their logic lives in rbac.py and crds.py)
+
+    def sync_clusterrole_aggregation(self, key):
+        self.cluster.rbac.aggregate()
+
+    def sync_customresourcedefinitions(self, key):
+        if self.cluster.crds.sync(key[2]):
+            self.wake(key, self.clock.now() + 0.5)
 
     # --- seed
 

@@ -46,7 +46,8 @@ def invalid(resource, name, causes):
     text = ", ".join(f"{field}: {message}" for field, message, _ in causes)
     if len(causes) > 1:
         text = "[" + text + "]"
-    return ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: {text}',
+    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind  # the qualified kind: Deployment.apps
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {text}',
                     {"name": name, "group": resource.group, "kind": resource.kind,
                      "causes": [{"reason": reason, "message": message, "field": field} for field, message, reason in causes]})
 

@@ -1,4 +1,5 @@
-"""The resource types the sandbox serves, as discovery describes them."""
+"""The resource types the sandbox serves, as discovery describes them (built in; custom
+resources come from CustomResourceDefinitions, see crds.py)."""
 
 from dataclasses import dataclass
 
@@ -17,7 +18,12 @@ class Resource:
     subresources: tuple = ("status",)
     verbs: tuple = ALL_VERBS
     categories: tuple = ()
-    stored: bool = True  # False: computed on read (metrics)
+    stored: bool = True  # False: computed on read (metrics) or answered on create (access reviews)
+    key: str = ""  # what the store files objects under: the plural, or plural.group for custom resources
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", self.plural)
 
     @property
     def api_version(self):
@@ -33,6 +39,7 @@ class Resource:
 
 
 ALL = ("all",)
+RBAC_GROUP = "rbac.authorization.k8s.io"
 RESOURCES = [
     Resource("namespaces", "Namespace", "", "v1", False, ("ns",)),
     Resource("nodes", "Node", "", "v1", False, ("no",)),
@@ -65,9 +72,20 @@ RESOURCES = [
     Resource("volumesnapshotclasses", "VolumeSnapshotClass", "snapshot.storage.k8s.io", "v1", False, ("vsclass", "vsclasses"), ()),
     Resource("nodes", "NodeMetrics", "metrics.k8s.io", "v1beta1", False, (), (), READ_VERBS, stored=False),
     Resource("pods", "PodMetrics", "metrics.k8s.io", "v1beta1", True, (), (), READ_VERBS, stored=False),
+    Resource("clusterrolebindings", "ClusterRoleBinding", RBAC_GROUP, "v1", False, (), ()),
+    Resource("clusterroles", "ClusterRole", RBAC_GROUP, "v1", False, (), ()),
+    Resource("rolebindings", "RoleBinding", RBAC_GROUP, "v1", True, (), ()),
+    Resource("roles", "Role", RBAC_GROUP, "v1", True, (), ()),
+    Resource("customresourcedefinitions", "CustomResourceDefinition", "apiextensions.k8s.io", "v1", False, ("crd", "crds"),
+             ("status",), categories=("api-extensions",)),
+    Resource("selfsubjectreviews", "SelfSubjectReview", "authentication.k8s.io", "v1", False, (), (), ("create",), stored=False),
+    Resource("localsubjectaccessreviews", "LocalSubjectAccessReview", "authorization.k8s.io", "v1", True, (), (), ("create",), stored=False),
+    Resource("selfsubjectaccessreviews", "SelfSubjectAccessReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
+    Resource("selfsubjectrulesreviews", "SelfSubjectRulesReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
+    Resource("subjectaccessreviews", "SubjectAccessReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
 ]
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-STORED = {r.plural: r for r in RESOURCES if r.stored}  # plural -> Resource; store keys use the plural
+STORED = {r.key: r for r in RESOURCES if r.stored}  # store key (the plural for built-in kinds) -> Resource
 BY_KIND = {r.kind: r for r in RESOURCES if r.stored}
 GROUPS = {}
 for _r in RESOURCES:

@@ -1,6 +1,7 @@
 """Knobs for tests and benchmarks, from Python (`cluster.<method>(...)`) and over HTTP
-(`POST /sandbox/v1/faults` with {"action": "<method>", ...arguments}, `GET /sandbox/v1/stats`),
-with the same bearer token as the Kubernetes API (the read-only token may only read stats)."""
+(`POST /sandbox/v1/faults` with {"action": "<method>", ...arguments}, `GET /sandbox/v1/stats`,
+`GET /sandbox/v1/audit?user=...&verb=...`), with the same bearer token as the Kubernetes API.
+RBAC treats them as non-resource paths: the read-only token may GET them, not POST."""
 
 import time
 
@@ -28,7 +29,7 @@ def _rss_bytes():
 class Knobs:
     HTTP_ACTIONS = ("set_clock_speed", "set_nodes", "set_node_fault", "set_node_ready", "set_pod_load", "set_pod_fault",
                     "crash_pod", "set_api_faults", "clear_faults", "drop_watches", "bulk_load", "generate_pod_updates",
-                    "stats", "seed_demo", "set_delays")
+                    "stats", "seed_demo", "set_delays", "set_calico", "audit", "clear_audit")
 
     def __init__(self, cluster):
         self.cluster = cluster
@@ -262,6 +263,25 @@ class Knobs:
         return {"updates": done, "seconds": round(seconds, 3), "per_second": round(done / seconds) if seconds else None,
                 "resourceVersion": str(store.rv)}
 
+    # --- Calico and the audit log
+
+    def set_calico(self, enabled=True):
+        """Install (or remove) Calico's CRDs: discovery then lists crd.projectcalico.org/v1."""
+        self.cluster.crds.set_calico(bool(enabled))
+        return {"calico": bool(enabled)}
+
+    def audit(self, limit=None, **match):
+        """Audit records (see SandboxCluster.audit_events), filtered by field equality; code as a number."""
+        if "code" in match:
+            match["code"] = int(match["code"])
+        if match.get("impersonatedUser") == "":
+            match["impersonatedUser"] = None
+        return {"items": self.cluster.audit.query(limit, **match)}
+
+    def clear_audit(self):
+        self.cluster.audit.clear()
+        return {"cleared": True}
+
     def seed_demo(self):
         from .demo import seed_demo
 
@@ -274,14 +294,18 @@ class Knobs:
                 "event_window": len(store.events), "oldest_watchable_rv": store.oldest_rv, "watchers": len(store.subscriptions),
                 "rss_bytes": _rss_bytes(), "clock_speed": self.controllers.clock.speed, "simulated_seconds": round(self.controllers.clock.now(), 1),
                 "faults": self.cluster.faults.as_dict(), "pod_faults": {f"{k[0]}/{k[1]}": v for k, v in self.controllers.pod_faults.items()},
-                "node_faults": dict(self.controllers.node_faults), "controller_errors": len(self.controllers.errors)}
+                "node_faults": dict(self.controllers.node_faults), "controller_errors": len(self.controllers.errors),
+                "calico": self.cluster.crds.calico_installed(), "audit_events": len(self.cluster.audit.events)}
 
     # --- HTTP
 
     def http(self, method, action, body):
-        """GET /sandbox/v1/stats; POST /sandbox/v1/faults {"action": ..., ...} (or POST /sandbox/v1/<action> {...})."""
+        """GET /sandbox/v1/stats, GET /sandbox/v1/audit?<field>=<value>&limit=N;
+        POST /sandbox/v1/faults {"action": ..., ...} (or POST /sandbox/v1/<action> {...})."""
         if method == "GET" and action in ("", "stats"):
             return self.stats()
+        if method == "GET" and action == "audit":
+            return self.audit(**(body or {}))
         if method != "POST":
             raise ApiError(405, "MethodNotAllowed", "use POST /sandbox/v1/faults with a JSON body")
         body = dict(body or {})

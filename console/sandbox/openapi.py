@@ -6,12 +6,10 @@ schemas: kubectl then computes strategic merge patches from its compiled-in type
 import hashlib
 import json
 
-from .kinds import RESOURCES
 
-
-def group_versions():
+def group_versions(resources):
     seen = []
-    for r in RESOURCES:
+    for r in resources:
         if (r.group, r.version) not in seen:
             seen.append((r.group, r.version))
     return seen
@@ -21,11 +19,11 @@ def gv_path(group, version):
     return f"api/{version}" if not group else f"apis/{group}/{version}"
 
 
-def document(group, version):
+def document(resources, group, version):
     paths = {}
     params = [{"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
               for n in ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")]
-    for r in RESOURCES:
+    for r in resources:
         if (r.group, r.version) != (group, version):
             continue
         prefix = "/" + gv_path(group, version) + ("/namespaces/{namespace}" if r.namespaced else "")
@@ -47,10 +45,10 @@ def document(group, version):
             "components": {"schemas": {}}}
 
 
-def root():
+def root(resources):
     paths = {}
-    for group, version in group_versions():
-        body = json.dumps(document(group, version), sort_keys=True).encode()
+    for group, version in group_versions(resources):
+        body = json.dumps(document(resources, group, version), sort_keys=True).encode()
         digest = hashlib.sha512(body).hexdigest()[:128].upper()
         paths[gv_path(group, version)] = {"serverRelativeURL": f"/openapi/v3/{gv_path(group, version)}?hash={digest}"}
     return {"paths": paths}

@@ -1,6 +1,7 @@
 """The sandbox's HTTP face and its handle for Python: `SandboxCluster` serves the Kubernetes
 REST API on loopback (HTTPS with a throwaway CA by default, or plain HTTP), checks bearer
-tokens, injects faults, and writes a kubeconfig that points clients at it."""
+tokens and impersonation, authorises with RBAC, keeps an audit log, injects faults, and
+writes a kubeconfig that points clients at it."""
 
 import base64
 import json
@@ -12,7 +13,6 @@ import ssl
 import tempfile
 import threading
 import time
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,24 +22,11 @@ import yaml
 
 from . import tls
 from .api import Api, Request, Response
+from .auth import AUTHENTICATED, MASTERS, AuditLog, PlainError, User, impersonate, request_attributes
 from .errors import ApiError
+from .rbac import VIEWERS
 
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
-READ_VERBS = frozenset({"get", "list", "watch"})
-
-
-@dataclass
-class User:
-    name: str
-    groups: tuple = ("system:authenticated",)
-    verbs: frozenset = None  # None: everything (system:masters)
-
-    def allows(self, verb, resource, sandbox=False):
-        if self.verbs is None:
-            return True
-        if sandbox:
-            return False
-        return verb in self.verbs
 
 
 @dataclass
@@ -137,21 +124,29 @@ class Handler(BaseHTTPRequestHandler):
                 body_read.append(self.read_raw_body())
             return body_read[0]
 
+        user = attrs = None
         try:
             if cluster.stopping.is_set():
                 raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
-            user = None
+            request = Request(self.command, url.path, url.query, self.headers, read_body)
             if not url.path.startswith(PUBLIC_PATHS):
                 user = cluster.authenticate(self.headers)
+                attrs = request_attributes(user, self.command, url.path, request.query)
+                user = impersonate(user, self.headers, cluster.rbac.authorize, self.path)
+                attrs.user = request.user = user
+                request.attrs = attrs
                 if url.path.startswith(("/api", "/openapi")):
                     cluster.inject_faults()
-            request = Request(self.command, url.path, url.query, self.headers, read_body, user)
             response = cluster.api.handle(request)
         except ApiError as exc:
             response = Response(exc.code, exc.status())
+        except PlainError as exc:
+            response = Response(exc.code, text=exc.text + "\n")
         except Exception as exc:  # an API server answers 500 rather than hang up
             response = Response(500, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").status())
             cluster.last_error = exc
+        if user is not None:
+            cluster.audit.record(user, attrs, response.code, self.path)
         if not body_read and self.command in ("POST", "PUT", "PATCH", "DELETE"):
             try:
                 read_body()  # keep the connection in step
@@ -189,25 +184,30 @@ class SandboxCluster:
 
     def __init__(self, nodes=3, port=0, clock_speed=1.0, bookmark_seconds=5.0, event_window=50_000, use_tls=True,
                  host="127.0.0.1", kubeconfig_path=None, delays=None, token=None, watch_timeout=1800.0, seed=True,
-                 max_events=5000):
+                 max_events=5000, calico=False, audit_size=10_000):
+        from .admission import Admission
         from .controllers import Controllers
+        from .crds import Crds
         from .knobs import Knobs
         from .logs import Logs
         from .metrics import Metrics
+        from .rbac import Rbac
         from .store import Store
-        from .admission import Admission
 
         self.store = Store(event_window)
         self.host, self.port = host, port
+        # bearer tokens: the admin (system:masters), a reader (group sandbox:viewers, bound to read
+        # everything) and a service account nobody bound to anything; add_token() makes more
         self.token = token or secrets.token_urlsafe(24)
         self.read_only_token = secrets.token_urlsafe(24)
         self.no_access_token = secrets.token_urlsafe(24)
         self.users = {
-            self.token: User("sandbox-admin", ("system:masters", "system:authenticated")),
-            self.read_only_token: User("sandbox:viewer", ("system:authenticated",), READ_VERBS),
+            self.token: User("sandbox-admin", (MASTERS, AUTHENTICATED)),
+            self.read_only_token: User("sandbox:viewer", (VIEWERS, AUTHENTICATED)),
             self.no_access_token: User("system:serviceaccount:default:nobody",
-                                       ("system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"), frozenset()),
+                                       ("system:serviceaccounts", "system:serviceaccounts:default", AUTHENTICATED)),
         }
+        self.audit = AuditLog(audit_size)
         # kubectl and the client send bearer tokens over plain HTTP too, but a real cluster is HTTPS
         if use_tls:
             self.ca_pem, cert_pem, key_pem = tls.make_certificates()
@@ -221,6 +221,11 @@ class SandboxCluster:
         self.failing = None  # (code, message): every API request fails while set
         self.last_error = None
         self.store.admit = Admission(self)
+        self.rbac = Rbac(self.store)
+        self.rbac.seed()  # the bootstrap roles exist before anyone can ask, as on a real API server
+        self.crds = Crds(self)
+        if calico:
+            self.crds.set_calico(True)
         self.controllers = Controllers(self, nodes=nodes, clock_speed=clock_speed, delays=delays, seed=seed, max_events=max_events)
         self.metrics = Metrics(self)
         self.logs = Logs(self)
@@ -280,28 +285,29 @@ class SandboxCluster:
     # --- auth and faults
 
     def authenticate(self, headers):
+        """The user a bearer token belongs to (impersonation is applied after, see auth.impersonate)."""
         header = headers.get("Authorization") or ""
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         user = self.users.get(token)
         if user is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
-        impersonate = headers.get("Impersonate-User")
-        if impersonate:
-            if user.verbs is not None:
-                raise ApiError(403, "Forbidden", f'users "{impersonate}" is forbidden: User "{user.name}" cannot impersonate '
-                               'resource "users" in API group "" at the cluster scope')
-            groups = tuple(headers.get_all("Impersonate-Group") or ()) if hasattr(headers, "get_all") else ()
-            known = next((u for u in self.users.values() if u.name == impersonate), None)
-            if "system:masters" in groups:
-                return User(impersonate, groups)
-            return User(impersonate, groups or ("system:authenticated",), known.verbs if known else frozenset())
         return user
 
-    def add_token(self, name, read_only=False, verbs=None, token=None):
-        """Another bearer token; verbs None/read_only pick full or read-only rights. Returns the token."""
+    def add_token(self, name, groups=(), read_only=False, admin=False, token=None):
+        """A bearer token for user `name` in `groups` (plus system:authenticated). What it may do is
+        up to RBAC, except: admin=True adds system:masters, read_only=True the sandbox:viewers group
+        (read everything). Returns the token."""
         token = token or secrets.token_urlsafe(24)
-        self.users[token] = User(name, ("system:authenticated",), READ_VERBS if read_only else (frozenset(verbs) if verbs is not None else None))
+        groups = tuple(groups) + ((MASTERS,) if admin else ()) + ((VIEWERS,) if read_only else ())
+        self.users[token] = User(name, groups + ((AUTHENTICATED,) if AUTHENTICATED not in groups else ()))
         return token
+
+    def audit_events(self, limit=None, **match):
+        """Audit records, oldest first, optionally only those whose fields equal the given values
+        (user=..., impersonatedUser=..., verb=..., resource=..., namespace=..., name=..., code=...). Each is
+        {time, user (who sent it), impersonatedUser (whom it acted as, or None), groups (of the acting user),
+        verb, apiGroup, resource, subresource, namespace, name, uri, code}."""
+        return self.audit.query(limit, **match)
 
     def inject_faults(self):
         if self.failing:
@@ -323,6 +329,7 @@ class SandboxCluster:
     # --- kubeconfig
 
     def kubeconfig(self, token=None, context="sandbox", namespace="default"):
+        """A kubeconfig dict for a token (the admin's by default)."""
         cluster = {"server": self.url}
         if self.ca_pem:
             cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode()

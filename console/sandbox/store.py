@@ -19,6 +19,8 @@ from .kinds import STORED
 from .selectors import field_matcher, label_matcher
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+NO_GENERATION = {"configmaps", "secrets", "events", "endpoints", "serviceaccounts", "namespaces", "nodes", "roles", "rolebindings",
+                 "clusterroles", "clusterrolebindings"}
 
 
 def now_iso():
@@ -80,6 +82,7 @@ class Store:
         self.listeners = []  # callables(WatchEvent), called under the lock: controllers' work queues
         self.admit = None  # callable(operation, resource, obj, old) -> None; defaulting, validation, quota
         self.namespace_gate = True  # namespaced objects need an existing, non-terminating namespace
+        self.kinds = dict(STORED)  # store key -> Resource; custom resources join when their CRD is established
 
     # --- bookkeeping
 
@@ -90,7 +93,7 @@ class Store:
     def _emit(self, resource, event_type, obj, old=None):
         if len(self.events) == self.events.maxlen:
             self.oldest_rv = self.events[0].rv
-        event = WatchEvent(self.rv, resource.plural, obj["metadata"].get("namespace", ""), event_type, obj, old)
+        event = WatchEvent(self.rv, resource.key, obj["metadata"].get("namespace", ""), event_type, obj, old)
         self.events.append(event)
         for sub in self.subscriptions:
             if sub.plural == event.plural and (not sub.namespace or sub.namespace == event.namespace):
@@ -116,7 +119,7 @@ class Store:
         """Commit obj in its slot (new or replacing old) and announce it."""
         self.objects[key] = obj
         if old is None:
-            bisect.insort(self.keys[resource.plural], key[1:])
+            bisect.insort(self.keys[resource.key], key[1:])
             self.by_uid[obj["metadata"]["uid"]] = key
         else:
             self._index_refs(key, old, False)
@@ -125,7 +128,7 @@ class Store:
 
     @staticmethod
     def key(resource, namespace, name):
-        return (resource.plural, namespace if resource.namespaced else "", name)
+        return (resource.key, namespace if resource.namespaced else "", name)
 
     # --- reads
 
@@ -146,7 +149,7 @@ class Store:
     def list_refs(self, resource, namespace="", label_selector="", field_selector="", limit=0, continue_token=""):
         """(stored objects, resourceVersion, continue token, remaining count or None)."""
         labels_ok = label_matcher(label_selector)
-        fields_ok = field_matcher(field_selector, resource.plural)
+        fields_ok = field_matcher(field_selector, resource.key)
         start = ("", "")
         if continue_token:
             try:
@@ -157,7 +160,7 @@ class Store:
             del token_rv  # continuing lists walk the live keys after `start`; tokens do not expire
         with self.lock:
             rv = str(self.rv)
-            keys = self.keys.get(resource.plural) or []
+            keys = self.keys.get(resource.key) or []
             if namespace:
                 lo = bisect.bisect_left(keys, (namespace, ""))
                 hi = bisect.bisect_left(keys, (namespace + "\x00", ""))
@@ -165,7 +168,7 @@ class Store:
                 lo, hi = 0, len(keys)
             if continue_token:
                 lo = max(lo, bisect.bisect_right(keys, start))
-            items, next_token, plural = [], "", resource.plural
+            items, next_token, plural = [], "", resource.key
             everything = not label_selector and not field_selector
             objects = self.objects
             index = lo
@@ -202,7 +205,7 @@ class Store:
         return [copy.deepcopy(i) for i in items], rv, token
 
     def count(self, resource, namespace=""):
-        keys = self.keys.get(resource.plural) or []
+        keys = self.keys.get(resource.key) or []
         if not namespace:
             return len(keys)
         return bisect.bisect_left(keys, (namespace + "\x00", "")) - bisect.bisect_left(keys, (namespace, ""))
@@ -210,12 +213,12 @@ class Store:
     def iter_refs(self, resource, namespace=""):
         """Stored objects of a kind (a snapshot of the keys; objects may be gone by the time you look)."""
         with self.lock:
-            keys = self.keys.get(resource.plural) or []
+            keys = self.keys.get(resource.key) or []
             if namespace:
                 keys = keys[bisect.bisect_left(keys, (namespace, "")):bisect.bisect_left(keys, (namespace + "\x00", ""))]
             else:
                 keys = list(keys)
-        plural = resource.plural
+        plural = resource.key
         for ns, name in keys:
             obj = self.objects.get((plural, ns, name))
             if obj is not None:
@@ -270,7 +273,7 @@ class Store:
             for field in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                           "generation", "selfLink"):
                 meta.pop(field, None)
-            if resource.has_status and resource.plural not in ("nodes", "persistentvolumes", "namespaces", "volumesnapshotcontents"):
+            if resource.has_status and resource.key not in ("nodes", "persistentvolumes", "namespaces", "volumesnapshotcontents"):
                 obj["status"] = {}  # the main resource ignores status on create
             if apply_manager:
                 obj = patching.server_side_apply(None, obj, apply_manager, force, now_iso())
@@ -281,7 +284,7 @@ class Store:
                 raise already_exists(resource, name)
             meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # admission may have chosen it (Job selectors)
             meta["creationTimestamp"] = now_iso()
-            if resource.plural not in ("configmaps", "secrets", "events", "endpoints", "serviceaccounts", "namespaces", "nodes"):
+            if resource.key not in NO_GENERATION:
                 meta["generation"] = 1
             if dry_run:
                 return copy.deepcopy(obj)
@@ -357,7 +360,7 @@ class Store:
             if dry_run:
                 return copy.deepcopy(new)
             new["metadata"]["resourceVersion"] = self._bump()
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and resource.plural != "pods":
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and resource.key != "pods":
                 return copy.deepcopy(self._remove(resource, key, new))
             self._put(resource, key, new, current)
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and not self._pod_waits(new):
@@ -419,30 +422,30 @@ class Store:
             if propagation == "Foreground" and self.dependents.get(meta["uid"]) and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
             graceful = False
-            if resource.plural == "pods":
+            if resource.key == "pods":
                 spec = current.get("spec") or {}
                 grace = spec.get("terminationGracePeriodSeconds", 30) if grace_period is None else grace_period
                 graceful = bool(spec.get("nodeName")) and grace > 0 and \
                     (current.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
                 if meta.get("deletionTimestamp") and grace_period is not None and grace_period == 0:
                     graceful = False
-            if finalizers or graceful or resource.plural == "namespaces":
+            if finalizers or graceful or resource.key == "namespaces":
                 if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []) and \
                         (not graceful or grace_period is None or grace_period >= meta.get("deletionGracePeriodSeconds", 0)):
-                    if not finalizers and not graceful and resource.plural != "namespaces":
+                    if not finalizers and not graceful and resource.key != "namespaces":
                         return copy.deepcopy(self._remove(resource, key))
                     return copy.deepcopy(current)
                 new = copy.deepcopy(current)
                 new_meta = new["metadata"]
                 new_meta.setdefault("deletionTimestamp", now_iso())
-                new_meta["deletionGracePeriodSeconds"] = grace if resource.plural == "pods" and graceful else 0
+                new_meta["deletionGracePeriodSeconds"] = grace if resource.key == "pods" and graceful else 0
                 if finalizers:
                     new_meta["finalizers"] = finalizers
-                if resource.plural == "namespaces":
+                if resource.key == "namespaces":
                     new.setdefault("status", {})["phase"] = "Terminating"
                 if "generation" in new_meta:
                     new_meta["generation"] += 1
-                if resource.plural == "pods" and not graceful and not finalizers:
+                if resource.key == "pods" and not graceful and not finalizers:
                     return copy.deepcopy(self._remove(resource, key))
                 new_meta["resourceVersion"] = self._bump()
                 self._put(resource, key, new, current)
@@ -455,7 +458,7 @@ class Store:
     def _delete_dependent(self, key, propagation):
         if key in self.objects:
             try:
-                self.delete(STORED[key[0]], key[1], key[2], propagation)
+                self.delete(self.kinds[key[0]], key[1], key[2], propagation)
             except ApiError:
                 pass
 
@@ -470,7 +473,7 @@ class Store:
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
             new["metadata"]["resourceVersion"] = self._bump()
-            self._put(STORED[key[0]], key, new, child)
+            self._put(self.kinds[key[0]], key, new, child)
 
     def remove_finalizer(self, resource, namespace, name, finalizer):
         def change(obj):
@@ -483,7 +486,7 @@ class Store:
     def _remove(self, resource, key, final=None):
         """Take the object out for good; dependents whose owners are all gone follow (garbage collection)."""
         obj = self.objects.pop(key)
-        keys = self.keys[resource.plural]
+        keys = self.keys[resource.key]
         position = bisect.bisect_left(keys, key[1:])
         if position < len(keys) and keys[position] == key[1:]:
             keys.pop(position)
@@ -506,7 +509,7 @@ class Store:
             owner = self.objects.get(owner_key) if owner_key else None
             if owner and owner["metadata"].get("deletionTimestamp") and "foregroundDeletion" in (owner["metadata"].get("finalizers") or []) \
                     and not self.dependents.get(ref["uid"]):
-                self.remove_finalizer(STORED[owner_key[0]], owner_key[1], owner_key[2], "foregroundDeletion")
+                self.remove_finalizer(self.kinds[owner_key[0]], owner_key[1], owner_key[2], "foregroundDeletion")
         return gone
 
     # --- watch
@@ -518,11 +521,11 @@ class Store:
             position = int(since_rv or 0)
         except ValueError:
             raise bad_request(f"invalid resource version {since_rv!r}") from None
-        sub = Subscription(resource.plural, namespace, self.max_watch_queue)
+        sub = Subscription(resource.key, namespace, self.max_watch_queue)
         with self.lock:
             if send_initial or not position:
                 for obj in self.list_refs(resource, namespace)[0]:
-                    sub.queue.append(WatchEvent(int(obj["metadata"]["resourceVersion"]), resource.plural,
+                    sub.queue.append(WatchEvent(int(obj["metadata"]["resourceVersion"]), resource.key,
                                                 obj["metadata"].get("namespace", ""), "ADDED", obj))
                 sub.initial_rv = self.rv
             else:
@@ -532,7 +535,7 @@ class Store:
                 for event in reversed(self.events):
                     if event.rv <= position:
                         break
-                    if event.plural == resource.plural and (not namespace or event.namespace == namespace):
+                    if event.plural == resource.key and (not namespace or event.namespace == namespace):
                         backlog.append(event)
                 sub.queue.extend(reversed(backlog))
                 sub.initial_rv = None

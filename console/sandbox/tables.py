@@ -145,7 +145,22 @@ COLUMNS = {
         str(_s(o, "status", "readyToUse", default=False)).lower(), _s(o, "spec", "source", "persistentVolumeClaimName", default=""),
         _s(o, "status", "restoreSize", default=""), _s(o, "spec", "volumeSnapshotClassName", default=""),
         _s(o, "status", "boundVolumeSnapshotContentName", default=""), age(o["metadata"].get("creationTimestamp"))], [0] * 6),
+    "roles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
+    "clusterroles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
+    "rolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
+    "clusterrolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
+    "customresourcedefinitions": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
 }
+
+
+def binding_row(binding):
+    ref, subjects = binding.get("roleRef") or {}, binding.get("subjects") or []
+
+    def named(kind):
+        return ", ".join((f"{s.get('namespace', '')}/" if kind == "ServiceAccount" else "") + s.get("name", "")
+                         for s in subjects if s.get("kind") == kind)
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", age(binding["metadata"].get("creationTimestamp")),
+            named("User"), named("Group"), named("ServiceAccount")]
 
 
 def hpa_target(metric, current):

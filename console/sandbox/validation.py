@@ -3,7 +3,7 @@
 import base64
 import re
 
-from . import quantity
+from . import crds, quantity, rbac
 from .errors import invalid
 from .selectors import selector_matcher
 
@@ -20,6 +20,7 @@ LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric
              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
 LABEL_NAMED = {"namespaces", "services"}  # names that must be DNS-1123 labels
 WORKLOADS = {"deployments", "replicasets", "statefulsets", "daemonsets"}
+RBAC_KINDS = {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
 
 
 class Causes(list):
@@ -218,6 +219,10 @@ def default(plural, obj):
         labels = obj.setdefault("metadata", {}).setdefault("labels", {})
         if isinstance(labels, dict) and obj["metadata"].get("name"):
             labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif plural in ("rolebindings", "clusterrolebindings"):
+        rbac.default(obj)
+    elif plural == "customresourcedefinitions":
+        crds.default(obj)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -234,6 +239,11 @@ def validate_meta(plural, obj, causes):
     elif plural in LABEL_NAMED:
         if len(name) > 63 or not DNS1123_LABEL.match(name):
             causes.bad("metadata.name", name, LABEL_MSG if len(name) <= 63 else "must be no more than 63 characters")
+    elif plural in RBAC_KINDS:  # RBAC names only need to be valid path segments ("system:discovery")
+        if name in (".", ".."):
+            causes.bad("metadata.name", name, f"may not be '{name}'")
+        elif "/" in name or "%" in name:
+            causes.bad("metadata.name", name, "may not contain '/'" if "/" in name else "may not contain '%'")
     elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
         causes.bad("metadata.name", name, SUBDOMAIN_MSG)
     for field in ("labels", "annotations"):
@@ -373,14 +383,18 @@ def validate_service(obj, causes, old):
             causes.bad("spec.clusterIPs[0]", spec.get("clusterIP"), "may not change once set")
 
 
-def validate(plural, obj, old=None):
-    """Raise 422 Invalid when obj is not a valid object of this kind."""
+def validate(plural, obj, old=None, resource=None):
+    """Raise 422 Invalid when obj is not a valid object of this kind (plural: the store key)."""
     from .kinds import STORED
 
     causes = Causes()
     validate_meta(plural, obj, causes)
     spec = obj.get("spec")
-    if plural == "pods":
+    if plural in RBAC_KINDS:
+        rbac.validate(plural, obj, old, causes)
+    elif plural == "customresourcedefinitions":
+        crds.validate(obj, old, causes)
+    elif plural == "pods":
         validate_pod_spec(spec, "spec", causes)
     elif plural in WORKLOADS or plural == "jobs":
         validate_workload(plural, obj, causes, old)
@@ -466,5 +480,5 @@ def validate(plural, obj, old=None):
         if not (source.get("persistentVolumeClaimName") or source.get("volumeSnapshotContentName")):
             causes.required("spec.source", "exactly one of persistentVolumeClaimName and volumeSnapshotContentName should be set")
     if causes:
-        resource = STORED[plural]
+        resource = resource or STORED[plural]
         raise invalid(resource, (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName") or "", causes)
