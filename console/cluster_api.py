@@ -149,6 +149,35 @@ class ClusterAPI:
         # or quota included) stays an ApiRefused carrying the cluster's own words.
         return kube.translate_errors(call)
 
+    # --- reads the workloads need (added for the workloads app)
+
+    def list_where(self, kind, namespace="", label_selector="", field_selector=""):
+        """Like list, with a field selector too (events of one object, say)."""
+        info = KNOWN_KINDS[kind]
+        path = collection_path(info, namespace) if namespace else info.path
+        query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if value]
+        return self._request("GET", path, query).get("items", [])
+
+    def pod_log(self, name, namespace, container="", tail_lines=200):
+        """The last lines of a pod's log, as text."""
+
+        def call():
+            query = [("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
+            path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
+            method, url, headers, _body, _post = self.api.param_serialize("GET", path, query_params=query, auth_settings=["BearerToken"])
+            headers = HTTPHeaderDict(headers)
+            if self.identity.user:
+                headers["Impersonate-User"] = self.identity.user
+                for group in self.identity.groups:
+                    headers.add("Impersonate-Group", group)
+            response = self.api.call_api(method, url, header_params=headers, _request_timeout=kube.REQUEST_TIMEOUT)
+            data = response.read()
+            if response.status >= 400:
+                raise refused(response.status, data)
+            return data.decode(errors="replace")
+
+        return kube.translate_errors(call)
+
 
 def refused(status, data):
     if status == 401:
@@ -169,3 +198,14 @@ def collection_path(kind, namespace):
 
 def object_path(kind, namespace, name):
     return f"{collection_path(kind, namespace)}/{name}"
+
+
+# Kinds the workloads app reads or writes besides the mirrored ones.
+KNOWN_KINDS.update({
+    k.kind: k
+    for k in [
+        Kind("StorageClass", "storage.k8s.io/v1", "storageclasses", namespaced=False),
+        Kind("IngressClass", "networking.k8s.io/v1", "ingressclasses", namespaced=False),
+        Kind("ControllerRevision", "apps/v1", "controllerrevisions"),
+    ]
+})

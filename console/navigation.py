@@ -27,7 +27,7 @@ SECTIONS = [
     Section("dashboard", _("Dashboard"), "console:dashboard"),
     Section("clusters", _("Clusters"), "console:cluster_list", _("Cluster registry, nodes and control-plane health.")),
     Section("tenants", _("Tenants"), "tenants:tenant_list", _("Tenants, members, namespaces, quotas and network isolation.")),
-    Section("workloads", _("Workloads"), None, _("Deploy, upgrade, roll back, scale and canary-release applications.")),
+    Section("workloads", _("Workloads"), "workloads:app_list", _("Deploy, upgrade, roll back, scale and canary-release applications.")),
     Section("storage", _("Storage"), None, _("Ceph RBD volumes and their backup chains.")),
     Section("monitoring", _("Monitoring"), None, _("Cluster health, metrics, alerts, events, logs and root-cause analysis.")),
     Section("templates", _("Templates"), None, _("Orchestration templates: build, extract, replicate and estimate cost.")),

@@ -37,6 +37,7 @@ console_patterns = [
 urlpatterns = [
     path("", include((console_patterns, "console"))),
     path("tenants/", include("tenants.urls")),
+    path("workloads/", include("workloads.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -23,6 +23,8 @@ def tenant_row(name, args, method, data, operator, auditor, admin, member, other
 
 QUOTA = {"quota_cpu": "1", "quota_memory": "1Gi"}
 LOGIN = "/login/"
+DEPLOY = {"name": "web", "kind": "Deployment", "image": "nginx:1.27", "replicas": "1"}
+APP_ARGS = ["acme", "acme-web", "web"]
 
 # name, args, method, data, expected status per role (302 to the sign-in page for anonymous)
 MATRIX = [
@@ -70,6 +72,16 @@ MATRIX = [
     tenant_row("tenants:project_delete", ["acme", "acme-web"], "post", {"confirm_name": "acme-web"}, 302, 403, 302, 403),
     tenant_row("tenants:path_add", ["acme", "acme-web"], "post", {"kind": "cidr", "cidr": "10.0.0.0/8"}, 302, 403, 302, 403),
     tenant_row("tenants:path_remove", ["acme", "acme-web", 987654], "post", {}, 400, 403, 400, 403),
+    # workloads: the app rows name an app acme-web does not have (404 for all who may see the
+    # namespace); tests/workloads/test_pages.py checks the same views against a real app.
+    tenant_row("workloads:app_list", [], "get", None, 200, 200, 200, 200, other=200, tenant_user=403),
+    tenant_row("workloads:app_add", ["acme", "acme-web"], "get", None, 200, 403, 200, 200),
+    tenant_row("workloads:app_add", ["acme", "acme-web"], "post", DEPLOY, 400, 403, 400, 400),
+    *[tenant_row(f"workloads:{name}", APP_ARGS + extra, method, data, 404, 404, 404, 404) for name, extra, method, data in [
+        ("app", [], "get", None), ("app_upgrade", [], "get", None), ("app_scale", [], "post", {"replicas": "2"}),
+        ("app_pause", [], "post", {}), ("app_resume", [], "post", {}), ("app_rollback", [], "post", {"revision": "1"}),
+        ("app_expose", [], "post", {"service_type": "ClusterIP", "port": "80"}), ("app_delete", [], "post", {"confirm_name": "web"}),
+        ("pod_restart", ["web-1"], "post", {}), ("pod_log", ["web-1"], "get", None)]],
     ("set_language", [], "post", {"language": "en", "next": "/"}, {r: 302 for r in ROLES}),
     ("admin:index", [], "get", None, {"anonymous": 302, "operator": 200, "auditor": 302, "tenant_user": 302}),
 ]

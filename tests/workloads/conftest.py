@@ -1,0 +1,100 @@
+import itertools
+
+import pytest
+
+from ..factories import mk_cluster, mk_member
+
+_namespaces = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A sandbox cluster on loopback, shared by a module's tests (each test gets its own namespace)."""
+    from console.sandbox import SandboxCluster
+
+    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def quick_rollouts(settings):
+    settings.CAAS_ROLLOUT_TIMEOUT = 20
+
+
+@pytest.fixture
+def cluster(db, sandbox):
+    return mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+
+
+@pytest.fixture
+def acme(cluster, operator):
+    from tenants import services
+
+    return services.create_tenant(
+        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
+        limits={"cpu": "8", "memory": "16Gi", "pods": "40", "storage": "50Gi"},
+        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "10Gi"},
+        default_limit_range={"request_cpu": "100m", "limit_cpu": "500m", "request_memory": "64Mi", "limit_memory": "256Mi"},
+    )
+
+
+@pytest.fixture
+def dev(acme):
+    """A tenant member (ClusterRole edit in the tenant's namespaces)."""
+    return mk_member(acme, "acme-dev")
+
+
+@pytest.fixture
+def project(acme, cluster, operator):
+    """A provisioned namespace of acme, new for every test: quota, container defaults, RBAC."""
+    from tenants import services
+
+    project, job = services.create_project(acme, acting_user=operator, cluster=cluster, short_name=f"ns{next(_namespaces)}")
+    assert run_tenant(job).status == "succeeded"
+    project.refresh_from_db()
+    return project
+
+
+def run_tenant(job):
+    from console.models import Job
+    from tenants.tasks import run_tenant_job
+
+    run_tenant_job.apply(args=[job.pk])
+    return Job.objects.get(pk=job.pk)
+
+
+def run(job):
+    """Run a queued job's task here, as a worker would (tests do not commit, so nothing
+    was sent to the broker)."""
+    from console.models import Job
+    from workloads.tasks import run_app_job
+
+    run_app_job.apply(args=[job.pk])
+    return Job.objects.get(pk=job.pk)
+
+
+def spec(**changes):
+    from workloads import specs
+
+    value = specs.empty_spec()
+    value.update(image="nginx:1.27", replicas=2, ports=[{"name": "http", "port": 80}],
+                 resources={"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}})
+    value.update(changes)
+    return value
+
+
+def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "ReplicaSet", "Pod", "Event", "Service", "Ingress")):
+    """What the watcher would do: copy the namespace's objects into the resource mirror."""
+    from console import mirror
+    from console.cluster_api import ClusterAPI
+    from console.models import MirroredObject
+
+    with ClusterAPI(cluster) as api:
+        for kind in kinds:
+            items = api.list(kind, namespace)
+            MirroredObject.objects.filter(cluster=cluster, kind=kind, namespace=namespace).delete()
+            for item in items:
+                item["kind"] = kind
+            if items:
+                mirror.apply_events(cluster.pk, kind, [("ADDED", item) for item in items])

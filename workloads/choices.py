@@ -1,0 +1,32 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AppKind(models.TextChoices):
+    DEPLOYMENT = "Deployment", _("Stateless (Deployment)")
+    STATEFULSET = "StatefulSet", _("Stateful (StatefulSet)")
+
+
+class AppStatus(models.TextChoices):
+    DEPLOYING = "deploying", _("Deploying")
+    RUNNING = "running", _("Running")
+    UPDATING = "updating", _("Updating")
+    FAILED = "failed", _("Failed")
+    DELETING = "deleting", _("Deleting")
+
+    @classmethod
+    def colour(cls, value):
+        return {cls.RUNNING: "success", cls.FAILED: "danger", cls.DELETING: "warning"}.get(value, "primary")
+
+
+class ServiceType(models.TextChoices):
+    NONE = "", _("Not exposed")
+    CLUSTER_IP = "ClusterIP", _("ClusterIP (inside the cluster)")
+    NODE_PORT = "NodePort", _("NodePort (on every node)")
+
+
+# Why replicas changed: shown in notifications and the operation log.
+class ScaleReason(models.TextChoices):
+    MANUAL = "manual", _("scaled by hand")
+    SCHEDULE = "schedule", _("scheduled scaling")
+    SUSPEND = "suspend", _("tenant suspended")

@@ -1,0 +1,144 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from console.forms import BootstrapMixin
+
+from . import specs
+from .choices import AppKind, ServiceType
+
+RESOURCE_FIELDS = {  # form field -> (section, resource)
+    "cpu_request": ("requests", "cpu"),
+    "cpu_limit": ("limits", "cpu"),
+    "memory_request": ("requests", "memory"),
+    "memory_limit": ("limits", "memory"),
+}
+
+
+def _text(label, help_text="", **kwargs):
+    return forms.CharField(label=label, required=False, help_text=help_text, **kwargs)
+
+
+def _port(label):
+    return forms.IntegerField(label=label, required=False, min_value=1, max_value=65535)
+
+
+class SpecForm(BootstrapMixin, forms.Form):
+    """The container: what deploying and upgrading both ask for."""
+
+    image = forms.CharField(label=_("Image"), max_length=512, help_text=_("For example nginx:1.27 or registry.example.com/team/api:2.1"))
+    ports = _text(_("Container ports"), _("Comma-separated, optionally named: 80 or http:8080, metrics:9090"), max_length=200)
+    env = _text(_("Environment"), _("One KEY=value per line."), widget=forms.Textarea(attrs={"rows": 3}))
+    env_secret = _text(_("Environment from Secret"), _("Name of an existing Secret in the namespace: each of its keys becomes a variable."),
+                       max_length=253)
+    cpu_request = _text(_("CPU request"), max_length=32)
+    cpu_limit = _text(_("CPU limit"), max_length=32)
+    memory_request = _text(_("Memory request"), max_length=32)
+    memory_limit = _text(_("Memory limit"), max_length=32)
+    liveness_path = _text(_("Liveness probe path"), _("HTTP GET; empty: no probe."), max_length=200)
+    liveness_port = _port(_("Liveness probe port"))
+    readiness_path = _text(_("Readiness probe path"), _("HTTP GET; empty: no probe."), max_length=200)
+    readiness_port = _port(_("Readiness probe port"))
+    command = _text(_("Command"), _("Overrides the image's entrypoint, split like a shell would."), max_length=1000)
+    args = _text(_("Arguments"), max_length=2000)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        spec = specs.empty_spec()
+        spec["image"] = specs.check_image(data.get("image"))
+        spec["ports"] = specs.parse_ports(data.get("ports"))
+        spec["env"] = specs.parse_env(data.get("env"))
+        spec["env_secret"] = (data.get("env_secret") or "").strip()
+        resources = {"requests": {}, "limits": {}}
+        for field, (section, resource) in RESOURCE_FIELDS.items():
+            value = specs.parse_quantity(data.get(field), field, self.fields[field].label)
+            if value:
+                resources[section][resource] = value
+        specs.check_resources(resources)
+        spec["resources"] = resources
+        for probe in ("liveness", "readiness"):
+            spec[probe] = specs.parse_probe(data.get(f"{probe}_path"), data.get(f"{probe}_port"), spec["ports"], f"{probe}_path")
+        spec["command"] = specs.parse_words(data.get("command"), "command")
+        spec["args"] = specs.parse_words(data.get("args"), "args")
+        self.spec = spec
+        return data
+
+    @staticmethod
+    def initial_from(spec):
+        resources = spec.get("resources") or {}
+        initial = {
+            "image": spec.get("image", ""), "replicas": spec.get("replicas", 1), "ports": specs.format_ports(spec.get("ports")),
+            "env": specs.format_env(spec.get("env")), "env_secret": spec.get("env_secret", ""),
+            "command": specs.format_words(spec.get("command")), "args": specs.format_words(spec.get("args")),
+            "volumes": specs.format_volumes(spec.get("volumes")),
+        }
+        for field, (section, resource) in RESOURCE_FIELDS.items():
+            initial[field] = (resources.get(section) or {}).get(resource, "")
+        for probe in ("liveness", "readiness"):
+            value = spec.get(probe) or {}
+            initial[f"{probe}_path"], initial[f"{probe}_port"] = value.get("path", ""), value.get("port")
+        return initial
+
+
+class AppForm(SpecForm):
+    name = forms.CharField(label=_("Name"), max_length=specs.APP_NAME_MAX,
+                           help_text=_("Lower-case letters, digits and '-' (DNS-1123); names the Deployment or StatefulSet."))
+    kind = forms.ChoiceField(label=_("Kind"), choices=AppKind.choices, initial=AppKind.DEPLOYMENT)
+    replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS, initial=1)
+    volumes = _text(_("Persistent volumes (StatefulSet only)"),
+                    _("One 'name /mount/path size' per line, e.g. data /var/lib/postgresql 5Gi: a Ceph RBD volume per replica."),
+                    widget=forms.Textarea(attrs={"rows": 2}))
+
+    field_order = ["name", "kind", "image", "replicas", "ports"]
+
+    def __init__(self, *args, project=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        defaults = (project.limit_range if project else None) or {}
+        for field, key in (("cpu_request", "request_cpu"), ("cpu_limit", "limit_cpu"), ("memory_request", "request_memory"),
+                           ("memory_limit", "limit_memory")):
+            if defaults.get(key):
+                self.fields[field].initial = defaults[key]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        specs.check_app_name(data.get("name", ""))
+        self.spec["replicas"] = data["replicas"]
+        self.spec["volumes"] = specs.parse_volumes(data.get("volumes"))
+        if self.spec["volumes"] and data.get("kind") != AppKind.STATEFULSET:
+            raise ValidationError({"volumes": _("Deployments are stateless: choose StatefulSet for persistent volumes.")})
+        return data
+
+
+class UpgradeForm(SpecForm):
+    generation = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ScaleForm(BootstrapMixin, forms.Form):
+    replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS)
+
+
+class ExposeForm(BootstrapMixin, forms.Form):
+    service_type = forms.ChoiceField(label=_("Service"), choices=ServiceType.choices, required=False)
+    port = forms.IntegerField(label=_("Service port"), required=False, min_value=1, max_value=65535, initial=80)
+    target_port = forms.IntegerField(label=_("Container port"), required=False, min_value=1, max_value=65535,
+                                     help_text=_("Empty: the app's first container port."))
+    node_port = forms.IntegerField(label=_("Node port"), required=False, help_text=_("NodePort only, 30000-32767; empty: chosen by the cluster."))
+    host = forms.CharField(label=_("Domain"), required=False, max_length=253, help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."))
+    path = forms.CharField(label=_("Path"), required=False, max_length=200, initial="/")
+    tls_secret = forms.CharField(label=_("TLS Secret"), required=False, max_length=253, help_text=_("A kubernetes.io/tls Secret in the namespace."))
+
+    @staticmethod
+    def initial_from(app):
+        service, ingress = app.service or {}, app.ingress or {}
+        return {"service_type": service.get("type", ""), "port": service.get("port", 80), "target_port": service.get("target_port"),
+                "node_port": service.get("node_port"), "host": ingress.get("host", ""), "path": ingress.get("path", "/"),
+                "tls_secret": ingress.get("tls_secret", "")}
+
+
+class DeleteForm(forms.Form):
+    confirm_name = forms.CharField(required=False)
+    delete_volumes = forms.BooleanField(required=False)

@@ -1,0 +1,21 @@
+"""The app page's websocket group, app-<id>: tasks send it ticks as rollouts progress,
+and the page re-reads its live part from the mirror on each tick."""
+
+import time
+
+from console.mirror import tick_id
+from tenants import access
+
+from .models import App
+
+
+def may_follow_app(user, ident):
+    app = App.objects.filter(pk=int(ident)).select_related("project__tenant").first() if ident.isdigit() else None
+    return app is not None and access.may_see(user, app.project.tenant)
+
+
+def snapshot(user, ident):
+    """A tick right after subscribing: what changed between the page's render and the
+    subscription is fetched at once."""
+    group = f"app-{ident}"
+    return f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>'

@@ -1,0 +1,172 @@
+"""The Kubernetes objects an app is made of, built from its spec: plain dicts, applied by
+the tasks with server-side apply (so applying twice changes nothing)."""
+
+import copy
+
+from tenants.manifests import MANAGED_BY, MANAGED_LABEL, TENANT_LABEL
+
+from .choices import AppKind
+
+APP_LABEL = "caas.io/app"
+NAME_LABEL = "app.kubernetes.io/name"
+CHANGE_CAUSE = "kubernetes.io/change-cause"  # what `kubectl rollout history` shows
+JOB_ANNOTATION = "caas.io/job"  # the console job that made this revision (copied onto its ReplicaSet)
+POD_TEMPLATE_HASH = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+DEFAULT_STORAGE_CLASS = "ceph-rbd"
+CEPH_RBD_PROVISIONER = "rbd.csi.ceph.com"
+INGRESS_CLASS = "nginx"
+
+
+def labels(app):
+    return {APP_LABEL: app.name, NAME_LABEL: app.name, MANAGED_LABEL: MANAGED_BY, TENANT_LABEL: app.project.tenant.name}
+
+
+def selector(app):
+    return {APP_LABEL: app.name}
+
+
+def selector_text(app):
+    return f"{APP_LABEL}={app.name}"
+
+
+def _meta(app, name=None, annotations=None):
+    meta = {"name": name or app.name, "namespace": app.project.name, "labels": labels(app)}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def container(app, spec):
+    c = {"name": app.name, "image": spec["image"]}
+    if spec.get("command"):
+        c["command"] = list(spec["command"])
+    if spec.get("args"):
+        c["args"] = list(spec["args"])
+    if spec.get("ports"):
+        c["ports"] = [{"name": p["name"], "containerPort": p["port"], "protocol": "TCP"} for p in spec["ports"]]
+    if spec.get("env"):
+        c["env"] = [{"name": e["name"], "value": e["value"]} for e in spec["env"]]
+    if spec.get("env_secret"):
+        c["envFrom"] = [{"secretRef": {"name": spec["env_secret"]}}]
+    resources = {section: dict(values) for section, values in (spec.get("resources") or {}).items() if values}
+    if resources:
+        c["resources"] = resources
+    for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
+        probe = spec.get(field)
+        if probe:
+            c[key] = {"httpGet": {"path": probe["path"], "port": probe["port"]}, "periodSeconds": 10, "failureThreshold": 3}
+    if spec.get("volumes"):
+        c["volumeMounts"] = [{"name": v["name"], "mountPath": v["mount_path"]} for v in spec["volumes"]]
+    return c
+
+
+def pod_template(app, spec):
+    return {"metadata": {"labels": labels(app)}, "spec": {"containers": [container(app, spec)]}}
+
+
+def workload(app, spec, *, change_cause="", job_id=None, template=None):
+    """The Deployment or StatefulSet. `template` overrides the pod template (a rollback
+    applies an earlier revision's template as it was)."""
+    annotations = {}
+    if change_cause:
+        annotations[CHANGE_CAUSE] = change_cause[:250]
+    if job_id:
+        annotations[JOB_ANNOTATION] = str(job_id)
+    body = {
+        "replicas": spec["replicas"],
+        "selector": {"matchLabels": selector(app)},
+        "template": template if template is not None else pod_template(app, spec),
+    }
+    if app.kind == AppKind.STATEFULSET:
+        body["serviceName"] = headless_name(app)
+        body["podManagementPolicy"] = "OrderedReady"
+        body["volumeClaimTemplates"] = [
+            {"metadata": {"name": v["name"], "labels": selector(app)},
+             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": spec.get("storage_class") or DEFAULT_STORAGE_CLASS,
+                      "resources": {"requests": {"storage": v["size"]}}}}
+            for v in spec.get("volumes") or []
+        ]
+    else:
+        body["revisionHistoryLimit"] = 10
+        body["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    return {"apiVersion": "apps/v1", "kind": app.kind, "metadata": _meta(app, annotations=annotations), "spec": body}
+
+
+def headless_name(app):
+    return f"{app.name}-headless"
+
+
+def headless_service(app, spec):
+    """The governing Service a StatefulSet's pods get their stable DNS names from."""
+    ports = [{"name": p["name"], "port": p["port"], "targetPort": p["port"], "protocol": "TCP"} for p in spec.get("ports") or []]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app, headless_name(app)),
+            "spec": {"clusterIP": "None", "selector": selector(app), "ports": ports or [{"name": "none", "port": 1}]}}
+
+
+def objects(app, spec, **kwargs):
+    """Everything deploying the app applies, in order."""
+    items = []
+    if app.kind == AppKind.STATEFULSET:
+        items.append(headless_service(app, spec))
+    items.append(workload(app, spec, **kwargs))
+    return items
+
+
+def service(app, exposure):
+    port = {"name": "http", "port": exposure["port"], "targetPort": exposure["target_port"], "protocol": "TCP"}
+    if exposure["type"] == "NodePort" and exposure.get("node_port"):
+        port["nodePort"] = exposure["node_port"]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app),
+            "spec": {"type": exposure["type"], "selector": selector(app), "ports": [port]}}
+
+
+def ingress(app, route, service_port):
+    path = {"path": route.get("path") or "/", "pathType": "Prefix",
+            "backend": {"service": {"name": app.name, "port": {"number": service_port}}}}
+    spec = {"ingressClassName": INGRESS_CLASS, "rules": [{"host": route["host"], "http": {"paths": [path]}}]}
+    if route.get("tls_secret"):
+        spec["tls"] = [{"hosts": [route["host"]], "secretName": route["tls_secret"]}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": _meta(app), "spec": spec}
+
+
+def rollback_template(replicaset):
+    """An old ReplicaSet's pod template as a Deployment template: without the hash label
+    the Deployment controller adds (so that the old ReplicaSet is found and reused)."""
+    template = copy.deepcopy((replicaset.get("spec") or {}).get("template") or {})
+    meta = template.setdefault("metadata", {})
+    meta.get("labels", {}).pop(POD_TEMPLATE_HASH, None)
+    meta.pop("creationTimestamp", None)
+    return template
+
+
+def spec_from_workload(obj, kind):
+    """Read a live Deployment or StatefulSet back into the form's terms (its first
+    container), so an upgrade starts from what really runs."""
+    from . import specs
+
+    body = obj.get("spec") or {}
+    containers = ((body.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    c = containers[0]
+    spec = specs.empty_spec()
+    spec["image"] = c.get("image", "")
+    spec["replicas"] = body.get("replicas", 1)
+    spec["ports"] = [{"name": p.get("name") or f"port-{p.get('containerPort')}", "port": p.get("containerPort")} for p in c.get("ports") or []]
+    spec["env"] = [{"name": e["name"], "value": e.get("value", "")} for e in c.get("env") or [] if "valueFrom" not in e]
+    spec["env_secret"] = next((ref["secretRef"]["name"] for ref in c.get("envFrom") or [] if ref.get("secretRef")), "")
+    resources = c.get("resources") or {}
+    spec["resources"] = {"requests": dict(resources.get("requests") or {}), "limits": dict(resources.get("limits") or {})}
+    for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
+        get = (c.get(key) or {}).get("httpGet")
+        spec[field] = {"path": get.get("path", "/"), "port": get.get("port")} if get and isinstance(get.get("port"), int) else None
+    spec["command"], spec["args"] = list(c.get("command") or []), list(c.get("args") or [])
+    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts") or []}
+    if kind == AppKind.STATEFULSET:
+        spec["volumes"] = [
+            {"name": t["metadata"]["name"], "mount_path": mounts.get(t["metadata"]["name"], "/data"),
+             "size": (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", "")}
+            for t in body.get("volumeClaimTemplates") or []
+        ]
+        claims = body.get("volumeClaimTemplates") or []
+        spec["storage_class"] = ((claims[0].get("spec") or {}).get("storageClassName") or "") if claims else ""
+    return spec

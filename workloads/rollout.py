@@ -1,0 +1,128 @@
+"""Rollout progress and pod rows from Kubernetes objects (dicts): the same code reads the
+API server's answers in a task and the resource mirror's copies for a page."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from console.mirror import phase_of
+
+from .choices import AppKind
+from .manifests import POD_TEMPLATE_HASH, REVISION
+
+BAD_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName",
+               "CreateContainerError")
+
+
+@dataclass
+class Progress:
+    kind: str
+    wanted: int = 0
+    current: int = 0
+    updated: int = 0
+    ready: int = 0
+    available: int = 0
+    paused: bool = False
+    observed: bool = True
+    revision: str = ""
+    message: str = ""
+    deadline_exceeded: bool = False
+    exists: bool = True
+
+    @property
+    def old(self):
+        return max(0, self.current - self.updated)
+
+    @property
+    def complete(self):
+        return (self.exists and self.observed and self.updated >= self.wanted and self.current == self.wanted
+                and self.available >= self.wanted)
+
+    @property
+    def percent(self):
+        return 100 if not self.wanted else min(100, round(100 * min(self.updated, self.ready) / self.wanted))
+
+    def summary(self):
+        return (f"{self.updated}/{self.wanted} updated, {self.ready} ready, {self.available} available"
+                + (f", {self.old} old" if self.old else "") + (" (paused)" if self.paused else ""))
+
+    def key(self):
+        return (self.wanted, self.current, self.updated, self.ready, self.available, self.paused, self.observed)
+
+
+def progress(obj, kind):
+    if obj is None:
+        return Progress(kind=kind, exists=False)
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    p = Progress(
+        kind=kind,
+        wanted=spec.get("replicas", 1),
+        current=status.get("replicas", 0),
+        updated=status.get("updatedReplicas", 0),
+        ready=status.get("readyReplicas", 0),
+        observed=status.get("observedGeneration", 0) >= meta.get("generation", 1),
+        paused=bool(spec.get("paused")),
+    )
+    if kind == AppKind.STATEFULSET:
+        p.available = status.get("availableReplicas", p.ready)
+        p.revision = status.get("updateRevision", "")
+    else:
+        p.available = status.get("availableReplicas", 0)
+        p.revision = (meta.get("annotations") or {}).get(REVISION, "")
+        condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), {})
+        p.message = condition.get("message", "")
+        p.deadline_exceeded = condition.get("reason") == "ProgressDeadlineExceeded"
+    return p
+
+
+@dataclass
+class PodRow:
+    name: str
+    phase: str
+    ready: str
+    restarts: int
+    node: str
+    ip: str
+    created: datetime | None
+    revision: str
+    problem: str = ""
+    containers: list = field(default_factory=list)
+
+
+def pod_row(obj, created=None):
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    labels = meta.get("labels") or {}
+    problem = ""
+    for c in statuses:
+        waiting = (c.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in BAD_WAITING:
+            problem = f"{waiting['reason']}: {waiting.get('message', '')}".strip(": ")
+    return PodRow(
+        name=meta.get("name", ""),
+        phase=phase_of({**obj, "kind": "Pod"}),
+        ready=f"{sum(1 for c in statuses if c.get('ready'))}/{len(spec.get('containers') or [])}",
+        restarts=sum(c.get("restartCount", 0) for c in statuses),
+        node=spec.get("nodeName", ""),
+        ip=status.get("podIP", ""),
+        created=created,
+        revision=labels.get(POD_TEMPLATE_HASH) or labels.get("controller-revision-hash", ""),
+        problem=problem,
+        containers=[c.get("name") for c in spec.get("containers") or []],
+    )
+
+
+def pod_problem(pods, revision_label=None, revision=None):
+    """The first bad state among the pods (of one revision when given): 'pod: reason'."""
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if revision_label and labels.get(revision_label) != revision:
+            continue
+        row = pod_row(pod)
+        if row.problem:
+            return f"{row.name}: {row.problem}"
+    return ""
+
+
+def image_of(template):
+    containers = ((template or {}).get("spec") or {}).get("containers") or []
+    return ", ".join(c.get("image", "") for c in containers)

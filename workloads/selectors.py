@@ -1,0 +1,136 @@
+"""What the app pages read: the app's objects from the resource mirror (never the API
+server), revisions with who made them from the operation log."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from console import resources, selectors
+from console.models import MirroredObject, OperationLogEntry
+from tenants import access
+
+from . import manifests, rollout
+from .choices import AppKind
+from .models import App
+
+EVENT_LIMIT = 30
+
+
+def visible_apps(user):
+    return App.objects.filter(project__in=access.visible_projects(user)).select_related("project__tenant", "project__cluster")
+
+
+def _mirror(app, kind):
+    return MirroredObject.objects.filter(cluster_id=app.project.cluster_id, kind=kind, namespace=app.namespace)
+
+
+def workload(app):
+    return _mirror(app, app.kind).filter(name=app.name).first()
+
+
+def pods(app):
+    return list(_mirror(app, "Pod").filter(selectors.to_q(manifests.selector_text(app))).order_by("name"))
+
+
+def replicasets(app, workload_row):
+    if workload_row is None or app.kind != AppKind.DEPLOYMENT:
+        return []
+    return list(_mirror(app, "ReplicaSet").filter(owner_uid=workload_row.uid))
+
+
+def exposure(app):
+    """The Service, headless Service and Ingress named after the app, as mirrored."""
+    names = [app.name, manifests.headless_name(app)]
+    return list(MirroredObject.objects.filter(cluster_id=app.project.cluster_id, namespace=app.namespace,
+                                              kind__in=["Service", "Ingress", "HorizontalPodAutoscaler"], name__in=names)
+                .order_by("kind", "name"))
+
+
+def events(app, uids, limit=EVENT_LIMIT):
+    if not uids:
+        return []
+    rows = (_mirror(app, "Event").filter(object__involvedObject__uid__in=list(uids)).order_by("-created_at")[:limit])
+    return [_event(row) for row in rows]
+
+
+@dataclass
+class EventRow:
+    type: str
+    reason: str
+    object: str
+    message: str
+    count: int
+    last_seen: str
+
+
+def _event(row):
+    obj = row.object
+    involved = obj.get("involvedObject") or {}
+    return EventRow(type=obj.get("type", ""), reason=obj.get("reason", ""), object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
+                    message=obj.get("message", ""), count=obj.get("count") or 1,
+                    last_seen=obj.get("lastTimestamp") or obj.get("eventTime") or "")
+
+
+@dataclass
+class Revision:
+    number: int
+    replicaset: str
+    image: str
+    created: datetime | None
+    replicas: int
+    ready: int
+    current: bool
+    change_cause: str
+    by: str  # user name, or "" when the change came from outside the console
+    at: datetime | None
+    via_console: bool
+    entry_id: int | None
+
+
+def revisions(app, workload_row, replicaset_rows):
+    """Every revision of a Deployment, newest first. Who made it comes from the console's
+    app.revision entries for that ReplicaSet at that revision number; anything else
+    (kubectl, CI, GitOps) shows as made outside the console."""
+    current = ((workload_row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION) if workload_row else None
+    names = [row.name for row in replicaset_rows]
+    entries = {}
+    for entry in OperationLogEntry.objects.filter(
+        action="app.revision", cluster=app.project.cluster.name, namespace=app.namespace, target_kind="ReplicaSet", target_name__in=names,
+    ).order_by("-id"):
+        entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    result = []
+    for row in replicaset_rows:
+        meta = row.object.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        number = annotations.get(manifests.REVISION, "0")
+        entry = entries.get((row.name, number))
+        status = row.object.get("status") or {}
+        result.append(Revision(
+            number=int(number) if number.isdigit() else 0, replicaset=row.name,
+            image=rollout.image_of((row.object.get("spec") or {}).get("template")), created=row.created_at,
+            replicas=status.get("replicas", 0), ready=status.get("readyReplicas", 0), current=number == current,
+            change_cause=annotations.get(manifests.CHANGE_CAUSE, ""), by=entry.actor_name if entry else "",
+            at=entry.finished_at if entry else row.created_at, via_console=entry is not None, entry_id=entry.pk if entry else None,
+        ))
+    return sorted(result, key=lambda r: -r.number)
+
+
+def live_context(app):
+    """Everything the live part of the app page shows, from the mirror."""
+    workload_row = workload(app)
+    rs_rows = replicasets(app, workload_row)
+    pod_rows = pods(app)
+    uids = {row.uid for row in [workload_row, *rs_rows, *pod_rows] if row is not None}
+    return {
+        "workload": workload_row,
+        "progress": rollout.progress(workload_row.object if workload_row else None, app.kind),
+        "pods": [rollout.pod_row(row.object, row.created_at) for row in pod_rows],
+        "events": events(app, uids),
+        "revisions": revisions(app, workload_row, rs_rows),
+    }
+
+
+def yaml_documents(app):
+    """(title, YAML) for each of the app's objects the mirror holds."""
+    rows = [row for row in [workload(app)] if row is not None] + exposure(app)
+    rows += [row for row in pods(app)]
+    return [(f"{row.kind} {row.name}", resources.as_yaml(row)) for row in rows]

@@ -1,0 +1,426 @@
+"""Workload operations. Each takes the acting user, checks the rules (tenant access,
+suspended tenants, input), asks the cluster as that user whether the change would be
+accepted (server-side apply with dryRun: nothing is half-created when Kubernetes says
+no), writes the operation log and queues a Job whose Celery task does the work
+(workloads/tasks.py). Quick single calls (pause, resume, restart a pod) are done here."""
+
+from contextlib import contextmanager
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from console import jobs, kube, oplog, quantity
+from console.choices import OperationResult
+from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from tenants import access
+from tenants.choices import ProjectStatus
+
+from . import manifests, specs
+from .choices import AppKind, AppStatus, ScaleReason, ServiceType
+from .models import App
+
+HOST = specs.DNS_SUBDOMAIN
+
+
+class Conflict(ValidationError):
+    """The app changed on the cluster since the form was read. `spec` and `generation`
+    are what it is now, for the form to show."""
+
+    def __init__(self, message, spec, generation):
+        super().__init__(message)
+        self.spec, self.generation = spec, generation
+
+
+def _require(allowed, message):
+    if not allowed:
+        raise PermissionError(message)
+
+
+def _check_may_change(user, project):
+    _require(access.may_operate(user, project.tenant), _("Only the tenant's members and operators change its apps."))
+    _require(project.tenant.is_active, _("The tenant is suspended: its apps cannot be changed."))
+    if project.status not in (ProjectStatus.ACTIVE, ProjectStatus.UPDATING):
+        raise ValidationError(_("Namespace %(ns)s is not ready (%(status)s).") % {"ns": project.name, "status": project.get_status_display()})
+
+
+def _check_app(user, app):
+    _check_may_change(user, app.project)
+    if app.status == AppStatus.DELETING:
+        raise ValidationError(_("App %(name)s is being deleted.") % {"name": app.name})
+
+
+def identity(user, tenant):
+    return CONSOLE if user is None else access.identity_for(user, tenant)
+
+
+@contextmanager
+def talking_to(project, user):
+    """A ClusterAPI acting as the user (impersonated); the cluster's refusals become
+    ValidationErrors in Kubernetes' own words."""
+    try:
+        with ClusterAPI(project.cluster, identity(user, project.tenant)) as api:
+            yield api
+    except ApiRefused as exc:
+        raise ValidationError(_("The cluster refused: %(message)s") % {"message": exc.message}) from None
+    except kube.ClusterError as exc:
+        raise ValidationError(_("Cluster %(cluster)s: %(error)s") % {"cluster": project.cluster.name, "error": exc}) from None
+
+
+def dry_run(api, objects):
+    for obj in objects:
+        api.apply(obj, dry_run=True)
+
+
+def _queue(app, acting_user, kind, payload=None):
+    from .tasks import run_app_job
+
+    return jobs.create_job(kind, requested_by=acting_user, task=run_app_job, tenant=(app.project.tenant_id, app.project.tenant.name),
+                           target={"cluster": app.project.cluster.name, "namespace": app.project.name, "kind": app.kind, "name": app.name},
+                           payload={"app": app.pk, **(payload or {})})
+
+
+def _check_secret(api, project, name, what):
+    if name and api.get("Secret", name, project.name) is None:
+        raise ValidationError({what: _("There is no Secret named %(name)s in %(ns)s.") % {"name": name, "ns": project.name}})
+
+
+def storage_class_for(cluster):
+    """The Ceph RBD StorageClass of the cluster (the default one when there are several)."""
+    try:
+        with ClusterAPI(cluster) as api:
+            classes = [sc for sc in api.list("StorageClass") if sc.get("provisioner") == manifests.CEPH_RBD_PROVISIONER]
+    except (ApiRefused, kube.ClusterError) as exc:
+        raise ValidationError(_("Cluster %(cluster)s: %(error)s") % {"cluster": cluster.name, "error": exc}) from None
+    if not classes:
+        raise ValidationError(_("Cluster %(cluster)s has no Ceph RBD StorageClass (provisioner %(p)s): stateful apps cannot get volumes there.")
+                              % {"cluster": cluster.name, "p": manifests.CEPH_RBD_PROVISIONER})
+    default = [sc for sc in classes if (sc["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
+    return (default or classes)[0]["metadata"]["name"]
+
+
+# --- quota ---------------------------------------------------------------------------
+
+
+def per_pod(project, spec):
+    """What one replica asks of the quota, with the namespace's container defaults filling gaps."""
+    resources = spec.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    defaults = project.limit_range or {}
+    amounts = {"pods": Decimal(1)}
+    for resource in ("cpu", "memory"):
+        limit = limits.get(resource) or defaults.get(f"limit_{resource}")
+        request = requests.get(resource) or limits.get(resource) or defaults.get(f"request_{resource}")
+        if request:
+            amounts[f"requests.{resource}"] = amounts[resource] = quantity.parse(request)
+        if limit:
+            amounts[f"limits.{resource}"] = quantity.parse(limit)
+    for volume in spec.get("volumes") or []:
+        amounts["requests.storage"] = amounts.get("requests.storage", Decimal(0)) + quantity.parse(volume["size"])
+        amounts["persistentvolumeclaims"] = amounts.get("persistentvolumeclaims", Decimal(0)) + 1
+    return amounts
+
+
+def _show(key, amount):
+    if "memory" in key or "storage" in key:
+        return quantity.format_bytes(amount)
+    if "cpu" in key:
+        return quantity.format_cpu(amount)
+    return f"{amount.normalize():f}"
+
+
+def check_quota(api, project, spec, extra_replicas):
+    """Refuse before Kubernetes does (its refusal would come later, pod by pod, as events)."""
+    if extra_replicas <= 0:
+        return
+    wanted = per_pod(project, spec)
+    for quota in api.list("ResourceQuota", project.name):
+        status = quota.get("status") or {}
+        hard = status.get("hard") or (quota.get("spec") or {}).get("hard") or {}
+        used = status.get("used") or {}
+        for key, amount in wanted.items():
+            if key not in hard:
+                continue
+            need = amount * extra_replicas
+            limit, in_use = quantity.parse(hard[key]), quantity.parse(used.get(key, "0"))
+            if in_use + need > limit:
+                raise ValidationError(
+                    _("Not enough quota: %(replicas)s more replicas need %(need)s of %(key)s, but quota %(quota)s leaves %(free)s "
+                      "of %(hard)s.") % {"replicas": extra_replicas, "need": _show(key, need), "key": key,
+                                         "quota": quota["metadata"]["name"], "free": _show(key, max(limit - in_use, Decimal(0))),
+                                         "hard": _show(key, limit)})
+
+
+# --- deploy and upgrade --------------------------------------------------------------
+
+
+def deploy_app(project, *, acting_user, name, kind, spec):
+    """Create an app: checked by a dry run of all its objects, then applied by a job."""
+    target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name, "kind": kind, "name": name}
+    with oplog.recorded(acting_user, "app.deploy", target=target, payload={"spec": specs.loggable(spec)}) as outcome:
+        _check_may_change(acting_user, project)
+        specs.check_app_name(name)
+        specs.validate(kind, spec)
+        if App.objects.filter(project=project, name=name).exists():
+            raise ValidationError({"name": _("An app named %(name)s exists already in %(ns)s.") % {"name": name, "ns": project.name}})
+        if kind == AppKind.STATEFULSET:
+            spec = {**spec, "storage_class": storage_class_for(project.cluster) if spec.get("volumes") else ""}
+        app = App(project=project, name=name, kind=kind, spec=spec, created_by=acting_user, status=AppStatus.DEPLOYING)
+        with talking_to(project, acting_user) as api:
+            if api.get(kind, name, project.name) is not None:
+                raise ValidationError({"name": _("A %(kind)s named %(name)s exists already in %(ns)s (made outside the console).")
+                                       % {"kind": kind, "name": name, "ns": project.name}})
+            _check_secret(api, project, spec.get("env_secret"), "env_secret")
+            check_quota(api, project, spec, spec["replicas"])
+            dry_run(api, manifests.objects(app, spec))
+        app.save()
+        job = _queue(app, acting_user, "app.deploy", {"spec": spec})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk, "storage_class": spec.get("storage_class", "")}
+    return app, job
+
+
+def live_spec(app, api):
+    """(spec, generation) of what runs now, read from the API server."""
+    obj = api.get(app.kind, app.name, app.namespace)
+    if obj is None:
+        raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+    return manifests.spec_from_workload(obj, app.kind), obj["metadata"].get("generation")
+
+
+def upgrade_app(app, *, acting_user, spec, generation=None):
+    """Roll out a new image, environment or resources. `generation` is the workload's
+    generation the form was made from: when the cluster has moved on, Conflict."""
+    with oplog.recorded(acting_user, "app.upgrade", target=app.target(), payload={"spec": specs.loggable(spec)}) as outcome:
+        _check_app(acting_user, app)
+        specs.validate(app.kind, spec)
+        with talking_to(app.project, acting_user) as api:
+            current, live_generation = live_spec(app, api)
+            if generation and str(generation) != str(live_generation):
+                raise Conflict(_("The app was changed by someone else since you opened this form (generation %(old)s, now %(new)s). "
+                                 "The form now shows its current state: check it and submit again.")
+                               % {"old": generation, "new": live_generation}, current, live_generation)
+            if app.kind == AppKind.STATEFULSET and spec.get("volumes") != current.get("volumes"):
+                raise ValidationError({"volumes": _("A StatefulSet's volumes cannot be changed after it is created.")})
+            spec = {**spec, "replicas": current["replicas"]}  # scaling is its own action
+            if "storage_class" in current:
+                spec["storage_class"] = current["storage_class"]
+            outcome.before = {"spec": specs.loggable(current)}
+            if specs.changes(current, spec) == {}:
+                raise ValidationError(_("Nothing to change: the app runs this already."))
+            _check_secret(api, app.project, spec.get("env_secret"), "env_secret")
+            dry_run(api, manifests.objects(app, spec))
+        job = _queue(app, acting_user, "app.upgrade", {"spec": spec, "before": current})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"spec": specs.loggable(spec), "changes": list(specs.changes(current, spec)), "job": job.pk}
+    return job
+
+
+def rollback_app(app, *, acting_user, revision):
+    """Go back to an earlier revision: its pod template is applied again."""
+    with oplog.recorded(acting_user, "app.rollback", target=app.target(), payload={"revision": revision}) as outcome:
+        _check_app(acting_user, app)
+        if app.kind != AppKind.DEPLOYMENT:
+            raise ValidationError(_("Rolling back to a revision is offered for Deployments only."))
+        with talking_to(app.project, acting_user) as api:
+            current = api.get(app.kind, app.name, app.namespace)
+            if current is None:
+                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            replicaset = find_revision(api, app, current, revision)
+            if replicaset is None:
+                raise ValidationError(_("Revision %(revision)s does not exist (any more).") % {"revision": revision})
+            now = (current["metadata"].get("annotations") or {}).get(manifests.REVISION)
+            if str(revision) == str(now):
+                raise ValidationError(_("Revision %(revision)s is the current one.") % {"revision": revision})
+            template = manifests.rollback_template(replicaset)
+            spec = {**app.spec, "replicas": (current.get("spec") or {}).get("replicas", 1)}
+            dry_run(api, [manifests.workload(app, spec, template=template)])
+        outcome.before = {"revision": now}
+        job = _queue(app, acting_user, "app.rollback", {"revision": str(revision), "replicaset": replicaset["metadata"]["name"]})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"revision": str(revision), "replicaset": replicaset["metadata"]["name"], "job": job.pk}
+    return job
+
+
+def find_revision(api, app, deployment, revision):
+    uid = deployment["metadata"]["uid"]
+    for rs in api.list("ReplicaSet", app.namespace, label_selector=manifests.selector_text(app)):
+        owners = rs["metadata"].get("ownerReferences") or []
+        annotations = rs["metadata"].get("annotations") or {}
+        if any(o.get("uid") == uid for o in owners) and annotations.get(manifests.REVISION) == str(revision):
+            return rs
+    return None
+
+
+# --- scale, pause, resume -------------------------------------------------------------
+
+
+def scale_app(app, *, acting_user, replicas, reason=ScaleReason.MANUAL):
+    """Set the number of replicas. acting_user None: the system (scheduled scaling)."""
+    payload = {"replicas": replicas, "reason": reason}
+    with oplog.recorded(acting_user, "app.scale", target=app.target(), payload=payload) as outcome:
+        if acting_user is not None:
+            _check_app(acting_user, app)
+        if not isinstance(replicas, int) or not 0 <= replicas <= specs.MAX_REPLICAS:
+            raise ValidationError({"replicas": _("Replicas must be a number from 0 to %(max)s.") % {"max": specs.MAX_REPLICAS}})
+        with talking_to(app.project, acting_user) as api:
+            current = api.get(app.kind, app.name, app.namespace)
+            if current is None:
+                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            before = (current.get("spec") or {}).get("replicas", 1)
+            outcome.before = {"replicas": before}
+            if api.get("HorizontalPodAutoscaler", app.name, app.namespace) is not None:
+                raise ValidationError(_("An autoscaler sets this app's replicas; change its minimum and maximum instead."))
+            if before == replicas:
+                raise ValidationError({"replicas": _("The app has %(n)s replicas already.") % {"n": replicas}})
+            check_quota(api, app.project, app.spec, replicas - before)
+        job = _queue(app, acting_user, "app.scale", {"replicas": replicas, "from": before, "reason": reason})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"replicas": replicas, "reason": reason, "job": job.pk}
+    return job
+
+
+def pause_app(app, *, acting_user):
+    return _set_paused(app, acting_user, True)
+
+
+def resume_app(app, *, acting_user):
+    return _set_paused(app, acting_user, False)
+
+
+def _set_paused(app, acting_user, paused):
+    action = "app.pause" if paused else "app.resume"
+    with oplog.recorded(acting_user, action, target=app.target()) as outcome:
+        _check_app(acting_user, app)
+        if app.kind != AppKind.DEPLOYMENT:
+            raise ValidationError(_("Only Deployments can pause a rollout."))
+        with talking_to(app.project, acting_user) as api:
+            current = api.get(app.kind, app.name, app.namespace)
+            if current is None:
+                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            was = bool((current.get("spec") or {}).get("paused"))
+            if was == paused:
+                raise ValidationError(_("The rollout is paused already.") if paused else _("The rollout is not paused."))
+            api.patch(app.kind, app.name, app.namespace, {"spec": {"paused": paused}})
+        outcome.before, outcome.after = {"paused": was}, {"paused": paused}
+
+
+# --- pods ----------------------------------------------------------------------------
+
+
+def restart_pod(app, *, acting_user, pod_name):
+    """Delete one pod of the app; its controller starts a new one."""
+    with oplog.recorded(acting_user, "app.restart_pod", target=app.target(kind="Pod", name=pod_name)) as outcome:
+        _check_app(acting_user, app)
+        with talking_to(app.project, acting_user) as api:
+            pod = api.get("Pod", pod_name, app.namespace)
+            if pod is None or (pod["metadata"].get("labels") or {}).get(manifests.APP_LABEL) != app.name:
+                raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
+            api.delete("Pod", pod_name, app.namespace)
+        outcome.before = {"node": (pod.get("spec") or {}).get("nodeName", ""), "phase": (pod.get("status") or {}).get("phase", "")}
+
+
+def pod_log(app, *, user, pod_name, tail_lines=200):
+    """The last lines of a pod's log (read as the user: the cluster's RBAC decides)."""
+    _require(access.may_see(user, app.project.tenant), _("You may not read this app's logs."))
+    with talking_to(app.project, user if access.may_operate(user, app.project.tenant) else None) as api:
+        pod = api.get("Pod", pod_name, app.namespace)
+        if pod is None or (pod["metadata"].get("labels") or {}).get(manifests.APP_LABEL) != app.name:
+            raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
+        return api.pod_log(pod_name, app.namespace, tail_lines=tail_lines)
+
+
+# --- expose --------------------------------------------------------------------------
+
+
+def check_exposure(app, service_type, port, target_port, node_port, host, path, tls_secret):
+    """The Service and Ingress settings, cleaned: (service dict or {}, ingress dict or {})."""
+    if service_type not in ServiceType.values:
+        raise ValidationError({"service_type": _("Unknown service type.")})
+    if not service_type:
+        if host:
+            raise ValidationError({"host": _("An ingress needs a Service: choose ClusterIP or NodePort.")})
+        return {}, {}
+    container_ports = [p["port"] for p in app.spec.get("ports") or []]
+    target_port = target_port or (container_ports[0] if container_ports else None)
+    for field, value in (("port", port), ("target_port", target_port)):
+        if not isinstance(value, int) or not 1 <= value <= 65535:
+            raise ValidationError({field: _("Ports are numbers from 1 to 65535.")})
+    if node_port is not None:
+        if service_type != ServiceType.NODE_PORT:
+            raise ValidationError({"node_port": _("Only NodePort services have a node port.")})
+        if not 30000 <= node_port <= 32767:
+            raise ValidationError({"node_port": _("Node ports are numbers from 30000 to 32767.")})
+    service = {"type": service_type, "port": port, "target_port": target_port, "node_port": node_port}
+    if not host:
+        if path or tls_secret:
+            raise ValidationError({"host": _("Give the host name the ingress answers for.")})
+        return service, {}
+    bare = host[2:] if host.startswith("*.") else host
+    if len(host) > 253 or not HOST.match(bare) or "." not in bare:
+        raise ValidationError({"host": _("%(host)s is not a valid host name (for example shop.example.com).") % {"host": repr(host)}})
+    path = path or "/"
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise ValidationError({"path": _("The path must start with '/' and hold no spaces.")})
+    if tls_secret and not specs.DNS_SUBDOMAIN.match(tls_secret):
+        raise ValidationError({"tls_secret": _("%(name)s is not a valid Secret name.") % {"name": repr(tls_secret)}})
+    return service, {"host": host, "path": path, "tls_secret": tls_secret}
+
+
+def expose_app(app, *, acting_user, service_type, port=None, target_port=None, node_port=None, host="", path="", tls_secret=""):
+    """Create, change or remove the app's Service and Ingress."""
+    payload = {"service_type": service_type, "port": port, "target_port": target_port, "node_port": node_port, "host": host,
+               "path": path, "tls_secret": tls_secret}
+    with oplog.recorded(acting_user, "app.expose", target=app.target(), payload=payload) as outcome:
+        _check_app(acting_user, app)
+        service, route = check_exposure(app, service_type, port, target_port, node_port, host.strip().lower(), path.strip(), tls_secret.strip())
+        outcome.before = {"service": app.service, "ingress": app.ingress}
+        if service == app.service and route == app.ingress:
+            raise ValidationError(_("Nothing to change."))
+        with talking_to(app.project, acting_user) as api:
+            objects = []
+            if service:
+                objects.append(manifests.service(app, service))
+            if route:
+                _check_secret(api, app.project, route["tls_secret"], "tls_secret")
+                conflict = _host_taken(app, api, route)
+                if conflict:
+                    raise ValidationError({"host": conflict})
+                objects.append(manifests.ingress(app, route, service["port"]))
+            dry_run(api, objects)
+        job = _queue(app, acting_user, "app.expose", {"service": service, "ingress": route})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"service": service, "ingress": route, "job": job.pk}
+    return job
+
+
+def _host_taken(app, api, route):
+    """Another app of the cluster answering the same host and path would steal its traffic."""
+    from console.models import MirroredObject
+
+    for obj in MirroredObject.objects.filter(cluster=app.project.cluster, kind="Ingress").only("namespace", "name", "object"):
+        if (obj.namespace, obj.name) == (app.namespace, app.name):
+            continue
+        for rule in (obj.object.get("spec") or {}).get("rules") or []:
+            paths = [p.get("path") or "/" for p in ((rule.get("http") or {}).get("paths") or [])]
+            if rule.get("host") == route["host"] and route["path"] in paths:
+                return _("%(host)s%(path)s is served by another ingress already.") % {"host": route["host"], "path": route["path"]}
+    return ""
+
+
+# --- delete --------------------------------------------------------------------------
+
+
+def delete_app(app, *, acting_user, confirm_name, delete_volumes=False):
+    with oplog.recorded(acting_user, "app.delete", target=app.target(), payload={"delete_volumes": delete_volumes}) as outcome:
+        _check_may_change(acting_user, app.project)
+        if confirm_name != app.name:
+            raise ValidationError({"confirm_name": _("Type the app's name to confirm.")})
+        app = App.objects.select_for_update().get(pk=app.pk)
+        outcome.before = {"spec": specs.loggable(app.spec), "service": app.service, "ingress": app.ingress, "status": app.status}
+        app.status = AppStatus.DELETING
+        app.save(update_fields=["status", "updated_at"])
+        job = _queue(app, acting_user, "app.delete", {"delete_volumes": bool(delete_volumes)})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job

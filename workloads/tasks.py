@@ -1,0 +1,382 @@
+"""Celery work of the workloads app: deploy, upgrade, roll back, scale, expose and delete
+apps, following each rollout until it completes (its progress goes to the job's steps and
+the app's page). Every step is idempotent (server-side apply; deletes that accept
+"already gone"), so a retried job converges."""
+
+import logging
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from console import jobs, kube, notifications, oplog, realtime
+from console.choices import JobStatus, NotificationLevel, OperationResult
+from console.cluster_api import ApiRefused, ClusterAPI
+from console.models import Job
+
+from . import manifests, rollout, services
+from .choices import AppKind, AppStatus, ScaleReason
+from .models import App
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 5
+POLL_SECONDS = 0.3
+
+
+def rollout_timeout():
+    return getattr(settings, "CAAS_ROLLOUT_TIMEOUT", 300)
+
+
+class JobFailed(Exception):
+    """A step failed for a reason the user must read (the cluster's own words)."""
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def run_app_job(self, job_id):
+    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.status in JobStatus.terminal():
+        return  # deleted, or a duplicate delivery of a finished job
+    jobs.start(job)
+    try:
+        outcome = RUNNERS[job.kind](job)
+    except kube.ClusterError as exc:
+        if exc.reason == "unreachable" and self.request.retries < MAX_RETRIES:
+            delay = 2 ** (self.request.retries + 1)
+            jobs.step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
+            raise self.retry(countdown=delay) from None
+        _fail(job, str(exc))
+    except ApiRefused as exc:
+        _fail(job, exc.message)
+    except (JobFailed, PermissionError) as exc:
+        _fail(job, str(exc))
+    except Exception as exc:  # an unforeseen failure still ends the job visibly
+        log.exception("job %s failed", job.pk)
+        _fail(job, f"{type(exc).__name__}: {exc}")
+    else:
+        jobs.finish(job)
+        _record(job, job.kind + ".finish", OperationResult.SUCCEEDED, after=outcome if isinstance(outcome, dict) else None)
+        _notify(job, ok=True, detail=(outcome or {}).get("message", "") if isinstance(outcome, dict) else "")
+
+
+def _fail(job, error):
+    app = App.objects.filter(pk=job.payload.get("app")).first()
+    if app is not None:
+        App.objects.filter(pk=app.pk).update(status=AppStatus.FAILED, updated_at=timezone.now())
+        tick(app)
+    jobs.finish(job, error=error)
+    _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
+    _notify(job, ok=False, detail=error)
+
+
+def _record(job, action, result, *, kind="", name="", before=None, after=None, error=""):
+    target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace, "kind": kind or job.target_kind,
+              "name": name or job.target_name}
+    return oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,
+                        before=before, after=after, payload={"job": job.pk}, error=error)
+
+
+def _notify(job, ok, detail=""):
+    """The person who asked hears how it ended."""
+    if job.requested_by is None or job.kind == "app.scale":  # scaling notifies the whole tenant (below)
+        return
+    what = {"app.deploy": _("Deploy"), "app.upgrade": _("Upgrade"), "app.rollback": _("Rollback"), "app.expose": _("Exposure"),
+            "app.delete": _("Deletion")}.get(job.kind, job.kind)
+    title = (_("%(what)s of %(app)s finished") if ok else _("%(what)s of %(app)s failed")) % {"what": what, "app": job.target_name}
+    notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.INFO if ok else NotificationLevel.ERROR,
+                              link=reverse("console:job", args=[job.pk]))
+
+
+def tick(app):
+    """Tell the app's open pages to re-read it (the same tick the mirror sends)."""
+    group = app.group
+    from console.mirror import tick_id
+
+    realtime.push_html(group, f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>')
+
+
+def _app(job):
+    app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
+    if app is None:
+        raise JobFailed("The app is gone.")
+    return app
+
+
+def _api(job, app):
+    return ClusterAPI(app.project.cluster, services.identity(job.requested_by, app.project.tenant))
+
+
+def _who(job):
+    return job.requested_by.get_username() if job.requested_by else "system"
+
+
+def _apply(job, api, obj):
+    meta = obj["metadata"]
+    try:
+        applied = api.apply(obj)
+    except ApiRefused as exc:
+        jobs.step(job, f"{obj['kind']} {meta['name']}: {exc.message}", ok=False)
+        _record(job, "app.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], error=exc.message)
+        raise
+    jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
+    _record(job, "app.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], after={"spec": obj.get("spec")})
+    return applied
+
+
+def _apply_all(job, api, objects, *, fresh=False):
+    """Dry-run everything first, then apply: a refusal leaves nothing half-done. On a
+    fresh deploy, what was created before a later object failed is removed again."""
+    for obj in objects:
+        try:
+            api.apply(obj, dry_run=True)
+        except ApiRefused as exc:
+            raise JobFailed(f"{obj['kind']} {obj['metadata']['name']}: {exc.message}") from None
+    jobs.step(job, f"The cluster accepts all {len(objects)} objects (dry run).")
+    applied = []
+    try:
+        for obj in objects:
+            applied.append(_apply(job, api, obj))
+    except ApiRefused:
+        if fresh:
+            for obj in applied:
+                api.delete(obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"])
+                jobs.step(job, f"Removed {obj['kind']} {obj['metadata']['name']} again: nothing is left half-deployed.")
+        raise
+    return applied
+
+
+# --- following a rollout --------------------------------------------------------------
+
+
+def follow(job, api, app, generation):
+    """Watch the workload until the rollout is complete; report each change. Returns
+    "complete", "paused" or "superseded" (someone changed the app again meanwhile)."""
+    deadline = time.monotonic() + rollout_timeout()
+    last = None
+    while True:
+        obj = api.get(app.kind, app.name, app.namespace)
+        if obj is None:
+            raise JobFailed(f"{app.kind} {app.name} disappeared from the cluster.")
+        if generation and obj["metadata"].get("generation", 0) > generation:
+            jobs.step(job, "A newer change to the app took over; this job stops following the rollout.")
+            return "superseded"
+        progress = rollout.progress(obj, app.kind)
+        if progress.key() != last:
+            last = progress.key()
+            jobs.step(job, progress.summary())
+            tick(app)
+        if progress.observed and progress.paused:
+            jobs.step(job, "The rollout is paused; resume it to go on.")
+            return "paused"
+        if progress.complete:
+            jobs.step(job, f"Rollout complete: {progress.wanted} of {progress.wanted} replicas ready.")
+            return "complete"
+        if progress.deadline_exceeded:
+            raise JobFailed(progress.message)
+        if progress.observed:
+            problem = _stuck(api, app, obj, progress)
+            if problem:
+                raise JobFailed(f"The rollout is stuck: {problem}")
+        if time.monotonic() > deadline:
+            raise JobFailed(f"The rollout did not finish within {rollout_timeout()} s: {progress.summary()}.")
+        time.sleep(POLL_SECONDS)
+
+
+def _stuck(api, app, obj, progress):
+    """A reason the new revision cannot come up: its pods crash or cannot pull their image,
+    or its pods cannot even be created (quota)."""
+    if app.kind == AppKind.STATEFULSET:
+        label, revision, owner = "controller-revision-hash", progress.revision, app.name
+    else:
+        new_rs = next((rs for rs in api.list("ReplicaSet", app.namespace, label_selector=manifests.selector_text(app))
+                       if (rs["metadata"].get("annotations") or {}).get(manifests.REVISION) == progress.revision
+                       and any(o.get("uid") == obj["metadata"]["uid"] for o in rs["metadata"].get("ownerReferences") or [])), None)
+        if new_rs is None:
+            return ""
+        label, revision, owner = manifests.POD_TEMPLATE_HASH, new_rs["metadata"]["labels"].get(manifests.POD_TEMPLATE_HASH), new_rs["metadata"]["name"]
+    pods = api.list("Pod", app.namespace, label_selector=f"{manifests.selector_text(app)},{label}={revision}")
+    for pod in pods:
+        for c in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (c.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason", "")
+            if reason in rollout.BAD_WAITING and (reason != "CrashLoopBackOff" or c.get("restartCount", 0) >= 2):
+                return f"pod {pod['metadata']['name']}: {reason} {waiting.get('message', '')}".strip()
+    if len(pods) < progress.wanted:
+        events = api.list_where("Event", app.namespace, field_selector=f"involvedObject.name={owner},reason=FailedCreate")
+        if events:
+            latest = max(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+            return latest.get("message", "")
+    return ""
+
+
+def _record_revision(job, api, app):
+    """Tie the Deployment's current revision to this job, for the revision list's "who"."""
+    if app.kind != AppKind.DEPLOYMENT:
+        return None
+    obj = api.get(app.kind, app.name, app.namespace)
+    revision = ((obj or {}).get("metadata", {}).get("annotations") or {}).get(manifests.REVISION)
+    replicaset = services.find_revision(api, app, obj, revision) if revision else None
+    if replicaset is None:
+        return None
+    name = replicaset["metadata"]["name"]
+    image = rollout.image_of((replicaset.get("spec") or {}).get("template"))
+    _record(job, "app.revision", OperationResult.SUCCEEDED, kind="ReplicaSet", name=name,
+            after={"app": app.name, "revision": revision, "image": image, "action": job.kind})
+    return revision
+
+
+# --- runners -------------------------------------------------------------------------
+
+
+def deploy(job):
+    app = _app(job)
+    spec = job.payload["spec"]
+    with _api(job, app) as api:
+        objects = manifests.objects(app, spec, change_cause=f"deployed {spec['image']} by {_who(job)} (console job {job.pk})", job_id=job.pk)
+        applied = _apply_all(job, api, objects, fresh=True)
+        App.objects.filter(pk=app.pk).update(spec=spec, updated_at=timezone.now())
+        tick(app)
+        state = follow(job, api, app, applied[-1]["metadata"].get("generation"))
+        revision = _record_revision(job, api, app) if state == "complete" else None
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    tick(app)
+    return {"rollout": state, "revision": revision, "image": spec["image"]}
+
+
+def upgrade(job):
+    app = _app(job)
+    spec, before = job.payload["spec"], job.payload.get("before") or {}
+    changed = ", ".join(f"{key} {before.get(key)} → {spec.get(key)}" if key == "image" else key
+                        for key in services.specs.changes(before, spec))
+    App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
+    with _api(job, app) as api:
+        objects = manifests.objects(app, spec, change_cause=f"upgraded ({changed}) by {_who(job)} (console job {job.pk})", job_id=job.pk)
+        applied = _apply_all(job, api, objects)
+        App.objects.filter(pk=app.pk).update(spec=spec)
+        state = follow(job, api, app, applied[-1]["metadata"].get("generation"))
+        revision = _record_revision(job, api, app) if state == "complete" else None
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    tick(app)
+    return {"rollout": state, "revision": revision, "changes": changed}
+
+
+def rollback(job):
+    app = _app(job)
+    with _api(job, app) as api:
+        current = api.get(app.kind, app.name, app.namespace)
+        if current is None:
+            raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+        replicaset = api.get("ReplicaSet", job.payload["replicaset"], app.namespace)
+        if replicaset is None:
+            raise JobFailed(f"Revision {job.payload['revision']} (ReplicaSet {job.payload['replicaset']}) is gone.")
+        App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
+        spec = {**app.spec, "replicas": (current.get("spec") or {}).get("replicas", 1)}
+        template = manifests.rollback_template(replicaset)
+        image = rollout.image_of(template)
+        obj = manifests.workload(app, spec, template=template, job_id=job.pk,
+                                 change_cause=f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})")
+        applied = _apply(job, api, obj)
+        App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(applied, app.kind))
+        state = follow(job, api, app, applied["metadata"].get("generation"))
+        revision = _record_revision(job, api, app) if state == "complete" else None
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    tick(app)
+    return {"rollout": state, "revision": revision, "rolled_back_to": job.payload["revision"], "image": image}
+
+
+def scale(job):
+    app = _app(job)
+    wanted, reason = job.payload["replicas"], job.payload.get("reason", ScaleReason.MANUAL)
+    with _api(job, app) as api:
+        current = api.get(app.kind, app.name, app.namespace)
+        if current is None:
+            raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+        before = (current.get("spec") or {}).get("replicas", 1)
+        api.scale(app.kind, app.name, app.namespace, wanted)
+        why = ScaleReason(reason).label if reason in ScaleReason.values else reason
+        jobs.step(job, f"Scaled {app.kind} {app.name} from {before} to {wanted} ({why}).")
+        _record(job, "workload.scale", OperationResult.SUCCEEDED, before={"replicas": before},
+                after={"replicas": wanted, "reason": reason, "by": _who(job)})
+        App.objects.filter(pk=app.pk).update(spec={**app.spec, "replicas": wanted}, updated_at=timezone.now())
+        tick(app)
+        notifications.notify_tenant(
+            app.project.tenant_id, _("%(app)s scaled from %(from)s to %(to)s replicas") % {"app": app.name, "from": before, "to": wanted},
+            body=_("%(why)s, by %(who)s, in %(ns)s.") % {"why": str(why).capitalize(), "who": _who(job), "ns": app.namespace},
+            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]))
+        generation = api.get(app.kind, app.name, app.namespace)["metadata"].get("generation")
+        state = follow(job, api, app, generation)
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    return {"from": before, "to": wanted, "reason": reason, "rollout": state}
+
+
+def expose(job):
+    app = _app(job)
+    service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
+    with _api(job, app) as api:
+        objects = []
+        if service:
+            objects.append(manifests.service(app, service))
+        if route:
+            objects.append(manifests.ingress(app, route, service["port"]))
+        _apply_all(job, api, objects)
+        for kind, wanted in (("Ingress", route), ("Service", service)):
+            if not wanted and api.delete(kind, app.name, app.namespace):
+                jobs.step(job, f"Removed {kind} {app.name}")
+                _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=app.name)
+    App.objects.filter(pk=app.pk).update(service=service, ingress=route, updated_at=timezone.now())
+    tick(app)
+    where = f"http{'s' if route.get('tls_secret') else ''}://{route['host']}{route['path']}" if route else ""
+    return {"service": service, "ingress": route, "message": where}
+
+
+def delete(job):
+    app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
+    if app is None:
+        return {"message": "already deleted"}
+    with _api(job, app) as api:
+        for kind, name in (("HorizontalPodAutoscaler", app.name), ("Ingress", app.name), ("Service", app.name),
+                           ("Service", manifests.headless_name(app)), (app.kind, app.name)):
+            if api.delete(kind, name, app.namespace):
+                jobs.step(job, f"Deleted {kind} {name}")
+                _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=name)
+        _wait_for_pods_gone(job, api, app)
+        if job.payload.get("delete_volumes"):
+            for claim in api.list("PersistentVolumeClaim", app.namespace, label_selector=manifests.selector_text(app)):
+                name = claim["metadata"]["name"]
+                if api.delete("PersistentVolumeClaim", name, app.namespace):
+                    jobs.step(job, f"Deleted PersistentVolumeClaim {name}")
+                    _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="PersistentVolumeClaim", name=name)
+    tick(app)
+    app.delete()
+    jobs.step(job, f"App {job.target_name} is deleted.")
+    return {"message": ""}
+
+
+def _wait_for_pods_gone(job, api, app):
+    deadline = time.monotonic() + rollout_timeout()
+    last = None
+    while True:
+        pods = api.list("Pod", app.namespace, label_selector=manifests.selector_text(app))
+        if not pods:
+            jobs.step(job, "All pods are gone.")
+            return
+        if len(pods) != last:
+            last = len(pods)
+            jobs.step(job, f"{last} pods still stopping")
+            tick(app)
+        if time.monotonic() > deadline:
+            raise JobFailed(f"{last} pods are still there after {rollout_timeout()} s.")
+        time.sleep(POLL_SECONDS)
+
+
+RUNNERS = {
+    "app.deploy": deploy,
+    "app.upgrade": upgrade,
+    "app.rollback": rollback,
+    "app.scale": scale,
+    "app.expose": expose,
+    "app.delete": delete,
+}
+

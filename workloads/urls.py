@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "workloads"
+
+APP = "<slug:tenant>/<slug:namespace>/apps/<slug:name>/"
+
+urlpatterns = [
+    path("", views.app_list, name="app_list"),
+    path("<slug:tenant>/<slug:namespace>/deploy/", views.app_add, name="app_add"),
+    path(APP, views.app_detail, name="app"),
+    path(APP + "upgrade/", views.app_upgrade, name="app_upgrade"),
+    path(APP + "scale/", views.app_scale, name="app_scale"),
+    path(APP + "pause/", views.app_pause, name="app_pause"),
+    path(APP + "resume/", views.app_resume, name="app_resume"),
+    path(APP + "rollback/", views.app_rollback, name="app_rollback"),
+    path(APP + "expose/", views.app_expose, name="app_expose"),
+    path(APP + "delete/", views.app_delete, name="app_delete"),
+    path(APP + "pods/<str:pod>/restart/", views.pod_restart, name="pod_restart"),
+    path(APP + "pods/<str:pod>/log/", views.pod_log, name="pod_log"),
+]
