@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import openapi, patch as patching, reviews, tables
+from . import openapi, patch as patching, protobuf, reviews, tables
 from .auth import forbidden
 from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found
 from .kinds import BY_PATH, GROUPS, RESOURCES, SCALABLE
@@ -58,8 +58,14 @@ class Request:
         return self._body
 
     def body(self):
+        if "protobuf" in self.content_type:
+            try:  # kubectl's typed RBAC and auth commands send protobuf; other kinds are JSON and YAML only
+                obj = protobuf.decode(self.raw())
+            except (protobuf.Undecodable, UnicodeDecodeError) as exc:
+                raise bad_request(f"the object provided is unrecognized (must be of type protobuf): {exc}") from None
+            if obj is not None:
+                return obj
         if "protobuf" in self.content_type or "cbor" in self.content_type:
-            # JSON and YAML only; clients that speak protobuf or CBOR fall back to JSON on 415
             raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types "
                            "include: application/json, application/yaml")
         raw = self.raw()

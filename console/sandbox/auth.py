@@ -206,15 +206,16 @@ def _object_reference(request):
 
 class AuditLog:
     """The last `size` authenticated requests, newest last: who sent each (user), whom it acted as
-    (impersonatedUser), what it did and the answer's status code."""
+    (impersonatedUser), what it did and the answer's status code; auditID is the response's Audit-Id header."""
 
     def __init__(self, size=10_000):
         self.events = deque(maxlen=size)
         self.lock = threading.Lock()
 
-    def record(self, user, attrs, code, uri):
+    def record(self, user, attrs, code, uri, audit_id=""):
         requester = user.impersonator or user
         event = {
+            "auditID": audit_id,
             "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "user": requester.name,
             "impersonatedUser": user.name if user.impersonator else None,

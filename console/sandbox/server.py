@@ -13,10 +13,11 @@ import ssl
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -85,7 +86,6 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, response):
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Audit-Id", secrets.token_hex(8))
         self.send_header("Cache-Control", "no-cache, private")
         for key, value in response.headers.items():
             self.send_header(key, value)
@@ -117,6 +117,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         cluster = self.server.cluster
         url = urlsplit(self.path)
+        path = unquote(url.path)  # clients escape names: system%3Adiscovery
         body_read = []
 
         def read_body():
@@ -125,17 +126,18 @@ class Handler(BaseHTTPRequestHandler):
             return body_read[0]
 
         user = attrs = None
+        audit_id = str(uuid.uuid4())
         try:
             if cluster.stopping.is_set():
                 raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
-            request = Request(self.command, url.path, url.query, self.headers, read_body)
-            if not url.path.startswith(PUBLIC_PATHS):
+            request = Request(self.command, path, url.query, self.headers, read_body)
+            if not path.startswith(PUBLIC_PATHS):
                 user = cluster.authenticate(self.headers)
-                attrs = request_attributes(user, self.command, url.path, request.query)
+                attrs = request_attributes(user, self.command, path, request.query)
                 user = impersonate(user, self.headers, cluster.rbac.authorize, self.path)
                 attrs.user = request.user = user
                 request.attrs = attrs
-                if url.path.startswith(("/api", "/openapi")):
+                if path.startswith(("/api", "/openapi")):
                     cluster.inject_faults()
             response = cluster.api.handle(request)
         except ApiError as exc:
@@ -145,8 +147,9 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an API server answers 500 rather than hang up
             response = Response(500, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").status())
             cluster.last_error = exc
+        response.headers["Audit-Id"] = audit_id
         if user is not None:
-            cluster.audit.record(user, attrs, response.code, self.path)
+            cluster.audit.record(user, attrs, response.code, self.path, audit_id)
         if not body_read and self.command in ("POST", "PUT", "PATCH", "DELETE"):
             try:
                 read_body()  # keep the connection in step
