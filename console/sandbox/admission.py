@@ -99,6 +99,8 @@ class Admission:
                 default_class = self.default_storage_class()
                 if default_class:
                     spec["storageClassName"] = default_class
+        if plural == "pods" and old is None:
+            self.limit_ranger(obj)
         validation.validate(plural, obj, old, resource)
         if plural == "services":
             self.allocate_service(obj, old)
@@ -186,6 +188,60 @@ class Admission:
                            "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
                            {"name": pod["metadata"]["name"], "kind": "Pod", "causes": [{"reason": "FieldValueForbidden",
                                                                                            "message": "pod updates may not change fields", "field": "spec"}]})
+
+    def limit_ranger(self, pod):
+        """The LimitRanger admission plugin: containers without requests or limits get
+        the namespace's LimitRange defaults (a default limit is also the default request),
+        and containers above a max or below a min are refused."""
+        namespace = pod["metadata"].get("namespace", "")
+        items = [item for lr in self.store.iter_refs(STORED["limitranges"], namespace)
+                 for item in (lr.get("spec") or {}).get("limits") or [] if item.get("type") == "Container"]
+        if not items:
+            return
+        spec = pod.get("spec") or {}
+        changes = []
+        for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            resources = container.setdefault("resources", {})
+            set_requests, set_limits = [], []
+            for item in items:
+                defaults, default_requests = item.get("default") or {}, item.get("defaultRequest") or {}
+                for name, value in defaults.items():
+                    if name not in (resources.get("limits") or {}):
+                        resources.setdefault("limits", {})[name] = value
+                        set_limits.append(name)
+                for name in set(default_requests) | set(defaults):
+                    if name not in (resources.get("requests") or {}):
+                        limit = (resources.get("limits") or {}).get(name)
+                        explicit_limit = limit is not None and name not in set_limits
+                        value = limit if explicit_limit else default_requests.get(name, defaults.get(name))
+                        resources.setdefault("requests", {})[name] = value
+                        set_requests.append(name)
+            if set_requests:
+                changes.append(f"{', '.join(sorted(set(set_requests)))} request for container {container.get('name')}")
+            if set_limits:
+                changes.append(f"{', '.join(sorted(set(set_limits)))} limit for container {container.get('name')}")
+            self._check_bounds(pod, container, items)
+        if changes:
+            pod["metadata"].setdefault("annotations", {})["kubernetes.io/limit-ranger"] = "LimitRanger plugin set: " + "; ".join(changes)
+
+    def _check_bounds(self, pod, container, items):
+        resources = container.get("resources") or {}
+        for item in items:
+            for name, bound in (item.get("max") or {}).items():
+                limit = (resources.get("limits") or {}).get(name)
+                if limit is None or quantity.parse(limit) > quantity.parse(bound):
+                    what = f"limit is {limit}" if limit is not None else "No limit is specified"
+                    self._refuse_bounds(pod, f"maximum {name} usage per Container is {bound}, but {what}")
+            for name, bound in (item.get("min") or {}).items():
+                request = (resources.get("requests") or {}).get(name)
+                if request is None or quantity.parse(request) < quantity.parse(bound):
+                    what = f"request is {request}" if request is not None else "No request is specified"
+                    self._refuse_bounds(pod, f"minimum {name} usage per Container is {bound}, but {what}")
+
+    @staticmethod
+    def _refuse_bounds(pod, reason):
+        name = pod["metadata"].get("name") or pod["metadata"].get("generateName", "")
+        raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: {reason}', {"name": name, "kind": "pods"})
 
     def check_quota(self, resource, obj):
         store = self.store
