@@ -24,6 +24,14 @@ def merge_key(field, items):
     return MERGE_KEYS.get(field)
 
 
+def identity(item, key):
+    """What identifies an item of a keyed list. Ports are keyed by number and protocol
+    (TCP unless said), so DNS on 53/UDP and 53/TCP are two items, as in Kubernetes."""
+    if key in ("port", "containerPort"):
+        return {key: item.get(key), "protocol": item.get("protocol", "TCP")}
+    return {key: item.get(key)}
+
+
 def merge_patch(target, patch):
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -83,7 +91,7 @@ def merge_list(field, current, patch):
         return [{k: v for k, v in i.items() if not k.startswith("$")} for i in patch if i.get("$patch") != "replace"]
     result = [copy.deepcopy(i) for i in current]
     for item in patch:
-        position = next((n for n, existing in enumerate(result) if isinstance(existing, dict) and existing.get(key) == item.get(key)), None)
+        position = next((n for n, existing in enumerate(result) if isinstance(existing, dict) and identity(existing, key) == identity(item, key)), None)
         if item.get("$patch") == "delete":
             if position is not None:
                 result.pop(position)
@@ -207,7 +215,7 @@ def leaves(obj, prefix=(), top=True):
         elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value) and merge_key(key, value):
             mk = merge_key(key, value)
             for item in value:
-                item_path = path + (("k", json.dumps({mk: item.get(mk)}, separators=(",", ":"))),)
+                item_path = path + (("k", json.dumps(identity(item, mk), separators=(",", ":"), sort_keys=True)),)
                 out[item_path + (".",)] = None
                 out.update(leaves(item, item_path, False))
         else:

@@ -1,5 +1,6 @@
 """LimitRange admission, as the real LimitRanger plugin does it: defaults filled in
-before ResourceQuota sees the pod, bounds refused with the real message."""
+before ResourceQuota sees the pod, bounds refused with the real message. And ports keyed
+by number and protocol."""
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -43,3 +44,21 @@ def test_above_the_maximum_is_refused(core, limited):
         core.create_namespaced_pod(limited, pod("greedy", {"limits": {"cpu": "3"}}))
     assert refused.value.status == 403
     assert body(refused.value)["message"] == 'pods "greedy" is forbidden: maximum cpu usage per Container is 2, but limit is 3'
+
+
+def test_ports_differing_only_in_protocol_stay_two_items(api, core, limited):
+    """Ports are keyed by number and protocol: DNS on 53/UDP and 53/TCP survive server-side
+    apply (the console applies its NetworkPolicies that way)."""
+    import json
+
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "dns", "namespace": limited},
+              "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                       "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}}
+    path = f"/apis/networking.k8s.io/v1/namespaces/{limited}/networkpolicies/dns"
+    for _ in range(2):  # apply twice: the second apply must not collapse the list either
+        method, url, headers, body_, _post = api.param_serialize("PATCH", path, query_params=[("fieldManager", "t"), ("force", "true")],
+                                                                  header_params={"Content-Type": "application/apply-patch+yaml"},
+                                                                  body=policy, auth_settings=["BearerToken"])
+        response = api.call_api(method, url, header_params=headers, body=body_)
+        stored = json.loads(response.read())
+    assert stored["spec"]["egress"][0]["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
