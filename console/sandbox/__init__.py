@@ -6,6 +6,12 @@ only through the kubeconfig it writes.
     cluster = SandboxCluster(nodes=3, clock_speed=1.0).start()
     cluster.kubeconfig_path, cluster.url, cluster.token
     cluster.stop()
+
+Requests are authorised by RBAC (rbac.py) as on a real cluster: the admin token is in
+system:masters, the read-only token in sandbox:viewers, the no-access token bound to nothing;
+add_token(name, groups) makes more. Impersonation (Impersonate-User/-Group) needs the
+`impersonate` verb; cluster.audit_events() names who sent each request and whom it acted as.
+SandboxCluster(calico=True) or cluster.set_calico(True) installs Calico's CRDs.
 """
 
 from .server import SandboxCluster

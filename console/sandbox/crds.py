@@ -5,8 +5,6 @@ Objects are not pruned or checked against the CRD's schema. Deleting a CRD delet
 Calico's CRDs (crd.projectcalico.org/v1) are installed by the `calico` knob: the console finds
 Calico through discovery, as on a real cluster."""
 
-import threading
-
 from .errors import ApiError
 from .kinds import STORED, Resource
 from .store import now_iso
@@ -100,7 +98,6 @@ class Crds:
     def __init__(self, cluster):
         self.cluster = cluster
         self.store = cluster.store
-        self.lock = threading.Lock()
         self._served = None  # [Resource], rebuilt after any CRD change
         self.store.listeners.append(self.on_event)
 
@@ -117,12 +114,13 @@ class Crds:
         """Resources of the CRDs that exist and are not being deleted, by group."""
         served = self._served
         if served is None:
-            served = []
-            for crd in self.store.iter_refs(CRDS):
-                if not crd["metadata"].get("deletionTimestamp"):
-                    served += resources_of(crd)
-            served.sort(key=lambda r: (r.group, r.plural))
-            self._served = served
+            with self.store.lock:  # the listener resets the cache under this lock: no stale list survives
+                served = []
+                for crd in self.store.iter_refs(CRDS):
+                    if not crd["metadata"].get("deletionTimestamp"):
+                        served += resources_of(crd)
+                served.sort(key=lambda r: (r.group, r.plural))
+                self._served = served
         return served
 
     def lookup(self, group, version, plural):

@@ -308,8 +308,8 @@ class SandboxCluster:
     def audit_events(self, limit=None, **match):
         """Audit records, oldest first, optionally only those whose fields equal the given values
         (user=..., impersonatedUser=..., verb=..., resource=..., namespace=..., name=..., code=...). Each is
-        {time, user (who sent it), impersonatedUser (whom it acted as, or None), groups (of the acting user),
-        verb, apiGroup, resource, subresource, namespace, name, uri, code}."""
+        {auditID (the response's Audit-Id), time, user (who sent it), impersonatedUser (whom it acted as, or None),
+        groups (of the acting user), verb, apiGroup, resource, subresource, namespace, name, uri, code}."""
         return self.audit.query(limit, **match)
 
     def inject_faults(self):
