@@ -158,6 +158,14 @@ class ClusterAPI:
         query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if value]
         return self._request("GET", path, query).get("items", [])
 
+    def json_patch(self, kind, name, namespace, operations, dry_run=False):
+        """RFC 6902 operations, applied atomically (a failed "test" refuses them all). Replacing
+        a whole field (a pod template, as `kubectl rollout undo` does) also drops what other
+        field managers set inside it, which server-side apply leaves in place."""
+        path = object_path(KNOWN_KINDS[kind], namespace, name)
+        query = [("dryRun", "All")] if dry_run else []
+        return self._request("PATCH", path, query, body=operations, content_type="application/json-patch+json")
+
     def pod_log(self, name, namespace, container="", tail_lines=200):
         """The last lines of a pod's log, as text."""
 

@@ -93,6 +93,22 @@ def workload(app, spec, *, change_cause="", job_id=None, template=None):
     return {"apiVersion": "apps/v1", "kind": app.kind, "metadata": _meta(app, annotations=annotations), "spec": body}
 
 
+def template_patch(current, template, *, change_cause="", job_id=None):
+    """JSON patch operations that replace a live workload's pod template as a whole (an
+    upgrade, or a rollback to an old ReplicaSet's template) and note who changed it. The
+    first operation makes the patch fail if the object was deleted and created again."""
+    annotations = dict(current["metadata"].get("annotations") or {})
+    if change_cause:
+        annotations[CHANGE_CAUSE] = change_cause[:250]
+    if job_id:
+        annotations[JOB_ANNOTATION] = str(job_id)
+    return [
+        {"op": "test", "path": "/metadata/uid", "value": current["metadata"]["uid"]},
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "add", "path": "/metadata/annotations", "value": annotations},
+    ]
+
+
 def headless_name(app):
     return f"{app.name}-headless"
 
@@ -119,6 +135,18 @@ def service(app, exposure):
         port["nodePort"] = exposure["node_port"]
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app),
             "spec": {"type": exposure["type"], "selector": selector(app), "ports": [port]}}
+
+
+def service_patch(current, desired):
+    """JSON patch turning a live Service into `desired`: its type and ports replaced as a
+    whole (an apply would merge the port list by port number and keep what it no longer
+    owns, such as a node port)."""
+    return [
+        {"op": "test", "path": "/metadata/uid", "value": current["metadata"]["uid"]},
+        {"op": "replace", "path": "/spec/type", "value": desired["spec"]["type"]},
+        {"op": "replace", "path": "/spec/ports", "value": desired["spec"]["ports"]},
+        {"op": "replace", "path": "/spec/selector", "value": desired["spec"]["selector"]},
+    ]
 
 
 def ingress(app, route, service_port):
@@ -152,7 +180,7 @@ def spec_from_workload(obj, kind):
     spec["image"] = c.get("image", "")
     spec["replicas"] = body.get("replicas", 1)
     spec["ports"] = [{"name": p.get("name") or f"port-{p.get('containerPort')}", "port": p.get("containerPort")} for p in c.get("ports") or []]
-    spec["env"] = [{"name": e["name"], "value": e.get("value", "")} for e in c.get("env") or [] if "valueFrom" not in e]
+    spec["env"] = [{"name": e["name"], "value": e.get("value", "")} for e in c.get("env") or [] if e.get("name") and "valueFrom" not in e]
     spec["env_secret"] = next((ref["secretRef"]["name"] for ref in c.get("envFrom") or [] if ref.get("secretRef")), "")
     resources = c.get("resources") or {}
     spec["resources"] = {"requests": dict(resources.get("requests") or {}), "limits": dict(resources.get("limits") or {})}

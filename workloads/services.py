@@ -180,12 +180,11 @@ def deploy_app(project, *, acting_user, name, kind, spec):
     return app, job
 
 
-def live_spec(app, api):
-    """(spec, generation) of what runs now, read from the API server."""
+def live_workload(app, api):
     obj = api.get(app.kind, app.name, app.namespace)
     if obj is None:
         raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
-    return manifests.spec_from_workload(obj, app.kind), obj["metadata"].get("generation")
+    return obj
 
 
 def upgrade_app(app, *, acting_user, spec, generation=None):
@@ -195,7 +194,8 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
         _check_app(acting_user, app)
         specs.validate(app.kind, spec)
         with talking_to(app.project, acting_user) as api:
-            current, live_generation = live_spec(app, api)
+            obj = live_workload(app, api)
+            current, live_generation = manifests.spec_from_workload(obj, app.kind), obj["metadata"].get("generation")
             if generation and str(generation) != str(live_generation):
                 raise Conflict(_("The app was changed by someone else since you opened this form (generation %(old)s, now %(new)s). "
                                  "The form now shows its current state: check it and submit again.")
@@ -209,7 +209,8 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
             if specs.changes(current, spec) == {}:
                 raise ValidationError(_("Nothing to change: the app runs this already."))
             _check_secret(api, app.project, spec.get("env_secret"), "env_secret")
-            dry_run(api, manifests.objects(app, spec))
+            dry_run(api, manifests.objects(app, spec)[:-1])  # a StatefulSet's headless Service
+            api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(obj, manifests.pod_template(app, spec)), dry_run=True)
         job = _queue(app, acting_user, "app.upgrade", {"spec": spec, "before": current})
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"spec": specs.loggable(spec), "changes": list(specs.changes(current, spec)), "job": job.pk}
@@ -223,9 +224,7 @@ def rollback_app(app, *, acting_user, revision):
         if app.kind != AppKind.DEPLOYMENT:
             raise ValidationError(_("Rolling back to a revision is offered for Deployments only."))
         with talking_to(app.project, acting_user) as api:
-            current = api.get(app.kind, app.name, app.namespace)
-            if current is None:
-                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            current = live_workload(app, api)
             replicaset = find_revision(api, app, current, revision)
             if replicaset is None:
                 raise ValidationError(_("Revision %(revision)s does not exist (any more).") % {"revision": revision})
@@ -233,8 +232,7 @@ def rollback_app(app, *, acting_user, revision):
             if str(revision) == str(now):
                 raise ValidationError(_("Revision %(revision)s is the current one.") % {"revision": revision})
             template = manifests.rollback_template(replicaset)
-            spec = {**app.spec, "replicas": (current.get("spec") or {}).get("replicas", 1)}
-            dry_run(api, [manifests.workload(app, spec, template=template)])
+            api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(current, template), dry_run=True)
         outcome.before = {"revision": now}
         job = _queue(app, acting_user, "app.rollback", {"revision": str(revision), "replicaset": replicaset["metadata"]["name"]})
         outcome.result = OperationResult.ACCEPTED
@@ -264,9 +262,7 @@ def scale_app(app, *, acting_user, replicas, reason=ScaleReason.MANUAL):
         if not isinstance(replicas, int) or not 0 <= replicas <= specs.MAX_REPLICAS:
             raise ValidationError({"replicas": _("Replicas must be a number from 0 to %(max)s.") % {"max": specs.MAX_REPLICAS}})
         with talking_to(app.project, acting_user) as api:
-            current = api.get(app.kind, app.name, app.namespace)
-            if current is None:
-                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            current = live_workload(app, api)
             before = (current.get("spec") or {}).get("replicas", 1)
             outcome.before = {"replicas": before}
             if api.get("HorizontalPodAutoscaler", app.name, app.namespace) is not None:
@@ -295,9 +291,7 @@ def _set_paused(app, acting_user, paused):
         if app.kind != AppKind.DEPLOYMENT:
             raise ValidationError(_("Only Deployments can pause a rollout."))
         with talking_to(app.project, acting_user) as api:
-            current = api.get(app.kind, app.name, app.namespace)
-            if current is None:
-                raise ValidationError(_("The app's %(kind)s is not on the cluster any more.") % {"kind": app.kind})
+            current = live_workload(app, api)
             was = bool((current.get("spec") or {}).get("paused"))
             if was == paused:
                 raise ValidationError(_("The rollout is paused already.") if paused else _("The rollout is not paused."))
@@ -378,20 +372,34 @@ def expose_app(app, *, acting_user, service_type, port=None, target_port=None, n
         if service == app.service and route == app.ingress:
             raise ValidationError(_("Nothing to change."))
         with talking_to(app.project, acting_user) as api:
-            objects = []
-            if service:
-                objects.append(manifests.service(app, service))
             if route:
                 _check_secret(api, app.project, route["tls_secret"], "tls_secret")
                 conflict = _host_taken(app, api, route)
                 if conflict:
                     raise ValidationError({"host": conflict})
-                objects.append(manifests.ingress(app, route, service["port"]))
-            dry_run(api, objects)
+            for step in exposure_plan(api, app, service, route):
+                step(dry_run=True)
         job = _queue(app, acting_user, "app.expose", {"service": service, "ingress": route})
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"service": service, "ingress": route, "job": job.pk}
     return job
+
+
+def exposure_plan(api, app, service, route):
+    """The calls that bring the app's Service and Ingress to what is wanted, each taking
+    dry_run: new objects are applied, a live Service is patched, unwanted ones deleted."""
+    steps = []
+    current = api.get("Service", app.name, app.namespace)
+    if service:
+        desired = manifests.service(app, service)
+        if current is None:
+            steps.append(lambda dry_run: api.apply(desired, dry_run=dry_run))
+        else:
+            operations = manifests.service_patch(current, desired)
+            steps.append(lambda dry_run: api.json_patch("Service", app.name, app.namespace, operations, dry_run=dry_run))
+    if route:
+        steps.append(lambda dry_run: api.apply(manifests.ingress(app, route, service["port"]), dry_run=dry_run))
+    return steps
 
 
 def _host_taken(app, api, route):

@@ -85,7 +85,7 @@ def _notify(job, ok, detail=""):
     what = {"app.deploy": _("Deploy"), "app.upgrade": _("Upgrade"), "app.rollback": _("Rollback"), "app.expose": _("Exposure"),
             "app.delete": _("Deletion")}.get(job.kind, job.kind)
     title = (_("%(what)s of %(app)s finished") if ok else _("%(what)s of %(app)s failed")) % {"what": what, "app": job.target_name}
-    notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.INFO if ok else NotificationLevel.ERROR,
+    notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.SUCCESS if ok else NotificationLevel.DANGER,
                               link=reverse("console:job", args=[job.pk]))
 
 
@@ -123,6 +123,28 @@ def _apply(job, api, obj):
     jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
     _record(job, "app.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], after={"spec": obj.get("spec")})
     return applied
+
+
+def _replace_template(job, api, app, current, template, change_cause):
+    """Dry run, then the real patch: the workload's pod template replaced as a whole."""
+    operations = manifests.template_patch(current, template, change_cause=change_cause, job_id=job.pk)
+    try:
+        api.json_patch(app.kind, app.name, app.namespace, operations, dry_run=True)
+        patched = api.json_patch(app.kind, app.name, app.namespace, operations)
+    except ApiRefused as exc:
+        jobs.step(job, f"{app.kind} {app.name}: {exc.message}", ok=False)
+        _record(job, "app.apply", OperationResult.FAILED, error=exc.message)
+        raise
+    jobs.step(job, f"Replaced the pod template of {app.kind} {app.name}")
+    _record(job, "app.apply", OperationResult.SUCCEEDED, after={"template": template, "change_cause": change_cause})
+    return patched
+
+
+def _current(api, app):
+    current = api.get(app.kind, app.name, app.namespace)
+    if current is None:
+        raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+    return current
 
 
 def _apply_all(job, api, objects, *, fresh=False):
@@ -252,10 +274,13 @@ def upgrade(job):
                         for key in services.specs.changes(before, spec))
     App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
     with _api(job, app) as api:
-        objects = manifests.objects(app, spec, change_cause=f"upgraded ({changed}) by {_who(job)} (console job {job.pk})", job_id=job.pk)
-        applied = _apply_all(job, api, objects)
+        current = _current(api, app)
+        if app.kind == AppKind.STATEFULSET:
+            _apply_all(job, api, [manifests.headless_service(app, spec)])
+        patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec),
+                                    f"upgraded ({changed}) by {_who(job)} (console job {job.pk})")
         App.objects.filter(pk=app.pk).update(spec=spec)
-        state = follow(job, api, app, applied[-1]["metadata"].get("generation"))
+        state = follow(job, api, app, patched["metadata"].get("generation"))
         revision = _record_revision(job, api, app) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
@@ -265,21 +290,17 @@ def upgrade(job):
 def rollback(job):
     app = _app(job)
     with _api(job, app) as api:
-        current = api.get(app.kind, app.name, app.namespace)
-        if current is None:
-            raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+        current = _current(api, app)
         replicaset = api.get("ReplicaSet", job.payload["replicaset"], app.namespace)
         if replicaset is None:
             raise JobFailed(f"Revision {job.payload['revision']} (ReplicaSet {job.payload['replicaset']}) is gone.")
         App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
-        spec = {**app.spec, "replicas": (current.get("spec") or {}).get("replicas", 1)}
         template = manifests.rollback_template(replicaset)
         image = rollout.image_of(template)
-        obj = manifests.workload(app, spec, template=template, job_id=job.pk,
-                                 change_cause=f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})")
-        applied = _apply(job, api, obj)
-        App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(applied, app.kind))
-        state = follow(job, api, app, applied["metadata"].get("generation"))
+        patched = _replace_template(job, api, app, current, template,
+                                    f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})")
+        App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(patched, app.kind))
+        state = follow(job, api, app, patched["metadata"].get("generation"))
         revision = _record_revision(job, api, app) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
@@ -290,9 +311,7 @@ def scale(job):
     app = _app(job)
     wanted, reason = job.payload["replicas"], job.payload.get("reason", ScaleReason.MANUAL)
     with _api(job, app) as api:
-        current = api.get(app.kind, app.name, app.namespace)
-        if current is None:
-            raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+        current = _current(api, app)
         before = (current.get("spec") or {}).get("replicas", 1)
         api.scale(app.kind, app.name, app.namespace, wanted)
         why = ScaleReason(reason).label if reason in ScaleReason.values else reason
@@ -315,12 +334,17 @@ def expose(job):
     app = _app(job)
     service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
     with _api(job, app) as api:
-        objects = []
-        if service:
-            objects.append(manifests.service(app, service))
-        if route:
-            objects.append(manifests.ingress(app, route, service["port"]))
-        _apply_all(job, api, objects)
+        plan = services.exposure_plan(api, app, service, route)
+        try:
+            for step in plan:
+                step(dry_run=True)
+            for step in plan:
+                done = step(dry_run=False)
+                jobs.step(job, f"Applied {done.get('kind', '')} {done['metadata']['name']}")
+                _record(job, "app.apply", OperationResult.SUCCEEDED, kind=done.get("kind", ""), name=done["metadata"]["name"],
+                        after={"spec": done.get("spec")})
+        except ApiRefused as exc:
+            raise JobFailed(exc.message) from None
         for kind, wanted in (("Ingress", route), ("Service", service)):
             if not wanted and api.delete(kind, app.name, app.namespace):
                 jobs.step(job, f"Removed {kind} {app.name}")
