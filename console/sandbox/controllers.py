@@ -43,7 +43,6 @@ DEFAULT_DELAYS = {
     "cron_start": 0.0,
 }
 RESYNC_REAL_SECONDS = 1.0
-NAMESPACE_MIN_TERMINATING_SECONDS = 0.5
 RESYNCED = ("namespaces", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "services",
             "persistentvolumeclaims", "volumesnapshots", "horizontalpodautoscalers", "resourcequotas", "ingresses",
             "poddisruptionbudgets")
@@ -199,7 +198,6 @@ class Controllers:
         self.event_order = deque()
         self.max_events = max_events
         self.hpa_last = {}  # hpa uid -> sim time of last evaluation
-        self.namespaces_terminating = {}  # name -> monotonic time its deletion was first seen
         self.hpa_recommendations = {}  # hpa uid -> [(sim time, replicas)]
         self.timed = {}  # (kind, uid) -> sim time something becomes due (pvc bind, snapshot ready, lb)
         self.errors = deque(maxlen=50)
@@ -524,14 +522,7 @@ class Controllers:
                         pass
                 elif plural != "pods" and obj["metadata"].get("finalizers") and plural not in ("persistentvolumeclaims",):
                     pass
-        # The real namespace controller works from a rate-limited queue, so a deleted
-        # namespace always stays observable as Terminating for a moment; clients rely on it.
-        since = self.namespaces_terminating.setdefault(name, time.monotonic())
-        if remaining == 0 and time.monotonic() - since < NAMESPACE_MIN_TERMINATING_SECONDS:
-            self.wake(key, self.clock.now() + 0.2)
-            return
         if remaining == 0:
-            self.namespaces_terminating.pop(name, None)
             with store.lock:
                 current = store.get_ref(R["namespaces"], "", name)
                 if current is not None and not any(store.count(r, name) for r in R.values() if r.namespaced):

@@ -360,10 +360,13 @@ class Store:
             if dry_run:
                 return copy.deepcopy(new)
             new["metadata"]["resourceVersion"] = self._bump()
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and resource.key != "pods":
+            # An update that clears the last finalizer completes a pending deletion; not for
+            # namespaces, which the namespace controller removes once they are empty.
+            finished = new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and resource.key != "namespaces"
+            if finished and resource.key != "pods":
                 return copy.deepcopy(self._remove(resource, key, new))
             self._put(resource, key, new, current)
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and not self._pod_waits(new):
+            if finished and not self._pod_waits(new):
                 return copy.deepcopy(self._remove(resource, key))
             return copy.deepcopy(new)
 

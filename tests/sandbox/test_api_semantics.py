@@ -198,6 +198,28 @@ def test_namespace_termination(core, apps):
     assert wait_for(gone)
 
 
+def test_a_terminating_namespace_survives_status_updates_until_it_is_empty(core):
+    """The namespace controller writes conditions on a terminating namespace; such an
+    update must not complete the deletion (namespaces have no metadata finalizers)."""
+    core.create_namespace({"metadata": {"name": "held-open"}})
+    core.create_namespaced_config_map("held-open", {"metadata": {"name": "pin", "finalizers": ["example.com/hold"]}})
+    core.delete_namespace("held-open")
+
+    def content_remaining():
+        conditions = core.read_namespace("held-open").status.conditions or []
+        return any(c.type == "NamespaceContentRemaining" for c in conditions)
+    assert wait_for(content_remaining)
+    assert core.read_namespace("held-open").status.phase == "Terminating"
+    core.patch_namespaced_config_map("pin", "held-open", {"metadata": {"finalizers": None}})
+
+    def gone():
+        try:
+            core.read_namespace("held-open")
+        except ApiException as exc:
+            return exc.status == 404
+    assert wait_for(gone)
+
+
 def test_quota_admission_and_status(core, ns):
     core.create_namespace({"metadata": {"name": "quota"}})
     core.create_namespaced_resource_quota("quota", {"metadata": {"name": "compute"}, "spec": {"hard": {"pods": "2", "configmaps": "10"}}})
