@@ -36,8 +36,8 @@ def test_namespace_is_provisioned_with_quota_defaults_bindings_and_policies(clus
         assert set(policies) == set(manifests.BASE_POLICIES)
         assert policies["caas-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         assert policies["caas-allow-tenant"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {manifests.TENANT_LABEL: "acme"}
-        assert policies["caas-allow-dns"]["egress"][0]["ports"][0] == {"protocol": "UDP", "port": 53}
-    steps = OperationLogEntry.objects.filter(action="namespace.apply", namespace="acme-web", result="succeeded")
+        assert {"protocol": "UDP", "port": 53} in policies["caas-allow-dns"]["egress"][0]["ports"]
+    steps = OperationLogEntry.objects.filter(action="namespace.apply", tenant="acme", result="succeeded")
     assert steps.count() == 9 and set(steps.values_list("actor_name", flat=True)) == {"acme-admin"}
     assert OperationLogEntry.objects.filter(action="namespace.create", result="accepted", tenant="acme").exists()
     assert OperationLogEntry.objects.filter(action="namespace.create.finish", result="succeeded").exists()
@@ -108,13 +108,13 @@ def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox
     with ClusterAPI(cluster) as api:
         for i in range(3):
             api.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "acme-busy"},
-                       "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}})
+                       "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}})
     # The watcher keeps the mirror; here the test mirrors the quota's current state itself.
     with ClusterAPI(cluster) as api:
         assert _wait(lambda: (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods") == "3")
         quota = api.get("ResourceQuota", "caas-quota", "acme-busy")
     quota["kind"] = "ResourceQuota"
-    mirror.apply_events(cluster, [("ADDED", quota)])
+    mirror.apply_events(cluster.pk, "ResourceQuota", [("ADDED", quota)])
     with pytest.raises(ValidationError, match=r"pods quota 2 is below what the namespace uses now \(3\)"):
         services.update_project(project, acting_user=acme_admin, quota={"cpu": "1", "memory": "2Gi", "pods": "2"}, limit_range={})
     with pytest.raises(ValidationError, match=r"pods limit 2 is below what the tenant has"):
@@ -255,3 +255,46 @@ def _wait(predicate, timeout=10):
             return True
         time.sleep(0.1)
     return False
+
+
+def test_the_clusters_own_rbac_refuses_cross_tenant_access(cluster, acme, acme_admin, globex, operator, sandbox):
+    """Even with every console check bypassed, a tenant user's impersonated request is
+    refused by the cluster outside the tenant's namespaces, and its audit names them."""
+    run(services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="own")[1])
+    run(services.create_project(globex, acting_user=operator, cluster=cluster, short_name="theirs")[1])
+    member = mk_member(acme, "acme-dev")
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}}
+    with ClusterAPI(cluster, access.identity_for(member, acme)) as api:
+        api.apply({**config_map, "metadata": {"name": "mine", "namespace": "acme-own"}})
+        with pytest.raises(ApiRefused) as foreign:
+            api.apply({**config_map, "metadata": {"name": "sneaky", "namespace": "globex-theirs"}})
+        with pytest.raises(ApiRefused) as everywhere:
+            api.list("Pod")
+        with pytest.raises(ApiRefused) as quota:  # members may not loosen their own quota
+            api.patch("ResourceQuota", "caas-quota", "acme-own", {"spec": {"hard": {"pods": "1000"}}})
+    assert foreign.value.status == 403
+    assert 'User "acme-dev" cannot patch resource "configmaps" in API group "" in the namespace "globex-theirs"' in foreign.value.message
+    assert everywhere.value.status == 403 and "at the cluster scope" in everywhere.value.message
+    assert quota.value.status == 403
+    audit = [e for e in sandbox.audit_events() if e.get("impersonatedUser") == "acme-dev" or e.get("user") == "acme-dev"]
+    assert any(e.get("namespace") == "globex-theirs" and e.get("code") == 403 for e in audit)
+
+
+def test_calico_global_policy_where_the_cluster_has_calico(db, operator):
+    from console.sandbox import SandboxCluster
+
+    from ..factories import mk_cluster
+
+    with SandboxCluster(nodes=1, calico=True) as sandbox:
+        cluster = mk_cluster("calico", kubeconfig_text=sandbox.kubeconfig_text())
+        tenant = services.create_tenant(acting_user=operator, name="initech", display_name="Initech", clusters=[cluster])
+        _project, job = services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="app")
+        assert run(job).status == "succeeded"
+        with ClusterAPI(cluster) as api:
+            policy = api.get("GlobalNetworkPolicy", "caas-tenant-initech")
+        assert policy["spec"]["namespaceSelector"] == "caas.io/tenant == 'initech'"
+        assert policy["spec"]["ingress"][-1] == {"action": "Deny"}
+        assert Tenant.objects.get(pk=tenant.pk).isolation["calico"]["calico"] is True
+        assert run(services.delete_tenant(Tenant.objects.get(pk=tenant.pk), acting_user=operator, confirm_name="initech")).status == "succeeded"
+        with ClusterAPI(cluster) as api:
+            assert api.get("GlobalNetworkPolicy", "caas-tenant-initech") is None
