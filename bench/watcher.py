@@ -44,27 +44,42 @@ def memory_mib(pid):
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def _stat(pid):
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # fields from the 3rd on
+
+
 def cpu_seconds(pids):
     total = 0.0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(pid)
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
     return total
 
 
-def postgres_pids():
-    pids = []
+def postgres_cpu_seconds():
+    """All of PostgreSQL: its processes now, plus the backends that have ended (their time
+    is added to the postmaster's cutime + cstime)."""
+    total, names = 0.0, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
+                names[int(entry.name)] = (entry / "comm").read_text().strip()
             except OSError:
                 pass
-    return pids
+    for pid, name in names.items():
+        if name != "postgres":
+            continue
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+        if names.get(int(fields[1])) != "postgres":  # the postmaster
+            total += (int(fields[13]) + int(fields[14])) / TICK
+    return total
 
 
 def count_modified_lines(api, resource_version, expected, result):
@@ -105,11 +120,19 @@ def main():
     call_command("migrate", verbosity=0)
     state = tempfile.mkdtemp()
     kubeconfig = Path(state) / "kubeconfig"
+    logs = {name: open(Path(state) / f"{name}.log", "w+") for name in ("sandbox", "watcher")}
+
+    def alive(process, name):
+        if process.poll() is not None:
+            logs[name].seek(0)
+            raise SystemExit(f"the {name} exited ({process.returncode}):\n" + logs[name].read()[-3000:])
+
     sandbox = subprocess.Popen([sys.executable, "manage.py", "sandbox_cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=logs["sandbox"])
     watcher = None
     try:
         while not kubeconfig.exists():
+            alive(sandbox, "sandbox")
             time.sleep(0.2)
         time.sleep(1)
         api = config.new_client_from_config(str(kubeconfig))
@@ -140,22 +163,24 @@ def main():
 
         # 2. the initial list
         attach_embedded_cluster("bench", kubeconfig.read_text())
+        cpu_before = cpu_seconds([sandbox.pid]), postgres_cpu_seconds()
         started = time.perf_counter()
         watcher = subprocess.Popen([sys.executable, "manage.py", "watch_clusters"], cwd=ROOT, env=dict(os.environ),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=logs["watcher"])
         while not WatchCursor.objects.filter(kind="Pod", listed_at__isnull=False).exists():
+            alive(watcher, "watcher")
             time.sleep(0.1)
         listed = MirroredObject.objects.filter(kind="Pod", namespace__startswith="bulk-").count()
         assert listed == expected, (listed, expected)
         rss, peak = memory_mib(watcher.pid)
         print(f"initial list of {expected:,} pods into the mirror: {time.perf_counter() - started:.1f} s; "
-              f"watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
+              f"watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB); CPU seconds: watcher {cpu_seconds([watcher.pid]):.1f}, "
+              f"sandbox {cpu_seconds([sandbox.pid]) - cpu_before[0]:.1f}, PostgreSQL {postgres_cpu_seconds() - cpu_before[1]:.1f}")
 
         # 3. a burst through the watcher
         time.sleep(3)
         first_rv = int(stats()["resourceVersion"])
-        pgs = postgres_pids()
-        cpu_before = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), cpu_seconds(pgs), time.process_time()
+        cpu_before = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), postgres_cpu_seconds(), time.process_time()
         outcome = {}
         burster = threading.Thread(target=lambda: outcome.update(knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")))
         started = time.perf_counter()
@@ -168,9 +193,10 @@ def main():
                 first_applied = now
             if not burster.is_alive() and cursor >= int(outcome["resourceVersion"]):
                 last_applied = now
+            alive(watcher, "watcher")
             time.sleep(0.01)
         burster.join()
-        cpu_after = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), cpu_seconds(pgs), time.process_time()
+        cpu_after = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), postgres_cpu_seconds(), time.process_time()
         updates = outcome["updates"]
         rss, peak = memory_mib(watcher.pid)
         print(f"burst of {updates:,} pod updates (sandbox made them at {outcome['per_second']:,}/s): "

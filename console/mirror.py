@@ -222,6 +222,13 @@ def replace_kind_paged(cluster_id, kind, pages):
             _upsert(rows)
         listed.update((kind, row[2], row[3]) for row in rows)
         resource_version = page_version or resource_version
+    return Changes(upserted=listed, deleted=finish_list(cluster_id, kind, listed, resource_version))
+
+
+def finish_list(cluster_id, kind, listed, resource_version):
+    """After the rows of a full list are stored: remove the kind's rows that the list did
+    not have (listed: a set of (kind, namespace, name)) and set the cursor. Returns the
+    removed keys."""
     with transaction.atomic():
         stale = [
             (pk, namespace, name)
@@ -233,7 +240,7 @@ def replace_kind_paged(cluster_id, kind, pages):
             cluster_id=cluster_id, kind=kind,
             defaults={"resource_version": resource_version, "listed_at": timezone.now(), "last_error": ""},
         )
-    return Changes(upserted=listed, deleted={(kind, namespace, name) for _pk, namespace, name in stale})
+    return {(kind, namespace, name) for _pk, namespace, name in stale}
 
 
 def apply_events(cluster_id, kind, events, resource_version=None):

@@ -1,18 +1,18 @@
 """Keep the resource mirror in step with each cluster: per kind, list then watch.
 
-Per cluster and kind one thread lists (paged) into the mirror, then watches from the
-list's resourceVersion: a 410 Gone means list again, a dropped or refused connection
-means back off and resume after the last event read. It turns each event into a mirror
-row as it reads it and hands it to the cluster's writer.
+Per cluster and kind one thread lists (paged), then watches from the list's
+resourceVersion: a 410 Gone means list again, a dropped or refused connection means
+back off and resume after the last event read. It turns each listed object and each
+event into a mirror row as it reads it, and queues the row for the cluster's writer.
 
-Per cluster one writer thread (and one database connection) applies what the kind
-threads read, in the order they read it, in batches: whatever is queued, up to
-MAX_BATCH events, so batches grow under load; after a quiet spell it waits at most
-BATCH_SECONDS for more. Each batch is one transaction that also moves each kind's
-cursor, so the cursor never runs ahead of the mirror: after a crash the watch resumes
-from the cursor and replays at most what was queued (events are idempotent). Before a
-kind is listed again, the writer first applies everything queued for it, so no old
-event lands after the list.
+Per cluster one writer thread (and one database connection) applies the queue in
+order, in batches: whatever is queued, up to MAX_BATCH rows, so batches grow under load;
+after a quiet spell it waits at most BATCH_SECONDS for more. Each batch is one
+transaction that also moves each kind's cursor, so the cursor never runs ahead of the
+mirror: after a crash the watch resumes from the cursor and replays at most what was
+queued (events are idempotent). A list's rows are queued like events, then `Listed`,
+at which the writer removes what the list did not have and sets the cursor: events
+read before a relist are applied before it, those read after, after.
 
 One announcer thread tells the live pages what changed, coalesced per group.
 """
@@ -22,9 +22,10 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 
 from . import crypto, kube, mirror, realtime
@@ -33,9 +34,9 @@ from .models import Cluster, WatchCursor
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 2000
+MAX_BATCH = 1000
 BATCH_SECONDS = 0.05
-QUEUE_LIMIT = 4 * MAX_BATCH  # events read but not yet applied, per cluster (rows of ~3 KB for a pod)
+QUEUE_LIMIT = 2 * MAX_BATCH  # events read but not yet applied, per cluster (rows of ~3 KB for a pod)
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
 WATCH_TIMEOUT_SECONDS = 300
 
@@ -115,15 +116,26 @@ class Announcer(threading.Thread):
             log.exception("pushing %d ticks failed", len(groups))
 
 
+@dataclass
+class Listed:
+    """Queued after the rows of a full list: remove the kind's rows that the list did not
+    have ((kind, namespace, name) keys) and set its cursor."""
+
+    kind: str
+    keys: set
+    resource_version: str
+
+
 class ClusterWriter(threading.Thread):
-    """Applies a cluster's events to the mirror, in the order its kind threads read them."""
+    """Applies what a cluster's kind threads read to the mirror, in the order they read it."""
 
     def __init__(self, cluster_id, announcer):
         super().__init__(name=f"mirror-writer-{cluster_id}", daemon=True)
         self.cluster_id = cluster_id
         self.announcer = announcer
-        self.queue = queue.Queue(maxsize=QUEUE_LIMIT)  # (kind, key, row, resourceVersion) or a flush Event
+        self.queue = queue.Queue(maxsize=QUEUE_LIMIT)  # (kind, key, row, resourceVersion) or Listed
         self.stopping = threading.Event()
+        self.gave_up = False  # stopped while the database was away: apply nothing more
         self.events_applied = 0
 
     def put(self, item, stop_event):
@@ -136,16 +148,8 @@ class ClusterWriter(threading.Thread):
                 if stop_event.is_set() or self.stopping.is_set():
                     raise Stopping() from None
 
-    def flush(self, stop_event):
-        """Wait until everything queued so far is applied."""
-        done = threading.Event()
-        self.put(done, stop_event)
-        while not done.wait(0.5):
-            if stop_event.is_set() or not self.is_alive():
-                raise Stopping()
-
     def stop(self):
-        """Finish what is queued, then end."""
+        """Apply what is queued, then end."""
         self.stopping.set()
 
     def run(self):
@@ -162,15 +166,16 @@ class ClusterWriter(threading.Thread):
             connection.close()
 
     def next_batch(self):
-        """The items waiting, up to MAX_BATCH; after a quiet spell wait BATCH_SECONDS for
-        more, so that a trickle of events does not cost a transaction each. None: stopped."""
+        """The items waiting, up to MAX_BATCH or the end of a list; after a quiet spell wait
+        BATCH_SECONDS for more, so that a trickle of events does not cost a transaction
+        each. None: stopped, and nothing is left."""
         try:
             item = self.queue.get(timeout=0.5)
         except queue.Empty:
             return None if self.stopping.is_set() else []
         batch = [item]
         deadline = time.monotonic() + BATCH_SECONDS
-        while len(batch) < MAX_BATCH and not isinstance(item, threading.Event):
+        while len(batch) < MAX_BATCH and not isinstance(item, Listed):
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
@@ -185,36 +190,45 @@ class ClusterWriter(threading.Thread):
         return batch
 
     def write(self, batch):
-        latest, versions, flushes = {}, {}, []
-        for item in batch:
-            if isinstance(item, threading.Event):
-                flushes.append(item)
-                continue
-            kind, key, row, version = item
+        if self.gave_up:  # a later batch must not move a cursor past one that was not applied
+            return
+        listed = batch.pop() if batch and isinstance(batch[-1], Listed) else None
+        latest, versions = {}, {}
+        for kind, key, row, version in batch:
             if key is not None:  # not a bookmark
                 latest[(kind,) + key] = row  # the last state of each object wins
             if version:
                 versions[kind] = version
-        try:
-            changes = self.apply(latest, versions) if latest or versions else None
-        finally:
-            for done in flushes:
-                done.set()
-        if changes is not None:
-            self.events_applied += len(batch) - len(flushes)
+        if latest or versions:
+            changes = self.retry(mirror.apply_rows, self.cluster_id, latest, versions)
+            if changes is None:
+                return
+            self.events_applied += len(batch)
             self.announcer.changed(self.cluster_id, changes)
+        if listed:
+            deleted = self.retry(self.finish_list, listed)
+            if deleted:
+                self.announcer.changed(self.cluster_id, mirror.Changes(deleted=deleted))
 
-    def apply(self, latest, versions):
+    def finish_list(self, listed):
+        with transaction.atomic():
+            deleted = mirror.finish_list(self.cluster_id, listed.kind, listed.keys, listed.resource_version)
+            WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=listed.kind).update(relists=F("relists") + 1)
+        return deleted
+
+    def retry(self, write, *args):
+        """Run a write until it succeeds (the database may be away a while); None if stopped first."""
         backoff = BACKOFF_START
         while True:
             try:
-                return mirror.apply_rows(self.cluster_id, latest, versions)
-            except Exception as exc:  # the database is away: keep the batch and try again
+                return write(*args)
+            except Exception as exc:
                 log.warning("mirror writer of cluster %s: %s; retrying in %.1fs", self.cluster_id, exc, backoff)
                 close_old_connections()
                 if self.stopping.wait(backoff):
                     # Given up: the cursors did not move, so these events come again on the next start.
-                    log.warning("mirror writer of cluster %s stopped with %d objects not applied", self.cluster_id, len(latest))
+                    log.warning("mirror writer of cluster %s stopped, a batch and %d queued items not applied", self.cluster_id, self.queue.qsize())
+                    self.gave_up = True
                     return None
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
@@ -248,7 +262,7 @@ class KindWatcher(threading.Thread):
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             finally:
-                connection.close()  # only lists need the database here: hold no connection while watching
+                connection.close()  # the writer writes: hold no connection while watching
 
     def interrupt(self):
         """Cut the open watch stream, so that a stop is seen now rather than at the next event."""
@@ -270,6 +284,7 @@ class KindWatcher(threading.Thread):
             if self.resource_version is None:
                 cursor = WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).first()
                 self.resource_version = cursor.resource_version if cursor else ""
+                connection.close()
             if not self.resource_version:
                 self.relist(api)
             self.follow(api)
@@ -278,13 +293,18 @@ class KindWatcher(threading.Thread):
             api.close()
 
     def relist(self, api):
-        kind = self.kind.kind
-        self.writer.flush(self.stop_event)  # events read before must not land after the list
-        changes = mirror.replace_kind_paged(self.cluster_id, kind, kube.list_pages(api, self.kind))
-        self.resource_version = WatchCursor.objects.get(cluster_id=self.cluster_id, kind=kind).resource_version
-        WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=kind).update(relists=F("relists") + 1)
-        connection.close()
-        self.writer.announcer.changed(self.cluster_id, changes)
+        """List into the writer's queue, a row per object like the watch's events, then
+        Listed: events read before the list are applied before it, and those after, after."""
+        kind, keys, resource_version = self.kind.kind, set(), ""
+        for items, page_version in kube.list_pages(api, self.kind):
+            for item in items:
+                item.setdefault("kind", kind)
+                row = mirror.row_values(self.cluster_id, item)
+                keys.add((kind, row[2], row[3]))
+                self.writer.put((kind, (row[2], row[3]), row, ""), self.stop_event)
+            resource_version = page_version or resource_version
+        self.writer.put(Listed(kind, keys, resource_version), self.stop_event)
+        self.resource_version = resource_version
 
     def follow(self, api):
         """Read the watch stream; each event goes to the writer as a ready row."""

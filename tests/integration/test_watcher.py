@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.db import OperationalError
 
 from console import crypto, kube, mirror, watcher
 from console.models import Cluster, MirroredObject, WatchCursor
@@ -112,7 +113,7 @@ def test_controller_changes_reach_the_mirror(sandbox, watchers):
     assert converges(sandbox, "deployments", "Deployment")
 
 
-def test_writer_keeps_the_order_across_batches_and_applies_the_queue_on_stop(monkeypatch):
+def test_writer_keeps_the_order_across_batches_and_lists_and_applies_the_queue_on_stop(monkeypatch):
     monkeypatch.setattr(watcher, "MAX_BATCH", 3)  # one object's events fall in different batches
     batches = []
     apply_rows = mirror.apply_rows
@@ -122,19 +123,32 @@ def test_writer_keeps_the_order_across_batches_and_applies_the_queue_on_stop(mon
     writer, stop = watcher.ClusterWriter(cluster.pk, watcher.Announcer()), threading.Event()
     expected, rv = {}, 1
 
-    def read(event_type, name, value):
+    def configmap(name, value):
         nonlocal rv
         rv += 1
-        obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)},
-               "data": {"v": value}}
-        writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, event_type, obj), stop)
+        return {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)},
+                "data": {"v": value}}
+
+    def read(event_type, name, value):
+        writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, event_type, configmap(name, value)), stop)
         if event_type == "DELETED":
             expected.pop(name, None)
         else:
             expected[name] = value
 
+    def relist(values):  # what KindWatcher.relist queues
+        expected.clear()
+        for name, value in values.items():
+            row = mirror.row_values(cluster.pk, configmap(name, value))
+            writer.put(("ConfigMap", ("default", name), row, ""), stop)
+            expected[name] = value
+        writer.put(watcher.Listed("ConfigMap", {("ConfigMap", "default", name) for name in values}, str(rv)), stop)
+
     def mirrored():
         return {o.name: o.object["data"]["v"] for o in MirroredObject.objects.filter(cluster=cluster, kind="ConfigMap")}
+
+    def cursor():
+        return WatchCursor.objects.get(cluster=cluster, kind="ConfigMap")
 
     for i in range(10):
         read("ADDED", f"c{i}", "1")
@@ -143,21 +157,55 @@ def test_writer_keeps_the_order_across_batches_and_applies_the_queue_on_stop(mon
             read("DELETED", f"c{i}", "2")
         if i % 3 == 0:
             read("ADDED" if i % 2 else "MODIFIED", f"c{i}", "3")
+    queued = rv - 1
     writer.start()
-    writer.flush(stop)  # returns once everything queued before it is applied
+    deadline = time.monotonic() + 10
+    while writer.events_applied < queued and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert mirrored() == expected and len(batches) > 5
-    assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == str(rv)
+    assert cursor().resource_version == str(rv)
 
+    # a relist between events: what came before it lands before it, the rest after
+    relists = cursor().relists
+    read("MODIFIED", "c0", "5")
+    read("ADDED", "gone-before-the-list", "5")
+    relist({"c0": "6", "c2": "6", "new": "6"})  # c4, c6, c8 and the one just added are no more
+    read("MODIFIED", "new", "7")
     for i in range(10):  # queued, then stop at once: the writer still applies all of it
-        read("MODIFIED" if f"c{i}" in expected else "ADDED", f"c{i}", "4")
+        read("ADDED", f"d{i}", "8")
         if i % 4 == 0:
-            read("DELETED", f"c{i}", "4")
+            read("DELETED", f"d{i}", "8")
     writer.stop()
     writer.join(10)
     assert not writer.is_alive()
     assert mirrored() == expected
-    assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == str(rv)
-    assert writer.events_applied == rv - 1
+    assert cursor().resource_version == str(rv) and cursor().relists == relists + 1
+
+
+def test_a_writer_stopped_while_the_database_is_away_applies_nothing_after(monkeypatch):
+    monkeypatch.setattr(watcher, "MAX_BATCH", 1)
+    attempts = []
+
+    def database_away(cluster_id, latest, versions):
+        attempts.append(dict(versions))
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(mirror, "apply_rows", database_away)
+    cluster = Cluster.objects.create(name="w", server="http://127.0.0.1:1", context="c", kubeconfig_encrypted="x")
+    mirror.replace_kind(cluster.pk, "ConfigMap", [], "1")
+    writer, stop = watcher.ClusterWriter(cluster.pk, watcher.Announcer()), threading.Event()
+    for rv in (2, 3, 4):
+        obj = {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "resourceVersion": str(rv)}}
+        writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, "MODIFIED", obj), stop)
+    writer.start()
+    while not attempts:
+        time.sleep(0.01)
+    writer.stop()
+    writer.join(10)
+    assert not writer.is_alive()
+    # had the database come back, a later batch would have moved the cursor past the first one
+    assert attempts and all(versions == {"ConfigMap": "2"} for versions in attempts)
+    assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == "1"
 
 
 def test_stop_does_not_wait_for_the_next_event():
