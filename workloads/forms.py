@@ -43,25 +43,33 @@ class SpecForm(BootstrapMixin, forms.Form):
     args = _text(_("Arguments"), max_length=2000)
 
     def clean(self):
+        """Every field is checked, so that all problems are shown at once."""
         data = super().clean()
-        if self.errors:
-            return data
         spec = specs.empty_spec()
-        spec["image"] = specs.check_image(data.get("image"))
-        spec["ports"] = specs.parse_ports(data.get("ports"))
-        spec["env"] = specs.parse_env(data.get("env"))
+
+        def check(read):
+            try:
+                return read()
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                return None
+
+        spec["image"] = check(lambda: specs.check_image(data.get("image")))
+        spec["ports"] = check(lambda: specs.parse_ports(data.get("ports"))) or []
+        spec["env"] = check(lambda: specs.parse_env(data.get("env")))
         spec["env_secret"] = (data.get("env_secret") or "").strip()
         resources = {"requests": {}, "limits": {}}
         for field, (section, resource) in RESOURCE_FIELDS.items():
-            value = specs.parse_quantity(data.get(field), field, self.fields[field].label)
+            value = check(lambda field=field: specs.parse_quantity(data.get(field), field, self.fields[field].label))
             if value:
                 resources[section][resource] = value
-        specs.check_resources(resources)
+        check(lambda: specs.check_resources(resources))
         spec["resources"] = resources
         for probe in ("liveness", "readiness"):
-            spec[probe] = specs.parse_probe(data.get(f"{probe}_path"), data.get(f"{probe}_port"), spec["ports"], f"{probe}_path")
-        spec["command"] = specs.parse_words(data.get("command"), "command")
-        spec["args"] = specs.parse_words(data.get("args"), "args")
+            spec[probe] = check(lambda probe=probe: specs.parse_probe(data.get(f"{probe}_path"), data.get(f"{probe}_port"), spec["ports"],
+                                                                      f"{probe}_path"))
+        spec["command"] = check(lambda: specs.parse_words(data.get("command"), "command"))
+        spec["args"] = check(lambda: specs.parse_words(data.get("args"), "args"))
         self.spec = spec
         return data
 
@@ -103,13 +111,18 @@ class AppForm(SpecForm):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
-            return data
-        specs.check_app_name(data.get("name", ""))
-        self.spec["replicas"] = data["replicas"]
-        self.spec["volumes"] = specs.parse_volumes(data.get("volumes"))
-        if self.spec["volumes"] and data.get("kind") != AppKind.STATEFULSET:
-            raise ValidationError({"volumes": _("Deployments are stateless: choose StatefulSet for persistent volumes.")})
+        try:
+            specs.check_app_name(data.get("name", ""))
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        self.spec["replicas"] = data.get("replicas")
+        try:
+            self.spec["volumes"] = specs.parse_volumes(data.get("volumes"))
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        else:
+            if self.spec["volumes"] and data.get("kind") != AppKind.STATEFULSET:
+                self.add_error("volumes", _("Deployments are stateless: choose StatefulSet for persistent volumes."))
         return data
 
 

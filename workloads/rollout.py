@@ -86,6 +86,7 @@ class PodRow:
     revision: str
     problem: str = ""
     containers: list = field(default_factory=list)
+    revision_number: str = ""  # a Deployment's revision the pod belongs to
 
 
 def pod_row(obj, created=None):

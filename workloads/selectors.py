@@ -12,7 +12,7 @@ from . import manifests, rollout
 from .choices import AppKind
 from .models import App
 
-EVENT_LIMIT = 30
+EVENT_LIMIT = 12
 
 
 def visible_apps(user):
@@ -108,7 +108,8 @@ def revisions(app, workload_row, replicaset_rows):
             number=int(number) if number.isdigit() else 0, replicaset=row.name,
             image=rollout.image_of((row.object.get("spec") or {}).get("template")), created=row.created_at,
             replicas=status.get("replicas", 0), ready=status.get("readyReplicas", 0), current=number == current,
-            change_cause=annotations.get(manifests.CHANGE_CAUSE, ""), by=entry.actor_name if entry else "",
+            change_cause=((entry.after or {}).get("note") if entry else "") or annotations.get(manifests.CHANGE_CAUSE, ""),
+            by=entry.actor_name if entry else "",
             at=entry.finished_at if entry else row.created_at, via_console=entry is not None, entry_id=entry.pk if entry else None,
         ))
     return sorted(result, key=lambda r: -r.number)
@@ -120,10 +121,15 @@ def live_context(app):
     rs_rows = replicasets(app, workload_row)
     pod_rows = pods(app)
     uids = {row.uid for row in [workload_row, *rs_rows, *pod_rows] if row is not None}
+    numbers = {(row.labels or {}).get(manifests.POD_TEMPLATE_HASH): ((row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION)
+               for row in rs_rows}
+    pod_rows = [rollout.pod_row(row.object, row.created_at) for row in pod_rows]
+    for pod in pod_rows:
+        pod.revision_number = numbers.get(pod.revision, "")
     return {
         "workload": workload_row,
         "progress": rollout.progress(workload_row.object if workload_row else None, app.kind),
-        "pods": [rollout.pod_row(row.object, row.created_at) for row in pod_rows],
+        "pods": pod_rows,
         "events": events(app, uids),
         "revisions": revisions(app, workload_row, rs_rows),
     }

@@ -233,7 +233,7 @@ def _stuck(api, app, obj, progress):
     return ""
 
 
-def _record_revision(job, api, app):
+def _record_revision(job, api, app, note=""):
     """Tie the Deployment's current revision to this job, for the revision list's "who"."""
     if app.kind != AppKind.DEPLOYMENT:
         return None
@@ -245,7 +245,7 @@ def _record_revision(job, api, app):
     name = replicaset["metadata"]["name"]
     image = rollout.image_of((replicaset.get("spec") or {}).get("template"))
     _record(job, "app.revision", OperationResult.SUCCEEDED, kind="ReplicaSet", name=name,
-            after={"app": app.name, "revision": revision, "image": image, "action": job.kind})
+            after={"app": app.name, "revision": revision, "image": image, "action": job.kind, "note": note})
     return revision
 
 
@@ -255,13 +255,13 @@ def _record_revision(job, api, app):
 def deploy(job):
     app = _app(job)
     spec = job.payload["spec"]
+    cause = f"deployed {spec['image']} by {_who(job)} (console job {job.pk})"
     with _api(job, app) as api:
-        objects = manifests.objects(app, spec, change_cause=f"deployed {spec['image']} by {_who(job)} (console job {job.pk})", job_id=job.pk)
-        applied = _apply_all(job, api, objects, fresh=True)
+        applied = _apply_all(job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk), fresh=True)
         App.objects.filter(pk=app.pk).update(spec=spec, updated_at=timezone.now())
         tick(app)
         state = follow(job, api, app, applied[-1]["metadata"].get("generation"))
-        revision = _record_revision(job, api, app) if state == "complete" else None
+        revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
     return {"rollout": state, "revision": revision, "image": spec["image"]}
@@ -277,11 +277,11 @@ def upgrade(job):
         current = _current(api, app)
         if app.kind == AppKind.STATEFULSET:
             _apply_all(job, api, [manifests.headless_service(app, spec)])
-        patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec),
-                                    f"upgraded ({changed}) by {_who(job)} (console job {job.pk})")
+        cause = f"upgraded ({changed}) by {_who(job)} (console job {job.pk})"
+        patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
-        revision = _record_revision(job, api, app) if state == "complete" else None
+        revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
     return {"rollout": state, "revision": revision, "changes": changed}
@@ -297,11 +297,11 @@ def rollback(job):
         App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
         template = manifests.rollback_template(replicaset)
         image = rollout.image_of(template)
-        patched = _replace_template(job, api, app, current, template,
-                                    f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})")
+        cause = f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})"
+        patched = _replace_template(job, api, app, current, template, cause)
         App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(patched, app.kind))
         state = follow(job, api, app, patched["metadata"].get("generation"))
-        revision = _record_revision(job, api, app) if state == "complete" else None
+        revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
     return {"rollout": state, "revision": revision, "rolled_back_to": job.payload["revision"], "image": image}

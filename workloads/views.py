@@ -120,7 +120,7 @@ def app_context(request, app, **extra):
 def app_detail(request, tenant, namespace, name):
     app = get_app(request.user, tenant, namespace, name)
     if is_partial(request):
-        return render(request, "workloads/_app_live.html", app_context(request, app))
+        return render(request, "workloads/_app_live_response.html", app_context(request, app))
     return render(request, "workloads/app.html", {**app_context(request, app), "documents": selectors.yaml_documents(app)})
 
 

@@ -1,0 +1,112 @@
+"""A tenant member deploys an app from the form, watches its pods come up live, exposes it
+with a domain, upgrades it and watches the rollout, rolls back; every step lands in the
+operation log. Real daphne, Celery worker, watcher and sandbox cluster."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from console import kube
+from console.models import OperationLogEntry
+from console.watcher import ClusterWatchers
+from tenants import services as tenant_services
+from tenants.models import Project
+
+from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
+from .conftest import screenshot
+from .test_console_in_browser import sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress")
+
+
+@pytest.fixture
+def sandbox():
+    from console.sandbox import SandboxCluster
+
+    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def acme_web(sandbox):
+    """Tenant acme with a provisioned namespace acme-web (by the real worker), a member,
+    and the watcher keeping the mirror."""
+    cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+    operator = mk_user("w-op", "operator")
+    tenant = tenant_services.create_tenant(
+        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
+        limits={"cpu": "4", "memory": "8Gi", "pods": "20"}, default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
+        default_limit_range={"request_cpu": "100m", "limit_cpu": "200m", "request_memory": "64Mi", "limit_memory": "128Mi"})
+    mk_member(tenant, "wile", password=PASSWORD)
+    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
+    deadline = time.monotonic() + 30
+    while Project.objects.get(pk=project.pk).status != "active":
+        assert time.monotonic() < deadline, "the namespace was not provisioned"
+        time.sleep(0.2)
+    watchers = ClusterWatchers(kinds=[kube.KINDS_BY_NAME[kind] for kind in WATCHED])
+    watchers.refresh()
+    yield project
+    watchers.stop(timeout=5)
+
+
+def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
+    page = new_page()
+    sign_in(page, "wile")
+    page.click("#main-nav >> text=Workloads")
+    page.click("#deploy-menu")
+    page.click("text=into acme-web on sandbox")
+    page.fill("#id_name", "shop")
+    page.fill("#id_image", "nginx 1.27")
+    page.fill("#id_ports", "http:80")
+    page.click("#deploy-form button[type=submit]")
+    expect(page.locator("[data-field-error=image]")).to_contain_text("is not a valid image reference")
+    page.fill("#id_image", "nginx:1.27")
+    page.fill("#id_replicas", "2")
+    page.fill("#id_env", "MODE=prod")
+    page.fill("#id_readiness_path", "/")
+    page.click("#deploy-form button[type=submit]")
+
+    expect(page.locator("h1")).to_contain_text("shop")
+    # the worker's steps arrive over the websocket, the pods through the watcher's mirror
+    expect(page.locator("[data-testid=job]").first).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(page.locator("#pod-table [data-phase]")).to_have_text(["Running", "Running"], timeout=15_000)
+    expect(page.locator("[data-testid=rollout-state]")).to_have_text("Complete")
+    expect(page.locator("#revision-table tr[data-revision='1'] [data-who]")).to_have_text("wile")
+    expect(page.locator("[data-testid=app-status]")).to_have_text("Running")
+    page.evaluate("window.__loads = performance.getEntriesByType('navigation').length")
+    screenshot(page, "workloads-app")
+
+    # expose with a private domain
+    page.click("#exposure summary")
+    page.select_option("#id_service_type", "ClusterIP")
+    page.fill("#id_host", "shop.acme.internal")
+    page.click("#expose-form button[type=submit]")
+    expect(page.locator("[data-testid=ingress]")).to_contain_text("shop.acme.internal/", timeout=15_000)
+
+    # upgrade and watch the rollout
+    page.click("text=Upgrade")
+    expect(page.locator("#id_image")).to_have_value("nginx:1.27")
+    page.fill("#id_image", "nginx:1.28")
+    page.click("#upgrade-form button[type=submit]")
+    expect(page.locator("#revision-table tr[data-current] td").nth(1)).to_have_text("nginx:1.28", timeout=20_000)
+    expect(page.locator("[data-testid=rollout-state]")).to_have_text("Complete", timeout=15_000)
+    expect(page.locator("#revision-table tr[data-revision='2'] [data-who]")).to_have_text("wile")
+    expect(page.locator("[data-testid=app-image]")).to_have_text("nginx:1.28")
+
+    # roll back to the first revision: it returns as revision 3
+    page.click("#revision-table tr[data-revision='1'] [data-testid=rollback]")
+    expect(page.locator("#revision-table tr[data-current]")).to_have_attribute("data-revision", "3", timeout=20_000)
+    expect(page.locator("#revision-table tr[data-current] td").nth(1)).to_have_text("nginx:1.27")
+    expect(page.locator("#pod-table [data-phase]")).to_have_text(["Running", "Running"], timeout=15_000)
+    screenshot(page, "workloads-rolled-back")
+
+    actions = set(OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result"))
+    for wanted in [("app.deploy", "accepted"), ("app.expose", "accepted"), ("app.upgrade", "accepted"),
+                   ("app.rollback", "accepted"), ("app.deploy.finish", "succeeded"), ("app.upgrade.finish", "succeeded"),
+                   ("app.rollback.finish", "succeeded"), ("app.revision", "succeeded")]:
+        assert wanted in actions, wanted
+    # the refused form (bad image) was recorded too, by the request log
+    assert OperationLogEntry.objects.filter(actor_name="wile", action="request.workloads:app_add", result="failed").exists()
