@@ -67,11 +67,15 @@ def group(job):
 
 
 def push(job):
-    """The job's card to everyone following it, in the requester's language (system jobs:
-    the default language)."""
-    context = {"job": job, "oob": True}
+    push_fragment(job, "console/_job.html", {"job": job})
+
+
+def push_fragment(job, template_name, context):
+    """Send a fragment to everyone following the job, in the requester's language (system
+    jobs: the default language)."""
+    context = {**context, "oob": True}
     user = job.requested_by
-    html = realtime.render_for(user, "console/_job.html", context) if user else render_to_string("console/_job.html", context)
+    html = realtime.render_for(user, template_name, context) if user else render_to_string(template_name, context)
     realtime.push_html(group(job), html)
 
 
@@ -89,7 +93,7 @@ def _authorise(user, ident):
 
 
 def _snapshot(user, ident):
-    return render_to_string("console/_job.html", {"job": Job.objects.get(pk=int(ident)), "oob": True})
+    return realtime.render_for(user, "console/_job.html", {"job": Job.objects.get(pk=int(ident)), "oob": True})
 
 
 realtime.register_group("job", _authorise, _snapshot)

@@ -53,7 +53,9 @@ def run_tenant_job(self, job_id):
 
 def _fail(job, error):
     if job.kind in ("namespace.create", "namespace.update"):
-        Project.objects.filter(pk=job.payload.get("project")).update(status=ProjectStatus.FAILED)
+        project = Project.objects.filter(pk=job.payload.get("project")).first()
+        if project:
+            _set_status(job, project, ProjectStatus.FAILED)
     jobs.finish(job, error=error)
     _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
 
@@ -67,16 +69,16 @@ def _record(job, action, result, *, kind="", name="", namespace=None, before=Non
 
 def _apply(job, api, obj):
     meta = obj["metadata"]
+    namespace = meta.get("namespace") or (meta["name"] if obj["kind"] == "Namespace" else "")
     try:
         api.apply(obj)
     except ApiRefused as exc:
         jobs.step(job, f"{obj['kind']} {meta['name']}: {exc.message}", ok=False)
-        _record(job, "namespace.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"],
-                namespace=meta.get("namespace", ""), error=exc.message)
+        _record(job, "namespace.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], namespace=namespace, error=exc.message)
         raise
     jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
-    _record(job, "namespace.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"],
-            namespace=meta.get("namespace", ""), after={"spec": obj.get("spec"), "labels": meta.get("labels")})
+    _record(job, "namespace.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], namespace=namespace,
+            after={"spec": obj.get("spec"), "labels": meta.get("labels")})
 
 
 # --- namespaces ------------------------------------------------------------------------
@@ -105,9 +107,15 @@ def sync_project(job):
             _apply(job, api, obj)
         _sync_paths(job, api, project)
         _sync_calico(job, api, tenant, project.cluster)
-    project.status = ProjectStatus.ACTIVE
-    project.save(update_fields=["status"])
+    _set_status(job, project, ProjectStatus.ACTIVE)
     jobs.step(job, f"Namespace {project.name} is ready.")
+
+
+def _set_status(job, project, status):
+    """Save the namespace's status and show it on the pages following the job."""
+    project.status = status
+    project.save(update_fields=["status"])
+    jobs.push_fragment(job, "tenants/_project_status.html", {"project": project})
 
 
 def _sync_paths(job, api, project):

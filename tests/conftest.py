@@ -10,7 +10,9 @@ from console.celery import app as celery_app
 from .factories import mk_user
 
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-KEY_PREFIX = f"caas-test-{XDIST_WORKER}"
+# The process id too: test sessions running side by side on one Redis must not share
+# queues (a worker of one session would take, and drop, the other's jobs).
+KEY_PREFIX = f"caas-test-{XDIST_WORKER}-{os.getpid()}"
 
 
 @pytest.fixture(scope="session", autouse=True)

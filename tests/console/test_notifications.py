@@ -19,9 +19,15 @@ def test_notify_role_reaches_only_that_role(operator, auditor, tenant_user):
     assert notifications.unread_count(auditor) == 1 and notifications.unread_count(operator) == 0
 
 
-def test_notify_tenant_needs_the_tenant_provider(auditor):
-    with pytest.raises(RuntimeError, match="tenant provider"):
-        notifications.notify_tenant(1, "x")
+def test_notify_tenant_reaches_its_members_only(auditor):
+    from ..factories import mk_member, mk_tenant
+
+    acme, globex = mk_tenant("acme"), mk_tenant("globex")
+    admin, member = mk_member(acme, "acme-admin", "tenant-admin"), mk_member(acme, "acme-dev")
+    outsider = mk_member(globex, "globex-dev")
+    assert {n.user for n in notifications.notify_tenant(acme.pk, "Quota raised")} == {admin, member}
+    assert [n.user for n in notifications.notify_tenant(acme.pk, "Admins only", tenant_roles=["tenant-admin"])] == [admin]
+    assert notifications.unread_count(outsider) == 0
 
 
 def test_new_notification_is_pushed_to_the_users_group_after_commit(auditor, django_capture_on_commit_callbacks):

@@ -1,6 +1,14 @@
 import pytest
+from django.utils import translation
 
 from ..factories import mk_cluster, mk_member, mk_tenant
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Services speak the active language (Chinese by default); these tests read English."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(scope="module")
