@@ -266,3 +266,23 @@ def _wait(read, timeout=10):
             return value
         time.sleep(0.05)
     raise AssertionError("nothing came")
+
+
+def test_stateful_app_upgrades_pod_by_pod_and_keeps_its_volumes(cluster, project, dev):
+    wanted = spec(replicas=2, volumes=[{"name": "data", "mount_path": "/data", "size": "1Gi"}])
+    db, job = services.deploy_app(project, acting_user=dev, name="db", kind="StatefulSet", spec=wanted)
+    assert run(job).status == "succeeded"
+    db.refresh_from_db()
+    with pytest.raises(ValidationError, match="volumes cannot be changed"):
+        services.upgrade_app(db, acting_user=dev, spec={**wanted, "image": "postgres:17", "volumes": []})
+    job = run(services.upgrade_app(db, acting_user=dev, spec={**wanted, "image": "nginx:1.28"}))
+    assert job.status == "succeeded", job.error
+    sts = live(db, cluster)
+    assert sts["status"]["updateRevision"] == sts["status"]["currentRevision"] and sts["status"]["updatedReplicas"] == 2
+    with ClusterAPI(cluster) as api:
+        pods = api.list("Pod", project.name, label_selector="caas.io/app=db")
+        claims = api.list("PersistentVolumeClaim", project.name, label_selector="caas.io/app=db")
+    assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.28"}
+    assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
+    with pytest.raises(ValidationError, match="Deployments only"):
+        services.rollback_app(db, acting_user=dev, revision=1)
