@@ -76,6 +76,7 @@ def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
     member.goto("/tenants/acme/")
     expect(member.locator("[data-testid=usage-bars] tr[data-resource=cpu] .progress")).to_have_count(1)
     expect(member.locator("[data-testid=isolation]")).to_contain_text("Calico")
+    screenshot(member, "tenant-page")
 
     outsider = new_page()
     sign_in(outsider, "globex-dev")
