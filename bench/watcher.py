@@ -179,6 +179,7 @@ def main():
 
         # 3. a burst through the watcher
         time.sleep(3)
+        load_before = os.getloadavg()[0]
         first_rv = int(stats()["resourceVersion"])
         cpu_before = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), postgres_cpu_seconds(), time.process_time()
         outcome = {}
@@ -204,8 +205,10 @@ def main():
               f"({last_applied - first_applied:.2f} s); {updates / (last_applied - started):,.0f} events/s from the start of the burst "
               f"({last_applied - started:.2f} s); watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
         used = [after - before for before, after in zip(cpu_before, cpu_after)]
-        print(f"CPU seconds meanwhile (2 cores x {last_applied - started:.2f} s = {2 * (last_applied - started):.2f}): watcher {used[0]:.2f}, "
-              f"sandbox {used[1]:.2f}, PostgreSQL {used[2]:.2f}, this bench {used[3]:.2f}")
+        cores = os.cpu_count()
+        print(f"CPU seconds meanwhile ({cores} cores x {last_applied - started:.2f} s = {cores * (last_applied - started):.2f}): "
+              f"watcher {used[0]:.2f}, sandbox {used[1]:.2f}, PostgreSQL {used[2]:.2f}, this bench {used[3]:.2f}; "
+              f"load average before the burst {load_before:.1f} (other work on the machine skews all figures)")
 
         # 4. nothing lost, nothing stale
         time.sleep(0.5)

@@ -174,7 +174,8 @@ def _upsert_postgresql(rows):
     data = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
     with connection.cursor() as cursor:
         cursor.execute(INCOMING_SQL)
-        cursor.cursor.copy_expert(f"COPY mirror_incoming ({', '.join(COLUMNS)}) FROM STDIN", io.StringIO(data))
+        with connection.wrap_database_errors:  # psycopg2's errors as Django's, like the cursor's
+            cursor.cursor.copy_expert(f"COPY mirror_incoming ({', '.join(COLUMNS)}) FROM STDIN", io.StringIO(data))
         cursor.execute(UPSERT_SQL)
 
 

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F
 
 from . import crypto, kube, mirror, realtime
@@ -200,7 +200,7 @@ class ClusterWriter(threading.Thread):
             if version:
                 versions[kind] = version
         if latest or versions:
-            changes = self.retry(mirror.apply_rows, self.cluster_id, latest, versions)
+            changes = self.store(latest, versions)
             if changes is None:
                 return
             self.events_applied += len(batch)
@@ -216,13 +216,39 @@ class ClusterWriter(threading.Thread):
             WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=listed.kind).update(relists=F("relists") + 1)
         return deleted
 
+    def store(self, latest, versions):
+        """apply_rows; should PostgreSQL refuse a row (a value it cannot hold), store the
+        batch row by row and leave that one out, rather than stall the whole cluster."""
+        try:
+            return self.retry(mirror.apply_rows, self.cluster_id, latest, versions)
+        except DatabaseError as exc:
+            log.error("mirror writer of cluster %s: %s; storing the batch row by row", self.cluster_id, exc)
+        changes, refused = mirror.Changes(), {}
+        for key, row in latest.items():
+            try:
+                one = self.retry(mirror.apply_rows, self.cluster_id, {key: row}, {})
+            except DatabaseError as exc:
+                log.error("mirror writer of cluster %s: left out %s: %s", self.cluster_id, "/".join(key), exc)
+                refused[key[0]] = f"{'/'.join(key)} left out: {exc}"[:2000]
+                continue
+            if one is None:
+                return None
+            changes.upserted |= one.upserted
+            changes.deleted |= one.deleted
+        if self.retry(mirror.apply_rows, self.cluster_id, {}, versions) is None:
+            return None
+        for kind, error in refused.items():  # kept on the cursor, like a watch error
+            WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=kind).update(last_error=error)
+        return changes
+
     def retry(self, write, *args):
-        """Run a write until it succeeds (the database may be away a while); None if stopped first."""
+        """Run a write until it succeeds, while the database is away (other database
+        errors are raised); None if stopped first."""
         backoff = BACKOFF_START
         while True:
             try:
                 return write(*args)
-            except Exception as exc:
+            except (OperationalError, InterfaceError) as exc:
                 log.warning("mirror writer of cluster %s: %s; retrying in %.1fs", self.cluster_id, exc, backoff)
                 close_old_connections()
                 if self.stopping.wait(backoff):

@@ -208,6 +208,21 @@ def test_a_writer_stopped_while_the_database_is_away_applies_nothing_after(monke
     assert WatchCursor.objects.get(cluster=cluster, kind="ConfigMap").resource_version == "1"
 
 
+def test_a_row_postgresql_refuses_is_left_out_and_the_rest_stored():
+    cluster = Cluster.objects.create(name="w", server="http://127.0.0.1:1", context="c", kubeconfig_encrypted="x")
+    mirror.replace_kind(cluster.pk, "ConfigMap", [], "1")
+    writer, stop = watcher.ClusterWriter(cluster.pk, watcher.Announcer()), threading.Event()
+    for rv, name in ((2, "before"), (3, "x" * 300), (4, "after")):  # names are at most 253 characters
+        obj = {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)}}
+        writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, "ADDED", obj), stop)
+    writer.start()
+    writer.stop()
+    writer.join(10)
+    assert sorted(MirroredObject.objects.values_list("name", flat=True)) == ["after", "before"]
+    cursor = WatchCursor.objects.get(cluster=cluster, kind="ConfigMap")
+    assert cursor.resource_version == "4" and "xxxx" in cursor.last_error
+
+
 def test_stop_does_not_wait_for_the_next_event():
     quiet = SandboxCluster(nodes=1, bookmark_seconds=120).start()  # no bookmark would end the reads
     try:
