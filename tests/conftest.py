@@ -82,3 +82,13 @@ def client():
     from django.test import Client
 
     return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
+@pytest.fixture
+def sandbox():
+    """A sandbox cluster on loopback for one test (folders may share one per module)."""
+    from console.sandbox import SandboxCluster
+
+    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
+    yield cluster
+    cluster.stop()

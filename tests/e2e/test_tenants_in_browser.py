@@ -15,15 +15,6 @@ from .test_console_in_browser import sign_in
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def sandbox():
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
-
-
 def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
     mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
     mk_user("t-op", "operator")

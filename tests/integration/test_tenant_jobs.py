@@ -14,15 +14,6 @@ from .test_worker_and_websocket import open_socket, session_cookie, wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def sandbox():
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
-
-
 def test_worker_provisions_a_namespace_and_pushes_progress(live_console, sandbox):
     cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
     operator = mk_user("op-jobs", "operator", password=None)
