@@ -13,3 +13,18 @@ class WorkloadsConfig(AppConfig):
         from . import live
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
+        register_beat()
+
+
+BEAT = {
+    "workloads-scale-schedules": {"task": "workloads.tasks.run_scale_schedules", "schedule": 30.0},
+    "workloads-observe-autoscalers": {"task": "workloads.tasks.observe_autoscalers", "schedule": 15.0},
+}
+
+
+def register_beat():
+    """Add the workloads' periodic tasks to Celery beat's schedule (kept in settings by the
+    console, which knows no feature app)."""
+    from console.celery import app as celery_app
+
+    celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **BEAT}

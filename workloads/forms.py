@@ -155,3 +155,25 @@ class ExposeForm(BootstrapMixin, forms.Form):
 class DeleteForm(forms.Form):
     confirm_name = forms.CharField(required=False)
     delete_volumes = forms.BooleanField(required=False)
+
+
+class ScheduleForm(BootstrapMixin, forms.Form):
+    at = forms.TimeField(label=_("Time"), input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS)
+    weekdays = forms.TypedMultipleChoiceField(label=_("Days"), coerce=int, widget=forms.CheckboxSelectMultiple,
+                                              initial=list(range(7)))
+
+    def __init__(self, *args, **kwargs):
+        from .models import WEEKDAYS
+
+        super().__init__(*args, **kwargs)
+        self.fields["weekdays"].choices = WEEKDAYS
+        self.fields["weekdays"].widget.attrs["class"] = "form-check-input"
+
+
+class AutoscalerForm(BootstrapMixin, forms.Form):
+    min_replicas = forms.IntegerField(label=_("Minimum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=1)
+    max_replicas = forms.IntegerField(label=_("Maximum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=5)
+    cpu = forms.IntegerField(label=_("CPU target %"), required=False, min_value=1, max_value=1000, initial=70,
+                             help_text=_("Average use as a share of the CPU request."))
+    memory = forms.IntegerField(label=_("Memory target %"), required=False, min_value=1, max_value=1000)

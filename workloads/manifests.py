@@ -158,6 +158,17 @@ def ingress(app, route, service_port):
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": _meta(app), "spec": spec}
 
 
+def autoscaler(app, config):
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU and/or memory utilisation."""
+    metrics = [
+        {"type": "Resource", "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": config[resource]}}}
+        for resource in ("cpu", "memory") if config.get(resource)
+    ]
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(app),
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": app.kind, "name": app.name},
+                     "minReplicas": config["min"], "maxReplicas": config["max"], "metrics": metrics}}
+
+
 def rollback_template(replicaset):
     """An old ReplicaSet's pod template as a Deployment template: without the hash label
     the Deployment controller adds (so that the old ReplicaSet is found and reused)."""

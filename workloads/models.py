@@ -22,6 +22,10 @@ class App(models.Model):
     service = models.JSONField(_("service"), default=dict, blank=True)
     # {"host": "shop.example.com", "path": "/", "tls_secret": ""}, {} when there is no ingress
     ingress = models.JSONField(_("ingress"), default=dict, blank=True)
+    # {"min": 2, "max": 10, "cpu": 70, "memory": null} (target utilisation in %), {} without an autoscaler
+    autoscaler = models.JSONField(_("autoscaler"), default=dict, blank=True)
+    # Replicas the console last saw the autoscaler set: a change is an automatic scaling action.
+    observed_replicas = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -62,3 +66,28 @@ class App(models.Model):
         """The operation log's target for actions on this app."""
         return {"tenant": self.project.tenant.name, "cluster": self.project.cluster.name, "namespace": self.project.name,
                 "kind": self.kind, "name": self.name, **extra}
+
+
+WEEKDAYS = ((0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun")))
+
+
+class ScaleSchedule(models.Model):
+    """Scale the app to `replicas` at `at` (the tenant's local time) on the given weekdays;
+    Celery beat runs the due ones (workloads.tasks.run_scale_schedules)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="schedules")
+    at = models.TimeField(_("time"))
+    replicas = models.PositiveIntegerField(_("replicas"))
+    weekdays = models.JSONField(_("weekdays"), default=list)  # 0 = Monday ... 6 = Sunday
+    last_run_on = models.DateField(null=True, blank=True)  # the tenant-local date it last ran
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    @property
+    def weekday_labels(self):
+        if sorted(self.weekdays) == list(range(7)):
+            return _("every day")
+        return ", ".join(str(label) for day, label in WEEKDAYS if day in self.weekdays)

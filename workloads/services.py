@@ -32,6 +32,31 @@ class Conflict(ValidationError):
         self.spec, self.generation = spec, generation
 
 
+@contextmanager
+def recorded(acting_user, action, *, target, payload=None):
+    """oplog.recorded, with the system (acting_user None: scheduled scaling) named "system"
+    in the entry rather than an anonymous caller."""
+    if acting_user is not None:
+        with oplog.recorded(acting_user, action, target=target, payload=payload) as outcome:
+            yield outcome
+        return
+    from django.db import transaction
+    from django.utils import timezone
+
+    outcome = oplog.Outcome(target=dict(target), payload=payload)
+    started_at = timezone.now()
+    try:
+        with transaction.atomic():
+            yield outcome
+            outcome.entry = oplog.record(None, action, actor_name="system", result=outcome.result, started_at=started_at,
+                                         target=outcome.target, before=outcome.before, after=outcome.after, payload=outcome.payload)
+    except Exception as exc:
+        result = OperationResult.DENIED if isinstance(exc, PermissionError) else OperationResult.FAILED
+        outcome.entry = oplog.record(None, action, actor_name="system", result=result, started_at=started_at, target=outcome.target,
+                                     before=outcome.before, payload=outcome.payload, error=oplog.error_text(exc))
+        raise
+
+
 def _require(allowed, message):
     if not allowed:
         raise PermissionError(message)
@@ -256,9 +281,11 @@ def find_revision(api, app, deployment, revision):
 def scale_app(app, *, acting_user, replicas, reason=ScaleReason.MANUAL):
     """Set the number of replicas. acting_user None: the system (scheduled scaling)."""
     payload = {"replicas": replicas, "reason": reason}
-    with oplog.recorded(acting_user, "app.scale", target=app.target(), payload=payload) as outcome:
+    with recorded(acting_user, "app.scale", target=app.target(), payload=payload) as outcome:
         if acting_user is not None:
             _check_app(acting_user, app)
+        elif not app.project.tenant.is_active or app.status == AppStatus.DELETING:
+            raise PermissionError(_("The tenant is suspended or the app is being deleted: no scaling."))
         if not isinstance(replicas, int) or not 0 <= replicas <= specs.MAX_REPLICAS:
             raise ValidationError({"replicas": _("Replicas must be a number from 0 to %(max)s.") % {"max": specs.MAX_REPLICAS}})
         with talking_to(app.project, acting_user) as api:
@@ -429,6 +456,111 @@ def delete_app(app, *, acting_user, confirm_name, delete_volumes=False):
         app.status = AppStatus.DELETING
         app.save(update_fields=["status", "updated_at"])
         job = _queue(app, acting_user, "app.delete", {"delete_volumes": bool(delete_volumes)})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job
+
+
+# --- scheduled scaling ---------------------------------------------------------------
+
+
+def add_scale_schedule(app, *, acting_user, at, replicas, weekdays):
+    """Scale to `replicas` at `at` (a datetime.time in the tenant's time zone) on `weekdays`."""
+    from django.utils import timezone
+
+    from .models import ScaleSchedule
+
+    weekdays = sorted({int(day) for day in weekdays or []})
+    payload = {"at": at.strftime("%H:%M") if at else None, "replicas": replicas, "weekdays": weekdays}
+    with oplog.recorded(acting_user, "app.schedule_add", target=app.target(), payload=payload) as outcome:
+        _check_app(acting_user, app)
+        if at is None:
+            raise ValidationError({"at": _("Give the time of day (HH:MM).")})
+        if not isinstance(replicas, int) or not 0 <= replicas <= specs.MAX_REPLICAS:
+            raise ValidationError({"replicas": _("Replicas must be a number from 0 to %(max)s.") % {"max": specs.MAX_REPLICAS}})
+        if not weekdays or any(day not in range(7) for day in weekdays):
+            raise ValidationError({"weekdays": _("Choose at least one day.")})
+        if app.autoscaler:
+            raise ValidationError(_("An autoscaler sets this app's replicas; remove it before scheduling."))
+        if app.schedules.count() >= 20:
+            raise ValidationError(_("An app has at most 20 schedules."))
+        if app.schedules.filter(at=at, weekdays=weekdays).exists():
+            raise ValidationError({"at": _("There is a schedule at that time already.")})
+        local_now = timezone.now().astimezone(tenant_zone(app.project.tenant))
+        schedule = ScaleSchedule.objects.create(
+            app=app, at=at, replicas=replicas, weekdays=weekdays, created_by=acting_user,
+            # made after today's time has passed: it first runs on the next matching day
+            last_run_on=local_now.date() if local_now.time() >= at else None)
+        outcome.after = {**payload, "id": schedule.pk, "time_zone": app.project.tenant.time_zone}
+    return schedule
+
+
+def remove_scale_schedule(app, *, acting_user, schedule_id):
+    with oplog.recorded(acting_user, "app.schedule_remove", target=app.target(), payload={"schedule": schedule_id}) as outcome:
+        _check_may_change(acting_user, app.project)
+        schedule = app.schedules.filter(pk=schedule_id).first()
+        if schedule is None:
+            raise ValidationError(_("No such schedule."))
+        outcome.before = {"at": schedule.at.strftime("%H:%M"), "replicas": schedule.replicas, "weekdays": schedule.weekdays}
+        schedule.delete()
+
+
+def tenant_zone(tenant):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(tenant.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# --- autoscaler (HorizontalPodAutoscaler, autoscaling/v2) -----------------------------
+
+
+def check_autoscaler(app, min_replicas, max_replicas, cpu, memory):
+    for field, value, low in (("min_replicas", min_replicas, 1), ("max_replicas", max_replicas, 1)):
+        if not isinstance(value, int) or not low <= value <= specs.MAX_REPLICAS:
+            raise ValidationError({field: _("Replicas must be a number from %(low)s to %(max)s.") % {"low": low, "max": specs.MAX_REPLICAS}})
+    if min_replicas > max_replicas:
+        raise ValidationError({"max_replicas": _("The maximum is below the minimum.")})
+    if cpu is None and memory is None:
+        raise ValidationError(_("Give a CPU or a memory target (or both)."))
+    wanted = per_pod(app.project, app.spec)
+    for field, value, resource in (("cpu", cpu, "cpu"), ("memory", memory, "memory")):
+        if value is None:
+            continue
+        if not isinstance(value, int) or not 1 <= value <= 1000:
+            raise ValidationError({field: _("Target utilisation is a percentage from 1 to 1000.")})
+        if f"requests.{resource}" not in wanted:
+            raise ValidationError({field: _("Utilisation is measured against the %(resource)s request: give the app a %(resource)s request first.")
+                                   % {"resource": resource}})
+    return {"min": min_replicas, "max": max_replicas, "cpu": cpu, "memory": memory}
+
+
+def set_autoscaler(app, *, acting_user, min_replicas, max_replicas, cpu=None, memory=None):
+    payload = {"min": min_replicas, "max": max_replicas, "cpu": cpu, "memory": memory}
+    with oplog.recorded(acting_user, "app.autoscale", target=app.target(), payload=payload) as outcome:
+        _check_app(acting_user, app)
+        config = check_autoscaler(app, min_replicas, max_replicas, cpu, memory)
+        if app.schedules.exists():
+            raise ValidationError(_("This app scales on a schedule; remove its schedules before adding an autoscaler."))
+        outcome.before = {"autoscaler": app.autoscaler}
+        with talking_to(app.project, acting_user) as api:
+            live_workload(app, api)
+            api.apply(manifests.autoscaler(app, config), dry_run=True)
+        job = _queue(app, acting_user, "app.autoscale", {"autoscaler": config})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"autoscaler": config, "job": job.pk}
+    return job
+
+
+def remove_autoscaler(app, *, acting_user):
+    with oplog.recorded(acting_user, "app.autoscale_remove", target=app.target()) as outcome:
+        _check_app(acting_user, app)
+        if not app.autoscaler:
+            raise ValidationError(_("The app has no autoscaler."))
+        outcome.before = {"autoscaler": app.autoscaler}
+        job = _queue(app, acting_user, "app.autoscale", {"autoscaler": {}})
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"job": job.pk}
     return job

@@ -395,6 +395,23 @@ def _wait_for_pods_gone(job, api, app):
         time.sleep(POLL_SECONDS)
 
 
+def autoscale(job):
+    app = _app(job)
+    config = job.payload.get("autoscaler") or {}
+    with _api(job, app) as api:
+        current = _current(api, app)
+        if config:
+            _apply_all(job, api, [manifests.autoscaler(app, config)])
+            jobs.step(job, f"Replicas now follow the load, between {config['min']} and {config['max']}.")
+        elif api.delete("HorizontalPodAutoscaler", app.name, app.namespace):
+            jobs.step(job, f"Removed HorizontalPodAutoscaler {app.name}; replicas stay where they are.")
+            _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="HorizontalPodAutoscaler", name=app.name)
+    replicas = (current.get("spec") or {}).get("replicas")
+    App.objects.filter(pk=app.pk).update(autoscaler=config, observed_replicas=replicas if config else None, updated_at=timezone.now())
+    tick(app)
+    return {"autoscaler": config}
+
+
 RUNNERS = {
     "app.deploy": deploy,
     "app.upgrade": upgrade,
@@ -402,5 +419,74 @@ RUNNERS = {
     "app.scale": scale,
     "app.expose": expose,
     "app.delete": delete,
+    "app.autoscale": autoscale,
 }
+
+
+# --- run by Celery beat ----------------------------------------------------------------
+
+
+@shared_task
+def run_scale_schedules(now=None):
+    """Scale the apps whose schedule is due in their tenant's time zone (once a day each;
+    a beat that was down catches up on its next run the same day). `now`: for tests."""
+    from django.core.exceptions import ValidationError
+
+    from .models import ScaleSchedule
+
+    now = now or timezone.now()
+    started = 0
+    for schedule in ScaleSchedule.objects.select_related("app__project__tenant", "app__project__cluster"):
+        app, tenant = schedule.app, schedule.app.project.tenant
+        local = now.astimezone(services.tenant_zone(tenant))
+        if local.weekday() not in schedule.weekdays or local.time() < schedule.at or schedule.last_run_on == local.date():
+            continue
+        # claim today's run: two beats (or a retried one) never scale twice
+        if not ScaleSchedule.objects.filter(pk=schedule.pk, last_run_on=schedule.last_run_on).update(last_run_on=local.date()):
+            continue
+        try:
+            services.scale_app(app, acting_user=None, replicas=schedule.replicas, reason=ScaleReason.SCHEDULE)
+            started += 1
+        except (ValidationError, PermissionError) as exc:
+            message = " ".join(getattr(exc, "messages", [str(exc)]))
+            notifications.notify_tenant(
+                tenant.pk, _("Scheduled scaling of %(app)s to %(n)s did not run") % {"app": app.name, "n": schedule.replicas},
+                body=message, level=NotificationLevel.WARNING,
+                link=reverse("workloads:app", args=[tenant.name, app.namespace, app.name]))
+    return started
+
+
+@shared_task
+def observe_autoscalers():
+    """Autoscalers act inside Kubernetes; the console notices each change of replicas they
+    make (through the resource mirror) and records and announces it like any scaling."""
+    from console.models import MirroredObject
+
+    changed = 0
+    for app in App.objects.exclude(autoscaler={}).select_related("project__tenant", "project__cluster"):
+        row = MirroredObject.objects.filter(cluster_id=app.project.cluster_id, kind="HorizontalPodAutoscaler", namespace=app.namespace,
+                                            name=app.name).first()
+        status = (row.object.get("status") or {}) if row else {}
+        desired = status.get("desiredReplicas")
+        if desired is None or desired == app.observed_replicas:
+            continue
+        if not App.objects.filter(pk=app.pk, observed_replicas=app.observed_replicas).update(observed_replicas=desired):
+            continue  # another run recorded it
+        before = app.observed_replicas
+        metrics = ", ".join(
+            f"{m['resource']['name']} {m['resource'].get('current', {}).get('averageUtilization')}% "
+            f"(target {app.autoscaler.get(m['resource']['name'])}%)"
+            for m in status.get("currentMetrics") or [] if m.get("type") == "Resource")
+        target = {**app.target(), "kind": app.kind}
+        oplog.record(None, "workload.scale", actor_name="system", result=OperationResult.SUCCEEDED, target=target,
+                     before={"replicas": before}, after={"replicas": desired, "reason": "autoscaler", "metrics": metrics,
+                                                         "by": "HorizontalPodAutoscaler"})
+        notifications.notify_tenant(
+            app.project.tenant_id, _("%(app)s scaled from %(from)s to %(to)s replicas") % {"app": app.name, "from": before, "to": desired},
+            body=_("Autoscaler: %(metrics)s, in %(ns)s.") % {"metrics": metrics or _("no metrics yet"), "ns": app.namespace},
+            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]))
+        App.objects.filter(pk=app.pk).update(spec={**app.spec, "replicas": desired})
+        tick(app)
+        changed += 1
+    return changed
 

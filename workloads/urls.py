@@ -17,6 +17,10 @@ urlpatterns = [
     path(APP + "rollback/", views.app_rollback, name="app_rollback"),
     path(APP + "expose/", views.app_expose, name="app_expose"),
     path(APP + "delete/", views.app_delete, name="app_delete"),
+    path(APP + "schedules/", views.schedule_add, name="schedule_add"),
+    path(APP + "schedules/<int:pk>/remove/", views.schedule_remove, name="schedule_remove"),
+    path(APP + "autoscaler/", views.autoscaler_set, name="autoscaler_set"),
+    path(APP + "autoscaler/remove/", views.autoscaler_remove, name="autoscaler_remove"),
     path(APP + "pods/<str:pod>/restart/", views.pod_restart, name="pod_restart"),
     path(APP + "pods/<str:pod>/log/", views.pod_log, name="pod_log"),
 ]

@@ -16,7 +16,7 @@ from tenants import access
 
 from . import manifests, selectors, services
 from .choices import AppKind
-from .forms import AppForm, DeleteForm, ExposeForm, ScaleForm, UpgradeForm
+from .forms import AppForm, AutoscalerForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
 from .models import App
 
 signed_in = require()
@@ -108,6 +108,11 @@ def app_context(request, app, **extra):
         "may_change": may_change,
         "scale_form": ScaleForm(initial={"replicas": live["progress"].wanted if live["workload"] else app.spec.get("replicas", 1)}),
         "expose_form": ExposeForm(initial=ExposeForm.initial_from(app)),
+        "schedules": app.schedules.all(),
+        "schedule_form": ScheduleForm(),
+        "autoscaler_form": AutoscalerForm(initial={"min_replicas": app.autoscaler.get("min", 1), "max_replicas": app.autoscaler.get("max", 5),
+                                                   "cpu": app.autoscaler.get("cpu", 70) if app.autoscaler else 70,
+                                                   "memory": app.autoscaler.get("memory")}),
         "live_groups": groups,
         "live_ticks": [mirror.tick_id(group) for group in groups],
         "is_deployment": app.kind == AppKind.DEPLOYMENT,
@@ -252,3 +257,50 @@ def pod_log(request, tenant, namespace, name, pod):
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+@signed_in
+def schedule_add(request, tenant, namespace, name):
+    app = get_app(request.user, tenant, namespace, name)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        return _page_error(request, app, ValidationError(_("The schedule is not valid: give a time, replicas and days.")), schedule_form=form)
+    try:
+        _call(request, services.add_scale_schedule, app, at=form.cleaned_data["at"], replicas=form.cleaned_data["replicas"],
+              weekdays=form.cleaned_data["weekdays"])
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _page_error(request, app, exc, schedule_form=form)
+    messages.success(request, _("Schedule added."))
+    return redirect("workloads:app", tenant=tenant, namespace=namespace, name=name)
+
+
+@require_POST
+@signed_in
+def schedule_remove(request, tenant, namespace, name, pk):
+    return _app_action(request, tenant, namespace, name, services.remove_scale_schedule, _("Schedule of %(name)s removed."), schedule_id=pk)
+
+
+@require_POST
+@signed_in
+def autoscaler_set(request, tenant, namespace, name):
+    app = get_app(request.user, tenant, namespace, name)
+    form = AutoscalerForm(request.POST)
+    if not form.is_valid():
+        return _page_error(request, app, ValidationError(_("The autoscaler settings are not valid.")), autoscaler_form=form)
+    data = form.cleaned_data
+    try:
+        _call(request, services.set_autoscaler, app, min_replicas=data["min_replicas"], max_replicas=data["max_replicas"],
+              cpu=data["cpu"], memory=data["memory"])
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _page_error(request, app, exc, autoscaler_form=form)
+    messages.success(request, _("Setting up the autoscaler of %(name)s.") % {"name": app.name})
+    return redirect("workloads:app", tenant=tenant, namespace=namespace, name=name)
+
+
+@require_POST
+@signed_in
+def autoscaler_remove(request, tenant, namespace, name):
+    return _app_action(request, tenant, namespace, name, services.remove_autoscaler, _("Removing the autoscaler of %(name)s."))

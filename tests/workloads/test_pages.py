@@ -162,3 +162,15 @@ def test_live_group_follows_tenant_access(cluster, web, dev, auditor):
     assert not realtime.may_subscribe(outsider, group)
     assert not realtime.may_subscribe(dev, "app-999999")
     assert 'class="mirror-tick"' in realtime.snapshot(dev, group)
+
+
+def test_scaling_forms_on_the_app_page(client, web, dev):
+    client.force_login(dev)
+    bad = client.post(url("schedule_add", web), {"at": "25:00", "replicas": "3", "weekdays": ["0"]})
+    assert bad.status_code == 400 and "The schedule is not valid" in bad.content.decode()
+    good = client.post(url("schedule_add", web), {"at": "08:00", "replicas": "3", "weekdays": ["0", "1"]})
+    assert good.status_code == 302
+    page = client.get(url("app", web)).content.decode()
+    assert "08:00" in page and "Mon, Tue" in page and "Asia/Shanghai" in page
+    bad = client.post(url("autoscaler_set", web), {"min_replicas": "1", "max_replicas": "3", "cpu": "70"})
+    assert bad.status_code == 400 and "This app scales on a schedule" in bad.content.decode()
