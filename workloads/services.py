@@ -5,6 +5,7 @@ no), writes the operation log and queues a Job whose Celery task does the work
 (workloads/tasks.py). Quick single calls (pause, resume, restart a pod) are done here."""
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -564,3 +565,89 @@ def remove_autoscaler(app, *, acting_user):
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"job": job.pk}
     return job
+
+
+# --- YAML import ----------------------------------------------------------------------
+
+
+@dataclass
+class PreviewRow:
+    kind: str
+    name: str
+    action: str = ""  # create, change, unchanged
+    diff: str = ""
+    error: str = ""
+
+
+def _preview(project, user, text):
+    from . import imports
+
+    objects = imports.parse(text, project.name)
+    rows = []
+    with talking_to(project, user) as api:
+        for obj in objects:
+            kind, name = obj["kind"], obj["metadata"]["name"]
+            row = PreviewRow(kind, name)
+            rows.append(row)
+            live = api.get(kind, name, project.name)
+            try:
+                result = api.apply(obj, dry_run=True)
+            except ApiRefused as exc:
+                row.error = exc.message
+                continue
+            row.action, row.diff = imports.diff(live, result)
+            if kind in imports.WORKLOAD_KINDS:
+                spec = manifests.spec_from_workload(obj, kind)
+                before = ((live or {}).get("spec") or {}).get("replicas", 0)
+                try:
+                    check_quota(api, project, spec, spec["replicas"] - before)
+                except ValidationError as exc:
+                    row.error = " ".join(exc.messages)
+    return objects, rows
+
+
+def preview_import(project, *, user, text):
+    """What importing the manifests would create or change, as the cluster answers a dry
+    run of each (as the user). Reads only: nothing is recorded or changed."""
+    _check_may_change(user, project)
+    return _preview(project, user, text)
+
+
+def import_manifests(project, *, acting_user, text):
+    """Apply the manifests (after the same checks as the preview) with a job; new
+    Deployments and StatefulSets become apps of the console."""
+    from . import imports
+
+    target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name, "kind": "Manifests", "name": ""}
+    with oplog.recorded(acting_user, "app.import", target=target) as outcome:
+        _check_may_change(acting_user, project)
+        objects, rows = _preview(project, acting_user, text)
+        outcome.payload = {"objects": [f"{row.kind}/{row.name}: {row.action or 'refused'}" for row in rows]}
+        refused = [f"{row.kind} {row.name}: {row.error}" for row in rows if row.error]
+        if refused:
+            raise ValidationError(_("Nothing was imported; the cluster refuses: %(errors)s") % {"errors": "; ".join(refused)})
+        if all(row.action == "unchanged" for row in rows):
+            raise ValidationError(_("Nothing to change: the namespace holds all of this already."))
+        apps = []
+        for obj in objects:
+            if obj["kind"] not in imports.WORKLOAD_KINDS:
+                continue
+            name = obj["metadata"]["name"]
+            app = App.objects.filter(project=project, name=name).first()
+            if app is not None and app.kind != obj["kind"]:
+                raise ValidationError(_("App %(name)s is a %(kind)s; it cannot become a %(other)s.") % {"name": name, "kind": app.kind, "other": obj["kind"]})
+            if app is None:
+                app = App.objects.create(project=project, name=name, kind=obj["kind"], spec=manifests.spec_from_workload(obj, obj["kind"]),
+                                         created_by=acting_user, status=AppStatus.DEPLOYING)
+            apps.append(app.pk)
+        names = [obj["metadata"]["name"] for obj in objects if obj["kind"] in imports.WORKLOAD_KINDS]
+        outcome.target["name"] = names[0] if len(names) == 1 else f"{len(objects)} objects"
+        from .tasks import run_app_job
+
+        job = jobs.create_job("app.import", requested_by=acting_user, task=run_app_job, tenant=(project.tenant_id, project.tenant.name),
+                              target={"cluster": project.cluster.name, "namespace": project.name, "kind": "Manifests",
+                                      "name": outcome.target["name"]},
+                              payload={"objects": objects, "apps": apps})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk, "apps": apps}
+    return job, rows

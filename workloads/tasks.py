@@ -62,8 +62,7 @@ def run_app_job(self, job_id):
 
 
 def _fail(job, error):
-    app = App.objects.filter(pk=job.payload.get("app")).first()
-    if app is not None:
+    for app in App.objects.filter(pk__in=[job.payload.get("app"), *job.payload.get("apps", [])]):
         App.objects.filter(pk=app.pk).update(status=AppStatus.FAILED, updated_at=timezone.now())
         tick(app)
     jobs.finish(job, error=error)
@@ -83,7 +82,7 @@ def _notify(job, ok, detail=""):
     if job.requested_by is None or job.kind == "app.scale":  # scaling notifies the whole tenant (below)
         return
     what = {"app.deploy": _("Deploy"), "app.upgrade": _("Upgrade"), "app.rollback": _("Rollback"), "app.expose": _("Exposure"),
-            "app.delete": _("Deletion")}.get(job.kind, job.kind)
+            "app.delete": _("Deletion"), "app.import": _("Import"), "app.autoscale": _("Autoscaler change")}.get(job.kind, job.kind)
     title = (_("%(what)s of %(app)s finished") if ok else _("%(what)s of %(app)s failed")) % {"what": what, "app": job.target_name}
     notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.SUCCESS if ok else NotificationLevel.DANGER,
                               link=reverse("console:job", args=[job.pk]))
@@ -412,6 +411,35 @@ def autoscale(job):
     return {"autoscaler": config}
 
 
+def import_manifests(job):
+    """Apply imported manifests (all dry-run first), then follow each workload's rollout."""
+    objects = job.payload["objects"]
+    apps = {app.name: app for app in App.objects.filter(pk__in=job.payload.get("apps", [])).select_related("project__tenant", "project__cluster")}
+    project = next(iter(apps.values())).project if apps else None
+    if project is None:
+        from tenants.models import Project
+
+        project = Project.objects.select_related("tenant", "cluster").get(cluster__name=job.cluster, name=job.namespace)
+    with ClusterAPI(project.cluster, services.identity(job.requested_by, project.tenant)) as api:
+        try:
+            applied = _apply_all(job, api, objects)
+        except ApiRefused as exc:
+            raise JobFailed(exc.message) from None
+        results = {}
+        for obj in applied:
+            app = apps.get(obj["metadata"]["name"]) if obj.get("kind") in ("Deployment", "StatefulSet") else None
+            if app is None:
+                continue
+            App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(obj, app.kind), updated_at=timezone.now())
+            state = follow(job, api, app, obj["metadata"].get("generation"))
+            if state == "complete":
+                _record_revision(job, api, app, f"imported from YAML by {_who(job)} (console job {job.pk})")
+            App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+            tick(app)
+            results[app.name] = state
+    return {"objects": [f"{o['kind']}/{o['metadata']['name']}" for o in objects], "rollouts": results}
+
+
 RUNNERS = {
     "app.deploy": deploy,
     "app.upgrade": upgrade,
@@ -420,6 +448,7 @@ RUNNERS = {
     "app.expose": expose,
     "app.delete": delete,
     "app.autoscale": autoscale,
+    "app.import": import_manifests,
 }
 
 

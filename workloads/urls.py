@@ -9,6 +9,7 @@ APP = "<slug:tenant>/<slug:namespace>/apps/<slug:name>/"
 urlpatterns = [
     path("", views.app_list, name="app_list"),
     path("<slug:tenant>/<slug:namespace>/deploy/", views.app_add, name="app_add"),
+    path("<slug:tenant>/<slug:namespace>/import/", views.app_import, name="app_import"),
     path(APP, views.app_detail, name="app"),
     path(APP + "upgrade/", views.app_upgrade, name="app_upgrade"),
     path(APP + "scale/", views.app_scale, name="app_scale"),

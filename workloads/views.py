@@ -304,3 +304,38 @@ def autoscaler_set(request, tenant, namespace, name):
 @signed_in
 def autoscaler_remove(request, tenant, namespace, name):
     return _app_action(request, tenant, namespace, name, services.remove_autoscaler, _("Removing the autoscaler of %(name)s."))
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def app_import(request, tenant, namespace):
+    """Paste or upload manifests; the first POST previews (a dry run), the second applies."""
+    project = access.get_project(request.user, tenant, namespace)
+    if not access.may_operate(request.user, project.tenant):
+        raise PermissionDenied(_("Only the tenant's members and operators import manifests."))
+    context = {**SECTION, "project": project, "tenant": project.tenant, "text": ""}
+    if request.method == "GET":
+        return render(request, "workloads/app_import.html", context)
+    text = request.POST.get("manifests", "")
+    upload = request.FILES.get("file")
+    if upload is not None:
+        try:
+            text = upload.read(256 * 1024 + 1).decode("utf-8")
+        except UnicodeDecodeError:
+            messages.error(request, _("The file is not UTF-8 text."))
+            return render(request, "workloads/app_import.html", context, status=400)
+    context["text"] = text
+    try:
+        if request.POST.get("confirm") == "yes":
+            job, rows = _call(request, services.import_manifests, project, text=text)
+            messages.success(request, _("Importing %(n)s objects.") % {"n": len(rows)})
+            return redirect("console:job", pk=job.pk)
+        try:
+            _objects, rows = services.preview_import(project, user=request.user, text=text)
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from None
+    except ValidationError as exc:
+        context["error"] = " ".join(exc.messages)
+        return render(request, "workloads/app_import.html", context, status=400)
+    context.update(rows=rows, refused=any(row.error for row in rows), changes=any(row.action in ("create", "change") for row in rows))
+    return render(request, "workloads/app_import.html", context)

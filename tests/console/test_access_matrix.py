@@ -77,6 +77,8 @@ MATRIX = [
     tenant_row("workloads:app_list", [], "get", None, 200, 200, 200, 200, other=200, tenant_user=403),
     tenant_row("workloads:app_add", ["acme", "acme-web"], "get", None, 200, 403, 200, 200),
     tenant_row("workloads:app_add", ["acme", "acme-web"], "post", DEPLOY, 400, 403, 400, 400),
+    tenant_row("workloads:app_import", ["acme", "acme-web"], "get", None, 200, 403, 200, 200),
+    tenant_row("workloads:app_import", ["acme", "acme-web"], "post", {"manifests": "kind: ["}, 400, 403, 400, 400),
     *[tenant_row(f"workloads:{name}", APP_ARGS + extra, method, data, 404, 404, 404, 404) for name, extra, method, data in [
         ("app", [], "get", None), ("app_upgrade", [], "get", None), ("app_scale", [], "post", {"replicas": "2"}),
         ("app_pause", [], "post", {}), ("app_resume", [], "post", {}), ("app_rollback", [], "post", {"revision": "1"}),

@@ -1,0 +1,134 @@
+"""Manifests pasted or uploaded by a tenant: parsed, checked against what a tenant may
+create (namespaced kinds, its own namespace only), labelled like the console's own apps,
+and compared with what runs (the server-side dry run's answer against the live object)."""
+
+import difflib
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from console.cluster_api import KNOWN_KINDS
+
+from . import manifests, specs
+
+MAX_BYTES = 256 * 1024
+MAX_OBJECTS = 50
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+# What a tenant imports. Secrets are left out on purpose: the console would keep their
+# content in its job records; they are created with kubectl.
+ALLOWED_KINDS = WORKLOAD_KINDS + ("Service", "Ingress", "ConfigMap", "HorizontalPodAutoscaler", "PersistentVolumeClaim")
+VOLATILE_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp")
+
+
+def parse(text, namespace):
+    """The objects in a YAML text (one or many documents), each checked; ValidationError
+    naming the document and the problem otherwise."""
+    if len(text.encode()) > MAX_BYTES:
+        raise ValidationError(_("The manifests are larger than %(kb)s KB.") % {"kb": MAX_BYTES // 1024})
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = _(" at line %(line)s, column %(column)s") % {"line": mark.line + 1, "column": mark.column + 1} if mark else ""
+        raise ValidationError(_("This is not valid YAML%(where)s: %(problem)s")
+                              % {"where": where, "problem": getattr(exc, "problem", None) or exc}) from None
+    objects = []
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind") == "List" and isinstance(document.get("items"), list):
+            objects.extend(document["items"])
+        else:
+            objects.append(document)
+    if not objects:
+        raise ValidationError(_("There is nothing to import."))
+    if len(objects) > MAX_OBJECTS:
+        raise ValidationError(_("At most %(n)s objects at once.") % {"n": MAX_OBJECTS})
+    seen = set()
+    for n, obj in enumerate(objects, start=1):
+        check(obj, n, namespace)
+        key = (obj["kind"], obj["metadata"]["name"])
+        if key in seen:
+            raise ValidationError(_("Document %(n)s: %(kind)s %(name)s appears twice.") % {"n": n, "kind": key[0], "name": key[1]})
+        seen.add(key)
+    return [prepare(obj, namespace) for obj in objects]
+
+
+def check(obj, n, namespace):
+    if not isinstance(obj, dict):
+        raise ValidationError(_("Document %(n)s is not a Kubernetes object (a mapping with apiVersion, kind and metadata).") % {"n": n})
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    meta = obj.get("metadata")
+    if not kind or not api_version or not isinstance(meta, dict):
+        raise ValidationError(_("Document %(n)s needs apiVersion, kind and metadata.") % {"n": n})
+    known = KNOWN_KINDS.get(kind)
+    if known is not None and not known.namespaced:
+        raise ValidationError(_("Document %(n)s: %(kind)s is a cluster-scoped object; tenants create objects in their namespaces only.")
+                              % {"n": n, "kind": kind})
+    if kind not in ALLOWED_KINDS:
+        raise ValidationError(_("Document %(n)s: %(kind)s objects cannot be imported here (allowed: %(allowed)s).")
+                              % {"n": n, "kind": kind, "allowed": ", ".join(ALLOWED_KINDS)})
+    if known.api_version != api_version:
+        raise ValidationError(_("Document %(n)s: use apiVersion %(wanted)s for %(kind)s (not %(given)s).")
+                              % {"n": n, "wanted": known.api_version, "kind": kind, "given": api_version})
+    name = meta.get("name") or ""
+    limit = specs.APP_NAME_MAX if kind in WORKLOAD_KINDS else 63
+    if not isinstance(name, str) or len(name) > limit or not specs.DNS_LABEL.match(name):
+        raise ValidationError(_("Document %(n)s: the name %(name)s is not a DNS-1123 label of at most %(max)s characters.")
+                              % {"n": n, "name": repr(name), "max": limit})
+    if meta.get("namespace") not in (None, "", namespace):
+        raise ValidationError(_("Document %(n)s: %(kind)s %(name)s is for namespace %(other)s; only %(ns)s can be imported here.")
+                              % {"n": n, "kind": kind, "name": name, "other": meta["namespace"], "ns": namespace})
+    if kind in WORKLOAD_KINDS:
+        template = ((obj.get("spec") or {}).get("template") or {})
+        containers = (template.get("spec") or {}).get("containers")
+        if not isinstance(containers, list) or not containers:
+            raise ValidationError(_("Document %(n)s: %(kind)s %(name)s has no containers.") % {"n": n, "kind": kind, "name": name})
+        for container in containers:
+            try:
+                specs.check_image((container or {}).get("image"))
+            except ValidationError as exc:
+                raise ValidationError(_("Document %(n)s: %(error)s") % {"n": n, "error": " ".join(exc.messages)}) from None
+
+
+def prepare(obj, namespace):
+    """Put the object in the namespace and label workloads' pods as the console's apps."""
+    obj = yaml.safe_load(yaml.safe_dump(obj))  # a deep copy of plain data
+    meta = obj["metadata"]
+    meta["namespace"] = namespace
+    for field in VOLATILE_META:
+        meta.pop(field, None)
+    obj.pop("status", None)
+    if obj["kind"] in WORKLOAD_KINDS:
+        name = meta["name"]
+        meta.setdefault("labels", {})[manifests.APP_LABEL] = name
+        template = obj["spec"]["template"]
+        template.setdefault("metadata", {}).setdefault("labels", {})[manifests.APP_LABEL] = name
+    return obj
+
+
+def comparable(obj):
+    """An object as a reader compares it: no status, server bookkeeping or defaults noise."""
+    if obj is None:
+        return ""
+    obj = yaml.safe_load(yaml.safe_dump(obj))
+    obj.pop("status", None)
+    meta = obj.get("metadata") or {}
+    for field in VOLATILE_META:
+        meta.pop(field, None)
+    annotations = meta.get("annotations") or {}
+    for key in [k for k in annotations if k.startswith("deployment.kubernetes.io/")]:
+        annotations.pop(key)
+    if not annotations:
+        meta.pop("annotations", None)
+    return yaml.safe_dump(obj, sort_keys=True, allow_unicode=True)
+
+
+def diff(live, result):
+    """(action, unified diff text): create, change or unchanged."""
+    before, after = comparable(live), comparable(result)
+    if live is None:
+        return "create", after
+    if before == after:
+        return "unchanged", ""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "live", "after import", lineterm="", n=2)
+    return "change", "\n".join(lines)
