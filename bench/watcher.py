@@ -146,6 +146,10 @@ def main():
             method, url, headers, _payload, _ = api.param_serialize("GET", "/sandbox/v1/stats", auth_settings=["BearerToken"])
             return json.loads(api.call_api(method, url, header_params=headers).read())
 
+        from django.conf import settings
+
+        print("channel layer for the watcher's pushes:", settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+              "(set REDIS_URL for Redis, as in production)")
         namespaces = max(1, args.pods // 30)
         print("sandbox bulk load:", knob(action="bulk_load", namespaces=namespaces, pods_per_namespace=30))
         expected = namespaces * 30
