@@ -177,3 +177,17 @@ class AutoscalerForm(BootstrapMixin, forms.Form):
     cpu = forms.IntegerField(label=_("CPU target %"), required=False, min_value=1, max_value=1000, initial=70,
                              help_text=_("Average use as a share of the CPU request."))
     memory = forms.IntegerField(label=_("Memory target %"), required=False, min_value=1, max_value=1000)
+
+
+class CanaryForm(BootstrapMixin, forms.Form):
+    image = forms.CharField(label=_("New image"), max_length=512)
+    replicas = forms.IntegerField(label=_("Canary replicas"), min_value=1, max_value=10, initial=1)
+    weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100, initial=20)
+    header = forms.CharField(label=_("Or by header"), required=False, max_length=63, help_text=_("e.g. X-Canary: requests with it go to the canary."))
+    header_value = forms.CharField(label=_("Header value"), required=False, max_length=200, help_text=_("Empty: the value 'always'."))
+
+
+class CanaryTrafficForm(BootstrapMixin, forms.Form):
+    weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100)
+    header = forms.CharField(label=_("Header"), required=False, max_length=63)
+    header_value = forms.CharField(label=_("Header value"), required=False, max_length=200)

@@ -209,3 +209,51 @@ def spec_from_workload(obj, kind):
         claims = body.get("volumeClaimTemplates") or []
         spec["storage_class"] = ((claims[0].get("spec") or {}).get("storageClassName") or "") if claims else ""
     return spec
+
+
+# --- canary releases (ingress-nginx canary annotations) --------------------------------
+
+CANARY_SUFFIX = "-canary"
+CANARY_OF_LABEL = "caas.io/canary-of"
+NGINX = "nginx.ingress.kubernetes.io/"
+
+
+class CanaryOf:
+    """The canary of an app, shaped like an app for the builders and the rollout follower:
+    its own Deployment, Service and Ingress, named <app>-canary, pods labelled apart from
+    the stable ones so neither Service picks the other's pods."""
+
+    kind = "Deployment"
+
+    def __init__(self, app):
+        self.stable = app
+        self.name = app.name + CANARY_SUFFIX
+        self.project = app.project
+        self.namespace = app.namespace
+        self.group = app.group
+
+
+def canary_objects(app, spec, canary):
+    """Deployment, Service and Ingress of the canary; the Ingress mirrors the stable one
+    (same host and path) with the canary annotations that split the traffic."""
+    twin = CanaryOf(app)
+    deployment = workload(twin, {**spec, "image": canary["image"], "replicas": canary["replicas"]},
+                          change_cause=f"canary of {app.name} with {canary['image']}")
+    for meta in (deployment["metadata"], deployment["spec"]["template"]["metadata"]):
+        meta["labels"][CANARY_OF_LABEL] = app.name
+    objects = [deployment, service(twin, {**app.service, "type": "ClusterIP", "node_port": None})]
+    objects[1]["metadata"]["labels"][CANARY_OF_LABEL] = app.name
+    route = ingress(twin, app.ingress, app.service["port"])
+    route["metadata"]["labels"][CANARY_OF_LABEL] = app.name
+    route["metadata"]["annotations"] = canary_annotations(canary)
+    objects.append(route)
+    return objects
+
+
+def canary_annotations(canary):
+    annotations = {NGINX + "canary": "true", NGINX + "canary-weight": str(canary.get("weight") or 0)}
+    if canary.get("header"):
+        annotations[NGINX + "canary-by-header"] = canary["header"]
+        if canary.get("header_value"):
+            annotations[NGINX + "canary-by-header-value"] = canary["header_value"]
+    return annotations

@@ -24,6 +24,8 @@ class App(models.Model):
     ingress = models.JSONField(_("ingress"), default=dict, blank=True)
     # {"min": 2, "max": 10, "cpu": 70, "memory": null} (target utilisation in %), {} without an autoscaler
     autoscaler = models.JSONField(_("autoscaler"), default=dict, blank=True)
+    # A canary beside the stable version: {"image", "replicas", "weight", "header", "header_value", "started_by"}, {} without one
+    canary = models.JSONField(_("canary"), default=dict, blank=True)
     # Replicas the console last saw the autoscaler set: a change is an automatic scaling action.
     observed_replicas = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

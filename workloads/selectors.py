@@ -126,7 +126,16 @@ def live_context(app):
     pod_rows = [rollout.pod_row(row.object, row.created_at) for row in pod_rows]
     for pod in pod_rows:
         pod.revision_number = numbers.get(pod.revision, "")
+    canary_pods = []
+    if app.canary:
+        twin = manifests.CanaryOf(app)
+        canary_pods = [rollout.pod_row(row.object, row.created_at)
+                       for row in _mirror(app, "Pod").filter(selectors.to_q(manifests.selector_text(twin))).order_by("name")]
     return {
+        "canary_pods": canary_pods,
+        "stable_weight": 100 - int(app.canary.get("weight") or 0) if app.canary else 100,
+        "canary_health": health(canary_pods),
+        "stable_health": health(pod_rows),
         "workload": workload_row,
         "progress": rollout.progress(workload_row.object if workload_row else None, app.kind),
         "pods": pod_rows,
@@ -140,3 +149,9 @@ def yaml_documents(app):
     rows = [row for row in [workload(app)] if row is not None] + exposure(app)
     rows += [row for row in pods(app)]
     return [(f"{row.kind} {row.name}", resources.as_yaml(row)) for row in rows]
+
+
+def health(pod_rows):
+    """Side-by-side signals for stable and canary: pods, ready, restarts, problems."""
+    return {"pods": len(pod_rows), "ready": sum(1 for p in pod_rows if p.ready.split("/")[0] == p.ready.split("/")[1] != "0"),
+            "restarts": sum(p.restarts for p in pod_rows), "problems": sum(1 for p in pod_rows if p.problem)}

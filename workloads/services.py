@@ -4,6 +4,7 @@ accepted (server-side apply with dryRun: nothing is half-created when Kubernetes
 no), writes the operation log and queues a Job whose Celery task does the work
 (workloads/tasks.py). Quick single calls (pause, resume, restart a pod) are done here."""
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -651,3 +652,103 @@ def import_manifests(project, *, acting_user, text):
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"job": job.pk, "apps": apps}
     return job, rows
+
+
+# --- canary releases -------------------------------------------------------------------
+
+HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+
+
+def check_canary(app, image, replicas, weight, header, header_value):
+    image = specs.check_image(image)
+    if not isinstance(replicas, int) or not 1 <= replicas <= 10:
+        raise ValidationError({"replicas": _("A canary runs 1 to 10 replicas.")})
+    if weight is None and not header:
+        raise ValidationError(_("Send the canary a share of the traffic (weight), requests with a header, or both."))
+    if weight is not None and not 0 <= weight <= 100:
+        raise ValidationError({"weight": _("The weight is a percentage from 0 to 100.")})
+    if header and not HEADER_NAME.match(header):
+        raise ValidationError({"header": _("%(name)s is not a valid header name.") % {"name": repr(header)}})
+    if header_value and not header:
+        raise ValidationError({"header": _("Name the header whose value selects the canary.")})
+    return {"image": image, "replicas": replicas, "weight": weight or 0, "header": header or "", "header_value": header_value or ""}
+
+
+def start_canary(app, *, acting_user, image, replicas=1, weight=None, header="", header_value=""):
+    """Run a new version beside the stable one and send it part of the traffic."""
+    payload = {"image": image, "replicas": replicas, "weight": weight, "header": header}
+    with oplog.recorded(acting_user, "app.canary_start", target=app.target(), payload=payload) as outcome:
+        _check_app(acting_user, app)
+        if app.kind != AppKind.DEPLOYMENT:
+            raise ValidationError(_("Canary releases are offered for Deployments."))
+        if app.canary:
+            raise ValidationError(_("A canary runs already: promote or abort it first."))
+        if not app.service or not app.ingress:
+            raise ValidationError(_("A canary splits the traffic of the app's Ingress: expose the app with a domain first."))
+        canary = check_canary(app, image, replicas, weight, header, header_value)
+        with talking_to(app.project, acting_user) as api:
+            current = manifests.spec_from_workload(live_workload(app, api), app.kind)
+            if canary["image"] == current["image"]:
+                raise ValidationError({"image": _("The stable version runs %(image)s already.") % {"image": canary["image"]}})
+            check_quota(api, app.project, current, canary["replicas"])
+            objects = manifests.canary_objects(app, current, canary)
+            if api.get("Deployment", objects[0]["metadata"]["name"], app.namespace) is not None:
+                raise ValidationError(_("A Deployment named %(name)s exists already.") % {"name": objects[0]["metadata"]["name"]})
+            dry_run(api, objects)
+        canary["started_by"] = acting_user.get_username()
+        App.objects.filter(pk=app.pk).update(canary=canary)
+        job = _queue(app, acting_user, "app.canary", {"canary": canary, "spec": current})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"canary": canary, "stable_image": current["image"], "job": job.pk}
+    return job
+
+
+def set_canary_traffic(app, *, acting_user, weight=None, header="", header_value=""):
+    """Change the canary's share of the traffic (one Ingress change, done at once)."""
+    with oplog.recorded(acting_user, "app.canary_traffic", target=app.target(), payload={"weight": weight, "header": header}) as outcome:
+        _check_app(acting_user, app)
+        if not app.canary:
+            raise ValidationError(_("No canary runs."))
+        outcome.before = {"weight": app.canary.get("weight"), "header": app.canary.get("header")}
+        canary = {**app.canary, **check_canary(app, app.canary["image"], app.canary["replicas"], weight, header, header_value)}
+        twin = manifests.CanaryOf(app)
+        with talking_to(app.project, acting_user) as api:
+            route = api.get("Ingress", twin.name, app.namespace)
+            if route is None:
+                raise ValidationError(_("The canary's Ingress is not there (yet)."))
+            annotations = {k: v for k, v in (route["metadata"].get("annotations") or {}).items() if not k.startswith(manifests.NGINX + "canary")}
+            api.json_patch("Ingress", twin.name, app.namespace, [
+                {"op": "test", "path": "/metadata/uid", "value": route["metadata"]["uid"]},
+                {"op": "add", "path": "/metadata/annotations", "value": {**annotations, **manifests.canary_annotations(canary)}}])
+        App.objects.filter(pk=app.pk).update(canary=canary)
+        outcome.after = {"weight": canary["weight"], "header": canary["header"]}
+
+
+def promote_canary(app, *, acting_user):
+    """The stable version becomes the canary's (a rolling upgrade), then the canary goes."""
+    with oplog.recorded(acting_user, "app.canary_promote", target=app.target()) as outcome:
+        _check_app(acting_user, app)
+        if not app.canary:
+            raise ValidationError(_("No canary runs."))
+        with talking_to(app.project, acting_user) as api:
+            obj = live_workload(app, api)
+            current = manifests.spec_from_workload(obj, app.kind)
+            spec = {**current, "image": app.canary["image"]}
+            api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(obj, manifests.pod_template(app, spec)), dry_run=True)
+        outcome.before = {"image": current["image"]}
+        job = _queue(app, acting_user, "app.canary_promote", {"spec": spec, "before": current, "canary": app.canary})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"image": spec["image"], "job": job.pk}
+    return job
+
+
+def abort_canary(app, *, acting_user):
+    with oplog.recorded(acting_user, "app.canary_abort", target=app.target()) as outcome:
+        _check_app(acting_user, app)
+        if not app.canary:
+            raise ValidationError(_("No canary runs."))
+        outcome.before = {"canary": app.canary}
+        job = _queue(app, acting_user, "app.canary_abort", {"canary": app.canary})
+        outcome.result = OperationResult.ACCEPTED
+        outcome.after = {"job": job.pk}
+    return job

@@ -62,6 +62,11 @@ def run_app_job(self, job_id):
 
 
 def _fail(job, error):
+    if job.kind in ("app.canary", "app.canary_abort"):  # the stable version is untouched: the app did not fail
+        jobs.finish(job, error=error)
+        _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
+        _notify(job, ok=False, detail=error)
+        return
     for app in App.objects.filter(pk__in=[job.payload.get("app"), *job.payload.get("apps", [])]):
         App.objects.filter(pk=app.pk).update(status=AppStatus.FAILED, updated_at=timezone.now())
         tick(app)
@@ -82,7 +87,8 @@ def _notify(job, ok, detail=""):
     if job.requested_by is None or job.kind == "app.scale":  # scaling notifies the whole tenant (below)
         return
     what = {"app.deploy": _("Deploy"), "app.upgrade": _("Upgrade"), "app.rollback": _("Rollback"), "app.expose": _("Exposure"),
-            "app.delete": _("Deletion"), "app.import": _("Import"), "app.autoscale": _("Autoscaler change")}.get(job.kind, job.kind)
+            "app.delete": _("Deletion"), "app.import": _("Import"), "app.autoscale": _("Autoscaler change"),
+            "app.canary": _("Canary"), "app.canary_promote": _("Promotion"), "app.canary_abort": _("Canary abort")}.get(job.kind, job.kind)
     title = (_("%(what)s of %(app)s finished") if ok else _("%(what)s of %(app)s failed")) % {"what": what, "app": job.target_name}
     notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.SUCCESS if ok else NotificationLevel.DANGER,
                               link=reverse("console:job", args=[job.pk]))
@@ -440,6 +446,65 @@ def import_manifests(job):
     return {"objects": [f"{o['kind']}/{o['metadata']['name']}" for o in objects], "rollouts": results}
 
 
+def canary(job):
+    """Start the canary: its objects applied (removed again if one is refused), its pods
+    followed until ready. The stable version is not touched."""
+    app = _app(job)
+    twin = manifests.CanaryOf(app)
+    with _api(job, app) as api:
+        try:
+            applied = _apply_all(job, api, manifests.canary_objects(app, job.payload["spec"], job.payload["canary"]), fresh=True)
+        except (ApiRefused, JobFailed):
+            App.objects.filter(pk=app.pk).update(canary={})  # nothing of it is left
+            raise
+        tick(app)
+        state = follow(job, api, twin, applied[0]["metadata"].get("generation"))
+    weight = job.payload["canary"].get("weight")
+    jobs.step(job, f"The canary serves {weight}% of the traffic" + (f" and requests with header {job.payload['canary']['header']}"
+                                                                      if job.payload["canary"].get("header") else "") + ".")
+    tick(app)
+    return {"rollout": state, "canary": job.payload["canary"]["image"]}
+
+
+def _remove_canary(job, api, app):
+    twin = manifests.CanaryOf(app)
+    for kind in ("Ingress", "Service", "Deployment"):  # traffic first, pods last
+        if api.delete(kind, twin.name, app.namespace):
+            jobs.step(job, f"Deleted {kind} {twin.name}")
+            _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=twin.name)
+    App.objects.filter(pk=app.pk).update(canary={}, updated_at=timezone.now())
+
+
+def canary_promote(job):
+    """Roll the stable version to the canary's image (old pods keep serving until new ones
+    are ready), then remove the canary."""
+    app = _app(job)
+    spec = job.payload["spec"]
+    App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
+    with _api(job, app) as api:
+        current = _current(api, app)
+        cause = f"promoted canary {spec['image']} by {_who(job)} (console job {job.pk})"
+        patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
+        App.objects.filter(pk=app.pk).update(spec=spec)
+        state = follow(job, api, app, patched["metadata"].get("generation"))
+        if state != "complete":
+            raise JobFailed("The stable rollout did not complete (paused or changed meanwhile); the canary stays until it does.")
+        _record_revision(job, api, app, cause)
+        _remove_canary(job, api, app)
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    tick(app)
+    return {"image": spec["image"], "rollout": state}
+
+
+def canary_abort(job):
+    app = _app(job)
+    with _api(job, app) as api:
+        _remove_canary(job, api, app)
+    jobs.step(job, f"The canary is gone; {app.name} serves all the traffic.")
+    tick(app)
+    return {"aborted": job.payload["canary"].get("image")}
+
+
 RUNNERS = {
     "app.deploy": deploy,
     "app.upgrade": upgrade,
@@ -449,6 +514,9 @@ RUNNERS = {
     "app.delete": delete,
     "app.autoscale": autoscale,
     "app.import": import_manifests,
+    "app.canary": canary,
+    "app.canary_promote": canary_promote,
+    "app.canary_abort": canary_abort,
 }
 
 

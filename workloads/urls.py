@@ -22,6 +22,10 @@ urlpatterns = [
     path(APP + "schedules/<int:pk>/remove/", views.schedule_remove, name="schedule_remove"),
     path(APP + "autoscaler/", views.autoscaler_set, name="autoscaler_set"),
     path(APP + "autoscaler/remove/", views.autoscaler_remove, name="autoscaler_remove"),
+    path(APP + "canary/", views.canary_start, name="canary_start"),
+    path(APP + "canary/traffic/", views.canary_traffic, name="canary_traffic"),
+    path(APP + "canary/promote/", views.canary_promote, name="canary_promote"),
+    path(APP + "canary/abort/", views.canary_abort, name="canary_abort"),
     path(APP + "pods/<str:pod>/restart/", views.pod_restart, name="pod_restart"),
     path(APP + "pods/<str:pod>/log/", views.pod_log, name="pod_log"),
 ]

@@ -16,7 +16,7 @@ from tenants import access
 
 from . import manifests, selectors, services
 from .choices import AppKind
-from .forms import AppForm, AutoscalerForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
+from .forms import AppForm, AutoscalerForm, CanaryForm, CanaryTrafficForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
 from .models import App
 
 signed_in = require()
@@ -109,6 +109,9 @@ def app_context(request, app, **extra):
         "scale_form": ScaleForm(initial={"replicas": live["progress"].wanted if live["workload"] else app.spec.get("replicas", 1)}),
         "expose_form": ExposeForm(initial=ExposeForm.initial_from(app)),
         "schedules": app.schedules.all(),
+        "canary_form": CanaryForm(),
+        "traffic_form": CanaryTrafficForm(initial={"weight": app.canary.get("weight"), "header": app.canary.get("header"),
+                                                   "header_value": app.canary.get("header_value")}),
         "schedule_form": ScheduleForm(),
         "autoscaler_form": AutoscalerForm(initial={"min_replicas": app.autoscaler.get("min", 1), "max_replicas": app.autoscaler.get("max", 5),
                                                    "cpu": app.autoscaler.get("cpu", 70) if app.autoscaler else 70,
@@ -339,3 +342,45 @@ def app_import(request, tenant, namespace):
         return render(request, "workloads/app_import.html", context, status=400)
     context.update(rows=rows, refused=any(row.error for row in rows), changes=any(row.action in ("create", "change") for row in rows))
     return render(request, "workloads/app_import.html", context)
+
+
+@require_POST
+@signed_in
+def canary_start(request, tenant, namespace, name):
+    app = get_app(request.user, tenant, namespace, name)
+    form = CanaryForm(request.POST)
+    if not form.is_valid():
+        return _page_error(request, app, ValidationError(_("The canary settings are not valid.")), canary_form=form)
+    data = form.cleaned_data
+    try:
+        _call(request, services.start_canary, app, image=data["image"].strip(), replicas=data["replicas"], weight=data["weight"],
+              header=data["header"].strip(), header_value=data["header_value"].strip())
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _page_error(request, app, exc, canary_form=form)
+    messages.success(request, _("Starting a canary of %(name)s.") % {"name": app.name})
+    return redirect("workloads:app", tenant=tenant, namespace=namespace, name=name)
+
+
+@require_POST
+@signed_in
+def canary_traffic(request, tenant, namespace, name):
+    app = get_app(request.user, tenant, namespace, name)
+    form = CanaryTrafficForm(request.POST)
+    if not form.is_valid():
+        return _page_error(request, app, ValidationError(_("The traffic settings are not valid.")), traffic_form=form)
+    data = form.cleaned_data
+    return _app_action(request, tenant, namespace, name, services.set_canary_traffic, _("The canary of %(name)s gets its new share."),
+                       weight=data["weight"], header=data["header"].strip(), header_value=data["header_value"].strip())
+
+
+@require_POST
+@signed_in
+def canary_promote(request, tenant, namespace, name):
+    return _app_action(request, tenant, namespace, name, services.promote_canary, _("Promoting the canary of %(name)s."))
+
+
+@require_POST
+@signed_in
+def canary_abort(request, tenant, namespace, name):
+    return _app_action(request, tenant, namespace, name, services.abort_canary, _("Removing the canary of %(name)s."))

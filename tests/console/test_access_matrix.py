@@ -85,7 +85,9 @@ MATRIX = [
         ("app_expose", [], "post", {"service_type": "ClusterIP", "port": "80"}), ("app_delete", [], "post", {"confirm_name": "web"}),
         ("pod_restart", ["web-1"], "post", {}), ("pod_log", ["web-1"], "get", None),
         ("schedule_add", [], "post", {"at": "08:00", "replicas": "3", "weekdays": ["0"]}), ("schedule_remove", [1], "post", {}),
-        ("autoscaler_set", [], "post", {"min_replicas": "1", "max_replicas": "3", "cpu": "70"}), ("autoscaler_remove", [], "post", {})]],
+        ("autoscaler_set", [], "post", {"min_replicas": "1", "max_replicas": "3", "cpu": "70"}), ("autoscaler_remove", [], "post", {}),
+        ("canary_start", [], "post", {"image": "nginx:1.28", "replicas": "1", "weight": "20"}), ("canary_traffic", [], "post", {"weight": "50"}),
+        ("canary_promote", [], "post", {}), ("canary_abort", [], "post", {})]],
     ("set_language", [], "post", {"language": "en", "next": "/"}, {r: 302 for r in ROLES}),
     ("admin:index", [], "get", None, {"anonymous": 302, "operator": 200, "auditor": 302, "tenant_user": 302}),
 ]
