@@ -48,7 +48,7 @@ def exposure(app):
 def events(app, uids, limit=EVENT_LIMIT):
     if not uids:
         return []
-    rows = (_mirror(app, "Event").filter(object__involvedObject__uid__in=list(uids)).order_by("-created_at")[:limit])
+    rows = (_mirror(app, "Event").filter(object__involvedObject__uid__in=list(uids)).order_by("-created_at", "-id")[:limit])
     return [_event(row) for row in rows]
 
 

@@ -77,7 +77,7 @@ def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, c
     assert text.count('data-phase>Running<') == 2
     assert 'data-count="ready">2<' in text and 'data-testid="rollout-state">Complete<' in text
     assert 'data-revision="1"' in text and "acme-dev" in text
-    assert "ScalingReplicaSet" in text  # an event of the Deployment
+    assert "Started container web" in text  # the latest events of the app's pods
     assert "Deployment web" in text and "kind: Deployment" in text  # YAML
     assert f'"subscribe" value="app-{web.pk}"' in text
     live = client.get(url("app", web), HTTP_HX_REQUEST="true")
