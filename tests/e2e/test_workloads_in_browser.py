@@ -103,10 +103,25 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     expect(page.locator("#pod-table [data-phase]")).to_have_text(["Running", "Running"], timeout=15_000)
     screenshot(page, "workloads-rolled-back")
 
+    # a canary at 20 %, watched beside stable, then promoted
+    page.click("#canary summary")
+    page.fill("#canary-form [name=image]", "nginx:1.29")
+    page.fill("#canary-form [name=weight]", "20")
+    page.click("#canary-form button[type=submit]")
+    expect(page.locator("[data-testid=canary]")).to_contain_text("20%")
+    expect(page.locator("#canary-live [data-canary-ready]")).to_have_text("1", timeout=20_000)
+    expect(page.locator("#canary-live tr[data-track=stable]")).to_contain_text("80%")
+    screenshot(page, "workloads-canary")
+    page.click("[data-testid=promote]")
+    expect(page.locator("#revision-table tr[data-current] td").nth(1)).to_have_text("nginx:1.29", timeout=20_000)
+    expect(page.locator("[data-testid=canary-live]")).to_have_count(0, timeout=15_000)
+    expect(page.locator("[data-testid=app-image]")).to_have_text("nginx:1.29")
+
     actions = set(OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result"))
     for wanted in [("app.deploy", "accepted"), ("app.expose", "accepted"), ("app.upgrade", "accepted"),
                    ("app.rollback", "accepted"), ("app.deploy.finish", "succeeded"), ("app.upgrade.finish", "succeeded"),
-                   ("app.rollback.finish", "succeeded"), ("app.revision", "succeeded")]:
+                   ("app.rollback.finish", "succeeded"), ("app.revision", "succeeded"), ("app.canary_start", "accepted"),
+                   ("app.canary.finish", "succeeded"), ("app.canary_promote", "accepted"), ("app.canary_promote.finish", "succeeded")]:
         assert wanted in actions, wanted
     # the refused form (bad image) was recorded too, by the request log
     assert OperationLogEntry.objects.filter(actor_name="wile", action="request.workloads:app_add", result="failed").exists()
