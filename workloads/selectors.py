@@ -84,6 +84,8 @@ class Revision:
     at: datetime | None
     via_console: bool
     entry_id: int | None
+    template: dict | None = None
+    diff: str = ""  # the pod template against the previous revision's
 
 
 def revisions(app, workload_row, replicaset_rows):
@@ -111,8 +113,26 @@ def revisions(app, workload_row, replicaset_rows):
             change_cause=((entry.after or {}).get("note") if entry else "") or annotations.get(manifests.CHANGE_CAUSE, ""),
             by=entry.actor_name if entry else "",
             at=entry.finished_at if entry else row.created_at, via_console=entry is not None, entry_id=entry.pk if entry else None,
+            template=(row.object.get("spec") or {}).get("template"),
         ))
-    return sorted(result, key=lambda r: -r.number)
+    result.sort(key=lambda r: -r.number)
+    for newer, older in zip(result, result[1:]):
+        newer.diff = template_diff(older.template, newer.template)
+    return result
+
+
+def template_diff(older, newer):
+    """A unified diff of two pod templates, without the hash label that always differs."""
+    import difflib
+
+    import yaml
+
+    def text(template):
+        template = yaml.safe_load(yaml.safe_dump(template or {}))
+        (template.get("metadata") or {}).get("labels", {}).pop(manifests.POD_TEMPLATE_HASH, None)
+        return yaml.safe_dump(template, sort_keys=True).splitlines()
+
+    return "\n".join(difflib.unified_diff(text(older), text(newer), "previous", "this revision", lineterm="", n=1))
 
 
 def live_context(app):

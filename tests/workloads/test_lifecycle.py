@@ -57,6 +57,8 @@ def test_upgrade_rolls_out_a_new_revision_and_rollback_returns_to_any_earlier_on
     assert (revisions[1].image, revisions[1].by, revisions[1].via_console) == ("nginx:1.27", "acme-dev", True)
     assert (revisions[2].image, revisions[2].by) == ("nginx:1.28", "acme-dev")
     assert (revisions[3].image, revisions[3].via_console, revisions[3].current) == ("nginx:1.29", False, True)
+    assert "-    image: nginx:1.28" in revisions[3].diff and "+    image: nginx:1.29" in revisions[3].diff
+    assert revisions[1].diff == ""  # the first revision has nothing before it
 
     job = run(services.rollback_app(web, acting_user=other, revision=1))
     assert job.status == "succeeded", job.error
