@@ -33,14 +33,21 @@ def tick_id(group):
     return "tick-" + re.sub(r"[^A-Za-z0-9_-]", "-", group)
 
 
-def may_follow(user, ident):
-    """kind-<cluster>.<Kind> and nskind-<cluster>.<ns>.<Kind>: operators and auditors for now."""
+def may_follow_kind(user, ident):
+    """kind-<cluster>.<Kind>, every namespace: operators and auditors."""
     cluster_id = ident.split(".", 1)[0]
-    return cluster_id.isdigit() and (roles.is_operator(user) or roles.is_auditor(user)) and Cluster.objects.filter(pk=cluster_id).exists()
+    return (roles.is_operator(user) or roles.is_auditor(user)) and cluster_id.isdigit() and Cluster.objects.filter(pk=cluster_id).exists()
 
 
-realtime.register_group("kind", may_follow)
-realtime.register_group("nskind", may_follow)
+def may_follow_namespace(user, ident):
+    """nskind-<cluster>.<ns>.<Kind>: also the members of the tenant owning the namespace."""
+    parts = ident.split(".")
+    return len(parts) == 3 and parts[0].isdigit() and roles.may_see_namespace(user, parts[0], parts[1]) \
+        and Cluster.objects.filter(pk=parts[0]).exists()
+
+
+realtime.register_group("kind", may_follow_kind)
+realtime.register_group("nskind", may_follow_namespace)
 
 
 def phase_of(obj):

@@ -29,6 +29,10 @@ class TenantRoleProvider:
         """Queryset of active users in the tenant, optionally only those with the given roles."""
         raise NotImplementedError
 
+    def namespaces(self, user):
+        """(cluster id, namespace) pairs of the user's tenants."""
+        raise NotImplementedError
+
 
 _tenant_provider = None
 
@@ -46,6 +50,15 @@ def memberships(user):
     if _tenant_provider is None or not user.is_authenticated:
         return []
     return list(_tenant_provider.memberships(user))
+
+
+def may_see_namespace(user, cluster_id, namespace):
+    """Operators and auditors see every namespace; tenant users those of their tenants."""
+    if is_operator(user) or is_auditor(user):
+        return True
+    if _tenant_provider is None or not user.is_authenticated:
+        return False
+    return (int(cluster_id), namespace) in set(_tenant_provider.namespaces(user))
 
 
 def role_label(user):

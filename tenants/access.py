@@ -22,6 +22,9 @@ class TenantRoles(roles.TenantRoleProvider):
             users = users.filter(tenant_memberships__role__in=roles)
         return users.distinct()
 
+    def namespaces(self, user):
+        return Project.objects.filter(tenant__memberships__user=user).values_list("cluster_id", "name")
+
 
 def role_in(user, tenant):
     """The user's tenant role in this tenant, or None."""

@@ -94,9 +94,8 @@ def app_add(request, tenant, namespace):
 def app_context(request, app, **extra):
     live = selectors.live_context(app)
     may_change = access.may_operate(request.user, app.project.tenant) and app.project.tenant.is_active
-    groups = [app.group]
-    if mirror.may_follow(request.user, str(app.project.cluster_id)):  # operators and auditors follow the mirror directly
-        groups += [mirror.namespace_kind_group(app.project.cluster_id, app.namespace, kind) for kind in LIVE_KINDS]
+    # Whoever may see the app may follow its namespace in the mirror.
+    groups = [app.group] + [mirror.namespace_kind_group(app.project.cluster_id, app.namespace, kind) for kind in LIVE_KINDS]
     return {
         **SECTION,
         "app": app,

@@ -8,7 +8,7 @@ from console import jobs, realtime
 from console.models import Job
 from tenants.models import NetworkPath
 
-from ..factories import create_two_tenants
+from ..factories import create_two_tenants, mk_user
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,8 @@ def world():
     cluster, acme, globex, project, users = create_two_tenants()
     job = Job.objects.create(kind="namespace.create", tenant_id=acme.pk, tenant_name="acme", cluster=cluster.name, namespace=project.name)
     path = NetworkPath.objects.create(project=project, kind="cidr", cidr="10.0.0.0/8")
-    return {"cluster": cluster, "acme": acme, "globex": globex, "project": project, "job": job, "path": path, **users}
+    auditor = mk_user("aud-iso", "auditor", password=None)
+    return {"cluster": cluster, "acme": acme, "globex": globex, "project": project, "job": job, "path": path, "auditor": auditor, **users}
 
 
 def test_foreign_tenant_pages_answer_404_like_missing_ones(client, world):
@@ -80,3 +81,9 @@ def test_websocket_groups_of_other_tenants_are_refused(world):
     assert realtime.may_subscribe(other, f"tenant-{globex.pk}")
     assert realtime.may_subscribe(other, jobs.group(own_job))
     assert realtime.may_subscribe(world["tenant_member"], jobs.group(job))
+    # The mirror: a tenant's members follow its namespaces, never a whole kind across the cluster.
+    cluster_id = world["cluster"].pk
+    assert realtime.may_subscribe(world["tenant_member"], f"nskind-{cluster_id}.acme-web.Pod")
+    assert not realtime.may_subscribe(world["tenant_member"], f"nskind-{cluster_id}.globex-shop.Pod")
+    assert not realtime.may_subscribe(world["tenant_member"], f"kind-{cluster_id}.Pod")
+    assert realtime.may_subscribe(world["auditor"], f"kind-{cluster_id}.Pod")
