@@ -78,7 +78,7 @@ def update_tenant(tenant, *, acting_user, display_name, contact, clusters, limit
             raise ValidationError(_("The tenant has %(n)s namespaces already; the limit cannot be lower.") % {"n": len(projects)})
         tenant.display_name, tenant.contact, tenant.time_zone = display_name or tenant.name, contact, time_zone
         allocated = usage.sum_amounts(usage.parse_amounts(p.quota) for p in projects)
-        used = usage.sum_amounts(usage.quota_used(p) for p in projects)
+        used = usage.sum_amounts(usage.quotas_used(projects).values())
         _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_range, allocated, used)
         tenant.save()
         tenant.clusters.set(clusters)

@@ -45,9 +45,21 @@ def display(resource, amount):
 
 def quota_used(project):
     """Used amounts of a namespace from its mirrored ResourceQuota, {resource: Decimal}."""
-    row = MirroredObject.objects.filter(cluster=project.cluster, kind="ResourceQuota", namespace=project.name,
-                                        name=QUOTA_NAME).values_list("object", flat=True).first()
-    used_raw = ((row or {}).get("status") or {}).get("used") or {}
+    return quotas_used([project])[(project.cluster_id, project.name)]
+
+
+def quotas_used(projects):
+    """quota_used of many namespaces in one query: {(cluster id, namespace): {resource: Decimal}}."""
+    projects = list(projects)
+    rows = MirroredObject.objects.filter(
+        kind="ResourceQuota", name=QUOTA_NAME, cluster_id__in={p.cluster_id for p in projects}, namespace__in={p.name for p in projects}
+    ).values_list("cluster_id", "namespace", "object")
+    found = {(cluster_id, namespace): obj for cluster_id, namespace, obj in rows}
+    return {(p.cluster_id, p.name): _used(found.get((p.cluster_id, p.name))) for p in projects}
+
+
+def _used(quota_object):
+    used_raw = ((quota_object or {}).get("status") or {}).get("used") or {}
     used = {}
     for resource, (_label, keys) in QUOTA_RESOURCES.items():
         values = [quantity.parse(used_raw[k]) for k in keys if k in used_raw]
@@ -102,7 +114,7 @@ def project_bars(project):
 
 
 def tenant_bars(tenant, projects):
-    used = sum_amounts(quota_used(p) for p in projects)
+    used = sum_amounts(quotas_used(projects).values())
     allocated = sum_amounts(parse_amounts(p.quota) for p in projects)
     limits = parse_amounts(tenant.limits)
     return [
