@@ -328,7 +328,7 @@ class Api:
             return patching.merge_patch(current, body)
         if ctype == "application/strategic-merge-patch+json":
             return patching.strategic_merge(current, body)
-        raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types '
+        raise ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types '
                        "include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
                        "application/strategic-merge-patch+json")
 

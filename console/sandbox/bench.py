@@ -9,7 +9,6 @@ import tempfile
 import re
 import ssl
 import sys
-import threading
 import time
 import urllib.request
 

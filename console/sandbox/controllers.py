@@ -1348,7 +1348,7 @@ class Controllers:
         job = store.get_ref(R["jobs"], key[1], key[2])
         if job is None or job["metadata"].get("deletionTimestamp"):
             return
-        meta, spec = job["metadata"], job.get("spec") or {}
+        spec = job.get("spec") or {}
         namespace, name = key[1], key[2]
         old = job.get("status") or {}
         finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in old.get("conditions") or [])
@@ -1421,7 +1421,7 @@ class Controllers:
         cj = store.get_ref(R["cronjobs"], key[1], key[2])
         if cj is None or cj["metadata"].get("deletionTimestamp"):
             return
-        meta, spec = cj["metadata"], cj.get("spec") or {}
+        spec = cj.get("spec") or {}
         namespace, name = key[1], key[2]
         old = cj.get("status") or {}
         jobs = self.owned(R["jobs"], namespace, cj)
