@@ -186,6 +186,27 @@ class ClusterAPI:
 
         return kube.translate_errors(call)
 
+    def follow_pod_log(self, name, namespace, container="", tail_lines=200):
+        """Follow a pod's log (`follow=true`): the open urllib3 response, sending lines as the
+        container writes them. Read it with read1(); response.shutdown() ends a blocked read.
+        There is no read timeout: a quiet container may say nothing for a long time."""
+
+        def call():
+            query = [("follow", "true"), ("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
+            path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
+            method, url, headers, _body, _post = self.api.param_serialize("GET", path, query_params=query, auth_settings=["BearerToken"])
+            headers = HTTPHeaderDict(headers)
+            if self.identity.user:
+                headers["Impersonate-User"] = self.identity.user
+                for group in self.identity.groups:
+                    headers.add("Impersonate-Group", group)
+            response = self.api.call_api(method, url, header_params=headers, _request_timeout=(kube.REQUEST_TIMEOUT[0], None))
+            if response.status >= 400:
+                raise refused(response.status, response.read())
+            return response.response
+
+        return kube.translate_errors(call)
+
 
 def refused(status, data):
     if status == 401:

@@ -10,9 +10,10 @@ class WorkloadsConfig(AppConfig):
     def ready(self):
         from console import realtime
 
-        from . import live
+        from . import live, podlogs
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
+        realtime.register_group(podlogs.PREFIX, podlogs.may_follow, podlogs.snapshot)
         register_beat()
 
 

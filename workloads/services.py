@@ -18,7 +18,7 @@ from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from tenants import access
 from tenants.choices import ProjectStatus
 
-from . import manifests, specs
+from . import manifests, podlogs, specs
 from .choices import AppKind, AppStatus, ScaleReason, ServiceType
 from .models import App
 
@@ -345,12 +345,31 @@ def restart_pod(app, *, acting_user, pod_name):
 
 def pod_log(app, *, user, pod_name, tail_lines=200):
     """The last lines of a pod's log (read as the user: the cluster's RBAC decides)."""
+    with _reading_pod(app, user, pod_name) as (api, _pod):
+        return api.pod_log(pod_name, app.namespace, tail_lines=tail_lines)
+
+
+def open_pod_log(app, *, user, pod_name, container=""):
+    """Start a live log panel on one container of the app's pod (the first one unless named).
+    Returns (token, containers): the panel follows group podlog-<token> (workloads/podlogs.py)."""
+    with _reading_pod(app, user, pod_name) as (_api, pod):
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    container = container or (containers[0] if containers else "")
+    if container not in containers:
+        raise ValidationError(_("Pod %(pod)s has no container named %(container)s.") % {"pod": pod_name, "container": container[:63]})
+    return podlogs.new_follow(app, user, pod_name, container), containers
+
+
+@contextmanager
+def _reading_pod(app, user, pod_name):
+    """The app's pod, read as whoever reads its logs (podlogs.reader_identity: the cluster's
+    RBAC decides); refusals in plain words."""
     _require(access.may_see(user, app.project.tenant), _("You may not read this app's logs."))
     with talking_to(app.project, user if access.may_operate(user, app.project.tenant) else None) as api:
         pod = api.get("Pod", pod_name, app.namespace)
         if pod is None or (pod["metadata"].get("labels") or {}).get(manifests.APP_LABEL) != app.name:
             raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
-        return api.pod_log(pod_name, app.namespace, tail_lines=tail_lines)
+        yield api, pod
 
 
 # --- expose --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from console.models import Job
 from console.views.htmx import is_partial
 from tenants import access
 
-from . import manifests, selectors, services
+from . import manifests, podlogs, selectors, services
 from .choices import AppKind
 from .forms import AppForm, AutoscalerForm, CanaryForm, CanaryTrafficForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
 from .models import App
@@ -251,7 +251,10 @@ def pod_restart(request, tenant, namespace, name, pod):
 @require_GET
 @signed_in
 def pod_log(request, tenant, namespace, name, pod):
+    """The pod's last lines as text; to HTMX, the live log panel following it."""
     app = get_app(request.user, tenant, namespace, name)
+    if is_partial(request):
+        return _pod_log_panel(request, app, pod)
     try:
         text = services.pod_log(app, user=request.user, pod_name=pod)
     except PermissionError as exc:
@@ -259,6 +262,20 @@ def pod_log(request, tenant, namespace, name, pod):
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+def _pod_log_panel(request, app, pod):
+    container = request.GET.get("container", "")
+    context = {"app": app, "project": app.project, "tenant": app.project.tenant, "pod": pod, "container": container,
+               "max_lines": podlogs.MAX_LINES, "heartbeat": podlogs.heartbeat_seconds()}
+    try:
+        token, containers = services.open_pod_log(app, user=request.user, pod_name=pod, container=container)
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except ValidationError as exc:
+        return render(request, "workloads/_pod_log.html", {**context, "error": " ".join(exc.messages)}, status=400)
+    context.update(token=token, group=podlogs.group(token), containers=containers, container=container or containers[0])
+    return render(request, "workloads/_pod_log.html", context)
 
 
 @require_POST

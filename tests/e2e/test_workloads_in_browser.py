@@ -2,12 +2,14 @@
 with a domain, upgrades it and watches the rollout, rolls back; every step lands in the
 operation log. Real daphne, Celery worker, watcher and sandbox cluster."""
 
+import re
 import time
 
 import pytest
 from playwright.sync_api import expect
 
 from console import kube
+from console.cluster_api import ClusterAPI
 from console.models import OperationLogEntry
 from console.watcher import ClusterWatchers
 from tenants import services as tenant_services
@@ -78,6 +80,7 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     expect(page.locator("[data-testid=app-status]")).to_have_text("Running")
     page.evaluate("window.__loads = performance.getEntriesByType('navigation').length")
     screenshot(page, "workloads-app")
+    follow_a_pod_log(page, acme_web)
 
     # expose with a private domain
     page.click("#exposure summary")
@@ -125,3 +128,46 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
         assert wanted in actions, wanted
     # the refused form (bad image) was recorded too, by the request log
     assert OperationLogEntry.objects.filter(actor_name="wile", action="request.workloads:app_add", result="failed").exists()
+
+
+LAST_LINE = "document.querySelector('#pod-log-panel [data-podlog-lines]').lastElementChild?.textContent || ''"
+
+
+def follow_a_pod_log(page, project):
+    """The log panel follows a pod live; pause holds new lines, search filters the shown
+    ones in the browser, resume goes on; when the pod goes away, the panel says so."""
+    page.locator("#pod-table [data-testid=follow-log]").first.click()
+    panel = page.locator("#pod-log-panel")
+    expect(panel.locator("[data-podlog-status]")).to_have_text("Following.")
+    lines = panel.locator("[data-podlog-lines] .log-line")
+    expect(lines.first).to_be_visible()
+    seen = page.evaluate(LAST_LINE)
+    page.wait_for_function(f"seen => ({LAST_LINE}) !== seen", arg=seen)  # new lines arrive (20 a second)
+
+    panel.locator("[data-podlog-pause]").click()
+    expect(panel.locator("[data-podlog-pause]")).to_have_text("Resume")
+    paused_at = page.evaluate(LAST_LINE)
+    expect(panel.locator("[data-podlog-held]")).to_have_text(re.compile(r"Paused: [1-9]\d* new lines held"))
+    page.wait_for_timeout(1000)
+    assert page.evaluate(LAST_LINE) == paused_at  # held, not shown
+
+    panel.locator("[data-podlog-search]").fill("IP=10.244")  # request lines (about 60 % of them), case aside
+    expect(panel.locator("[data-podlog-matches]")).to_have_text(re.compile(r"\d+ of \d+ lines match"))
+    shown = panel.locator("[data-podlog-lines] .log-line:visible")
+    assert 0 < shown.count() < lines.count()
+    assert all("ip=10.244" in text for text in shown.all_text_contents())
+    expect(shown.first.locator("mark")).to_have_text("ip=10.244")
+    screenshot(page, "workloads-pod-log")
+
+    panel.locator("[data-podlog-search]").fill("")
+    expect(panel.locator("[data-podlog-matches]")).to_be_hidden()
+    panel.locator("[data-podlog-pause]").click()
+    expect(panel.locator("[data-podlog-held]")).to_be_hidden()
+    page.wait_for_function(f"seen => ({LAST_LINE}) !== seen", arg=paused_at)
+    assert lines.count() <= 1000
+
+    pod = panel.locator(".card-header code").first.text_content()
+    with ClusterAPI(project.cluster) as api:
+        api.delete("Pod", pod, project.name)
+    expect(panel.locator("[data-podlog-status]")).to_have_text("The log ended: the pod is gone.", timeout=15_000)
+    expect(panel.locator("[data-podlog-again]")).to_be_visible()
