@@ -148,12 +148,12 @@ def snapshot(user, token):
         current = _running.get(token)
         if current is not None and current.is_alive():
             return ""
-        if not cache.add(_key(token, "lease"), PROCESS, timeout=LEASE_SECONDS):
-            return ""  # another process follows it
+        app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=follow["app"]).first()
+        if app is None or not cache.add(_key(token, "lease"), PROCESS, timeout=LEASE_SECONDS):
+            return ""  # the app is gone, or another process follows it
         if follow["started"] is None:
             follow["started"] = time.time()
             _save(token, follow)
-        app = App.objects.select_related("project__tenant", "project__cluster").get(pk=follow["app"])
         follower = Follower(token, follow, app.project.cluster, reader_identity(user, app.project.tenant))
         _make_room(user.pk)
         _running[token] = follower
@@ -287,18 +287,20 @@ class Follower(threading.Thread):
         return _("Stopped: nobody was following.")
 
     def _finish(self, reason, message):
-        if reason != LOST:
-            self._push(state=reason, message=message)
-        if reason in DONE:
-            follow = load(self.token)
-            if follow:
-                follow["done"] = reason
-                _save(self.token, follow)
-        if cache.get(_key(self.token, "lease")) == PROCESS:
-            cache.delete(_key(self.token, "lease"))
-        with _lock:
-            if _running.get(self.token) is self:
-                del _running[self.token]
+        try:
+            if reason != LOST:
+                self._push(state=reason, message=message)
+            if reason in DONE:
+                follow = load(self.token)
+                if follow:
+                    follow["done"] = reason
+                    _save(self.token, follow)
+            if cache.get(_key(self.token, "lease")) == PROCESS:
+                cache.delete(_key(self.token, "lease"))
+        finally:
+            with _lock:
+                if _running.get(self.token) is self:
+                    del _running[self.token]
 
     # --- reading (its own thread)
 

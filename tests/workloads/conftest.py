@@ -1,10 +1,18 @@
 import itertools
 
 import pytest
+from django.utils import translation
 
 from ..factories import mk_cluster, mk_member
 
 _namespaces = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Services speak the active language (Chinese by default); these tests read English."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(scope="module")

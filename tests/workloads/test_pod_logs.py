@@ -125,7 +125,7 @@ def test_follower_stops_when_nobody_follows_and_starts_again_when_somebody_does(
     assert podlogs.running() == {token}
     stopped = listener.until(lambda b: b["state"], timeout=5)  # no heartbeat: it stops by itself
     assert stopped["state"] == "idle" and stopped["message"] == "Stopped: nobody was following."
-    assert time.monotonic() - began < 3 + 1.5 + 2
+    assert time.monotonic() - began < 3 + 1.5 + 4
     time.sleep(0.2)
     assert podlogs.running() == set()
     subscribe(dev, group)  # the page came back (a reconnected socket): follow again from the tail
@@ -156,7 +156,7 @@ def test_follower_stops_after_its_cap(settings, web, pod, dev):
     began = time.monotonic()
     capped = listener.until(lambda b: b["state"] and b["state"] != "following")
     assert capped["state"] == "capped" and "Follow again" in capped["message"]
-    assert 1.4 < time.monotonic() - began < 4
+    assert 1.4 < time.monotonic() - began < 6
 
 
 def test_one_follower_per_panel_and_a_few_per_user(web, pod, dev):
