@@ -70,13 +70,13 @@ def push(job):
     push_fragment(job, "console/_job.html", {"job": job})
 
 
-def push_fragment(job, template_name, context):
-    """Send a fragment to everyone following the job, in the requester's language (system
-    jobs: the default language)."""
+def push_fragment(job, template_name, context, to_group=None):
+    """Send a fragment to everyone following the job (or `to_group`), in the requester's
+    language (system jobs: the default language)."""
     context = {**context, "oob": True}
     user = job.requested_by
     html = realtime.render_for(user, template_name, context) if user else render_to_string(template_name, context)
-    realtime.push_html(group(job), html)
+    realtime.push_html(to_group or group(job), html)
 
 
 def may_see(user, job):

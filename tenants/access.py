@@ -4,7 +4,7 @@ namespaces a user may not see, so guessing names or ids tells nothing."""
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from console import roles
+from console import realtime, roles
 from console.cluster_api import CONSOLE, Identity
 
 from .choices import TenantRole
@@ -93,3 +93,18 @@ def may_follow_tenant(user, ident):
     """Websocket group tenant-<id>: the tenant's page updates."""
     tenant = Tenant.objects.filter(pk=int(ident)).first() if ident.isdigit() else None
     return tenant is not None and may_see(user, tenant)
+
+
+def project_group(project):
+    return f"project-{project.pk}"
+
+
+def may_follow_project(user, ident):
+    """Websocket group project-<id>: a namespace's status."""
+    project = Project.objects.filter(pk=int(ident)).select_related("tenant").first() if ident.isdigit() else None
+    return project is not None and may_see(user, project.tenant)
+
+
+def project_status_snapshot(user, ident):
+    project = Project.objects.filter(pk=int(ident)).first()
+    return realtime.render_for(user, "tenants/_project_status.html", {"project": project, "oob": True}) if project else ""

@@ -14,3 +14,4 @@ class TenantsConfig(AppConfig):
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)
+        realtime.register_group("project", access.may_follow_project, access.project_status_snapshot)

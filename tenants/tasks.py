@@ -112,10 +112,10 @@ def sync_project(job):
 
 
 def _set_status(job, project, status):
-    """Save the namespace's status and show it on the pages following the job."""
+    """Save the namespace's status and show it on the namespace's pages."""
     project.status = status
     project.save(update_fields=["status"])
-    jobs.push_fragment(job, "tenants/_project_status.html", {"project": project})
+    jobs.push_fragment(job, "tenants/_project_status.html", {"project": project}, to_group=access.project_group(project))
 
 
 def _sync_paths(job, api, project):

@@ -210,6 +210,7 @@ def project_context(request, project, **extra):
         **SECTION,
         "tenant": project.tenant,
         "project": project,
+        "project_group": access.project_group(project),
         "bars": usage.project_bars(project),
         "paths": project.paths.all(),
         "jobs": Job.objects.filter(tenant_id=project.tenant_id, cluster=project.cluster.name, namespace=project.name)[:5],

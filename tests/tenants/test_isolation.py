@@ -81,6 +81,8 @@ def test_websocket_groups_of_other_tenants_are_refused(world):
     assert realtime.may_subscribe(other, f"tenant-{globex.pk}")
     assert realtime.may_subscribe(other, jobs.group(own_job))
     assert realtime.may_subscribe(world["tenant_member"], jobs.group(job))
+    assert realtime.may_subscribe(world["tenant_member"], f"project-{world['project'].pk}")
+    assert not realtime.may_subscribe(other, f"project-{world['project'].pk}")
     # The mirror: a tenant's members follow its namespaces, never a whole kind across the cluster.
     cluster_id = world["cluster"].pk
     assert realtime.may_subscribe(world["tenant_member"], f"nskind-{cluster_id}.acme-web.Pod")
