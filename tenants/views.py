@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import roles
@@ -15,7 +16,7 @@ from . import access, services, usage
 from .forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm
 
 signed_in = require()
-operator_only = require(roles.is_operator, _("Only operators manage tenants."))
+operator_only = require(roles.is_operator, gettext_lazy("Only operators manage tenants."))
 SECTION = {"active_section": "tenants"}
 
 

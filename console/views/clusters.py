@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import clusters, roles
@@ -9,8 +10,8 @@ from ..access import require
 from ..forms import ClusterForm
 from ..models import Cluster
 
-may_view = require(lambda user: roles.is_operator(user) or roles.is_auditor(user), _("Only operators and auditors see the cluster registry."))
-may_manage = require(roles.is_operator, _("Only operators manage clusters."))
+may_view = require(lambda user: roles.is_operator(user) or roles.is_auditor(user), gettext_lazy("Only operators and auditors see the cluster registry."))
+may_manage = require(roles.is_operator, gettext_lazy("Only operators manage clusters."))
 
 
 @require_GET

@@ -6,6 +6,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import oplog, roles
@@ -22,7 +23,7 @@ CSV_COLUMNS = [
     "target_kind", "target_name", "result", "error", "request_id", "source_ip", "user_agent", "before", "after",
     "payload", "prev_hash", "entry_hash",
 ]
-must_read_oplog = require(roles.can_read_operation_log, _("Only operators and auditors read the operation log."))
+must_read_oplog = require(roles.can_read_operation_log, gettext_lazy("Only operators and auditors read the operation log."))
 
 
 def _filtered(request):
