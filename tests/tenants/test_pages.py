@@ -38,3 +38,16 @@ def test_tenant_page_queries_do_not_grow_with_namespaces(client, django_assert_m
     client.force_login(users["tenant_admin"])
     with django_assert_max_num_queries(20):
         assert client.get(reverse("tenants:tenant", args=["acme"])).status_code == 200
+
+
+def test_refusals_are_read_in_the_users_language():
+    from django.test import Client
+
+    from ..factories import mk_user
+
+    user = mk_user("lonely", password=None)
+    for language, text in (("zh-hans", "只有运维人员可以管理租户。"), ("en", "Only operators manage tenants.")):
+        client = Client(HTTP_ACCEPT_LANGUAGE=language)
+        client.force_login(user)
+        response = client.get(reverse("tenants:tenant_add"))
+        assert response.status_code == 403 and text in response.content.decode()
