@@ -179,6 +179,17 @@ def rollback_template(replicaset):
     return template
 
 
+def revision_template(controller_revision):
+    """A StatefulSet ControllerRevision's pod template (its `data` is the patch
+    {"spec": {"template": {..., "$patch": "replace"}}}), as a StatefulSet template."""
+    template = copy.deepcopy((((controller_revision.get("data") or {}).get("spec") or {}).get("template")) or {})
+    template.pop("$patch", None)
+    meta = template.setdefault("metadata", {})
+    meta.get("labels", {}).pop("controller-revision-hash", None)
+    meta.pop("creationTimestamp", None)
+    return template
+
+
 def spec_from_workload(obj, kind):
     """Read a live Deployment or StatefulSet back into the form's terms (its first
     container), so an upgrade starts from what really runs."""

@@ -1,10 +1,13 @@
-"""What the app pages read: the app's objects from the resource mirror (never the API
-server), revisions with who made them from the operation log."""
+"""What the app pages read: the app's objects from the resource mirror, revisions with
+who made them from the operation log. The one read from the API server (as the viewing
+user) is a StatefulSet's ControllerRevisions, which the mirror does not hold."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
-from console import resources, selectors
+from console import kube, resources, selectors
+from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from console.models import MirroredObject, OperationLogEntry
 from tenants import access
 
@@ -121,6 +124,64 @@ def revisions(app, workload_row, replicaset_rows):
     return result
 
 
+def statefulset_revisions(app, user, workload_row, pod_rows):
+    """Every revision of a StatefulSet (its ControllerRevisions), newest first, read from
+    the cluster as `user`. Who made it comes from the console's app.revision entries for
+    that ControllerRevision at that revision number; anything else shows as made outside
+    the console. Returns (revisions, error message or "")."""
+    from django.utils.dateparse import parse_datetime
+
+    from . import services
+
+    if workload_row is None:
+        return [], ""
+    try:
+        who = access.identity_for(user, app.project.tenant)
+    except PermissionError:  # may see the app (an auditor) without a tenant role: read-only, as the console
+        who = CONSOLE
+    try:
+        with ClusterAPI(app.project.cluster, who) as api:
+            sts = api.get(app.kind, app.name, app.namespace)
+            rows = services.owned_controller_revisions(api, app, sts) if sts else []
+    except ApiRefused as exc:
+        return [], exc.message
+    except kube.ClusterError as exc:
+        return [], str(exc)
+    status = (sts or {}).get("status") or {}
+    names = [row["metadata"]["name"] for row in rows]
+    entries = {}
+    for entry in OperationLogEntry.objects.filter(
+        action="app.revision", cluster=app.project.cluster.name, namespace=app.namespace, target_kind="ControllerRevision",
+        target_name__in=names,
+    ).order_by("-id"):
+        entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    pods_by_revision = {}
+    for pod in pod_rows:
+        pods_by_revision.setdefault((pod.labels or {}).get("controller-revision-hash"), []).append(pod.object)
+    result = []
+    for row in rows:
+        name, number = row["metadata"]["name"], row.get("revision", 0)
+        entry = entries.get((name, str(number)))
+        template = manifests.revision_template(row)
+        created = parse_datetime(row["metadata"].get("creationTimestamp") or "")
+        its_pods = pods_by_revision.get(name, [])
+        result.append(Revision(
+            number=int(number), replicaset=name, image=rollout.image_of(template), created=created,
+            replicas=len(its_pods), ready=sum(1 for p in its_pods if _pod_ready(p)), current=name == status.get("updateRevision"),
+            change_cause=((entry.after or {}).get("note") if entry else ""), by=entry.actor_name if entry else "",
+            at=entry.finished_at if entry else created, via_console=entry is not None, entry_id=entry.pk if entry else None,
+            template=template,
+        ))
+    result.sort(key=lambda r: -r.number)
+    for newer, older in pairwise(result):
+        newer.diff = template_diff(older.template, newer.template)
+    return result, ""
+
+
+def _pod_ready(pod):
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
 def template_diff(older, newer):
     """A unified diff of two pod templates, without the hash label that always differs."""
     import difflib
@@ -135,11 +196,17 @@ def template_diff(older, newer):
     return "\n".join(difflib.unified_diff(text(older), text(newer), "previous", "this revision", lineterm="", n=1))
 
 
-def live_context(app):
-    """Everything the live part of the app page shows, from the mirror."""
+def live_context(app, user=None):
+    """Everything the live part of the app page shows, from the mirror (a StatefulSet's
+    revisions from the cluster, read as `user`: None is the console itself)."""
     workload_row = workload(app)
     rs_rows = replicasets(app, workload_row)
     pod_rows = pods(app)
+    revisions_error = ""
+    if app.kind == AppKind.STATEFULSET:
+        revision_rows, revisions_error = statefulset_revisions(app, user, workload_row, pod_rows)
+    else:
+        revision_rows = revisions(app, workload_row, rs_rows)
     uids = {row.uid for row in [workload_row, *rs_rows, *pod_rows] if row is not None}
     numbers = {(row.labels or {}).get(manifests.POD_TEMPLATE_HASH): ((row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION)
                for row in rs_rows}
@@ -160,7 +227,8 @@ def live_context(app):
         "progress": rollout.progress(workload_row.object if workload_row else None, app.kind),
         "pods": pod_rows,
         "events": events(app, uids),
-        "revisions": revisions(app, workload_row, rs_rows),
+        "revisions": revision_rows,
+        "revisions_error": revisions_error,
     }
 
 

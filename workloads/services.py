@@ -245,25 +245,35 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
 
 
 def rollback_app(app, *, acting_user, revision):
-    """Go back to an earlier revision: its pod template is applied again."""
+    """Go back to an earlier revision: its pod template is applied again (a Deployment's
+    from its old ReplicaSet, a StatefulSet's from its ControllerRevision, as
+    `kubectl rollout undo` does)."""
     with oplog.recorded(acting_user, "app.rollback", target=app.target(), payload={"revision": revision}) as outcome:
         _check_app(acting_user, app)
-        if app.kind != AppKind.DEPLOYMENT:
-            raise ValidationError(_("Rolling back to a revision is offered for Deployments only."))
         with talking_to(app.project, acting_user) as api:
             current = live_workload(app, api)
-            replicaset = find_revision(api, app, current, revision)
-            if replicaset is None:
+            if app.kind == AppKind.STATEFULSET:
+                source = find_controller_revision(api, app, current, revision)
+                template = manifests.revision_template(source) if source else None
+                now_name = (current.get("status") or {}).get("updateRevision")
+                now_revision = next((str(r.get("revision")) for r in owned_controller_revisions(api, app, current)
+                                     if r["metadata"]["name"] == now_name), None)
+                is_current = source is not None and source["metadata"]["name"] == now_name
+                now, source_key = now_revision, "controllerrevision"
+            else:
+                source = find_revision(api, app, current, revision)
+                template = manifests.rollback_template(source) if source else None
+                now = (current["metadata"].get("annotations") or {}).get(manifests.REVISION)
+                is_current, source_key = str(revision) == str(now), "replicaset"
+            if source is None:
                 raise ValidationError(_("Revision %(revision)s does not exist (any more).") % {"revision": revision})
-            now = (current["metadata"].get("annotations") or {}).get(manifests.REVISION)
-            if str(revision) == str(now):
+            if is_current:
                 raise ValidationError(_("Revision %(revision)s is the current one.") % {"revision": revision})
-            template = manifests.rollback_template(replicaset)
             api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(current, template), dry_run=True)
         outcome.before = {"revision": now}
-        job = _queue(app, acting_user, "app.rollback", {"revision": str(revision), "replicaset": replicaset["metadata"]["name"]})
+        job = _queue(app, acting_user, "app.rollback", {"revision": str(revision), source_key: source["metadata"]["name"]})
         outcome.result = OperationResult.ACCEPTED
-        outcome.after = {"revision": str(revision), "replicaset": replicaset["metadata"]["name"], "job": job.pk}
+        outcome.after = {"revision": str(revision), source_key: source["metadata"]["name"], "job": job.pk}
     return job
 
 
@@ -275,6 +285,18 @@ def find_revision(api, app, deployment, revision):
         if any(o.get("uid") == uid for o in owners) and annotations.get(manifests.REVISION) == str(revision):
             return rs
     return None
+
+
+def owned_controller_revisions(api, app, statefulset):
+    """The StatefulSet's ControllerRevisions (its revision history), oldest first."""
+    uid = statefulset["metadata"]["uid"]
+    revisions = [r for r in api.list("ControllerRevision", app.namespace, label_selector=manifests.selector_text(app))
+                 if any(o.get("uid") == uid for o in r["metadata"].get("ownerReferences") or [])]
+    return sorted(revisions, key=lambda r: r.get("revision", 0))
+
+
+def find_controller_revision(api, app, statefulset, revision):
+    return next((r for r in owned_controller_revisions(api, app, statefulset) if str(r.get("revision")) == str(revision)), None)
 
 
 # --- scale, pause, resume -------------------------------------------------------------

@@ -239,18 +239,25 @@ def _stuck(api, app, obj, progress):
 
 
 def _record_revision(job, api, app, note=""):
-    """Tie the Deployment's current revision to this job, for the revision list's "who"."""
-    if app.kind != AppKind.DEPLOYMENT:
-        return None
+    """Tie the workload's current revision (a Deployment's ReplicaSet, a StatefulSet's
+    ControllerRevision) to this job, for the revision list's "who"."""
     obj = api.get(app.kind, app.name, app.namespace)
-    revision = ((obj or {}).get("metadata", {}).get("annotations") or {}).get(manifests.REVISION)
-    replicaset = services.find_revision(api, app, obj, revision) if revision else None
-    if replicaset is None:
+    if obj is None:
         return None
-    name = replicaset["metadata"]["name"]
-    image = rollout.image_of((replicaset.get("spec") or {}).get("template"))
-    _record(job, "app.revision", OperationResult.SUCCEEDED, kind="ReplicaSet", name=name,
-            after={"app": app.name, "revision": revision, "image": image, "action": job.kind, "note": note})
+    if app.kind == AppKind.STATEFULSET:
+        name = (obj.get("status") or {}).get("updateRevision")
+        source = next((r for r in services.owned_controller_revisions(api, app, obj) if r["metadata"]["name"] == name), None)
+        if source is None:
+            return None
+        revision, kind, template = str(source.get("revision")), "ControllerRevision", manifests.revision_template(source)
+    else:
+        revision = (obj.get("metadata", {}).get("annotations") or {}).get(manifests.REVISION)
+        source = services.find_revision(api, app, obj, revision) if revision else None
+        if source is None:
+            return None
+        kind, template = "ReplicaSet", (source.get("spec") or {}).get("template")
+    _record(job, "app.revision", OperationResult.SUCCEEDED, kind=kind, name=source["metadata"]["name"],
+            after={"app": app.name, "revision": revision, "image": rollout.image_of(template), "action": job.kind, "note": note})
     return revision
 
 
@@ -296,11 +303,18 @@ def rollback(job):
     app = _app(job)
     with _api(job, app) as api:
         current = _current(api, app)
-        replicaset = api.get("ReplicaSet", job.payload["replicaset"], app.namespace)
-        if replicaset is None:
-            raise JobFailed(f"Revision {job.payload['revision']} (ReplicaSet {job.payload['replicaset']}) is gone.")
+        if app.kind == AppKind.STATEFULSET:
+            source_kind, source_name = "ControllerRevision", job.payload["controllerrevision"]
+        else:
+            source_kind, source_name = "ReplicaSet", job.payload["replicaset"]
+        source = api.get(source_kind, source_name, app.namespace)
+        if source is None:
+            raise JobFailed(f"Revision {job.payload['revision']} ({source_kind} {source_name}) is gone.")
         App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
-        template = manifests.rollback_template(replicaset)
+        if app.kind == AppKind.STATEFULSET:
+            template = manifests.revision_template(source)
+        else:
+            template = manifests.rollback_template(source)
         image = rollout.image_of(template)
         cause = f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})"
         patched = _replace_template(job, api, app, current, template, cause)

@@ -92,7 +92,7 @@ def app_add(request, tenant, namespace):
 
 
 def app_context(request, app, **extra):
-    live = selectors.live_context(app)
+    live = selectors.live_context(app, request.user)
     may_change = access.may_operate(request.user, app.project.tenant) and app.project.tenant.is_active
     # Whoever may see the app may follow its namespace in the mirror.
     groups = [app.group] + [mirror.namespace_kind_group(app.project.cluster_id, app.namespace, kind) for kind in LIVE_KINDS]
@@ -118,6 +118,7 @@ def app_context(request, app, **extra):
         "live_groups": groups,
         "live_ticks": [mirror.tick_id(group) for group in groups],
         "is_deployment": app.kind == AppKind.DEPLOYMENT,
+        "has_revisions": app.kind in (AppKind.DEPLOYMENT, AppKind.STATEFULSET),
         **extra,
     }
 

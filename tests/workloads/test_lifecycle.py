@@ -5,6 +5,8 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
 
 from console.cluster_api import ClusterAPI
 from console.models import Notification, OperationLogEntry
@@ -286,5 +288,54 @@ def test_stateful_app_upgrades_pod_by_pod_and_keeps_its_volumes(cluster, project
         claims = api.list("PersistentVolumeClaim", project.name, label_selector="caas.io/app=db")
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.28"}
     assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
-    with pytest.raises(ValidationError, match="Deployments only"):
-        services.rollback_app(db, acting_user=dev, revision=1)
+
+
+def test_stateful_app_lists_its_controller_revisions_and_rolls_back_to_any(cluster, project, dev, acme):
+    other = mk_member(acme, "acme-ops")
+    wanted = spec(replicas=2, volumes=[{"name": "data", "mount_path": "/data", "size": "1Gi"}])
+    db, job = services.deploy_app(project, acting_user=dev, name="db", kind="StatefulSet", spec=wanted)
+    assert run(job).status == "succeeded", job.error
+    db.refresh_from_db()
+    for image in ("nginx:1.28", "nginx:1.29"):
+        job = run(services.upgrade_app(db, acting_user=dev, spec={**wanted, "image": image}))
+        assert job.status == "succeeded", job.error
+
+    mirror_namespace(cluster, db.namespace)
+    revisions = selectors.live_context(db, dev)["revisions"]
+    assert [(r.number, r.image, r.by, r.via_console) for r in revisions] == [
+        (3, "nginx:1.29", "acme-dev", True), (2, "nginx:1.28", "acme-dev", True), (1, "nginx:1.27", "acme-dev", True)]
+    assert [r.current for r in revisions] == [True, False, False]
+    assert revisions[0].ready == revisions[0].replicas == 2 and revisions[2].replicas == 0
+    assert "-  - image: nginx:1.28" in revisions[0].diff and "+  - image: nginx:1.29" in revisions[0].diff
+    assert revisions[2].diff == "" and revisions[0].at is not None
+
+    job = run(services.rollback_app(db, acting_user=other, revision=1))
+    assert job.status == "succeeded", job.error
+    assert any(s["text"].startswith("Rollout complete") for s in job.steps)
+    sts = live(db, cluster)
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert sts["status"]["updateRevision"] == sts["status"]["currentRevision"] and sts["status"]["updatedReplicas"] == 2
+    with ClusterAPI(cluster) as api:
+        pods = api.list("Pod", project.name, label_selector="caas.io/app=db")
+    assert sorted(p["metadata"]["name"] for p in pods) == ["db-0", "db-1"]
+    assert {p["spec"]["containers"][0]["image"] for p in pods} == {"nginx:1.27"}
+    assert App.objects.get(pk=db.pk).spec["image"] == "nginx:1.27"
+
+    mirror_namespace(cluster, db.namespace)
+    revisions = selectors.live_context(db, dev)["revisions"]
+    current = [r for r in revisions if r.current]
+    assert len(current) == 1 and current[0].image == "nginx:1.27"
+    assert (current[0].by, current[0].via_console) == ("acme-ops", True)
+    assert "rolled back to revision 1" in current[0].change_cause
+    assert {r.image: r.by for r in revisions if not r.current} == {"nginx:1.28": "acme-dev", "nginx:1.29": "acme-dev"}
+    rollback = OperationLogEntry.objects.get(action="app.rollback")
+    assert rollback.actor_name == "acme-ops" and rollback.after["revision"] == "1" and rollback.before == {"revision": "3"}
+    assert rollback.after["controllerrevision"] == current[0].replicaset
+    with pytest.raises(ValidationError, match=f"Revision {current[0].number} is the current one"):
+        services.rollback_app(db, acting_user=dev, revision=current[0].number)
+    with pytest.raises(ValidationError, match="Revision 9 does not exist"):
+        services.rollback_app(db, acting_user=dev, revision=9)
+    client = Client()
+    client.force_login(dev)
+    text = client.get(reverse("workloads:app", args=[acme.name, db.namespace, "db"])).content.decode()
+    assert 'id="revision-table"' in text and 'data-testid="rollback"' in text and "acme-ops" in text and "nginx:1.28" in text
