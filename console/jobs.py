@@ -5,13 +5,22 @@ pushed to the job's page) and finishes it. Feature apps own the task and the wor
 this module owns the row, its status and its live view.
 """
 
+import logging
+
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import realtime, roles
+from . import kube, realtime, roles
 from .choices import JobStatus
+from .cluster_api import ApiRefused
 from .models import Job
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """A step failed for a reason the user must read (the cluster's own words)."""
 
 
 def create_job(kind, *, requested_by, task, target=None, tenant=None, payload=None):
@@ -33,6 +42,31 @@ def create_job(kind, *, requested_by, task, target=None, tenant=None, payload=No
     )
     transaction.on_commit(lambda: task.delay(job.pk))
     return job
+
+
+def run(task, job_id, runners, *, succeeded, failed):
+    """The body of every job task: load the job (a finished or vanished one is a duplicate
+    delivery: nothing to do), run `runners[job.kind](job)`, retry with backoff while the
+    cluster does not answer, and end with `succeeded(job, outcome)` or `failed(job, error)`."""
+    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.status in JobStatus.terminal():
+        return
+    start(job)
+    try:
+        outcome = runners[job.kind](job)
+    except kube.ClusterError as exc:
+        if exc.reason == "unreachable" and task.request.retries < task.max_retries:
+            delay = 2 ** (task.request.retries + 1)
+            step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
+            raise task.retry(countdown=delay) from None
+        failed(job, str(exc))
+    except (JobFailed, ApiRefused, PermissionError) as exc:
+        failed(job, str(exc))
+    except Exception as exc:  # an unforeseen failure still ends the job visibly
+        log.exception("job %s failed", job.pk)
+        failed(job, f"{type(exc).__name__}: {exc}")
+    else:
+        succeeded(job, outcome)
 
 
 def start(job):

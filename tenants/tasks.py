@@ -2,53 +2,33 @@
 suspending, resuming and deleting tenants. Every step is idempotent (server-side apply,
 deletes that accept "already gone"), so a retried or repeated job converges."""
 
-import logging
 import time
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from console import jobs, kube, oplog
-from console.choices import JobStatus, OperationResult
+from console import jobs, oplog
+from console.jobs import JobFailed
+from console.choices import OperationResult
 from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
-from console.models import Job
 
 from . import access, manifests
 from .choices import ProjectStatus, TenantStatus
 from .models import Project, SuspendedWorkload, Tenant
 
-log = logging.getLogger(__name__)
 MAX_RETRIES = 5
 SCALED_KINDS = ("Deployment", "StatefulSet")
 
 
-class JobFailed(Exception):
-    """A step failed for a reason the user must read (the cluster's own words)."""
-
-
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def run_tenant_job(self, job_id):
-    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
-    if job is None or job.status in JobStatus.terminal():
-        return  # deleted, or a duplicate delivery of a finished job
-    jobs.start(job)
-    try:
-        RUNNERS[job.kind](job)
-    except kube.ClusterError as exc:
-        if exc.reason == "unreachable" and self.request.retries < MAX_RETRIES:
-            delay = 2 ** (self.request.retries + 1)
-            jobs.step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
-            raise self.retry(countdown=delay) from None
-        _fail(job, str(exc))
-    except (JobFailed, ApiRefused) as exc:
-        _fail(job, str(exc))
-    except Exception as exc:  # an unforeseen failure still ends the job visibly
-        log.exception("job %s failed", job.pk)
-        _fail(job, f"{type(exc).__name__}: {exc}")
-    else:
-        jobs.finish(job)
-        _record(job, job.kind + ".finish", OperationResult.SUCCEEDED)
+    jobs.run(self, job_id, RUNNERS, succeeded=_succeed, failed=_fail)
+
+
+def _succeed(job, _outcome):
+    jobs.finish(job)
+    _record(job, job.kind + ".finish", OperationResult.SUCCEEDED)
 
 
 def _fail(job, error):

@@ -3,7 +3,6 @@ apps, following each rollout until it completes (its progress goes to the job's 
 the app's page). Every step is idempotent (server-side apply; deletes that accept
 "already gone"), so a retried job converges."""
 
-import logging
 import time
 
 from celery import shared_task
@@ -12,16 +11,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from console import jobs, kube, notifications, oplog, realtime
-from console.choices import JobStatus, NotificationLevel, OperationResult
+from console import jobs, notifications, oplog, realtime
+from console.choices import NotificationLevel, OperationResult
 from console.cluster_api import ApiRefused, ClusterAPI
-from console.models import Job
+from console.jobs import JobFailed
 
 from . import manifests, rollout, services
 from .choices import AppKind, AppStatus, ScaleReason
 from .models import App
 
-log = logging.getLogger(__name__)
 MAX_RETRIES = 5
 POLL_SECONDS = 0.3
 
@@ -30,35 +28,15 @@ def rollout_timeout():
     return getattr(settings, "CAAS_ROLLOUT_TIMEOUT", 300)
 
 
-class JobFailed(Exception):
-    """A step failed for a reason the user must read (the cluster's own words)."""
-
-
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def run_app_job(self, job_id):
-    job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
-    if job is None or job.status in JobStatus.terminal():
-        return  # deleted, or a duplicate delivery of a finished job
-    jobs.start(job)
-    try:
-        outcome = RUNNERS[job.kind](job)
-    except kube.ClusterError as exc:
-        if exc.reason == "unreachable" and self.request.retries < MAX_RETRIES:
-            delay = 2 ** (self.request.retries + 1)
-            jobs.step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
-            raise self.retry(countdown=delay) from None
-        _fail(job, str(exc))
-    except ApiRefused as exc:
-        _fail(job, exc.message)
-    except (JobFailed, PermissionError) as exc:
-        _fail(job, str(exc))
-    except Exception as exc:  # an unforeseen failure still ends the job visibly
-        log.exception("job %s failed", job.pk)
-        _fail(job, f"{type(exc).__name__}: {exc}")
-    else:
-        jobs.finish(job)
-        _record(job, job.kind + ".finish", OperationResult.SUCCEEDED, after=outcome if isinstance(outcome, dict) else None)
-        _notify(job, ok=True, detail=(outcome or {}).get("message", "") if isinstance(outcome, dict) else "")
+    jobs.run(self, job_id, RUNNERS, succeeded=_succeed, failed=_fail)
+
+
+def _succeed(job, outcome):
+    jobs.finish(job)
+    _record(job, job.kind + ".finish", OperationResult.SUCCEEDED, after=outcome if isinstance(outcome, dict) else None)
+    _notify(job, ok=True, detail=(outcome or {}).get("message", "") if isinstance(outcome, dict) else "")
 
 
 def _fail(job, error):
