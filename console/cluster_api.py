@@ -78,10 +78,10 @@ class ClusterAPI:
                 return None
             raise
 
-    def list(self, kind, namespace="", label_selector=""):
+    def list(self, kind, namespace="", label_selector="", field_selector=""):
         info = KNOWN_KINDS[kind]
         path = collection_path(info, namespace) if namespace else info.path
-        query = [("labelSelector", label_selector)] if label_selector else []
+        query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if value]
         return self._request("GET", path, query).get("items", [])
 
     def apply(self, obj, dry_run=False):
@@ -125,38 +125,35 @@ class ClusterAPI:
     # --- transport
 
     def _request(self, method, path, query=None, body=None, content_type="application/json"):
+        """JSON in, JSON out. Transport failures and 401 become ClusterError; every other
+        refusal (403 from RBAC or quota included) is an ApiRefused in the cluster's own words."""
+
         def call():
-            method_, url, headers, _body, _post = self.api.param_serialize(
-                method, path, query_params=query or [], auth_settings=["BearerToken"]
-            )
-            headers = HTTPHeaderDict(headers)
-            headers["Accept"] = "application/json"
-            if body is not None:
-                headers["Content-Type"] = content_type
-            if self.identity.user:
-                # One header line per group, as Kubernetes reads them (not comma-joined).
-                headers["Impersonate-User"] = self.identity.user
-                for group in self.identity.groups:
-                    headers.add("Impersonate-Group", group)
-            # The client serialises dict bodies as JSON for JSON and YAML content types alike.
-            response = self.api.call_api(method_, url, header_params=headers, body=body, _request_timeout=kube.REQUEST_TIMEOUT)
-            data = response.read()
-            if response.status >= 400:
-                raise refused(response.status, data)
+            data = self._open(method, path, query, body, content_type, accept="application/json").read()
             return json.loads(data) if data else {}
 
-        # Transport failures and 401 become ClusterError; every other refusal (403 from RBAC
-        # or quota included) stays an ApiRefused carrying the cluster's own words.
         return kube.translate_errors(call)
 
-    # --- reads the workloads need (added for the workloads app)
+    def _open(self, method, path, query=None, body=None, content_type="application/json", timeout=kube.REQUEST_TIMEOUT, accept=None):
+        """Send a request as `self.identity`; the response, not read yet."""
+        method_, url, headers, _body, _post = self.api.param_serialize(method, path, query_params=query or [], auth_settings=["BearerToken"])
+        headers = HTTPHeaderDict(headers)
+        if accept:
+            headers["Accept"] = accept
+        if body is not None:
+            headers["Content-Type"] = content_type
+        if self.identity.user:
+            # One header line per group, as Kubernetes reads them (not comma-joined).
+            headers["Impersonate-User"] = self.identity.user
+            for group in self.identity.groups:
+                headers.add("Impersonate-Group", group)
+        # The client serialises dict bodies as JSON for JSON and YAML content types alike.
+        response = self.api.call_api(method_, url, header_params=headers, body=body, _request_timeout=timeout)
+        if response.status >= 400:
+            raise refused(response.status, response.read())
+        return response
 
-    def list_where(self, kind, namespace="", label_selector="", field_selector=""):
-        """Like list, with a field selector too (events of one object, say)."""
-        info = KNOWN_KINDS[kind]
-        path = collection_path(info, namespace) if namespace else info.path
-        query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if value]
-        return self._request("GET", path, query).get("items", [])
+    # --- reads the workloads need (added for the workloads app)
 
     def json_patch(self, kind, name, namespace, operations, dry_run=False):
         """RFC 6902 operations, applied atomically (a failed "test" refuses them all). Replacing
@@ -168,44 +165,18 @@ class ClusterAPI:
 
     def pod_log(self, name, namespace, container="", tail_lines=200):
         """The last lines of a pod's log, as text."""
-
-        def call():
-            query = [("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
-            path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
-            method, url, headers, _body, _post = self.api.param_serialize("GET", path, query_params=query, auth_settings=["BearerToken"])
-            headers = HTTPHeaderDict(headers)
-            if self.identity.user:
-                headers["Impersonate-User"] = self.identity.user
-                for group in self.identity.groups:
-                    headers.add("Impersonate-Group", group)
-            response = self.api.call_api(method, url, header_params=headers, _request_timeout=kube.REQUEST_TIMEOUT)
-            data = response.read()
-            if response.status >= 400:
-                raise refused(response.status, data)
-            return data.decode(errors="replace")
-
-        return kube.translate_errors(call)
+        query = [("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
+        path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
+        return kube.translate_errors(lambda: self._open("GET", path, query).read().decode(errors="replace"))
 
     def follow_pod_log(self, name, namespace, container="", tail_lines=200):
         """Follow a pod's log (`follow=true`): the open urllib3 response, sending lines as the
         container writes them. Read it with read1(); response.shutdown() ends a blocked read.
         There is no read timeout: a quiet container may say nothing for a long time."""
-
-        def call():
-            query = [("follow", "true"), ("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
-            path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
-            method, url, headers, _body, _post = self.api.param_serialize("GET", path, query_params=query, auth_settings=["BearerToken"])
-            headers = HTTPHeaderDict(headers)
-            if self.identity.user:
-                headers["Impersonate-User"] = self.identity.user
-                for group in self.identity.groups:
-                    headers.add("Impersonate-Group", group)
-            response = self.api.call_api(method, url, header_params=headers, _request_timeout=(kube.REQUEST_TIMEOUT[0], None))
-            if response.status >= 400:
-                raise refused(response.status, response.read())
-            return response.response
-
-        return kube.translate_errors(call)
+        query = [("follow", "true"), ("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
+        path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
+        timeout = (kube.REQUEST_TIMEOUT[0], None)
+        return kube.translate_errors(lambda: self._open("GET", path, query, timeout=timeout).response)
 
 
 def refused(status, data):

@@ -209,7 +209,7 @@ def _stuck(api, app, obj, progress):
             if reason in rollout.BAD_WAITING and (reason != "CrashLoopBackOff" or c.get("restartCount", 0) >= 2):
                 return f"pod {pod['metadata']['name']}: {reason} {waiting.get('message', '')}".strip()
     if len(pods) < progress.wanted:
-        events = api.list_where("Event", app.namespace, field_selector=f"involvedObject.name={owner},reason=FailedCreate")
+        events = api.list("Event", app.namespace, field_selector=f"involvedObject.name={owner},reason=FailedCreate")
         if events:
             latest = max(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
             return latest.get("message", "")
