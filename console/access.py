@@ -34,3 +34,13 @@ def require(predicate=None, message=None):
         return wrapped
 
     return decorator
+
+
+def call_service(request, service, *args, **kwargs):
+    """Run a service as the request's user; its PermissionError becomes a 403 (the service
+    has logged the refusal). ValidationError goes back to the view."""
+    try:
+        return service(*args, acting_user=request.user, **kwargs)
+    except PermissionError as exc:
+        request.oplog_result = OperationResult.DENIED
+        raise PermissionDenied(str(exc)) from None

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import roles
-from console.access import require
+from console.access import call_service, require
 from console.models import Job
 
 from . import access, services, usage
@@ -18,15 +18,6 @@ from .forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantFo
 signed_in = require()
 operator_only = require(roles.is_operator, gettext_lazy("Only operators manage tenants."))
 SECTION = {"active_section": "tenants"}
-
-
-def _call(request, service, *args, **kwargs):
-    """Run a service; PermissionError → 403. ValidationError goes back to the caller."""
-    try:
-        return service(*args, acting_user=request.user, **kwargs)
-    except PermissionError as exc:
-        request.oplog_result = "denied"
-        raise PermissionDenied(str(exc)) from None
 
 
 def _invalid(request, template, context, exc, form=None):
@@ -57,7 +48,7 @@ def tenant_add(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                tenant = _call(request, services.create_tenant, name=data["name"], display_name=data["display_name"],
+                tenant = call_service(request, services.create_tenant, name=data["name"], display_name=data["display_name"],
                                contact=data["contact"], clusters=data["clusters"], limits=form.limits,
                                max_namespaces=data["max_namespaces"], default_quota=form.quota,
                                default_limit_range=form.limit_range, time_zone=data["time_zone"])
@@ -106,7 +97,7 @@ def tenant_edit(request, name):
             return render(request, "tenants/tenant_form.html", {**SECTION, **context}, status=400)
         data = form.cleaned_data
         try:
-            _call(request, services.update_tenant, tenant, display_name=data["display_name"], contact=data["contact"],
+            call_service(request, services.update_tenant, tenant, display_name=data["display_name"], contact=data["contact"],
                   clusters=data["clusters"], limits=form.limits, max_namespaces=data["max_namespaces"],
                   default_quota=form.quota, default_limit_range=form.limit_range, time_zone=data["time_zone"])
         except ValidationError as exc:
@@ -119,7 +110,7 @@ def tenant_edit(request, name):
 def _tenant_action(request, name, service, done_message, **kwargs):
     tenant = access.get_tenant(request.user, name)
     try:
-        _call(request, service, tenant, **kwargs)
+        call_service(request, service, tenant, **kwargs)
     except ValidationError as exc:
         return _invalid(request, "tenants/tenant.html", tenant_context(request, tenant), exc)
     messages.success(request, done_message % {"name": tenant.name})
@@ -164,7 +155,7 @@ def member_add(request, name):
     if not form.is_valid():
         return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
     try:
-        membership, password = _call(request, services.invite_member, tenant, username=form.cleaned_data["username"],
+        membership, password = call_service(request, services.invite_member, tenant, username=form.cleaned_data["username"],
                                      role=form.cleaned_data["role"])
     except ValidationError as exc:
         form.add_error(None, exc)
@@ -198,7 +189,7 @@ def project_add(request, name):
             return render(request, "tenants/project_form.html", {**SECTION, **context}, status=400)
         data = form.cleaned_data
         try:
-            project, _job = _call(request, services.create_project, tenant, cluster=data["cluster"], short_name=data["short_name"],
+            project, _job = call_service(request, services.create_project, tenant, cluster=data["cluster"], short_name=data["short_name"],
                                   display_name=data["display_name"], quota=form.quota, limit_range=form.limit_range)
         except ValidationError as exc:
             return _invalid(request, "tenants/project_form.html", context, exc, form)
@@ -237,7 +228,7 @@ def project_edit(request, name, namespace):
     if not form.is_valid():
         return render(request, "tenants/project.html", project_context(request, project, quota_form=form), status=400)
     try:
-        _call(request, services.update_project, project, quota=form.quota, limit_range=form.limit_range)
+        call_service(request, services.update_project, project, quota=form.quota, limit_range=form.limit_range)
     except ValidationError as exc:
         form.add_error(None, exc)
         return render(request, "tenants/project.html", project_context(request, project, quota_form=form), status=400)
@@ -247,7 +238,7 @@ def project_edit(request, name, namespace):
 def _project_action(request, name, namespace, service, **kwargs):
     project = access.get_project(request.user, name, namespace)
     try:
-        _call(request, service, project, **kwargs)
+        call_service(request, service, project, **kwargs)
     except ValidationError as exc:
         return _invalid(request, "tenants/project.html", project_context(request, project), exc)
     return redirect("tenants:project", name=name, namespace=namespace)
@@ -264,7 +255,7 @@ def project_retry(request, name, namespace):
 def project_delete(request, name, namespace):
     project = access.get_project(request.user, name, namespace)
     try:
-        _call(request, services.delete_project, project, confirm_name=request.POST.get("confirm_name", ""))
+        call_service(request, services.delete_project, project, confirm_name=request.POST.get("confirm_name", ""))
     except ValidationError as exc:
         return _invalid(request, "tenants/project.html", project_context(request, project), exc)
     messages.success(request, _("Deleting namespace %(name)s.") % {"name": namespace})
@@ -280,7 +271,7 @@ def path_add(request, name, namespace):
         return render(request, "tenants/project.html", project_context(request, project, path_form=form), status=400)
     data = form.cleaned_data
     try:
-        _call(request, services.add_path, project, kind=data["kind"], peer_namespace=data["peer_namespace"].strip(),
+        call_service(request, services.add_path, project, kind=data["kind"], peer_namespace=data["peer_namespace"].strip(),
               cidr=data["cidr"].strip(), port=data["port"])
     except ValidationError as exc:
         form.add_error(None, exc)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import mirror, roles
-from console.access import require
+from console.access import call_service, require
 from console.models import Job
 from console.views.htmx import is_partial
 from tenants import access
@@ -22,15 +22,6 @@ from .models import App
 signed_in = require()
 SECTION = {"active_section": "workloads"}
 LIVE_KINDS = ("Pod", "ReplicaSet", "Event", "Deployment", "StatefulSet")
-
-
-def _call(request, service, *args, **kwargs):
-    """Run a service; PermissionError → 403. ValidationError goes back to the caller."""
-    try:
-        return service(*args, acting_user=request.user, **kwargs)
-    except PermissionError as exc:
-        request.oplog_result = "denied"
-        raise PermissionDenied(str(exc)) from None
 
 
 def _add_errors(form, exc):
@@ -78,7 +69,7 @@ def app_add(request, tenant, namespace):
         if not form.is_valid():
             return render(request, "workloads/app_form.html", context, status=400)
         try:
-            app, _job = _call(request, services.deploy_app, project, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"],
+            app, _job = call_service(request, services.deploy_app, project, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"],
                               spec=form.spec)
         except ValidationError as exc:
             _add_errors(form, exc)
@@ -141,7 +132,7 @@ def _page_error(request, app, exc, status=400, **extra):
 def _app_action(request, tenant, namespace, name, service, done_message, **kwargs):
     app = get_app(request.user, tenant, namespace, name)
     try:
-        _call(request, service, app, **kwargs)
+        call_service(request, service, app, **kwargs)
     except ValidationError as exc:
         return _page_error(request, app, exc)
     messages.success(request, done_message % {"name": app.name})
@@ -161,7 +152,7 @@ def app_upgrade(request, tenant, namespace, name):
         if not form.is_valid():
             return render(request, "workloads/app_upgrade.html", context, status=400)
         try:
-            _call(request, services.upgrade_app, app, spec=form.spec, generation=form.cleaned_data.get("generation"))
+            call_service(request, services.upgrade_app, app, spec=form.spec, generation=form.cleaned_data.get("generation"))
         except services.Conflict as exc:
             fresh = UpgradeForm(initial={**UpgradeForm.initial_from(exc.spec), "generation": exc.generation})
             fresh.conflict = " ".join(exc.messages)
@@ -219,7 +210,7 @@ def app_expose(request, tenant, namespace, name):
         return _page_error(request, app, ValidationError(_("The exposure settings are not valid.")), expose_form=form)
     data = form.cleaned_data
     try:
-        _call(request, services.expose_app, app, service_type=data["service_type"], port=data["port"], target_port=data["target_port"],
+        call_service(request, services.expose_app, app, service_type=data["service_type"], port=data["port"], target_port=data["target_port"],
               node_port=data["node_port"], host=data["host"], path=data["path"], tls_secret=data["tls_secret"])
     except ValidationError as exc:
         _add_errors(form, exc)
@@ -235,7 +226,7 @@ def app_delete(request, tenant, namespace, name):
     form.is_valid()
     app = get_app(request.user, tenant, namespace, name)
     try:
-        _call(request, services.delete_app, app, confirm_name=form.cleaned_data.get("confirm_name", ""),
+        call_service(request, services.delete_app, app, confirm_name=form.cleaned_data.get("confirm_name", ""),
               delete_volumes=form.cleaned_data.get("delete_volumes", False))
     except ValidationError as exc:
         return _page_error(request, app, exc)
@@ -287,7 +278,7 @@ def schedule_add(request, tenant, namespace, name):
     if not form.is_valid():
         return _page_error(request, app, ValidationError(_("The schedule is not valid: give a time, replicas and days.")), schedule_form=form)
     try:
-        _call(request, services.add_scale_schedule, app, at=form.cleaned_data["at"], replicas=form.cleaned_data["replicas"],
+        call_service(request, services.add_scale_schedule, app, at=form.cleaned_data["at"], replicas=form.cleaned_data["replicas"],
               weekdays=form.cleaned_data["weekdays"])
     except ValidationError as exc:
         _add_errors(form, exc)
@@ -311,7 +302,7 @@ def autoscaler_set(request, tenant, namespace, name):
         return _page_error(request, app, ValidationError(_("The autoscaler settings are not valid.")), autoscaler_form=form)
     data = form.cleaned_data
     try:
-        _call(request, services.set_autoscaler, app, min_replicas=data["min_replicas"], max_replicas=data["max_replicas"],
+        call_service(request, services.set_autoscaler, app, min_replicas=data["min_replicas"], max_replicas=data["max_replicas"],
               cpu=data["cpu"], memory=data["memory"])
     except ValidationError as exc:
         _add_errors(form, exc)
@@ -347,7 +338,7 @@ def app_import(request, tenant, namespace):
     context["text"] = text
     try:
         if request.POST.get("confirm") == "yes":
-            job, rows = _call(request, services.import_manifests, project, text=text)
+            job, rows = call_service(request, services.import_manifests, project, text=text)
             messages.success(request, _("Importing %(n)s objects.") % {"n": len(rows)})
             return redirect("console:job", pk=job.pk)
         try:
@@ -370,7 +361,7 @@ def canary_start(request, tenant, namespace, name):
         return _page_error(request, app, ValidationError(_("The canary settings are not valid.")), canary_form=form)
     data = form.cleaned_data
     try:
-        _call(request, services.start_canary, app, image=data["image"].strip(), replicas=data["replicas"], weight=data["weight"],
+        call_service(request, services.start_canary, app, image=data["image"].strip(), replicas=data["replicas"], weight=data["weight"],
               header=data["header"].strip(), header_value=data["header_value"].strip())
     except ValidationError as exc:
         _add_errors(form, exc)
