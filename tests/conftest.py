@@ -92,3 +92,11 @@ def sandbox():
     cluster = SandboxCluster(nodes=1, clock_speed=20).start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def cluster(db, sandbox):
+    """The sandbox registered as cluster "sandbox" (whichever sandbox fixture is nearest)."""
+    from .factories import mk_cluster
+
+    return mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())

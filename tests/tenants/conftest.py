@@ -1,7 +1,7 @@
 import pytest
 from django.utils import translation
 
-from ..factories import mk_cluster, mk_member, mk_tenant
+from ..factories import mk_member, mk_tenant
 
 
 @pytest.fixture(autouse=True)
@@ -19,11 +19,6 @@ def sandbox():
     cluster = SandboxCluster(nodes=2, clock_speed=20).start()
     yield cluster
     cluster.stop()
-
-
-@pytest.fixture
-def cluster(db, sandbox):
-    return mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from tenants import access, manifests, services
 from tenants.models import NetworkPath, Project, SuspendedWorkload, Tenant
 
 from ..factories import mk_member
+from ..integration.test_worker_and_websocket import wait_until
 from .conftest import run
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +112,7 @@ def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox
                        "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}})
     # The watcher keeps the mirror; here the test mirrors the quota's current state itself.
     with ClusterAPI(cluster) as api:
-        assert _wait(lambda: (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods") == "3")
+        assert wait_until(lambda: (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods") == "3", timeout=10)
         quota = api.get("ResourceQuota", "caas-quota", "acme-busy")
     quota["kind"] = "ResourceQuota"
     mirror.apply_events(cluster.pk, "ResourceQuota", [("ADDED", quota)])
@@ -244,17 +245,6 @@ def _operator():
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.get(username="op")
-
-
-def _wait(predicate, timeout=10):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_clusters_own_rbac_refuses_cross_tenant_access(cluster, acme, acme_admin, globex, operator, sandbox):

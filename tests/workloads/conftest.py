@@ -3,7 +3,7 @@ import itertools
 import pytest
 from django.utils import translation
 
-from ..factories import mk_cluster, mk_member
+from ..factories import mk_member
 
 _namespaces = itertools.count(1)
 
@@ -28,11 +28,6 @@ def sandbox():
 @pytest.fixture(autouse=True)
 def quick_rollouts(settings):
     settings.CAAS_ROLLOUT_TIMEOUT = 20
-
-
-@pytest.fixture
-def cluster(db, sandbox):
-    return mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
 
 
 @pytest.fixture
@@ -106,3 +101,14 @@ def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "Re
                 item["kind"] = kind
             if items:
                 mirror.apply_events(cluster.pk, kind, [("ADDED", item) for item in items])
+
+
+@pytest.fixture
+def web(project, dev):
+    """A Deployment app deployed by the tenant member, rolled out."""
+    from workloads import services
+
+    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
+    assert run(job).status == "succeeded"
+    app.refresh_from_db()
+    return app

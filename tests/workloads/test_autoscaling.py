@@ -12,17 +12,9 @@ from console.models import Job, Notification, OperationLogEntry
 from workloads import services, tasks
 from workloads.models import App, ScaleSchedule
 
-from .conftest import mirror_namespace, run, spec
+from .conftest import mirror_namespace, run
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
 
 
 def replicas(app, cluster):

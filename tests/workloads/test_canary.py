@@ -10,18 +10,10 @@ from console.models import OperationLogEntry
 from workloads import selectors, services
 from workloads.models import App
 
-from .conftest import mirror_namespace, run, spec
+from .conftest import mirror_namespace, run
 
 pytestmark = pytest.mark.django_db
 NGINX = "nginx.ingress.kubernetes.io/"
-
-
-@pytest.fixture
-def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
 
 
 @pytest.fixture

@@ -19,14 +19,6 @@ from .conftest import mirror_namespace, run, spec
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
-
-
 def live(app, cluster):
     with ClusterAPI(cluster) as api:
         return api.get(app.kind, app.name, app.namespace)

@@ -21,14 +21,6 @@ FORM = {"name": "web", "kind": "Deployment", "image": "nginx:1.27", "replicas": 
         "readiness_path": "/ready"}
 
 
-@pytest.fixture
-def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
-
-
 def url(name, app, *extra):
     return reverse(f"workloads:{name}", args=[app.project.tenant.name, app.namespace, app.name, *extra])
 
