@@ -3,6 +3,7 @@ the cluster watcher, and daphne serving HTTP and websockets, all in this process
 Ctrl-C stops everything."""
 
 import asyncio
+import logging
 import threading
 
 from celery.beat import EmbeddedService
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox cluster")
 
     def handle(self, *args, host, port, no_demo, no_sandbox, **options):
+        self.quiet_routine_logs()
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
         if not no_demo:
@@ -49,6 +51,15 @@ class Command(BaseCommand):
                 if sandbox:
                     sandbox.stop()
         self.stdout.write("stopped")
+
+    @staticmethod
+    def quiet_routine_logs():
+        """Beat sends tasks every 15 s: one terminal should show the credentials, requests and
+        failures (celery.app.trace logs those at ERROR), not every scheduled tick."""
+        for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # The in-memory broker has no host; kombu warns about it on every connection.
+        logging.getLogger("kombu.connection").setLevel(logging.ERROR)
 
     def start_sandbox(self, demo):
         """The default cluster of the embedded run, reached through its kubeconfig only."""
