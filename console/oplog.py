@@ -189,6 +189,33 @@ def error_text(exc):
     return str(exc)
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # dotted, e.g. "spec.replicas"
+    before: object
+    after: object
+    added: bool = False
+    removed: bool = False
+
+
+def field_changes(before, after, path=""):
+    """What an entry changed, leaf by leaf: dicts are walked key by key, anything else
+    (lists included) is compared whole. Empty unless both sides are dicts."""
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return []
+    changes = []
+    for key in sorted(before.keys() | after.keys(), key=str):
+        where = f"{path}.{key}" if path else str(key)
+        old, new = before.get(key), after.get(key)
+        if key not in before or key not in after:
+            changes.append(FieldChange(where, old, new, added=key not in before, removed=key not in after))
+        elif isinstance(old, dict) and isinstance(new, dict):
+            changes += field_changes(old, new, where)
+        elif old != new:
+            changes.append(FieldChange(where, old, new))
+    return changes
+
+
 @dataclass
 class ChainReport:
     intact: bool

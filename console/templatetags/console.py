@@ -3,6 +3,7 @@ import json
 from django import template
 
 from ..choices import ClusterStatus, OperationResult, VerificationStatus
+from ..oplog import field_changes
 
 register = template.Library()
 
@@ -20,6 +21,17 @@ def verification_colour(value):
 @register.filter
 def pretty_json(value):
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def changes(entry):
+    """The leaves an operation-log entry changed between its before and after."""
+    return field_changes(entry.before, entry.after)
+
+
+@register.filter
+def compact_json(value):
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @register.filter

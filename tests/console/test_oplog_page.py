@@ -131,3 +131,40 @@ def test_scheduled_check_alerts_auditors_and_operators_when_broken(operator, aud
     for user in (operator, auditor):
         note = user.notifications.get()
         assert note.level == "danger" and f"#{broken.pk}" in note.title
+
+
+def test_filters_by_tenant(client, auditor, operator, entries):
+    oplog.record(operator, "tenant.edit", result=OperationResult.SUCCEEDED, target={"tenant": "acme", "kind": "Tenant", "name": "acme"})
+    oplog.record(operator, "tenant.edit", result=OperationResult.SUCCEEDED, target={"tenant": "acme-labs", "kind": "Tenant", "name": "acme-labs"})
+    client.force_login(auditor)
+    body = client.get(URL, {"tenant": "acme"}).content.decode()
+    assert body.count("data-entry=") == 1 and "acme-labs" not in body
+
+
+def test_details_show_what_changed_field_by_field(client, auditor, operator):
+    oplog.record(
+        operator,
+        "app.upgrade",
+        result=OperationResult.SUCCEEDED,
+        before={"image": "nginx:1.27", "replicas": 2, "env": {"MODE": "a"}, "old": True},
+        after={"image": "nginx:1.28", "replicas": 2, "env": {"MODE": "b"}, "new": 1},
+    )
+    client.force_login(auditor)
+    body = client.get(URL, {"action": "app.upgrade"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "4 changes" in body
+    changed = body.split('class="table table-sm table-borderless mb-1 oplog-changes"')[1].split("</table>")[0]
+    for path in ("image", "env.MODE", "old", "new"):
+        assert f"<code>{path}</code>" in changed
+    assert "<code>replicas</code>" not in changed
+    assert "nginx:1.27" in changed and "nginx:1.28" in changed
+
+
+def test_field_changes_walks_dicts_and_marks_added_and_removed():
+    changes = oplog.field_changes({"a": {"b": 1, "c": [1]}, "gone": 1}, {"a": {"b": 2, "c": [1, 2]}, "fresh": None})
+    assert [(c.path, c.before, c.after, c.added, c.removed) for c in changes] == [
+        ("a.b", 1, 2, False, False),
+        ("a.c", [1], [1, 2], False, False),
+        ("fresh", None, None, True, False),
+        ("gone", 1, None, False, True),
+    ]
+    assert oplog.field_changes(None, {"a": 1}) == []
