@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from . import roles
+from .choices import OperationResult
 
 
 class ConsoleAdminSite(admin.AdminSite):
@@ -17,6 +20,11 @@ class ConsoleAdminSite(admin.AdminSite):
         """One sign-in page for the whole console."""
         from django.contrib.auth.views import redirect_to_login  # needs the app registry
 
+        if request.user.is_authenticated:
+            # Signed in but not an operator: the console's sign-in page would send them
+            # straight back here (a redirect loop). Refuse instead.
+            request.oplog_result = OperationResult.DENIED
+            raise PermissionDenied(_("The admin is for platform operators only."))
         return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("console:login"))
 
 

@@ -39,7 +39,9 @@ class RequestIdMiddleware:
 
 def source_ip(request):
     if settings.TRUST_X_FORWARDED_FOR and request.headers.get("X-Forwarded-For"):
-        return request.headers["X-Forwarded-For"].split(",")[0].strip() or None
+        # The last entry is the one our proxy appended; those before it come from the
+        # client, who could otherwise pick a new address per sign-in attempt.
+        return request.headers["X-Forwarded-For"].split(",")[-1].strip() or None
     return request.META.get("REMOTE_ADDR") or None
 
 

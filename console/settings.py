@@ -9,6 +9,7 @@ Two modes:
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -59,20 +60,41 @@ if PRODUCTION:
         raise ImproperlyConfigured(
             "Production mode (CONSOLE_ENV=production) needs these environment variables: " + ", ".join(missing)
         )
+    # Debug pages show settings and source to anybody; production never serves them.
+    if env_bool("DEBUG", False):
+        raise ImproperlyConfigured("DEBUG must be off in production mode (CONSOLE_ENV=production): unset DEBUG")
+    # The websocket origin check compares Origin with ALLOWED_HOSTS: "*" would let any
+    # site open a socket with the user's cookies.
+    if "*" in env_list("ALLOWED_HOSTS"):
+        raise ImproperlyConfigured("ALLOWED_HOSTS must name the console's hosts in production mode, not '*'")
 
 # Where the embedded mode keeps its SQLite file, generated secret and kubeconfigs.
 STATE_DIR = Path(env_str("CONSOLE_STATE_DIR", str(BASE_DIR / "var")))
 
 
 def embedded_secret_key():
-    """Generate the secret once and keep it, so sessions survive restarts."""
+    """Generate the secret once and keep it (mode 0600), so sessions survive restarts.
+
+    Written to a private temporary file, then linked into place: processes starting
+    together (the embedded run and a manage.py command) never read a half-written key
+    nor fail on each other's file; the first link wins and everybody reads that key."""
     path = STATE_DIR / "secret_key"
     if not path.exists():
         STATE_DIR.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+        fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=".secret_key.")  # created 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process was first
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it and a new secret key is generated")
+    return key
 
 
 SECRET_KEY = env_str("SECRET_KEY") or embedded_secret_key()
@@ -220,9 +242,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "console.views.errors.csrf_failure"
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    # Served over TLS: browsers keep to HTTPS for a year (SECURE_HSTS_SECONDS=0 turns it off).
+    # Not for subdomains: they may be other services.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
 
 # Trust X-Forwarded-For only behind a known proxy (set by the operator).
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
