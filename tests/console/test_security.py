@@ -296,9 +296,11 @@ def test_every_unsafe_console_view_enforces_csrf(operator):
                 yield prefix + str(entry.pattern), entry.callback
 
     exempt = [route for route, view in walk(get_resolver().url_patterns) if getattr(view, "csrf_exempt", False)]
-    # The admin marks only its login/logout views exempt and re-protects them itself;
-    # the console's login replaces the admin's, so nothing there accepts a forged form.
-    assert all(route.startswith("admin/") for route in exempt), exempt
+    # The admin marks its views exempt and re-protects them itself (csrf_protect inside).
+    # A new exempt endpoint (a webhook, an ingest API) must authenticate its callers in
+    # another way (a signed token): list it here with a test of that.
+    allowed_exempt = ("admin/",)
+    assert all(route.startswith(allowed_exempt) for route in exempt), f"views without CSRF protection: {exempt}"
 
 
 # --- websockets --------------------------------------------------------------------------
@@ -367,11 +369,11 @@ def test_lockout_shows_a_message_and_is_recorded(client, operator, settings):
 def test_lockout_window_ends(client, operator, settings):
     from console import throttle
 
-    settings.LOGIN_FAILURE_WINDOW_SECONDS = 1
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 2
     for _ in range(settings.LOGIN_MAX_FAILURES):  # failures counted as the view counts them, without hashing
         throttle.note_failure("op", "127.0.0.1")
     assert client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}).status_code == 429
-    time.sleep(1.3)
+    time.sleep(2.2)
     assert client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}).status_code == 302
 
 
