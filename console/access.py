@@ -6,6 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .choices import OperationResult
 
@@ -18,7 +19,7 @@ def require(predicate=None, message=None):
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 request.oplog_result = OperationResult.DENIED
-                request.oplog_error = "not signed in"
+                request.oplog_error = gettext_noop("not signed in")  # kept as is; pages translate it
                 if request.htmx:
                     response = HttpResponse(_("Your session has ended; sign in again."), status=401)
                     response["HX-Redirect"] = redirect_to_login(request.get_full_path())["Location"]

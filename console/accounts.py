@@ -1,6 +1,7 @@
 """Account actions: every one is recorded in the operation log."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import oplog
 from .choices import OperationResult
@@ -22,5 +23,5 @@ def record_throttled_login(username):
         actor_name=username[:150],
         result=OperationResult.DENIED,
         target={"kind": "User", "name": username[:150]},
-        error="too many failed sign-in attempts",
+        error=gettext_noop("too many failed sign-in attempts"),  # kept as is; pages translate it
     )

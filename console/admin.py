@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from . import roles
 from .models import ChainVerification, Notification, OperationLogEntry, User
@@ -39,8 +40,8 @@ class ReadOnlyAdmin(OperatorAdmin):
 class ConsoleUserAdmin(OperatorAdmin, UserAdmin):
     list_display = ("username", "email", "platform_role", "is_active", "last_login")
     list_filter = ("platform_role", "is_active")
-    fieldsets = UserAdmin.fieldsets + (("Console", {"fields": ("platform_role",)}),)
-    add_fieldsets = UserAdmin.add_fieldsets + (("Console", {"fields": ("platform_role",)}),)
+    fieldsets = UserAdmin.fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
+    add_fieldsets = UserAdmin.add_fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
 
 
 @admin.register(Notification)

@@ -9,6 +9,7 @@ write needs to be exact (current replicas before scaling, say).
 import json
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
 from kubernetes.client.exceptions import ApiException
 from urllib3 import HTTPHeaderDict
 
@@ -119,7 +120,7 @@ class ClusterAPI:
     def kind_of(self, obj):
         kind = KNOWN_KINDS.get(obj.get("kind", ""))
         if kind is None or kind.api_version != obj.get("apiVersion"):
-            raise ApiRefused(400, "BadRequest", f"the console does not handle {obj.get('apiVersion')}/{obj.get('kind')}")
+            raise ApiRefused(400, "BadRequest", _("the console does not handle %(kind)s") % {"kind": f"{obj.get('apiVersion')}/{obj.get('kind')}"})
         return kind
 
     # --- transport

@@ -18,7 +18,7 @@ MAX_KUBECONFIG_BYTES = 256 * 1024
 def connect(kubeconfig_text, context=None):
     """Parse and probe a kubeconfig; returns (data, probe) or raises kube.ClusterError."""
     if len(kubeconfig_text.encode()) > MAX_KUBECONFIG_BYTES:
-        raise kube.ClusterError("malformed", "larger than 256 KiB")
+        raise kube.ClusterError("malformed", _("larger than 256 KiB"))
     data = kube.parse_kubeconfig(kubeconfig_text)
     context = kube.resolve_context(data, context or None)
     kube.server_of(data, context)  # a context without a server is malformed, before any connection

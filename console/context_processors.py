@@ -9,7 +9,7 @@ def shell(request):
     return {
         "nav_sections": navigation.SECTIONS,
         "unread_count": unread_count(user),
-        "role_label": roles.role_label(user),
+        "role_label": roles.role_names(roles.role_label(user)),
         "can_read_oplog": roles.can_read_operation_log(user),
         "can_use_admin": roles.can_use_admin(user),
         **tenant_switcher(request),

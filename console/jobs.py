@@ -6,10 +6,12 @@ this module owns the row, its status and its live view.
 """
 
 import logging
+from contextlib import nullcontext
 
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from . import kube, realtime, roles
 from .choices import JobStatus
@@ -17,6 +19,18 @@ from .cluster_api import ApiRefused
 from .models import Job
 
 log = logging.getLogger(__name__)
+
+
+_kind_labels = {}
+
+
+def register_kind_labels(labels):
+    """Feature apps name their kinds of job for people: {kind: lazy translated label}."""
+    _kind_labels.update(labels)
+
+
+def kind_label(kind):
+    return _kind_labels.get(kind, kind)
 
 
 class JobFailed(Exception):
@@ -51,22 +65,31 @@ def run(task, job_id, runners, *, succeeded, failed):
     job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
     if job is None or job.status in JobStatus.terminal():
         return
-    start(job)
-    try:
-        outcome = runners[job.kind](job)
-    except kube.ClusterError as exc:
-        if exc.reason == "unreachable" and task.request.retries < task.max_retries:
-            delay = 2 ** (task.request.retries + 1)
-            step(job, f"The cluster did not answer ({exc}); trying again in {delay} s.", ok=False)
-            raise task.retry(countdown=delay) from None
-        failed(job, str(exc))
-    except (JobFailed, ApiRefused, PermissionError) as exc:
-        failed(job, str(exc))
-    except Exception as exc:  # an unforeseen failure still ends the job visibly
-        log.exception("job %s failed", job.pk)
-        failed(job, f"{type(exc).__name__}: {exc}")
-    else:
-        succeeded(job, outcome)
+    with speaking(job.requested_by):
+        start(job)
+        try:
+            outcome = runners[job.kind](job)
+        except kube.ClusterError as exc:
+            if exc.reason == "unreachable" and task.request.retries < task.max_retries:
+                delay = 2 ** (task.request.retries + 1)
+                step(job, _("The cluster did not answer (%(error)s); trying again in %(delay)s s.") % {"error": exc, "delay": delay},
+                     ok=False)
+                raise task.retry(countdown=delay) from None
+            failed(job, str(exc))
+        except (JobFailed, ApiRefused, PermissionError) as exc:
+            failed(job, str(exc))
+        except Exception as exc:  # an unforeseen failure still ends the job visibly
+            log.exception("job %s failed", job.pk)
+            failed(job, f"{type(exc).__name__}: {exc}")
+        else:
+            succeeded(job, outcome)
+
+
+def speaking(user):
+    """Steps, errors and notifications of a job in the language its requester last used
+    (none known: the worker's active language, the default one)."""
+    language = getattr(user, "language", "") if user is not None else ""
+    return translation.override(language) if language else nullcontext()
 
 
 def start(job):

@@ -40,16 +40,16 @@ def parse_kubeconfig(text):
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ClusterError("malformed", f"not YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise ClusterError("malformed", _("not YAML (%(problem)s)") % {"problem": getattr(exc, "problem", None) or exc}) from None
     if not isinstance(data, dict):
-        raise ClusterError("malformed", "expected a mapping with clusters, users and contexts")
+        raise ClusterError("malformed", _("expected a mapping with clusters, users and contexts"))
     for key in ("clusters", "users", "contexts"):
         if not isinstance(data.get(key), list) or not data[key]:
-            raise ClusterError("malformed", f"'{key}' must be a non-empty list")
+            raise ClusterError("malformed", _("'%(key)s' must be a non-empty list") % {"key": key})
     for key in ("clusters", "users", "contexts"):
         for item in data[key]:
             if not isinstance(item, dict) or not item.get("name") or not isinstance(item.get(key[:-1]), dict):
-                raise ClusterError("malformed", f"every entry of '{key}' needs a name and a '{key[:-1]}' mapping")
+                raise ClusterError("malformed", _("every entry of '%(key)s' needs a name and a '%(item)s' mapping") % {"key": key, "item": key[:-1]})
     return data
 
 
@@ -68,7 +68,7 @@ def server_of(data, context):
     ctx = next(item["context"] for item in data["contexts"] if item["name"] == context)
     cluster = next((item["cluster"] for item in data["clusters"] if item["name"] == ctx.get("cluster")), None)
     if cluster is None or not cluster.get("server"):
-        raise ClusterError("malformed", f"context {context!r} points to no cluster with a server address")
+        raise ClusterError("malformed", _("context %(context)s points to no cluster with a server address") % {"context": repr(context)})
     return cluster["server"]
 
 

@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from .choices import ClusterStatus, JobStatus, NotificationLevel, OperationResult, PlatformRole, VerificationStatus
 
@@ -79,6 +79,22 @@ class OperationLogEntry(models.Model):
     @property
     def target(self):
         return "/".join(part for part in (self.cluster, self.namespace, self.target_kind, self.target_name) if part)
+
+    # For the reader, in their language; the entry itself keeps what was recorded.
+    @property
+    def actor_display(self):
+        return gettext("system") if self.actor_id is None and self.actor_role == "system" else self.actor_name
+
+    @property
+    def actor_role_display(self):
+        from .roles import role_names
+
+        return role_names(self.actor_role)
+
+    @property
+    def error_display(self):
+        """The console's own fixed messages (marked with gettext_noop where recorded) translated."""
+        return gettext(self.error) if self.error else ""
 
     def __str__(self):
         return f"#{self.pk} {self.action} by {self.actor_name}: {self.result}"
@@ -230,3 +246,9 @@ class Job(models.Model):
     @property
     def colour(self):
         return JobStatus.colour(self.status)
+
+    @property
+    def kind_label(self):
+        from .jobs import kind_label
+
+        return kind_label(self.kind)

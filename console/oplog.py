@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from .choices import OperationResult
 from .models import OperationLogEntry
@@ -231,10 +232,11 @@ def verify_chain(progress=None, chunk_size=2000):
     for entry in OperationLogEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
         if entry.prev_hash != expected_prev:
             return ChainReport(
-                False, checked, entry.pk, "its link to the previous entry does not match: an entry before it was removed or changed"
+                False, checked, entry.pk,
+                gettext_noop("its link to the previous entry does not match: an entry before it was removed or changed"),
             )
         if entry_hash(entry) != entry.entry_hash:
-            return ChainReport(False, checked, entry.pk, "its content does not match its hash: the entry was changed")
+            return ChainReport(False, checked, entry.pk, gettext_noop("its content does not match its hash: the entry was changed"))
         expected_prev = entry.entry_hash
         checked += 1
         if progress and checked % 10_000 == 0:

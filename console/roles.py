@@ -8,6 +8,8 @@ tenants arrive.
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from .choices import PlatformRole
 
 
@@ -16,6 +18,10 @@ class TenantMembership:
     tenant_id: int
     tenant_name: str
     role: str  # "tenant-admin" or "tenant-member"
+
+    @property
+    def role_name(self):
+        return role_names(self.role)
 
 
 class TenantRoleProvider:
@@ -69,6 +75,23 @@ def role_label(user):
         return user.platform_role
     roles = sorted({m.role for m in memberships(user)})
     return ",".join(roles) or "user"
+
+
+# What people read for the codes role_label gives (and the operation log keeps).
+ROLE_NAMES = {
+    "operator": _("Operator"),
+    "auditor": _("Auditor"),
+    "tenant-admin": _("Tenant admin"),
+    "tenant-member": _("Tenant member"),
+    "user": _("User"),
+    "system": _("system"),
+    "anonymous": _("anonymous"),
+}
+
+
+def role_names(label):
+    """A role label as people read it: "tenant-admin,tenant-member" -> "Tenant admin, Tenant member"."""
+    return ", ".join(str(ROLE_NAMES.get(code, code)) for code in (label or "").split(",") if code)
 
 
 # --- predicates -------------------------------------------------------------------

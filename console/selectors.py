@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import F, Q
 from django.db.models.fields.json import HasKey, KeyTextTransform
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext as _
 
 KEY = r"(?:[a-z0-9A-Z.\-_/]+)"
 VALUE = r"(?:[A-Za-z0-9._\-]*)"
@@ -32,14 +33,14 @@ def split_terms(selector):
         elif char == ")":
             depth -= 1
             if depth < 0:
-                raise SelectorError(f"unbalanced ')' in {selector!r}")
+                raise SelectorError(_("unbalanced ')' in %(selector)s") % {"selector": repr(selector)})
         if char == "," and depth == 0:
             terms.append(current.strip())
             current = ""
         else:
             current += char
     if depth:
-        raise SelectorError(f"unbalanced '(' in {selector!r}")
+        raise SelectorError(_("unbalanced '(' in %(selector)s") % {"selector": repr(selector)})
     terms.append(current.strip())
     return [term for term in terms if term]
 
@@ -56,13 +57,13 @@ def parse(selector):
                 if op in ("in", "notin"):
                     values = [v.strip() for v in match.group(2).split(",") if v.strip()]
                     if not values or not all(re.fullmatch(VALUE, v) for v in values):
-                        raise SelectorError(f"'{term}' needs a list of values")
+                        raise SelectorError(_("'%(term)s' needs a list of values") % {"term": term})
                 elif op in ("=", "!="):
                     values = [match.group(2)]
                 parsed.append((op, key, values))
                 break
         else:
-            raise SelectorError(f"'{term}' is not a label selector term (key=value, key!=value, key in (a,b), key notin (a), key, !key)")
+            raise SelectorError(_("'%(term)s' is not a label selector term (key=value, key!=value, key in (a,b), key notin (a), key, !key)") % {"term": term})
     return parsed
 
 

@@ -3,6 +3,7 @@ hooks feature apps listen to."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import Signal, receiver
+from django.utils.translation import gettext_noop
 
 from . import oplog
 from .choices import OperationResult
@@ -22,7 +23,7 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
         actor_name=username,
         result=OperationResult.FAILED,
         target={"kind": "User", "name": username},
-        error="wrong username or password",
+        error=gettext_noop("wrong username or password"),  # kept as is; pages translate it
     )
 
 

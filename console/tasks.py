@@ -55,13 +55,14 @@ def finish_verification(verification, status, *, checked=0, first_broken_id=None
         if requester is not None:
             with translation.override(requester.language or settings.LANGUAGE_CODE):
                 title, level = verification_title(verification)
-            notifications.notify_user(requester, title, body=reason, level=level, link=link)
+                body = _(reason) if reason else ""  # the chain's own reasons are in the catalogue
+            notifications.notify_user(requester, title, body=body, level=level, link=link)
             html = realtime.render_for(requester, "console/_verification.html", {"verification": verification, "oob": True})
             realtime.push_html(realtime.user_group(requester.pk), html)
         elif status != VerificationStatus.INTACT:
             title, level = verification_title(verification)
             for role in (PlatformRole.AUDITOR, PlatformRole.OPERATOR):
-                notifications.notify_role(role, title, body=reason, level=level, link=link)
+                notifications.notify_role(role, title, body=_(reason) if reason else "", level=level, link=link)
 
 
 def verification_title(verification):

@@ -8,9 +8,12 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from console import realtime, roles
+        from console import jobs, realtime, roles
 
         from . import access, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
+        from .choices import JOB_KINDS
+
+        jobs.register_kind_labels(JOB_KINDS)
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)

@@ -46,3 +46,13 @@ QUOTA_RESOURCES = {
 }
 COUNT_RESOURCES = ("pods", "services", "volumes")
 BYTE_RESOURCES = ("memory", "storage")
+
+# What a person reads for each kind of job the tenants app runs.
+JOB_KINDS = {
+    "namespace.create": _("Create namespace"),
+    "namespace.update": _("Update namespace"),
+    "namespace.delete": _("Delete namespace"),
+    "tenant.suspend": _("Suspend tenant"),
+    "tenant.resume": _("Resume tenant"),
+    "tenant.delete": _("Delete tenant"),
+}

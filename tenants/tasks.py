@@ -7,6 +7,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console import jobs, oplog
 from console.jobs import JobFailed
@@ -53,10 +54,10 @@ def _apply(job, api, obj):
     try:
         api.apply(obj)
     except ApiRefused as exc:
-        jobs.step(job, f"{obj['kind']} {meta['name']}: {exc.message}", ok=False)
+        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": meta["name"], "error": exc.message}, ok=False)
         _record(job, "namespace.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], namespace=namespace, error=exc.message)
         raise
-    jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
+    jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": obj["kind"], "name": meta["name"]})
     _record(job, "namespace.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], namespace=namespace,
             after={"spec": obj.get("spec"), "labels": meta.get("labels")})
 
@@ -74,21 +75,22 @@ def sync_project(job):
         if existing:
             owner = (existing["metadata"].get("labels") or {}).get(manifests.TENANT_LABEL)
             if owner != tenant.name:
-                raise JobFailed(f"Namespace {project.name} exists on {project.cluster.name} and does not belong to this tenant; the console will not take it over.")
+                raise JobFailed(_("Namespace %(name)s exists on %(cluster)s and does not belong to this tenant; the console will not take it over.")
+                                % {"name": project.name, "cluster": project.cluster.name})
             if existing["metadata"].get("deletionTimestamp"):
-                raise JobFailed(f"Namespace {project.name} is being deleted on the cluster; try again once it is gone.")
+                raise JobFailed(_("Namespace %(name)s is being deleted on the cluster; try again once it is gone.") % {"name": project.name})
         _apply(job, api, manifests.namespace(project, requested_by=requester.get_username() if requester else ""))
         _apply(job, api, manifests.resource_quota(project))
         if project.limit_range:
             _apply(job, api, manifests.limit_range(project))
         elif api.delete("LimitRange", manifests.LIMIT_RANGE_NAME, project.name):
-            jobs.step(job, f"Removed LimitRange {manifests.LIMIT_RANGE_NAME}")
+            jobs.step(job, _("Removed LimitRange %(name)s") % {"name": manifests.LIMIT_RANGE_NAME})
         for obj in manifests.role_bindings(project) + manifests.network_policies(project):
             _apply(job, api, obj)
         _sync_paths(job, api, project)
         _sync_calico(job, api, tenant, project.cluster)
     _set_status(job, project, ProjectStatus.ACTIVE)
-    jobs.step(job, f"Namespace {project.name} is ready.")
+    jobs.step(job, _("Namespace %(name)s is ready.") % {"name": project.name})
 
 
 def _set_status(job, project, status):
@@ -117,7 +119,7 @@ def _sync_paths(job, api, project):
         meta = policy["metadata"]
         if meta["name"] not in wanted:
             api.delete("NetworkPolicy", meta["name"], meta["namespace"])
-            jobs.step(job, f"Removed NetworkPolicy {meta['namespace']}/{meta['name']}")
+            jobs.step(job, _("Removed NetworkPolicy %(name)s") % {"name": f"{meta['namespace']}/{meta['name']}"})
             _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="NetworkPolicy", name=meta["name"], namespace=meta["namespace"])
 
 
@@ -126,7 +128,7 @@ def _sync_calico(job, api, tenant, cluster):
     if calico:
         _apply(job, api, manifests.global_network_policy(tenant))
     else:
-        jobs.step(job, f"Calico's CRDs are not on {cluster.name}: only Kubernetes NetworkPolicies isolate this tenant there.")
+        jobs.step(job, _("Calico's CRDs are not on %(cluster)s: only Kubernetes NetworkPolicies isolate this tenant there.") % {"cluster": cluster.name})
     Tenant.objects.filter(pk=tenant.pk).update(
         isolation={**Tenant.objects.get(pk=tenant.pk).isolation, cluster.name: {"calico": calico, "checked_at": timezone.now().isoformat()}}
     )
@@ -145,11 +147,11 @@ def _remove_namespace(job, project):
             if meta["namespace"] != project.name:  # the peer side of cross-tenant paths
                 api.delete("NetworkPolicy", meta["name"], meta["namespace"])
         if api.delete("Namespace", project.name):
-            jobs.step(job, f"Deleting namespace {project.name} and everything in it")
+            jobs.step(job, _("Deleting namespace %(name)s and everything in it") % {"name": project.name})
             _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="Namespace", name=project.name, namespace=project.name)
         _wait_until_gone(job, api, project.name)
     project.delete()
-    jobs.step(job, f"Namespace {project.name} is gone.")
+    jobs.step(job, _("Namespace %(name)s is gone.") % {"name": project.name})
 
 
 def _wait_until_gone(job, api, name):
@@ -160,7 +162,8 @@ def _wait_until_gone(job, api, name):
         if namespace is None:
             return
         if time.monotonic() > deadline:
-            raise JobFailed(f"Namespace {name} is still terminating after {settings.CAAS_NAMESPACE_DELETE_TIMEOUT} s: {last_message}")
+            raise JobFailed(_("Namespace %(name)s is still terminating after %(seconds)s s: %(message)s")
+                            % {"name": name, "seconds": settings.CAAS_NAMESPACE_DELETE_TIMEOUT, "message": last_message})
         conditions = (namespace.get("status") or {}).get("conditions") or []
         message = "; ".join(c.get("message", "") for c in conditions if c.get("status") == "True")
         if message and message != last_message:
@@ -186,10 +189,11 @@ def suspend_tenant(job):
                         defaults={"replicas": replicas})
                     if replicas:
                         api.scale(kind, name, project.name, 0)
-                        jobs.step(job, f"Scaled {kind} {project.name}/{name} from {replicas} to 0")
+                        jobs.step(job, _("Scaled %(kind)s %(name)s from %(from)s to %(to)s") % {"kind": kind, "name": f"{project.name}/{name}",
+                                                                                             "from": replicas, "to": 0})
                         _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=kind, name=name, namespace=project.name,
                                 before={"replicas": replicas}, after={"replicas": 0, "reason": "tenant suspended"})
-    jobs.step(job, f"Tenant {tenant.name} is suspended.")
+    jobs.step(job, _("Tenant %(name)s is suspended.") % {"name": tenant.name})
 
 
 def resume_tenant(job):
@@ -201,14 +205,15 @@ def resume_tenant(job):
             except ApiRefused as exc:
                 if exc.status != 404:
                     raise
-                jobs.step(job, f"{record.kind} {record.namespace}/{record.name} is gone; nothing to restore.")
+                jobs.step(job, _("%(kind)s %(name)s is gone; nothing to restore.") % {"kind": record.kind, "name": f"{record.namespace}/{record.name}"})
             else:
-                jobs.step(job, f"Scaled {record.kind} {record.namespace}/{record.name} back to {record.replicas}")
+                jobs.step(job, _("Scaled %(kind)s %(name)s back to %(replicas)s") % {"kind": record.kind, "name": f"{record.namespace}/{record.name}",
+                                                                                      "replicas": record.replicas})
                 _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=record.kind, name=record.name, namespace=record.namespace,
                         before={"replicas": 0}, after={"replicas": record.replicas, "reason": "tenant resumed"})
         record.delete()
     Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.ACTIVE)
-    jobs.step(job, f"Tenant {tenant.name} is active again.")
+    jobs.step(job, _("Tenant %(name)s is active again.") % {"name": tenant.name})
 
 
 def delete_tenant(job):
@@ -222,7 +227,7 @@ def delete_tenant(job):
             with ClusterAPI(cluster) as api:
                 api.delete("GlobalNetworkPolicy", f"caas-tenant-{tenant.name}")
     tenant.delete()
-    jobs.step(job, f"Tenant {tenant.name} is deleted.")
+    jobs.step(job, _("Tenant %(name)s is deleted.") % {"name": tenant.name})
 
 
 RUNNERS = {

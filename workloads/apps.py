@@ -8,9 +8,12 @@ class WorkloadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from console import realtime
+        from console import jobs, realtime
 
         from . import live, podlogs
+        from .choices import JOB_KINDS
+
+        jobs.register_kind_labels(JOB_KINDS)
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
         realtime.register_group(podlogs.PREFIX, podlogs.may_follow, podlogs.snapshot)

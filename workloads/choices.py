@@ -30,3 +30,19 @@ class ScaleReason(models.TextChoices):
     MANUAL = "manual", _("scaled by hand")
     SCHEDULE = "schedule", _("scheduled scaling")
     SUSPEND = "suspend", _("tenant suspended")
+
+
+# What a person reads for each kind of job the workloads app runs.
+JOB_KINDS = {
+    "app.deploy": _("Deploy"),
+    "app.upgrade": _("Upgrade"),
+    "app.rollback": _("Rollback"),
+    "app.scale": _("Scale"),
+    "app.expose": _("Exposure"),
+    "app.delete": _("Deletion"),
+    "app.import": _("Import"),
+    "app.autoscale": _("Autoscaler change"),
+    "app.canary": _("Canary release"),
+    "app.canary_promote": _("Promotion"),
+    "app.canary_abort": _("Canary abort"),
+}

@@ -130,5 +130,5 @@ def diff(live, result):
         return "create", after
     if before == after:
         return "unchanged", ""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "live", "after import", lineterm="", n=2)
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), _("on the cluster"), _("after import"), lineterm="", n=2)
     return "change", "\n".join(lines)

@@ -4,6 +4,8 @@ API server's answers in a task and the resource mirror's copies for a page."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from console.mirror import phase_of
 
 from .choices import AppKind
@@ -42,8 +44,11 @@ class Progress:
         return 100 if not self.wanted else min(100, round(100 * min(self.updated, self.ready) / self.wanted))
 
     def summary(self):
-        return (f"{self.updated}/{self.wanted} updated, {self.ready} ready, {self.available} available"
-                + (f", {self.old} old" if self.old else "") + (" (paused)" if self.paused else ""))
+        counts = {"updated": self.updated, "wanted": self.wanted, "ready": self.ready, "available": self.available, "old": self.old}
+        text = _("%(updated)s/%(wanted)s updated, %(ready)s ready, %(available)s available") % counts
+        if self.old:
+            text += _(", %(old)s old") % counts
+        return text + (_(" (paused)") if self.paused else "")
 
     def key(self):
         return (self.wanted, self.current, self.updated, self.ready, self.available, self.paused, self.observed)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
+from django.utils.translation import gettext as _
+
 from console import kube, resources, selectors
 from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from console.models import MirroredObject, OperationLogEntry
@@ -193,7 +195,7 @@ def template_diff(older, newer):
         (template.get("metadata") or {}).get("labels", {}).pop(manifests.POD_TEMPLATE_HASH, None)
         return yaml.safe_dump(template, sort_keys=True).splitlines()
 
-    return "\n".join(difflib.unified_diff(text(older), text(newer), "previous", "this revision", lineterm="", n=1))
+    return "\n".join(difflib.unified_diff(text(older), text(newer), _("previous"), _("this revision"), lineterm="", n=1))
 
 
 def live_context(app, user=None):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from console import jobs, notifications, oplog, realtime
 from console.choices import NotificationLevel, OperationResult
@@ -83,7 +84,7 @@ def tick(app):
 def _app(job):
     app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
     if app is None:
-        raise JobFailed("The app is gone.")
+        raise JobFailed(_("The app is gone."))
     return app
 
 
@@ -100,10 +101,10 @@ def _apply(job, api, obj):
     try:
         applied = api.apply(obj)
     except ApiRefused as exc:
-        jobs.step(job, f"{obj['kind']} {meta['name']}: {exc.message}", ok=False)
+        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": meta["name"], "error": exc.message}, ok=False)
         _record(job, "app.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], error=exc.message)
         raise
-    jobs.step(job, f"Applied {obj['kind']} {meta['name']}")
+    jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": obj["kind"], "name": meta["name"]})
     _record(job, "app.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], after={"spec": obj.get("spec")})
     return applied
 
@@ -115,10 +116,10 @@ def _replace_template(job, api, app, current, template, change_cause):
         api.json_patch(app.kind, app.name, app.namespace, operations, dry_run=True)
         patched = api.json_patch(app.kind, app.name, app.namespace, operations)
     except ApiRefused as exc:
-        jobs.step(job, f"{app.kind} {app.name}: {exc.message}", ok=False)
+        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": app.kind, "name": app.name, "error": exc.message}, ok=False)
         _record(job, "app.apply", OperationResult.FAILED, error=exc.message)
         raise
-    jobs.step(job, f"Replaced the pod template of {app.kind} {app.name}")
+    jobs.step(job, _("Replaced the pod template of %(kind)s %(name)s") % {"kind": app.kind, "name": app.name})
     _record(job, "app.apply", OperationResult.SUCCEEDED, after={"template": template, "change_cause": change_cause})
     return patched
 
@@ -126,7 +127,7 @@ def _replace_template(job, api, app, current, template, change_cause):
 def _current(api, app):
     current = api.get(app.kind, app.name, app.namespace)
     if current is None:
-        raise JobFailed(f"{app.kind} {app.name} is not on the cluster any more.")
+        raise JobFailed(_("%(kind)s %(name)s is not on the cluster any more.") % {"kind": app.kind, "name": app.name})
     return current
 
 
@@ -137,8 +138,8 @@ def _apply_all(job, api, objects, *, fresh=False):
         try:
             api.apply(obj, dry_run=True)
         except ApiRefused as exc:
-            raise JobFailed(f"{obj['kind']} {obj['metadata']['name']}: {exc.message}") from None
-    jobs.step(job, f"The cluster accepts all {len(objects)} objects (dry run).")
+            raise JobFailed(_("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": obj["metadata"]["name"], "error": exc.message}) from None
+    jobs.step(job, _("The cluster accepts all %(count)s objects (dry run).") % {"count": len(objects)})
     applied = []
     try:
         for obj in objects:
@@ -147,7 +148,7 @@ def _apply_all(job, api, objects, *, fresh=False):
         if fresh:
             for obj in applied:
                 api.delete(obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"])
-                jobs.step(job, f"Removed {obj['kind']} {obj['metadata']['name']} again: nothing is left half-deployed.")
+                jobs.step(job, _("Removed %(kind)s %(name)s again: nothing is left half-deployed.") % {"kind": obj["kind"], "name": obj["metadata"]["name"]})
         raise
     return applied
 
@@ -163,9 +164,9 @@ def follow(job, api, app, generation):
     while True:
         obj = api.get(app.kind, app.name, app.namespace)
         if obj is None:
-            raise JobFailed(f"{app.kind} {app.name} disappeared from the cluster.")
+            raise JobFailed(_("%(kind)s %(name)s disappeared from the cluster.") % {"kind": app.kind, "name": app.name})
         if generation and obj["metadata"].get("generation", 0) > generation:
-            jobs.step(job, "A newer change to the app took over; this job stops following the rollout.")
+            jobs.step(job, _("A newer change to the app took over; this job stops following the rollout."))
             return "superseded"
         progress = rollout.progress(obj, app.kind)
         if progress.key() != last:
@@ -173,19 +174,20 @@ def follow(job, api, app, generation):
             jobs.step(job, progress.summary())
             tick(app)
         if progress.observed and progress.paused:
-            jobs.step(job, "The rollout is paused; resume it to go on.")
+            jobs.step(job, _("The rollout is paused; resume it to go on."))
             return "paused"
         if progress.complete:
-            jobs.step(job, f"Rollout complete: {progress.wanted} of {progress.wanted} replicas ready.")
+            jobs.step(job, _("Rollout complete: %(ready)s of %(wanted)s replicas ready.") % {"ready": progress.wanted, "wanted": progress.wanted})
             return "complete"
         if progress.deadline_exceeded:
             raise JobFailed(progress.message)
         if progress.observed:
             problem = _stuck(api, app, obj, progress)
             if problem:
-                raise JobFailed(f"The rollout is stuck: {problem}")
+                raise JobFailed(_("The rollout is stuck: %(problem)s") % {"problem": problem})
         if time.monotonic() > deadline:
-            raise JobFailed(f"The rollout did not finish within {rollout_timeout()} s: {progress.summary()}.")
+            raise JobFailed(_("The rollout did not finish within %(seconds)s s: %(progress)s.") % {"seconds": rollout_timeout(),
+                                                                                                    "progress": progress.summary()})
         time.sleep(POLL_SECONDS)
 
 
@@ -287,7 +289,8 @@ def rollback(job):
             source_kind, source_name = "ReplicaSet", job.payload["replicaset"]
         source = api.get(source_kind, source_name, app.namespace)
         if source is None:
-            raise JobFailed(f"Revision {job.payload['revision']} ({source_kind} {source_name}) is gone.")
+            raise JobFailed(_("Revision %(revision)s (%(kind)s %(name)s) is gone.") % {"revision": job.payload["revision"], "kind": source_kind,
+                                                                                        "name": source_name})
         App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
         if app.kind == AppKind.STATEFULSET:
             template = manifests.revision_template(source)
@@ -312,7 +315,8 @@ def scale(job):
         before = (current.get("spec") or {}).get("replicas", 1)
         api.scale(app.kind, app.name, app.namespace, wanted)
         why = ScaleReason(reason).label if reason in ScaleReason.values else reason
-        jobs.step(job, f"Scaled {app.kind} {app.name} from {before} to {wanted} ({why}).")
+        jobs.step(job, _("Scaled %(kind)s %(name)s from %(from)s to %(to)s (%(why)s).") % {"kind": app.kind, "name": app.name, "from": before,
+                                                                                             "to": wanted, "why": why})
         _record(job, "workload.scale", OperationResult.SUCCEEDED, before={"replicas": before},
                 after={"replicas": wanted, "reason": reason, "by": _who(job)})
         App.objects.filter(pk=app.pk).update(spec={**app.spec, "replicas": wanted}, updated_at=timezone.now())
@@ -337,14 +341,14 @@ def expose(job):
                 step(dry_run=True)
             for step in plan:
                 done = step(dry_run=False)
-                jobs.step(job, f"Applied {done.get('kind', '')} {done['metadata']['name']}")
+                jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": done.get("kind", ""), "name": done["metadata"]["name"]})
                 _record(job, "app.apply", OperationResult.SUCCEEDED, kind=done.get("kind", ""), name=done["metadata"]["name"],
                         after={"spec": done.get("spec")})
         except ApiRefused as exc:
             raise JobFailed(exc.message) from None
         for kind, wanted in (("Ingress", route), ("Service", service)):
             if not wanted and api.delete(kind, app.name, app.namespace):
-                jobs.step(job, f"Removed {kind} {app.name}")
+                jobs.step(job, _("Removed %(kind)s %(name)s") % {"kind": kind, "name": app.name})
                 _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=app.name)
     App.objects.filter(pk=app.pk).update(service=service, ingress=route, updated_at=timezone.now())
     tick(app)
@@ -355,23 +359,23 @@ def expose(job):
 def delete(job):
     app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
     if app is None:
-        return {"message": "already deleted"}
+        return {"message": _("already deleted")}
     with _api(job, app) as api:
         for kind, name in (("HorizontalPodAutoscaler", app.name), ("Ingress", app.name), ("Service", app.name),
                            ("Service", manifests.headless_name(app)), (app.kind, app.name)):
             if api.delete(kind, name, app.namespace):
-                jobs.step(job, f"Deleted {kind} {name}")
+                jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": kind, "name": name})
                 _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=name)
         _wait_for_pods_gone(job, api, app)
         if job.payload.get("delete_volumes"):
             for claim in api.list("PersistentVolumeClaim", app.namespace, label_selector=manifests.selector_text(app)):
                 name = claim["metadata"]["name"]
                 if api.delete("PersistentVolumeClaim", name, app.namespace):
-                    jobs.step(job, f"Deleted PersistentVolumeClaim {name}")
+                    jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": "PersistentVolumeClaim", "name": name})
                     _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="PersistentVolumeClaim", name=name)
     tick(app)
     app.delete()
-    jobs.step(job, f"App {job.target_name} is deleted.")
+    jobs.step(job, _("App %(name)s is deleted.") % {"name": job.target_name})
     return {"message": ""}
 
 
@@ -381,14 +385,15 @@ def _wait_for_pods_gone(job, api, app):
     while True:
         pods = api.list("Pod", app.namespace, label_selector=manifests.selector_text(app))
         if not pods:
-            jobs.step(job, "All pods are gone.")
+            jobs.step(job, _("All pods are gone."))
             return
         if len(pods) != last:
             last = len(pods)
-            jobs.step(job, f"{last} pods still stopping")
+            jobs.step(job, ngettext("%(count)s pod still stopping", "%(count)s pods still stopping", last) % {"count": last})
             tick(app)
         if time.monotonic() > deadline:
-            raise JobFailed(f"{last} pods are still there after {rollout_timeout()} s.")
+            raise JobFailed(ngettext("%(count)s pod is still there after %(seconds)s s.", "%(count)s pods are still there after %(seconds)s s.", last)
+                            % {"count": last, "seconds": rollout_timeout()})
         time.sleep(POLL_SECONDS)
 
 
@@ -399,9 +404,9 @@ def autoscale(job):
         current = _current(api, app)
         if config:
             _apply_all(job, api, [manifests.autoscaler(app, config)])
-            jobs.step(job, f"Replicas now follow the load, between {config['min']} and {config['max']}.")
+            jobs.step(job, _("Replicas now follow the load, between %(min)s and %(max)s.") % {"min": config["min"], "max": config["max"]})
         elif api.delete("HorizontalPodAutoscaler", app.name, app.namespace):
-            jobs.step(job, f"Removed HorizontalPodAutoscaler {app.name}; replicas stay where they are.")
+            jobs.step(job, _("Removed HorizontalPodAutoscaler %(name)s; replicas stay where they are.") % {"name": app.name})
             _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="HorizontalPodAutoscaler", name=app.name)
     replicas = (current.get("spec") or {}).get("replicas")
     App.objects.filter(pk=app.pk).update(autoscaler=config, observed_replicas=replicas if config else None, updated_at=timezone.now())
@@ -452,8 +457,11 @@ def canary(job):
         tick(app)
         state = follow(job, api, twin, applied[0]["metadata"].get("generation"))
     weight = job.payload["canary"].get("weight")
-    jobs.step(job, f"The canary serves {weight}% of the traffic" + (f" and requests with header {job.payload['canary']['header']}"
-                                                                      if job.payload["canary"].get("header") else "") + ".")
+    header = job.payload["canary"].get("header")
+    if header:
+        jobs.step(job, _("The canary serves %(weight)s%% of the traffic and requests with header %(header)s.") % {"weight": weight, "header": header})
+    else:
+        jobs.step(job, _("The canary serves %(weight)s%% of the traffic.") % {"weight": weight})
     tick(app)
     return {"rollout": state, "canary": job.payload["canary"]["image"]}
 
@@ -462,7 +470,7 @@ def _remove_canary(job, api, app):
     twin = manifests.CanaryOf(app)
     for kind in ("Ingress", "Service", "Deployment"):  # traffic first, pods last
         if api.delete(kind, twin.name, app.namespace):
-            jobs.step(job, f"Deleted {kind} {twin.name}")
+            jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": kind, "name": twin.name})
             _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=twin.name)
     App.objects.filter(pk=app.pk).update(canary={}, updated_at=timezone.now())
 
@@ -480,7 +488,7 @@ def canary_promote(job):
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
         if state != "complete":
-            raise JobFailed("The stable rollout did not complete (paused or changed meanwhile); the canary stays until it does.")
+            raise JobFailed(_("The stable rollout did not complete (paused or changed meanwhile); the canary stays until it does."))
         _record_revision(job, api, app, cause)
         _remove_canary(job, api, app)
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
@@ -492,7 +500,7 @@ def canary_abort(job):
     app = _app(job)
     with _api(job, app) as api:
         _remove_canary(job, api, app)
-    jobs.step(job, f"The canary is gone; {app.name} serves all the traffic.")
+    jobs.step(job, _("The canary is gone; %(name)s serves all the traffic.") % {"name": app.name})
     tick(app)
     return {"aborted": job.payload["canary"].get("image")}
 

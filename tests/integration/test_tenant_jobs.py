@@ -19,6 +19,8 @@ def test_worker_provisions_a_namespace_and_pushes_progress(live_console, sandbox
     operator = mk_user("op-jobs", "operator", password=None)
     acme = services.create_tenant(acting_user=operator, name="acme", display_name="Acme", clusters=[cluster])
     admin = mk_member(acme, "acme-admin", "tenant-admin")
+    admin.language = "en"  # the worker speaks the requester's language (the default is Chinese)
+    admin.save(update_fields=["language"])
     outsider = mk_member(mk_tenant("globex"), "globex-dev")
     # Slow the API server down so the page is subscribed before the worker's first step.
     sandbox.knobs.set_api_faults(stall_rate=1.0, stall_seconds=0.3)
