@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext_noop
 
 from . import oplog
 from .choices import OperationResult
@@ -11,6 +12,13 @@ from .choices import OperationResult
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 NOT_RECORDED_FIELDS = ("csrfmiddlewaretoken",)
+# A refused request without a reason of its own is recorded with the response's reason
+# phrase, as is; marked here so that the operation log page shows it translated.
+REASON_PHRASES = (
+    gettext_noop("Bad Request"), gettext_noop("Unauthorized"), gettext_noop("Forbidden"), gettext_noop("Not Found"),
+    gettext_noop("Method Not Allowed"), gettext_noop("Conflict"), gettext_noop("Request Entity Too Large"),
+    gettext_noop("Content Too Large"), gettext_noop("Too Many Requests"), gettext_noop("Internal Server Error"),
+)
 
 
 class RequestIdMiddleware:

@@ -3,6 +3,8 @@ the tasks with server-side apply (so applying twice changes nothing)."""
 
 import copy
 
+from django.utils.translation import gettext as _
+
 from tenants.manifests import MANAGED_BY, MANAGED_LABEL, TENANT_LABEL
 
 from .choices import AppKind
@@ -249,7 +251,7 @@ def canary_objects(app, spec, canary):
     (same host and path) with the canary annotations that split the traffic."""
     twin = CanaryOf(app)
     deployment = workload(twin, {**spec, "image": canary["image"], "replicas": canary["replicas"]},
-                          change_cause=f"canary of {app.name} with {canary['image']}")
+                          change_cause=_("canary of %(app)s with %(image)s") % {"app": app.name, "image": canary["image"]})
     for meta in (deployment["metadata"], deployment["spec"]["template"]["metadata"]):
         meta["labels"][CANARY_OF_LABEL] = app.name
     objects = [deployment, service(twin, {**app.service, "type": "ClusterIP", "node_port": None})]

@@ -247,7 +247,7 @@ def _record_revision(job, api, app, note=""):
 def deploy(job):
     app = _app(job)
     spec = job.payload["spec"]
-    cause = f"deployed {spec['image']} by {_who(job)} (console job {job.pk})"
+    cause = _("deployed %(image)s by %(who)s (console job %(job)s)") % {"image": spec["image"], "who": _who(job), "job": job.pk}
     with _api(job, app) as api:
         applied = _apply_all(job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk), fresh=True)
         App.objects.filter(pk=app.pk).update(spec=spec, updated_at=timezone.now())
@@ -269,7 +269,7 @@ def upgrade(job):
         current = _current(api, app)
         if app.kind == AppKind.STATEFULSET:
             _apply_all(job, api, [manifests.headless_service(app, spec)])
-        cause = f"upgraded ({changed}) by {_who(job)} (console job {job.pk})"
+        cause = _("upgraded (%(changes)s) by %(who)s (console job %(job)s)") % {"changes": changed, "who": _who(job), "job": job.pk}
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -297,7 +297,8 @@ def rollback(job):
         else:
             template = manifests.rollback_template(source)
         image = rollout.image_of(template)
-        cause = f"rolled back to revision {job.payload['revision']} ({image}) by {_who(job)} (console job {job.pk})"
+        cause = (_("rolled back to revision %(revision)s (%(image)s) by %(who)s (console job %(job)s)")
+                 % {"revision": job.payload["revision"], "image": image, "who": _who(job), "job": job.pk})
         patched = _replace_template(job, api, app, current, template, cause)
         App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(patched, app.kind))
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -323,7 +324,8 @@ def scale(job):
         tick(app)
         notifications.notify_tenant(
             app.project.tenant_id, _("%(app)s scaled from %(from)s to %(to)s replicas") % {"app": app.name, "from": before, "to": wanted},
-            body=_("%(why)s, by %(who)s, in %(ns)s.") % {"why": str(why).capitalize(), "who": _who(job), "ns": app.namespace},
+            body=_("%(why)s, by %(who)s, in %(ns)s.") % {"why": str(why).capitalize(), "who": _who(job) if job.requested_by else _("system"),
+                                                          "ns": app.namespace},
             link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]))
         generation = api.get(app.kind, app.name, app.namespace)["metadata"].get("generation")
         state = follow(job, api, app, generation)
@@ -436,7 +438,7 @@ def import_manifests(job):
             App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(obj, app.kind), updated_at=timezone.now())
             state = follow(job, api, app, obj["metadata"].get("generation"))
             if state == "complete":
-                _record_revision(job, api, app, f"imported from YAML by {_who(job)} (console job {job.pk})")
+                _record_revision(job, api, app, _("imported from YAML by %(who)s (console job %(job)s)") % {"who": _who(job), "job": job.pk})
             App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
             tick(app)
             results[app.name] = state
@@ -483,7 +485,7 @@ def canary_promote(job):
     App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
     with _api(job, app) as api:
         current = _current(api, app)
-        cause = f"promoted canary {spec['image']} by {_who(job)} (console job {job.pk})"
+        cause = _("promoted canary %(image)s by %(who)s (console job %(job)s)") % {"image": spec["image"], "who": _who(job), "job": job.pk}
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
