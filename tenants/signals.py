@@ -4,7 +4,7 @@ namespaces the console keeps on it again, and create the demo tenant once."""
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from console import jobs
 from console.signals import embedded_cluster_attached
@@ -13,6 +13,11 @@ from .choices import ProjectStatus, TenantRole
 from .models import Membership, Project, Tenant
 
 DEMO_MEMBERS = [("alice", TenantRole.ADMIN), ("bob", TenantRole.MEMBER)]
+
+# Sent when a namespace job has applied everything: project, and restore_workloads, true when
+# the namespace was provisioned again on an emptied cluster (the embedded sandbox after a
+# restart), so that what runs in it can be brought back too.
+namespace_provisioned = Signal()
 
 
 @receiver(embedded_cluster_attached)
@@ -26,7 +31,7 @@ def reprovision_on_embedded_cluster(sender, cluster, demo, stdout=None, **kwargs
         project.save(update_fields=["status"])
         jobs.create_job("namespace.update", requested_by=None, task=run_tenant_job, tenant=(project.tenant_id, project.tenant.name),
                         target={"cluster": cluster.name, "namespace": project.name, "kind": "Namespace", "name": project.name},
-                        payload={"project": project.pk})
+                        payload={"project": project.pk, "restore_workloads": True})
 
 
 def _seed_demo_tenant(cluster, stdout):

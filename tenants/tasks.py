@@ -17,6 +17,7 @@ from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from . import access, manifests
 from .choices import ProjectStatus, TenantStatus
 from .models import Project, SuspendedWorkload, Tenant
+from .signals import namespace_provisioned
 
 MAX_RETRIES = 5
 SCALED_KINDS = ("Deployment", "StatefulSet")
@@ -30,6 +31,10 @@ def run_tenant_job(self, job_id):
 def _succeed(job, _outcome):
     jobs.finish(job)
     _record(job, job.kind + ".finish", OperationResult.SUCCEEDED)
+    if job.kind in ("namespace.create", "namespace.update"):
+        project = Project.objects.filter(pk=job.payload.get("project")).first()
+        if project:
+            namespace_provisioned.send(sender=Project, project=project, restore_workloads=job.payload.get("restore_workloads", False))
 
 
 def _fail(job, error):

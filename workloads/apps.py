@@ -10,7 +10,7 @@ class WorkloadsConfig(AppConfig):
     def ready(self):
         from console import jobs, realtime
 
-        from . import live, podlogs
+        from . import live, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)

@@ -45,4 +45,5 @@ JOB_KINDS = {
     "app.canary": _("Canary release"),
     "app.canary_promote": _("Promotion"),
     "app.canary_abort": _("Canary abort"),
+    "app.restore": _("Restore"),
 }

@@ -107,6 +107,13 @@ def _queue(app, acting_user, kind, payload=None):
                            payload={"app": app.pk, **(payload or {})})
 
 
+def restore_app(app):
+    """Queue bringing the app back where its cluster lost it (a system action: the namespace
+    job that found the cluster empty asked for it)."""
+    App.objects.filter(pk=app.pk).update(status=AppStatus.DEPLOYING)
+    return _queue(app, None, "app.restore")
+
+
 def _check_secret(api, project, name, what):
     if name and api.get("Secret", name, project.name) is None:
         raise ValidationError({what: _("There is no Secret named %(name)s in %(ns)s.") % {"name": name, "ns": project.name}})

@@ -507,6 +507,33 @@ def canary_abort(job):
     return {"aborted": job.payload["canary"].get("image")}
 
 
+def restore(job):
+    """Bring an app back on a cluster that lost it (the embedded sandbox starts empty at every
+    run): workload, Service, Ingress, autoscaler and canary as the console last applied them."""
+    app = _app(job)
+    with _api(job, app) as api:
+        if api.get(app.kind, app.name, app.namespace) is not None:
+            jobs.step(job, _("%(kind)s %(name)s is on the cluster; nothing to restore.") % {"kind": app.kind, "name": app.name})
+            return {"message": _("already on the cluster")}
+        cause = _("restored by the console (console job %(job)s)") % {"job": job.pk}
+        objects = manifests.objects(app, app.spec, change_cause=cause, job_id=job.pk)
+        if app.service:
+            objects.append(manifests.service(app, app.service))
+            if app.ingress:
+                objects.append(manifests.ingress(app, app.ingress, app.service["port"]))
+            if app.canary and app.ingress:
+                objects += manifests.canary_objects(app, app.spec, app.canary)
+        if app.autoscaler:
+            objects.append(manifests.autoscaler(app, app.autoscaler))
+        applied = _apply_all(job, api, objects, fresh=True)
+        tick(app)
+        workload = next(obj for obj in applied if obj["kind"] == app.kind and obj["metadata"]["name"] == app.name)
+        state = follow(job, api, app, workload["metadata"].get("generation"))
+    App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
+    tick(app)
+    return {"rollout": state, "objects": [f"{obj['kind']}/{obj['metadata']['name']}" for obj in applied]}
+
+
 RUNNERS = {
     "app.deploy": deploy,
     "app.upgrade": upgrade,
@@ -519,6 +546,7 @@ RUNNERS = {
     "app.canary": canary,
     "app.canary_promote": canary_promote,
     "app.canary_abort": canary_abort,
+    "app.restore": restore,
 }
 
 

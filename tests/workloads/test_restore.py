@@ -1,0 +1,73 @@
+"""The embedded sandbox starts empty at every run: namespaces are provisioned again, and the
+apps in them come back as the console last applied them."""
+
+import pytest
+
+from console.cluster_api import ClusterAPI
+from console.clusters import attach_embedded_cluster
+from console.models import Job, OperationLogEntry
+from console.signals import embedded_cluster_attached
+from workloads import services
+from workloads.models import App
+
+from .conftest import run, run_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fresh_sandbox():
+    """An empty sandbox in place of the one the apps were deployed to, as after a restart."""
+    from console.sandbox import SandboxCluster
+
+    sandbox = SandboxCluster(nodes=2, clock_speed=20).start()
+    yield sandbox
+    sandbox.stop()
+
+
+def restart_on(sandbox):
+    cluster = attach_embedded_cluster("sandbox", sandbox.kubeconfig_text())
+    embedded_cluster_attached.send(sender=None, cluster=cluster, demo=False)
+    for job in Job.objects.filter(kind="namespace.update", status="pending"):
+        assert run_tenant(job).status == "succeeded", job.error
+    return cluster
+
+
+def test_apps_come_back_with_service_ingress_and_autoscaler(web, dev, fresh_sandbox):
+    assert run(services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80, host="shop.example.com")).status == "succeeded"
+    assert run(services.set_autoscaler(web, acting_user=dev, min_replicas=2, max_replicas=4, cpu=60)).status == "succeeded"
+
+    cluster = restart_on(fresh_sandbox)
+    restores = list(Job.objects.filter(kind="app.restore"))
+    assert len(restores) == 1 and App.objects.get(pk=web.pk).status == "deploying"
+    job = run(restores[0])
+    assert job.status == "succeeded", (job.error, job.steps)
+
+    with ClusterAPI(cluster) as api:
+        deployment = api.get("Deployment", "web", web.namespace)
+        ingress = api.get("Ingress", "web", web.namespace)
+        hpa = api.get("HorizontalPodAutoscaler", "web", web.namespace)
+        assert api.get("Service", "web", web.namespace)["spec"]["selector"] == {"caas.io/app": "web"}
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert deployment["status"]["readyReplicas"] == 2
+    assert ingress["spec"]["rules"][0]["host"] == "shop.example.com"
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+    assert App.objects.get(pk=web.pk).status == "running"
+    assert OperationLogEntry.objects.filter(action="app.restore.finish", result="succeeded", target_name="web").exists()
+
+    # a second start finds the app in place and changes nothing
+    restart_on(fresh_sandbox)
+    again = Job.objects.filter(kind="app.restore").exclude(pk=job.pk).get()
+    again = run(again)
+    assert again.status == "succeeded" and "nothing to restore" in again.steps[-1]["text"]
+
+
+def test_an_ordinary_namespace_update_leaves_removed_apps_removed(web, acme, operator, cluster):
+    from tenants import services as tenant_services
+
+    with ClusterAPI(cluster) as api:
+        api.delete("Deployment", "web", web.namespace)
+    project = web.project
+    job = tenant_services.update_project(project, acting_user=operator, quota=project.quota, limit_range=project.limit_range)
+    assert run_tenant(job).status == "succeeded"
+    assert not Job.objects.filter(kind="app.restore").exists()
