@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from console import kube, resources, selectors
@@ -64,7 +65,7 @@ class EventRow:
     object: str
     message: str
     count: int
-    last_seen: str
+    last_seen: datetime | None  # Kubernetes writes UTC; templates show the console's time zone
 
 
 def _event(row):
@@ -72,7 +73,7 @@ def _event(row):
     involved = obj.get("involvedObject") or {}
     return EventRow(type=obj.get("type", ""), reason=obj.get("reason", ""), object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
                     message=obj.get("message", ""), count=obj.get("count") or 1,
-                    last_seen=obj.get("lastTimestamp") or obj.get("eventTime") or "")
+                    last_seen=parse_datetime(obj.get("lastTimestamp") or obj.get("eventTime") or ""))
 
 
 @dataclass
@@ -131,7 +132,6 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
     the cluster as `user`. Who made it comes from the console's app.revision entries for
     that ControllerRevision at that revision number; anything else shows as made outside
     the console. Returns (revisions, error message or "")."""
-    from django.utils.dateparse import parse_datetime
 
     from . import services
 

@@ -1,6 +1,7 @@
 import json
 
 from django import template
+from django.utils.dateparse import parse_datetime
 
 from ..choices import ClusterStatus, OperationResult, VerificationStatus
 from ..oplog import field_changes
@@ -32,6 +33,16 @@ def changes(entry):
 @register.filter
 def compact_json(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def kube_time(value):
+    """A Kubernetes timestamp (RFC 3339, UTC) as an aware datetime, for the date filter to show
+    in the console's time zone; anything unparsable stays as it is."""
+    try:
+        return parse_datetime(value) or value
+    except (TypeError, ValueError):
+        return value
 
 
 @register.filter

@@ -18,7 +18,7 @@ def cluster():
                   "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "uid-web", "controller": True}]}}
     event = {"kind": "Event", "apiVersion": "v1", "type": "Warning", "reason": "BackOff", "message": "restarting failed container",
              "metadata": {"name": "web-1-a.1", "namespace": "shop", "uid": "ev1", "resourceVersion": "9"},
-             "involvedObject": {"kind": "Pod", "name": "web-1-a", "uid": "uid-web-1-a"}}
+             "involvedObject": {"kind": "Pod", "name": "web-1-a", "uid": "uid-web-1-a"}, "lastTimestamp": "2026-11-25T12:05:39Z"}
     mirror.replace_kind(cluster.pk, "Deployment", [deployment], "3")
     mirror.replace_kind(cluster.pk, "ReplicaSet", [replicaset], "3")
     mirror.replace_kind(cluster.pk, "Pod", [pod("web-1-a", 4, owner="web-1"), pod("web-1-b", 5, owner="web-1", phase="Pending"),
@@ -60,12 +60,14 @@ def test_unknown_kind_or_object_is_404(client, auditor, cluster):
     assert client.get(reverse("console:resource", args=["c1", "Pod", "shop", "nope"])).status_code == 404
 
 
-def test_detail_shows_yaml_owner_chain_children_and_events(client, operator, cluster):
+def test_detail_shows_yaml_owner_chain_children_and_events(client, operator, cluster, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
     client.force_login(operator)
     body = client.get(reverse("console:resource", args=["c1", "Pod", "shop", "web-1-a"])).content.decode()
     chain = body.split('id="owner-chain"')[1].split("</ul>")[0]
     assert chain.index("ReplicaSet/web-1") < chain.index("Deployment/web")
     assert "BackOff" in body and "restarting failed container" in body
+    assert "2026-11-25 20:05:39" in body  # Kubernetes' UTC shown in the console's time zone
     assert "uid: uid-web-1-a" in body
     rs = client.get(reverse("console:resource", args=["c1", "ReplicaSet", "shop", "web-1"])).content.decode()
     children = rs.split('id="children"')[1].split("</ul>")[0]

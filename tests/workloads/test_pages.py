@@ -3,6 +3,8 @@ who may see and do what (404 outside one's tenant), the live group's authorisati
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from console import realtime
 from console.cluster_api import ClusterAPI
@@ -55,7 +57,8 @@ def test_deploy_form_explains_bad_input_with_400_and_deploys_good_input(client, 
     assert run(Job.objects.get(kind="app.deploy")).status == "succeeded"
 
 
-def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, cluster, web, dev):
+def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, cluster, web, dev, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
     mirror_namespace(cluster, web.namespace)
     client.force_login(dev)
     page = client.get(url("app", web))
@@ -70,6 +73,10 @@ def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, c
     assert 'data-count="ready">2<' in text and 'data-testid="rollout-state">Complete<' in text
     assert 'data-revision="1"' in text and "acme-dev" in text
     assert "Started container web" in text  # the latest events of the app's pods
+    with ClusterAPI(cluster) as api:
+        seen = [parse_datetime(event["lastTimestamp"]) for event in api.list("Event", web.namespace)]
+    shown = [moment for moment in seen if f">{timezone.localtime(moment):%H:%M:%S}</td>" in text]  # the console's zone
+    assert shown and not any(f">{moment:%H:%M:%S}</td>" in text for moment in shown)  # not UTC (+08:00 here)
     assert "Deployment web" in text and "kind: Deployment" in text  # YAML
     assert f'"subscribe" value="app-{web.pk}"' in text
     live = client.get(url("app", web), HTTP_HX_REQUEST="true")
