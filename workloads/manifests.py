@@ -228,6 +228,12 @@ def spec_from_workload(obj, kind):
 
 CANARY_SUFFIX = "-canary"
 CANARY_OF_LABEL = "caas.io/canary-of"
+
+
+def belongs_to(app, obj):
+    """The app's own objects and those of its canary."""
+    labels = obj["metadata"].get("labels") or {}
+    return app.name in (labels.get(APP_LABEL), labels.get(CANARY_OF_LABEL))
 NGINX = "nginx.ingress.kubernetes.io/"
 
 

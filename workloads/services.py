@@ -365,9 +365,7 @@ def restart_pod(app, *, acting_user, pod_name):
     with oplog.recorded(acting_user, "app.restart_pod", target=app.target(kind="Pod", name=pod_name)) as outcome:
         _check_app(acting_user, app)
         with talking_to(app.project, acting_user) as api:
-            pod = api.get("Pod", pod_name, app.namespace)
-            if pod is None or (pod["metadata"].get("labels") or {}).get(manifests.APP_LABEL) != app.name:
-                raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
+            pod = _app_pod(api, app, pod_name)
             api.delete("Pod", pod_name, app.namespace)
         outcome.before = {"node": (pod.get("spec") or {}).get("nodeName", ""), "phase": (pod.get("status") or {}).get("phase", "")}
 
@@ -395,10 +393,15 @@ def _reading_pod(app, user, pod_name):
     RBAC decides); refusals in plain words."""
     _require(access.may_see(user, app.project.tenant), _("You may not read this app's logs."))
     with talking_to(app.project, user if access.may_operate(user, app.project.tenant) else None) as api:
-        pod = api.get("Pod", pod_name, app.namespace)
-        if pod is None or (pod["metadata"].get("labels") or {}).get(manifests.APP_LABEL) != app.name:
-            raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
-        yield api, pod
+        yield api, _app_pod(api, app, pod_name)
+
+
+def _app_pod(api, app, pod_name):
+    """A pod of the app or of its canary; any other name is refused like a missing one."""
+    pod = api.get("Pod", pod_name, app.namespace)
+    if pod is None or not manifests.belongs_to(app, pod):
+        raise ValidationError(_("App %(app)s has no pod named %(pod)s.") % {"app": app.name, "pod": pod_name})
+    return pod
 
 
 # --- expose --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 traffic by weight or header, then promote (stable becomes the new version) or abort."""
 
 import pytest
+from django.template.loader import render_to_string
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -59,6 +60,13 @@ def test_canary_at_20_percent_then_promote(cluster, exposed, dev):
     context = selectors.live_context(web)
     assert context["stable_health"]["pods"] == 2 and context["canary_health"] == {"pods": 1, "ready": 1, "restarts": 0, "problems": 0}
     assert context["stable_weight"] == 80 and len(context["pods"]) == 2  # the stable list holds no canary pod
+    # the canary's pods have their logs too, like the stable ones
+    canary_pod = context["canary_pods"][0].name
+    assert isinstance(services.pod_log(web, user=dev, pod_name=canary_pod), str)
+    assert services.open_pod_log(web, user=dev, pod_name=canary_pod)[1] == ["web-canary"]
+    html = render_to_string("workloads/_app_live.html", {**context, "app": web, "tenant": web.project.tenant, "project": web.project})
+    canary_row = html.split(f'data-canary-pod="{canary_pod}"')[1].split("</div>")[0]
+    assert 'data-testid="follow-log"' in canary_row and f"/apps/web/pods/{canary_pod}/log/" in canary_row
 
     services.set_canary_traffic(web, acting_user=dev, weight=50, header="X-Canary")
     annotations = get(cluster, "Ingress", "web-canary", web.namespace)["metadata"]["annotations"]
