@@ -4,6 +4,7 @@ accepted (server-side apply with dryRun: nothing is half-created when Kubernetes
 no), writes the operation log and queues a Job whose Celery task does the work
 (workloads/tasks.py). Quick single calls (pause, resume, restart a pod) are done here."""
 
+import math
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -163,6 +164,20 @@ def _show(key, amount):
     return f"{amount.normalize():f}"
 
 
+def surge_pods(kind, workload):
+    """How many new pods a rolling update starts beside the old ones (maxSurge, 25 % by
+    default, rounded up like Kubernetes does); a StatefulSet or a Recreate strategy starts none."""
+    spec = workload.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    if kind != AppKind.DEPLOYMENT or strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    replicas = spec.get("replicas", 1)
+    if isinstance(surge, str) and surge.endswith("%"):
+        return math.ceil(replicas * int(surge[:-1]) / 100)
+    return int(surge)
+
+
 def check_quota(api, project, spec, extra_replicas):
     """Refuse before Kubernetes does (its refusal would come later, pod by pod, as events)."""
     if extra_replicas <= 0:
@@ -243,6 +258,7 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
             if specs.changes(current, spec) == {}:
                 raise ValidationError(_("Nothing to change: the app runs this already."))
             _check_secret(api, app.project, spec.get("env_secret"), "env_secret")
+            check_quota(api, app.project, spec, surge_pods(app.kind, obj))
             dry_run(api, manifests.objects(app, spec)[:-1])  # a StatefulSet's headless Service
             api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(obj, manifests.pod_template(app, spec)), dry_run=True)
         job = _queue(app, acting_user, "app.upgrade", {"spec": spec, "before": current})

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from console.cluster_api import ClusterAPI
-from console.models import Notification, OperationLogEntry
+from console.models import Job, Notification, OperationLogEntry
 from workloads import selectors, services
 from workloads.models import App
 
@@ -94,6 +94,24 @@ def test_upgrade_conflicts_and_empty_changes_are_explained(cluster, web, dev):
     with pytest.raises(ValidationError, match="Nothing to change"):
         services.upgrade_app(web, acting_user=dev, spec=spec(image="nginx:1.28"))
     assert OperationLogEntry.objects.filter(action="app.upgrade", result="failed").count() == 2
+
+
+def test_an_upgrade_whose_surge_pods_do_not_fit_the_quota_is_refused_first(cluster, web, dev):
+    assert run(services.scale_app(web, acting_user=dev, replicas=9)).status == "succeeded"  # quota: 10 pods
+    with pytest.raises(ValidationError, match="Not enough quota: 3 more replicas"):  # 25 % of 9, rounded up
+        services.upgrade_app(web, acting_user=dev, spec=spec(image="nginx:1.28"))
+    assert live(web, cluster)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert not Job.objects.filter(kind="app.upgrade").exists()
+
+
+@pytest.mark.parametrize("kind,strategy,replicas,surge", [
+    ("Deployment", None, 9, 3), ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}, 9, 1),
+    ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "50%"}}, 3, 2), ("Deployment", {"type": "Recreate"}, 9, 0),
+    ("StatefulSet", None, 9, 0),
+])
+def test_surge_pods_follow_the_strategy(kind, strategy, replicas, surge):
+    workload = {"spec": {"replicas": replicas, **({"strategy": strategy} if strategy else {})}}
+    assert services.surge_pods(kind, workload) == surge
 
 
 def test_a_crashing_new_version_fails_the_job_and_keeps_the_old_pods_serving(cluster, sandbox, web, dev):
