@@ -3,7 +3,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from . import oplog
@@ -95,6 +97,30 @@ def form_fields(request):
     except Exception:  # unreadable body: nothing to show
         return {}
     return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data if key not in NOT_RECORDED_FIELDS}
+
+
+class NulCharacterMiddleware:
+    """Refuse a request with a NUL character in its address, query string or form: no
+    field takes one and PostgreSQL cannot store one, so it is bad input (400), said once
+    here rather than as a database error in whichever view meets it first."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if has_nul(request):
+            request.oplog_error = gettext_noop("NUL character in the request")  # kept as is; pages translate it
+            message = _("The request contains a NUL character, which no address or field accepts.")
+            return render(request, "400.html", {"message": message}, status=400)
+        return self.get_response(request)
+
+
+def has_nul(request):
+    """An unreadable body raises here as it would in the view (Django answers 400)."""
+    data = [request.GET, request.POST] if request.method in UNSAFE_METHODS else [request.GET]
+    return "\x00" in request.path_info or any(
+        "\x00" in key or any("\x00" in value for value in values) for query in data for key, values in query.lists()
+    )
 
 
 class UserLanguageMiddleware:

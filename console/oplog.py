@@ -56,13 +56,18 @@ def mask_secrets(value):
     """Copy of value with secret-looking keys masked, at any depth."""
     if isinstance(value, dict):
         return {
-            key: (MASK if SECRET_KEY_PATTERN.search(str(key)) else mask_secrets(item)) for key, item in value.items()
+            _text(key): (MASK if SECRET_KEY_PATTERN.search(str(key)) else mask_secrets(item)) for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [mask_secrets(item) for item in value]
     if isinstance(value, str):
-        return value.replace("\x00", "")  # PostgreSQL JSON cannot hold NUL
+        return _text(value)
     return value
+
+
+def _text(value):
+    """PostgreSQL text and JSON cannot hold NUL; what a request sent may contain it."""
+    return str(value).replace("\x00", "")
 
 
 def entry_hash(entry):
@@ -104,22 +109,22 @@ def record(actor, action, *, result, actor_name="", started_at=None, target=None
         started_at=started_at or now,
         finished_at=now,
         actor_id=actor.pk if authenticated else None,
-        actor_name=(actor.get_username() if authenticated else actor_name or "anonymous")[:150],
+        actor_name=_text(actor.get_username() if authenticated else actor_name or "anonymous")[:150],
         actor_role=role_label(actor) if authenticated else ("system" if actor_name == "system" else "anonymous"),
-        tenant=target.get("tenant", info.tenant),
+        tenant=_text(target.get("tenant", info.tenant))[:100],
         action=action,
-        cluster=target.get("cluster", ""),
-        namespace=target.get("namespace", ""),
-        target_kind=target.get("kind", ""),
-        target_name=str(target.get("name", ""))[:253],
+        cluster=_text(target.get("cluster", ""))[:100],
+        namespace=_text(target.get("namespace", ""))[:253],
+        target_kind=_text(target.get("kind", ""))[:100],
+        target_name=_text(target.get("name", ""))[:253],
         request_id=info.request_id,
         source_ip=info.source_ip,
-        user_agent=info.user_agent[:512],
+        user_agent=_text(info.user_agent)[:512],
         before=mask_secrets(before),
         after=mask_secrets(after),
         payload=mask_secrets(payload),
         result=result,
-        error=str(error)[:4000],
+        error=_text(error)[:4000],
     )
     with transaction.atomic():
         _lock_chain()

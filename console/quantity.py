@@ -1,7 +1,7 @@
 """Kubernetes resource quantities ("500m", "2", "1.5Gi", "1e3") as Decimals, and back."""
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 SUFFIXES = {
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
@@ -21,12 +21,11 @@ def parse(text):
         raise ValueError(f"{text!r} is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 10Gi)")
     number, exponent, suffix = match.groups()
     try:
-        value = Decimal(number)
-    except InvalidOperation:
+        if exponent:
+            return Decimal(number) * (Decimal(10) ** int(exponent[1:]))
+        return Decimal(number) * SUFFIXES[suffix or ""]
+    except (ArithmeticError, ValueError):  # InvalidOperation, Overflow (1e999999999), too many digits
         raise ValueError(f"{text!r} is not a Kubernetes quantity") from None
-    if exponent:
-        return value * (Decimal(10) ** int(exponent[1:]))
-    return value * SUFFIXES[suffix or ""]
 
 
 def is_quantity(text):

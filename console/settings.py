@@ -130,6 +130,7 @@ MIDDLEWARE = [
     "console.middleware.UserLanguageMiddleware",
     # Outside CSRF so that requests refused for CSRF are recorded too.
     "console.middleware.OperationLogMiddleware",
+    "console.middleware.NulCharacterMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -4,6 +4,7 @@ ResourceQuota objects' status.used), never from the API server on a page view.""
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from console import quantity
@@ -14,21 +15,21 @@ from .manifests import QUOTA_NAME
 
 
 def parse_amounts(values):
-    """{"cpu": "2", ...} of strings → Decimals; ValueError naming the resource at fault.
-    Empty values are left out (no limit)."""
+    """{"cpu": "2", ...} of strings → Decimals; ValidationError (bad input, for the form)
+    naming the resource at fault. Empty values are left out (no limit)."""
     amounts = {}
     for resource, value in (values or {}).items():
         if resource not in QUOTA_RESOURCES:
-            raise ValueError(_("Unknown quota resource: %(name)s") % {"name": resource})
+            raise ValidationError(_("Unknown quota resource: %(name)s") % {"name": resource})
         if value in (None, ""):
             continue
         try:
             amount = quantity.parse(value)
         except ValueError:
-            raise ValueError(_("%(resource)s: %(value)s is not a quantity (examples: 500m, 2, 512Mi, 10Gi)")
-                             % {"resource": QUOTA_RESOURCES[resource][0], "value": value}) from None
+            raise ValidationError(_("%(resource)s: %(value)s is not a quantity (examples: 500m, 2, 512Mi, 10Gi)")
+                                  % {"resource": QUOTA_RESOURCES[resource][0], "value": value}) from None
         if resource in COUNT_RESOURCES and amount != amount.to_integral():
-            raise ValueError(_("%(resource)s must be a whole number.") % {"resource": QUOTA_RESOURCES[resource][0]})
+            raise ValidationError(_("%(resource)s must be a whole number.") % {"resource": QUOTA_RESOURCES[resource][0]})
         amounts[resource] = amount
     return amounts
 

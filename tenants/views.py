@@ -43,7 +43,7 @@ def tenant_list(request):
 @require_http_methods(["GET", "POST"])
 @operator_only
 def tenant_add(request):
-    form = TenantForm(request.POST or None)
+    form = TenantForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
@@ -88,7 +88,7 @@ def tenant_detail(request, name):
 @operator_only
 def tenant_edit(request, name):
     tenant = access.get_tenant(request.user, name)
-    form = TenantForm(request.POST or None, tenant=tenant, initial={
+    form = TenantForm(request.POST if request.method == "POST" else None, tenant=tenant, initial={
         "name": tenant.name, "display_name": tenant.display_name, "contact": tenant.contact, "time_zone": tenant.time_zone,
         "clusters": tenant.clusters.all(), "max_namespaces": tenant.max_namespaces})
     context = {"form": form, "tenant": tenant}
@@ -151,6 +151,8 @@ def tenant_switch(request):
 @signed_in
 def member_add(request, name):
     tenant = access.get_tenant(request.user, name)
+    if not access.may_administer(request.user, tenant):  # before the form: its errors show only to admins
+        raise PermissionDenied(_("Only the tenant's admins invite members."))
     form = MemberForm(request.POST)
     if not form.is_valid():
         return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
@@ -182,7 +184,7 @@ def project_add(request, name):
     tenant = access.get_tenant(request.user, name)
     if not access.may_administer(request.user, tenant):
         raise PermissionDenied(_("Only the tenant's admins create namespaces."))
-    form = ProjectForm(request.POST or None, tenant=tenant)
+    form = ProjectForm(request.POST if request.method == "POST" else None, tenant=tenant)
     context = {"form": form, "tenant": tenant}
     if request.method == "POST":
         if not form.is_valid():
@@ -224,6 +226,8 @@ def project_detail(request, name, namespace):
 @signed_in
 def project_edit(request, name, namespace):
     project = access.get_project(request.user, name, namespace)
+    if not access.may_administer(request.user, project.tenant):  # before the form: its errors show only to admins
+        raise PermissionDenied(_("Only the tenant's admins change namespace quotas."))
     form = ProjectQuotaForm(request.POST, project=project)
     if not form.is_valid():
         return render(request, "tenants/project.html", project_context(request, project, quota_form=form), status=400)
@@ -266,6 +270,8 @@ def project_delete(request, name, namespace):
 @signed_in
 def path_add(request, name, namespace):
     project = access.get_project(request.user, name, namespace)
+    if not access.may_administer(request.user, project.tenant):  # before the form: its errors show only to admins
+        raise PermissionDenied(_("Only the tenant's admins open network paths."))
     form = PathForm(request.POST)
     if not form.is_valid():
         return render(request, "tenants/project.html", project_context(request, project, path_form=form), status=400)

@@ -63,7 +63,7 @@ def app_add(request, tenant, namespace):
     project = access.get_project(request.user, tenant, namespace)
     if not access.may_operate(request.user, project.tenant):
         raise PermissionDenied(_("Only the tenant's members and operators deploy apps."))
-    form = AppForm(request.POST or None, project=project)
+    form = AppForm(request.POST if request.method == "POST" else None, project=project)
     context = {**SECTION, "form": form, "project": project, "tenant": project.tenant}
     if request.method == "POST":
         if not form.is_valid():

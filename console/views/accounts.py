@@ -17,11 +17,13 @@ from ..forms import ConsolePasswordChangeForm, LoginForm
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    # A path on this site only: anything else is dropped (a bare word would be taken for a URL name).
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                                                            require_https=request.is_secure()):
         next_url = ""
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url or "console:dashboard")
-    form = LoginForm(request, data=request.POST or None)
+    form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     status, error = 200, ""
     if request.method == "POST":
         username = request.POST.get("username", "")
@@ -44,7 +46,7 @@ def login_view(request):
 @require(None)
 @require_http_methods(["GET", "POST"])
 def password_change_view(request):
-    form = ConsolePasswordChangeForm(request.user, data=request.POST or None)
+    form = ConsolePasswordChangeForm(request.user, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
             user = accounts.change_password(form, acting_user=request.user)

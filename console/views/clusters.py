@@ -23,7 +23,7 @@ def cluster_list(request):
 @require_http_methods(["GET", "POST"])
 @may_manage
 def cluster_add(request):
-    form = ClusterForm(request.POST or None, request.FILES or None)
+    form = ClusterForm(request.POST, request.FILES) if request.method == "POST" else ClusterForm()
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
