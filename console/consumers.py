@@ -39,7 +39,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         try:
             if bytes_data is not None or len(text_data or "") > MAX_MESSAGE_BYTES:
                 raise ValueError(_("Messages must be JSON text of at most 4 KB."))
-            message = json.loads(text_data)
+            try:
+                message = json.loads(text_data)
+            except RecursionError:  # nested deeper than the parser goes: no message of ours
+                raise json.JSONDecodeError("too deeply nested", text_data, 0) from None
             if not isinstance(message, dict):
                 raise ValueError(_("Messages must be JSON objects."))
             group = message.get("subscribe")
@@ -65,6 +68,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.groups_joined.add(group)
 
     async def _error(self, message):
+        # What the message echoes may hold lone surrogates (JSON "\ud800"): no UTF-8 frame can carry them.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         await self.send(text_data=render_to_string("console/_live_error.html", {"message": message}))
 
 
