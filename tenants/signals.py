@@ -18,6 +18,8 @@ DEMO_MEMBERS = [("alice", TenantRole.ADMIN), ("bob", TenantRole.MEMBER)]
 # the namespace was provisioned again on an emptied cluster (the embedded sandbox after a
 # restart), so that what runs in it can be brought back too.
 namespace_provisioned = Signal()
+# Sent once, when the embedded run creates the demo tenant and its namespaces: tenant, stdout.
+demo_tenant_created = Signal()
 
 
 @receiver(embedded_cluster_attached)
@@ -55,3 +57,4 @@ def _seed_demo_tenant(cluster, stdout):
         for name, display_name in (("demo-shop", "Shop"), ("demo-batch", "Batch jobs")):
             Project.objects.create(tenant=tenant, cluster=cluster, name=name, display_name=display_name, status=ProjectStatus.CREATING,
                                    quota=tenant.default_quota, limit_range=tenant.default_limit_range)
+        demo_tenant_created.send(sender=Tenant, tenant=tenant, stdout=stdout)

@@ -529,9 +529,10 @@ def restore(job):
         tick(app)
         workload = next(obj for obj in applied if obj["kind"] == app.kind and obj["metadata"]["name"] == app.name)
         state = follow(job, api, app, workload["metadata"].get("generation"))
+        revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
-    return {"rollout": state, "objects": [f"{obj['kind']}/{obj['metadata']['name']}" for obj in applied]}
+    return {"rollout": state, "revision": revision, "objects": [f"{obj['kind']}/{obj['metadata']['name']}" for obj in applied]}
 
 
 RUNNERS = {

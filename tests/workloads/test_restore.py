@@ -25,9 +25,9 @@ def fresh_sandbox():
     sandbox.stop()
 
 
-def restart_on(sandbox):
+def restart_on(sandbox, demo=False):
     cluster = attach_embedded_cluster("sandbox", sandbox.kubeconfig_text())
-    embedded_cluster_attached.send(sender=None, cluster=cluster, demo=False)
+    embedded_cluster_attached.send(sender=None, cluster=cluster, demo=demo)
     for job in Job.objects.filter(kind="namespace.update", status="pending"):
         assert run_tenant(job).status == "succeeded", job.error
     return cluster
@@ -71,3 +71,34 @@ def test_an_ordinary_namespace_update_leaves_removed_apps_removed(web, acme, ope
     job = tenant_services.update_project(project, acting_user=operator, quota=project.quota, limit_range=project.limit_range)
     assert run_tenant(job).status == "succeeded"
     assert not Job.objects.filter(kind="app.restore").exists()
+
+
+def test_the_demo_tenant_starts_with_an_app_of_the_console(fresh_sandbox):
+    """`make run`: the demo tenant's shop namespace holds the sandbox's objects made outside
+    the console, and one app the console deployed, exposed and autoscaled."""
+    from console.sandbox.demo import seed_demo
+
+    seed_demo(fresh_sandbox)
+    cluster = restart_on(fresh_sandbox, demo=True)
+    app = App.objects.get()
+    assert (app.namespace, app.name, app.status, app.created_by) == ("demo-shop", "storefront", "deploying", None)
+    job = run(Job.objects.get(kind="app.restore"))
+    assert job.status == "succeeded", (job.error, job.steps)
+
+    with ClusterAPI(cluster) as api:
+        deployment = api.get("Deployment", "storefront", "demo-shop")
+        assert api.get("Ingress", "storefront", "demo-shop")["spec"]["rules"][0]["host"] == "storefront.demo.local"
+        assert api.get("HorizontalPodAutoscaler", "storefront", "demo-shop")["spec"]["maxReplicas"] == 6
+        assert api.get("Deployment", "web", "demo-shop") is not None  # the sandbox's own demo objects stay
+    assert deployment["status"]["readyReplicas"] == 2
+    assert App.objects.get(pk=app.pk).status == "running"
+    # its revision list names the console (the restore), not "outside the console"
+    revision = OperationLogEntry.objects.get(action="app.revision", namespace="demo-shop")
+    assert (revision.actor_name, revision.after["action"], revision.after["revision"]) == ("system", "app.restore", "1")
+
+    # later starts restore it, and an app the user removed stays removed
+    restart_on(fresh_sandbox, demo=True)
+    assert App.objects.count() == 1 and Job.objects.filter(kind="app.restore").count() == 2
+    App.objects.all().delete()
+    restart_on(fresh_sandbox, demo=True)
+    assert not App.objects.exists()
