@@ -1,13 +1,72 @@
+from datetime import datetime
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
+from . import oplog, roles
+from .choices import OperationResult
 from .models import ChainVerification, Notification, OperationLogEntry, User
 
 
+def _plain(value):
+    """A form value as the operation log keeps it (JSON): objects by their names."""
+    if isinstance(value, (list, tuple, models.QuerySet)):
+        return [_plain(item) for item in value]
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds") if timezone.is_aware(value) else value.isoformat(timespec="seconds")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _changed_fields(form):
+    """What the operator changed. The admin's date and time inputs show whole seconds, so
+    a saved form sees every timestamp with microseconds (date_joined) as changed: not kept."""
+    for name in form.changed_data:
+        before, after = form.initial.get(name), form.cleaned_data.get(name)
+        if isinstance(before, datetime) and isinstance(after, datetime) and before.replace(microsecond=0) == after.replace(microsecond=0):
+            continue
+        yield name
+
+
+def _target(obj):
+    return {"kind": obj._meta.object_name, "name": str(obj)}
+
+
 class OperatorAdmin(admin.ModelAdmin):
-    """Model permissions follow the platform role, not Django's per-model permissions."""
+    """Model permissions follow the platform role, not Django's per-model permissions.
+    Every change made here lands in the operation log as admin.<model>.add/change/delete,
+    with the changed fields before and after (passwords masked like every secret)."""
+
+    def save_model(self, request, obj, form, change):
+        fields = list(_changed_fields(form))
+        action = f"admin.{obj._meta.model_name}.{'change' if change else 'add'}"
+        with oplog.recorded(request.user, action, target=_target(obj)) as outcome:
+            outcome.before = {name: _plain(form.initial.get(name)) for name in fields} if change else None
+            outcome.after = {name: _plain(form.cleaned_data.get(name)) for name in fields}
+            super().save_model(request, obj, form, change)
+            outcome.target = _target(obj)
+
+    def delete_model(self, request, obj):
+        with oplog.recorded(request.user, f"admin.{obj._meta.model_name}.delete", target=_target(obj)) as outcome:
+            outcome.before = {"id": obj.pk, "name": str(obj)}
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:  # one entry per object, as if deleted one by one
+            self.delete_model(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A refused form is answered 200 with its errors: record it as failed, not done."""
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        adminform = (getattr(response, "context_data", None) or {}).get("adminform")
+        if request.method == "POST" and adminform is not None and adminform.form.errors:
+            request.oplog_result = OperationResult.FAILED
+            request.oplog_error = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in adminform.form.errors.items())
+        return response
 
     def has_module_permission(self, request):
         return roles.can_use_admin(request.user)
