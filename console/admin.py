@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.db import models
 from django.utils import timezone
@@ -30,6 +31,10 @@ def _changed_fields(form):
         if isinstance(before, datetime) and isinstance(after, datetime) and before.replace(microsecond=0) == after.replace(microsecond=0):
             continue
         yield name
+
+
+def _form_errors(errors):
+    return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
 
 
 def _target(obj):
@@ -65,7 +70,7 @@ class OperatorAdmin(admin.ModelAdmin):
         adminform = (getattr(response, "context_data", None) or {}).get("adminform")
         if request.method == "POST" and adminform is not None and adminform.form.errors:
             request.oplog_result = OperationResult.FAILED
-            request.oplog_error = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in adminform.form.errors.items())
+            request.oplog_error = _form_errors(adminform.form.errors)
         return response
 
     def has_module_permission(self, request):
@@ -101,6 +106,16 @@ class ConsoleUserAdmin(OperatorAdmin, UserAdmin):
     list_filter = ("platform_role", "is_active")
     fieldsets = UserAdmin.fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
     add_fieldsets = UserAdmin.add_fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
+
+    def user_change_password(self, request, id, form_url=""):
+        """An operator setting someone's password: logged with whose, never with the password."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST":
+            form = (getattr(response, "context_data", None) or {}).get("form")
+            errors = form.errors if form is not None and response.status_code == 200 else {}
+            oplog.record(request.user, "admin.user.password_change", target=_target(self.get_object(request, unquote(id))),
+                         result=OperationResult.FAILED if errors else OperationResult.SUCCEEDED, error=_form_errors(errors))
+        return response
 
 
 @admin.register(Notification)

@@ -93,3 +93,20 @@ def test_deletions_are_logged_one_entry_per_object(admin_client, operator, audit
     logged = entries("admin.notification.delete")
     assert sorted(entry.before["id"] for entry in logged) == [notes[0].pk, notes[1].pk, spare.pk]
     assert all(entry.result == "succeeded" and entry.target_kind == "Notification" for entry in logged)
+
+
+def test_setting_a_password_is_logged_with_whose_and_never_the_password(admin_client):
+    alice = mk_user("alice")
+    url = f"/admin/console/user/{alice.pk}/password/"
+    refused = admin_client.post(url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Loud-Otter-77-Rivers", "usable_password": "true"})
+    assert refused.status_code == 200
+    done = admin_client.post(url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Quiet-Otter-77-Rivers", "usable_password": "true"})
+    assert done.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("Quiet-Otter-77-Rivers")
+    failed, succeeded = entries("admin.user.password_change")
+    assert (failed.result, succeeded.result) == ("failed", "succeeded")
+    assert failed.target_name == succeeded.target_name == "alice" and "password2" in failed.error
+    assert not OperationLogEntry.objects.filter(action__startswith="request.admin").exists()
+    logged = OperationLogEntry.objects.filter(action="admin.user.password_change").values()
+    assert "Otter" not in str(list(logged))
