@@ -1,5 +1,3 @@
-import json
-
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -7,7 +5,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import realtime
+from . import documents, realtime
 
 MAX_MESSAGE_BYTES = 4096
 CLOSE_UNAUTHENTICATED = 4401
@@ -39,17 +37,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         try:
             if bytes_data is not None or len(text_data or "") > MAX_MESSAGE_BYTES:
                 raise ValueError(_("Messages must be JSON text of at most 4 KB."))
-            try:
-                message = json.loads(text_data)
-            except RecursionError:  # nested deeper than the parser goes: no message of ours
-                raise json.JSONDecodeError("too deeply nested", text_data, 0) from None
+            message = documents.load_json(text_data or "", max_bytes=MAX_MESSAGE_BYTES, max_depth=8)
             if not isinstance(message, dict):
                 raise ValueError(_("Messages must be JSON objects."))
             group = message.get("subscribe")
             if not isinstance(group, str):
                 raise ValueError(_("Unknown message: expected {\"subscribe\": \"<group>\"}."))
         except (ValueError, TypeError) as exc:
-            await self._error(str(exc) if not isinstance(exc, json.JSONDecodeError) else _("Messages must be valid JSON."))
+            await self._error(_("Messages must be valid JSON.") if isinstance(exc, documents.DocumentError) else str(exc))
             return
         allowed = await database_sync_to_async(realtime.may_subscribe)(self.user, group)
         if not allowed:

@@ -8,6 +8,7 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from console import documents as documents_loader
 from console.cluster_api import KNOWN_KINDS
 
 from . import manifests, specs
@@ -24,15 +25,10 @@ VOLATILE_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "m
 def parse(text, namespace):
     """The objects in a YAML text (one or many documents), each checked; ValidationError
     naming the document and the problem otherwise."""
-    if len(text.encode()) > MAX_BYTES:
-        raise ValidationError(_("The manifests are larger than %(kb)s KB.") % {"kb": MAX_BYTES // 1024})
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = _(" at line %(line)s, column %(column)s") % {"line": mark.line + 1, "column": mark.column + 1} if mark else ""
-        raise ValidationError(_("This is not valid YAML%(where)s: %(problem)s")
-                              % {"where": where, "problem": getattr(exc, "problem", None) or exc}) from None
+        documents = documents_loader.load_yaml_documents(text, max_bytes=MAX_BYTES, max_documents=MAX_OBJECTS)
+    except documents_loader.DocumentError as exc:
+        raise ValidationError(str(exc)) from None
     objects = []
     for document in documents:
         if isinstance(document, dict) and document.get("kind") == "List" and isinstance(document.get("items"), list):

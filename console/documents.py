@@ -1,0 +1,126 @@
+"""The one loader for documents that users send: kubeconfigs, imported manifests,
+templates, webhook bodies, websocket messages.
+
+Limits come before anything else is done with the text: its size, then (while it is
+parsed) its depth, its number of nodes and documents. YAML anchors and aliases are
+refused outright: an alias makes the same node appear many times over, so a few hundred
+bytes can stand for gigabytes once the data is copied, dumped or walked (the "billion
+laughs"), and no Kubernetes object needs them. Everything refused is a `DocumentError`
+(a ValueError) whose message tells the user what to change, with a line where known.
+"""
+
+import json
+import re
+
+import yaml
+from django.utils.translation import gettext as _
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64  # a Deployment nests about 15 levels; the parser recurses once per level
+MAX_NODES = 200_000
+MAX_DOCUMENTS = 100
+
+
+class DocumentError(ValueError):
+    def __init__(self, message, line=None):
+        self.line = line
+        where = _(" (line %(line)s)") % {"line": line} if line else ""
+        super().__init__(f"{message}{where}")
+
+
+def check_size(text, max_bytes):
+    size = len(text.encode()) if isinstance(text, str) else len(text)
+    if size > max_bytes:
+        raise DocumentError(_("The document is larger than %(kb)s KB.") % {"kb": max_bytes // 1024})
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that counts while it composes: the composer is the only recursive part
+    of PyYAML, so depth is checked before Python's own recursion limit is reached."""
+
+    max_depth = MAX_DEPTH
+    max_nodes = MAX_NODES
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise DocumentError(_("YAML anchors and aliases (& and *) are not accepted; write the values out."),
+                                event.start_mark.line + 1)
+        self._nodes += 1
+        if self._nodes > self.max_nodes:
+            raise DocumentError(_("The document has more than %(n)s values.") % {"n": self.max_nodes}, event.start_mark.line + 1)
+        self._depth += 1
+        try:
+            if self._depth > self.max_depth:
+                raise DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": self.max_depth},
+                                    event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _yaml_error(exc):
+    mark = getattr(exc, "problem_mark", None)
+    where = _(" at line %(line)s, column %(column)s") % {"line": mark.line + 1, "column": mark.column + 1} if mark else ""
+    problem = getattr(exc, "problem", None) or exc
+    return DocumentError(_("This is not valid YAML%(where)s: %(problem)s") % {"where": where, "problem": problem})
+
+
+def load_yaml_documents(text, *, max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS):
+    """Every non-empty document of a YAML stream, as plain Python data."""
+    check_size(text, max_bytes)
+    loader = _LimitedLoader(text)
+    documents = []
+    try:
+        while loader.check_data():
+            if len(documents) >= max_documents:
+                raise DocumentError(_("At most %(n)s documents at once.") % {"n": max_documents})
+            document = loader.get_data()
+            if document is not None:
+                documents.append(document)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def load_yaml(text, *, max_bytes=MAX_BYTES):
+    """The one document of a YAML text (None when empty)."""
+    documents = load_yaml_documents(text, max_bytes=max_bytes, max_documents=1)
+    return documents[0] if documents else None
+
+
+def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH):
+    """JSON text as Python data. The depth is counted before parsing: the standard
+    parser recurses per level and a deep enough text ends in RecursionError."""
+    check_size(text, max_bytes)
+    if isinstance(text, bytes):
+        try:
+            text = text.decode()
+        except UnicodeDecodeError:
+            raise DocumentError(_("The document is not UTF-8 text.")) from None
+    if json_depth(text) > max_depth:
+        raise DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(_("This is not valid JSON: %(problem)s") % {"problem": exc.msg}, exc.lineno) from None
+
+
+def json_depth(text):
+    """The deepest nesting of [ and { outside strings."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
