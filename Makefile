@@ -8,7 +8,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench venv clean
+.PHONY: run test prepare-tests bench venv clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python manage.py up --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: prepare-tests $(STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadfile
+
+# Packages and services the suite needs (apt, PostgreSQL, Redis); installs only what is missing.
+prepare-tests:
+	bash scripts/prepare-tests.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# What the test suite needs on a fresh Debian machine: the packages it drives (Chromium,
+# fonts for Chinese screenshots, gettext), and PostgreSQL and Redis answering on
+# loopback. Safe to run again: it installs and starts only what is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)   # Chinese pages in screenshots
+command -v xgettext >/dev/null || missing+=(gettext)   # the catalogue test runs makemessages
+command -v redis-server >/dev/null || missing+=(redis-server)
+ls /etc/postgresql/*/main >/dev/null 2>&1 || missing+=(postgresql)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    cluster=$(ls /etc/postgresql | head -n1)
+    hba=/etc/postgresql/$cluster/main/pg_hba.conf
+    # A fresh package install asks for passwords on TCP; the tests connect as postgres on loopback.
+    grep -q "caas-console" "$hba" || sed -i '1i host all postgres 127.0.0.1/32 trust # caas-console tests' "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$cluster" main start
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+    sleep 1
+done
+pg_isready -h 127.0.0.1 -p 5432
+redis-cli -h 127.0.0.1 -p 6379 ping
+
