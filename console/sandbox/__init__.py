@@ -12,6 +12,8 @@ system:masters, the read-only token in sandbox:viewers, the no-access token boun
 add_token(name, groups) makes more. Impersonation (Impersonate-User/-Group) needs the
 `impersonate` verb; cluster.audit_events() names who sent each request and whom it acted as.
 SandboxCluster(calico=True) or cluster.set_calico(True) installs Calico's CRDs.
+pods/exec and pods/attach speak websocket (v5/v4.channel.k8s.io, websocket.py) to a simulated
+shell in a fake container (remotecommand.py, shell.py): `kubectl exec -it pod -- sh` works.
 """
 
 from .server import SandboxCluster

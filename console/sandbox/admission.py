@@ -1,5 +1,5 @@
 """What the API server does to an object before it is stored: defaulting, validation,
-ClusterIP/NodePort allocation, default StorageClass, Job selectors, and ResourceQuota."""
+ClusterIP/NodePort allocation, default StorageClass, Job selectors, Pod Security and ResourceQuota."""
 
 import ipaddress
 import random
@@ -9,6 +9,7 @@ from decimal import Decimal
 from . import quantity, validation
 from .errors import ApiError, qualified
 from .kinds import STORED
+from .podsecurity import PodSecurity
 
 COUNTED = {"pods": "pods", "services": "services", "persistentvolumeclaims": "persistentvolumeclaims",
            "configmaps": "configmaps", "secrets": "secrets", "replicationcontrollers": "replicationcontrollers",
@@ -85,6 +86,7 @@ class Admission:
         self.store = cluster.store
         self.service_network = ipaddress.ip_network("10.96.0.0/16")
         self.next_ip = 10
+        self.pod_security = PodSecurity(self.store)
 
     def __call__(self, operation, resource, obj, old):
         plural = resource.key
@@ -102,6 +104,7 @@ class Admission:
         if plural == "pods" and old is None:
             self.limit_ranger(obj)
         validation.validate(plural, obj, old, resource)
+        self.pod_security.admit(plural, obj, old)
         if plural == "services":
             self.allocate_service(obj, old)
         if plural == "pods" and old is not None:

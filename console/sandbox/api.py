@@ -9,10 +9,10 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import openapi, patch as patching, protobuf, reviews, tables
+from . import managedfields, openapi, patch as patching, podsecurity, protobuf, reviews, tables, versions
 from .auth import forbidden
 from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found
-from .kinds import BY_PATH, GROUPS, RESOURCES, SCALABLE
+from .kinds import BY_PATH, CONVERTED, GROUPS, RESOURCES, SCALABLE
 from .selectors import field_matcher, label_matcher, selector_string
 from .store import now_iso
 
@@ -23,13 +23,15 @@ READYZ_CHECKS = ["ping", "log", "etcd", "etcd-readiness", "informer-sync", "post
                  "poststarthook/generic-apiserver-start-informers", "poststarthook/rbac/bootstrap-roles", "shutdown"]
 SUBRESOURCE_KINDS = {"scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
                      "eviction": ("policy", "v1", "Eviction", ["create"]), "binding": ("", "v1", "Binding", ["create"]),
-                     "log": ("", "v1", "Pod", ["get"]), "status": (None, None, None, ["get", "patch", "update"])}
+                     "log": ("", "v1", "Pod", ["get"]), "status": (None, None, None, ["get", "patch", "update"]),
+                     "exec": ("", "v1", "PodExecOptions", ["create", "get"]), "attach": ("", "v1", "PodAttachOptions", ["create", "get"])}
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 class Response:
     def __init__(self, code=200, body=None, content_type="application/json", stream=None, text=None, headers=None):
         self.code, self.content_type, self.stream, self.headers = code, content_type, stream, headers or {}
+        self.body = body  # kept for content negotiation: server.py re-encodes it in protobuf when asked
         if text is not None:
             self.data = text.encode()
             self.content_type = "text/plain; charset=utf-8"
@@ -46,6 +48,7 @@ class Request:
         self.method, self.path, self.headers, self._read_body, self.user = method, path, headers, read_body, user
         self.attrs = attrs  # what the authorizer judges (auth.Attributes); None on public paths
         self.query = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        self.query_string = query_string  # pods/exec repeats `command`
         self._body = None
 
     @property
@@ -59,7 +62,7 @@ class Request:
 
     def body(self):
         if "protobuf" in self.content_type:
-            try:  # kubectl's typed RBAC and auth commands send protobuf; other kinds are JSON and YAML only
+            try:  # kubectl's typed commands send built-in kinds in protobuf; custom resources come as JSON or YAML
                 obj = protobuf.decode(self.raw())
             except (protobuf.Undecodable, UnicodeDecodeError) as exc:
                 raise bad_request(f"the object provided is unrecognized (must be of type protobuf): {exc}") from None
@@ -127,6 +130,10 @@ class Api:
             allowed, reason = self.cluster.rbac.authorize(req.attrs)
             if not allowed:
                 raise forbidden(req.attrs, reason)
+        if path.startswith("/apis/metrics.k8s.io/") and not self.cluster.metrics.available:
+            # kube-aggregator's answer for an APIService whose backend is gone (plain text; /apis
+            # and /apis/metrics.k8s.io are served by the aggregator itself and still list it)
+            return Response(503, text="service unavailable\n")
         if path.startswith("/sandbox/v1"):
             arguments = req.body() if req.method != "GET" else dict(req.query)
             return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1"):].strip("/"), arguments))
@@ -159,12 +166,14 @@ class Api:
         if resource is None or (namespace is not None and not resource.namespaced) or \
                 (sub and sub not in resource.subresources) or (resource.namespaced and name and namespace is None):
             raise not_found_path()
+        if versions.converts(resource):
+            return versions.call(self, req, resource, namespace or "", name, sub)
         return self.resource_call(req, resource, namespace or "", name, sub)
 
     # --- what is served: the built-in kinds and those of CustomResourceDefinitions
 
     def resources(self):
-        return RESOURCES + self.cluster.crds.served()
+        return RESOURCES + CONVERTED + self.cluster.crds.served()
 
     def lookup(self, group, version, plural):
         return BY_PATH.get((group, version, plural)) or self.cluster.crds.lookup(group, version, plural)
@@ -172,8 +181,10 @@ class Api:
     def groups(self):
         """{group: [versions], preferred first}: built-in groups, then custom ones."""
         groups = {g: [v] for g, v in GROUPS.items()}
-        for group, versions in self.cluster.crds.versions().items():
-            groups.setdefault(group, versions)
+        for r in CONVERTED:
+            groups[r.group].append(r.version)
+        for group, custom in self.cluster.crds.versions().items():
+            groups.setdefault(group, custom)
         return groups
 
     def openapi(self, path):
@@ -237,6 +248,10 @@ class Api:
             return self.watch(req, resource, namespace, table)
         if verb == "list":
             return self.list(req, resource, namespace, table)
+        if sub in ("exec", "attach"):
+            from . import remotecommand  # imports this module
+
+            return remotecommand.respond(self.cluster, req, namespace, name, sub)
         if sub == "log":
             if req.method != "GET":
                 raise method_not_allowed()
@@ -255,14 +270,10 @@ class Api:
                 return Response(body=tables.table(resource.key, [obj], obj["metadata"]["resourceVersion"],
                                                   query.get("includeObject", "Object") == "Object"))
             return Response(body=obj)
-        if verb == "create":
-            if name:
+        if verb in ("create", "update", "patch"):
+            if verb == "create" and name:
                 raise method_not_allowed()
-            return self.create(req, resource, namespace, dry_run)
-        if verb == "update":
-            return self.update(req, resource, namespace, name, sub, dry_run)
-        if verb == "patch":
-            return self.patch(req, resource, namespace, name, sub, dry_run)
+            return self.write(req, verb, resource, namespace, name, sub, dry_run)
         if verb == "delete":
             return self.delete(req, resource, namespace, name, dry_run)
         if verb == "deletecollection":
@@ -276,6 +287,14 @@ class Api:
         agent = (req.headers.get("User-Agent") or "unknown").split("/")[0]
         return agent + default_suffix
 
+    def apply_manager(self, req):
+        """The field manager of a server-side apply, which has no default."""
+        manager = req.query.get("fieldManager")
+        if not manager:
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                           "is required for apply patch")
+        return manager
+
     def check_body(self, resource, namespace, body):
         if not isinstance(body, dict):
             raise bad_request("the body of the request was in an unknown format - accepted media types include: "
@@ -286,6 +305,23 @@ class Api:
         body_ns = (body.get("metadata") or {}).get("namespace") if isinstance(body.get("metadata"), dict) else None
         if resource.namespaced and body_ns and body_ns != namespace:
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+    def write(self, req, verb, resource, namespace, name, sub, dry_run):
+        """create, update or patch; admission's warnings about the object (Pod Security's)
+        come back in a `Warning` header, as kubectl prints them. Subresources draw none."""
+        if sub:
+            return self.update(req, resource, namespace, name, sub, dry_run) if verb == "update" else \
+                self.patch(req, resource, namespace, name, sub, dry_run)
+        with podsecurity.collecting_warnings() as warnings:
+            if verb == "create":
+                response = self.create(req, resource, namespace, dry_run)
+            elif verb == "update":
+                response = self.update(req, resource, namespace, name, sub, dry_run)
+            else:
+                response = self.patch(req, resource, namespace, name, sub, dry_run)
+        if warnings:
+            response.headers["Warning"] = podsecurity.warning_header(warnings)
+        return response
 
     def create(self, req, resource, namespace, dry_run):
         body = req.body()
@@ -312,13 +348,14 @@ class Api:
         ctype = req.content_type
         body = req.body()
         if ctype == "application/apply-patch+yaml":
-            if not req.query.get("fieldManager"):
-                raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
-                               "is required for apply patch")
+            manager = self.apply_manager(req)
             if not isinstance(body, dict):
                 raise bad_request("error decoding YAML: the apply configuration must be an object")
-            return patching.server_side_apply(current, body, req.query["fieldManager"], truthy(req.query.get("force")),
-                                              now_iso(), sub or "")
+            return managedfields.apply(managedfields.schema(self.store, resource), resource, current, body, manager,
+                                       truthy(req.query.get("force")), now_iso(), sub or "")
+        if "force" in req.query:
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified '
+                           "for non-apply patch")
         if ctype == "application/json-patch+json":
             return patching.json_patch(current, body if body is not None else [])
         if not isinstance(body, dict):
@@ -344,9 +381,7 @@ class Api:
                     self.check_body(resource, namespace, body)
                     body.setdefault("metadata", {})["name"] = name
                     self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
-                    obj = store.create(resource, namespace, body, dry_run=dry_run, apply_manager=req.query.get("fieldManager") or
-                                       _raise(ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
-                                                       "Required value: is required for apply patch")),
+                    obj = store.create(resource, namespace, body, dry_run=dry_run, apply_manager=self.apply_manager(req),
                                        force=truthy(req.query.get("force")))
                     return Response(201, obj)
                 raise not_found(resource, name)
@@ -361,9 +396,16 @@ class Api:
             meta["name"] = name
             if meta.get("resourceVersion") in (None, ""):
                 meta["resourceVersion"] = current["metadata"]["resourceVersion"]
-            manager = None if req.content_type == "application/apply-patch+yaml" else self.manager(req)
+            for key in ("labels", "annotations"):  # kubectl's apply and diff patches send {}: omitempty in Go drops it
+                if meta.get(key) == {}:
+                    del meta[key]
             self.cluster.rbac.check_escalation(req.user, resource, namespace, patched)
-            obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run, manager=manager)
+            if req.content_type == "application/apply-patch+yaml":  # the apply worked out managedFields itself
+                obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run,
+                                   managed_fields=meta.get("managedFields", []))
+            else:
+                obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run,
+                                   manager=self.manager(req))
             return Response(200, obj)
 
     def delete_options(self, req):
@@ -450,15 +492,25 @@ class Api:
             scale = self.scale_of(resource, obj)
             if req.method == "GET":
                 return Response(body=scale)
+            applied = None
             if req.method == "PUT":
                 new_scale = req.body() or {}
+            elif req.method == "PATCH" and req.content_type == "application/apply-patch+yaml":
+                new_scale = req.body()
+                if not isinstance(new_scale, dict):
+                    raise bad_request("error decoding YAML: the apply configuration must be an object")
+                # applying a Scale is applying the object's spec.replicas, owned with subresource "scale"
+                applied = managedfields.apply_scale(managedfields.schema(store, resource), resource, obj, new_scale,
+                                                    self.apply_manager(req), truthy(req.query.get("force")), now_iso())
+                new_scale = {"metadata": new_scale.get("metadata") if isinstance(new_scale.get("metadata"), dict) else {},
+                             "spec": {"replicas": (applied.get("spec") or {}).get("replicas", 1)}}
             elif req.method == "PATCH":
                 new_scale = self.apply_patch(req, copy.deepcopy(scale), resource, "scale")
             else:
                 raise method_not_allowed()
             replicas = ((new_scale or {}).get("spec") or {}).get("replicas")
             sent_rv = ((new_scale or {}).get("metadata") or {}).get("resourceVersion")
-            if sent_rv and sent_rv != obj["metadata"]["resourceVersion"] and req.method == "PUT":
+            if sent_rv and sent_rv != obj["metadata"]["resourceVersion"]:  # a PUT's or a patch's precondition
                 from .errors import conflict
 
                 raise conflict(resource, name)
@@ -467,10 +519,15 @@ class Api:
                                "must be greater than or equal to 0",
                                {"name": name, "group": "autoscaling", "kind": "Scale", "causes": [
                                    {"reason": "FieldValueInvalid", "message": "must be greater than or equal to 0", "field": "spec.replicas"}]})
-            updated = copy.deepcopy(obj)
-            updated["spec"]["replicas"] = replicas
             dry = req.query.get("dryRun") == "All"
-            result = store.update(resource, namespace, name, updated, dry_run=dry, manager=self.manager(req))
+            if applied is not None:
+                result = store.update(resource, namespace, name, applied, dry_run=dry,
+                                      managed_fields=applied["metadata"].get("managedFields", []))
+            else:
+                updated = copy.deepcopy(obj)
+                updated["spec"]["replicas"] = replicas
+                result = store.update(resource, namespace, name, updated, dry_run=dry, manager=self.manager(req),
+                                      subresource="scale")
             return Response(body=self.scale_of(resource, result))
 
     def evict(self, req, resource, namespace, name):

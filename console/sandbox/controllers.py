@@ -22,6 +22,7 @@ from . import cron, quantity
 from .admission import container_totals, namespace_usage
 from .errors import ApiError
 from .kinds import STORED
+from .metrics import UNAVAILABLE as UNAVAILABLE_METRICS
 from .selectors import selector_matcher
 from .store import NAME_CHARS, now_iso
 
@@ -456,16 +457,20 @@ class Controllers:
 
     # --- events
 
-    def event(self, obj, reason, message, kind="Normal", component="", host=None, field_path=None):
+    def event(self, obj, reason, message, kind="Normal", component="", host=None, field_path=None, aggregate=False):
+        """Record an event, or count one more of the same. aggregate: one event per object and
+        reason whatever the message (failed creations name a new pod each retry), as the
+        event recorder combines similar events."""
         meta = obj["metadata"]
         namespace = meta.get("namespace") or "default"
-        key = (meta.get("uid"), reason, message)
+        key = (meta.get("uid"), reason, "" if aggregate else message)
         at = now_iso()
         existing = self.event_index.get(key)
         if existing and self.store.exists(R["events"], existing[0], existing[1]):
             def bump(ev):
                 ev["count"] = ev.get("count", 1) + 1
                 ev["lastTimestamp"] = at
+                ev["message"] = message
             self.store.mutate(R["events"], existing[0], existing[1], bump)
             return
         involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace", ""), "name": meta.get("name"),
@@ -1131,7 +1136,8 @@ class Controllers:
                     try:
                         pod = self.new_pod(rs, spec.get("template") or {}, generate=meta["name"] + "-")
                     except ApiError as exc:
-                        self.event(rs, "FailedCreate", f"Error creating: {exc.message}", "Warning", "replicaset-controller")
+                        self.event(rs, "FailedCreate", f"Error creating: {exc.message}", "Warning", "replicaset-controller",
+                                   aggregate=True)
                         break
                     self.event(rs, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", "Normal", "replicaset-controller")
             elif len(pods) > wanted:
@@ -1306,8 +1312,8 @@ class Controllers:
                                                                                         "pod-template-generation": str(meta.get("generation", 1))},
                                        extra_spec={"affinity": affinity, "tolerations": tolerations})
                     self.event(ds, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", "Normal", "daemonset-controller")
-                except ApiError:
-                    pass
+                except ApiError as exc:
+                    self.event(ds, "FailedCreate", f"Error creating: {exc.message}", "Warning", "daemonset-controller", aggregate=True)
         for node, node_pods in by_node.items():
             if node not in node_names:
                 for pod in node_pods:
@@ -1401,7 +1407,7 @@ class Controllers:
                     self.event(job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", "Normal", "job-controller")
                     active.append(pod)
                 except ApiError as exc:
-                    self.event(job, "FailedCreate", f"Error creating: {exc.message}", "Warning", "job-controller")
+                    self.event(job, "FailedCreate", f"Error creating: {exc.message}", "Warning", "job-controller", aggregate=True)
                     break
         status.update(active=len(active), succeeded=succeeded, failed=failed, conditions=conditions,
                       ready=sum(1 for p in active if pod_ready(p)), terminating=0,
@@ -1803,72 +1809,107 @@ class Controllers:
         match = selector_matcher((target.get("spec") or {}).get("selector"))
         pods = [p for p in store.iter_refs(R["pods"], namespace) if match(p["metadata"].get("labels")) and pod_active(p)
                 and (p.get("status") or {}).get("phase") == "Running"]
-        metrics_status, proposals, reasons = [], [], []
-        for metric in spec.get("metrics") or []:
-            if metric.get("type") != "Resource":
-                continue
+        # As the HPA controller does: AbleToScale once the scale was read, then the metrics.
+        conditions = set_condition(conditions, condition("AbleToScale", "True", "SucceededGetScale",
+                                                         "the HPA controller was able to get the target's current scale", at))
+        resource_metrics = [m for m in spec.get("metrics") or [] if m.get("type") == "Resource"]
+        statuses, proposals, invalid = [], [], []  # invalid: (resource, error) of metrics that could not be computed
+        for metric in resource_metrics:
             resource = (metric.get("resource") or {}).get("name", "cpu")
             target_spec = (metric.get("resource") or {}).get("target") or {}
+            utilization = target_spec.get("type", "Utilization") == "Utilization"
+            if not self.cluster.metrics.available:
+                invalid.append((resource, f"failed to get {resource} {'utilization' if utilization else 'usage'}: unable to get metrics "
+                                          f"for resource {resource}: unable to fetch metrics from resource metrics API: {UNAVAILABLE_METRICS}"))
+                statuses.append({"type": ""})  # the controller leaves a failed metric's status empty
+                continue
+            if not pods:
+                continue
             usage_total, request_total = 0.0, 0.0
             for pod in pods:
                 usage = self.cluster.metrics.pod_usage_totals(pod)
                 usage_total += usage[resource]
                 requests = container_totals(pod)
                 request_total += float(requests.get(f"requests.{resource}", 0))
-            if not pods:
-                continue
             average = usage_total / len(pods)
             entry = {"type": "Resource", "resource": {"name": resource, "current": {
                 "averageValue": quantity.fmt_cpu(round(average, 3)) if resource == "cpu" else quantity.fmt_bytes(average)}}}
-            if target_spec.get("type", "Utilization") == "Utilization":
-                if not request_total:
-                    conditions = set_condition(conditions, condition("ScalingActive", "False", "FailedGetResourceMetric",
-                                                                     f"the HPA was unable to compute the replica count: failed to get {resource} utilization: "
-                                                                     f"missing request for {resource} in container", at))
+            if utilization:
+                lacking = next(((c.get("name"), p["metadata"]["name"]) for p in pods for c in (p.get("spec") or {}).get("containers") or []
+                                if not ((c.get("resources") or {}).get("requests") or {}).get(resource)), None)
+                if lacking:
+                    invalid.append((resource, f"failed to get {resource} utilization: missing request for {resource} in container "
+                                              f"{lacking[0]} of Pod {lacking[1]}"))
+                    statuses.append({"type": ""})
                     continue
-                utilization = usage_total / request_total * 100
-                entry["resource"]["current"]["averageUtilization"] = int(round(utilization))
-                ratio = utilization / float(target_spec.get("averageUtilization", 80))
+                utilization_now = usage_total / request_total * 100
+                entry["resource"]["current"]["averageUtilization"] = int(round(utilization_now))
+                ratio = utilization_now / float(target_spec.get("averageUtilization", 80))
+                source = f"{resource} resource utilization (percentage of request)"
             else:
                 wanted_avg = float(quantity.parse(target_spec.get("averageValue", "0")))
                 ratio = average / wanted_avg if wanted_avg else 1.0
-            metrics_status.append(entry)
+                source = f"{resource} resource"
+            statuses.append(entry)
             proposal = current if abs(ratio - 1.0) <= 0.1 else math.ceil(ratio * len(pods))
-            proposals.append(proposal)
-            reasons.append(f"{resource} resource utilization (percentage of request) {'above' if proposal > current else 'below'} target")
+            proposals.append((proposal, source, f"{source} {'above' if proposal > current else 'below'} target"))
+        best = max(proposals, key=lambda p: p[0]) if proposals else None
+        if invalid and (len(invalid) >= len(resource_metrics) or best is None or best[0] < current):
+            # No replica count (or only a smaller one, which the controller does not trust): the
+            # scale stays, ScalingActive says why, and the errors become Warning events.
+            resource, error = invalid[0]
+            conditions = set_condition(conditions, condition("ScalingActive", "False", "FailedGetResourceMetric",
+                                                             f"the HPA was unable to compute the replica count: {error}", at))
+            self.event(hpa, "FailedGetResourceMetric", error, "Warning", "horizontal-pod-autoscaler")
+            self.event(hpa, "FailedComputeMetricsReplicas", f"invalid metrics ({len(invalid)} invalid out of {len(resource_metrics)}), "
+                       f"first error is: failed to get {resource} resource metric value: {error}", "Warning", "horizontal-pod-autoscaler")
+            status = {"currentReplicas": current, "desiredReplicas": old.get("desiredReplicas", 0), "currentMetrics": statuses,
+                      "conditions": conditions, "lastScaleTime": old.get("lastScaleTime"), "observedGeneration": meta.get("generation", 1)}
+            status = {k: v for k, v in status.items() if v is not None}
+            if status != old:
+                store.update(R["horizontalpodautoscalers"], namespace, key[2], {"status": status}, status_only=True)
+            self.wake(key, now + self.delays["hpa_sync"])
+            return
         minimum, maximum = spec.get("minReplicas", 1), spec.get("maxReplicas", 1)
-        desired = max(proposals) if proposals else current
+        recommended = best[0] if best else current
         history = self.hpa_recommendations.setdefault(meta["uid"], [])
-        history.append((now, desired))
+        history.append((now, recommended))
         window = (((spec.get("behavior") or {}).get("scaleDown") or {}).get("stabilizationWindowSeconds"))
         window = 300 if window is None else window
         history[:] = [(t, r) for t, r in history if now - t <= window]
+        desired = recommended
         if desired < current:
             desired = max(r for _, r in history)  # scale down to the highest recommendation in the window
+        stabilized = desired != recommended
         limited = desired < minimum or desired > maximum
         desired = max(minimum, min(maximum, desired))
         if current == 0 and minimum > 0:
             desired = current  # scaling is disabled while the target is at zero
-        conditions = set_condition(conditions, condition("AbleToScale", "True", "ScaleDownStabilized" if desired == current else "SucceededRescale",
-                                                         "recent recommendations were higher than current one, applying the highest recent recommendation"
-                                                         if desired == current else "the HPA controller was able to update the target scale", at))
-        if metrics_status:
+        if desired != current:
+            able = ("SucceededRescale", f"the HPA controller was able to update the target scale to {desired}")
+        elif stabilized:
+            able = ("ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest recent recommendation")
+        else:
+            able = ("ReadyForNewScale", "recommended size matches current size")
+        conditions = set_condition(conditions, condition("AbleToScale", "True", *able, at))
+        if best:
             conditions = set_condition(conditions, condition("ScalingActive", "True", "ValidMetricFound",
-                                                             "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)", at))
+                                                             f"the HPA was able to successfully calculate a replica count from {best[1]}", at))
         conditions = set_condition(conditions, condition("ScalingLimited", "True" if limited else "False",
                                                          ("TooManyReplicas" if limited and desired == maximum else "TooFewReplicas") if limited else "DesiredWithinRange",
                                                          "the desired replica count is more than the maximum replica count" if limited and desired == maximum
                                                          else "the desired count is within the acceptable range" if not limited else
                                                          "the desired replica count is less than the minimum replica count", at))
-        status = {"currentReplicas": current, "desiredReplicas": desired, "currentMetrics": metrics_status or None, "conditions": conditions}
+        status = {"currentReplicas": current, "desiredReplicas": desired, "currentMetrics": statuses or None, "conditions": conditions}
         if old.get("lastScaleTime"):
             status["lastScaleTime"] = old["lastScaleTime"]
         if desired != current:
             def scale(obj):
                 obj["spec"]["replicas"] = desired
-            store.mutate(R[plural], namespace, ref["name"], scale)
+            # through the scale subresource, as the HPA controller does: it then owns spec.replicas
+            store.mutate(R[plural], namespace, ref["name"], scale, manager="kube-controller-manager", subresource="scale")
             status["lastScaleTime"] = at
-            self.event(hpa, "SuccessfulRescale", f"New size: {desired}; reason: {reasons[0] if reasons else 'All metrics below target'}",
+            self.event(hpa, "SuccessfulRescale", f"New size: {desired}; reason: {best[2] if best else 'All metrics below target'}",
                        "Normal", "horizontal-pod-autoscaler")
         status = {k: v for k, v in status.items() if v is not None}
         status["observedGeneration"] = meta.get("generation", 1)

@@ -6,6 +6,12 @@ from .errors import ApiError
 from .kinds import STORED as R
 
 
+# The demo namespaces belong to a tenant, so the console labels them Pod Security
+# "restricted": their containers are made to pass it, as a tenant's would have to.
+RESTRICTED = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+              "capabilities": {"drop": ["ALL"]}}
+
+
 def deployment(name, image, replicas, labels, cpu="100m", memory="128Mi", port=8080):
     return {
         "metadata": {"name": name, "labels": labels, "annotations": {"kubernetes.io/change-cause": f"initial deploy of {image}"}},
@@ -13,7 +19,8 @@ def deployment(name, image, replicas, labels, cpu="100m", memory="128Mi", port=8
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [{"name": name, "image": image, "ports": [{"containerPort": port, "name": "http"}],
                                                        "resources": {"requests": {"cpu": cpu, "memory": memory},
-                                                                     "limits": {"memory": memory}}}]}}},
+                                                                     "limits": {"memory": memory}},
+                                                       "securityContext": RESTRICTED}]}}},
     }
 
 
@@ -45,7 +52,7 @@ def demo_objects():
             "serviceName": "redis", "replicas": 1, "selector": {"matchLabels": redis},
             "template": {"metadata": {"labels": redis}, "spec": {"containers": [{
                 "name": "redis", "image": "docker.io/library/redis:7.4", "ports": [{"containerPort": 6379, "name": "redis"}],
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}, "securityContext": RESTRICTED,
                 "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}},
             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                 "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}}}]}}),
@@ -54,9 +61,11 @@ def demo_objects():
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}}),
         (R["cronjobs"], "demo-batch", {"metadata": {"name": "report"}, "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {
             "template": {"spec": {"restartPolicy": "OnFailure", "containers": [
-                {"name": "report", "image": "registry.local/batch/report:0.9", "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}]}}}}}}),
+                {"name": "report", "image": "registry.local/batch/report:0.9", "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+                 "securityContext": RESTRICTED}]}}}}}}),
         (R["jobs"], "demo-batch", {"metadata": {"name": "migrate-db"}, "spec": {"completions": 1, "template": {"spec": {
-            "restartPolicy": "Never", "containers": [{"name": "migrate", "image": "registry.local/shop/api:2.0.1", "command": ["migrate"]}]}}}}),
+            "restartPolicy": "Never", "containers": [{"name": "migrate", "image": "registry.local/shop/api:2.0.1", "command": ["migrate"],
+                                                   "securityContext": RESTRICTED}]}}}}),
     ]
 
 

@@ -11,8 +11,10 @@ class ApiError(Exception):
     def status(self):
         body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details:
-            body["details"] = self.details
+        if self.details:  # StatusDetails and StatusCause fields are all omitempty in Go: no "group": "" for the core group
+            body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
+            if body["details"].get("causes"):
+                body["details"]["causes"] = [{k: v for k, v in c.items() if v not in ("", None)} for c in body["details"]["causes"]]
         return body
 
 

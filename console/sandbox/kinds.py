@@ -43,7 +43,8 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 RESOURCES = [
     Resource("namespaces", "Namespace", "", "v1", False, ("ns",)),
     Resource("nodes", "Node", "", "v1", False, ("no",)),
-    Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "eviction", "binding"), categories=ALL),
+    Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "exec", "attach", "eviction", "binding"),
+             categories=ALL),
     Resource("services", "Service", "", "v1", True, ("svc",), categories=ALL),
     Resource("endpoints", "Endpoints", "", "v1", True, ("ep",), ()),
     Resource("events", "Event", "", "v1", True, ("ev",), ()),
@@ -90,6 +91,10 @@ BY_KIND = {r.kind: r for r in RESOURCES if r.stored}
 GROUPS = {}
 for _r in RESOURCES:
     GROUPS.setdefault(_r.group, _r.version)
+# Older versions a real API server still serves, converted to and from the stored one (versions.py):
+# `kubectl autoscale` posts autoscaling/v1. Discovery lists them after the preferred version.
+CONVERTED = [Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v1", True, ("hpa",), categories=ALL)]
+BY_PATH.update({(r.group, r.version, r.plural): r for r in CONVERTED})
 SCALABLE = {"deployments", "replicasets", "statefulsets"}
 
 

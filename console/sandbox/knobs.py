@@ -29,7 +29,7 @@ def _rss_bytes():
 class Knobs:
     HTTP_ACTIONS = ("set_clock_speed", "set_nodes", "set_node_fault", "set_node_ready", "set_pod_load", "set_pod_fault",
                     "crash_pod", "set_api_faults", "clear_faults", "drop_watches", "bulk_load", "generate_pod_updates",
-                    "stats", "seed_demo", "set_delays", "set_calico", "audit", "clear_audit")
+                    "stats", "seed_demo", "set_delays", "set_calico", "set_metrics_api", "audit", "clear_audit")
 
     def __init__(self, cluster):
         self.cluster = cluster
@@ -270,6 +270,12 @@ class Knobs:
         self.cluster.crds.set_calico(bool(enabled))
         return {"calico": bool(enabled)}
 
+    def set_metrics_api(self, enabled=True):
+        """Switch metrics.k8s.io off (metrics-server gone: its APIService answers 503, HPAs report
+        ScalingActive=False / FailedGetResourceMetric) or back on."""
+        self.cluster.metrics.available = bool(enabled)
+        return {"metrics_api": self.cluster.metrics.available}
+
     def audit(self, limit=None, **match):
         """Audit records (see SandboxCluster.audit_events), filtered by field equality; code as a number."""
         if "code" in match:
@@ -295,7 +301,7 @@ class Knobs:
                 "rss_bytes": _rss_bytes(), "clock_speed": self.controllers.clock.speed, "simulated_seconds": round(self.controllers.clock.now(), 1),
                 "faults": self.cluster.faults.as_dict(), "pod_faults": {f"{k[0]}/{k[1]}": v for k, v in self.controllers.pod_faults.items()},
                 "node_faults": dict(self.controllers.node_faults), "controller_errors": len(self.controllers.errors),
-                "calico": self.cluster.crds.calico_installed(), "audit_events": len(self.cluster.audit.events)}
+                "calico": self.cluster.crds.calico_installed(), "metrics_api": self.cluster.metrics.available, "audit_events": len(self.cluster.audit.events)}
 
     # --- HTTP
 

@@ -10,6 +10,9 @@ from . import quantity
 from .kinds import STORED
 
 SYSTEM_CPU, SYSTEM_MEMORY = 0.15, 900 * 2 ** 20  # what the node itself uses
+# What client-go makes of the aggregator's 503 for an APIService whose backend is gone
+# (metrics-server not installed or down): the text HPAs and `kubectl top` show.
+UNAVAILABLE = "the server is currently unable to handle the request (get pods.metrics.k8s.io)"
 
 
 def _seed(text):
@@ -27,6 +30,9 @@ def memory_text(amount):
 class Metrics:
     def __init__(self, cluster):
         self.cluster = cluster
+        # False: metrics-server is gone (knob set_metrics_api): /apis/metrics.k8s.io/* answers
+        # 503 and the HPA controller cannot compute resource metrics
+        self.available = True
 
     def container_usage(self, pod, container, now):
         load = self.cluster.knobs.load_for(pod)

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from . import tls
+from . import protobuf, tls, websocket
 from .api import Api, Request, Response
 from .auth import AUTHENTICATED, MASTERS, AuditLog, PlainError, User, impersonate, request_attributes
 from .errors import ApiError
@@ -84,6 +84,14 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def send(self, response):
+        if response.code == 101:  # pods/exec and attach: the socket is the websocket's from here on
+            self.send_response(101)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.close_connection = True
+            response.upgrade(self.connection, websocket.buffered_bytes(self.rfile))
+            return
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Cache-Control", "no-cache, private")
@@ -147,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an API server answers 500 rather than hang up
             response = Response(500, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").status())
             cluster.last_error = exc
+        response = protobuf.negotiate(self.headers.get("Accept"), response)
         response.headers["Audit-Id"] = audit_id
         if user is not None:
             cluster.audit.record(user, attrs, response.code, self.path, audit_id)

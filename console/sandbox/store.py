@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict, deque
 from datetime import datetime, timezone
 
-from . import patch as patching
+from . import managedfields
 from .errors import ApiError, Expired, already_exists, bad_request, conflict, forbidden, not_found  # noqa: F401 (re-exported)
 from .kinds import STORED
 from .selectors import field_matcher, label_matcher
@@ -249,9 +249,13 @@ class Store:
                                         "field": "metadata.namespace"}]})
 
     def create(self, resource, namespace, obj, dry_run=False, manager=None, apply_manager=None, force=False):
+        """A new object; `manager` records the create in managedFields (an Update), `apply_manager`
+        makes it a server-side apply."""
         obj = copy.deepcopy(obj) if obj is not None else {}
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was in an unknown format")
+        if apply_manager:
+            managedfields.check_config(resource, obj)
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             meta = obj["metadata"] = {}
@@ -276,10 +280,12 @@ class Store:
             if resource.has_status and resource.key not in ("nodes", "persistentvolumes", "namespaces", "volumesnapshotcontents"):
                 obj["status"] = {}  # the main resource ignores status on create
             if apply_manager:
-                obj = patching.server_side_apply(None, obj, apply_manager, force, now_iso())
+                obj = managedfields.apply(managedfields.schema(self, resource), resource, None, obj, apply_manager, force, now_iso())
                 meta = obj["metadata"]
             if self.admit:
                 self.admit("CREATE", resource, obj, None)
+            if manager and not apply_manager:
+                managedfields.update(managedfields.schema(self, resource), resource, None, obj, manager, now_iso())
             if key in self.objects:
                 raise already_exists(resource, name)
             meta["uid"] = meta.get("uid") or str(uuid.uuid4())  # admission may have chosen it (Job selectors)
@@ -303,8 +309,10 @@ class Store:
                 self._put(resource, self.key(resource, meta.get("namespace", ""), meta["name"]), obj, None)
 
     def update(self, resource, namespace, name, obj, status_only=False, dry_run=False, manager=None, subresource=None,
-               check_rv=True, keep_status=False):
-        """PUT semantics: replace the object (or, with status_only, only its status)."""
+               check_rv=True, keep_status=False, managed_fields=None):
+        """PUT semantics: replace the object (or, with status_only, only its status). `manager`
+        records the write in managedFields (an Update through `subresource`, "status" for
+        status_only); a server-side apply passes the managedFields it computed instead."""
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was in an unknown format")
         with self.lock:
@@ -353,8 +361,13 @@ class Store:
                 ignored = ("metadata", "status", "apiVersion", "kind")
                 if any(new.get(k) != current.get(k) for k in set(new) | set(current) if k not in ignored) and "generation" in current["metadata"]:
                     new["metadata"]["generation"] = current["metadata"]["generation"] + 1
-                if manager:
-                    patching.record_update(current, new, manager, now_iso(), resource.api_version)
+            if manager:
+                managedfields.update(managedfields.schema(self, resource), resource, current, new, manager, now_iso(),
+                                     subresource or ("status" if status_only else ""))
+            elif managed_fields is not None:
+                new["metadata"] = dict(new["metadata"], managedFields=managed_fields)
+                if not managed_fields:
+                    del new["metadata"]["managedFields"]
             if new == current:
                 return copy.deepcopy(current)
             if dry_run:
@@ -370,9 +383,10 @@ class Store:
                 return copy.deepcopy(self._remove(resource, key))
             return copy.deepcopy(new)
 
-    def mutate(self, resource, namespace, name, change, status_only=False, keep_status=False):
+    def mutate(self, resource, namespace, name, change, status_only=False, keep_status=False, manager=None, subresource=None):
         """Read-modify-write under the lock for controllers: change(copy) edits the copy (or returns
-        False to skip). Returns the stored result, or None when the object is gone."""
+        False to skip). Returns the stored result, or None when the object is gone. A controller
+        that names itself `manager` takes ownership of what it changes, as on a real cluster."""
         with self.lock:
             current = self.objects.get(self.key(resource, namespace, name))
             if current is None:
@@ -381,7 +395,8 @@ class Store:
             if change(draft) is False:
                 return current
             draft["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            return self.update(resource, namespace, name, draft, status_only=status_only, keep_status=keep_status)
+            return self.update(resource, namespace, name, draft, status_only=status_only, keep_status=keep_status,
+                               manager=manager, subresource=subresource)
 
     def replace_status_fast(self, resource, key, status):
         """Swap in a new status without copying the rest (controllers, event bursts)."""

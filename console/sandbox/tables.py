@@ -165,9 +165,13 @@ def binding_row(binding):
 
 def hpa_target(metric, current):
     name = _s(metric, "resource", "name", default="?")
+    value = _s(metric, "resource", "target", "averageValue")
+    if value is not None:  # an AverageValue target prints as quantities, as kubectl's printer does
+        now = _s(current, "resource", "current", "averageValue") if current else None
+        return f"{name}: {'<unknown>' if now is None else now}/{value}"
     target = _s(metric, "resource", "target", "averageUtilization")
     now = _s(current, "resource", "current", "averageUtilization") if current else None
-    return f"{name}: {'<unknown>' if now is None else str(now) + '%'}/{target}%"
+    return f"{name}: {'<unknown>' if now is None else str(now) + '%'}/{'<auto>' if target is None else str(target) + '%'}"
 
 
 def table(plural, objects, rv, include_object=True, continue_token="", with_columns=True):

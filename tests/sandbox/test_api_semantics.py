@@ -106,10 +106,15 @@ def test_four_patch_flavours(apps, ns):
         apps.patch_namespaced_deployment("patched", ns, [{"op": "test", "path": "/spec/replicas", "value": 9}],
                                          _content_type="application/json-patch+json")
     assert failed_test.value.status == 422
-    applied = apps.patch_namespaced_deployment("patched", ns, {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                                "metadata": {"name": "patched", "annotations": {"owner": "ssa"}},
-                                                                "spec": {"replicas": 4}},
-                                               field_manager="tester", _content_type="application/apply-patch+yaml")
+    ssa = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "patched", "annotations": {"owner": "ssa"}},
+           "spec": {"replicas": 4}}
+    with pytest.raises(ApiException) as taken:  # the JSON patch above made the client (an Update manager) own replicas
+        apps.patch_namespaced_deployment("patched", ns, ssa, field_manager="tester", _content_type="application/apply-patch+yaml")
+    assert taken.value.status == 409
+    assert body(taken.value)["message"] == ('Apply failed with 1 conflict: conflict with "OpenAPI-Generator" using apps/v1: '
+                                            ".spec.replicas")
+    applied = apps.patch_namespaced_deployment("patched", ns, ssa, field_manager="tester", force=True,
+                                               _content_type="application/apply-patch+yaml")
     assert applied.spec.replicas == 4 and applied.metadata.annotations["owner"] == "ssa"
     assert any(m.manager == "tester" and m.operation == "Apply" for m in applied.metadata.managed_fields)
     with pytest.raises(ApiException) as clash:

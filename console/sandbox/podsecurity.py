@@ -1,0 +1,531 @@
+"""Pod Security admission, as the PodSecurity plugin of a real API server does it.
+
+Namespace labels `pod-security.kubernetes.io/<mode>` (enforce, audit, warn) pick a level
+(privileged, baseline, restricted) and `<mode>-version` the version of its rules ("latest"
+or "v1.x"); a namespace without them is privileged. A pod that breaks its namespace's
+enforce level is refused (403); workloads (Deployments, Jobs, ...) are never refused: their
+pod template only draws a `Warning` header, and the pods their controllers make are refused
+like any other. The checks, their order and their words follow
+k8s.io/pod-security-admission/policy; a version drops the checks that came after it.
+"""
+
+import re
+import threading
+from contextlib import contextmanager
+
+from .errors import ApiError, invalid
+from .kinds import STORED
+from .validation import Causes
+
+LEVELS = ("privileged", "baseline", "restricted")
+MODES = ("enforce", "audit", "warn")
+LABEL = "pod-security.kubernetes.io/"
+NEWEST = 37  # the sandbox is Kubernetes v1.37: "latest", and any newer version, mean its rules
+VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+TEMPLATE_PATHS = {  # where each pod controller keeps its pod template
+    "deployments": ("spec", "template"), "replicasets": ("spec", "template"), "statefulsets": ("spec", "template"),
+    "daemonsets": ("spec", "template"), "jobs": ("spec", "template"), "replicationcontrollers": ("spec", "template"),
+    "cronjobs": ("spec", "jobTemplate", "spec", "template"), "podtemplates": ("template",),
+}
+MAX_PODS_CHECKED = 3000  # a namespace's new enforce level is tried on this many existing pods at most
+
+# --- warnings of the request being served --------------------------------------------------------
+
+_request = threading.local()
+
+
+@contextmanager
+def collecting_warnings():
+    """Warnings raised while the current thread serves one write request; controllers'
+    own writes happen on other threads and collect nothing (nobody would read them)."""
+    _request.warnings = warnings = []
+    try:
+        yield warnings
+    finally:
+        _request.warnings = None
+
+
+def _collector():
+    return getattr(_request, "warnings", None)
+
+
+def warning_header(warnings):
+    """The `Warning` header: code 299, agent "-", each text quoted."""
+    return ", ".join('299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' for text in warnings)
+
+
+# --- policy ----------------------------------------------------------------------------------------
+
+
+def policy(labels):
+    """({mode: (level, version text)}, [(label, value, message)]). Unparseable labels fail
+    closed for enforce (restricted) and open for audit and warn (privileged)."""
+    labels = labels or {}
+    result, errors = {}, []
+    for mode in MODES:
+        level, version = "privileged", "latest"
+        key = LABEL + mode
+        if key in labels:
+            level = labels[key]
+            if level not in LEVELS:
+                errors.append((key, level, "must be one of " + ", ".join(LEVELS)))
+                level = "restricted" if mode == "enforce" else "privileged"
+        if key + "-version" in labels:
+            version = labels[key + "-version"]
+            if version != "latest" and not VERSION.match(str(version)):
+                errors.append((key + "-version", version, 'must be "latest" or "v1.x"'))
+                version = "latest"
+        result[mode] = (level, version)
+    return result, errors
+
+
+def minor_of(version):
+    return NEWEST if version == "latest" else min(int(version[3:]), NEWEST)
+
+
+# --- helpers, as policy/helpers.go -------------------------------------------------------------------
+
+
+def join_quote(items):
+    return ", ".join(f'"{item}"' for item in items)
+
+
+def plural(singular, many, count):
+    return singular if count == 1 else many
+
+
+def containers(spec):
+    """initContainers, containers, then ephemeralContainers: the visiting order of the checks."""
+    return [c for kind in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(kind) or [] if isinstance(c, dict)]
+
+
+def context(obj):
+    return obj.get("securityContext") or {}
+
+
+def setters(pod_set, names, what):
+    """'pod and containers "a", "b" <what>' as the runAsNonRoot, runAsUser, seccomp ... checks word it."""
+    parts = (["pod"] if pod_set else []) + ([f'{plural("container", "containers", len(names))} {join_quote(names)}'] if names else [])
+    return f"{' and '.join(parts)} {what}"
+
+
+def windows(spec):
+    return (spec.get("os") or {}).get("name") == "windows"
+
+
+# --- the checks: each (meta, spec, minor) -> (reason, detail) or None ---------------------------------
+
+
+def app_armor(meta, spec, minor):
+    bad_values, setters_ = set(), []
+    profile = context(spec).get("appArmorProfile")
+    if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
+        setters_.append("pod")
+        bad_values.add(str(profile.get("type")))
+    names = []
+    for c in containers(spec):
+        profile = context(c).get("appArmorProfile")
+        if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
+            names.append(c.get("name"))
+            bad_values.add(str(profile.get("type")))
+    if names:
+        setters_.append(f'{plural("container", "containers", len(names))} {join_quote(names)}')
+    annotations = sorted(f'{k}="{v}"' for k, v in (meta.get("annotations") or {}).items()
+                         if k.startswith("container.apparmor.security.beta.kubernetes.io/")
+                         and v and v != "runtime/default" and not v.startswith("localhost/"))
+    values = sorted(bad_values) + annotations
+    if annotations:
+        setters_.append(plural("annotation", "annotations", len(annotations)))
+    if not setters_:
+        return None
+    return (plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(values)),
+            f"{' and '.join(setters_)} must not set AppArmor profile type to {join_quote(values)}")
+
+
+DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
+                        "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def capabilities_baseline(meta, spec, minor):
+    names, added = [], set()
+    for c in containers(spec):
+        extra = [str(cap) for cap in (context(c).get("capabilities") or {}).get("add") or [] if cap not in DEFAULT_CAPABILITIES]
+        if extra:
+            names.append(c.get("name"))
+            added.update(extra)
+    if not names:
+        return None
+    return ("non-default capabilities", f'{plural("container", "containers", len(names))} {join_quote(names)} must not include '
+                                        f"{join_quote(sorted(added))} in securityContext.capabilities.add")
+
+
+def host_namespaces(meta, spec, minor):
+    shared = [f"{field}=true" for field in ("hostNetwork", "hostPID", "hostIPC") if spec.get(field) is True]
+    return ("host namespaces", ", ".join(shared)) if shared else None
+
+
+def host_path_volumes(meta, spec, minor):
+    names = [v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict) and v.get("hostPath") is not None]
+    return ("hostPath volumes", f'{plural("volume", "volumes", len(names))} {join_quote(names)}') if names else None
+
+
+def host_ports(meta, spec, minor):
+    names, ports = [], set()
+    for c in containers(spec):
+        used = [str(p["hostPort"]) for p in c.get("ports") or [] if isinstance(p, dict) and p.get("hostPort")]
+        if used:
+            names.append(c.get("name"))
+            ports.update(used)
+    if not names:
+        return None
+    return ("hostPort", f'{plural("container", "containers", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
+                        f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(sorted(ports))}')
+
+
+def probe_hosts(meta, spec, minor):
+    names, hosts = set(), set()
+    for c in containers(spec):
+        handlers = [c.get(p) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
+        handlers += [(c.get("lifecycle") or {}).get(h) for h in ("postStart", "preStop")]
+        for handler in handlers:
+            for action in ("httpGet", "tcpSocket"):
+                host = ((handler or {}).get(action) or {}).get("host")
+                if host:
+                    names.add(c.get("name"))
+                    hosts.add(host)
+    if not names:
+        return None
+    return ("probe or lifecycle host", f'{plural("container", "containers", len(names))} {join_quote(sorted(names))} '
+                                       f'{plural("uses", "use", len(names))} '
+                                       f'{plural("probe or lifecycle host", "probe or lifecycle hosts", len(hosts))} {join_quote(sorted(hosts))}')
+
+
+def privileged(meta, spec, minor):
+    names = [c.get("name") for c in containers(spec) if context(c).get("privileged") is True]
+    if not names:
+        return None
+    return ("privileged", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.privileged=true')
+
+
+def proc_mount(meta, spec, minor):
+    names, types = [], set()
+    for c in containers(spec):
+        mount = context(c).get("procMount")
+        if mount is not None and mount != "Default":
+            names.append(c.get("name"))
+            types.add(str(mount))
+    if not names:
+        return None
+    return ("procMount", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.procMount '
+                         f"to {join_quote(sorted(types))}")
+
+
+def se_linux(meta, spec, minor):
+    allowed = {"", "container_t", "container_init_t", "container_kvm_t"} | ({"container_engine_t"} if minor >= 31 else set())
+    bad_types, found = set(), {"user": False, "role": False}
+
+    def bad(options):
+        if not isinstance(options, dict):
+            return False
+        wrong = False
+        if (options.get("type") or "") not in allowed:
+            bad_types.add(options.get("type"))
+            wrong = True
+        for field in ("user", "role"):
+            if options.get(field):
+                found[field] = wrong = True
+        return wrong
+
+    pod = bad(context(spec).get("seLinuxOptions"))
+    names = [c.get("name") for c in containers(spec) if bad(context(c).get("seLinuxOptions"))]
+    if not pod and not names:
+        return None
+    data = [f'{plural("type", "types", len(bad_types))} {join_quote(sorted(bad_types))}'] if bad_types else []
+    data += [f"{field} may not be set" for field in ("user", "role") if found[field]]
+    return ("seLinuxOptions", setters(pod, names, f"set forbidden securityContext.seLinuxOptions: {'; '.join(data)}"))
+
+
+def _seccomp(spec):
+    """(pod sets a bad type, containers that do, the bad types, containers that set nothing
+    while the pod sets nothing good either). Only RuntimeDefault and Localhost are good."""
+    pod_profile = context(spec).get("seccompProfile")
+    pod_bad = isinstance(pod_profile, dict) and pod_profile.get("type") not in ("RuntimeDefault", "Localhost")
+    pod_good = isinstance(pod_profile, dict) and not pod_bad
+    values = {str(pod_profile.get("type"))} if pod_bad else set()
+    explicit, implicit = [], []
+    for c in containers(spec):
+        profile = context(c).get("seccompProfile")
+        if isinstance(profile, dict):
+            if profile.get("type") not in ("RuntimeDefault", "Localhost"):
+                explicit.append(c.get("name"))
+                values.add(str(profile.get("type")))
+        elif not pod_good:
+            implicit.append(c.get("name"))
+    return pod_bad, explicit, sorted(values), implicit
+
+
+def seccomp_baseline(meta, spec, minor):
+    pod_bad, explicit, values, _implicit = _seccomp(spec)  # baseline: unset is fine
+    if not pod_bad and not explicit:
+        return None
+    return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to {join_quote(values)}"))
+
+
+SYSCTLS = [(0, {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
+                "net.ipv4.ip_unprivileged_port_start"}),
+           (27, {"net.ipv4.ip_local_reserved_ports"}),
+           (29, {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}),
+           (32, {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"})]
+
+
+def sysctls(meta, spec, minor):
+    allowed = set().union(*(names for since, names in SYSCTLS if since <= minor))
+    forbidden = [str(s.get("name")) for s in context(spec).get("sysctls") or [] if isinstance(s, dict) and s.get("name") not in allowed]
+    return ("forbidden sysctls", ", ".join(forbidden)) if forbidden else None
+
+
+def ulimits(meta, spec, minor):
+    names = [c.get("name") for c in containers(spec) if context(c).get("ulimits") is not None]
+    if not names:
+        return None
+    return ("ulimits", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.ulimits')
+
+
+def host_process(meta, spec, minor):
+    pod = (context(spec).get("windowsOptions") or {}).get("hostProcess") is True
+    names = [c.get("name") for c in containers(spec) if (context(c).get("windowsOptions") or {}).get("hostProcess") is True]
+    if not pod and not names:
+        return None
+    return ("hostProcess", setters(pod, names, "must not set securityContext.windowsOptions.hostProcess=true"))
+
+
+def privilege_escalation(meta, spec, minor):
+    if minor >= 25 and windows(spec):
+        return None
+    names = [c.get("name") for c in containers(spec) if context(c).get("allowPrivilegeEscalation") is not False]
+    if not names:
+        return None
+    return ("allowPrivilegeEscalation != false",
+            f'{plural("container", "containers", len(names))} {join_quote(names)} must set securityContext.allowPrivilegeEscalation=false')
+
+
+def capabilities_restricted(meta, spec, minor):
+    if minor >= 25 and windows(spec):
+        return None
+    missing_drop, adding, added = [], [], set()
+    for c in containers(spec):
+        capabilities = context(c).get("capabilities")
+        if not isinstance(capabilities, dict):
+            missing_drop.append(c.get("name"))
+            continue
+        if "ALL" not in (capabilities.get("drop") or []):
+            missing_drop.append(c.get("name"))
+        extra = [str(cap) for cap in capabilities.get("add") or [] if cap != "NET_BIND_SERVICE"]
+        if extra:
+            adding.append(c.get("name"))
+            added.update(extra)
+    details = []
+    if missing_drop:
+        details.append(f'{plural("container", "containers", len(missing_drop))} {join_quote(missing_drop)} '
+                       'must set securityContext.capabilities.drop=["ALL"]')
+    if adding:
+        details.append(f'{plural("container", "containers", len(adding))} {join_quote(adding)} must not include '
+                       f"{join_quote(sorted(added))} in securityContext.capabilities.add")
+    return ("unrestricted capabilities", "; ".join(details)) if details else None
+
+
+VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret")
+RESTRICTED_VOLUMES = ("hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd",
+                      "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
+                      "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos")
+
+
+def restricted_volumes(meta, spec, minor):
+    names, types = [], set()
+    for volume in spec.get("volumes") or []:
+        if not isinstance(volume, dict) or any(volume.get(source) is not None for source in VOLUME_SOURCES):
+            continue
+        names.append(volume.get("name"))
+        types.add(next((t for t in RESTRICTED_VOLUMES if volume.get(t) is not None), "unknown"))
+    if not names:
+        return None
+    return ("restricted volume types", f'{plural("volume", "volumes", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
+                                       f'{plural("restricted volume type", "restricted volume types", len(types))} {join_quote(sorted(types))}')
+
+
+def run_as_non_root(meta, spec, minor):
+    pod_value = context(spec).get("runAsNonRoot")
+    explicit = [c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is False]
+    if pod_value is False or explicit:
+        return ("runAsNonRoot != true", setters(pod_value is False, explicit, "must not set securityContext.runAsNonRoot=false"))
+    implicit = [c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is None and pod_value is not True]
+    if not implicit:
+        return None
+    return ("runAsNonRoot != true",
+            f'pod or {plural("container", "containers", len(implicit))} {join_quote(implicit)} must set securityContext.runAsNonRoot=true')
+
+
+def run_as_user(meta, spec, minor):
+    pod = context(spec).get("runAsUser") == 0
+    names = [c.get("name") for c in containers(spec) if context(c).get("runAsUser") == 0]
+    return ("runAsUser=0", setters(pod, names, "must not set runAsUser=0")) if pod or names else None
+
+
+def seccomp_restricted(meta, spec, minor):
+    if minor >= 25 and windows(spec):
+        return None
+    pod_bad, explicit, values, implicit = _seccomp(spec)
+    if pod_bad or explicit:
+        return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to {join_quote(values)}"))
+    if not implicit:
+        return None
+    return ("seccompProfile", f'pod or {plural("container", "containers", len(implicit))} {join_quote(implicit)} must set '
+                              'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"')
+
+
+# (id, level, first version, check, ids of the baseline checks it replaces at the restricted level)
+CHECKS = [
+    ("appArmorProfile", "baseline", 0, app_armor, ()),
+    ("capabilities_baseline", "baseline", 0, capabilities_baseline, ()),
+    ("hostNamespaces", "baseline", 0, host_namespaces, ()),
+    ("hostPathVolumes", "baseline", 0, host_path_volumes, ()),
+    ("hostPorts", "baseline", 0, host_ports, ()),
+    ("hostProbesAndHostLifecycle", "baseline", 34, probe_hosts, ()),
+    ("privileged", "baseline", 0, privileged, ()),
+    ("procMount", "baseline", 0, proc_mount, ()),
+    ("seLinuxOptions", "baseline", 0, se_linux, ()),
+    ("seccompProfile_baseline", "baseline", 0, seccomp_baseline, ()),
+    ("sysctls", "baseline", 0, sysctls, ()),
+    ("ulimits", "baseline", 37, ulimits, ()),
+    ("windowsHostProcess", "baseline", 0, host_process, ()),
+    ("allowPrivilegeEscalation", "restricted", 8, privilege_escalation, ()),
+    ("capabilities_restricted", "restricted", 22, capabilities_restricted, ("capabilities_baseline",)),
+    ("procMount_restricted", "restricted", 35, proc_mount, ("procMount",)),
+    ("restrictedVolumes", "restricted", 0, restricted_volumes, ("hostPathVolumes",)),
+    ("runAsNonRoot", "restricted", 0, run_as_non_root, ()),
+    ("runAsUser", "restricted", 23, run_as_user, ()),
+    ("seccompProfile_restricted", "restricted", 19, seccomp_restricted, ("seccompProfile_baseline",)),
+]
+
+
+def evaluate(level, version, meta, spec):
+    """The failed checks' (reason, detail), baseline checks first, each group by id."""
+    if level == "privileged":
+        return []
+    minor = minor_of(version)
+    applicable = [c for c in CHECKS if c[2] <= minor and (c[1] == "baseline" or level == "restricted")]
+    replaced = {old for c in applicable if c[1] == "restricted" for old in c[4]}
+    results = [check(meta or {}, spec or {}, minor) for check_id, _level, _since, check, _replaces in applicable if check_id not in replaced]
+    return [result for result in results if result]
+
+
+def describe(failed):
+    """AggregateCheckResult.ForbiddenDetail: 'reason (detail), reason (detail)'."""
+    return ", ".join(f"{reason} ({detail})" if detail else reason for reason, detail in failed)
+
+
+# --- the admission plugin ------------------------------------------------------------------------
+
+
+class PodSecurity:
+    def __init__(self, store):
+        self.store = store
+
+    def labels(self, namespace):
+        ns = self.store.get_ref(STORED["namespaces"], "", namespace)
+        return ((ns or {}).get("metadata") or {}).get("labels") or {}
+
+    def admit(self, plural, obj, old):
+        if plural == "namespaces":
+            self.admit_namespace(obj, old)
+        elif plural == "pods":
+            self.admit_pod(obj, old)
+        elif plural in TEMPLATE_PATHS and _collector() is not None:
+            self.warn_about_template(plural, obj)
+
+    def admit_pod(self, pod, old):
+        if old is not None and not significant_update(pod, old):
+            return  # status, binding, labels: nothing the policy looks at changed
+        meta = pod["metadata"]
+        modes, _errors = policy(self.labels(meta.get("namespace", "")))
+        if all(modes[mode][0] == "privileged" for mode in MODES):
+            return
+        level, version = modes["enforce"]
+        failed = evaluate(level, version, meta, pod.get("spec") or {})
+        if failed:
+            name = meta.get("name") or meta.get("generateName", "")
+            raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity "{level}:{version}": {describe(failed)}',
+                           {"name": name, "kind": "pods"})
+        self.warn(modes["warn"], meta, pod.get("spec") or {})
+
+    def warn_about_template(self, plural, obj):
+        template = obj
+        for key in TEMPLATE_PATHS[plural]:
+            template = template.get(key) if isinstance(template, dict) else None
+        if not isinstance(template, dict):
+            return
+        modes, _errors = policy(self.labels(obj["metadata"].get("namespace", "")))
+        self.warn(modes["warn"], template.get("metadata") or {}, template.get("spec") or {})
+
+    @staticmethod
+    def warn(mode, meta, spec):
+        collector = _collector()
+        if collector is None or mode[0] == "privileged":
+            return
+        failed = evaluate(mode[0], mode[1], meta, spec)
+        if failed:
+            collector.append(f'would violate PodSecurity "{mode[0]}:{mode[1]}": {describe(failed)}')
+
+    def admit_namespace(self, namespace, old):
+        """Labels must parse (422 otherwise); a stricter enforce level warns about the pods
+        that already run against it."""
+        new_modes, errors = policy((namespace.get("metadata") or {}).get("labels"))
+        old_modes, old_errors = policy(((old or {}).get("metadata") or {}).get("labels")) if old else (None, [])
+        if errors and (old is None or errors != old_errors):
+            causes = Causes()
+            for label, value, message in errors:
+                causes.bad(f"metadata.labels[{label}]", value, message)
+            raise invalid(STORED["namespaces"], namespace["metadata"].get("name", ""), causes)
+        if old is None or _collector() is None:
+            return
+        level, version = new_modes["enforce"]
+        old_level, old_version = old_modes["enforce"]
+        if (level, version) == (old_level, old_version) or level == "privileged":
+            return
+        if version == old_version and LEVELS.index(level) <= LEVELS.index(old_level):
+            return
+        self.warn_about_running_pods(namespace["metadata"]["name"], level, version)
+
+    def warn_about_running_pods(self, namespace, level, version):
+        pods = sorted(self.store.iter_refs(STORED["pods"], namespace), key=lambda p: p["metadata"]["name"])
+        counts = {}  # reasons -> [first pod name, how many]
+        for pod in pods[:MAX_PODS_CHECKED]:
+            failed = evaluate(level, version, pod["metadata"], pod.get("spec") or {})
+            if failed:
+                entry = counts.setdefault(", ".join(reason for reason, _detail in failed), [pod["metadata"]["name"], 0])
+                entry[1] += 1
+        collector = _collector()
+        if len(pods) > MAX_PODS_CHECKED:
+            collector.append(f"new PodSecurity enforce level only checked against the first {MAX_PODS_CHECKED} of {len(pods)} existing pods")
+        if counts:
+            collector.append(f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{level}:{version}"')
+        lines = []
+        for reasons, (name, count) in counts.items():
+            others = "" if count == 1 else " (and 1 other pod)" if count == 2 else f" (and {count - 1} other pods)"
+            lines.append(f"{name}{others}: {reasons}")
+        collector.extend(sorted(lines))
+
+
+def significant_update(pod, old):
+    """As isSignificantPodUpdate: images, the number of containers, seccomp annotations."""
+    spec, old_spec = pod.get("spec") or {}, old.get("spec") or {}
+    annotations = pod["metadata"].get("annotations") or {}
+    old_annotations = old["metadata"].get("annotations") or {}
+    if any(k.startswith(("seccomp.security.alpha.kubernetes.io/", "container.seccomp.security.alpha.kubernetes.io/"))
+           and annotations.get(k) != old_annotations.get(k) for k in set(annotations) | set(old_annotations)):
+        return True
+    for kind in ("containers", "initContainers", "ephemeralContainers"):
+        now, before = spec.get(kind) or [], old_spec.get(kind) or []
+        if len(now) != len(before) or any((a or {}).get("image") != (b or {}).get("image") for a, b in zip(now, before)):
+            return True
+    return False
