@@ -111,6 +111,16 @@ class ClusterAPI:
             raise
         return True
 
+    # --- access
+
+    def access_review(self, verb, group, resource, subresource="", namespace=""):
+        """Whether this identity may do `verb` (SelfSubjectAccessReview, `kubectl auth can-i`);
+        namespace "" means in every namespace."""
+        attributes = {"verb": verb, "group": group, "resource": resource, "subresource": subresource, "namespace": namespace}
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
+        answer = self._request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
     # --- discovery
 
     def has_api_group(self, group):
@@ -135,8 +145,9 @@ class ClusterAPI:
 
         return kube.translate_errors(call)
 
-    def _open(self, method, path, query=None, body=None, content_type="application/json", timeout=kube.REQUEST_TIMEOUT, accept=None):
-        """Send a request as `self.identity`; the response, not read yet."""
+    def _open(self, method, path, query=None, body=None, content_type="application/json", timeout=None, accept=None):
+        """Send a request as `self.identity`; the response, not read yet. Without a timeout,
+        kube.request_timeout()'s (short for page views)."""
         method_, url, headers, _body, _post = self.api.param_serialize(method, path, query_params=query or [], auth_settings=["BearerToken"])
         headers = HTTPHeaderDict(headers)
         if accept:
@@ -150,7 +161,7 @@ class ClusterAPI:
                 headers.add("Impersonate-Group", group)
         # The client serialises dict bodies as JSON for JSON and YAML content types alike.
         response = self.api.call_api(method_, url, header_params=headers, body=body, _request_timeout=timeout)
-        if response.status >= 400:
+        if response.status >= 300:  # redirects are not followed: one is a refusal too
             raise refused(response.status, response.read())
         return response
 
@@ -178,6 +189,101 @@ class ClusterAPI:
         path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/log"
         timeout = (kube.REQUEST_TIMEOUT[0], None)
         return kube.translate_errors(lambda: self._open("GET", path, query, timeout=timeout).response)
+
+    def exec(self, name, namespace, container, command, tty=True, stdin=True):
+        """Start `command` in a container (pods/exec over websocket, as kubectl does): an
+        ExecStream to write its stdin and read its output and exit status."""
+        query = [("container", container), ("stdout", "true"), ("stderr", "false" if tty else "true"),
+                 ("stdin", "true" if stdin else "false"), ("tty", "true" if tty else "false")] + [("command", c) for c in command]
+        path = object_path(KNOWN_KINDS["Pod"], namespace, name) + "/exec"
+        headers = []
+        if self.identity.user:
+            headers = [("Impersonate-User", self.identity.user)] + [("Impersonate-Group", group) for group in self.identity.groups]
+        try:
+            ws = kube.open_websocket(self.api, path, query, ExecStream.PROTOCOLS, headers)
+        except kube.StreamRefused as exc:
+            error = refused(exc.status, exc.body)
+            raise (kube.ClusterError("unauthorized") if exc.status == 401 else error) from None
+        return ExecStream(ws)
+
+
+class ExecStream:
+    """A process started by pods/exec. The websocket carries one channel byte and data per
+    message: 0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 the terminal size; v5 adds
+    255 <channel> to close a stream. Not thread-safe: one thread reads and writes (select on
+    `socket`, then read())."""
+
+    PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+    STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.protocol = ws.getsubprotocol() or ""
+        self.status = None  # the final Status, once read
+
+    @property
+    def socket(self):
+        return self.ws.sock
+
+    def buffered(self):
+        """Decrypted bytes already waiting (select() does not see them)."""
+        pending = getattr(self.ws.sock, "pending", None)
+        return bool(pending and pending())
+
+    def write(self, data):
+        self.ws.send_binary(bytes([self.STDIN]) + data)
+
+    def resize(self, cols, rows):
+        self.ws.send_binary(bytes([self.RESIZE]) + json.dumps({"Width": cols, "Height": rows}).encode())
+
+    def close_stdin(self):
+        if self.protocol.startswith("v5"):
+            self.ws.send_binary(bytes([self.CLOSE, self.STDIN]))
+
+    def read(self):
+        """The next message: ("stdout" | "stderr", bytes), ("status", dict), ("closed", None), or
+        (None, None) for one that carries nothing (a ping, an empty message)."""
+        import websocket
+
+        try:
+            opcode, data = self.ws.recv_data(control_frame=True)
+        except (websocket.WebSocketConnectionClosedException, OSError):
+            return "closed", None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return "closed", None
+        if opcode not in (websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT) or not data:
+            return None, None
+        channel, payload = data[0], bytes(data[1:])
+        if channel == self.ERROR:
+            try:
+                self.status = json.loads(payload)
+            except ValueError:
+                self.status = {"status": "Failure", "message": payload.decode(errors="replace")}
+            return "status", self.status
+        if channel in (self.STDOUT, self.STDERR):
+            return ("stdout" if channel == self.STDOUT else "stderr"), payload
+        return None, None
+
+    def exit_code(self):
+        """The process's exit code from its Status (None when it did not exit: the exec failed)."""
+        status = self.status or {}
+        if status.get("status") == "Success":
+            return 0
+        if status.get("reason") == "NonZeroExitCode":
+            for cause in (status.get("details") or {}).get("causes") or []:
+                if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+                    return int(cause["message"])
+        return None
+
+    def close(self):
+        import websocket
+
+        try:
+            self.ws.close(timeout=1)
+        except (websocket.WebSocketException, OSError):
+            pass
+        finally:
+            self.ws.shutdown()
 
 
 def refused(status, data):

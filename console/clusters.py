@@ -8,36 +8,49 @@ from django.core.validators import validate_slug
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import crypto, kube, oplog, roles
+from . import crypto, kube, oplog, permissions, roles
+from .cluster_api import ClusterAPI
 from .choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
 from .models import Cluster
 
-MAX_KUBECONFIG_BYTES = 256 * 1024
+MAX_KUBECONFIG_BYTES = kube.MAX_KUBECONFIG_BYTES
 
 
 def connect(kubeconfig_text, context=None):
     """Parse and probe a kubeconfig; returns (data, probe) or raises kube.ClusterError."""
-    if len(kubeconfig_text.encode()) > MAX_KUBECONFIG_BYTES:
+    if len(kubeconfig_text.encode("utf-8", "surrogatepass")) > MAX_KUBECONFIG_BYTES:  # a lone surrogate is the parser's to refuse
         raise kube.ClusterError("malformed", _("larger than 256 KiB"))
     data = kube.parse_kubeconfig(kubeconfig_text)
     context = kube.resolve_context(data, context or None)
-    kube.server_of(data, context)  # a context without a server is malformed, before any connection
+    kube.server_of(data, context)  # a context without a (https) server is refused before any connection
     return data, kube.probe(data, context)
 
 
-def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="", description=""):
+def skips_tls_verify(cluster):
+    """Whether the cluster's kubeconfig turns certificate checks off (shown as a warning)."""
+    try:
+        return kube.skips_tls_verify(kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted)), cluster.context)
+    except (kube.ClusterError, crypto.InvalidToken):
+        return False
+
+
+def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="", description="", add_anyway=False):
+    """Add a cluster the console can reach. One whose credentials lack what the console needs
+    is refused with the list, unless the operator adds it anyway, for read-only use."""
     if not roles.is_operator(acting_user):
         raise PermissionError(_("Only operators add clusters."))
     target = {"cluster": name, "kind": "Cluster", "name": name}
-    payload = {"region": region, "description": description, "context": context}
+    payload = {"region": region, "description": description, "context": context, "add_anyway": bool(add_anyway)}
     with oplog.recorded(acting_user, "cluster.register", target=target, payload=payload) as outcome:
         validate_slug(name)
         if Cluster.objects.filter(name=name).exists():
             raise ValidationError(_("A cluster named %(name)s exists already.") % {"name": name})
         try:
-            _data, probe = connect(kubeconfig_text, context)
+            data, probe = connect(kubeconfig_text, context)
         except kube.ClusterError as exc:
             raise ValidationError(str(exc), code=exc.reason) from None
+        if kube.skips_tls_verify(data, probe.context):
+            outcome.payload["insecure_skip_tls_verify"] = True  # the log keeps who accepted an unverified server
         cluster = Cluster(
             name=name,
             region=region,
@@ -46,9 +59,33 @@ def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="
             created_by=acting_user,
         )
         apply_probe(cluster, probe)
+        try:
+            check_permissions(cluster)
+        except kube.ClusterError as exc:
+            raise ValidationError(str(exc), code=exc.reason) from None
+        if cluster.permissions_missing:
+            outcome.payload["permissions_missing"] = [m["text"] for m in cluster.permissions_missing]
+            if not add_anyway:
+                raise ValidationError(missing_message(cluster) + " " + _("Grant them and try again, or tick \"Add anyway (read-only use)\"."),
+                                      code="permissions")
         cluster.save()
-        outcome.after = {"server": cluster.server, "context": cluster.context, "version": cluster.version, "nodes": len(cluster.nodes)}
+        outcome.after = {"server": cluster.server, "context": cluster.context, "version": cluster.version, "nodes": len(cluster.nodes),
+                         "permissions_missing": [m["text"] for m in cluster.permissions_missing]}
     return cluster
+
+
+def check_permissions(cluster):
+    """Ask the cluster what the console's identity may not do, and keep the answer."""
+    with ClusterAPI(cluster) as api:
+        cluster.permissions_missing = permissions.check(api)
+    cluster.permissions_checked_at = timezone.now()
+
+
+def missing_message(cluster):
+    """One sentence: what the identity may not do and which features that breaks."""
+    report = permissions.report(cluster)
+    return _("The console's identity may not: %(missing)s. Without these, this does not work: %(features)s.") % {
+        "missing": report["summary"], "features": "; ".join(str(label) for label, _consequence in report["features"])}
 
 
 def apply_probe(cluster, probe):
@@ -71,6 +108,7 @@ def refresh_cluster(cluster):
     try:
         data = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
         apply_probe(cluster, kube.probe(data, cluster.context))
+        check_permissions(cluster)  # granted or taken away since: the next refresh knows
     except kube.ClusterError as exc:
         cluster.status, cluster.status_message = ClusterStatus.UNREACHABLE, str(exc)
         cluster.last_sync_at = timezone.now()
@@ -104,6 +142,7 @@ def attach_embedded_cluster(name, kubeconfig_text, *, description=""):
     cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name, description=description, region="local")
     cluster.kubeconfig_encrypted = crypto.encrypt(kubeconfig_text)
     apply_probe(cluster, probe)
+    check_permissions(cluster)
     cluster.save()
     WatchCursor.objects.filter(cluster=cluster).delete()  # resourceVersions of the last run mean nothing now
     oplog.record(None, "cluster.attach_embedded", actor_name="system", result=OperationResult.SUCCEEDED,

@@ -64,9 +64,16 @@ class ClusterForm(BootstrapMixin, forms.Form):
     name = forms.SlugField(label=_("Name"), max_length=63, help_text=_("Lower-case letters, digits and hyphens."))
     region = forms.CharField(label=_("Region"), max_length=63, required=False)
     description = forms.CharField(label=_("Description"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
-    kubeconfig = forms.CharField(label=_("Kubeconfig (paste)"), required=False, widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}))
+    kubeconfig = forms.CharField(
+        label=_("Kubeconfig (paste)"), required=False, widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text=_("Inline credentials only: token or client-certificate-data and client-key-data, with certificate-authority-data "
+                    "and an https:// server. Exec plugins, auth providers, file paths and proxy-url are refused."))
     kubeconfig_file = forms.FileField(label=_("or upload a kubeconfig file"), required=False)
     context = forms.CharField(label=_("Context"), max_length=253, required=False, help_text=_("Empty: the kubeconfig's current context."))
+    add_anyway = forms.BooleanField(
+        label=_("Add anyway (read-only use)"), required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+        help_text=_("When the kubeconfig's identity lacks permissions the console needs: add the cluster all the same, to look at "
+                    "it; tenant namespaces and apps are then refused on it."))
 
     def clean(self):
         data = super().clean()

@@ -263,7 +263,7 @@ class KindWatcher(threading.Thread):
     def __init__(self, cluster, kind, stop_event, writer):
         super().__init__(name=f"watch-{cluster.name}-{kind.kind}", daemon=True)
         self.cluster_id = cluster.pk
-        self.kubeconfig = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
+        self.kubeconfig_encrypted = cluster.kubeconfig_encrypted
         self.context = cluster.context
         self.kind = kind
         self.stop_event = stop_event
@@ -284,7 +284,10 @@ class KindWatcher(threading.Thread):
                 if self.stop_event.is_set():
                     break
                 log.warning("%s: %s; retrying in %.1fs", self.name, exc, backoff)
-                WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(last_error=str(exc)[:2000])
+                try:
+                    WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(last_error=str(exc)[:2000])
+                except DatabaseError as db_error:  # PostgreSQL is away too (a restart): keep watching regardless
+                    log.warning("%s: the error is not kept on the cursor: %s", self.name, db_error)
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             finally:
@@ -305,7 +308,9 @@ class KindWatcher(threading.Thread):
             self.interrupt()
 
     def sync_once(self):
-        api = kube.api_client(self.kubeconfig, self.context)
+        # Checked at every connection, inside run()'s retry loop: a kubeconfig the console
+        # refuses is reported on the cursor instead of ending the watchers' refresh.
+        api = kube.api_client(kube.parse_kubeconfig(crypto.decrypt(self.kubeconfig_encrypted)), self.context)
         try:
             if self.resource_version is None:
                 cursor = WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).first()

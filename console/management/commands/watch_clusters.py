@@ -1,10 +1,14 @@
 import gc
+import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
 
 from console.watcher import ClusterWatchers
+
+log = logging.getLogger("console.watcher")
 
 
 class Command(BaseCommand):
@@ -24,7 +28,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: done.set())
         self.stdout.write("watching clusters (Ctrl-C stops)")
         while not done.is_set():
-            watchers.refresh()
+            try:
+                watchers.refresh()
+            except DatabaseError as exc:  # PostgreSQL away (a restart): the watchers go on, look again later
+                log.warning("could not look for added or removed clusters: %s", exc)
+                close_old_connections()
             done.wait(rescan)
         watchers.stop()
         self.stdout.write("stopped")
