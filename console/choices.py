@@ -59,6 +59,7 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
     @classmethod
     def active(cls):
@@ -66,8 +67,8 @@ class JobStatus(models.TextChoices):
 
     @classmethod
     def terminal(cls):
-        return (cls.SUCCEEDED, cls.FAILED)
+        return (cls.SUCCEEDED, cls.FAILED, cls.CANCELLED)
 
     @classmethod
     def colour(cls, value):
-        return {cls.SUCCEEDED: "success", cls.FAILED: "danger", cls.RUNNING: "primary"}.get(value, "secondary")
+        return {cls.SUCCEEDED: "success", cls.FAILED: "danger", cls.RUNNING: "primary", cls.CANCELLED: "warning"}.get(value, "secondary")

@@ -148,6 +148,10 @@ class Cluster(models.Model):
     nodes = models.JSONField(default=list, blank=True)  # node summaries from the last sync
     health = models.JSONField(default=list, blank=True)  # [[check, ok]] from /readyz
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    # What the console's own identity may not do there (console.permissions), as of the last
+    # check: [{"verb", "group", "resource", "subresource", "text", "features"}]; [] = nothing missing.
+    permissions_missing = models.JSONField(default=list, blank=True)
+    permissions_checked_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -232,6 +236,12 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it ("celery-hostname pid N") and when it last said so: the reaper ends or
+    # re-queues running jobs whose heartbeat went quiet (their worker is gone).
+    owner = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Asked to stop: a pending job never starts, a running one stops before its next step.
+    cancel_requested = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]

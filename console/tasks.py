@@ -88,3 +88,11 @@ def refresh_clusters():
 
     for cluster in Cluster.objects.all():
         refresh_cluster(cluster)
+
+
+@shared_task
+def reap_stale_jobs():
+    """Beat: end or re-queue the jobs whose worker is gone (see console.jobs.reap_stale_jobs)."""
+    from .jobs import reap_stale_jobs as reap
+
+    return reap()

@@ -25,6 +25,7 @@ console_patterns = [
         name="resource",
     ),
     path("jobs/<int:pk>/", jobs.job_detail, name="job"),
+    path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
     path("oplog/", oplog.oplog_list, name="oplog"),
     path("oplog/export.csv", oplog.oplog_export, name="oplog_export"),
     path("oplog/verify/", oplog.oplog_verify, name="oplog_verify"),

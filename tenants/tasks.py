@@ -243,3 +243,5 @@ RUNNERS = {
     "tenant.resume": resume_tenant,
     "tenant.delete": delete_tenant,
 }
+# Every step converges when repeated: a job whose worker died is simply run again.
+jobs.register_task(run_tenant_job, RUNNERS, failed=_fail, idempotent=True)

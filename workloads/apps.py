@@ -10,13 +10,18 @@ class WorkloadsConfig(AppConfig):
     def ready(self):
         from console import jobs, realtime
 
-        from . import live, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
+        from . import live, permissions, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
+        from . import tasks  # noqa: F401 (registers its job kinds with the reaper)
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)
+        permissions.register()  # what the console's identity needs on a cluster for this app's features
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
         realtime.register_group(podlogs.PREFIX, podlogs.may_follow, podlogs.snapshot)
+        from .consumers import TerminalConsumer
+
+        realtime.register_socket("ws/terminal/<str:token>/", TerminalConsumer)
         register_beat()
 
 

@@ -549,6 +549,9 @@ RUNNERS = {
     "app.canary_abort": canary_abort,
     "app.restore": restore,
 }
+# A job whose worker died is not run again behind anybody's back: rollouts, revisions and
+# notifications are per run, so it fails with the reason and its requester decides.
+jobs.register_task(run_app_job, RUNNERS, failed=_fail, idempotent=False)
 
 
 # --- run by Celery beat ----------------------------------------------------------------
@@ -596,7 +599,8 @@ def observe_autoscalers():
                                             name=app.name).first()
         status = (row.object.get("status") or {}) if row else {}
         desired = status.get("desiredReplicas")
-        if desired is None or desired == app.observed_replicas:
+        # 0 (or absent): the autoscaler has not computed a count yet (no metrics), not a scaling
+        if not desired or desired == app.observed_replicas:
             continue
         if not App.objects.filter(pk=app.pk, observed_replicas=app.observed_replicas).update(observed_replicas=desired):
             continue  # another run recorded it

@@ -61,3 +61,11 @@ def job_group(job):
 @register.filter
 def get_item(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.filter
+def may_run(job, user):
+    """Whether the user may act on the job (cancel it)."""
+    from ..jobs import may_run as allowed
+
+    return allowed(user, job)

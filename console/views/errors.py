@@ -1,7 +1,14 @@
+import sys
+
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from .. import outages
 from ..choices import OperationResult
+
+OUTAGE_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL or Redis takes a few
 
 
 def csrf_failure(request, reason=""):
@@ -24,4 +31,10 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this while handling the exception: a PostgreSQL or Redis outage is
+    # answered 503 with a page that needs neither (the logging filter notes the outage once).
+    if outages.outage_of(sys.exc_info()[1]):
+        response = HttpResponse(render_to_string("503.html", {"retry_after": OUTAGE_RETRY_AFTER}), status=503)
+        response["Retry-After"] = str(OUTAGE_RETRY_AFTER)
+        return response
     return render(request, "500.html", status=500)

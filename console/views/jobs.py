@@ -1,16 +1,36 @@
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import jobs
-from ..access import require
+from ..access import call_service, require
 from ..models import Job
+from .htmx import is_partial
+
+
+def _visible_job(request, pk):
+    job = Job.objects.filter(pk=pk).select_related("requested_by").first()
+    if job is None or not jobs.may_see(request.user, job):
+        raise Http404("no such operation")  # the same answer whether it exists or not
+    return job
 
 
 @require_GET
 @require()
 def job_detail(request, pk):
-    job = Job.objects.filter(pk=pk).select_related("requested_by").first()
-    if job is None or not jobs.may_see(request.user, job):
-        raise Http404("no such operation")  # the same answer whether it exists or not
+    job = _visible_job(request, pk)
     return render(request, "console/job.html", {"job": job, "job_group": jobs.group(job)})
+
+
+@require_POST
+@require()
+def job_cancel(request, pk):
+    job = _visible_job(request, pk)
+    try:
+        job = call_service(request, jobs.cancel_job, job)
+    except ValidationError as exc:
+        return render(request, "400.html", {"message": " ".join(exc.messages)}, status=409)
+    if is_partial(request):
+        return render(request, "console/_job.html", {"job": job})
+    return redirect("console:job", pk=job.pk)

@@ -34,6 +34,7 @@ class Command(BaseCommand):
         self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
         if not no_demo:
             call_command("seed_demo")
+        self.reap_jobs()
         sandbox = None if no_sandbox else self.start_sandbox(demo=not no_demo)
         beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(settings.STATE_DIR / "celerybeat-schedule"))
         watchers = ClusterWatchers()
@@ -60,6 +61,15 @@ class Command(BaseCommand):
             logging.getLogger(name).setLevel(logging.WARNING)
         # The in-memory broker has no host; kombu warns about it on every connection.
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+
+    def reap_jobs(self):
+        """Jobs the previous run left active: with the in-memory queue, their messages and
+        worker died with that process, so every one is lost; with Redis, only stale ones."""
+        from console.jobs import reap_stale_jobs
+
+        reaped = reap_stale_jobs(orphaned=settings.CELERY_BROKER_URL.startswith("memory://"))
+        if reaped:
+            self.stdout.write(f"{reaped} jobs of the previous run queued again or ended")
 
     def start_sandbox(self, demo):
         """The default cluster of the embedded run, reached through its kubeconfig only."""
