@@ -4,21 +4,27 @@ log and, for cluster work, records a Job whose Celery task does it (tenants/task
 import ipaddress
 import re
 import secrets
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from console import jobs, oplog, quantity, roles
+from console import jobs, oplog, permissions, quantity, roles
 from console.choices import OperationResult
 
 from . import access, usage
-from .choices import PathKind, ProjectStatus, TenantRole, TenantStatus
+from .choices import PathKind, PodSecurityLevel, ProjectStatus, TenantRole, TenantStatus
 from .models import Membership, NetworkPath, Project, Tenant
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESERVED_PREFIXES = ("kube-", "caas-", "openshift-")
-TENANT_FIELDS = ("display_name", "contact", "time_zone", "limits", "max_namespaces", "default_quota", "default_limit_range")
+INVITATION_SALT = "tenants.invitation"
+INVITATION_DAYS = 3
+TENANT_FIELDS = ("display_name", "contact", "time_zone", "limits", "max_namespaces", "default_quota", "default_limit_range",
+                 "pod_security")
 
 
 def check_dns_label(value, what, max_length=63):
@@ -45,8 +51,13 @@ def _snapshot(tenant):
 # --- tenants ------------------------------------------------------------------------
 
 
+def _check_pod_security(level):
+    if level not in PodSecurityLevel.values:
+        raise ValidationError(_("Unknown Pod Security level %(level)s: choose restricted or baseline.") % {"level": repr(level)})
+
+
 def create_tenant(*, acting_user, name, display_name, contact="", clusters=(), limits=None, max_namespaces=None,
-                  default_quota=None, default_limit_range=None, time_zone="Asia/Shanghai"):
+                  default_quota=None, default_limit_range=None, time_zone="Asia/Shanghai", pod_security=PodSecurityLevel.RESTRICTED):
     with oplog.recorded(acting_user, "tenant.create", target={"tenant": name, "kind": "Tenant", "name": name}) as outcome:
         _require(roles.is_operator(acting_user), _("Only operators create tenants."))
         check_dns_label(name, _("Tenant name"), max_length=30)
@@ -54,7 +65,13 @@ def create_tenant(*, acting_user, name, display_name, contact="", clusters=(), l
             raise ValidationError(_("Tenant names may not start with kube, caas or openshift."))
         if Tenant.objects.filter(name=name).exists():
             raise ValidationError(_("A tenant named %(name)s exists already.") % {"name": name})
-        tenant = Tenant(name=name, display_name=display_name or name, contact=contact, time_zone=time_zone, created_by=acting_user)
+        # Namespaces are <tenant>-<name>: with tenants "rival" and "rival-x", "rival-x-dev" could be either's.
+        if Tenant.objects.filter(Q(name__in=_hyphen_prefixes(name)) | Q(name__startswith=name + "-")).exists():
+            raise ValidationError(_("A tenant name may not be another tenant's name followed by '-' and more, nor the start "
+                                    "of one: their namespaces (<tenant>-<name>) would be mistaken for each other. Choose another name."))
+        _check_pod_security(pod_security)
+        tenant = Tenant(name=name, display_name=display_name or name, contact=contact, time_zone=time_zone, pod_security=pod_security,
+                        created_by=acting_user)
         _set_limits(tenant, limits or {}, max_namespaces, default_quota or {}, default_limit_range or {}, allocated={})
         tenant.save()
         tenant.clusters.set(clusters)
@@ -63,7 +80,9 @@ def create_tenant(*, acting_user, name, display_name, contact="", clusters=(), l
 
 
 def update_tenant(tenant, *, acting_user, display_name, contact, clusters, limits, max_namespaces,
-                  default_quota, default_limit_range, time_zone):
+                  default_quota, default_limit_range, time_zone, pod_security=None):
+    """Change the tenant (operators only). pod_security None keeps the level; a new level
+    queues the provisioning of each ready namespace again, which relabels it."""
     with oplog.recorded(acting_user, "tenant.update", target=_tenant_target(tenant)) as outcome:
         _require(roles.is_operator(acting_user), _("Only operators edit tenants."))
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
@@ -77,13 +96,32 @@ def update_tenant(tenant, *, acting_user, display_name, contact, clusters, limit
         if max_namespaces is not None and max_namespaces < len(projects):
             raise ValidationError(_("The tenant has %(n)s namespaces already; the limit cannot be lower.") % {"n": len(projects)})
         tenant.display_name, tenant.contact, tenant.time_zone = display_name or tenant.name, contact, time_zone
+        level_changed = pod_security is not None and pod_security != tenant.pod_security
+        if pod_security is not None:
+            _check_pod_security(pod_security)
+            tenant.pod_security = pod_security
         allocated = usage.sum_amounts(usage.parse_amounts(p.quota) for p in projects)
         used = usage.sum_amounts(usage.quotas_used(projects).values())
         _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_range, allocated, used)
         tenant.save()
         tenant.clusters.set(clusters)
         outcome.after = _snapshot(tenant)
+        if level_changed:  # the namespaces' labels follow: each is provisioned again
+            outcome.after["reprovisioning"] = [_reprovision(p, acting_user).pk for p in projects
+                                               if p.status in (ProjectStatus.ACTIVE, ProjectStatus.FAILED)]
     return tenant
+
+
+def _reprovision(project, acting_user):
+    project.status = ProjectStatus.UPDATING
+    project.save(update_fields=["status"])
+    return _queue_sync(project, acting_user, "namespace.update")
+
+
+def _hyphen_prefixes(name):
+    """The names that "a-b-c" extends with '-': a, a-b."""
+    parts = name.split("-")
+    return ["-".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_range, allocated, used=None):
@@ -125,15 +163,36 @@ def _check_limit_range(values):
 # --- members -----------------------------------------------------------------------
 
 
+@dataclass
+class Invited:
+    """What inviting answers: the membership made at once (operators; a new name's account
+    comes with a one-time password), or the token of an invitation the invitee accepts."""
+
+    membership: Membership | None = None
+    password: str | None = None
+    token: str = ""
+
+
 def invite_member(tenant, *, acting_user, username, role=TenantRole.MEMBER):
-    """Add a user to the tenant; a new username gets an account, and its one-time
-    password is returned (shown once to the inviter). Returns (membership, password or None)."""
+    """Invite a user name into the tenant.
+
+    Operators, who see every user anyway, add the user at once; a new name gets an account.
+    A tenant admin gets an invitation for the user to accept, and the same answer whether
+    or not the name has an account or belongs to another tenant: nobody joins a tenant
+    without consent, and inviting tells a tenant nothing about other tenants' users."""
     with oplog.recorded(acting_user, "tenant.member_add", target=_tenant_target(tenant, kind="Membership", name=username)) as outcome:
         _require(access.may_administer(acting_user, tenant), _("Only the tenant's admins invite members."))
         _require(tenant.is_active, _("The tenant is suspended."))
         check_dns_label(username, _("User name"), max_length=150)
         if role not in TenantRole.values:
             raise ValidationError(_("Unknown tenant role."))
+        if Membership.objects.filter(tenant=tenant, user__username=username).exists():  # the tenant's own members: no secret
+            raise ValidationError(_("%(name)s is a member already.") % {"name": username})
+        if not roles.is_operator(acting_user):
+            outcome.result = OperationResult.ACCEPTED
+            outcome.after = {"user": username, "role": role, "invitation": True}
+            token = signing.dumps({"tenant": tenant.pk, "user": username, "role": role, "by": acting_user.pk}, salt=INVITATION_SALT)
+            return Invited(token=token)
         User = get_user_model()
         user = User.objects.filter(username=username).first()
         password = None
@@ -142,11 +201,53 @@ def invite_member(tenant, *, acting_user, username, role=TenantRole.MEMBER):
             user = User.objects.create_user(username=username, password=password)
         elif user.platform_role:
             raise ValidationError(_("%(name)s is a platform operator or auditor, not a tenant user.") % {"name": username})
-        if Membership.objects.filter(tenant=tenant, user=user).exists():
-            raise ValidationError(_("%(name)s is a member already.") % {"name": username})
         membership = Membership.objects.create(tenant=tenant, user=user, role=role, invited_by=acting_user)
         outcome.after = {"user": username, "role": role, "new_account": password is not None}
-    return membership, password
+    return Invited(membership=membership, password=password)
+
+
+@dataclass
+class Invitation:
+    tenant: Tenant
+    username: str
+    role: str
+    invited_by: object
+
+    @property
+    def role_label(self):
+        return TenantRole(self.role).label
+
+
+def read_invitation(token):
+    """The invitation a token stands for, while it is valid: signed by us, at most
+    INVITATION_DAYS old, its tenant active and its inviter still one of the tenant's admins."""
+    invalid = PermissionError(_("This invitation is not valid (any more): ask the tenant's admin for a new one."))
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_DAYS * 24 * 3600)
+        tenant = Tenant.objects.filter(pk=data["tenant"]).first()
+        inviter = get_user_model().objects.filter(pk=data["by"], is_active=True).first()
+        invitation = Invitation(tenant, str(data["user"]), data["role"], inviter)
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise invalid from None
+    if tenant is None or not tenant.is_active or inviter is None or not access.may_administer(inviter, tenant) \
+            or invitation.role not in TenantRole.values:
+        raise invalid
+    return invitation
+
+
+def accept_invitation(token, *, acting_user):
+    """The invitee, signed in as the invited name, joins the tenant (again: a no-op)."""
+    with oplog.recorded(acting_user, "tenant.member_join", target={"kind": "Membership"}) as outcome:
+        invitation = read_invitation(token)
+        outcome.target.update(_tenant_target(invitation.tenant, kind="Membership", name=invitation.username))
+        if acting_user.get_username() != invitation.username:
+            raise PermissionError(_("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username})
+        if acting_user.platform_role:
+            raise ValidationError(_("Operators and auditors do not join tenants."))
+        membership, _created = Membership.objects.get_or_create(
+            tenant=invitation.tenant, user=acting_user, defaults={"role": invitation.role, "invited_by": invitation.invited_by})
+        outcome.after = {"user": invitation.username, "role": membership.role, "invited_by": invitation.invited_by.get_username()}
+    return membership
 
 
 def remove_member(tenant, *, acting_user, membership_id):
@@ -185,8 +286,15 @@ def create_project(tenant, *, acting_user, cluster, short_name, display_name="",
         projects = list(tenant.projects.all())
         if tenant.max_namespaces is not None and len(projects) >= tenant.max_namespaces:
             raise ValidationError(_("The tenant may have %(n)s namespaces and has them all.") % {"n": tenant.max_namespaces})
-        if any(p.cluster_id == cluster.pk and p.name == name for p in projects) or Project.objects.filter(cluster=cluster, name=name).exists():
+        taken = Project.objects.filter(cluster=cluster, name=name).first()
+        if taken is not None and taken.tenant_id == tenant.pk:
             raise ValidationError(_("Namespace %(name)s exists already on %(cluster)s.") % {"name": name, "cluster": cluster.name})
+        # Another tenant's namespace, or a name in the space of a tenant whose name extends this
+        # one's (tenants named before names were checked: "rival" may not take "rival-x-dev" from
+        # "rival-x"): refused without saying whose, or whether anything is there.
+        extending = [prefix for prefix in _hyphen_prefixes(name) if len(prefix) > len(tenant.name)] + [name]
+        if taken is not None or Tenant.objects.filter(name__in=extending).exists():
+            raise ValidationError(_("The namespace name %(name)s is not available; choose another.") % {"name": name})
         quota = dict(tenant.default_quota if quota is None else quota)
         limit_range = dict(tenant.default_limit_range if limit_range is None else limit_range)
         _check_quota_fits(tenant, quota, others=projects)
@@ -254,6 +362,10 @@ def _project_target(project, **extra):
 def _queue_sync(project, acting_user, kind):
     from .tasks import run_tenant_job
 
+    # A cluster added for read-only use: refuse now rather than fail at the job's first 403.
+    blocked = permissions.refusal(project.cluster, "namespaces", "impersonation")
+    if blocked:
+        raise ValidationError(blocked)
     return jobs.create_job(kind, requested_by=acting_user, task=run_tenant_job, target=_project_target(project),
                            tenant=(project.tenant_id, project.tenant.name), payload={"project": project.pk})
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.tenant_list, name="tenant_list"),
     path("add/", views.tenant_add, name="tenant_add"),
     path("switch/", views.tenant_switch, name="tenant_switch"),
+    path("invitations/accept/", views.invitation_accept, name="invitation_accept"),
     path("<slug:name>/", views.tenant_detail, name="tenant"),
     path("<slug:name>/edit/", views.tenant_edit, name="tenant_edit"),
     path("<slug:name>/suspend/", views.tenant_suspend, name="tenant_suspend"),

@@ -4,6 +4,8 @@ not see), call a service, render. Refusals from services become 403, bad input 4
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,7 +53,7 @@ def tenant_add(request):
                 tenant = call_service(request, services.create_tenant, name=data["name"], display_name=data["display_name"],
                                contact=data["contact"], clusters=data["clusters"], limits=form.limits,
                                max_namespaces=data["max_namespaces"], default_quota=form.quota,
-                               default_limit_range=form.limit_range, time_zone=data["time_zone"])
+                               default_limit_range=form.limit_range, time_zone=data["time_zone"], pod_security=data["pod_security"])
             except ValidationError as exc:
                 return _invalid(request, "tenants/tenant_form.html", {"form": form}, exc, form)
             messages.success(request, _("Tenant %(name)s created.") % {"name": tenant.name})
@@ -90,7 +92,7 @@ def tenant_edit(request, name):
     tenant = access.get_tenant(request.user, name)
     form = TenantForm(request.POST if request.method == "POST" else None, tenant=tenant, initial={
         "name": tenant.name, "display_name": tenant.display_name, "contact": tenant.contact, "time_zone": tenant.time_zone,
-        "clusters": tenant.clusters.all(), "max_namespaces": tenant.max_namespaces})
+        "clusters": tenant.clusters.all(), "max_namespaces": tenant.max_namespaces, "pod_security": tenant.pod_security})
     context = {"form": form, "tenant": tenant}
     if request.method == "POST":
         if not form.is_valid():
@@ -99,7 +101,8 @@ def tenant_edit(request, name):
         try:
             call_service(request, services.update_tenant, tenant, display_name=data["display_name"], contact=data["contact"],
                   clusters=data["clusters"], limits=form.limits, max_namespaces=data["max_namespaces"],
-                  default_quota=form.quota, default_limit_range=form.limit_range, time_zone=data["time_zone"])
+                  default_quota=form.quota, default_limit_range=form.limit_range, time_zone=data["time_zone"],
+                  pod_security=data["pod_security"])
         except ValidationError as exc:
             return _invalid(request, "tenants/tenant_form.html", context, exc, form)
         messages.success(request, _("Tenant %(name)s saved.") % {"name": tenant.name})
@@ -156,17 +159,44 @@ def member_add(request, name):
     form = MemberForm(request.POST)
     if not form.is_valid():
         return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
+    username = form.cleaned_data["username"]
     try:
-        membership, password = call_service(request, services.invite_member, tenant, username=form.cleaned_data["username"],
-                                     role=form.cleaned_data["role"])
+        invited = call_service(request, services.invite_member, tenant, username=username, role=form.cleaned_data["role"])
     except ValidationError as exc:
         form.add_error(None, exc)
         return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
-    if password:
+    if invited.token:
+        link = request.build_absolute_uri(reverse("tenants:invitation_accept") + "?" + urlencode({"token": invited.token}))
+        messages.success(request, _("Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
+                                    "they open it signed in as %(user)s (people new to the console get their account from an "
+                                    "operator first): %(link)s") % {"user": username, "days": services.INVITATION_DAYS, "link": link})
+        return redirect("tenants:tenant", name=tenant.name)
+    if invited.password:
         messages.warning(request, _("Account %(user)s created with the one-time password %(password)s — pass it on; it is not shown again.")
-                         % {"user": membership.user.username, "password": password})
-    messages.success(request, _("%(user)s added.") % {"user": membership.user.username})
+                         % {"user": username, "password": invited.password})
+    messages.success(request, _("%(user)s added.") % {"user": username})
     return redirect("tenants:tenant", name=tenant.name)
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def invitation_accept(request):
+    """The invitee's page: who invites them where, and a button to join."""
+    token = request.POST.get("token", "") if request.method == "POST" else request.GET.get("token", "")
+    if request.method == "POST":
+        try:
+            membership = call_service(request, services.accept_invitation, token)
+        except ValidationError as exc:
+            return render(request, "tenants/invitation.html", {**SECTION, "error": " ".join(exc.messages)}, status=400)
+        messages.success(request, _("You joined %(tenant)s.") % {"tenant": membership.tenant})
+        return redirect("tenants:tenant", name=membership.tenant.name)
+    try:
+        invitation = services.read_invitation(token)
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    if invitation.username != request.user.get_username():
+        raise PermissionDenied(_("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username})
+    return render(request, "tenants/invitation.html", {**SECTION, "invitation": invitation, "token": token})
 
 
 @require_POST

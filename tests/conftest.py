@@ -15,9 +15,17 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 KEY_PREFIX = f"caas-test-{XDIST_WORKER}-{os.getpid()}"
 
 
+@pytest.fixture(scope="session")
+def oplog_anchor_path(tmp_path_factory):
+    """Each test worker has its own database, so its own operation log anchor too (shared
+    with the console processes it starts on that database)."""
+    return tmp_path_factory.getbasetemp() / "oplog-anchor.jsonl"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def isolated_redis_keys():
-    """Parallel test workers share one Redis: give each its own keys, groups and queue."""
+def isolated_redis_keys(oplog_anchor_path):
+    """Parallel test workers share one Redis: give each its own keys, groups and queue
+    (and its own operation log anchor)."""
     from django.conf import settings
 
     caches = {"default": {**settings.CACHES["default"], "KEY_PREFIX": KEY_PREFIX}}
@@ -25,8 +33,14 @@ def isolated_redis_keys():
     if "CONFIG" in layers["default"]:
         layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{KEY_PREFIX}:asgi"}
     celery_app.conf.task_default_queue = KEY_PREFIX
-    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers, KEY_PREFIX=KEY_PREFIX):
+    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers, KEY_PREFIX=KEY_PREFIX, OPLOG_ANCHOR_PATH=str(oplog_anchor_path)):
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_oplog_anchor(oplog_anchor_path):
+    """Every test starts with an empty database, so with no checkpoints of the last one's."""
+    oplog_anchor_path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
@@ -57,14 +71,14 @@ def tenant_user(db):
 
 
 @pytest.fixture(scope="session")
-def live_env(django_db_setup, django_db_blocker):
+def live_env(django_db_setup, django_db_blocker, oplog_anchor_path):
     """Environment for the console's own processes, pointed at this worker's test database."""
     from django.db import connection
 
     from . import live
 
     with django_db_blocker.unblock():
-        return live.process_env(connection.settings_dict, KEY_PREFIX)
+        return live.process_env(connection.settings_dict, KEY_PREFIX, OPLOG_ANCHOR_PATH=str(oplog_anchor_path))
 
 
 @pytest.fixture(scope="session")

@@ -24,22 +24,26 @@ def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url or "console:dashboard")
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
-    status, error = 200, ""
+    status, error, retry_after = 200, "", None
     if request.method == "POST":
         username = request.POST.get("username", "")
-        if throttle.is_locked_out(username, request.source_ip):
+        # Counted before the password is checked, so parallel attempts cannot slip through.
+        decision = throttle.reserve(username, request.source_ip)
+        if not decision.allowed:
             accounts.record_throttled_login(username)
             form = LoginForm(request, initial={"username": username})
             error = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
-            status = 429
+            status, retry_after = 429, decision.retry_after
         elif form.is_valid():
-            throttle.clear_user(username)
+            throttle.succeeded(username, request.source_ip)
             login(request, form.get_user())
             return redirect(next_url or "console:dashboard")
         else:
-            throttle.note_failure(username, request.source_ip)
             status = 401
-    return render(request, "console/login.html", {"form": form, "next": next_url, "error": error}, status=status)
+    response = render(request, "console/login.html", {"form": form, "next": next_url, "error": error}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @sensitive_post_parameters()

@@ -27,4 +27,10 @@
     }, 50);
   }
   document.addEventListener("htmx:wsAfterMessage", function () { scheduleHide(document); });
+
+  // Selects that apply at once (language, tenant): here rather than inline onchange
+  // handlers, which the Content-Security-Policy does not run.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
 })();

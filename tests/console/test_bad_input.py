@@ -318,7 +318,8 @@ ROWS = [row for row in MATRIX if row[0] != "admin:index"]
 @pytest.mark.django_db
 @pytest.mark.parametrize("name,args,method,data,expected", ROWS, ids=[f"{row[0]}-{row[2]}" for row in ROWS])
 def test_bad_input_never_makes_a_500(client, settings, name, args, method, data, expected):
-    settings.LOGIN_MAX_FAILURES = 10**6  # every sign-in attempt reaches the form (the lockout has its own test below)
+    # every sign-in attempt reaches the form (the lockout has its own test below)
+    settings.LOGIN_MAX_FAILURES = settings.LOGIN_MAX_ATTEMPTS_PER_ADDRESS = settings.LOGIN_MAX_FAILURES_PER_USER = 10**6
     cluster, tenant, project, users = setup_world()
     url = url_for(name, args, cluster)
     if data and data.get("cluster") == "CLUSTER":

@@ -27,17 +27,21 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_console):
-    contexts = []
+    contexts, refused = [], []
 
     def make(locale="en-US"):
         context = browser.new_context(base_url=live_console, locale=locale, accept_downloads=True)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # Whatever the Content-Security-Policy blocks (an inline script, a handler) no longer works.
+        page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert refused == [], refused
 
 
 def screenshot(page, name):
