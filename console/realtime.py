@@ -35,6 +35,21 @@ def register_group(prefix, authorise, snapshot=None):
         _snapshots[prefix] = snapshot
 
 
+_socket_routes = []
+
+
+def register_socket(route, consumer):
+    """A websocket endpoint of a feature app (its own protocol, not group pushes): a URL
+    pattern as in urls.py and a Channels consumer class."""
+    from django.urls import path
+
+    _socket_routes.append(path(route, consumer.as_asgi()))
+
+
+def socket_routes():
+    return list(_socket_routes)
+
+
 def snapshot(user, group):
     match = GROUP_PATTERN.match(group)
     render = _snapshots.get(match["prefix"]) if match else None

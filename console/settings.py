@@ -7,6 +7,7 @@ Two modes:
   ALLOWED_HOSTS are required; the process refuses to start without them.
 """
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -70,6 +71,9 @@ if PRODUCTION:
 
 # Where the embedded mode keeps its SQLite file, generated secret and kubeconfigs.
 STATE_DIR = Path(env_str("CONSOLE_STATE_DIR", str(BASE_DIR / "var")))
+# Signed checkpoints of the operation log's head, kept outside the database (console/oplog_anchor.py):
+# every console process of one database appends to the same file (a shared volume in production).
+OPLOG_ANCHOR_PATH = env_str("OPLOG_ANCHOR_PATH") or str(STATE_DIR / "oplog-anchor.jsonl")
 
 
 def embedded_secret_key():
@@ -121,6 +125,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "console.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -159,6 +164,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
+# The connection budget of a web process: HTTP requests run on this many threads, each
+# keeping one connection (console/request_threads.py), plus one thread for websockets.
+# PostgreSQL must allow web processes x (DATABASE_POOL_SIZE + 1) + worker processes x
+# concurrency + the watcher (1 + 1 per cluster) + a few for manage.py.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 8)
+if DATABASE_POOL_SIZE < 1:
+    raise ImproperlyConfigured(f"DATABASE_POOL_SIZE must be at least 1, got {DATABASE_POOL_SIZE}")
 if env_str("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=60, conn_health_checks=True)}
 else:
@@ -195,6 +207,10 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    # Redis hands an unacknowledged task to another worker after this long: longer than the
+    # longest job (a tenant's deletion waits up to CAAS_NAMESPACE_DELETE_TIMEOUT per
+    # namespace), so a slow job is not run twice; a killed worker's job is the reaper's.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("JOB_VISIBILITY_TIMEOUT_SECONDS", 3 * 3600)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -203,8 +219,18 @@ else:
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = KEY_PREFIX  # separate consoles (and test workers) sharing one Redis
 CELERY_TASK_ACKS_LATE = True
+# A pool child that dies mid-task gives its task back to the queue instead of acking it.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A Redis restart: workers reconnect however long it takes (Celery gives up after 100
+# tries by default), and sending a task (a job queued by a page, beat's schedule) waits
+# up to about 15 s for Redis instead of failing after 0.6 s.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
+# ... and the tasks running meanwhile go on rather than being cancelled half-way: a job's
+# message delivered again after the reconnect finds its job taken or ended (console.jobs.claim).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "refresh-clusters": {"task": "console.tasks.refresh_clusters", "schedule": env_int("CLUSTER_REFRESH_SECONDS", 60)},
@@ -212,7 +238,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "console.tasks.verify_operation_log_scheduled",
         "schedule": env_int("OPLOG_VERIFY_INTERVAL_SECONDS", 24 * 3600),
     },
+    "reap-stale-jobs": {"task": "console.tasks.reap_stale_jobs", "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60)},
 }
+
+# --- Jobs ------------------------------------------------------------------------
+# A running job whose worker has not beaten for this long is taken as lost (its worker
+# beats every quarter of it) and is re-queued or failed by the reaper.
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("JOB_HEARTBEAT_TIMEOUT_SECONDS", 120)
+# A job queued this long ago that no worker has started is sent again (or failed).
+JOB_QUEUE_TIMEOUT_SECONDS = env_int("JOB_QUEUE_TIMEOUT_SECONDS", 900)
 
 # --- Auth and security -------------------------------------------------------
 AUTH_USER_MODEL = "console.User"
@@ -227,9 +261,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Failed logins allowed per username and per source address within the window.
+# Sign-in throttling (console/throttle.py), counted before the password is checked.
+# Per username + address: 5 attempts, then one attempt per lock, the lock doubling from
+# 1 minute up to 1 hour: a person who mistypes is hardly slowed, a guesser gets about 30
+# guesses a day at one account from one address.
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 60)
+LOGIN_LOCKOUT_MAX_SECONDS = env_int("LOGIN_LOCKOUT_MAX_SECONDS", 3600)
+# The wider counters run in windows of this length (and the pair's is kept this long past its last lock).
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# Per address, all usernames and successes included: 100 per window is far above what an
+# office behind one proxy needs (sessions last hours, so people sign in rarely) and holds
+# spraying one password over many usernames to 100 guesses per 5 minutes per address.
+LOGIN_MAX_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_MAX_ATTEMPTS_PER_ADDRESS", 100)
+# Per username, all addresses, failures only: 20 per window leaves room for the owner's own
+# typos besides others' attempts, and holds guessing from many addresses to under 6,000 a
+# day, hopeless against passwords that pass the validators above. (Anybody can keep one
+# account locked this way: the price of any per-account limit; the lock ends with the window.)
+LOGIN_MAX_FAILURES_PER_USER = env_int("LOGIN_MAX_FAILURES_PER_USER", 20)
 
 HTTPS = env_bool("CONSOLE_HTTPS", PRODUCTION)
 SESSION_COOKIE_SECURE = HTTPS
@@ -254,6 +303,17 @@ if HTTPS:
 # Trust X-Forwarded-For only behind a known proxy (set by the operator).
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
+# Networks where registered clusters' API servers may be (CIDRs, comma-separated, e.g.
+# "10.0.0.0/8,192.168.0.0/16"). Empty (the default): any address. Checked on the address
+# each connection dials. Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+# fd00:ec2::254) are refused always. Cluster calls never use HTTP(S)_PROXY.
+CLUSTER_API_ALLOWED_NETWORKS = env_list("CLUSTER_API_ALLOWED_NETWORKS")
+for _network in CLUSTER_API_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"CLUSTER_API_ALLOWED_NETWORKS: {_network!r} is not a network like 10.0.0.0/8") from None
+
 # --- I18n ----------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -272,9 +332,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "permission_denied_one_line": {"()": "console.logfilters.PermissionDeniedOneLine"},
+        # A PostgreSQL or Redis restart: one warning when it goes, one when it is back, no tracebacks.
+        "outages": {"()": "console.outages.OutageLogFilter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["outages"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "django.request": {"filters": ["permission_denied_one_line"]},  # a 403 is one line, not a traceback
+    },
 }
 
 # --- Tenants -------------------------------------------------------------------

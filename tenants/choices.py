@@ -12,6 +12,14 @@ class TenantStatus(models.TextChoices):
         return {cls.ACTIVE: "success", cls.SUSPENDED: "warning", cls.DELETING: "danger"}.get(value, "secondary")
 
 
+class PodSecurityLevel(models.TextChoices):
+    """The Pod Security Standard a tenant's namespaces enforce (their pod-security.kubernetes.io
+    labels). Privileged is not offered: it would give tenants the nodes."""
+
+    RESTRICTED = "restricted", _("Restricted (hardened pods)")
+    BASELINE = "baseline", _("Baseline (no privileged or host access)")
+
+
 class TenantRole(models.TextChoices):
     ADMIN = "tenant-admin", _("Tenant admin")
     MEMBER = "tenant-member", _("Tenant member")

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from console.forms import BootstrapMixin
 from console.models import Cluster
 
-from .choices import QUOTA_RESOURCES, PathKind, TenantRole
+from .choices import QUOTA_RESOURCES, PathKind, PodSecurityLevel, TenantRole
 
 LIMIT_RANGE_FIELDS = {
     "request_cpu": _("Default CPU request"),
@@ -54,6 +54,9 @@ class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
                                               widget=forms.SelectMultiple(attrs={"size": 4}))
     time_zone = forms.ChoiceField(label=_("Time zone"), initial="Asia/Shanghai")
     max_namespaces = forms.IntegerField(label=_("Namespaces"), required=False, min_value=0, max_value=10_000)
+    pod_security = forms.ChoiceField(label=_("Pod Security level"), choices=PodSecurityLevel.choices, initial=PodSecurityLevel.RESTRICTED,
+                                     help_text=_("What the tenant's pods may do on the nodes (Kubernetes Pod Security Standards). "
+                                                 "Changing it provisions the tenant's namespaces again."))
 
     def __init__(self, *args, tenant=None, **kwargs):
         super().__init__(*args, **kwargs)

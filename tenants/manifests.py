@@ -14,10 +14,21 @@ PATH_OF_LABEL = "caas.io/path-of"  # on extra-path policies: the namespace the p
 QUOTA_NAME = "caas-quota"
 LIMIT_RANGE_NAME = "caas-defaults"
 BASE_POLICIES = ("caas-default-deny", "caas-allow-tenant", "caas-allow-ingress-controller", "caas-allow-dns")
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/"  # + enforce, warn, audit and their -version
 
 
 def _meta(project, name):
     return {"name": name, "namespace": project.name, "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY}}
+
+
+def pod_security_labels(level):
+    """The cluster refuses pods above the tenant's level (enforce); warn and audit at the same
+    level make kubectl users and the audit log see why. "latest": the cluster's current rules."""
+    labels = {}
+    for mode in ("enforce", "warn", "audit"):
+        labels[POD_SECURITY_LABEL + mode] = level
+        labels[POD_SECURITY_LABEL + mode + "-version"] = "latest"
+    return labels
 
 
 def namespace(project, requested_by=""):
@@ -26,7 +37,7 @@ def namespace(project, requested_by=""):
         "kind": "Namespace",
         "metadata": {
             "name": project.name,
-            "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY},
+            "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY, **pod_security_labels(project.tenant.pod_security)},
             "annotations": {"caas.io/display-name": project.display_name, "caas.io/requested-by": requested_by},
         },
     }

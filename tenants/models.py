@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.models import Cluster
 
-from .choices import PathKind, ProjectStatus, TenantRole, TenantStatus
+from .choices import PathKind, PodSecurityLevel, ProjectStatus, TenantRole, TenantStatus
 
 
 class Tenant(models.Model):
@@ -16,6 +16,9 @@ class Tenant(models.Model):
     clusters = models.ManyToManyField(Cluster, related_name="tenants", blank=True, verbose_name=_("clusters"))
     status = models.CharField(_("status"), max_length=16, choices=TenantStatus.choices, default=TenantStatus.ACTIVE)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    # Labels every namespace of the tenant with this Pod Security level (enforce, warn, audit).
+    pod_security = models.CharField(_("Pod Security level"), max_length=16, choices=PodSecurityLevel.choices,
+                                    default=PodSecurityLevel.RESTRICTED)
     # Tenant-wide limits: {"cpu": "8", "memory": "32Gi", ...}; a missing key means no limit.
     limits = models.JSONField(_("limits"), default=dict, blank=True)
     max_namespaces = models.PositiveIntegerField(_("namespaces"), null=True, blank=True)

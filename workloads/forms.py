@@ -41,6 +41,9 @@ class SpecForm(BootstrapMixin, forms.Form):
     readiness_port = _port(_("Readiness probe port"))
     command = _text(_("Command"), _("Overrides the image's entrypoint, split like a shell would."), max_length=1000)
     args = _text(_("Arguments"), max_length=2000)
+    run_as_user = forms.IntegerField(label=_("Run as user (UID)"), required=False, min_value=0, max_value=specs.MAX_UID,
+                                     help_text=_("Empty: the image's own user, which must not be root. 0 (root) only where the "
+                                                 "tenant's Pod Security level is baseline."))
 
     def clean(self):
         """Every field is checked, so that all problems are shown at once."""
@@ -70,6 +73,7 @@ class SpecForm(BootstrapMixin, forms.Form):
                                                                       f"{probe}_path"))
         spec["command"] = check(lambda: specs.parse_words(data.get("command"), "command"))
         spec["args"] = check(lambda: specs.parse_words(data.get("args"), "args"))
+        spec["run_as_user"] = data.get("run_as_user")
         self.spec = spec
         return data
 
@@ -80,7 +84,7 @@ class SpecForm(BootstrapMixin, forms.Form):
             "image": spec.get("image", ""), "replicas": spec.get("replicas", 1), "ports": specs.format_ports(spec.get("ports")),
             "env": specs.format_env(spec.get("env")), "env_secret": spec.get("env_secret", ""),
             "command": specs.format_words(spec.get("command")), "args": specs.format_words(spec.get("args")),
-            "volumes": specs.format_volumes(spec.get("volumes")),
+            "volumes": specs.format_volumes(spec.get("volumes")), "run_as_user": spec.get("run_as_user"),
         }
         for field, (section, resource) in RESOURCE_FIELDS.items():
             initial[field] = (resources.get(section) or {}).get(resource, "")

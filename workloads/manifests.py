@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from tenants.manifests import MANAGED_BY, MANAGED_LABEL, TENANT_LABEL
 
 from .choices import AppKind
+from .podsecurity import RESTRICTED_CONTEXT
 
 APP_LABEL = "caas.io/app"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -60,7 +61,19 @@ def container(app, spec):
             c[key] = {"httpGet": {"path": probe["path"], "port": probe["port"]}, "periodSeconds": 10, "failureThreshold": 3}
     if spec.get("volumes"):
         c["volumeMounts"] = [{"name": v["name"], "mountPath": v["mount_path"]} for v in spec["volumes"]]
+    c["securityContext"] = security_context(spec)
     return c
+
+
+def security_context(spec):
+    """Hardened as Pod Security "restricted" asks; a chosen UID is set, and root (baseline
+    tenants only) cannot also be non-root."""
+    context = copy.deepcopy(RESTRICTED_CONTEXT)
+    if spec.get("run_as_user") is not None:
+        context["runAsUser"] = spec["run_as_user"]
+        if spec["run_as_user"] == 0:
+            del context["runAsNonRoot"]
+    return context
 
 
 def pod_template(app, spec):
@@ -212,6 +225,7 @@ def spec_from_workload(obj, kind):
         get = (c.get(key) or {}).get("httpGet")
         spec[field] = {"path": get.get("path", "/"), "port": get.get("port")} if get and isinstance(get.get("port"), int) else None
     spec["command"], spec["args"] = list(c.get("command") or []), list(c.get("args") or [])
+    spec["run_as_user"] = (c.get("securityContext") or {}).get("runAsUser")
     mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts") or []}
     if kind == AppKind.STATEFULSET:
         spec["volumes"] = [

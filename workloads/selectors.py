@@ -51,6 +51,52 @@ def exposure(app):
                 .order_by("kind", "name"))
 
 
+@dataclass
+class AutoscalerStatus:
+    """What the HorizontalPodAutoscaler reports about itself (status.conditions)."""
+
+    active: bool | None  # None: the cluster has not evaluated it yet
+    explanation: str  # why it is not active, in plain words ("" when it is)
+    problem: str  # the failing condition's own message
+    limited: str  # ScalingLimited's message when the limits hold it back
+    current: int | None
+    desired: int | None
+    conditions: list
+
+
+def autoscaler_status(app):
+    """The app's autoscaler as the cluster sees it, from the mirror; None without one. A real
+    cluster without metrics-server keeps it ScalingActive=False: the page must say so."""
+    if not app.autoscaler:
+        return None
+    row = _mirror(app, "HorizontalPodAutoscaler").filter(name=app.name).first()
+    status = (row.object.get("status") or {}) if row else {}
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    by_type = {c.get("type"): c for c in conditions}
+    able, scaling, limited = by_type.get("AbleToScale"), by_type.get("ScalingActive"), by_type.get("ScalingLimited")
+    failing = next((c for c in (able, scaling) if c and c.get("status") == "False"), None)
+    if failing:
+        active, problem = False, failing.get("message") or failing.get("reason", "")
+    else:
+        active, problem = (None if scaling is None else scaling.get("status") == "True"), ""
+    explanation = ""
+    if failing is not None and failing is able:
+        explanation = _("The autoscaler cannot read or change the app's scale, so it does not act.")
+    elif failing is not None:
+        if "metrics.k8s.io" in problem or "resource metrics API" in problem:
+            explanation = _("The cluster's metrics API (metrics.k8s.io, served by metrics-server) is not answering, so the autoscaler "
+                            "cannot measure CPU or memory and leaves the replicas where they are.")
+        elif "missing request" in problem:
+            explanation = _("Utilisation is measured against the containers' requests, and a container has none, so the autoscaler "
+                            "leaves the replicas where they are.")
+        else:
+            explanation = _("The autoscaler cannot compute a replica count, so it leaves the replicas where they are.")
+    return AutoscalerStatus(
+        active=active, explanation=explanation, problem=problem,
+        limited=limited.get("message", "") if limited and limited.get("status") == "True" else "",
+        current=status.get("currentReplicas"), desired=status.get("desiredReplicas") or None, conditions=conditions)
+
+
 def events(app, uids, limit=EVENT_LIMIT):
     if not uids:
         return []
@@ -231,6 +277,7 @@ def live_context(app, user=None):
         "events": events(app, uids),
         "revisions": revision_rows,
         "revisions_error": revisions_error,
+        "autoscaler_status": autoscaler_status(app),
     }
 
 

@@ -13,13 +13,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from console import jobs, kube, oplog, quantity
+from console import jobs, kube, oplog, permissions, quantity
 from console.choices import OperationResult
 from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from tenants import access
 from tenants.choices import ProjectStatus
 
-from . import manifests, podlogs, specs
+from . import manifests, podlogs, podsecurity, specs, terminal
 from .choices import AppKind, AppStatus, ScaleReason, ServiceType
 from .models import App
 
@@ -70,6 +70,9 @@ def _check_may_change(user, project):
     _require(project.tenant.is_active, _("The tenant is suspended: its apps cannot be changed."))
     if project.status not in (ProjectStatus.ACTIVE, ProjectStatus.UPDATING):
         raise ValidationError(_("Namespace %(ns)s is not ready (%(status)s).") % {"ns": project.name, "status": project.get_status_display()})
+    blocked = permissions.refusal(project.cluster, "apps", "impersonation")  # a cluster added for read-only use
+    if blocked:
+        raise ValidationError(blocked)
 
 
 def _check_app(user, app):
@@ -215,6 +218,7 @@ def deploy_app(project, *, acting_user, name, kind, spec):
         if kind == AppKind.STATEFULSET:
             spec = {**spec, "storage_class": storage_class_for(project.cluster) if spec.get("volumes") else ""}
         app = App(project=project, name=name, kind=kind, spec=spec, created_by=acting_user, status=AppStatus.DEPLOYING)
+        podsecurity.check_objects(project.tenant.pod_security, manifests.objects(app, spec))
         with talking_to(project, acting_user) as api:
             if api.get(kind, name, project.name) is not None:
                 raise ValidationError({"name": _("A %(kind)s named %(name)s exists already in %(ns)s (made outside the console).")
@@ -257,6 +261,7 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
             outcome.before = {"spec": specs.loggable(current)}
             if specs.changes(current, spec) == {}:
                 raise ValidationError(_("Nothing to change: the app runs this already."))
+            podsecurity.check_objects(app.project.tenant.pod_security, manifests.objects(app, spec))
             _check_secret(api, app.project, spec.get("env_secret"), "env_secret")
             check_quota(api, app.project, spec, surge_pods(app.kind, obj))
             dry_run(api, manifests.objects(app, spec)[:-1])  # a StatefulSet's headless Service
@@ -292,6 +297,9 @@ def rollback_app(app, *, acting_user, revision):
                 raise ValidationError(_("Revision %(revision)s does not exist (any more).") % {"revision": revision})
             if is_current:
                 raise ValidationError(_("Revision %(revision)s is the current one.") % {"revision": revision})
+            # a revision from before the tenant's level (or the console's hardened pods) may no longer pass
+            podsecurity.check_objects(app.project.tenant.pod_security, [{"kind": app.kind, "metadata": {"name": app.name},
+                                                                         "spec": {"template": template}}])
             api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(current, template), dry_run=True)
         outcome.before = {"revision": now}
         job = _queue(app, acting_user, "app.rollback", {"revision": str(revision), source_key: source["metadata"]["name"]})
@@ -401,6 +409,35 @@ def open_pod_log(app, *, user, pod_name, container=""):
     if container not in containers:
         raise ValidationError(_("Pod %(pod)s has no container named %(container)s.") % {"pod": pod_name, "container": container[:63]})
     return podlogs.new_follow(app, user, pod_name, container), containers
+
+
+def open_terminal(app, *, user, pod_name, container=""):
+    """Check that the user may open a terminal into a container of the app's pod (the first one
+    unless named) and return (token, containers): the panel's socket claims the token
+    (workloads/terminal.py). Refusals are recorded; the session records its own start and end."""
+    payload = {"container": container[:63]}
+    try:
+        _require(terminal.may_open(user, app.project.tenant), _("Only the tenant's members and operators open terminals."))
+        _check_may_change(user, app.project)
+        # operators' sessions run as the console itself; tenant users' impersonated (checked above)
+        blocked = permissions.refusal(app.project.cluster, "terminal") if identity(user, app.project.tenant) == CONSOLE else ""
+        if blocked:
+            raise ValidationError(blocked)
+        with talking_to(app.project, user) as api:
+            pod = _app_pod(api, app, pod_name)
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = container or (containers[0] if containers else "")
+        if container not in containers:
+            raise ValidationError(_("Pod %(pod)s has no container named %(container)s.") % {"pod": pod_name, "container": container[:63]})
+        phase = (pod.get("status") or {}).get("phase", "")
+        if phase != "Running" or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            raise ValidationError(_("Pod %(pod)s is not running (%(phase)s).") % {"pod": pod_name, "phase": phase or "Pending"})
+    except (PermissionError, ValidationError) as exc:
+        oplog.record(user, "app.terminal.start", target=app.target(kind="Pod", name=pod_name), payload=payload,
+                     result=OperationResult.DENIED if isinstance(exc, PermissionError) else OperationResult.FAILED,
+                     error=oplog.error_text(exc))
+        raise
+    return terminal.new_session(app, user, pod_name, container), containers
 
 
 @contextmanager
@@ -651,6 +688,7 @@ def _preview(project, user, text):
     from . import imports
 
     objects = imports.parse(text, project.name)
+    podsecurity.check_objects(project.tenant.pod_security, objects)  # before the cluster is asked: its refusal would come pod by pod
     rows = []
     with talking_to(project, user) as api:
         for obj in objects:
@@ -759,6 +797,7 @@ def start_canary(app, *, acting_user, image, replicas=1, weight=None, header="",
                 raise ValidationError({"image": _("The stable version runs %(image)s already.") % {"image": canary["image"]}})
             check_quota(api, app.project, current, canary["replicas"])
             objects = manifests.canary_objects(app, current, canary)
+            podsecurity.check_objects(app.project.tenant.pod_security, objects)
             if api.get("Deployment", objects[0]["metadata"]["name"], app.namespace) is not None:
                 raise ValidationError(_("A Deployment named %(name)s exists already.") % {"name": objects[0]["metadata"]["name"]})
             dry_run(api, objects)

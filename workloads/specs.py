@@ -8,7 +8,8 @@ A spec is a plain dict (stored on App.spec, logged in the operation log):
      "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {...}},
      "liveness": {"path": "/healthz", "port": 80}, "readiness": None,
      "command": ["nginx"], "args": ["-g", "daemon off;"],
-     "volumes": [{"name": "data", "mount_path": "/var/lib/data", "size": "1Gi"}]}   # StatefulSets only
+     "volumes": [{"name": "data", "mount_path": "/var/lib/data", "size": "1Gi"}],   # StatefulSets only
+     "run_as_user": None}   # a UID, or None: the image's own user, which must not be root
 
 `parse_*` read what people type and raise ValidationError with a message naming the
 field; `validate` checks a whole spec (from the form, YAML or another caller) the same way.
@@ -29,6 +30,7 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 # Leaves room for what Kubernetes appends: ReplicaSet and pod hashes, StatefulSet ordinals.
 APP_NAME_MAX = 40
 MAX_REPLICAS = 100
+MAX_UID = 2**31 - 1
 PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # IANA_SVC_NAME: also at most 15 and one letter
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
@@ -181,6 +183,11 @@ def format_volumes(volumes):
     return "\n".join(f"{v['name']} {v['mount_path']} {v['size']}" for v in volumes or [])
 
 
+def check_run_as_user(value):
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_UID):
+        raise _error(_("Run as user must be a user id from 0 to %(max)s.") % {"max": MAX_UID}, "run_as_user")
+
+
 def check_resources(resources):
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     for section, values in (("requests", requests), ("limits", limits)):
@@ -216,11 +223,12 @@ def validate(kind, spec):
     if volumes and kind != AppKind.STATEFULSET:
         raise _error(_("Deployments are stateless: use a StatefulSet for persistent volumes."), "volumes")
     parse_volumes(format_volumes(volumes))
+    check_run_as_user(spec.get("run_as_user"))
 
 
 def empty_spec():
     return {"image": "", "replicas": 1, "ports": [], "env": [], "env_secret": "", "resources": {"requests": {}, "limits": {}},
-            "liveness": None, "readiness": None, "command": [], "args": [], "volumes": []}
+            "liveness": None, "readiness": None, "command": [], "args": [], "volumes": [], "run_as_user": None}
 
 
 def loggable(spec):

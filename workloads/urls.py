@@ -28,4 +28,5 @@ urlpatterns = [
     path(APP + "canary/abort/", views.canary_abort, name="canary_abort"),
     path(APP + "pods/<str:pod>/restart/", views.pod_restart, name="pod_restart"),
     path(APP + "pods/<str:pod>/log/", views.pod_log, name="pod_log"),
+    path(APP + "pods/<str:pod>/terminal/", views.pod_terminal, name="pod_terminal"),
 ]

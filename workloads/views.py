@@ -21,7 +21,7 @@ from .models import App
 
 signed_in = require()
 SECTION = {"active_section": "workloads"}
-LIVE_KINDS = ("Pod", "ReplicaSet", "Event", "Deployment", "StatefulSet")
+LIVE_KINDS = ("Pod", "ReplicaSet", "Event", "Deployment", "StatefulSet", "HorizontalPodAutoscaler")
 
 
 def _add_errors(form, exc):
@@ -268,6 +268,24 @@ def _pod_log_panel(request, app, pod):
         return render(request, "workloads/_pod_log.html", {**context, "error": " ".join(exc.messages)}, status=400)
     context.update(token=token, group=podlogs.group(token), containers=containers, container=container or containers[0])
     return render(request, "workloads/_pod_log.html", context)
+
+
+@require_GET
+@signed_in
+def pod_terminal(request, tenant, namespace, name, pod):
+    """The terminal panel (HTMX) for one container of the app's pod; its script connects the socket."""
+    app = get_app(request.user, tenant, namespace, name)
+    if not is_partial(request):
+        return redirect("workloads:app", tenant=tenant, namespace=namespace, name=name)
+    context = {"app": app, "project": app.project, "tenant": app.project.tenant, "pod": pod, "container": request.GET.get("container", "")}
+    try:
+        token, containers = services.open_terminal(app, user=request.user, pod_name=pod, container=context["container"])
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except ValidationError as exc:
+        return render(request, "workloads/_terminal.html", {**context, "error": " ".join(exc.messages)}, status=400)
+    context.update(socket_path=f"/ws/terminal/{token}/", containers=containers, container=context["container"] or containers[0])
+    return render(request, "workloads/_terminal.html", context)
 
 
 @require_POST

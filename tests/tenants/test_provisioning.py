@@ -14,6 +14,9 @@ from ..integration.test_worker_and_websocket import wait_until
 from .conftest import run
 
 pytestmark = pytest.mark.django_db
+# tenant namespaces enforce Pod Security "restricted": pods made here directly must pass it
+HARDENED = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+            "capabilities": {"drop": ["ALL"]}}
 
 
 def test_namespace_is_provisioned_with_quota_defaults_bindings_and_policies(cluster, acme, acme_admin):
@@ -109,7 +112,8 @@ def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox
     with ClusterAPI(cluster) as api:
         for i in range(3):
             api.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "acme-busy"},
-                       "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}})
+                       "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+                                                "securityContext": HARDENED}]}})
     # The watcher keeps the mirror; here the test mirrors the quota's current state itself.
     with ClusterAPI(cluster) as api:
         assert wait_until(lambda: (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods") == "3", timeout=10)
@@ -133,7 +137,7 @@ def test_kubernetes_quota_refusal_reaches_the_user_in_its_own_words(cluster, acm
     project, job = services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="tight",
                                            quota={"cpu": "1", "memory": "1Gi", "pods": "1"})
     run(job)
-    pod = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": HARDENED}]}}
     with ClusterAPI(cluster) as api:
         api.apply({**pod, "metadata": {"name": "one", "namespace": "acme-tight"}})
         with pytest.raises(ApiRefused) as refused:

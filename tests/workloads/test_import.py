@@ -35,6 +35,11 @@ spec:
         resources:
           requests: {cpu: 100m, memory: 64Mi}
           limits: {cpu: 200m, memory: 128Mi}
+        securityContext:  # the tenant's namespaces are Pod Security "restricted"
+          allowPrivilegeEscalation: false
+          runAsNonRoot: true
+          seccompProfile: {type: RuntimeDefault}
+          capabilities: {drop: [ALL]}
 ---
 apiVersion: v1
 kind: Service
