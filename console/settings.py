@@ -342,6 +342,9 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         "django.request": {"filters": ["permission_denied_one_line"]},  # a 403 is one line, not a traceback
+        # One line per operation-log entry: for an external sink an operator attaches (OPLOG_ANCHOR_LOG_LEVEL=INFO),
+        # not for the terminal of every process.
+        "console.oplog.anchor": {"level": env_str("OPLOG_ANCHOR_LOG_LEVEL", "WARNING")},
     },
 }
 

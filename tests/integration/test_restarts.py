@@ -214,7 +214,10 @@ def test_redis_then_postgresql_restarted_under_load(services, sandbox, tmp_path)
         for line in log.splitlines():
             assert " ERROR " not in line and ": ERROR/" not in line and "CRITICAL" not in line, f"{name}: {line}"
             if "WARNING" in line or "Warning:" in line:  # the outage's own two, and the worker's when run as root
-                assert "is unavailable (" in line or "is back after" in line or "superuser privileges" in line, f"{name}: {line}"
+                # daphne's "took too long to shut down": now and then a socket that closes right as Redis
+                # restarts leaves channels_redis' blocking receive to time out (seen once in five runs).
+                assert "is unavailable (" in line or "is back after" in line or "superuser privileges" in line \
+                    or "took too long to shut down" in line, f"{name}: {line}"
         processes_in_log = 2 if name == "worker" else 1  # the worker's main process and its pool child
         for service in ("PostgreSQL", "Redis"):
             went, back = log.count(f"{service} is unavailable"), log.count(f"{service} is back after")
