@@ -13,7 +13,10 @@ def change_password(form, *, acting_user):
     with oplog.recorded(acting_user, "account.password_change", target=target):
         if not form.is_valid():
             raise ValueError(_("Password not changed: ") + "; ".join(m for errors in form.errors.values() for m in errors))
-        return form.save()
+        user = form.save(commit=False)
+        user.must_change_password = False
+        user.save()
+        return user
 
 
 def record_throttled_login(username):

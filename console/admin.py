@@ -104,7 +104,7 @@ class ReadOnlyAdmin(OperatorAdmin):
 class ConsoleUserAdmin(OperatorAdmin, UserAdmin):
     list_display = ("username", "email", "platform_role", "is_active", "last_login")
     list_filter = ("platform_role", "is_active")
-    fieldsets = UserAdmin.fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
+    fieldsets = UserAdmin.fieldsets + ((_("Console"), {"fields": ("platform_role", "must_change_password")}),)
     add_fieldsets = UserAdmin.add_fieldsets + ((_("Console"), {"fields": ("platform_role",)}),)
 
     def user_change_password(self, request, id, form_url=""):
@@ -113,7 +113,11 @@ class ConsoleUserAdmin(OperatorAdmin, UserAdmin):
         if request.method == "POST":
             form = (getattr(response, "context_data", None) or {}).get("form")
             errors = form.errors if form is not None and response.status_code == 200 else {}
-            oplog.record(request.user, "admin.user.password_change", target=_target(self.get_object(request, unquote(id))),
+            user = self.get_object(request, unquote(id))
+            if not errors and user is not None and user.pk != request.user.pk:
+                # a password someone else chose is a one-time password: its owner picks their own at next sign-in
+                type(user).objects.filter(pk=user.pk).update(must_change_password=True)
+            oplog.record(request.user, "admin.user.password_change", target=_target(user),
                          result=OperationResult.FAILED if errors else OperationResult.SUCCEEDED, error=_form_errors(errors))
         return response
 

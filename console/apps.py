@@ -8,4 +8,4 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import jobs, mirror, signals  # noqa: F401  (live groups of jobs and the mirror; sign-in in the operation log)
+        from . import dashboard, jobs, mirror, signals  # noqa: F401  (the core's dashboard panels; live groups of jobs and the mirror; sign-in in the operation log)

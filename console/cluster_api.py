@@ -79,10 +79,13 @@ class ClusterAPI:
                 return None
             raise
 
-    def list(self, kind, namespace="", label_selector="", field_selector=""):
+    def list(self, kind, namespace="", label_selector="", field_selector="", limit=0):
+        """The items; with `limit`, only the first page of that many (a bounded read for a page view)."""
         info = KNOWN_KINDS[kind]
         path = collection_path(info, namespace) if namespace else info.path
         query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if value]
+        if limit:
+            query.append(("limit", str(int(limit))))
         return self._request("GET", path, query).get("items", [])
 
     def apply(self, obj, dry_run=False):
@@ -92,6 +95,14 @@ class ClusterAPI:
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
         path = object_path(info, meta.get("namespace", ""), meta.get("name", ""))
         return self._request("PATCH", path, query, body=obj, content_type="application/apply-patch+yaml")
+
+    def replace(self, obj, dry_run=False):
+        """PUT the whole object (`kubectl replace`): fields left out are removed, and the
+        metadata.resourceVersion sent is a precondition (409 Conflict when it moved on)."""
+        info = self.kind_of(obj)
+        meta = obj.get("metadata") or {}
+        query = [("fieldManager", FIELD_MANAGER)] + ([("dryRun", "All")] if dry_run else [])
+        return self._request("PUT", object_path(info, meta.get("namespace", ""), meta.get("name", "")), query, body=obj)
 
     def patch(self, kind, name, namespace, body, subresource=""):
         path = object_path(KNOWN_KINDS[kind], namespace, name) + (f"/{subresource}" if subresource else "")

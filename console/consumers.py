@@ -55,6 +55,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if current:
             await self.send(text_data=current)
 
+    async def live_lost(self, event):
+        """The channel layer lost Redis for a while and pushes may be missing: send the page
+        a fresh snapshot of each group it follows (list pages catch up on their next tick)."""
+        for group in list(getattr(self, "groups_joined", ())):
+            current = await database_sync_to_async(realtime.snapshot)(self.user, group)
+            if current:
+                await self.send(text_data=current)
+
     async def push_html(self, event):
         await self.send(text_data=event["html"])
 

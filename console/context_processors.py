@@ -7,7 +7,7 @@ def shell(request):
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "nav_sections": navigation.SECTIONS,
+        "nav_sections": navigation.visible_sections(user),
         "unread_count": unread_count(user),
         "role_label": roles.role_names(roles.role_label(user)),
         "can_read_oplog": roles.can_read_operation_log(user),

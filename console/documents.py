@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # a Deployment nests about 15 levels; the parser recurses once per level
-MAX_NODES = 200_000
+MAX_NODES = 50_000  # fifty large objects hold a few thousand; parsing is the cost, so stop early
 MAX_DOCUMENTS = 100
 
 
@@ -29,7 +29,8 @@ class DocumentError(ValueError):
 
 
 def check_size(text, max_bytes):
-    size = len(text.encode()) if isinstance(text, str) else len(text)
+    # surrogatepass: a str with lone surrogates is still measured (the parser then refuses it)
+    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
     if size > max_bytes:
         raise DocumentError(_("The document is larger than %(kb)s KB.") % {"kb": max_bytes // 1024})
 
@@ -74,20 +75,36 @@ def _yaml_error(exc):
 def load_yaml_documents(text, *, max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENTS):
     """Every non-empty document of a YAML stream, as plain Python data."""
     check_size(text, max_bytes)
-    loader = _LimitedLoader(text)
+    loader = None
     documents = []
     try:
+        loader = _LimitedLoader(text)  # the reader decodes bytes and checks the characters here already
         while loader.check_data():
             if len(documents) >= max_documents:
                 raise DocumentError(_("At most %(n)s documents at once.") % {"n": max_documents})
             document = loader.get_data()
             if document is not None:
                 documents.append(document)
+    except DocumentError:
+        raise
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # SafeLoader's constructors fail with plain exceptions on scalars that only look like
+        # their type: the date 2001-13-01, an empty !!int, !!bool x, !!timestamp x.
+        raise DocumentError(_("This is not valid YAML%(where)s: %(problem)s") % {"where": "", "problem": _constructor_problem(exc)}) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents
+
+
+def _constructor_problem(exc):
+    # "month must be in 1..12" says what is wrong (it may quote the whole value: cut short);
+    # a KeyError or an IndexError from inside PyYAML says nothing a user can act on.
+    if type(exc) in (ValueError, OverflowError):
+        return str(exc)[:200]
+    return "a value does not match its type or tag"
 
 
 def load_yaml(text, *, max_bytes=MAX_BYTES):

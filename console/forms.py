@@ -17,6 +17,15 @@ class BootstrapMixin:
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
 
 
+class IsoDateTimeInput(forms.DateTimeInput):
+    """2026-01-31 08:00 in every language. A datetime-local input shows the browser's own
+    locale (mm/dd/yyyy on an English system, even on the Chinese page)."""
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%d %H:%M", attrs={
+            "placeholder": "2026-01-31 08:00", "pattern": r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?", "autocomplete": "off"})
+
+
 class LoginForm(BootstrapMixin, AuthenticationForm):
     error_messages = {
         "invalid_login": _("Wrong username or password."),
@@ -25,7 +34,12 @@ class LoginForm(BootstrapMixin, AuthenticationForm):
 
 
 class ConsolePasswordChangeForm(BootstrapMixin, PasswordChangeForm):
-    pass
+    def clean_new_password1(self):
+        # "Changing" a one-time password to itself would keep it working.
+        password = self.cleaned_data.get("new_password1")
+        if password and password == self.cleaned_data.get("old_password"):
+            raise forms.ValidationError(_("Choose a new password, not the current one."))
+        return password
 
 
 class OperationLogFilterForm(BootstrapMixin, forms.Form):
@@ -37,10 +51,8 @@ class OperationLogFilterForm(BootstrapMixin, forms.Form):
     action = forms.CharField(label=_("Action"), required=False, max_length=100)
     target = forms.CharField(label=_("Target"), required=False, max_length=253)
     result = forms.ChoiceField(label=_("Result"), required=False, choices=[("", _("Any"))] + OperationResult.choices)
-    since = forms.DateTimeField(label=_("From"), required=False, input_formats=DATETIME_INPUT_FORMATS,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(label=_("To"), required=False, input_formats=DATETIME_INPUT_FORMATS,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    since = forms.DateTimeField(label=_("From"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput())
+    until = forms.DateTimeField(label=_("To"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput())
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000_000, widget=forms.HiddenInput)
 
     def clean(self):

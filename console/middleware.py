@@ -1,11 +1,13 @@
+import ipaddress
 import re
 import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import DisallowedHost
-from django.shortcuts import render
-from django.urls import Resolver404, resolve
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -52,8 +54,18 @@ def source_ip(request):
     if settings.TRUST_X_FORWARDED_FOR and request.headers.get("X-Forwarded-For"):
         # The last entry is the one our proxy appended; those before it come from the
         # client, who could otherwise pick a new address per sign-in attempt.
-        return request.headers["X-Forwarded-For"].split(",")[-1].strip() or None
+        return ip_address(request.headers["X-Forwarded-For"].split(",")[-1].strip())
     return request.META.get("REMOTE_ADDR") or None
+
+
+def ip_address(text):
+    """The text when it is an address the operation log can store (not "unknown", a port or a
+    zone: the database refuses those, a 500 on every request), else None."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return text if getattr(address, "scope_id", None) is None else None
 
 
 class OperationLogMiddleware:
@@ -172,3 +184,32 @@ def content_security_policy(request):
         "form-action 'self'",
         "frame-ancestors 'none'",
     ])
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user whose password someone else chose (a one-time password) goes to the password
+    change page until they choose their own; signing out and static files stay open."""
+
+    OPEN_ROUTES = ("console:password_change", "console:logout", "console:login", "set_language")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and getattr(user, "must_change_password", False) and not self.is_open(request):
+            if request.headers.get("HX-Request"):  # htmx would swap the page into a fragment: send the whole page there
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = reverse("console:password_change")
+                return response
+            return redirect("console:password_change")
+        return self.get_response(request)
+
+    def is_open(self, request):
+        if request.path.startswith(settings.STATIC_URL):
+            return True
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return match.view_name in self.OPEN_ROUTES

@@ -13,6 +13,9 @@ class User(AbstractUser):
     )
     # The language the user last used the console in: pushes and notifications use it.
     language = models.CharField(_("language"), max_length=16, blank=True)
+    # Set when someone else chose the password (a generated one-time password): the user
+    # must choose their own before using the console, so the one-time one stops working.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     @property
     def is_operator(self):

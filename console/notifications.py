@@ -43,11 +43,20 @@ def unread_count(user):
 
 
 def _push(notification):
+    """Badge and toast to every page of the user; the new row only to their open list pages
+    (a row pushed where no list is open has no target, and a table row cannot travel in one
+    message with other elements: the HTML parser drops its table tags)."""
     user = notification.user
-    html = realtime.render_for(
-        user, "console/_notification_push.html", {"notification": notification, "unread_count": unread_count(user)}
-    )
-    realtime.push_html(realtime.user_group(user.pk), html)
+    context = {"notification": notification, "unread_count": unread_count(user)}
+    realtime.push_html(realtime.user_group(user.pk), realtime.render_for(user, "console/_notification_push.html", context))
+    realtime.push_html(list_group(user.pk), realtime.render_for(user, "console/_notification_row_push.html", context))
+
+
+def list_group(user_id):
+    return f"notifications-{user_id}"
+
+
+realtime.register_group("notifications", lambda user, ident: ident == str(user.pk))
 
 
 # --- actions users take -------------------------------------------------------------

@@ -133,6 +133,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "console.middleware.UserLanguageMiddleware",
+    "console.middleware.PasswordChangeRequiredMiddleware",
     # Outside CSRF so that requests refused for CSRF are recorded too.
     "console.middleware.OperationLogMiddleware",
     "console.middleware.NulCharacterMiddleware",
@@ -198,14 +199,28 @@ if REDIS_URL:
             "KEY_PREFIX": KEY_PREFIX,
         }
     }
+    # Live pushes fan out inside each web process from one Redis subscription per group
+    # (console/fanout.py): Redis work grows with groups, not with open pages, and a process
+    # holds at most LIVE_REDIS_MAX_CONNECTIONS connections for it. LIVE_SOCKET_BACKLOG:
+    # messages a slow socket may have waiting before the oldest is dropped (counted).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
-            # blocking pop: idle websockets died every 5 s (channels_redis issue #422).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"{KEY_PREFIX}:asgi"},
+            "BACKEND": "console.fanout.FanoutChannelLayer",
+            "CONFIG": {
+                "url": REDIS_URL, "prefix": f"{KEY_PREFIX}:asgi",
+                "max_connections": env_int("LIVE_REDIS_MAX_CONNECTIONS", 4), "capacity": env_int("LIVE_SOCKET_BACKLOG", 100),
+            },
         }
     }
+    if env_str("LIVE_CHANNEL_LAYER") == "channels_redis":  # the former layer, kept for comparison benchmarks
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's
+                # blocking pop: idle websockets died every 5 s (channels_redis issue #422).
+                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": f"{KEY_PREFIX}:asgi"},
+            }
+        }
     CELERY_BROKER_URL = REDIS_URL
     # Redis hands an unacknowledged task to another worker after this long: longer than the
     # longest job (a tenant's deletion waits up to CAAS_NAMESPACE_DELETE_TIMEOUT per
@@ -215,6 +230,13 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
+
+# A live group gets at most one mirror tick per this many seconds (the last always comes):
+# each tick costs every page on the group a table re-read.
+try:
+    LIVE_TICK_SECONDS = float(env_str("LIVE_TICK_SECONDS") or 0.5)
+except ValueError:
+    raise ImproperlyConfigured(f"LIVE_TICK_SECONDS must be a number of seconds, got {env_str('LIVE_TICK_SECONDS')!r}") from None
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = KEY_PREFIX  # separate consoles (and test workers) sharing one Redis

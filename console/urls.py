@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from .views import accounts, clusters, jobs, notifications, oplog, resources, shell
@@ -8,6 +10,7 @@ from .views import accounts, clusters, jobs, notifications, oplog, resources, sh
 
 console_patterns = [
     path("", shell.dashboard, name="dashboard"),
+    path("dashboard/panels/<slug:key>/", shell.dashboard_panel, name="dashboard_panel"),
     path("login/", accounts.login_view, name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/password/", accounts.password_change_view, name="password_change"),
@@ -35,7 +38,13 @@ console_patterns = [
     path("notifications/notice/", notifications.notice_send, name="notice_send"),
 ]
 
+def favicon(request):
+    """Browsers ask for /favicon.ico wherever a page names no icon (a CSV download, a JSON answer)."""
+    return redirect(static("img/favicon.svg"), permanent=True)
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", include((console_patterns, "console"))),
     path("tenants/", include("tenants.urls")),
     path("workloads/", include("workloads.urls")),

@@ -14,7 +14,8 @@ queued (events are idempotent). A list's rows are queued like events, then `List
 at which the writer removes what the list did not have and sets the cursor: events
 read before a relist are applied before it, those read after, after.
 
-One announcer thread tells the live pages what changed, coalesced per group.
+One announcer thread tells the live pages what changed, coalesced per group (at most
+one tick per group every LIVE_TICK_SECONDS, the last one always sent).
 """
 
 import asyncio
@@ -25,10 +26,11 @@ import time
 from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F
 
-from . import crypto, kube, mirror, realtime
+from . import crypto, fanout, kube, mirror, realtime
 from .mirror import kind_group, namespace_kind_group
 from .models import Cluster, WatchCursor
 
@@ -57,39 +59,58 @@ def groups_for(cluster_id, changes):
 
 class Announcer(threading.Thread):
     """Sends a tick to each group that changed; pages re-read their table from the mirror.
-    Off the writers' path, and coalesced: what changes while a round is out goes in the
-    next round, once per group."""
+    Off the writers' path, and coalesced per group: a group gets at most one tick every
+    LIVE_TICK_SECONDS (a page needs no more, and each tick costs every open page a
+    re-read); what changes meanwhile is folded into the group's next tick, which is always
+    sent, so the last change of a burst always reaches the pages."""
 
-    def __init__(self):
+    def __init__(self, interval=None):
         super().__init__(name="mirror-announcer", daemon=True)
+        self.interval = settings.LIVE_TICK_SECONDS if interval is None else interval
         self.pending = set()
+        self.sent_at = {}  # group -> monotonic time of its last tick, while within the interval
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.stopping = threading.Event()
 
     def changed(self, cluster_id, changes):
         if changes:
-            groups = groups_for(cluster_id, changes)
-            with self.lock:
-                self.pending |= groups
-            self.wake.set()
+            self.changed_groups(groups_for(cluster_id, changes))
+
+    def changed_groups(self, groups):
+        with self.lock:
+            fanout.COUNTS["merged"] += len(groups & self.pending)  # already waiting for a tick
+            self.pending |= groups
+        self.wake.set()
 
     def stop(self):
         self.stopping.set()
         self.wake.set()
 
+    def due(self, now, everything=False):
+        """Take the pending groups whose interval has passed; also when to look again."""
+        with self.lock:
+            self.sent_at = {g: t for g, t in self.sent_at.items() if now - t < self.interval}
+            due = set(self.pending) if everything else {g for g in self.pending if g not in self.sent_at}
+            self.pending -= due
+            wait = min((self.sent_at[g] + self.interval - now for g in self.pending), default=1.0)
+            for group in due:
+                self.sent_at[group] = now
+        return due, max(wait, 0.001)
+
     def run(self):
         # One event loop for the thread's life (async_to_sync would make one per message).
         loop = asyncio.new_event_loop()
+        wait = 1.0
         try:
             while True:
-                self.wake.wait(1.0)
+                self.wake.wait(wait)
                 self.wake.clear()
-                with self.lock:
-                    groups, self.pending = self.pending, set()
+                stopping = self.stopping.is_set()
+                groups, wait = self.due(time.monotonic(), everything=stopping)
                 if groups:
                     self.send(loop, groups)
-                elif self.stopping.is_set():
+                elif stopping:
                     return
         finally:
             loop.close()
@@ -97,14 +118,17 @@ class Announcer(threading.Thread):
     def send(self, loop, groups):
         layer = get_channel_layer()
         stamp = f"{time.time():.3f}"
+        fanout.COUNTS["ticks"] += len(groups)
 
-        async def send_all():  # one after the other: a Redis layer opens a connection per concurrent send
-            for group in groups:
-                html = f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
-                try:
-                    await layer.group_send(group, {"type": "push.html", "html": html})
-                except Exception as exc:  # best effort: the page shows the truth on next load
-                    log.warning("push to %s failed: %s", group, exc)
+        async def send_one(group):
+            html = f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
+            try:
+                await layer.group_send(group, {"type": "push.html", "html": html})
+            except Exception as exc:  # best effort: the page shows the truth on next load
+                log.warning("push to %s failed: %s", group, exc)
+
+        async def send_all():  # together: the fan-out layer bounds its connections itself
+            await asyncio.gather(*(send_one(group) for group in groups))
 
         try:
             home = realtime._home_loop  # embedded mode: the in-memory layer lives on daphne's loop
@@ -357,8 +381,18 @@ class ClusterWatchers:
         self.writers = {}  # cluster pk -> ClusterWriter
         self.threads = {}  # (cluster pk, kind) -> KindWatcher
         self.announcer = Announcer()
+        # refresh() runs on the rescan thread while stop() runs on the main one: the lock
+        # keeps stop() from iterating the dicts as refresh() changes them, and `stopped`
+        # keeps a late refresh() from starting threads nobody would stop.
+        self.lock = threading.Lock()
+        self.stopped = False
 
     def refresh(self):
+        with self.lock:
+            if not self.stopped:
+                self._refresh()
+
+    def _refresh(self):
         if not self.announcer.is_alive():
             self.announcer.start()
         clusters = list(Cluster.objects.all())
@@ -383,15 +417,18 @@ class ClusterWatchers:
     def stop(self, timeout=10):
         """Stop reading, let the writers apply what was read, then stop announcing."""
         deadline = time.monotonic() + timeout
-        for stop in self.cluster_stops.values():
+        with self.lock:
+            self.stopped = True
+            stops, threads, writers = list(self.cluster_stops.values()), list(self.threads.values()), list(self.writers.values())
+        for stop in stops:
             stop.set()
-        for thread in self.threads.values():
+        for thread in threads:
             thread.interrupt()
-        for thread in self.threads.values():
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        for writer in self.writers.values():
+        for writer in writers:
             writer.stop()
-        for writer in self.writers.values():
+        for writer in writers:
             writer.join(max(0.0, deadline - time.monotonic()))
         self.announcer.stop()
         if self.announcer.is_alive():

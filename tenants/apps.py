@@ -10,12 +10,13 @@ class TenantsConfig(AppConfig):
     def ready(self):
         from console import jobs, realtime, roles
 
-        from . import access, permissions, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
+        from . import access, dashboard, permissions, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
         from . import tasks  # noqa: F401 (registers its job kinds with the reaper)
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)
         permissions.register()  # what the console's identity needs on a cluster for this app's features
+        dashboard.register()  # its panels on the console's dashboard
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)

@@ -198,7 +198,8 @@ def invite_member(tenant, *, acting_user, username, role=TenantRole.MEMBER):
         password = None
         if user is None:
             password = secrets.token_urlsafe(12)
-            user = User.objects.create_user(username=username, password=password)
+            # one-time: the new member chooses their own password at first sign-in
+            user = User.objects.create_user(username=username, password=password, must_change_password=True)
         elif user.platform_role:
             raise ValidationError(_("%(name)s is a platform operator or auditor, not a tenant user.") % {"name": username})
         membership = Membership.objects.create(tenant=tenant, user=user, role=role, invited_by=acting_user)

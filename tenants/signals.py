@@ -28,6 +28,8 @@ def reprovision_on_embedded_cluster(sender, cluster, demo, stdout=None, **kwargs
         _seed_demo_tenant(cluster, stdout)
     from .tasks import run_tenant_job
 
+    # No operation-log entry here: the start has one ("cluster.attach_embedded"), and these
+    # jobs record only what fails (their steps keep the rest).
     for project in Project.objects.filter(cluster=cluster).exclude(status=ProjectStatus.DELETING).select_related("tenant"):
         project.status = ProjectStatus.UPDATING
         project.save(update_fields=["status"])

@@ -47,6 +47,8 @@ def _fail(job, error):
 
 
 def _record(job, action, result, *, kind="", name="", namespace=None, before=None, after=None, error=""):
+    if job.payload.get("restore_workloads") and result == OperationResult.SUCCEEDED:
+        return  # the embedded sandbox restored at a start: its "cluster.attach_embedded" entry says so; failures still count
     target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace if namespace is None else namespace,
               "kind": kind or job.target_kind, "name": name or job.target_name}
     oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,

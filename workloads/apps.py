@@ -10,12 +10,13 @@ class WorkloadsConfig(AppConfig):
     def ready(self):
         from console import jobs, realtime
 
-        from . import live, permissions, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
+        from . import dashboard, live, permissions, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
         from . import tasks  # noqa: F401 (registers its job kinds with the reaper)
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)
         permissions.register()  # what the console's identity needs on a cluster for this app's features
+        dashboard.register()  # its panels on the console's dashboard
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
         realtime.register_group(podlogs.PREFIX, podlogs.may_follow, podlogs.snapshot)

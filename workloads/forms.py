@@ -44,6 +44,27 @@ class SpecForm(BootstrapMixin, forms.Form):
     run_as_user = forms.IntegerField(label=_("Run as user (UID)"), required=False, min_value=0, max_value=specs.MAX_UID,
                                      help_text=_("Empty: the image's own user, which must not be root. 0 (root) only where the "
                                                  "tenant's Pod Security level is baseline."))
+    env_from = forms.MultipleChoiceField(label=_("Environment from Secrets and ConfigMaps"), required=False,
+                                         help_text=_("Each key of the chosen ones becomes a variable."))
+
+    MOUNTS = 3  # rows of "mount this Secret or ConfigMap at this path"
+
+    def __init__(self, *args, config_choices=None, **kwargs):
+        """config_choices: configs.choices() of the namespace (names of its Secrets and ConfigMaps)."""
+        super().__init__(*args, **kwargs)
+        config_choices = config_choices or {}
+        options = ([(f"Secret/{name}", _("Secret %(name)s") % {"name": name}) for name in config_choices.get("secrets", [])]
+                   + [(f"ConfigMap/{name}", _("ConfigMap %(name)s") % {"name": name}) for name in config_choices.get("configmaps", [])])
+        self.fields["env_from"].choices = options
+        self.fields["env_from"].widget.attrs["size"] = min(max(len(options), 2), 6)
+        for n in range(self.MOUNTS):
+            self.fields[f"mount_{n}_source"] = forms.ChoiceField(label=_("Mount"), required=False, choices=[("", "—")] + options)
+            self.fields[f"mount_{n}_path"] = forms.CharField(label=_("at path"), required=False, max_length=200)
+            self.fields[f"mount_{n}_source"].widget.attrs["class"] = "form-select form-select-sm"
+            self.fields[f"mount_{n}_path"].widget.attrs["class"] = "form-control form-control-sm"
+
+    def mount_rows(self):
+        return [(self[f"mount_{n}_source"], self[f"mount_{n}_path"]) for n in range(self.MOUNTS)]
 
     def clean(self):
         """Every field is checked, so that all problems are shown at once."""
@@ -74,6 +95,17 @@ class SpecForm(BootstrapMixin, forms.Form):
         spec["command"] = check(lambda: specs.parse_words(data.get("command"), "command"))
         spec["args"] = check(lambda: specs.parse_words(data.get("args"), "args"))
         spec["run_as_user"] = data.get("run_as_user")
+        spec["env_from"] = [_config_ref(value) for value in data.get("env_from") or []]
+        mounts = []
+        for n in range(self.MOUNTS):
+            source, path = data.get(f"mount_{n}_source"), (data.get(f"mount_{n}_path") or "").strip()
+            if source or path:
+                if not source:
+                    self.add_error(f"mount_{n}_source", _("Choose what to mount at %(path)s.") % {"path": path})
+                    continue
+                mounts.append({**_config_ref(source), "mount_path": path})
+        spec["config_volumes"] = mounts
+        check(lambda: specs.check_config_refs(spec["env_from"], mounts))
         self.spec = spec
         return data
 
@@ -91,7 +123,26 @@ class SpecForm(BootstrapMixin, forms.Form):
         for probe in ("liveness", "readiness"):
             value = spec.get(probe) or {}
             initial[f"{probe}_path"], initial[f"{probe}_port"] = value.get("path", ""), value.get("port")
+        initial["env_from"] = [f"{ref['kind']}/{ref['name']}" for ref in spec.get("env_from") or []]
+        for n, mount in enumerate((spec.get("config_volumes") or [])[:SpecForm.MOUNTS]):
+            initial[f"mount_{n}_source"], initial[f"mount_{n}_path"] = f"{mount['kind']}/{mount['name']}", mount["mount_path"]
         return initial
+
+
+def _config_ref(value):
+    kind, _sep, name = value.partition("/")
+    return {"kind": kind, "name": name}
+
+
+def config_choices_with(choices, spec):
+    """The namespace's choices plus what the spec uses already (kept selectable when the
+    cluster could not list them)."""
+    choices = {key: list(names) for key, names in choices.items()}
+    for ref in (spec.get("env_from") or []) + (spec.get("config_volumes") or []):
+        key = "secrets" if ref["kind"] == "Secret" else "configmaps"
+        if ref["name"] not in choices.setdefault(key, []):
+            choices[key].append(ref["name"])
+    return choices
 
 
 class AppForm(SpecForm):
@@ -103,10 +154,21 @@ class AppForm(SpecForm):
                     _("One 'name /mount/path size' per line, e.g. data /var/lib/postgresql 5Gi: a Ceph RBD volume per replica."),
                     widget=forms.Textarea(attrs={"rows": 2}))
 
+    # Optional: a Service, and an Ingress giving the app a domain, deployed with it
+    service_type = forms.ChoiceField(label=_("Service"), choices=ServiceType.choices, required=False,
+                                     help_text=_("Empty: no Service (the app is reached from nowhere else)."))
+    service_port = forms.IntegerField(label=_("Service port"), required=False, min_value=1, max_value=65535, initial=80)
+    host = forms.CharField(label=_("Domain"), required=False, max_length=253, help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."))
+    path = forms.CharField(label=_("Path"), required=False, max_length=200, initial="/")
+    tls_secret = forms.ChoiceField(label=_("TLS Secret"), required=False,
+                                   help_text=_("A kubernetes.io/tls Secret of the namespace; empty: plain HTTP."))
+
     field_order = ["name", "kind", "image", "replicas", "ports"]
 
     def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
+        tls = (kwargs.get("config_choices") or {}).get("tls", [])
+        self.fields["tls_secret"].choices = [("", "—")] + [(name, name) for name in tls]
         defaults = (project.limit_range if project else None) or {}
         for field, key in (("cpu_request", "request_cpu"), ("cpu_limit", "limit_cpu"), ("memory_request", "request_memory"),
                            ("memory_limit", "limit_memory")):
@@ -127,6 +189,8 @@ class AppForm(SpecForm):
         else:
             if self.spec["volumes"] and data.get("kind") != AppKind.STATEFULSET:
                 self.add_error("volumes", _("Deployments are stateless: choose StatefulSet for persistent volumes."))
+        self.exposure = {"service_type": data.get("service_type") or "", "port": data.get("service_port"), "host": data.get("host") or "",
+                         "path": data.get("path") or "", "tls_secret": data.get("tls_secret") or ""}
         return data
 
 
@@ -170,6 +234,7 @@ class ScheduleForm(BootstrapMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         from .models import WEEKDAYS
 
+        kwargs.setdefault("auto_id", "id_schedule_%s")  # the app page also has the scale and canary forms' "replicas"
         super().__init__(*args, **kwargs)
         self.fields["weekdays"].choices = WEEKDAYS
         self.fields["weekdays"].widget.attrs["class"] = "form-check-input"
@@ -190,8 +255,16 @@ class CanaryForm(BootstrapMixin, forms.Form):
     header = forms.CharField(label=_("Or by header"), required=False, max_length=63, help_text=_("e.g. X-Canary: requests with it go to the canary."))
     header_value = forms.CharField(label=_("Header value"), required=False, max_length=200, help_text=_("Empty: the value 'always'."))
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_canary_%s")  # ids of its own on the app page, which has several forms
+        super().__init__(*args, **kwargs)
+
 
 class CanaryTrafficForm(BootstrapMixin, forms.Form):
     weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100)
     header = forms.CharField(label=_("Header"), required=False, max_length=63)
     header_value = forms.CharField(label=_("Header value"), required=False, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_traffic_%s")
+        super().__init__(*args, **kwargs)

@@ -54,7 +54,7 @@ def check(obj, n, namespace):
         raise ValidationError(_("Document %(n)s is not a Kubernetes object (a mapping with apiVersion, kind and metadata).") % {"n": n})
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     meta = obj.get("metadata")
-    if not kind or not api_version or not isinstance(meta, dict):
+    if not kind or not api_version or not isinstance(kind, str) or not isinstance(api_version, str) or not isinstance(meta, dict):
         raise ValidationError(_("Document %(n)s needs apiVersion, kind and metadata.") % {"n": n})
     known = KNOWN_KINDS.get(kind)
     if known is not None and not known.namespaced:
@@ -75,15 +75,27 @@ def check(obj, n, namespace):
         raise ValidationError(_("Document %(n)s: %(kind)s %(name)s is for namespace %(other)s; only %(ns)s can be imported here.")
                               % {"n": n, "kind": kind, "name": name, "other": meta["namespace"], "ns": namespace})
     if kind in WORKLOAD_KINDS:
-        template = ((obj.get("spec") or {}).get("template") or {})
-        containers = (template.get("spec") or {}).get("containers")
+        # Any level may be the wrong shape (a list, a string): it then has no containers.
+        template = _mapping(_mapping(obj.get("spec")).get("template"))
+        containers = _mapping(template.get("spec")).get("containers")
         if not isinstance(containers, list) or not containers:
             raise ValidationError(_("Document %(n)s: %(kind)s %(name)s has no containers.") % {"n": n, "kind": kind, "name": name})
         for container in containers:
+            image = _mapping(container).get("image")
             try:
-                specs.check_image((container or {}).get("image"))
+                specs.check_image(image if isinstance(image, str) else None)  # a number or a list is no image
             except ValidationError as exc:
                 raise ValidationError(_("Document %(n)s: %(error)s") % {"n": n, "error": " ".join(exc.messages)}) from None
+        # prepare() adds the app label to both: they must be mappings (or absent).
+        for where, labels in (("metadata.labels", meta.get("labels")),
+                              ("spec.template.metadata", template.get("metadata")),
+                              ("spec.template.metadata.labels", _mapping(template.get("metadata")).get("labels"))):
+            if labels is not None and not isinstance(labels, dict):
+                raise ValidationError(_("Document %(n)s: %(error)s") % {"n": n, "error": f"{where} must be a mapping (key: value)."})
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
 
 
 def prepare(obj, namespace):
@@ -96,9 +108,11 @@ def prepare(obj, namespace):
     obj.pop("status", None)
     if obj["kind"] in WORKLOAD_KINDS:
         name = meta["name"]
-        meta.setdefault("labels", {})[manifests.APP_LABEL] = name
+        # labels: null (or metadata: null) is none at all, as for Kubernetes
+        meta["labels"] = {**(meta.get("labels") or {}), manifests.APP_LABEL: name}
         template = obj["spec"]["template"]
-        template.setdefault("metadata", {}).setdefault("labels", {})[manifests.APP_LABEL] = name
+        template["metadata"] = template.get("metadata") or {}
+        template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), manifests.APP_LABEL: name}
     return obj
 
 

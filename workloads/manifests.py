@@ -50,8 +50,10 @@ def container(app, spec):
         c["ports"] = [{"name": p["name"], "containerPort": p["port"], "protocol": "TCP"} for p in spec["ports"]]
     if spec.get("env"):
         c["env"] = [{"name": e["name"], "value": e["value"]} for e in spec["env"]]
-    if spec.get("env_secret"):
-        c["envFrom"] = [{"secretRef": {"name": spec["env_secret"]}}]
+    env_from = [{"secretRef": {"name": spec["env_secret"]}}] if spec.get("env_secret") else []
+    env_from += [{REF_KEYS[ref["kind"]]: {"name": ref["name"]}} for ref in spec.get("env_from") or []]
+    if env_from:
+        c["envFrom"] = env_from
     resources = {section: dict(values) for section, values in (spec.get("resources") or {}).items() if values}
     if resources:
         c["resources"] = resources
@@ -59,10 +61,28 @@ def container(app, spec):
         probe = spec.get(field)
         if probe:
             c[key] = {"httpGet": {"path": probe["path"], "port": probe["port"]}, "periodSeconds": 10, "failureThreshold": 3}
-    if spec.get("volumes"):
-        c["volumeMounts"] = [{"name": v["name"], "mountPath": v["mount_path"]} for v in spec["volumes"]]
+    mounts = [{"name": v["name"], "mountPath": v["mount_path"]} for v in spec.get("volumes") or []]
+    mounts += [{"name": config_volume_name(n), "mountPath": v["mount_path"], "readOnly": True}
+               for n, v in enumerate(spec.get("config_volumes") or [])]
+    if mounts:
+        c["volumeMounts"] = mounts
     c["securityContext"] = security_context(spec)
     return c
+
+
+REF_KEYS = {"Secret": "secretRef", "ConfigMap": "configMapRef"}  # envFrom
+CONFIG_VOLUME_PREFIX = "config-"
+
+
+def config_volume_name(n):
+    return f"{CONFIG_VOLUME_PREFIX}{n}"
+
+
+def config_volumes(spec):
+    """The pod's volumes for the Secrets and ConfigMaps mounted as files."""
+    return [{"name": config_volume_name(n), **({"secret": {"secretName": v["name"]}} if v["kind"] == "Secret"
+                                               else {"configMap": {"name": v["name"]}})}
+            for n, v in enumerate(spec.get("config_volumes") or [])]
 
 
 def security_context(spec):
@@ -77,7 +97,10 @@ def security_context(spec):
 
 
 def pod_template(app, spec):
-    return {"metadata": {"labels": labels(app)}, "spec": {"containers": [container(app, spec)]}}
+    pod = {"containers": [container(app, spec)]}
+    if spec.get("config_volumes"):
+        pod["volumes"] = config_volumes(spec)
+    return {"metadata": {"labels": labels(app)}, "spec": pod}
 
 
 def workload(app, spec, *, change_cause="", job_id=None, template=None):
@@ -218,7 +241,11 @@ def spec_from_workload(obj, kind):
     spec["replicas"] = body.get("replicas", 1)
     spec["ports"] = [{"name": p.get("name") or f"port-{p.get('containerPort')}", "port": p.get("containerPort")} for p in c.get("ports") or []]
     spec["env"] = [{"name": e["name"], "value": e.get("value", "")} for e in c.get("env") or [] if e.get("name") and "valueFrom" not in e]
-    spec["env_secret"] = next((ref["secretRef"]["name"] for ref in c.get("envFrom") or [] if ref.get("secretRef")), "")
+    # a leading Secret reads back as env_secret (the form's older field), the others as env_from, in order
+    refs = [(kind, (ref.get(key) or {}).get("name", "")) for ref in c.get("envFrom") or [] for kind, key in REF_KEYS.items() if key in ref]
+    first_secret = 0 if refs and refs[0][0] == "Secret" else None
+    spec["env_secret"] = refs[first_secret][1] if first_secret is not None else ""
+    spec["env_from"] = [{"kind": kind, "name": name} for n, (kind, name) in enumerate(refs) if n != first_secret]
     resources = c.get("resources") or {}
     spec["resources"] = {"requests": dict(resources.get("requests") or {}), "limits": dict(resources.get("limits") or {})}
     for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
@@ -227,6 +254,13 @@ def spec_from_workload(obj, kind):
     spec["command"], spec["args"] = list(c.get("command") or []), list(c.get("args") or [])
     spec["run_as_user"] = (c.get("securityContext") or {}).get("runAsUser")
     mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts") or []}
+    pod_volumes = ((body.get("template") or {}).get("spec") or {}).get("volumes") or []
+    spec["config_volumes"] = [
+        {"kind": "Secret" if "secret" in v else "ConfigMap",
+         "name": (v.get("secret") or {}).get("secretName", "") if "secret" in v else (v.get("configMap") or {}).get("name", ""),
+         "mount_path": mounts[v.get("name")]}
+        for v in pod_volumes if ("secret" in v or "configMap" in v) and v.get("name") in mounts
+    ]
     if kind == AppKind.STATEFULSET:
         spec["volumes"] = [
             {"name": t["metadata"]["name"], "mount_path": mounts.get(t["metadata"]["name"], "/data"),

@@ -37,7 +37,8 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from console import kube, realtime
@@ -65,6 +66,7 @@ PROCESS = uuid.uuid4().hex  # this process's name on the leases it holds
 FOLLOWING, IDLE, ENDED, CAPPED, ERROR, REPLACED, LOST = "following", "idle", "ended", "capped", "error", "replaced", "lost"
 DONE = (ENDED, CAPPED, ERROR, REPLACED)
 
+UTC_STAMP = re.compile(r"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)\d*Z) ")  # RFC 3339 in UTC; nanoseconds cut to micro
 LEVEL = re.compile(r"\b(FATAL|PANIC|ERROR|ERR|WARN|WARNING|DEBUG|TRACE)\b", re.IGNORECASE)
 LEVEL_CLASS = {"fatal": "text-danger", "panic": "text-danger", "error": "text-danger", "err": "text-danger",
                "warn": "text-warning-emphasis", "warning": "text-warning-emphasis", "debug": "text-body-secondary",
@@ -357,7 +359,16 @@ def line_view(text):
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS] + "…"
     level = LEVEL.search(text[:80])
-    return {"text": text, "css": LEVEL_CLASS.get(level.group(1).lower(), "") if level else ""}
+    view = {"text": text, "css": LEVEL_CLASS.get(level.group(1).lower(), "") if level else "", "stamp": "", "utc": ""}
+    # Containers stamp their lines in UTC; the console shows every other time in its own
+    # zone, so a leading UTC stamp is shown in that zone too (the original in the tooltip).
+    stamp = UTC_STAMP.match(text)
+    moment = parse_datetime(stamp.group(2) + "Z") if stamp else None
+    if moment is not None:
+        local = timezone.localtime(moment)
+        view.update(stamp=local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}", utc=stamp.group(1),
+                    text=text[stamp.end():])
+    return view
 
 
 def _shut(response):

@@ -10,8 +10,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from console import kube, resources, selectors
+from console.choices import JobStatus
 from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
-from console.models import MirroredObject, OperationLogEntry
+from console.models import Job, MirroredObject, OperationLogEntry
 from tenants import access
 
 from . import manifests, rollout
@@ -151,26 +152,37 @@ def revisions(app, workload_row, replicaset_rows):
         action="app.revision", cluster=app.project.cluster.name, namespace=app.namespace, target_kind="ReplicaSet", target_name__in=names,
     ).order_by("-id"):
         entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    # A revision whose job still follows its rollout has no entry yet; the running job it is
+    # stamped with says it is the console's. Only while it runs: kubectl keeps the stamp on
+    # the Deployment, so a later change made outside would carry it too.
+    stamps = [_job_stamp(row) for row in replicaset_rows]
+    stamped = {str(job.pk): job for job in Job.objects.filter(status__in=JobStatus.active(), pk__in=[int(s) for s in stamps if s.isdigit()])
+               .select_related("requested_by")}
     result = []
     for row in replicaset_rows:
         meta = row.object.get("metadata") or {}
         annotations = meta.get("annotations") or {}
         number = annotations.get(manifests.REVISION, "0")
         entry = entries.get((row.name, number))
+        job = None if entry else stamped.get(_job_stamp(row))
         status = row.object.get("status") or {}
         result.append(Revision(
             number=int(number) if number.isdigit() else 0, replicaset=row.name,
             image=rollout.image_of((row.object.get("spec") or {}).get("template")), created=row.created_at,
             replicas=status.get("replicas", 0), ready=status.get("readyReplicas", 0), current=number == current,
             change_cause=((entry.after or {}).get("note") if entry else "") or annotations.get(manifests.CHANGE_CAUSE, ""),
-            by=entry.actor_name if entry else "",
-            at=entry.finished_at if entry else row.created_at, via_console=entry is not None, entry_id=entry.pk if entry else None,
-            template=(row.object.get("spec") or {}).get("template"),
+            by=entry.actor_name if entry else (job.requested_by.get_username() if job and job.requested_by else ""),
+            at=entry.finished_at if entry else row.created_at, via_console=entry is not None or job is not None,
+            entry_id=entry.pk if entry else None, template=(row.object.get("spec") or {}).get("template"),
         ))
     result.sort(key=lambda r: -r.number)
     for newer, older in zip(result, result[1:]):
         newer.diff = template_diff(older.template, newer.template)
     return result
+
+
+def _job_stamp(row):
+    return ((row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.JOB_ANNOTATION, "")
 
 
 def statefulset_revisions(app, user, workload_row, pod_rows):

@@ -206,10 +206,12 @@ def check_quota(api, project, spec, extra_replicas):
 # --- deploy and upgrade --------------------------------------------------------------
 
 
-def deploy_app(project, *, acting_user, name, kind, spec):
-    """Create an app: checked by a dry run of all its objects, then applied by a job."""
+def deploy_app(project, *, acting_user, name, kind, spec, exposure=None):
+    """Create an app: checked by a dry run of all its objects, then applied by a job.
+    `exposure` (expose_app's keyword arguments) adds its Service and Ingress in the same job."""
     target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name, "kind": kind, "name": name}
-    with oplog.recorded(acting_user, "app.deploy", target=target, payload={"spec": specs.loggable(spec)}) as outcome:
+    payload = {"spec": specs.loggable(spec), **({"exposure": exposure} if exposure else {})}
+    with oplog.recorded(acting_user, "app.deploy", target=target, payload=payload) as outcome:
         _check_may_change(acting_user, project)
         specs.check_app_name(name)
         specs.validate(kind, spec)
@@ -219,18 +221,47 @@ def deploy_app(project, *, acting_user, name, kind, spec):
             spec = {**spec, "storage_class": storage_class_for(project.cluster) if spec.get("volumes") else ""}
         app = App(project=project, name=name, kind=kind, spec=spec, created_by=acting_user, status=AppStatus.DEPLOYING)
         podsecurity.check_objects(project.tenant.pod_security, manifests.objects(app, spec))
+        service, route = _exposure(app, exposure or {})
         with talking_to(project, acting_user) as api:
             if api.get(kind, name, project.name) is not None:
                 raise ValidationError({"name": _("A %(kind)s named %(name)s exists already in %(ns)s (made outside the console).")
                                        % {"kind": kind, "name": name, "ns": project.name}})
             _check_secret(api, project, spec.get("env_secret"), "env_secret")
+            _check_config_refs(api, project, spec)
             check_quota(api, project, spec, spec["replicas"])
             dry_run(api, manifests.objects(app, spec))
+            if route:  # the checks expose_app makes, before anything exists
+                _check_secret(api, project, route["tls_secret"], "tls_secret")
+                conflict = _host_taken(app, api, route)
+                if conflict:
+                    raise ValidationError({"host": conflict})
+            for step in exposure_plan(api, app, service, route):
+                step(dry_run=True)
         app.save()
-        job = _queue(app, acting_user, "app.deploy", {"spec": spec})
+        job = _queue(app, acting_user, "app.deploy", {"spec": spec, "service": service, "ingress": route})
         outcome.result = OperationResult.ACCEPTED
         outcome.after = {"job": job.pk, "storage_class": spec.get("storage_class", "")}
     return app, job
+
+
+def _exposure(app, exposure):
+    """The deploy form's Service and Ingress, cleaned as expose_app cleans them: (service, ingress)."""
+    if not exposure or not exposure.get("service_type"):
+        if exposure and exposure.get("host"):
+            raise ValidationError({"host": _("An ingress needs a Service: choose ClusterIP or NodePort.")})
+        return {}, {}
+    return check_exposure(app, exposure.get("service_type", ""), exposure.get("port"), exposure.get("target_port"), exposure.get("node_port"),
+                          (exposure.get("host") or "").strip().lower(), (exposure.get("path") or "").strip(),
+                          (exposure.get("tls_secret") or "").strip())
+
+
+def _check_config_refs(api, project, spec):
+    """Each Secret and ConfigMap the app reads must exist (else its pods wait for it forever)."""
+    for field in ("env_from", "config_volumes"):
+        for ref in spec.get(field) or []:
+            if api.get(ref["kind"], ref["name"], project.name) is None:
+                raise ValidationError({field: _("There is no %(kind)s named %(name)s in %(ns)s.")
+                                       % {"kind": ref["kind"], "name": ref["name"], "ns": project.name}})
 
 
 def live_workload(app, api):
@@ -263,6 +294,7 @@ def upgrade_app(app, *, acting_user, spec, generation=None):
                 raise ValidationError(_("Nothing to change: the app runs this already."))
             podsecurity.check_objects(app.project.tenant.pod_security, manifests.objects(app, spec))
             _check_secret(api, app.project, spec.get("env_secret"), "env_secret")
+            _check_config_refs(api, app.project, spec)
             check_quota(api, app.project, spec, surge_pods(app.kind, obj))
             dry_run(api, manifests.objects(app, spec)[:-1])  # a StatefulSet's headless Service
             api.json_patch(app.kind, app.name, app.namespace, manifests.template_patch(obj, manifests.pod_template(app, spec)), dry_run=True)

@@ -9,6 +9,8 @@ A spec is a plain dict (stored on App.spec, logged in the operation log):
      "liveness": {"path": "/healthz", "port": 80}, "readiness": None,
      "command": ["nginx"], "args": ["-g", "daemon off;"],
      "volumes": [{"name": "data", "mount_path": "/var/lib/data", "size": "1Gi"}],   # StatefulSets only
+     "env_from": [{"kind": "ConfigMap", "name": "settings"}],   # every key of each becomes a variable
+     "config_volumes": [{"kind": "Secret", "name": "certs", "mount_path": "/etc/certs"}],   # read-only files
      "run_as_user": None}   # a UID, or None: the image's own user, which must not be root
 
 `parse_*` read what people type and raise ValidationError with a message naming the
@@ -223,12 +225,41 @@ def validate(kind, spec):
     if volumes and kind != AppKind.STATEFULSET:
         raise _error(_("Deployments are stateless: use a StatefulSet for persistent volumes."), "volumes")
     parse_volumes(format_volumes(volumes))
+    check_config_refs(spec.get("env_from") or [], spec.get("config_volumes") or [], volumes)
     check_run_as_user(spec.get("run_as_user"))
+
+
+CONFIG_KINDS = ("Secret", "ConfigMap")
+
+
+def check_config_refs(env_from, config_volumes, volumes=()):
+    """Secrets and ConfigMaps used as environment or as read-only files: known kinds, valid
+    names, each mount path once (persistent volumes' paths included)."""
+    seen, paths = set(), {v["mount_path"] for v in volumes}
+    for field, refs in (("env_from", env_from), ("config_volumes", config_volumes)):
+        for ref in refs:
+            kind, name = ref.get("kind"), ref.get("name") or ""
+            if kind not in CONFIG_KINDS:
+                raise _error(_("Use a Secret or a ConfigMap, not %(kind)s.") % {"kind": repr(kind)}, field)
+            if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+                raise _error(_("%(kind)s name %(value)s is not valid (DNS-1123 subdomain).") % {"kind": kind, "value": repr(name)}, field)
+            if field == "env_from":
+                if (kind, name) in seen:
+                    raise _error(_("%(kind)s %(name)s is listed twice.") % {"kind": kind, "name": name}, field)
+                seen.add((kind, name))
+                continue
+            path = ref.get("mount_path") or ""
+            if not path.startswith("/") or any(c.isspace() for c in path) or len(path) > 200:
+                raise _error(_("Mount path %(value)s must be absolute, without spaces.") % {"value": repr(path)}, field)
+            if path in paths:
+                raise _error(_("Mount path %(value)s is used twice.") % {"value": path}, field)
+            paths.add(path)
 
 
 def empty_spec():
     return {"image": "", "replicas": 1, "ports": [], "env": [], "env_secret": "", "resources": {"requests": {}, "limits": {}},
-            "liveness": None, "readiness": None, "command": [], "args": [], "volumes": [], "run_as_user": None}
+            "liveness": None, "readiness": None, "command": [], "args": [], "volumes": [], "run_as_user": None,
+            "env_from": [], "config_volumes": []}
 
 
 def loggable(spec):

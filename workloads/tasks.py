@@ -36,6 +36,7 @@ def run_app_job(self, job_id):
 
 def _succeed(job, outcome):
     jobs.finish(job)
+    _tick_apps(job)
     _record(job, job.kind + ".finish", OperationResult.SUCCEEDED, after=outcome if isinstance(outcome, dict) else None)
     _notify(job, ok=True, detail=(outcome or {}).get("message", "") if isinstance(outcome, dict) else "")
 
@@ -43,6 +44,7 @@ def _succeed(job, outcome):
 def _fail(job, error):
     if job.kind in ("app.canary", "app.canary_abort"):  # the stable version is untouched: the app did not fail
         jobs.finish(job, error=error)
+        _tick_apps(job)  # a refused canary is reset: its panel changes
         _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
         _notify(job, ok=False, detail=error)
         return
@@ -54,7 +56,18 @@ def _fail(job, error):
     _notify(job, ok=False, detail=error)
 
 
+def _tick_apps(job):
+    """The job is over: the open pages of its apps re-read every panel it may have changed
+    (status, autoscaler, canary, access...), not only what the mirror shows."""
+    for app in App.objects.filter(pk__in=[job.payload.get("app"), *job.payload.get("apps", [])]):
+        tick(app)
+
+
 def _record(job, action, result, *, kind="", name="", before=None, after=None, error=""):
+    if job.kind == "app.restore" and result == OperationResult.SUCCEEDED and action != "app.revision":
+        # Re-applies what the log already has; the start's "cluster.attach_embedded" entry says so.
+        # Its new revision is kept: the app's revision list reads who made each one from the log.
+        return None
     target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace, "kind": kind or job.target_kind,
               "name": name or job.target_name}
     return oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,
@@ -248,11 +261,15 @@ def deploy(job):
     app = _app(job)
     spec = job.payload["spec"]
     cause = _("deployed %(image)s by %(who)s (console job %(job)s)") % {"image": spec["image"], "who": _who(job), "job": job.pk}
+    service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
+    # the deploy form's Service and Ingress go with the workload: all accepted, or none applied
+    exposure = ([manifests.service(app, service)] if service else []) + ([manifests.ingress(app, route, service["port"])] if route else [])
     with _api(job, app) as api:
-        applied = _apply_all(job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk), fresh=True)
-        App.objects.filter(pk=app.pk).update(spec=spec, updated_at=timezone.now())
+        applied = _apply_all(job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk) + exposure, fresh=True)
+        App.objects.filter(pk=app.pk).update(spec=spec, service=service, ingress=route, updated_at=timezone.now())
         tick(app)
-        state = follow(job, api, app, applied[-1]["metadata"].get("generation"))
+        workload = next(obj for obj in applied if obj["kind"] == app.kind)
+        state = follow(job, api, app, workload["metadata"].get("generation"))
         revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import config_views, views
 
 app_name = "workloads"
 
 APP = "<slug:tenant>/<slug:namespace>/apps/<slug:name>/"
+NS = "<slug:tenant>/<slug:namespace>/"
 
 urlpatterns = [
     path("", views.app_list, name="app_list"),
@@ -29,4 +30,15 @@ urlpatterns = [
     path(APP + "pods/<str:pod>/restart/", views.pod_restart, name="pod_restart"),
     path(APP + "pods/<str:pod>/log/", views.pod_log, name="pod_log"),
     path(APP + "pods/<str:pod>/terminal/", views.pod_terminal, name="pod_terminal"),
+    # Secrets and ConfigMaps of a namespace ("secrets/new/" apart from "secret/<name>/": "new" is a valid name)
+    path(NS + "secrets/", config_views.secret_list, name="secret_list"),
+    path(NS + "secrets/new/", config_views.secret_add, name="secret_add"),
+    path(NS + "secret/<str:secret>/", config_views.secret_edit, name="secret_edit"),
+    path(NS + "secret/<str:secret>/reveal/", config_views.secret_reveal, name="secret_reveal"),
+    path(NS + "secret/<str:secret>/delete/", config_views.secret_delete, name="secret_delete"),
+    path(NS + "configmaps/", config_views.configmap_list, name="configmap_list"),
+    path(NS + "configmaps/new/", config_views.configmap_add, name="configmap_add"),
+    path(NS + "configmap/<str:configmap>/", config_views.configmap_edit, name="configmap_edit"),
+    path(NS + "configmap/<str:configmap>/delete/", config_views.configmap_delete, name="configmap_delete"),
+    path(NS + "yaml/<str:kind>/<str:name>/", config_views.object_yaml, name="object_yaml"),
 ]

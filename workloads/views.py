@@ -14,9 +14,10 @@ from console.models import Job
 from console.views.htmx import is_partial
 from tenants import access
 
-from . import manifests, podlogs, selectors, services
+from . import configs, manifests, podlogs, selectors, services
 from .choices import AppKind
-from .forms import AppForm, AutoscalerForm, CanaryForm, CanaryTrafficForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
+from .forms import (AppForm, AutoscalerForm, CanaryForm, CanaryTrafficForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm,
+                    config_choices_with)
 from .models import App
 
 signed_in = require()
@@ -63,14 +64,14 @@ def app_add(request, tenant, namespace):
     project = access.get_project(request.user, tenant, namespace)
     if not access.may_operate(request.user, project.tenant):
         raise PermissionDenied(_("Only the tenant's members and operators deploy apps."))
-    form = AppForm(request.POST if request.method == "POST" else None, project=project)
+    form = AppForm(request.POST if request.method == "POST" else None, project=project, config_choices=configs.choices(project, request.user))
     context = {**SECTION, "form": form, "project": project, "tenant": project.tenant}
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "workloads/app_form.html", context, status=400)
         try:
             app, _job = call_service(request, services.deploy_app, project, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"],
-                              spec=form.spec)
+                              spec=form.spec, exposure=form.exposure)
         except ValidationError as exc:
             _add_errors(form, exc)
             return render(request, "workloads/app_form.html", context, status=400)
@@ -146,15 +147,17 @@ def app_upgrade(request, tenant, namespace, name):
     if not access.may_operate(request.user, app.project.tenant):
         raise PermissionDenied(_("Only the tenant's members and operators upgrade apps."))
     context = {**SECTION, "app": app, "project": app.project, "tenant": app.project.tenant}
+    config_choices = config_choices_with(configs.choices(app.project, request.user), app.spec)
     if request.method == "POST":
-        form = UpgradeForm(request.POST)
+        form = UpgradeForm(request.POST, config_choices=config_choices)
         context["form"] = form
         if not form.is_valid():
             return render(request, "workloads/app_upgrade.html", context, status=400)
         try:
             call_service(request, services.upgrade_app, app, spec=form.spec, generation=form.cleaned_data.get("generation"))
         except services.Conflict as exc:
-            fresh = UpgradeForm(initial={**UpgradeForm.initial_from(exc.spec), "generation": exc.generation})
+            fresh = UpgradeForm(initial={**UpgradeForm.initial_from(exc.spec), "generation": exc.generation},
+                                config_choices=config_choices_with(config_choices, exc.spec))
             fresh.conflict = " ".join(exc.messages)
             return render(request, "workloads/app_upgrade.html", {**context, "form": fresh}, status=409)
         except ValidationError as exc:
@@ -165,7 +168,8 @@ def app_upgrade(request, tenant, namespace, name):
     row = selectors.workload(app)
     spec = manifests.spec_from_workload(row.object, app.kind) if row else app.spec
     generation = (row.object.get("metadata") or {}).get("generation", "") if row else ""
-    context["form"] = UpgradeForm(initial={**UpgradeForm.initial_from(spec), "generation": generation})
+    context["form"] = UpgradeForm(initial={**UpgradeForm.initial_from(spec), "generation": generation},
+                                  config_choices=config_choices_with(config_choices, spec))
     return render(request, "workloads/app_upgrade.html", context)
 
 

@@ -1,12 +1,31 @@
 import json
+import re
+from datetime import timedelta
 
 from django import template
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from ..choices import ClusterStatus, OperationResult, VerificationStatus
 from ..oplog import field_changes
 
 register = template.Library()
+BREAK_AFTER = re.compile(r"(/)")
+
+
+@register.filter
+def age(value):
+    """How old something is, in its largest unit ("3 hours"); timesince would say "0 minutes"
+    for its first minute."""
+    if not value:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return _("under a minute")
+    return timesince(value, depth=1)
 
 
 @register.filter
@@ -33,6 +52,13 @@ def changes(entry):
 @register.filter
 def compact_json(value):
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def breakable(value):
+    """Text with a line-break chance after each /, so that an image or a target in a narrow
+    column wraps between its parts ("registry.local/shop/" "storefront:3.1.0"), not mid-word."""
+    return mark_safe(BREAK_AFTER.sub(r"\1<wbr>", escape(str(value))))
 
 
 @register.filter

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import notifications, roles
 from ..access import require
@@ -25,7 +25,9 @@ def notification_list(request):
 
 def _render_list(request, page_number, notice_form, status=200):
     page = Paginator(Notification.objects.filter(user=request.user), PAGE_SIZE).get_page(page_number)
-    context = {"page": page, "notice_form": notice_form}
+    # The first page follows new notifications (they go on top); later pages stay still.
+    live_group = notifications.list_group(request.user.pk) if page.number == 1 else ""
+    context = {"page": page, "notice_form": notice_form, "live_group": live_group}
     return render(request, "console/notification_list.html", context, status=status)
 
 
@@ -49,9 +51,11 @@ def notification_read_all(request):
     return redirect("console:notification_list")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @require(roles.can_send_notice, _("Only operators send notices."))
 def notice_send(request):
+    if request.method == "GET":  # the address opened in a browser: the form is on the notifications page
+        return redirect("console:notification_list")
     form = NoticeForm(request.POST)
     if form.is_valid():
         try:

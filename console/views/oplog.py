@@ -43,8 +43,8 @@ def oplog_list(request):
     page = Paginator(entries, PAGE_SIZE).get_page(form.cleaned_data.get("page") or 1)
     query = request.GET.copy()
     query.pop("page", None)
-    context.update(page=page, query=query.urlencode(), results=OperationResult)
-    template = "console/_oplog_table.html" if is_partial(request) else "console/oplog.html"
+    context.update(page=page, query=query.urlencode(), results=OperationResult, partial=is_partial(request))
+    template = "console/_oplog_table.html" if context["partial"] else "console/oplog.html"
     return render(request, template, context)
 
 

@@ -1,25 +1,24 @@
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from .. import navigation, roles
+from .. import dashboard as dash, navigation
 from ..access import require
-from ..models import OperationLogEntry
 
 
 @require()
 def dashboard(request):
-    recent = OperationLogEntry.objects.all()
-    if not roles.can_read_operation_log(request.user):
-        recent = recent.filter(actor_id=request.user.pk)
-    return render(
-        request,
-        "console/dashboard.html",
-        {
-            "recent_operations": recent.order_by("-id")[:8],
-            "memberships": roles.memberships(request.user),
-            "sections": [s for s in navigation.SECTIONS if s.key != "dashboard"],
-        },
-    )
+    panels = [(panel, dash.render_panel(request, panel)) for panel in dash.panels_for(request)]
+    return render(request, "console/dashboard.html", {"panels": panels, "refresh_seconds": dash.REFRESH_SECONDS,
+                                                      "audiences": dash.audiences(request)})
+
+
+@require()
+def dashboard_panel(request, key):
+    """One panel, fresh: the dashboard polls each of its panels with this."""
+    panel = dash.panel_for(request, key)
+    if panel is None:
+        raise Http404
+    return HttpResponse(dash.render_panel(request, panel))
 
 
 @require()

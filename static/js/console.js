@@ -10,6 +10,14 @@
   // Show whether live updates are flowing (the websocket is open).
   document.addEventListener("htmx:wsOpen", function () { document.body.dataset.live = "open"; });
   document.addEventListener("htmx:wsClose", function () { document.body.dataset.live = "closed"; });
+  // A panel holding forms (data-live-key: its state) is swapped only when its state
+  // changed, so a refresh does not wipe what the user is typing into it.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target, incoming = event.detail.fragment && event.detail.fragment.firstElementChild;
+    if (target && incoming && target.dataset && target.dataset.liveKey !== undefined && target.dataset.liveKey === incoming.dataset.liveKey) {
+      event.detail.shouldSwap = false;
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     scheduleHide(document);
     if (event.detail.target && event.detail.target.classList.contains("mirror-tick")) scheduleLiveRefresh();

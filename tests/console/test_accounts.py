@@ -1,4 +1,7 @@
+import io
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -7,6 +10,7 @@ from console.models import OperationLogEntry
 from ..factories import PASSWORD, mk_user
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 LOGIN_URL = reverse("console:login")
 
 
@@ -109,3 +113,58 @@ def test_admin_is_for_operators_only(client):
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/console/operationlogentry/").status_code == 200
     assert client.get("/admin/console/operationlogentry/add/").status_code == 403
+
+
+def test_a_one_time_password_must_be_changed_and_then_stops_working(client):
+    """An account made by an operator: its password works once, to choose a new one."""
+    from django.core.management import call_command
+
+    call_command("create_user", "newbie", "--role", "none", stdout=io.StringIO())
+    user = User.objects.get(username="newbie")
+    assert user.must_change_password
+    client.force_login(user)
+    assert client.get(reverse("console:dashboard"))["Location"] == reverse("console:password_change")
+    assert client.get(reverse("workloads:app_list"), HTTP_HX_REQUEST="true")["HX-Redirect"] == reverse("console:password_change")
+    assert client.get(reverse("console:password_change")).status_code == 200
+    user.set_password("one-time-Pw-123")
+    user.save()
+    client.force_login(user)
+    # the same password again does not count as a change
+    response = client.post(reverse("console:password_change"), {"old_password": "one-time-Pw-123", "new_password1": "one-time-Pw-123",
+                                                                  "new_password2": "one-time-Pw-123"})
+    assert response.status_code == 400
+    response = client.post(reverse("console:password_change"), {"old_password": "one-time-Pw-123", "new_password1": PASSWORD,
+                                                                  "new_password2": PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.must_change_password
+    assert client.get(reverse("console:dashboard")).status_code == 200
+    client.logout()
+    assert client.post(LOGIN_URL, {"username": "newbie", "password": "one-time-Pw-123"}).status_code == 401
+
+
+def test_sign_out_stays_open_before_the_change(client):
+    user = mk_user("fresh", must_change_password=True)
+    client.force_login(user)
+    assert client.post(reverse("console:logout")).status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_operator_adding_a_new_name_gives_a_one_time_password(operator):
+    from tenants import services as tenant_services
+
+    from ..factories import mk_tenant
+
+    tenant = mk_tenant("acme")
+    invited = tenant_services.invite_member(tenant, acting_user=operator, username="newcomer")
+    assert invited.password and User.objects.get(username="newcomer").must_change_password
+    assert not operator.must_change_password
+
+
+def test_an_operator_setting_a_password_in_the_admin_makes_it_one_time(client, operator, tenant_user):
+    client.force_login(operator)
+    url = reverse("admin:auth_user_password_change", args=[tenant_user.pk])
+    response = client.post(url, {"password1": "Admin-Set-Pw-42", "password2": "Admin-Set-Pw-42", "usable_password": "true"})
+    assert response.status_code == 302
+    tenant_user.refresh_from_db()
+    assert tenant_user.must_change_password

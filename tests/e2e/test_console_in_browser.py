@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -66,13 +67,26 @@ def test_notice_appears_live_and_lands_in_the_operation_log(new_page):
     auditor.click("#notification-rows >> text=Mark read")
     expect(auditor.locator("#notif-count")).to_have_text("0")
 
+    # an open list gets the new row on top, live, with no htmx error in the console
+    errors = []
+    auditor.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    operator.goto("/notifications/")
+    operator.click("summary")
+    operator.select_option("#id_audience", "auditor")
+    operator.fill("#id_title", "Second notice")
+    operator.click("form[action='/notifications/notice/'] button[type=submit]")
+    expect(auditor.locator("#notification-rows tr").first).to_contain_text("Second notice")
+    expect(auditor.locator("#notif-count")).to_have_text("1")
+    assert errors == []
+
     auditor.goto("/oplog/")
     auditor.fill("#id_action", "notification.send_notice")
     auditor.click("#oplog-filter button[type=submit]")
     row = auditor.locator("#oplog-entries tbody tr").first
     expect(row).to_contain_text("e2e-op")
     expect(row).to_contain_text("Succeeded")
-    assert "action=notification.send_notice" in auditor.url
+    expect(auditor).to_have_url(re.compile(r"action=notification\.send_notice"))  # pushed once the table is swapped in
+    expect(auditor.locator("#export-csv")).to_have_attribute("href", re.compile(r"action=notification\.send_notice"))
 
     auditor.click("text=Verify chain")
     expect(auditor.get_by_test_id("verification")).to_have_attribute("data-status", "intact", timeout=20_000)

@@ -1,6 +1,8 @@
 """The app pages through HTTP: forms with clear 400s, the app page read from the mirror,
 who may see and do what (404 outside one's tenant), the live group's authorisation."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -80,7 +82,11 @@ def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, c
     assert "Deployment web" in text and "kind: Deployment" in text  # YAML
     assert f'"subscribe" value="app-{web.pk}"' in text
     live = client.get(url("app", web), HTTP_HX_REQUEST="true")
-    assert live.status_code == 200 and live.content.decode().startswith('<div id="app-live"')
+    # the inside of #app-live (it stays on the page) and the panels outside it, by id
+    fragment = live.content.decode()
+    assert live.status_code == 200 and 'id="rollout"' in fragment and 'id="app-live"' not in fragment
+    for panel in ("app-status", "app-image", "app-access", "app-actions", "autoscaler-summary", "autoscaler-status", "canary"):
+        assert re.search(f'id="{panel}"[^>]*hx-swap-oob="true"', fragment), panel
 
 
 def test_who_may_see_and_change_an_app(client, cluster, web, dev, operator, auditor, acme):

@@ -44,6 +44,12 @@ def pod(cluster, web):
 
 
 @pytest.fixture(autouse=True)
+def english_sockets(settings):
+    """The sockets here send no language cookie: they speak the default, English for these asserts."""
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
 def no_bridges_left():
     yield
     deadline = time.monotonic() + 10

@@ -35,6 +35,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         user.set_password(password)
+        user.must_change_password = generated  # a printed password is one-time: changed at first sign-in
         user.save()
         oplog.record(
             None,

@@ -4,6 +4,8 @@ Ctrl-C stops everything."""
 
 import asyncio
 import logging
+import socket
+import sys
 import threading
 
 from celery.beat import EmbeddedService
@@ -21,6 +23,7 @@ from console.watcher import ClusterWatchers
 
 class Command(BaseCommand):
     help = "Run the whole console in one process (embedded mode)."
+    requires_system_checks = []  # run in handle(), after the port check: they take seconds
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -29,6 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox cluster")
 
     def handle(self, *args, host, port, no_demo, no_sandbox, **options):
+        self.check_port(host, port)
+        self.check()
         self.quiet_routine_logs()
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
@@ -52,6 +57,12 @@ class Command(BaseCommand):
                 if sandbox:
                     sandbox.stop()
         self.stdout.write("stopped")
+
+    def check_port(self, host, port):
+        """Before migrating or starting anything: a taken port would only fail at the very end."""
+        if port_in_use(host, port):
+            self.stderr.write(f"Port {port} is already in use: is the console already running? Use make run PORT={8080 if port != 8080 else 8081}.")
+            sys.exit(1)
 
     @staticmethod
     def quiet_routine_logs():
@@ -106,3 +117,16 @@ class Command(BaseCommand):
             endpoints=build_endpoint_description_strings(host=host, port=port),
             signal_handlers=True,
         ).run()
+
+
+def port_in_use(host, port):
+    """Whether a server listens on host:port (binding as daphne will: SO_REUSEADDR, so that
+    connections of a previous run still closing do not count)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
