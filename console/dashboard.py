@@ -103,22 +103,15 @@ def render_panel(request, panel):
 
 
 @dataclass
-class Capacity:
+class Capacity(quantity.Share):
     """One resource of one cluster: what the nodes offer and what is asked of them."""
 
     resource: str
     allocatable: Decimal
     requested: Decimal
 
-    @property
-    def percent(self):
-        share = quantity.fraction(self.requested, self.allocatable)
-        return None if share is None else int(share * 100)
-
-    @property
-    def colour(self):
-        percent = self.percent or 0
-        return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
+    def share_of(self):
+        return self.requested, self.allocatable
 
     @property
     def allocatable_display(self):

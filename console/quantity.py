@@ -58,3 +58,22 @@ def fraction(used, limit):
     if limit in (None, "") or Decimal(limit) == 0:
         return None
     return min(Decimal(1), Decimal(used) / Decimal(limit))
+
+
+class Share:
+    """A used amount against a limit, for bars: `share_of()` names the two (a dataclass
+    subclass sets them), `percent` and `colour` follow."""
+
+    def share_of(self):
+        raise NotImplementedError
+
+    @property
+    def percent(self):
+        share = fraction(*self.share_of())
+        return None if share is None else int(share * 100)
+
+    @property
+    def colour(self):
+        percent = self.percent or 0
+        return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
+

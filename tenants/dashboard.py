@@ -20,21 +20,14 @@ TENANT_ROWS = 12
 
 
 @dataclass
-class QuotaUse:
+class QuotaUse(quantity.Share):
     resource: str
     label: str
     used: Decimal
     hard: Decimal | None  # None: no quota on this resource in any namespace
 
-    @property
-    def percent(self):
-        share = quantity.fraction(self.used, self.hard)
-        return None if share is None else int(share * 100)
-
-    @property
-    def colour(self):
-        percent = self.percent or 0
-        return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
+    def share_of(self):
+        return self.used, self.hard
 
     @property
     def used_display(self):

@@ -78,22 +78,15 @@ def sum_amounts(dicts):
 
 
 @dataclass
-class UsageBar:
+class UsageBar(quantity.Share):
     resource: str
     label: str
     used: Decimal
     limit: Decimal | None
     allocated: Decimal | None = None
 
-    @property
-    def percent(self):
-        share = quantity.fraction(self.used, self.limit)
-        return None if share is None else int(share * 100)
-
-    @property
-    def colour(self):
-        percent = self.percent or 0
-        return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
+    def share_of(self):
+        return self.used, self.limit
 
     @property
     def used_display(self):
