@@ -154,6 +154,7 @@ def test_redis_then_postgresql_restarted_under_load(services, sandbox, tmp_path)
                            # beat sends the (light) reaper every second: it sends while Redis is away
                            CLUSTER_REFRESH_SECONDS="3600", JOB_REAP_INTERVAL_SECONDS="1", LOG_LEVEL="INFO")
     manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")  # as a production start does (whitenoise warns without)
     kubeconfig = tmp_path / "sandbox.kubeconfig"
     kubeconfig.write_text(sandbox.kubeconfig_text())
     manage(env, "attach_cluster", "sandbox", str(kubeconfig))
