@@ -103,12 +103,25 @@ def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "Re
                 mirror.apply_events(cluster.pk, kind, [("ADDED", item) for item in items])
 
 
-@pytest.fixture
-def web(project, dev):
-    """A Deployment app deployed by the tenant member, rolled out."""
+def deploy_web(project, dev, **changes):
+    """Deployment app "web" deployed by the tenant member, rolled out."""
     from workloads import services
 
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec())
+    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec(**changes))
     assert run(job).status == "succeeded"
     app.refresh_from_db()
     return app
+
+
+@pytest.fixture
+def web(project, dev):
+    return deploy_web(project, dev)
+
+
+@pytest.fixture
+def pod(cluster, web):
+    """The name of web's first pod (modules that want exactly one deploy web with one replica)."""
+    from console.cluster_api import ClusterAPI
+
+    with ClusterAPI(cluster) as api:
+        return api.list("Pod", web.namespace, label_selector="caas.io/app=web")[0]["metadata"]["name"]

@@ -18,7 +18,7 @@ from tenants import services as tenant_services
 from workloads import podlogs, services
 
 from ..factories import mk_member, mk_tenant
-from .conftest import mirror_namespace, run, spec
+from .conftest import deploy_web, mirror_namespace
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,7 @@ LINE = re.compile(r'<div class="log-line[^"]*"(?: data-skipped)?>(.*?)</div>', r
 
 @pytest.fixture
 def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec(replicas=1))
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
-
-
-@pytest.fixture
-def pod(cluster, web):
-    with ClusterAPI(cluster) as api:
-        return api.list("Pod", web.namespace, label_selector="caas.io/app=web")[0]["metadata"]["name"]
+    return deploy_web(project, dev, replicas=1)  # one pod: the `pod` fixture's
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from workloads import services, terminal
 from workloads.consumers import TerminalConsumer
 
 from ..factories import mk_member, mk_tenant
-from .conftest import mirror_namespace, run, spec
+from .conftest import deploy_web, mirror_namespace
 
 # The bridge thread writes the operation log on its own database connection: it must see the fixtures.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,16 +31,7 @@ PROMPT = b"/ # "
 
 @pytest.fixture
 def web(project, dev):
-    app, job = services.deploy_app(project, acting_user=dev, name="web", kind="Deployment", spec=spec(replicas=1))
-    assert run(job).status == "succeeded"
-    app.refresh_from_db()
-    return app
-
-
-@pytest.fixture
-def pod(cluster, web):
-    with ClusterAPI(cluster) as api:
-        return api.list("Pod", web.namespace, label_selector="caas.io/app=web")[0]["metadata"]["name"]
+    return deploy_web(project, dev, replicas=1)  # one pod: the `pod` fixture's
 
 
 @pytest.fixture(autouse=True)
