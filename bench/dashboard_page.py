@@ -67,8 +67,9 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from console import mirror
-    from console.models import Cluster, User
+    from console.clusters import mirror
+    from console.accounts.models import User
+    from console.clusters.models import Cluster
     from tenants.models import Membership, Project, Tenant
 
     call_command("migrate", verbosity=0)

@@ -35,7 +35,7 @@ def generate(group, rate, seconds, out):
     import django
 
     django.setup()
-    from console import watcher
+    from console.clusters import watcher
 
     announcer = watcher.Announcer()
     announcer.start()
@@ -160,7 +160,7 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from console import mirror
+    from console.clusters import mirror
     from tests import live
     from tests.factories import mk_cluster
 
@@ -169,7 +169,7 @@ def main():
     client = Client()
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}; django_language=en"
-    from console.models import Cluster
+    from console.clusters.models import Cluster
 
     cluster = Cluster.objects.filter(name="bench-fanout").first() or mk_cluster("bench-fanout")
     group = mirror.namespace_kind_group(cluster.pk, "bench", "Pod")

@@ -77,9 +77,13 @@ def seed(users):
     from django.db import transaction
     from kubernetes import client as k8s
 
-    from console import kube, oplog
+    from console.kube import kube
+
+    from console.oplog import oplog
     from console.choices import OperationResult, PlatformRole
-    from console.models import Cluster, MirroredObject, OperationLogEntry, User
+    from console.accounts.models import User
+    from console.clusters.models import Cluster, MirroredObject
+    from console.oplog.models import OperationLogEntry
     from tenants.choices import TenantRole
     from tenants.models import Membership, Tenant
 

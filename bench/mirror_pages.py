@@ -61,8 +61,9 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from console import mirror
-    from console.models import Cluster, User
+    from console.clusters import mirror
+    from console.accounts.models import User
+    from console.clusters.models import Cluster
 
     call_command("migrate", verbosity=0)
     cluster = Cluster.objects.create(name="big", server="http://127.0.0.1:1", context="x", kubeconfig_encrypted="x")

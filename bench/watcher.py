@@ -84,7 +84,7 @@ def postgres_cpu_seconds():
 
 def count_modified_lines(api, resource_version, expected, result):
     """A bare watch client: count MODIFIED lines, parse nothing (the sandbox's ceiling)."""
-    from console import kube
+    from console.kube import kube
 
     response = kube.raw_get(api, "/api/v1/pods", [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
                             (5, 150)).response
@@ -113,9 +113,9 @@ def main():
     from django.core.management import call_command
     from kubernetes import config
 
-    from console import kube
-    from console.clusters import attach_embedded_cluster
-    from console.models import MirroredObject, WatchCursor
+    from console.kube import kube
+    from console.clusters.clusters import attach_embedded_cluster
+    from console.clusters.models import MirroredObject, WatchCursor
 
     call_command("migrate", verbosity=0)
     state = tempfile.mkdtemp()

@@ -7,9 +7,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import oplog, roles
-from .choices import OperationResult
-from .models import ChainVerification, Notification, OperationLogEntry, User
+from console.oplog import oplog
+
+from console.accounts import roles
+from console.choices import OperationResult
+from console.accounts.models import User
+from console.notifications.models import Notification
+from console.oplog.models import ChainVerification, OperationLogEntry
 
 
 def _plain(value):

@@ -4,8 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import roles
-from .choices import OperationResult
+from console.accounts import roles
+from console.choices import OperationResult
 
 
 class ConsoleAdminSite(admin.AdminSite):

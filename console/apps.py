@@ -8,4 +8,10 @@ class ConsoleConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import dashboard, jobs, mirror, signals  # noqa: F401  (the core's dashboard panels; live groups of jobs and the mirror; sign-in in the operation log)
+        # The core's dashboard panels; live groups of jobs and the mirror; sign-in in the
+        # operation log; and the Celery tasks of each concern (autodiscovery looks only at
+        # console.tasks).
+        from console import dashboard, signals  # noqa: F401
+        from console.clusters import mirror, tasks as cluster_tasks  # noqa: F401
+        from console.jobs import jobs, tasks as job_tasks  # noqa: F401
+        from console.oplog import tasks as oplog_tasks  # noqa: F401

@@ -16,7 +16,7 @@ OUTAGE_WAIT_SECONDS = 60
 class Task(DjangoTask):
     """Every task of the console: one that meets a PostgreSQL or Redis outage (a restart)
     waits for the service to come back and runs again, instead of failing for it. Tasks
-    are idempotent; job tasks give their job back to the queue first (console.jobs.run)."""
+    are idempotent; job tasks give their job back to the queue first (console.jobs.jobs.run)."""
 
     def __call__(self, *args, **kwargs):
         try:
@@ -44,7 +44,7 @@ def reap_lost_jobs(**_kwargs):
     jobs whose worker is gone at once, without waiting for beat."""
     from django.db import connection
 
-    from console.jobs import reap_stale_jobs
+    from console.jobs.jobs import reap_stale_jobs
 
     try:
         reap_stale_jobs()

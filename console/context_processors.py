@@ -1,5 +1,6 @@
-from . import navigation, roles
-from .notifications import unread_count
+from console import navigation
+from console.accounts import roles
+from console.notifications.notifications import unread_count
 
 
 def shell(request):

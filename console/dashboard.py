@@ -19,9 +19,14 @@ from django.db.models.fields.json import KT
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import quantity, roles
-from .choices import JobStatus
-from .models import Cluster, Job, MirroredObject, Notification, OperationLogEntry
+from console import quantity
+
+from console.accounts import roles
+from console.choices import JobStatus
+from console.clusters.models import Cluster, MirroredObject
+from console.jobs.models import Job
+from console.notifications.models import Notification
+from console.oplog.models import OperationLogEntry
 
 OPERATORS = ("operator", "auditor")
 EVERYONE = ("operator", "auditor", "tenant", "user")

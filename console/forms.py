@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from .choices import NotificationLevel, OperationResult
+from console.choices import NotificationLevel, OperationResult
 
 class BootstrapMixin:
     """Give widgets Bootstrap's classes so templates can render fields plainly."""
@@ -114,7 +114,7 @@ class ResourceFilterForm(BootstrapMixin, forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, widget=forms.HiddenInput)
 
     def clean_labels(self):
-        from .selectors import SelectorError, parse
+        from console.clusters.selectors import SelectorError, parse
 
         value = self.cleaned_data["labels"]
         try:

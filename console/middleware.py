@@ -11,8 +11,8 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from . import oplog
-from .choices import OperationResult
+from console.oplog import oplog
+from console.choices import OperationResult
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
+from console.accounts import roles
 
 
 def signed_in(user):

@@ -205,7 +205,7 @@ if REDIS_URL:
     # messages a slow socket may have waiting before the oldest is dropped (counted).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "console.fanout.FanoutChannelLayer",
+            "BACKEND": "console.live.fanout.FanoutChannelLayer",
             "CONFIG": {
                 "url": REDIS_URL, "prefix": f"{KEY_PREFIX}:asgi",
                 "max_connections": env_int("LIVE_REDIS_MAX_CONNECTIONS", 4), "capacity": env_int("LIVE_SOCKET_BACKLOG", 100),
@@ -251,16 +251,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 # ... and the tasks running meanwhile go on rather than being cancelled half-way: a job's
-# message delivered again after the reconnect finds its job taken or ended (console.jobs.claim).
+# message delivered again after the reconnect finds its job taken or ended (console.jobs.jobs.claim).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "refresh-clusters": {"task": "console.tasks.refresh_clusters", "schedule": env_int("CLUSTER_REFRESH_SECONDS", 60)},
+    "refresh-clusters": {"task": "console.clusters.tasks.refresh_clusters", "schedule": env_int("CLUSTER_REFRESH_SECONDS", 60)},
     "verify-operation-log-nightly": {
-        "task": "console.tasks.verify_operation_log_scheduled",
+        "task": "console.oplog.tasks.verify_operation_log_scheduled",
         "schedule": env_int("OPLOG_VERIFY_INTERVAL_SECONDS", 24 * 3600),
     },
-    "reap-stale-jobs": {"task": "console.tasks.reap_stale_jobs", "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60)},
+    "reap-stale-jobs": {"task": "console.jobs.tasks.reap_stale_jobs", "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60)},
 }
 
 # --- Jobs ------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import Signal, receiver
 from django.utils.translation import gettext_noop
 
-from . import oplog
-from .choices import OperationResult
+from console.oplog import oplog
+from console.choices import OperationResult
 
 
 @receiver(user_logged_in)

@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from .views import accounts, clusters, jobs, notifications, oplog, resources, shell
+from console.views import accounts, clusters, jobs, notifications, oplog, resources, shell
 
 
 

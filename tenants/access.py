@@ -4,8 +4,10 @@ namespaces a user may not see, so guessing names or ids tells nothing."""
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from console import realtime, roles
-from console.cluster_api import CONSOLE, Identity
+from console.live import realtime
+
+from console.accounts import roles
+from console.kube.cluster_api import CONSOLE, Identity
 
 from .choices import TenantRole
 from .models import Membership, Project, Tenant

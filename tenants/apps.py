@@ -8,7 +8,9 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from console import jobs, realtime, roles
+        from console.jobs import jobs
+        from console.live import realtime
+        from console.accounts import roles
 
         from . import access, dashboard, permissions, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
         from . import tasks  # noqa: F401 (registers its job kinds with the reaper)

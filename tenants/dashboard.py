@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models.fields.json import KT
 
 from console import dashboard, quantity
-from console.models import MirroredObject
+from console.clusters.models import MirroredObject
 
 from .choices import QUOTA_RESOURCES
 from .manifests import QUOTA_NAME

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from console.forms import BootstrapMixin
-from console.models import Cluster
+from console.clusters.models import Cluster
 
 from .choices import QUOTA_RESOURCES, PathKind, PodSecurityLevel, TenantRole
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from console.models import Cluster
+from console.clusters.models import Cluster
 
 from .choices import PathKind, PodSecurityLevel, ProjectStatus, TenantRole, TenantStatus
 

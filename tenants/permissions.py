@@ -1,11 +1,11 @@
 """What the console's own identity needs on a cluster to provision tenant namespaces (the
 guardrail steps tenants/tasks.py runs as the console, not impersonated), registered with
-console.permissions. The kinds come from the manifests the namespace job applies."""
+console.clusters.permissions. The kinds come from the manifests the namespace job applies."""
 
 from django.utils.translation import gettext_lazy as _
 
-from console import permissions
-from console.cluster_api import KNOWN_KINDS
+from console.clusters import permissions
+from console.kube.cluster_api import KNOWN_KINDS
 
 from . import manifests
 

@@ -12,7 +12,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from console import jobs, oplog, permissions, quantity, roles
+from console import quantity
+
+from console.jobs import jobs
+
+from console.oplog import oplog
+
+from console.clusters import permissions
+
+from console.accounts import roles
 from console.choices import OperationResult
 
 from . import access, usage

@@ -6,7 +6,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.dispatch import Signal, receiver
 
-from console import jobs
+from console.jobs import jobs
 from console.signals import embedded_cluster_attached
 
 from .choices import ProjectStatus, TenantRole

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from console import jobs, oplog
-from console.jobs import JobFailed
+from console.jobs import jobs
+
+from console.oplog import oplog
+from console.jobs.jobs import JobFailed
 from console.choices import OperationResult
-from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 
 from . import access, manifests
 from .choices import ProjectStatus, TenantStatus

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from console import quantity
-from console.models import MirroredObject
+from console.clusters.models import MirroredObject
 
 from .choices import BYTE_RESOURCES, COUNT_RESOURCES, QUOTA_RESOURCES
 from .manifests import QUOTA_NAME

@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import roles
-from console.access import call_service, require
-from console.models import Job
+from console.accounts import roles
+from console.accounts.access import call_service, require
+from console.jobs.models import Job
 
 from . import access, services, usage
 from .forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm

@@ -16,8 +16,8 @@ def signed_in_client(client, user):
 
 def mk_cluster(name="c1", kubeconfig_text=None):
     """A registered cluster; without a kubeconfig it can be listed but not reached."""
-    from console import crypto
-    from console.models import Cluster
+    from console.clusters import crypto
+    from console.clusters.models import Cluster
 
     text = kubeconfig_text or "apiVersion: v1\nclusters: []\n"
     return Cluster.objects.create(name=name, server="https://127.0.0.1:1", context="sandbox", kubeconfig_encrypted=crypto.encrypt(text))

@@ -8,7 +8,8 @@ class WorkloadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from console import jobs, realtime
+        from console.jobs import jobs
+        from console.live import realtime
 
         from . import dashboard, live, permissions, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
         from . import tasks  # noqa: F401 (registers its job kinds with the reaper)

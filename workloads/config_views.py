@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.access import call_service, require
+from console.accounts.access import call_service, require
 from tenants import access
 
 from . import configs, editor, imports

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from console import oplog
-from console.cluster_api import ApiRefused
+from console.oplog import oplog
+from console.kube.cluster_api import ApiRefused
 from tenants import access
 
 from . import specs
@@ -75,7 +75,7 @@ def secret_keys(project, *, user, name):
 
 def list_configmaps(project):
     """The namespace's ConfigMaps from the resource mirror: (name, keys) rows."""
-    from console.models import MirroredObject
+    from console.clusters.models import MirroredObject
 
     rows = MirroredObject.objects.filter(cluster=project.cluster, kind="ConfigMap", namespace=project.name).order_by("name")
     return [(row.name, sorted((row.object.get("data") or {}) | (row.object.get("binaryData") or {}))) for row in rows.only("name", "object")]

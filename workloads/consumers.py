@@ -13,8 +13,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from console import documents, oplog
-from console.consumers import CLOSE_UNAUTHENTICATED, socket_language
+from console import documents
+
+from console.oplog import oplog
+from console.live.consumers import CLOSE_UNAUTHENTICATED, socket_language
 
 from . import terminal
 

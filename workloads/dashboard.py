@@ -6,7 +6,7 @@ from django.db.models.fields.json import KT
 from django.utils.translation import gettext_lazy as _
 
 from console import dashboard
-from console.models import MirroredObject
+from console.clusters.models import MirroredObject
 
 from .choices import AppStatus
 from .models import App

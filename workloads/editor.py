@@ -11,8 +11,8 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from console import oplog
-from console.cluster_api import ApiRefused
+from console.oplog import oplog
+from console.kube.cluster_api import ApiRefused
 
 from . import imports, manifests, podsecurity
 from .configs import EditConflict, target

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from console import documents as documents_loader
-from console.cluster_api import KNOWN_KINDS
+from console.kube.cluster_api import KNOWN_KINDS
 
 from . import manifests, specs
 

@@ -3,7 +3,7 @@ and the page re-reads its live part from the mirror on each tick."""
 
 import time
 
-from console.mirror import tick_id
+from console.clusters.mirror import tick_id
 from tenants import access
 
 from .models import App

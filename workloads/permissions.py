@@ -1,11 +1,11 @@
 """What the console's own identity needs on a cluster to run apps: operators, schedules and
 restores act as the console (tenant members are impersonated), registered with
-console.permissions. Kinds as workloads/manifests.py and tasks.py use them."""
+console.clusters.permissions. Kinds as workloads/manifests.py and tasks.py use them."""
 
 from django.utils.translation import gettext_lazy as _
 
-from console import permissions
-from console.cluster_api import KNOWN_KINDS
+from console.clusters import permissions
+from console.kube.cluster_api import KNOWN_KINDS
 
 APPLIED = ("Deployment", "StatefulSet", "Service", "Ingress", "HorizontalPodAutoscaler")  # server-side apply: create + patch
 DELETED = APPLIED + ("Pod", "PersistentVolumeClaim")  # app deletion, pod restarts, volumes

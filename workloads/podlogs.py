@@ -41,8 +41,10 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console import kube, realtime
-from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.kube import kube
+
+from console.live import realtime
+from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from tenants import access
 
 from .models import App

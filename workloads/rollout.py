@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 
-from console.mirror import phase_of
+from console.clusters.mirror import phase_of
 
 from .choices import AppKind
 from .manifests import POD_TEMPLATE_HASH, REVISION

@@ -9,10 +9,16 @@ from itertools import pairwise
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console import kube, resources, selectors
+from console.kube import kube
+
+from console.clusters import resources
+
+from console.clusters import selectors
 from console.choices import JobStatus
-from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
-from console.models import Job, MirroredObject, OperationLogEntry
+from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.clusters.models import MirroredObject
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from tenants import access
 
 from . import manifests, rollout

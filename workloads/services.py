@@ -13,9 +13,17 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from console import jobs, kube, oplog, permissions, quantity
+from console import quantity
+
+from console.jobs import jobs
+
+from console.kube import kube
+
+from console.oplog import oplog
+
+from console.clusters import permissions
 from console.choices import OperationResult
-from console.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from tenants import access
 from tenants.choices import ProjectStatus
 
@@ -569,7 +577,7 @@ def exposure_plan(api, app, service, route):
 
 def _host_taken(app, api, route):
     """Another app of the cluster answering the same host and path would steal its traffic."""
-    from console.models import MirroredObject
+    from console.clusters.models import MirroredObject
 
     for obj in MirroredObject.objects.filter(cluster=app.project.cluster, kind="Ingress").only("namespace", "name", "object"):
         if (obj.namespace, obj.name) == (app.namespace, app.name):

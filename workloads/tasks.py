@@ -12,10 +12,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from console import jobs, notifications, oplog, realtime
+from console.jobs import jobs
+
+from console.notifications import notifications
+
+from console.oplog import oplog
+
+from console.live import realtime
 from console.choices import NotificationLevel, OperationResult
-from console.cluster_api import ApiRefused, ClusterAPI
-from console.jobs import JobFailed
+from console.kube.cluster_api import ApiRefused, ClusterAPI
+from console.jobs.jobs import JobFailed
 
 from . import manifests, rollout, services
 from .choices import AppKind, AppStatus, ScaleReason
@@ -89,7 +95,7 @@ def _notify(job, ok, detail=""):
 def tick(app):
     """Tell the app's open pages to re-read it (the same tick the mirror sends)."""
     group = app.group
-    from console.mirror import tick_id
+    from console.clusters.mirror import tick_id
 
     realtime.push_html(group, f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>')
 
@@ -608,7 +614,7 @@ def run_scale_schedules(now=None):
 def observe_autoscalers():
     """Autoscalers act inside Kubernetes; the console notices each change of replicas they
     make (through the resource mirror) and records and announces it like any scaling."""
-    from console.models import MirroredObject
+    from console.clusters.models import MirroredObject
 
     changed = 0
     for app in App.objects.exclude(autoscaler={}).select_related("project__tenant", "project__cluster"):

@@ -35,9 +35,11 @@ from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from console import kube, oplog
+from console.kube import kube
+
+from console.oplog import oplog
 from console.choices import OperationResult
-from console.cluster_api import ApiRefused, ClusterAPI
+from console.kube.cluster_api import ApiRefused, ClusterAPI
 from tenants import access
 
 from .models import App

@@ -8,9 +8,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import mirror, roles
-from console.access import call_service, require
-from console.models import Job
+from console.clusters import mirror
+
+from console.accounts import roles
+from console.accounts.access import call_service, require
+from console.jobs.models import Job
 from console.views.htmx import is_partial
 from tenants import access
 

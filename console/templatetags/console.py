@@ -10,8 +10,8 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 
-from ..choices import ClusterStatus, OperationResult, VerificationStatus
-from ..oplog import field_changes
+from console.choices import ClusterStatus, OperationResult, VerificationStatus
+from console.oplog.oplog import field_changes
 
 register = template.Library()
 BREAK_AFTER = re.compile(r"(/)")
@@ -79,7 +79,7 @@ def cluster_colour(value):
 @register.filter
 def job_group(job):
     """The live group a job's page subscribes to."""
-    from ..jobs import group
+    from console.jobs.jobs import group
 
     return group(job)
 
@@ -92,6 +92,6 @@ def get_item(mapping, key):
 @register.filter
 def may_run(job, user):
     """Whether the user may act on the job (cancel it)."""
-    from ..jobs import may_run as allowed
+    from console.jobs.jobs import may_run as allowed
 
     return allowed(user, job)

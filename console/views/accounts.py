@@ -7,9 +7,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from .. import accounts, throttle
-from ..access import require
-from ..forms import ConsolePasswordChangeForm, LoginForm
+from console.accounts import accounts
+
+from console.accounts import throttle
+from console.accounts.access import require
+from console.forms import ConsolePasswordChangeForm, LoginForm
 
 
 @sensitive_post_parameters()

@@ -5,11 +5,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import clusters, permissions, roles
-from ..access import require
-from ..choices import ClusterStatus
-from ..forms import ClusterForm
-from ..models import Cluster
+from console.clusters import clusters
+
+from console.clusters import permissions
+
+from console.accounts import roles
+from console.accounts.access import require
+from console.choices import ClusterStatus
+from console.forms import ClusterForm
+from console.clusters.models import Cluster
 
 may_view = require(lambda user: roles.is_operator(user) or roles.is_auditor(user), gettext_lazy("Only operators and auditors see the cluster registry."))
 may_manage = require(roles.is_operator, gettext_lazy("Only operators manage clusters."))

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from .. import outages
-from ..choices import OperationResult
+from console import outages
+from console.choices import OperationResult
 
 OUTAGE_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL or Redis takes a few
 

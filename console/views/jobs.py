@@ -3,10 +3,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import jobs
-from ..access import call_service, require
-from ..models import Job
-from .htmx import is_partial
+from console.jobs import jobs
+from console.accounts.access import call_service, require
+from console.jobs.models import Job
+from console.views.htmx import is_partial
 
 
 def _visible_job(request, pk):

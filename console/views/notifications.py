@@ -5,11 +5,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import notifications, roles
-from ..access import require
-from ..forms import NoticeForm
-from ..models import Notification
-from .htmx import is_partial
+from console.notifications import notifications
+
+from console.accounts import roles
+from console.accounts.access import require
+from console.forms import NoticeForm
+from console.notifications.models import Notification
+from console.views.htmx import is_partial
 
 PAGE_SIZE = 30
 

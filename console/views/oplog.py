@@ -8,13 +8,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import oplog, roles
-from ..access import require
-from ..choices import OperationResult
-from ..filters import filter_operation_log
-from ..forms import OperationLogFilterForm
-from ..models import ChainVerification
-from .htmx import is_partial
+from console.oplog import oplog
+
+from console.accounts import roles
+from console.accounts.access import require
+from console.choices import OperationResult
+from console.oplog.filters import filter_operation_log
+from console.forms import OperationLogFilterForm
+from console.oplog.models import ChainVerification
+from console.views.htmx import is_partial
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [

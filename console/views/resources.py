@@ -2,11 +2,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from .. import kube, mirror, resources
-from ..forms import ResourceFilterForm
-from ..models import Cluster
-from .clusters import may_view
-from .htmx import is_partial
+from console.kube import kube
+
+from console.clusters import mirror
+
+from console.clusters import resources
+from console.forms import ResourceFilterForm
+from console.clusters.models import Cluster
+from console.views.clusters import may_view
+from console.views.htmx import is_partial
 
 CLUSTER_SCOPED_NAMESPACE = "-"  # URL placeholder for objects without a namespace
 

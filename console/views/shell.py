@@ -1,8 +1,8 @@
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from .. import dashboard as dash, navigation
-from ..access import require
+from console import dashboard as dash, navigation
+from console.accounts.access import require
 
 
 @require()

@@ -4,7 +4,7 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 from ..factories import create_two_tenants, mk_user
 

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 from ..factories import PASSWORD, mk_user
 

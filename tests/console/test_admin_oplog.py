@@ -4,7 +4,11 @@ and the changed fields, like every other change made through the console."""
 import pytest
 from django.forms import MultiWidget
 
-from console.models import Notification, OperationLogEntry, User
+from console.accounts.models import User
+
+from console.notifications.models import Notification
+
+from console.oplog.models import OperationLogEntry
 
 from ..factories import mk_user
 

@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.urls import reverse
 
-from console import crypto
-from console.clusters import refresh_cluster
-from console.models import Cluster, OperationLogEntry
+from console.clusters import crypto
+from console.clusters.clusters import refresh_cluster
+from console.clusters.models import Cluster
+from console.oplog.models import OperationLogEntry
 
 from ..live import free_port
 
@@ -193,8 +194,9 @@ def test_token_without_read_rights_is_forbidden(client, operator, sandbox):
 
 
 def test_the_permission_list_follows_the_mirror_and_the_namespace_job():
-    from console import kube, permissions
-    from console.permissions import Need
+    from console.kube import kube
+    from console.clusters import permissions
+    from console.clusters.permissions import Need
 
     wanted = permissions.required()
     for kind in kube.MIRRORED_KINDS:  # the watcher lists and watches each mirrored kind everywhere
@@ -225,7 +227,7 @@ def test_a_view_only_identity_is_refused_with_what_it_may_not_do(client, operato
 def test_added_anyway_for_read_only_use_then_tenant_namespaces_are_refused_up_front(client, operator, sandbox):
     from django.core.exceptions import ValidationError
 
-    from console.models import Job
+    from console.jobs.models import Job
     from tenants import services
     from tenants.models import Project
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import translation
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from console import dashboard, mirror, notifications
-from console.models import Job
+from console import dashboard
+
+from console.clusters import mirror
+
+from console.notifications import notifications
+from console.jobs.models import Job
 from workloads.models import App
 
 from ..factories import mk_cluster, mk_member, mk_project, mk_tenant

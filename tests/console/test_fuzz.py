@@ -34,8 +34,14 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from console import clusters, documents, kube, realtime
-from console.consumers import LiveConsumer
+from console import documents
+
+from console.clusters import clusters
+
+from console.kube import kube
+
+from console.live import realtime
+from console.live.consumers import LiveConsumer
 from console.documents import DocumentError
 from tenants.models import Project, Tenant
 from workloads import imports

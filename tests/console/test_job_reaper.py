@@ -12,10 +12,11 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from console import jobs
+from console.jobs import jobs
 from console.celery import app as celery_app
-from console.models import Job, OperationLogEntry
-from console.tasks import reap_stale_jobs as reap_task
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
+from console.jobs.tasks import reap_stale_jobs as reap_task
 from tenants import services
 from tenants.models import Project
 from tenants.tasks import run_tenant_job
@@ -161,7 +162,7 @@ def test_workers_give_tasks_back_when_they_die():
     assert celery_app.conf.task_acks_late and celery_app.conf.task_reject_on_worker_lost
     # Longer than any job, so Redis does not hand a running job to a second worker.
     assert celery_app.conf.broker_transport_options["visibility_timeout"] >= 3600
-    assert settings.CELERY_BEAT_SCHEDULE["reap-stale-jobs"]["task"] == reap_task.name == "console.tasks.reap_stale_jobs"
+    assert settings.CELERY_BEAT_SCHEDULE["reap-stale-jobs"]["task"] == reap_task.name == "console.jobs.tasks.reap_stale_jobs"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,11 +15,14 @@ import yaml
 from django.test import override_settings
 from django.urls import reverse
 
-from console import crypto, kube
-from console.cluster_api import ClusterAPI
-from console.clusters import refresh_cluster
-from console.models import Cluster, OperationLogEntry
-from console.watcher import KindWatcher
+from console.clusters import crypto
+
+from console.kube import kube
+from console.kube.cluster_api import ClusterAPI
+from console.clusters.clusters import refresh_cluster
+from console.clusters.models import Cluster
+from console.oplog.models import OperationLogEntry
+from console.clusters.watcher import KindWatcher
 
 from ..live import free_port
 from .test_clusters import self_signed

@@ -1,7 +1,7 @@
 import pytest
 
-from console import mirror
-from console.models import Cluster, MirroredObject, WatchCursor
+from console.clusters import mirror
+from console.clusters.models import Cluster, MirroredObject, WatchCursor
 
 pytestmark = pytest.mark.django_db
 

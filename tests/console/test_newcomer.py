@@ -13,11 +13,11 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from console import oplog
+from console.oplog import oplog
 from console.choices import OperationResult
 from console.management.commands import up
-from console.models import OperationLogEntry
-from console.watcher import ClusterWatchers
+from console.oplog.models import OperationLogEntry
+from console.clusters.watcher import ClusterWatchers
 
 from ..factories import mk_member, mk_tenant
 
@@ -217,7 +217,7 @@ def test_the_notice_address_opened_in_a_browser_leads_to_the_form(client, operat
 
 @pytest.mark.django_db
 def test_job_lists_show_the_latest_few_collapsed_and_the_rest_one_click_away(client, operator):
-    from console.models import Job
+    from console.jobs.models import Job
 
     tenant = mk_tenant("acme")
     steps = [{"at": "2026-01-01T00:00:00+00:00", "text": f"Applied object {i}", "ok": True} for i in range(12)]

@@ -5,8 +5,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from console import notifications, realtime
-from console.models import Notification, OperationLogEntry
+from console.notifications import notifications
+
+from console.live import realtime
+from console.notifications.models import Notification
+from console.oplog.models import OperationLogEntry
 
 from ..factories import mk_user
 

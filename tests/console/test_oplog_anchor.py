@@ -12,8 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from console import oplog, oplog_anchor
-from console.models import OperationLogEntry
+from console.oplog import oplog
+
+from console.oplog import anchor as oplog_anchor
+from console.oplog.models import OperationLogEntry
 
 from .test_oplog_chain import append, tamper
 

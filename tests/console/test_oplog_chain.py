@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from console import oplog
+from console.oplog import oplog
 from console.choices import OperationResult
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 
 def append(n, actor=None, **kwargs):

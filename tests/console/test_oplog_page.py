@@ -6,10 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from console import oplog
+from console.oplog import oplog
 from console.choices import OperationResult
-from console.models import ChainVerification, OperationLogEntry
-from console.tasks import verify_operation_log
+from console.oplog.models import ChainVerification, OperationLogEntry
+from console.oplog.tasks import verify_operation_log
 
 pytestmark = pytest.mark.django_db
 URL = reverse("console:oplog")
@@ -120,7 +120,7 @@ def test_verify_button_queues_a_check_and_the_task_reports(client, auditor, entr
 def test_scheduled_check_alerts_auditors_and_operators_when_broken(operator, auditor, entries):
     from django.db import connection
 
-    from console.tasks import verify_operation_log_scheduled
+    from console.oplog.tasks import verify_operation_log_scheduled
 
     with connection.cursor() as cursor:
         cursor.execute("SET session_replication_role = replica")

@@ -3,9 +3,13 @@
 import pytest
 from django.urls import reverse
 
-from console import mirror, notifications, oplog
+from console.clusters import mirror
+
+from console.notifications import notifications
+
+from console.oplog import oplog
 from console.choices import OperationResult
-from console.models import Cluster
+from console.clusters.models import Cluster
 
 from .test_mirror import pod
 

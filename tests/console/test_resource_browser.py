@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from console import mirror
-from console.models import Cluster
+from console.clusters import mirror
+from console.clusters.models import Cluster
 
 from .test_mirror import pod
 

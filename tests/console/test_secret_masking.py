@@ -14,9 +14,10 @@ import yaml
 from django.urls import reverse
 from django.utils import translation
 
-from console import oplog
+from console.oplog import oplog
 from console.choices import OperationResult
-from console.models import Job, OperationLogEntry
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 
 from ..factories import PASSWORD, mk_member, mk_user
 

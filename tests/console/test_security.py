@@ -25,7 +25,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 from ..factories import PASSWORD, mk_tenant, mk_user
 
@@ -365,7 +365,7 @@ def test_lockout_shows_a_message_and_is_recorded(client, operator, settings):
 
 @pytest.mark.django_db
 def test_lockout_ends(client, operator, settings):
-    from console import throttle
+    from console.accounts import throttle
 
     settings.LOGIN_LOCKOUT_SECONDS = 2
     for _ in range(settings.LOGIN_MAX_FAILURES):  # attempts counted as the view counts them, without hashing

@@ -1,7 +1,7 @@
 import pytest
 
-from console import selectors
-from console.models import Cluster, MirroredObject
+from console.clusters import selectors
+from console.clusters.models import Cluster, MirroredObject
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-from console import realtime
-from console.consumers import LiveConsumer
-from console.models import Job
+from console.live import realtime
+from console.live.consumers import LiveConsumer
+from console.jobs.models import Job
 from workloads.models import App
 
 from ..factories import create_two_tenants, mk_user

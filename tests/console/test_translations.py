@@ -189,7 +189,7 @@ def english_words(text, also_allowed=()):
 
 @pytest.mark.django_db
 def test_main_pages_read_in_chinese_for_an_operator(operator):
-    from console.notifications import notify_user
+    from console.notifications.notifications import notify_user
 
     notify_user(operator, "维护通知", body="今晚 22:00 维护。")
     client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")  # a Chinese browser; no cookie, no session language

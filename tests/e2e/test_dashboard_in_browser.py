@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from console import notifications
-from console.models import Job
+from console.notifications import notifications
+from console.jobs.models import Job
 
 from ..console.test_dashboard import world  # noqa: F401  (the seeded mirror, tenants and apps)
 from ..factories import PASSWORD, mk_user

@@ -8,9 +8,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from console import kube
-from console.models import Job, MirroredObject
-from console.watcher import ClusterWatchers
+from console.kube import kube
+from console.clusters.models import MirroredObject
+from console.jobs.models import Job
+from console.clusters.watcher import ClusterWatchers
 from tenants import services as tenant_services
 from tenants.models import Project
 from workloads import services as app_services

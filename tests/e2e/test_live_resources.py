@@ -3,11 +3,13 @@
 import pytest
 from playwright.sync_api import expect
 
-from console import crypto, kube
-from console.models import Cluster
+from console.clusters import crypto
+
+from console.kube import kube
+from console.clusters.models import Cluster
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
-from console.watcher import ClusterWatchers
+from console.clusters.watcher import ClusterWatchers
 
 from ..factories import mk_user
 from .conftest import screenshot

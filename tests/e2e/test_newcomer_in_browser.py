@@ -4,7 +4,7 @@ role, the favicon, and names in narrow columns (screenshots in test-artifacts/).
 import pytest
 from playwright.sync_api import expect
 
-from console import oplog
+from console.oplog import oplog
 from console.choices import OperationResult
 
 from ..factories import PASSWORD, mk_member, mk_tenant, mk_user

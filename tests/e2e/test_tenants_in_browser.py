@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_tenant, mk_user
 from .conftest import screenshot

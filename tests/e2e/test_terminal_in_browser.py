@@ -5,7 +5,7 @@ watcher and sandbox cluster. The Content-Security-Policy stays intact (new_page 
 import pytest
 from playwright.sync_api import expect
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 from workloads import services
 from workloads.models import App
 

@@ -8,10 +8,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from console import kube
-from console.cluster_api import ClusterAPI
-from console.models import OperationLogEntry
-from console.watcher import ClusterWatchers
+from console.kube import kube
+from console.kube.cluster_api import ClusterAPI
+from console.oplog.models import OperationLogEntry
+from console.clusters.watcher import ClusterWatchers
 from tenants import services as tenant_services
 from tenants.models import Project
 

@@ -12,7 +12,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from websockets.asyncio.client import connect
 
-from console import fanout, mirror, watcher
+from console.live import fanout
+
+from console.clusters import mirror
+
+from console.clusters import watcher
 
 from ..factories import mk_cluster, mk_user
 from .test_worker_and_websocket import session_cookie

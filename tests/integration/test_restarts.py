@@ -32,8 +32,8 @@ JOB_BOUND = 45  # seconds from the restart until every job has ended
 
 SETUP = """
 import json
-from console.models import User
-from console.models import Cluster
+from console.accounts.models import User
+from console.clusters.models import Cluster
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from tenants import services
@@ -49,7 +49,8 @@ print(json.dumps({"session": session.session_key}))
 # Namespaces of tenant acme, each provisioned by a job (several API calls, each slowed down).
 NEW_JOBS = """
 import json
-from console.models import Cluster, User
+from console.accounts.models import User
+from console.clusters.models import Cluster
 from tenants import services
 from tenants.models import Tenant
 operator, tenant, cluster = User.objects.get(username="op"), Tenant.objects.get(name="acme"), Cluster.objects.get(name="sandbox")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from console.models import Job
+from console.jobs.models import Job
 from tenants import services
 
 from ..factories import mk_cluster, mk_member, mk_tenant, mk_user

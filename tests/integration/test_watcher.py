@@ -8,11 +8,17 @@ import time
 import pytest
 from django.db import OperationalError
 
-from console import crypto, kube, mirror, watcher
-from console.models import Cluster, MirroredObject, WatchCursor
+from console.clusters import crypto
+
+from console.kube import kube
+
+from console.clusters import mirror
+
+from console.clusters import watcher
+from console.clusters.models import Cluster, MirroredObject, WatchCursor
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
-from console.watcher import ClusterWatchers
+from console.clusters.watcher import ClusterWatchers
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 CONFIGMAPS = BY_PATH[("", "v1", "configmaps")]

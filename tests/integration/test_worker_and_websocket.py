@@ -8,8 +8,10 @@ from django.test import Client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from console import notifications, oplog
-from console.models import ChainVerification
+from console.notifications import notifications
+
+from console.oplog import oplog
+from console.oplog.models import ChainVerification
 
 from ..factories import mk_user
 

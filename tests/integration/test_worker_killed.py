@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from console.celery import app as celery_app
-from console.models import Job
+from console.jobs.models import Job
 from tenants import services
 
 from .. import live

@@ -47,7 +47,7 @@ def globex(cluster, operator):
 def run(job):
     """Run a queued job's task here, as a worker would (tests do not commit, so nothing
     was sent to the broker)."""
-    from console.models import Job
+    from console.jobs.models import Job
     from tenants.tasks import run_tenant_job
 
     run_tenant_job.apply(args=[job.pk])

@@ -4,8 +4,10 @@ pages, partials, websocket groups, jobs, exports, or guessed names and ids."""
 import pytest
 from django.urls import reverse
 
-from console import jobs, realtime
-from console.models import Job
+from console.jobs import jobs
+
+from console.live import realtime
+from console.jobs.models import Job
 from tenants.models import NetworkPath
 
 from ..factories import create_two_tenants, mk_user

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 from tenants import services
 from tenants.models import Membership
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from console import mirror
+from console.clusters import mirror
 
 from ..factories import create_two_tenants, mk_project
 

@@ -4,8 +4,9 @@ worker runs them, results read back from the cluster."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.cluster_api import ApiRefused, ClusterAPI
-from console.models import Job, OperationLogEntry
+from console.kube.cluster_api import ApiRefused, ClusterAPI
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from tenants import access, manifests, services
 from tenants.models import NetworkPath, Project, SuspendedWorkload, Tenant
 
@@ -105,7 +106,7 @@ def test_members_may_not_create_namespaces_and_suspended_tenants_refuse(cluster,
 
 
 def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox):
-    from console import mirror
+    from console.clusters import mirror
 
     project, job = services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="busy")
     run(job)

@@ -60,7 +60,7 @@ def project(acme, cluster, operator):
 
 
 def run_tenant(job):
-    from console.models import Job
+    from console.jobs.models import Job
     from tenants.tasks import run_tenant_job
 
     run_tenant_job.apply(args=[job.pk])
@@ -70,7 +70,7 @@ def run_tenant(job):
 def run(job):
     """Run a queued job's task here, as a worker would (tests do not commit, so nothing
     was sent to the broker)."""
-    from console.models import Job
+    from console.jobs.models import Job
     from workloads.tasks import run_app_job
 
     run_app_job.apply(args=[job.pk])
@@ -89,9 +89,9 @@ def spec(**changes):
 
 def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "ReplicaSet", "Pod", "Event", "Service", "Ingress")):
     """What the watcher would do: copy the namespace's objects into the resource mirror."""
-    from console import mirror
-    from console.cluster_api import ClusterAPI
-    from console.models import MirroredObject
+    from console.clusters import mirror
+    from console.kube.cluster_api import ClusterAPI
+    from console.clusters.models import MirroredObject
 
     with ClusterAPI(cluster) as api:
         for kind in kinds:
@@ -121,7 +121,7 @@ def web(project, dev):
 @pytest.fixture
 def pod(cluster, web):
     """The name of web's first pod (modules that want exactly one deploy web with one replica)."""
-    from console.cluster_api import ClusterAPI
+    from console.kube.cluster_api import ClusterAPI
 
     with ClusterAPI(cluster) as api:
         return api.list("Pod", web.namespace, label_selector="caas.io/app=web")[0]["metadata"]["name"]

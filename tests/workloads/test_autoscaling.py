@@ -7,8 +7,10 @@ from datetime import datetime, time as clock, timezone
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.cluster_api import ClusterAPI
-from console.models import Job, Notification, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.notifications.models import Notification
+from console.oplog.models import OperationLogEntry
 from workloads import services, tasks
 from workloads.models import App, ScaleSchedule
 

@@ -6,8 +6,8 @@ from django.template.loader import render_to_string
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.oplog.models import OperationLogEntry
 from workloads import selectors, services
 from workloads.models import App
 
@@ -97,7 +97,7 @@ def test_abort_removes_the_canary_and_keeps_stable(cluster, exposed, dev, client
     page = client.get(reverse("workloads:app", args=["acme", web.namespace, "web"])).content.decode()
     assert 'data-testid="canary-live"' in page and "nginx:1.28" in page
     assert client.post(reverse("workloads:canary_abort", args=["acme", web.namespace, "web"])).status_code == 302
-    from console.models import Job
+    from console.jobs.models import Job
 
     assert run(Job.objects.get(kind="app.canary_abort")).status == "succeeded"
     assert get(cluster, "Deployment", "web-canary", web.namespace) is None

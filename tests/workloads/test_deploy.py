@@ -4,8 +4,10 @@ as the worker runs them, results read back from the cluster."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.cluster_api import ClusterAPI
-from console.models import Job, Notification, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.notifications.models import Notification
+from console.oplog.models import OperationLogEntry
 from tenants import services as tenant_services
 from workloads import services, specs
 from workloads.models import App

@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import Job
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
 from workloads import configs, services
 from workloads.models import App
 

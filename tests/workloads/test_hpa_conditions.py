@@ -7,7 +7,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from console.cluster_api import ApiRefused, ClusterAPI
+from console.kube.cluster_api import ApiRefused, ClusterAPI
 from workloads import selectors, services, tasks
 
 from .conftest import mirror_namespace, run

@@ -5,8 +5,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import Job, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from workloads import imports, services
 from workloads.models import App
 

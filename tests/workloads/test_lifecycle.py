@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import Job, Notification, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.notifications.models import Notification
+from console.oplog.models import OperationLogEntry
 from workloads import selectors, services
 from workloads.models import App
 

@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from console import realtime
-from console.cluster_api import ClusterAPI
-from console.models import Job, OperationLogEntry
+from console.live import realtime
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from tenants import services as tenant_services
 from workloads import services
 from workloads.models import App

@@ -12,8 +12,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from console import realtime
-from console.cluster_api import ClusterAPI
+from console.live import realtime
+from console.kube.cluster_api import ClusterAPI
 from tenants import services as tenant_services
 from workloads import podlogs, services
 

@@ -3,9 +3,10 @@ apps in them come back as the console last applied them."""
 
 import pytest
 
-from console.cluster_api import ClusterAPI
-from console.clusters import attach_embedded_cluster
-from console.models import Job, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.clusters.clusters import attach_embedded_cluster
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from console.signals import embedded_cluster_attached
 from workloads import services
 from workloads.models import App

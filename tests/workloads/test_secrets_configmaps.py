@@ -8,8 +8,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import Job, OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.jobs.models import Job
+from console.oplog.models import OperationLogEntry
 from workloads import configs
 
 from ..factories import mk_member, mk_tenant

@@ -14,9 +14,9 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import path, reverse
 
-from console import kube
-from console.cluster_api import ClusterAPI
-from console.models import OperationLogEntry
+from console.kube import kube
+from console.kube.cluster_api import ClusterAPI
+from console.oplog.models import OperationLogEntry
 from workloads import services, terminal
 from workloads.consumers import TerminalConsumer
 

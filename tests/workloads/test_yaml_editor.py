@@ -5,8 +5,8 @@ import pytest
 import yaml
 from django.urls import reverse
 
-from console.cluster_api import ClusterAPI
-from console.models import OperationLogEntry
+from console.kube.cluster_api import ClusterAPI
+from console.oplog.models import OperationLogEntry
 from workloads import configs, editor
 from workloads.models import App
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console import kube
-from console.clusters import attach_embedded_cluster
+from console.kube import kube
+from console.clusters.clusters import attach_embedded_cluster
 from console.signals import embedded_cluster_attached
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from console import fanout
+from console.live import fanout
 
 FIELDS = ["published", "delivered", "dropped", "ticks", "merged", "groups", "sockets"]
 

@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from console import realtime
+from console.live import realtime
 from console.celery import app as celery_app
-from console.clusters import attach_embedded_cluster
+from console.clusters.clusters import attach_embedded_cluster
 from console.signals import embedded_cluster_attached
-from console.watcher import ClusterWatchers
+from console.clusters.watcher import ClusterWatchers
 
 
 class Command(BaseCommand):
@@ -76,7 +76,7 @@ class Command(BaseCommand):
     def reap_jobs(self):
         """Jobs the previous run left active: with the in-memory queue, their messages and
         worker died with that process, so every one is lost; with Redis, only stale ones."""
-        from console.jobs import reap_stale_jobs
+        from console.jobs.jobs import reap_stale_jobs
 
         reaped = reap_stale_jobs(orphaned=settings.CELERY_BROKER_URL.startswith("memory://"))
         if reaped:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from console.oplog import verify_chain
+from console.oplog.oplog import verify_chain
 
 
 class Command(BaseCommand):

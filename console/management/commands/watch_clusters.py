@@ -6,9 +6,9 @@ import threading
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
-from console.watcher import ClusterWatchers
+from console.clusters.watcher import ClusterWatchers
 
-log = logging.getLogger("console.watcher")
+log = logging.getLogger("console.clusters.watcher")
 
 
 class Command(BaseCommand):

@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.util.retry import Retry
 
-from .documents import DocumentError, load_yaml
+from console.documents import DocumentError, load_yaml
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,17 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F
 
-from . import crypto, fanout, kube, mirror, realtime
-from .mirror import kind_group, namespace_kind_group
-from .models import Cluster, WatchCursor
+from console.clusters import crypto
+
+from console.live import fanout
+
+from console.kube import kube
+
+from console.clusters import mirror
+
+from console.live import realtime
+from console.clusters.mirror import kind_group, namespace_kind_group
+from console.clusters.models import Cluster, WatchCursor
 
 log = logging.getLogger(__name__)
 

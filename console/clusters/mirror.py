@@ -16,8 +16,10 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import realtime, roles
-from .models import Cluster, MirroredObject, WatchCursor
+from console.live import realtime
+
+from console.accounts import roles
+from console.clusters.models import Cluster, MirroredObject, WatchCursor
 
 
 def kind_group(cluster_id, kind):

@@ -3,8 +3,8 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from . import oplog
-from .choices import OperationResult
+from console.oplog import oplog
+from console.choices import OperationResult
 
 
 def change_password(form, *, acting_user):

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 from kubernetes.client.exceptions import ApiException
 from urllib3 import HTTPHeaderDict
 
-from . import crypto, kube
-from .kube import Kind
+from console.clusters import crypto
+
+from console.kube import kube
+from console.kube.kube import Kind
 
 FIELD_MANAGER = "caas-console"
 

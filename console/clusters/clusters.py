@@ -8,10 +8,18 @@ from django.core.validators import validate_slug
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import crypto, kube, oplog, permissions, roles
-from .cluster_api import ClusterAPI
-from .choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
-from .models import Cluster
+from console.clusters import crypto
+
+from console.kube import kube
+
+from console.oplog import oplog
+
+from console.clusters import permissions
+
+from console.accounts import roles
+from console.kube.cluster_api import ClusterAPI
+from console.choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
+from console.clusters.models import Cluster
 
 MAX_KUBECONFIG_BYTES = kube.MAX_KUBECONFIG_BYTES
 
@@ -102,7 +110,7 @@ def apply_probe(cluster, probe):
 
 def refresh_cluster(cluster):
     """Probe again and store what was found; notify operators when it stops answering."""
-    from .notifications import notify_role
+    from console.notifications.notifications import notify_role
 
     was = cluster.status
     try:
@@ -136,7 +144,7 @@ def remove_cluster(cluster_id, *, acting_user, confirm_name):
 def attach_embedded_cluster(name, kubeconfig_text, *, description=""):
     """The embedded run's own cluster: its address and credentials change at every start,
     so the row is updated in place and the mirror lists it afresh."""
-    from .models import WatchCursor
+    from console.clusters.models import WatchCursor
 
     _data, probe = connect(kubeconfig_text)
     cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name, description=description, region="local")

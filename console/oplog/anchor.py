@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_noop
 
-from .models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 log = logging.getLogger(__name__)
 sink = logging.getLogger("console.oplog.anchor")

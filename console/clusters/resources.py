@@ -4,8 +4,8 @@ import yaml
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from . import selectors
-from .models import MirroredObject
+from console.clusters import selectors
+from console.clusters.models import MirroredObject
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000

@@ -20,10 +20,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from . import documents, oplog_anchor
-from .choices import OperationResult
-from .models import OperationLogEntry
-from .roles import role_label
+from console import documents
+
+from console.oplog import anchor as oplog_anchor
+from console.choices import OperationResult
+from console.oplog.models import OperationLogEntry
+from console.accounts.roles import role_label
 
 GENESIS_HASH = "0" * 64
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
@@ -404,8 +406,8 @@ def verify_chain(progress=None, chunk_size=2000):
 
 def request_verification(*, acting_user):
     """Queue a check of the whole chain; the worker reports back with a notification."""
-    from .models import ChainVerification
-    from .tasks import verify_operation_log
+    from console.oplog.models import ChainVerification
+    from console.oplog.tasks import verify_operation_log
 
     with recorded(acting_user, "oplog.verify", target={"kind": "OperationLog"}) as outcome:
         verification = ChainVerification.objects.create(requested_by=acting_user)

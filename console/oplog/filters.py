@@ -1,7 +1,7 @@
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
-from .models import OperationLogEntry
+from console.oplog.models import OperationLogEntry
 
 TARGET_FIELDS = ("cluster", "namespace", "target_kind", "target_name")
 SEARCH_FIELDS = ("actor_name", "action", "tenant", "error", "request_id", "user_agent") + TARGET_FIELDS

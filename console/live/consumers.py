@@ -5,7 +5,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from . import documents, realtime
+from console import documents
+
+from console.live import realtime
 
 MAX_MESSAGE_BYTES = 4096
 CLOSE_UNAUTHENTICATED = 4401

@@ -24,10 +24,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import kube, oplog, outages, realtime, roles
-from .choices import JobStatus, OperationResult
-from .cluster_api import ApiRefused
-from .models import Job
+from console import outages
+
+from console.kube import kube
+
+from console.oplog import oplog
+
+from console.live import realtime
+
+from console.accounts import roles
+from console.choices import JobStatus, OperationResult
+from console.kube.cluster_api import ApiRefused
+from console.jobs.models import Job
 
 log = logging.getLogger(__name__)
 

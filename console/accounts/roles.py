@@ -2,7 +2,7 @@
 
 The tenants app registers a `TenantRoleProvider` in its AppConfig.ready(); until then a
 user without a platform role belongs to no tenant. Views never test roles inline: they
-use the predicates here (or `console.access.require`), so one place changes when
+use the predicates here (or `console.accounts.access.require`), so one place changes when
 tenants arrive.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from .choices import PlatformRole
+from console.choices import PlatformRole
 
 
 @dataclass(frozen=True)

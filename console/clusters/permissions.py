@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import kube
-from .cluster_api import ApiRefused
+from console.kube import kube
+from console.kube.cluster_api import ApiRefused
 
 CHECK_WORKERS = 8  # reviews in flight at once: a real API server answers each in a few ms
 CHECK_SECONDS = 20  # the whole check; the API server's slowness must not hang a page for long

@@ -5,9 +5,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import oplog, realtime, roles
-from .choices import NotificationLevel, PlatformRole
-from .models import Notification
+from console.oplog import oplog
+
+from console.live import realtime
+
+from console.accounts import roles
+from console.choices import NotificationLevel, PlatformRole
+from console.notifications.models import Notification
 
 
 def notify_users(users, title, *, body="", level=NotificationLevel.INFO, link=""):

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .choices import OperationResult
+from console.choices import OperationResult
 
 
 def require(predicate=None, message=None):

@@ -1,3 +1,5 @@
+"""Celery work of the operation log: checking the hash chain, on request and nightly."""
+
 import logging
 
 from celery import shared_task
@@ -7,9 +9,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import notifications, oplog, realtime
-from .choices import NotificationLevel, OperationResult, PlatformRole, VerificationStatus
-from .models import ChainVerification
+from console.notifications import notifications
+
+from console.oplog import oplog
+
+from console.live import realtime
+from console.choices import NotificationLevel, OperationResult, PlatformRole, VerificationStatus
+from console.oplog.models import ChainVerification
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +84,3 @@ def verify_operation_log_scheduled():
     """Beat runs this nightly; a broken chain alerts every auditor and operator."""
     verification = ChainVerification.objects.create(requested_by=None)
     verify_operation_log(verification.pk)
-
-
-@shared_task
-def refresh_clusters():
-    """Beat: probe every cluster (version, nodes, control-plane checks) for its page."""
-    from .clusters import refresh_cluster
-    from .models import Cluster
-
-    for cluster in Cluster.objects.all():
-        refresh_cluster(cluster)
-
-
-@shared_task
-def reap_stale_jobs():
-    """Beat: end or re-queue the jobs whose worker is gone (see console.jobs.reap_stale_jobs)."""
-    from .jobs import reap_stale_jobs as reap
-
-    return reap()
