@@ -96,16 +96,22 @@ def plural(singular, many, count):
 
 def containers(spec):
     """initContainers, containers, then ephemeralContainers: the visiting order of the checks."""
-    return [c for kind in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(kind) or [] if isinstance(c, dict)]
+    return [c for kind in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(kind) or []
+            if isinstance(c, dict)]
 
 
 def context(obj):
     return obj.get("securityContext") or {}
 
 
+def named(names):
+    """'container "a"' or 'containers "a", "b"'."""
+    return f'{plural("container", "containers", len(names))} {join_quote(names)}'
+
+
 def setters(pod_set, names, what):
     """'pod and containers "a", "b" <what>' as the runAsNonRoot, runAsUser, seccomp ... checks word it."""
-    parts = (["pod"] if pod_set else []) + ([f'{plural("container", "containers", len(names))} {join_quote(names)}'] if names else [])
+    parts = (["pod"] if pod_set else []) + ([named(names)] if names else [])
     return f"{' and '.join(parts)} {what}"
 
 
@@ -113,27 +119,56 @@ def windows(spec):
     return (spec.get("os") or {}).get("name") == "windows"
 
 
+def offenders(spec, found):
+    """(names of the containers that found(container) flags, in visiting order; the sorted values
+    it gave). found returns a falsy value, True, or the container's offending values."""
+    names, values = [], set()
+    for c in containers(spec):
+        got = found(c)
+        if got:
+            names.append(c.get("name"))
+            if got is not True:
+                values.update(got)
+    return names, sorted(values)
+
+
+def container_check(reason, found, detail, not_on_windows=False):
+    """A check of each container (see offenders): (reason, detail(names, values)) when any offends.
+    not_on_windows: the restricted checks that Windows pods skip from v1.25."""
+    def check(meta, spec, minor):
+        if not_on_windows and minor >= 25 and windows(spec):
+            return None
+        names, values = offenders(spec, found)
+        return (reason, detail(names, values)) if names else None
+    return check
+
+
+def context_check(reason, bad, what):
+    """A check of the pod's securityContext and each container's: bad(securityContext) offends."""
+    def check(meta, spec, minor):
+        pod = bad(context(spec))
+        names = [c.get("name") for c in containers(spec) if bad(context(c))]
+        return (reason, setters(pod, names, what)) if pod or names else None
+    return check
+
+
+def adds(names, added):
+    return f"{named(names)} must not include {join_quote(added)} in securityContext.capabilities.add"
+
+
 # --- the checks: each (meta, spec, minor) -> (reason, detail) or None ---------------------------------
 
 
 def app_armor(meta, spec, minor):
-    bad_values, setters_ = set(), []
-    profile = context(spec).get("appArmorProfile")
-    if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
-        setters_.append("pod")
-        bad_values.add(str(profile.get("type")))
-    names = []
-    for c in containers(spec):
-        profile = context(c).get("appArmorProfile")
-        if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
-            names.append(c.get("name"))
-            bad_values.add(str(profile.get("type")))
+    bad_values = set(bad_profile(context(spec).get("appArmorProfile")) or ())
+    setters_ = ["pod"] if bad_values else []
+    names, values = offenders(spec, lambda c: bad_profile(context(c).get("appArmorProfile")))
     if names:
-        setters_.append(f'{plural("container", "containers", len(names))} {join_quote(names)}')
+        setters_.append(named(names))
     annotations = sorted(f'{k}="{v}"' for k, v in (meta.get("annotations") or {}).items()
                          if k.startswith("container.apparmor.security.beta.kubernetes.io/")
                          and v and v != "runtime/default" and not v.startswith("localhost/"))
-    values = sorted(bad_values) + annotations
+    values = sorted(bad_values.union(values)) + annotations
     if annotations:
         setters_.append(plural("annotation", "annotations", len(annotations)))
     if not setters_:
@@ -142,21 +177,21 @@ def app_armor(meta, spec, minor):
             f"{' and '.join(setters_)} must not set AppArmor profile type to {join_quote(values)}")
 
 
-DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP",
-                        "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+def bad_profile(profile):
+    """[its type] when an AppArmor or seccomp profile is set to other than RuntimeDefault or Localhost."""
+    if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
+        return [str(profile.get("type"))]
+    return None
 
 
-def capabilities_baseline(meta, spec, minor):
-    names, added = [], set()
-    for c in containers(spec):
-        extra = [str(cap) for cap in (context(c).get("capabilities") or {}).get("add") or [] if cap not in DEFAULT_CAPABILITIES]
-        if extra:
-            names.append(c.get("name"))
-            added.update(extra)
-    if not names:
-        return None
-    return ("non-default capabilities", f'{plural("container", "containers", len(names))} {join_quote(names)} must not include '
-                                        f"{join_quote(sorted(added))} in securityContext.capabilities.add")
+DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                        "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+capabilities_baseline = container_check(
+    "non-default capabilities",
+    lambda c: [str(cap) for cap in (context(c).get("capabilities") or {}).get("add") or []
+               if cap not in DEFAULT_CAPABILITIES],
+    adds)
 
 
 def host_namespaces(meta, spec, minor):
@@ -169,59 +204,44 @@ def host_path_volumes(meta, spec, minor):
     return ("hostPath volumes", f'{plural("volume", "volumes", len(names))} {join_quote(names)}') if names else None
 
 
-def host_ports(meta, spec, minor):
-    names, ports = [], set()
-    for c in containers(spec):
-        used = [str(p["hostPort"]) for p in c.get("ports") or [] if isinstance(p, dict) and p.get("hostPort")]
-        if used:
-            names.append(c.get("name"))
-            ports.update(used)
-    if not names:
-        return None
-    return ("hostPort", f'{plural("container", "containers", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
-                        f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(sorted(ports))}')
+host_ports = container_check(
+    "hostPort",
+    lambda c: [str(p["hostPort"]) for p in c.get("ports") or [] if isinstance(p, dict) and p.get("hostPort")],
+    lambda names, ports: f'{named(names)} {plural("uses", "use", len(names))} '
+                         f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(ports)}')
 
 
-def probe_hosts(meta, spec, minor):
-    names, hosts = set(), set()
-    for c in containers(spec):
-        handlers = [c.get(p) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
-        handlers += [(c.get("lifecycle") or {}).get(h) for h in ("postStart", "preStop")]
-        for handler in handlers:
-            for action in ("httpGet", "tcpSocket"):
-                host = ((handler or {}).get(action) or {}).get("host")
-                if host:
-                    names.add(c.get("name"))
-                    hosts.add(host)
-    if not names:
-        return None
-    return ("probe or lifecycle host", f'{plural("container", "containers", len(names))} {join_quote(sorted(names))} '
-                                       f'{plural("uses", "use", len(names))} '
-                                       f'{plural("probe or lifecycle host", "probe or lifecycle hosts", len(hosts))} {join_quote(sorted(hosts))}')
+def lifecycle_hosts(c):
+    handlers = [c.get(p) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
+    handlers += [(c.get("lifecycle") or {}).get(h) for h in ("postStart", "preStop")]
+    return [host for handler in handlers for action in ("httpGet", "tcpSocket")
+            if (host := ((handler or {}).get(action) or {}).get("host"))]
 
 
-def privileged(meta, spec, minor):
-    names = [c.get("name") for c in containers(spec) if context(c).get("privileged") is True]
-    if not names:
-        return None
-    return ("privileged", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.privileged=true')
+def probe_hosts_detail(names, hosts):
+    names = sorted(set(names))  # this check names each container once, sorted
+    return (f'{named(names)} {plural("uses", "use", len(names))} '
+            f'{plural("probe or lifecycle host", "probe or lifecycle hosts", len(hosts))} {join_quote(hosts)}')
 
 
-def proc_mount(meta, spec, minor):
-    names, types = [], set()
-    for c in containers(spec):
-        mount = context(c).get("procMount")
-        if mount is not None and mount != "Default":
-            names.append(c.get("name"))
-            types.add(str(mount))
-    if not names:
-        return None
-    return ("procMount", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.procMount '
-                         f"to {join_quote(sorted(types))}")
+probe_hosts = container_check("probe or lifecycle host", lifecycle_hosts, probe_hosts_detail)
+privileged = container_check("privileged", lambda c: context(c).get("privileged") is True,
+                             lambda names, _: f"{named(names)} must not set securityContext.privileged=true")
+
+
+def proc_mount_type(c):
+    mount = context(c).get("procMount")
+    return [str(mount)] if mount is not None and mount != "Default" else None
+
+
+proc_mount = container_check(
+    "procMount", proc_mount_type,
+    lambda names, types: f"{named(names)} must not set securityContext.procMount to {join_quote(types)}")
 
 
 def se_linux(meta, spec, minor):
-    allowed = {"", "container_t", "container_init_t", "container_kvm_t"} | ({"container_engine_t"} if minor >= 31 else set())
+    allowed = {"", "container_t", "container_init_t", "container_kvm_t"} | \
+        ({"container_engine_t"} if minor >= 31 else set())
     bad_types, found = set(), {"user": False, "role": False}
 
     def bad(options):
@@ -249,95 +269,71 @@ def _seccomp(spec):
     """(pod sets a bad type, containers that do, the bad types, containers that set nothing
     while the pod sets nothing good either). Only RuntimeDefault and Localhost are good."""
     pod_profile = context(spec).get("seccompProfile")
-    pod_bad = isinstance(pod_profile, dict) and pod_profile.get("type") not in ("RuntimeDefault", "Localhost")
+    pod_bad = bad_profile(pod_profile)
     pod_good = isinstance(pod_profile, dict) and not pod_bad
-    values = {str(pod_profile.get("type"))} if pod_bad else set()
-    explicit, implicit = [], []
-    for c in containers(spec):
-        profile = context(c).get("seccompProfile")
-        if isinstance(profile, dict):
-            if profile.get("type") not in ("RuntimeDefault", "Localhost"):
-                explicit.append(c.get("name"))
-                values.add(str(profile.get("type")))
-        elif not pod_good:
-            implicit.append(c.get("name"))
-    return pod_bad, explicit, sorted(values), implicit
+    explicit, values = offenders(spec, lambda c: bad_profile(context(c).get("seccompProfile")))
+    implicit = [] if pod_good else [c.get("name") for c in containers(spec)
+                                    if not isinstance(context(c).get("seccompProfile"), dict)]
+    return bool(pod_bad), explicit, sorted(set(values).union(pod_bad or ())), implicit
+
+
+def seccomp_set(pod_bad, explicit, values):
+    return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to "
+                                                         f"{join_quote(values)}"))
 
 
 def seccomp_baseline(meta, spec, minor):
     pod_bad, explicit, values, _implicit = _seccomp(spec)  # baseline: unset is fine
-    if not pod_bad and not explicit:
-        return None
-    return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to {join_quote(values)}"))
+    return seccomp_set(pod_bad, explicit, values) if pod_bad or explicit else None
 
 
-SYSCTLS = [(0, {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
-                "net.ipv4.ip_unprivileged_port_start"}),
+SYSCTLS = [(0, {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+                "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"}),
            (27, {"net.ipv4.ip_local_reserved_ports"}),
-           (29, {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}),
+           (29, {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+                 "net.ipv4.tcp_keepalive_probes"}),
            (32, {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"})]
 
 
 def sysctls(meta, spec, minor):
     allowed = set().union(*(names for since, names in SYSCTLS if since <= minor))
-    forbidden = [str(s.get("name")) for s in context(spec).get("sysctls") or [] if isinstance(s, dict) and s.get("name") not in allowed]
+    forbidden = [str(s.get("name")) for s in context(spec).get("sysctls") or []
+                 if isinstance(s, dict) and s.get("name") not in allowed]
     return ("forbidden sysctls", ", ".join(forbidden)) if forbidden else None
 
 
-def ulimits(meta, spec, minor):
-    names = [c.get("name") for c in containers(spec) if context(c).get("ulimits") is not None]
-    if not names:
-        return None
-    return ("ulimits", f'{plural("container", "containers", len(names))} {join_quote(names)} must not set securityContext.ulimits')
-
-
-def host_process(meta, spec, minor):
-    pod = (context(spec).get("windowsOptions") or {}).get("hostProcess") is True
-    names = [c.get("name") for c in containers(spec) if (context(c).get("windowsOptions") or {}).get("hostProcess") is True]
-    if not pod and not names:
-        return None
-    return ("hostProcess", setters(pod, names, "must not set securityContext.windowsOptions.hostProcess=true"))
-
-
-def privilege_escalation(meta, spec, minor):
-    if minor >= 25 and windows(spec):
-        return None
-    names = [c.get("name") for c in containers(spec) if context(c).get("allowPrivilegeEscalation") is not False]
-    if not names:
-        return None
-    return ("allowPrivilegeEscalation != false",
-            f'{plural("container", "containers", len(names))} {join_quote(names)} must set securityContext.allowPrivilegeEscalation=false')
+ulimits = container_check("ulimits", lambda c: context(c).get("ulimits") is not None,
+                          lambda names, _: f"{named(names)} must not set securityContext.ulimits")
+host_process = context_check("hostProcess", lambda ctx: (ctx.get("windowsOptions") or {}).get("hostProcess") is True,
+                             "must not set securityContext.windowsOptions.hostProcess=true")
+privilege_escalation = container_check(
+    "allowPrivilegeEscalation != false", lambda c: context(c).get("allowPrivilegeEscalation") is not False,
+    lambda names, _: f"{named(names)} must set securityContext.allowPrivilegeEscalation=false", not_on_windows=True)
 
 
 def capabilities_restricted(meta, spec, minor):
     if minor >= 25 and windows(spec):
         return None
-    missing_drop, adding, added = [], [], set()
-    for c in containers(spec):
-        capabilities = context(c).get("capabilities")
-        if not isinstance(capabilities, dict):
-            missing_drop.append(c.get("name"))
-            continue
-        if "ALL" not in (capabilities.get("drop") or []):
-            missing_drop.append(c.get("name"))
-        extra = [str(cap) for cap in capabilities.get("add") or [] if cap != "NET_BIND_SERVICE"]
-        if extra:
-            adding.append(c.get("name"))
-            added.update(extra)
+
+    def capabilities(c):
+        return context(c).get("capabilities")
+    missing_drop, _ = offenders(spec, lambda c: not isinstance(capabilities(c), dict)
+                                or "ALL" not in (capabilities(c).get("drop") or []))
+    adding, added = offenders(spec, lambda c: isinstance(capabilities(c), dict) and [
+        str(cap) for cap in capabilities(c).get("add") or [] if cap != "NET_BIND_SERVICE"])
     details = []
     if missing_drop:
-        details.append(f'{plural("container", "containers", len(missing_drop))} {join_quote(missing_drop)} '
-                       'must set securityContext.capabilities.drop=["ALL"]')
+        details.append(f'{named(missing_drop)} must set securityContext.capabilities.drop=["ALL"]')
     if adding:
-        details.append(f'{plural("container", "containers", len(adding))} {join_quote(adding)} must not include '
-                       f"{join_quote(sorted(added))} in securityContext.capabilities.add")
+        details.append(adds(adding, added))
     return ("unrestricted capabilities", "; ".join(details)) if details else None
 
 
-VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret")
-RESTRICTED_VOLUMES = ("hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs", "rbd",
-                      "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
-                      "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos")
+VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+                  "secret")
+RESTRICTED_VOLUMES = ("hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
+                      "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
+                      "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos")
 
 
 def restricted_volumes(meta, spec, minor):
@@ -349,26 +345,25 @@ def restricted_volumes(meta, spec, minor):
         types.add(next((t for t in RESTRICTED_VOLUMES if volume.get(t) is not None), "unknown"))
     if not names:
         return None
-    return ("restricted volume types", f'{plural("volume", "volumes", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
-                                       f'{plural("restricted volume type", "restricted volume types", len(types))} {join_quote(sorted(types))}')
+    return ("restricted volume types",
+            f'{plural("volume", "volumes", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
+            f'{plural("restricted volume type", "restricted volume types", len(types))} {join_quote(sorted(types))}')
 
 
 def run_as_non_root(meta, spec, minor):
     pod_value = context(spec).get("runAsNonRoot")
     explicit = [c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is False]
     if pod_value is False or explicit:
-        return ("runAsNonRoot != true", setters(pod_value is False, explicit, "must not set securityContext.runAsNonRoot=false"))
-    implicit = [c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is None and pod_value is not True]
+        return ("runAsNonRoot != true",
+                setters(pod_value is False, explicit, "must not set securityContext.runAsNonRoot=false"))
+    implicit = [c.get("name") for c in containers(spec)
+                if context(c).get("runAsNonRoot") is None and pod_value is not True]
     if not implicit:
         return None
-    return ("runAsNonRoot != true",
-            f'pod or {plural("container", "containers", len(implicit))} {join_quote(implicit)} must set securityContext.runAsNonRoot=true')
+    return ("runAsNonRoot != true", f"pod or {named(implicit)} must set securityContext.runAsNonRoot=true")
 
 
-def run_as_user(meta, spec, minor):
-    pod = context(spec).get("runAsUser") == 0
-    names = [c.get("name") for c in containers(spec) if context(c).get("runAsUser") == 0]
-    return ("runAsUser=0", setters(pod, names, "must not set runAsUser=0")) if pod or names else None
+run_as_user = context_check("runAsUser=0", lambda ctx: ctx.get("runAsUser") == 0, "must not set runAsUser=0")
 
 
 def seccomp_restricted(meta, spec, minor):
@@ -376,11 +371,11 @@ def seccomp_restricted(meta, spec, minor):
         return None
     pod_bad, explicit, values, implicit = _seccomp(spec)
     if pod_bad or explicit:
-        return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to {join_quote(values)}"))
+        return seccomp_set(pod_bad, explicit, values)
     if not implicit:
         return None
-    return ("seccompProfile", f'pod or {plural("container", "containers", len(implicit))} {join_quote(implicit)} must set '
-                              'securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"')
+    return ("seccompProfile", f'pod or {named(implicit)} must set securityContext.seccompProfile.type to '
+                              '"RuntimeDefault" or "Localhost"')
 
 
 # (id, level, first version, check, ids of the baseline checks it replaces at the restricted level)
@@ -415,7 +410,8 @@ def evaluate(level, version, meta, spec):
     minor = minor_of(version)
     applicable = [c for c in CHECKS if c[2] <= minor and (c[1] == "baseline" or level == "restricted")]
     replaced = {old for c in applicable if c[1] == "restricted" for old in c[4]}
-    results = [check(meta or {}, spec or {}, minor) for check_id, _level, _since, check, _replaces in applicable if check_id not in replaced]
+    results = [check(meta or {}, spec or {}, minor)
+               for check_id, _level, _since, check, _replaces in applicable if check_id not in replaced]
     return [result for result in results if result]
 
 
@@ -454,8 +450,8 @@ class PodSecurity:
         failed = evaluate(level, version, meta, pod.get("spec") or {})
         if failed:
             name = meta.get("name") or meta.get("generateName", "")
-            raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity "{level}:{version}": {describe(failed)}',
-                           {"name": name, "kind": "pods"})
+            raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity "{level}:{version}": '
+                           f'{describe(failed)}', {"name": name, "kind": "pods"})
         self.warn(modes["warn"], meta, pod.get("spec") or {})
 
     def warn_about_template(self, plural, obj):
@@ -506,9 +502,11 @@ class PodSecurity:
                 entry[1] += 1
         collector = _collector()
         if len(pods) > MAX_PODS_CHECKED:
-            collector.append(f"new PodSecurity enforce level only checked against the first {MAX_PODS_CHECKED} of {len(pods)} existing pods")
+            collector.append(f"new PodSecurity enforce level only checked against the first {MAX_PODS_CHECKED} of "
+                             f"{len(pods)} existing pods")
         if counts:
-            collector.append(f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{level}:{version}"')
+            collector.append(f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level '
+                             f'"{level}:{version}"')
         lines = []
         for reasons, (name, count) in counts.items():
             others = "" if count == 1 else " (and 1 other pod)" if count == 2 else f" (and {count - 1} other pods)"
@@ -526,6 +524,7 @@ def significant_update(pod, old):
         return True
     for kind in ("containers", "initContainers", "ephemeralContainers"):
         now, before = spec.get(kind) or [], old_spec.get(kind) or []
-        if len(now) != len(before) or any((a or {}).get("image") != (b or {}).get("image") for a, b in zip(now, before)):
+        if len(now) != len(before) or \
+                any((a or {}).get("image") != (b or {}).get("image") for a, b in zip(now, before)):
             return True
     return False

@@ -36,19 +36,20 @@ def url_rule(verbs, urls):
 
 VIEW_RULES = [
     rule(READ, [""], ["pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services",
-                      "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "configmaps"]),
+                      "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status",
+                      "configmaps"]),
     rule(READ, [""], ["limitranges", "resourcequotas", "bindings", "events", "pods/status", "resourcequotas/status",
                       "namespaces/status", "replicationcontrollers/status", "pods/log"]),
     rule(READ, [""], ["namespaces"]),
     rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
-    rule(READ, ["apps"], ["controllerrevisions", "statefulsets", "statefulsets/scale", "statefulsets/status", "daemonsets",
-                          "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "replicasets",
-                          "replicasets/scale", "replicasets/status"]),
+    rule(READ, ["apps"], ["controllerrevisions", "statefulsets", "statefulsets/scale", "statefulsets/status",
+                          "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+                          "replicasets", "replicasets/scale", "replicasets/status"]),
     rule(READ, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
     rule(READ, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
-    rule(READ, ["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
-                                "ingresses", "ingresses/status", "networkpolicies", "replicasets", "replicasets/scale",
-                                "replicasets/status", "replicationcontrollers/scale"]),
+    rule(READ, ["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+                                "deployments/status", "ingresses", "ingresses/status", "networkpolicies", "replicasets",
+                                "replicasets/scale", "replicasets/status", "replicationcontrollers/scale"]),
     rule(READ, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
     rule(READ, ["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"]),
 ]
@@ -57,15 +58,16 @@ EDIT_RULES = [
     rule(["impersonate"], [""], ["serviceaccounts"]),
     rule(WRITE, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
     rule(["create"], [""], ["pods/eviction"]),
-    rule(WRITE, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale",
-                       "secrets", "serviceaccounts", "services", "services/proxy"]),
+    rule(WRITE, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
+                       "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"]),
     rule(["create"], [""], ["serviceaccounts/token"]),
     rule(WRITE, ["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
                            "replicasets/scale", "statefulsets", "statefulsets/scale"]),
     rule(WRITE, ["autoscaling"], ["horizontalpodautoscalers"]),
     rule(WRITE, ["batch"], ["cronjobs", "jobs"]),
     rule(WRITE, ["extensions"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses",
-                                 "networkpolicies", "replicasets", "replicasets/scale", "replicationcontrollers/scale"]),
+                                 "networkpolicies", "replicasets", "replicasets/scale",
+                                 "replicationcontrollers/scale"]),
     rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
     rule(WRITE, ["networking.k8s.io"], ["ingresses", "networkpolicies"]),
     rule(READ + WRITE, ["coordination.k8s.io"], ["leases"]),
@@ -112,10 +114,12 @@ def bootstrap_roles():
         cluster_role("system:basic-user", [rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews",
                                                                                         "selfsubjectrulesreviews"]),
                                            rule(["create"], [AUTHN_GROUP], ["selfsubjectreviews"])]),
-        cluster_role("system:public-info-viewer", [url_rule(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])]),
+        cluster_role("system:public-info-viewer",
+                     [url_rule(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])]),
         # what metrics-server installs, so that view/edit/admin may read metrics.k8s.io
         {"metadata": {"name": "system:aggregated-metrics-reader", "labels": {
-            "k8s-app": "metrics-server", **aggregate_label("admin"), **aggregate_label("edit"), **aggregate_label("view")}},
+            "k8s-app": "metrics-server", **aggregate_label("admin"), **aggregate_label("edit"),
+            **aggregate_label("view")}},
          "rules": [rule(READ, ["metrics.k8s.io"], ["nodes", "pods"])]},
         # the sandbox's read-only token: every resource and path, read only
         {"metadata": {"name": VIEWERS, "labels": {"app.kubernetes.io/managed-by": "sandbox"}},
@@ -152,7 +156,8 @@ def rule_allows(attrs, r):
         return False
     combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
     resources = r.get("resources") or ()
-    if not any(res == "*" or res == combined or (attrs.subresource and res == f"*/{attrs.subresource}") for res in resources):
+    if not any(res == "*" or res == combined or (attrs.subresource and res == f"*/{attrs.subresource}")
+               for res in resources):
         return False
     names = r.get("resourceNames") or ()
     return not names or attrs.name in names
@@ -234,12 +239,12 @@ class Rbac:
         """(rules, error) of what a binding refers to: a Role in its namespace or a ClusterRole."""
         kind, name = role_ref.get("kind"), role_ref.get("name", "")
         if kind == "Role" and namespace:
-            role = self.store.get_ref(ROLES, namespace, name)
-            return (role.get("rules") or [], None) if role else ([], f'role.rbac.authorization.k8s.io "{name}" not found')
-        if kind == "ClusterRole":
-            role = self.store.get_ref(CLUSTER_ROLES, "", name)
-            return (role.get("rules") or [], None) if role else ([], f'clusterrole.rbac.authorization.k8s.io "{name}" not found')
-        return [], f"unsupported role reference kind: {kind!r}"
+            resource, role = "role", self.store.get_ref(ROLES, namespace, name)
+        elif kind == "ClusterRole":
+            resource, role = "clusterrole", self.store.get_ref(CLUSTER_ROLES, "", name)
+        else:
+            return [], f"unsupported role reference kind: {kind!r}"
+        return (role.get("rules") or [], None) if role else ([], f'{resource}.{GROUP} "{name}" not found')
 
     def visit(self, user, namespace):
         """Yield (binding kind, binding, subject, rules) for every binding that applies to the
@@ -296,9 +301,11 @@ class Rbac:
             ref = obj.get("roleRef") or {}
             role_plural = "roles" if ref.get("kind") == "Role" else "clusterroles"
             if self.authorize(Attributes(user, "bind", resource_request=True, group=GROUP, resource=role_plural,
-                                         namespace=namespace if role_plural == "roles" else "", name=ref.get("name", "")))[0]:
+                                         namespace=namespace if role_plural == "roles" else "",
+                                         name=ref.get("name", "")))[0]:
                 return
-            role = self.store.get_ref(ROLES if role_plural == "roles" else CLUSTER_ROLES, namespace, ref.get("name", ""))
+            role = self.store.get_ref(ROLES if role_plural == "roles" else CLUSTER_ROLES, namespace,
+                                      ref.get("name", ""))
             if role is None:
                 raise ApiError(404, "NotFound", f'{role_plural}.{GROUP} "{ref.get("name", "")}" not found',
                                {"name": ref.get("name", ""), "group": GROUP, "kind": role_plural})
@@ -308,8 +315,8 @@ class Rbac:
                    if not any(covers(owner, r) for owner in held)]
         if missing:
             groups = "[" + " ".join(json.dumps(g) for g in user.groups) + "]"
-            message = (f'user "{user.name}" (groups={groups}) is attempting to grant RBAC permissions not currently held:\n'
-                       + "\n".join(sorted({compact_string(r) for r in compact(missing)})))
+            message = (f'user "{user.name}" (groups={groups}) is attempting to grant RBAC permissions not currently '
+                       "held:\n" + "\n".join(sorted({compact_string(r) for r in compact(missing)})))
             if errors:
                 message += f"; resolution errors: [{', '.join(errors)}]"
             raise forbidden_error(resource, name, message)
@@ -340,9 +347,11 @@ def covers(owner, atom):
     have = owner.get("resources") or []
     resources = "*" in have or all(res in have or ("/" in res and "*/" + res.split("/", 1)[1] in have)
                                    for res in atom.get("resources") or [])
-    urls = all(any(o == u or (o.endswith("*") and u.startswith(o.rstrip("*"))) for o in owner.get("nonResourceURLs") or [])
+    urls = all(any(o == u or (o.endswith("*") and u.startswith(o.rstrip("*")))
+                   for o in owner.get("nonResourceURLs") or [])
                for u in atom.get("nonResourceURLs") or [])
-    names = not owner.get("resourceNames") or (bool(atom.get("resourceNames")) and has_all(owner["resourceNames"], atom["resourceNames"]))
+    names = not owner.get("resourceNames") or \
+        (bool(atom.get("resourceNames")) and has_all(owner["resourceNames"], atom["resourceNames"]))
     return verbs and groups and resources and urls and names
 
 
@@ -355,7 +364,8 @@ def compact(atoms):
             if key in merged:
                 merged[key]["verbs"].append(atom["verbs"][0])
                 continue
-            merged[key] = {"apiGroups": list(atom["apiGroups"]), "resources": list(atom["resources"]), "verbs": list(atom["verbs"])}
+            merged[key] = {"apiGroups": list(atom["apiGroups"]), "resources": list(atom["resources"]),
+                           "verbs": list(atom["verbs"])}
             out.append(merged[key])
         else:
             out.append(atom)
@@ -366,9 +376,9 @@ def compact_string(r):
     def quoted(values):
         return "[" + " ".join(json.dumps(v) for v in values) + "]"
 
-    parts = [f"{label}:{quoted(r[key])}" for label, key in (("APIGroups", "apiGroups"), ("Resources", "resources"),
-                                                           ("NonResourceURLs", "nonResourceURLs"),
-                                                           ("ResourceNames", "resourceNames"), ("Verbs", "verbs")) if r.get(key)]
+    fields = (("APIGroups", "apiGroups"), ("Resources", "resources"), ("NonResourceURLs", "nonResourceURLs"),
+              ("ResourceNames", "resourceNames"), ("Verbs", "verbs"))
+    parts = [f"{label}:{quoted(r[key])}" for label, key in fields if r.get(key)]
     return "{" + ", ".join(parts) + "}"
 
 
@@ -382,21 +392,17 @@ def go_strings(values):
 def validate(plural, obj, old, causes):
     """Add the API server's complaints about an RBAC object to `causes`."""
     if plural in ("roles", "clusterroles"):
-        for n, r in enumerate(obj.get("rules") or []):
-            path = f"rules[{n}]"
-            if not isinstance(r, dict):
-                causes.bad(path, r, "must be an object")
-                continue
+        for path, r in causes.objects(obj.get("rules"), "rules"):
             if not r.get("verbs"):
                 causes.required(f"{path}.verbs", "verbs must contain at least one value")
             urls = r.get("nonResourceURLs") or []
             if urls:
                 if plural == "roles":
-                    causes.append((f"{path}.nonResourceURLs", f"Invalid value: {go_strings(urls)}: namespaced rules cannot "
-                                   "apply to non-resource URLs", "FieldValueInvalid"))
+                    causes.bad(f"{path}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs",
+                               go_strings(urls))
                 if r.get("apiGroups") or r.get("resources") or r.get("resourceNames"):
-                    causes.append((f"{path}.nonResourceURLs", f"Invalid value: {go_strings(urls)}: rules cannot apply to both "
-                                   "regular resources and non-resource URLs", "FieldValueInvalid"))
+                    causes.bad(f"{path}.nonResourceURLs", urls,
+                               "rules cannot apply to both regular resources and non-resource URLs", go_strings(urls))
                 continue
             if not r.get("apiGroups"):
                 causes.required(f"{path}.apiGroups", "resource rules must supply at least one api group")
@@ -412,12 +418,9 @@ def validate(plural, obj, old, causes):
     if not ref.get("name"):
         causes.required("roleRef.name")
     elif "/" in ref["name"] or "%" in ref["name"] or ref["name"] in (".", ".."):
-        causes.bad("roleRef.name", ref["name"], "may not contain '/' or '%'" if ref["name"] not in (".", "..") else f"may not be '{ref['name']}'")
-    for n, subject in enumerate(obj.get("subjects") or []):
-        path = f"subjects[{n}]"
-        if not isinstance(subject, dict):
-            causes.bad(path, subject, "must be an object")
-            continue
+        causes.bad("roleRef.name", ref["name"],
+                   "may not contain '/' or '%'" if ref["name"] not in (".", "..") else f"may not be '{ref['name']}'")
+    for path, subject in causes.objects(obj.get("subjects"), "subjects"):
         if not subject.get("name"):
             causes.required(f"{path}.name")
         kind = subject.get("kind")
@@ -432,8 +435,9 @@ def validate(plural, obj, old, causes):
         else:
             causes.unsupported(f"{path}.kind", kind or "", ["ServiceAccount", "User", "Group"])
     if old is not None and (old.get("roleRef") or {}) != ref:
-        shown = ", ".join(f'{go}:{json.dumps(ref.get(key, ""))}' for go, key in (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name")))
-        causes.append(("roleRef", f"Invalid value: rbac.RoleRef{{{shown}}}: cannot change roleRef", "FieldValueInvalid"))
+        shown = ", ".join(f'{go}:{json.dumps(ref.get(key, ""))}'
+                          for go, key in (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name")))
+        causes.bad("roleRef", ref, "cannot change roleRef", f"rbac.RoleRef{{{shown}}}")
 
 
 def default(obj):

@@ -13,8 +13,8 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                 "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+                 "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                 "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
              "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
@@ -27,18 +27,29 @@ class Causes(list):
     def required(self, field, what=None):
         self.append((field, "Required value" + (f": {what}" if what else ""), "FieldValueRequired"))
 
-    def bad(self, field, value, message):
-        self.append((field, f'Invalid value: {_show(value)}: {message}', "FieldValueInvalid"))
+    def bad(self, field, value, message, shown=None):
+        """shown: the value as the API server prints it where _show() would not (Go slices, structs)."""
+        self.append((field, f'Invalid value: {_show(value) if shown is None else shown}: {message}',
+                     "FieldValueInvalid"))
 
     def unsupported(self, field, value, allowed):
-        self.append((field, f'Unsupported value: {_show(value)}: supported values: {", ".join(_show(a) for a in allowed)}',
-                     "FieldValueNotSupported"))
+        self.append((field, f'Unsupported value: {_show(value)}: supported values: '
+                            f'{", ".join(_show(a) for a in allowed)}', "FieldValueNotSupported"))
 
     def duplicate(self, field, value):
         self.append((field, f"Duplicate value: {_show(value)}", "FieldValueDuplicate"))
 
     def forbidden(self, field, message):
         self.append((field, f"Forbidden: {message}", "FieldValueForbidden"))
+
+    def objects(self, items, path):
+        """(path[n], item) for each item that is an object; any other item is reported here."""
+        for n, item in enumerate(items or []):
+            where = f"{path}[{n}]"
+            if isinstance(item, dict):
+                yield where, item
+            else:
+                self.bad(where, item, "must be an object")
 
 
 def _show(value):
@@ -50,14 +61,6 @@ def _show(value):
 
 
 # --- defaulting ----------------------------------------------------------------------------------
-
-
-def prune_nulls(value):
-    if isinstance(value, dict):
-        return {k: prune_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [prune_nulls(v) for v in value]
-    return value
 
 
 def default_pod_spec(spec):
@@ -74,7 +77,8 @@ def default_pod_spec(spec):
             continue
         image = container.get("image") or ""
         tag = image.rsplit("/", 1)[-1]
-        container.setdefault("imagePullPolicy", "Always" if (":" not in tag or tag.endswith(":latest")) and "@" not in tag else "IfNotPresent")
+        latest = (":" not in tag or tag.endswith(":latest")) and "@" not in tag
+        container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
         container.setdefault("terminationMessagePath", "/dev/termination-log")
         container.setdefault("terminationMessagePolicy", "File")
         container.setdefault("resources", {})
@@ -124,8 +128,8 @@ def default(plural, obj):
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         spec.setdefault("priority", 0)
         spec.setdefault("tolerations", [
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}])
+            {"key": f"node.kubernetes.io/{taint}", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300} for taint in ("not-ready", "unreachable")])
     elif plural in WORKLOADS and isinstance(spec, dict):
         if isinstance(spec.get("template"), dict):
             default_template(spec["template"])
@@ -205,7 +209,8 @@ def default(plural, obj):
     elif plural == "horizontalpodautoscalers" and isinstance(spec, dict):
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):
-            spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+            spec["metrics"] = [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
     elif plural == "storageclasses":
         obj.setdefault("reclaimPolicy", "Delete")
         obj.setdefault("volumeBindingMode", "Immediate")
@@ -256,8 +261,8 @@ def validate_meta(plural, obj, causes):
         for key, value in values.items():
             short = key.rsplit("/", 1)[-1]
             if not LABEL_NAME.match(short) or len(short) > 63:
-                causes.bad(f"metadata.{field}", key, "name part must consist of alphanumeric characters, '-', '_' or '.', "
-                           "and must start and end with an alphanumeric character")
+                causes.bad(f"metadata.{field}", key, "name part must consist of alphanumeric characters, '-', '_' or "
+                           "'.', and must start and end with an alphanumeric character")
             if field == "labels" and (not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value)):
                 causes.bad("metadata.labels", value, "a valid label must be an empty string or consist of alphanumeric "
                            "characters, '-', '_' or '.', and must start and end with an alphanumeric character")
@@ -275,11 +280,7 @@ def validate_pod_spec(spec, path, causes, restart_policies=("Always", "OnFailure
         return
     seen = set()
     for kind in ("initContainers", "containers"):
-        for n, container in enumerate(spec.get(kind) or []):
-            where = f"{path}.{kind}[{n}]"
-            if not isinstance(container, dict):
-                causes.bad(where, container, "must be an object")
-                continue
+        for where, container in causes.objects(spec.get(kind), f"{path}.{kind}"):
             name = container.get("name") or ""
             if not name:
                 causes.required(f"{where}.name")
@@ -297,14 +298,15 @@ def validate_pod_spec(spec, path, causes, restart_policies=("Always", "OnFailure
             for section in ("requests", "limits"):
                 for resource, value in ((container.get("resources") or {}).get(section) or {}).items():
                     if not quantity.valid(value):
-                        causes.bad(f"{where}.resources.{section}[{resource}]", value,
-                                   "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+                        causes.bad(f"{where}.resources.{section}[{resource}]", value, "quantities must match the "
+                                   "regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
             requests = (container.get("resources") or {}).get("requests") or {}
             limits = (container.get("resources") or {}).get("limits") or {}
             for resource, value in requests.items():
                 if resource in limits and quantity.valid(value) and quantity.valid(limits[resource]) \
                         and quantity.parse(value) > quantity.parse(limits[resource]):
-                    causes.bad(f"{where}.resources.requests", value, f"must be less than or equal to {resource} limit of {limits[resource]}")
+                    causes.bad(f"{where}.resources.requests", value,
+                               f"must be less than or equal to {resource} limit of {limits[resource]}")
     policy = spec.get("restartPolicy")
     if policy and policy not in restart_policies:
         causes.unsupported(f"{path}.restartPolicy", policy, restart_policies)
@@ -347,7 +349,8 @@ def validate_workload(plural, obj, causes, old):
         for n, claim in enumerate(spec.get("volumeClaimTemplates") or []):
             if not ((claim or {}).get("metadata") or {}).get("name"):
                 causes.required(f"spec.volumeClaimTemplates[{n}].metadata.name")
-    if old is not None and (old.get("spec") or {}).get("selector") != selector and plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
+    if old is not None and (old.get("spec") or {}).get("selector") != selector and \
+            plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
         causes.bad("spec.selector", selector or {}, "field is immutable")
 
 
@@ -374,7 +377,8 @@ def validate_service(obj, causes, old):
         names.add((port or {}).get("name"))
         node_port = (port or {}).get("nodePort")
         if node_port is not None and (not isinstance(node_port, int) or not 30000 <= node_port <= 32767):
-            causes.bad(f"spec.ports[{n}].nodePort", node_port, "provided port is not in the valid range. The range of valid ports is 30000-32767")
+            causes.bad(f"spec.ports[{n}].nodePort", node_port,
+                       "provided port is not in the valid range. The range of valid ports is 30000-32767")
     if kind == "ExternalName" and not spec.get("externalName"):
         causes.required("spec.externalName")
     if old is not None:
@@ -409,7 +413,8 @@ def validate(plural, obj, old=None, resource=None):
             except CronError as exc:
                 causes.bad("spec.schedule", spec["schedule"], str(exc))
         template = ((spec or {}).get("jobTemplate") or {}).get("spec") or {}
-        validate_pod_spec((template.get("template") or {}).get("spec"), "spec.jobTemplate.spec.template.spec", causes, ("OnFailure", "Never"))
+        validate_pod_spec((template.get("template") or {}).get("spec"), "spec.jobTemplate.spec.template.spec", causes,
+                          ("OnFailure", "Never"))
         policy = (spec or {}).get("concurrencyPolicy")
         if policy not in (None, "Allow", "Forbid", "Replace"):
             causes.unsupported("spec.concurrencyPolicy", policy, ("Allow", "Forbid", "Replace"))
@@ -419,13 +424,15 @@ def validate(plural, obj, old=None, resource=None):
         for field in ("data", "binaryData") if plural == "configmaps" else ("data",):
             for key, value in (obj.get(field) or {}).items():
                 if not CONFIG_KEY.match(key) or len(key) > 253:
-                    causes.bad(f"{field}[{key}]", key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'")
+                    causes.bad(f"{field}[{key}]", key,
+                               "a valid config key must consist of alphanumeric characters, '-', '_' or '.'")
                 if plural == "secrets" or field == "binaryData":
                     try:
                         base64.b64decode(value or "", validate=True)
                     except (ValueError, TypeError):
                         causes.bad(f"{field}[{key}]", "<secret contents redacted>", "illegal base64 data")
-        if old is not None and old.get("immutable") and (old.get("data") != obj.get("data") or old.get("binaryData") != obj.get("binaryData")):
+        if old is not None and old.get("immutable") and \
+                (old.get("data") != obj.get("data") or old.get("binaryData") != obj.get("binaryData")):
             causes.forbidden("data", "field is immutable when `immutable` is set")
     elif plural == "persistentvolumeclaims":
         if not isinstance(spec, dict):
@@ -478,7 +485,9 @@ def validate(plural, obj, old=None, resource=None):
     elif plural == "volumesnapshots":
         source = (spec or {}).get("source") or {}
         if not (source.get("persistentVolumeClaimName") or source.get("volumeSnapshotContentName")):
-            causes.required("spec.source", "exactly one of persistentVolumeClaimName and volumeSnapshotContentName should be set")
+            causes.required("spec.source",
+                            "exactly one of persistentVolumeClaimName and volumeSnapshotContentName should be set")
     if causes:
         resource = resource or STORED[plural]
-        raise invalid(resource, (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName") or "", causes)
+        meta = obj.get("metadata") or {}
+        raise invalid(resource, meta.get("name") or meta.get("generateName") or "", causes)

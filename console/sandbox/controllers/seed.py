@@ -1,0 +1,89 @@
+"""What a fresh cluster holds before anyone writes: the system namespaces, the nodes, and
+(unless seeding is off) the storage, snapshot and ingress classes, control-plane static
+pods, calico, CoreDNS and the kubernetes Service."""
+
+from ..kinds import STORED
+from .context import Context
+from .helpers import owner_ref, safe_hash
+from .nodes import Nodes
+
+R = STORED
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_STATIC_PODS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+
+
+def seed(ctx: Context, nodes: Nodes) -> None:
+    store = ctx.store
+    for namespace in SYSTEM_NAMESPACES:
+        if not store.exists(R["namespaces"], "", namespace):
+            store.create(R["namespaces"], "", {"metadata": {"name": namespace}})
+    for i in range(1, ctx.node_count + 1):
+        nodes.add_node(i)
+    if not ctx.seed_system:
+        return
+    seed_classes(ctx)
+    seed_static_pods(ctx)
+    seed_addons(ctx)
+
+
+def default_class(annotation: str, name: str) -> dict:
+    return {"name": name, "annotations": {annotation: "true"}}
+
+
+def seed_classes(ctx: Context) -> None:
+    ctx.create_if_missing(R["storageclasses"], "", {
+        "metadata": default_class("storageclass.kubernetes.io/is-default-class", "ceph-rbd"),
+        "provisioner": "rbd.csi.ceph.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True,
+        "parameters": {"clusterID": "sandbox-ceph", "pool": "kubernetes", "imageFeatures": "layering"}})
+    ctx.create_if_missing(R["volumesnapshotclasses"], "", {
+        "metadata": default_class("snapshot.storage.kubernetes.io/is-default-class", "ceph-rbd-snapclass"),
+        "driver": "rbd.csi.ceph.com", "deletionPolicy": "Delete", "parameters": {"clusterID": "sandbox-ceph"}})
+    ctx.create_if_missing(R["ingressclasses"], "", {
+        "metadata": default_class("ingressclass.kubernetes.io/is-default-class", "nginx"),
+        "spec": {"controller": "k8s.io/ingress-nginx"}})
+
+
+def seed_static_pods(ctx: Context) -> None:
+    node1 = ctx.store.get_ref(R["nodes"], "", "sandbox-node-1")
+    for component in SYSTEM_STATIC_PODS:
+        ctx.create_if_missing(R["pods"], "kube-system", {
+            "metadata": {"name": f"{component}-sandbox-node-1",
+                         "labels": {"component": component, "tier": "control-plane"},
+                         "annotations": {"kubernetes.io/config.source": "file",
+                                         "kubernetes.io/config.mirror": safe_hash(component, 32)},
+                         "ownerReferences": [owner_ref(node1, controller=True)] if node1 else []},
+            "spec": {"nodeName": "sandbox-node-1", "priorityClassName": "system-node-critical", "priority": 2000001000,
+                     "hostNetwork": True,
+                     "containers": [{"name": component, "image": f"registry.k8s.io/{component}:v1.37.0",
+                                     "resources": {"requests": {
+                                         "cpu": "100m" if component != "kube-apiserver" else "250m"}}}]}})
+
+
+def seed_addons(ctx: Context) -> None:
+    labels = {"k8s-app": "calico-node"}
+    ctx.create_if_missing(R["daemonsets"], "kube-system", {
+        "metadata": {"name": "calico-node", "labels": labels},
+        "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+            "hostNetwork": True, "priorityClassName": "system-node-critical",
+            "containers": [{"name": "calico-node", "image": "docker.io/calico/node:v3.30.0",
+                            "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}}})
+    labels = {"k8s-app": "kube-dns"}
+    ctx.create_if_missing(R["deployments"], "kube-system", {
+        "metadata": {"name": "coredns", "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {
+            "priorityClassName": "system-cluster-critical",
+            "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.12.1",
+                            "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                                      {"name": "dns-tcp", "containerPort": 53}],
+                            "resources": {"requests": {"cpu": "100m", "memory": "70Mi"},
+                                          "limits": {"memory": "170Mi"}}}]}}}})
+    ctx.create_if_missing(R["services"], "kube-system", {
+        "metadata": {"name": "kube-dns", "labels": labels},
+        "spec": {"selector": labels, "clusterIP": "10.96.0.10", "ports": [
+            {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+            {"name": "dns-tcp", "port": 53, "targetPort": 53}]}})
+    ctx.create_if_missing(R["services"], "default", {
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]}})
