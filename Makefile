@@ -18,6 +18,7 @@ define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	($(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '$(1)') \
 		|| $(BIN)/python -m pip install --quiet -e '$(1)'
+	bash scripts/ceph-dev.sh bindings $(VENV)   # Debian's rados/rbd modules, when installed (Ceph volumes)
 endef
 
 # `make run` needs only the console's own dependencies; the tests add browsers, load tools...

@@ -77,7 +77,8 @@ def seed(users):
     from django.db import transaction
     from kubernetes import client as k8s
 
-    from console.kube import kube
+    from console.kube.config import parse_kubeconfig
+    from console.kube.connection import api_client
 
     from console.oplog import oplog
     from console.choices import OperationResult, PlatformRole
@@ -109,7 +110,7 @@ def seed(users):
             sessions[role].append(session.session_key)
 
     # Workloads for the resource browser: 10 namespaces, each a Deployment of 5 pods and 3 ConfigMaps.
-    api = kube.api_client(kube.parse_kubeconfig(Path(os.environ["LOAD_KUBECONFIG"]).read_text()), "sandbox")
+    api = api_client(parse_kubeconfig(Path(os.environ["LOAD_KUBECONFIG"]).read_text()), "sandbox")
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     for i in range(10):
         namespace = f"load-{i}"

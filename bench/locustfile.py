@@ -36,38 +36,39 @@ class ConsoleUser(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}")
 
 
+def opens(weight, *pages):
+    """A task of this weight that opens the pages in turn, each (url, name) or (url, name, partial);
+    a list of urls stands for one of them, picked at random on every run."""
+
+    @task(weight)
+    def open_pages(user):
+        for url, name, *partial in pages:
+            user.page(random.choice(url) if isinstance(url, list) else url, name, *partial)
+
+    return open_pages
+
+
+CLUSTER = f"/clusters/{PLAN['cluster']}"
+
+
 class Operator(ConsoleUser):
     """Runs the platform: clusters, the resource browser, the operation log."""
 
     role = "operator"
     weight = 3
 
-    @task(2)
-    def dashboard(self):
-        self.page("/", "dashboard")
-
-    @task(2)
-    def clusters(self):
-        self.page("/clusters/", "cluster list")
-        self.page(f"/clusters/{PLAN['cluster']}/", "cluster page")
-
-    @task(4)
-    def resources(self):
-        cluster = PLAN["cluster"]
-        self.page(f"/clusters/{cluster}/resources/", "resource index")
-        kind, namespace = random.choice(PLAN["lists"])
-        self.page(f"/clusters/{cluster}/resources/{kind}/?namespace={namespace}", "resource list")
-        self.page(f"/clusters/{cluster}/resources/Pod/?page={random.randint(1, 3)}", "resource list, partial", partial=True)
-        kind, namespace, name = random.choice(PLAN["objects"])
-        self.page(f"/clusters/{cluster}/resources/{kind}/{namespace}/{name}/", "resource page")
-
-    @task(2)
-    def operation_log(self):
-        self.page("/oplog/", "operation log")
-
-    @task(1)
-    def tenants(self):
-        self.page("/tenants/", "tenant list")
+    dashboard = opens(2, ("/", "dashboard"))
+    clusters = opens(2, ("/clusters/", "cluster list"), (f"{CLUSTER}/", "cluster page"))
+    resources = opens(
+        4,
+        (f"{CLUSTER}/resources/", "resource index"),
+        ([f"{CLUSTER}/resources/{kind}/?namespace={namespace}" for kind, namespace in PLAN["lists"]], "resource list"),
+        ([f"{CLUSTER}/resources/Pod/?page={page}" for page in (1, 2, 3)], "resource list, partial", True),
+        ([f"{CLUSTER}/resources/{kind}/{namespace}/{name}/" for kind, namespace, name in PLAN["objects"]],
+         "resource page"),
+    )
+    operation_log = opens(2, ("/oplog/", "operation log"))
+    tenants = opens(1, ("/tenants/", "tenant list"))
 
 
 class TenantMember(ConsoleUser):
@@ -76,23 +77,10 @@ class TenantMember(ConsoleUser):
     role = "tenant"
     weight = 5
 
-    @task(3)
-    def apps(self):
-        self.page("/workloads/", "app list")
-        self.page(random.choice(PLAN["apps"]), "app page")
-
-    @task(1)
-    def app_live(self):
-        self.page(random.choice(PLAN["apps"]), "app page, partial", partial=True)
-
-    @task(1)
-    def tenant(self):
-        self.page(f"/tenants/{PLAN['tenant']}/", "tenant page")
-        self.page(random.choice(PLAN["namespaces"]), "namespace page")
-
-    @task(1)
-    def notifications(self):
-        self.page("/notifications/", "notifications")
+    apps = opens(3, ("/workloads/", "app list"), (PLAN["apps"], "app page"))
+    app_live = opens(1, (PLAN["apps"], "app page, partial", True))
+    tenant = opens(1, (f"/tenants/{PLAN['tenant']}/", "tenant page"), (PLAN["namespaces"], "namespace page"))
+    notifications = opens(1, ("/notifications/", "notifications"))
 
 
 class Auditor(ConsoleUser):
@@ -103,10 +91,8 @@ class Auditor(ConsoleUser):
 
     @task(3)
     def filter_log(self):
-        query = random.choice(PLAN["oplog_filters"])
+        query = random.choice(PLAN["oplog_filters"])  # a filter, then a later page of the same filter
         self.page(f"/oplog/?{query}", "operation log, filtered")
         self.page(f"/oplog/?{query}&page={random.randint(2, 5)}", "operation log, page n", partial=True)
 
-    @task(1)
-    def search_log(self):
-        self.page(f"/oplog/?q={random.choice(PLAN['oplog_words'])}", "operation log, search")
+    search_log = opens(1, ([f"/oplog/?q={word}" for word in PLAN["oplog_words"]], "operation log, search"))

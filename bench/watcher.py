@@ -84,10 +84,10 @@ def postgres_cpu_seconds():
 
 def count_modified_lines(api, resource_version, expected, result):
     """A bare watch client: count MODIFIED lines, parse nothing (the sandbox's ceiling)."""
-    from console.kube import kube
+    from console.kube.connection import raw_get
 
-    response = kube.raw_get(api, "/api/v1/pods", [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
-                            (5, 150)).response
+    response = raw_get(api, "/api/v1/pods", [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
+                       (5, 150)).response
     seen, buffer = 0, b""
     result["ready"].set()
     for chunk in response.stream(256 * 1024):
@@ -113,7 +113,8 @@ def main():
     from django.core.management import call_command
     from kubernetes import config
 
-    from console.kube import kube
+    from console.kube.kinds import KINDS
+    from console.kube.watch import list_pages
     from console.clusters.clusters import attach_embedded_cluster
     from console.clusters.models import MirroredObject, WatchCursor
 
@@ -217,7 +218,7 @@ def main():
         # 4. nothing lost, nothing stale
         time.sleep(0.5)
         server = {}
-        for items, _rv in kube.list_pages(api, kube.KINDS_BY_NAME["Pod"], page_size=5000):
+        for items, _rv in list_pages(api, KINDS["Pod"], page_size=5000):
             server.update(((i["metadata"]["namespace"], i["metadata"]["name"]), i["metadata"]["resourceVersion"]) for i in items)
         mirrored = dict(((ns, name), rv) for ns, name, rv in MirroredObject.objects.filter(kind="Pod").values_list("namespace", "name", "resource_version"))
         differ = sum(1 for key in server.keys() | mirrored.keys() if server.get(key) != mirrored.get(key))

@@ -1,5 +1,71 @@
+"""Choice classes. Statuses shown as badges declare each value once, with its label, the
+badge colour and the group it belongs to (NetBox `ChoiceSet`, on Django's TextChoices):
+
+    class AppStatus(StatusChoices):
+        DEPLOYING = status("deploying", _("Deploying"), "primary", StatusGroup.RUNNING)
+        RUNNING = status("running", _("Running"), "success")
+
+`AppStatus.colour(value)` gives the colour (of a stored value too), `AppStatus.active()`
+the pending and running ones, `AppStatus.terminal()` the settled ones."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Self
+
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+# The colour of a value that is not (or no longer) among the choices.
+UNKNOWN_COLOUR = "secondary"
+
+
+class StatusGroup(enum.StrEnum):
+    PENDING = "pending"  # waiting for its work to start (queued, accepted)
+    RUNNING = "running"  # the console's work on it is in flight
+    TERMINAL = "terminal"  # settled: nothing changes until somebody acts again
+
+
+def status(value: str, label: str | Promise, colour: str = UNKNOWN_COLOUR,
+           group: StatusGroup = StatusGroup.TERMINAL) -> tuple[Any, ...]:
+    """One status of a StatusChoices class. Django takes a member's label from the end of
+    its tuple; StatusChoices.__new__ gets the rest."""
+    return value, colour, group, label
+
+
+class StatusChoices(models.TextChoices):
+    """Statuses with a badge colour (Bootstrap's names) and a group, declared with `status()`."""
+
+    colour_name: str
+    group: StatusGroup
+
+    def __new__(cls, value: str, colour: str = UNKNOWN_COLOUR, group: StatusGroup = StatusGroup.TERMINAL) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.colour_name = colour
+        member.group = group
+        return member
+
+    @classmethod
+    def colour(cls, value: str | None) -> str:
+        try:
+            return cls(value).colour_name
+        except ValueError:
+            return UNKNOWN_COLOUR
+
+    @classmethod
+    def in_group(cls, *groups: StatusGroup) -> tuple[Self, ...]:
+        return tuple(member for member in cls if member.group in groups)
+
+    @classmethod
+    def active(cls) -> tuple[Self, ...]:
+        """Not settled yet: queued or in progress."""
+        return cls.in_group(StatusGroup.PENDING, StatusGroup.RUNNING)
+
+    @classmethod
+    def terminal(cls) -> tuple[Self, ...]:
+        return cls.in_group(StatusGroup.TERMINAL)
 
 
 class PlatformRole(models.TextChoices):
@@ -8,33 +74,20 @@ class PlatformRole(models.TextChoices):
     NONE = "", _("Tenant user")
 
 
-class OperationResult(models.TextChoices):
-    SUCCEEDED = "succeeded", _("Succeeded")
-    ACCEPTED = "accepted", _("Accepted")  # queued: the worker records the outcome later
-    FAILED = "failed", _("Failed")
-    DENIED = "denied", _("Denied")
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.SUCCEEDED: "success", cls.ACCEPTED: "info", cls.FAILED: "danger", cls.DENIED: "warning"}.get(
-            value, "secondary"
-        )
+class OperationResult(StatusChoices):
+    SUCCEEDED = status("succeeded", _("Succeeded"), "success")
+    # queued: the worker records the outcome later
+    ACCEPTED = status("accepted", _("Accepted"), "info", StatusGroup.PENDING)
+    FAILED = status("failed", _("Failed"), "danger")
+    DENIED = status("denied", _("Denied"), "warning")
 
 
-class VerificationStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    INTACT = "intact", _("Chain intact")
-    BROKEN = "broken", _("Chain broken")
-    ERROR = "error", _("Error")
-
-    @classmethod
-    def terminal(cls):
-        return (cls.INTACT, cls.BROKEN, cls.ERROR)
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.INTACT: "success", cls.BROKEN: "danger", cls.ERROR: "danger"}.get(value, "secondary")
+class VerificationStatus(StatusChoices):
+    PENDING = status("pending", _("Pending"), group=StatusGroup.PENDING)
+    RUNNING = status("running", _("Running"), group=StatusGroup.RUNNING)
+    INTACT = status("intact", _("Chain intact"), "success")
+    BROKEN = status("broken", _("Chain broken"), "danger")
+    ERROR = status("error", _("Error"), "danger")
 
 
 class NotificationLevel(models.TextChoices):
@@ -44,31 +97,15 @@ class NotificationLevel(models.TextChoices):
     DANGER = "danger", _("Alert")
 
 
-class ClusterStatus(models.TextChoices):
-    READY = "ready", _("Ready")
-    DEGRADED = "degraded", _("Degraded")
-    UNREACHABLE = "unreachable", _("Unreachable")
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.READY: "success", cls.DEGRADED: "warning", cls.UNREACHABLE: "danger"}.get(value, "secondary")
+class ClusterStatus(StatusChoices):
+    READY = status("ready", _("Ready"), "success")
+    DEGRADED = status("degraded", _("Degraded"), "warning")
+    UNREACHABLE = status("unreachable", _("Unreachable"), "danger")
 
 
-class JobStatus(models.TextChoices):
-    PENDING = "pending", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-    @classmethod
-    def active(cls):
-        return (cls.PENDING, cls.RUNNING)
-
-    @classmethod
-    def terminal(cls):
-        return (cls.SUCCEEDED, cls.FAILED, cls.CANCELLED)
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.SUCCEEDED: "success", cls.FAILED: "danger", cls.RUNNING: "primary", cls.CANCELLED: "warning"}.get(value, "secondary")
+class JobStatus(StatusChoices):
+    PENDING = status("pending", _("Queued"), group=StatusGroup.PENDING)
+    RUNNING = status("running", _("Running"), "primary", StatusGroup.RUNNING)
+    SUCCEEDED = status("succeeded", _("Succeeded"), "success")
+    FAILED = status("failed", _("Failed"), "danger")
+    CANCELLED = status("cancelled", _("Cancelled"), "warning")

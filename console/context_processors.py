@@ -1,9 +1,13 @@
+from typing import Any
+
+from django.http import HttpRequest
+
 from console import navigation
 from console.accounts import roles
 from console.notifications.notifications import unread_count
 
 
-def shell(request):
+def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -17,7 +21,7 @@ def shell(request):
     }
 
 
-def tenant_switcher(request):
+def tenant_switcher(request: HttpRequest) -> dict[str, Any]:
     """The user's tenants for the header, and the one they work in (chosen, else first)."""
     memberships = roles.memberships(request.user)
     chosen = request.session.get("tenant")

@@ -14,6 +14,13 @@ class BootstrapMixin:
             field.widget.attrs.setdefault("class", css + " form-control-sm" * (css == "form-control"))
 
 
+class ConfirmForm(forms.Form):
+    """The name typed to confirm a deletion; the service judges it (a value that does not
+    parse counts as none)."""
+
+    confirm_name = forms.CharField(required=False)
+
+
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
 
 
@@ -100,6 +107,12 @@ class ClusterForm(BootstrapMixin, forms.Form):
         if not data.get("kubeconfig", "").strip():
             raise forms.ValidationError(_("Paste a kubeconfig or upload one."))
         return data
+
+    def arguments(self):
+        """register_cluster's keyword arguments."""
+        data = self.cleaned_data
+        return {"name": data["name"], "kubeconfig_text": data["kubeconfig"],
+                **{key: data[key] for key in ("context", "region", "description", "add_anyway")}}
 
 
 class ResourceFilterForm(BootstrapMixin, forms.Form):

@@ -57,10 +57,6 @@ def outage_of(exc):
     return None
 
 
-def is_down(service):
-    return service in _down
-
-
 def noticed(service, exc=None, where=""):
     """Record that `service` seems away and start the probe that follows the outage. The
     warning is logged once the probe finds it away too: a connection that died in a

@@ -28,14 +28,6 @@ def parse(text):
         raise ValueError(f"{text!r} is not a Kubernetes quantity") from None
 
 
-def is_quantity(text):
-    try:
-        parse(text)
-    except ValueError:
-        return False
-    return True
-
-
 def format_bytes(value):
     """Largest binary unit that keeps a whole number, else one decimal: 8Gi, 1.5Gi, 300Mi."""
     value = Decimal(value)

@@ -45,6 +45,16 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name, default):
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name, default=()):
     raw = env_str(name)
     return [item.strip() for item in raw.split(",") if item.strip()] if raw else list(default)
@@ -233,10 +243,7 @@ else:
 
 # A live group gets at most one mirror tick per this many seconds (the last always comes):
 # each tick costs every page on the group a table re-read.
-try:
-    LIVE_TICK_SECONDS = float(env_str("LIVE_TICK_SECONDS") or 0.5)
-except ValueError:
-    raise ImproperlyConfigured(f"LIVE_TICK_SECONDS must be a number of seconds, got {env_str('LIVE_TICK_SECONDS')!r}") from None
+LIVE_TICK_SECONDS = env_float("LIVE_TICK_SECONDS", 0.5)
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = KEY_PREFIX  # separate consoles (and test workers) sharing one Redis
@@ -375,3 +382,27 @@ LOGGING = {
 CAAS_INGRESS_NAMESPACE = env_str("CAAS_INGRESS_NAMESPACE", "ingress-nginx")
 # How long deleting a namespace may take before the job reports it stuck.
 CAAS_NAMESPACE_DELETE_TIMEOUT = env_int("CAAS_NAMESPACE_DELETE_TIMEOUT", 300)
+
+# --- Workloads -----------------------------------------------------------------
+# How long a rollout may go without progress before its job fails.
+CAAS_ROLLOUT_TIMEOUT = env_int("CAAS_ROLLOUT_TIMEOUT", 300)
+# Web terminals: idle cut-off, hard cap, sessions per user.
+CAAS_TERMINAL_IDLE_SECONDS = env_float("CAAS_TERMINAL_IDLE_SECONDS", 15 * 60)
+CAAS_TERMINAL_MAX_SECONDS = env_float("CAAS_TERMINAL_MAX_SECONDS", 4 * 3600)
+CAAS_TERMINAL_MAX_PER_USER = env_int("CAAS_TERMINAL_MAX_PER_USER", 3)
+# Live pod logs: idle cut-off, hard cap, lines pushed per second to one page.
+CAAS_POD_LOG_IDLE_SECONDS = env_float("CAAS_POD_LOG_IDLE_SECONDS", 30)
+CAAS_POD_LOG_MAX_SECONDS = env_float("CAAS_POD_LOG_MAX_SECONDS", 30 * 60)
+CAAS_POD_LOG_LINES_PER_SECOND = env_float("CAAS_POD_LOG_LINES_PER_SECOND", 200)
+
+# --- Ceph ------------------------------------------------------------------------
+# The cluster behind volumes and backups (console/ceph/). Without CEPH_CONF and CEPH_KEYRING
+# Ceph is not configured: the console runs and says how to enable it. For development,
+# scripts/ceph-dev.sh start starts a throwaway one and scripts/ceph-dev.sh env prints these.
+CEPH_CONF = env_str("CEPH_CONF")
+CEPH_KEYRING = env_str("CEPH_KEYRING")
+CEPH_CLIENT = env_str("CEPH_CLIENT", "client.caas")
+CEPH_POOL = env_str("CEPH_POOL", "rbd")  # volume images
+CEPH_BACKUP_POOL = env_str("CEPH_BACKUP_POOL", "caas-backups")  # backup artefacts
+# Seconds for connecting and for each monitor or OSD operation (a backup is many operations).
+CEPH_TIMEOUT = env_int("CEPH_TIMEOUT", 10)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the test suite needs on a fresh Debian machine: the packages it drives (Chromium,
-# fonts for Chinese screenshots, gettext), and PostgreSQL and Redis answering on
+# fonts for Chinese screenshots, gettext, Ceph), and PostgreSQL and Redis answering on
 # loopback. Safe to run again: it installs and starts only what is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +16,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# A throwaway Ceph for the storage tests (scripts/ceph-dev.sh starts it), and its Python bindings.
+# Without recommends: no dashboard and its dependencies.
+ceph_missing=()
+for pkg in ceph-mon ceph-osd ceph-mgr ceph-common python3-rbd python3-rados; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || ceph_missing+=("$pkg")
+done
+if [ ${#ceph_missing[@]} -gt 0 ]; then
+    echo "installing: ${ceph_missing[*]}"
+    [ ${#missing[@]} -gt 0 ] || apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${ceph_missing[@]}" >/dev/null
+fi
+# Debian builds python3-rados/python3-rbd for its own CPython 3.11: link just those two modules
+# into the project's venv (make's install step does the same when it creates the venv).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$root/.venv/bin/python" ]; then
+    bash "$root/scripts/ceph-dev.sh" bindings "$root/.venv"
 fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

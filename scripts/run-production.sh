@@ -95,13 +95,6 @@ trap 'stop_all' EXIT   # a failed step leaves nothing running either
 "$BIN/python" manage.py migrate --noinput
 "$BIN/python" manage.py collectstatic --noinput --verbosity 0   # whitenoise serves them from STATIC_ROOT
 
-if [ $sandbox = 1 ]; then
-    rm -f "$dir/sandbox.kubeconfig"
-    start sandbox "$BIN/python" manage.py sandbox_cluster --demo --kubeconfig "$dir/sandbox.kubeconfig"
-    for _ in $(seq 1 100); do [ -s "$dir/sandbox.kubeconfig" ] && break; sleep 0.1; done
-    "$BIN/python" manage.py attach_cluster sandbox "$dir/sandbox.kubeconfig" --demo --description "sandbox cluster of run-production.sh"
-fi
-
 # Gossip and mingle exchange worker state for monitoring tools the console does not use,
 # and gossip fails on a Redis restart (AttributeError); the broker's own heartbeat stays.
 for i in $(seq 1 "$workers"); do
@@ -109,6 +102,13 @@ for i in $(seq 1 "$workers"); do
 done
 start beat "$BIN/celery" -A console beat -l INFO --schedule "$dir/celerybeat-schedule"
 start watcher "$BIN/python" manage.py watch_clusters   # one per deployment
+# After the workers: the demo (seed_demo) waits for them to provision its namespaces.
+if [ $sandbox = 1 ]; then
+    rm -f "$dir/sandbox.kubeconfig"
+    start sandbox "$BIN/python" manage.py sandbox_cluster --demo --kubeconfig "$dir/sandbox.kubeconfig"
+    for _ in $(seq 1 100); do [ -s "$dir/sandbox.kubeconfig" ] && break; sleep 0.1; done
+    "$BIN/python" manage.py attach_cluster sandbox "$dir/sandbox.kubeconfig" --demo --description "sandbox cluster of run-production.sh"
+fi
 for i in $(seq 0 $((web - 1))); do
     start "web-$((i + 1))" "$BIN/daphne" -b "$host" -p $((port + i)) console.asgi:application
 done

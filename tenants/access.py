@@ -7,7 +7,7 @@ from django.http import Http404
 from console.live import realtime
 
 from console.accounts import roles
-from console.kube.cluster_api import CONSOLE, Identity
+from console.kube.api import CONSOLE, Identity
 
 from .choices import TenantRole
 from .models import Membership, Project, Tenant

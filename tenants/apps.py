@@ -7,18 +7,23 @@ class TenantsConfig(AppConfig):
     verbose_name = _("Tenants")
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
+        from console import navigation
+        from console.accounts import roles
         from console.jobs import jobs
         from console.live import realtime
-        from console.accounts import roles
 
-        from . import access, dashboard, permissions, signals  # noqa: F401  (signals: the embedded cluster's namespaces)
-        from . import tasks  # noqa: F401 (registers its job kinds with the reaper)
+        # signals: receivers connect on import (the embedded cluster's namespaces)
+        from . import access, dashboard, demo, permissions, signals, tasks  # noqa: F401
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)
+        jobs.register(tasks.KINDS)  # its kinds of job: task, runners, hooks
         permissions.register()  # what the console's identity needs on a cluster for this app's features
         dashboard.register()  # its panels on the console's dashboard
+        demo.register()  # the demo tenant of `manage.py seed_demo`
+        navigation.register_section("tenants", _("Tenants"), "tenants:tenant_list",
+                                    _("Tenants, members, namespaces, quotas and network isolation."), order=20)
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)

@@ -1,15 +1,13 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from console.choices import StatusChoices, StatusGroup, status
 
-class TenantStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    SUSPENDED = "suspended", _("Suspended")
-    DELETING = "deleting", _("Deleting")
 
-    @classmethod
-    def colour(cls, value):
-        return {cls.ACTIVE: "success", cls.SUSPENDED: "warning", cls.DELETING: "danger"}.get(value, "secondary")
+class TenantStatus(StatusChoices):
+    ACTIVE = status("active", _("Active"), "success")
+    SUSPENDED = status("suspended", _("Suspended"), "warning")
+    DELETING = status("deleting", _("Deleting"), "danger", StatusGroup.RUNNING)
 
 
 class PodSecurityLevel(models.TextChoices):
@@ -25,16 +23,12 @@ class TenantRole(models.TextChoices):
     MEMBER = "tenant-member", _("Tenant member")
 
 
-class ProjectStatus(models.TextChoices):
-    CREATING = "creating", _("Creating")
-    ACTIVE = "active", _("Active")
-    UPDATING = "updating", _("Updating")
-    DELETING = "deleting", _("Deleting")
-    FAILED = "failed", _("Failed")
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.ACTIVE: "success", cls.FAILED: "danger", cls.DELETING: "warning"}.get(value, "primary")
+class ProjectStatus(StatusChoices):
+    CREATING = status("creating", _("Creating"), "primary", StatusGroup.RUNNING)
+    ACTIVE = status("active", _("Active"), "success")
+    UPDATING = status("updating", _("Updating"), "primary", StatusGroup.RUNNING)
+    DELETING = status("deleting", _("Deleting"), "warning", StatusGroup.RUNNING)
+    FAILED = status("failed", _("Failed"), "danger")
 
 
 class PathKind(models.TextChoices):

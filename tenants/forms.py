@@ -60,6 +60,7 @@ class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
 
     def __init__(self, *args, tenant=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.tenant = tenant
         self.fields["time_zone"].choices = [(z, z) for z in sorted(available_timezones())]
         self.add_quota_fields("limit_", tenant.limits if tenant else {})
         self.add_quota_fields("quota_", tenant.default_quota if tenant else {})
@@ -70,6 +71,14 @@ class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
     @property
     def limits(self):
         return self.amounts("limit_", QUOTA_RESOURCES)
+
+    def arguments(self):
+        """update_tenant's keyword arguments; create_tenant's with the name."""
+        data = self.cleaned_data
+        keys = ("display_name", "contact", "clusters", "max_namespaces", "time_zone", "pod_security")
+        settings = {key: data[key] for key in keys}
+        settings.update(limits=self.limits, default_quota=self.quota, default_limit_range=self.limit_range)
+        return settings if self.tenant else {"name": data["name"], **settings}
 
 
 
@@ -89,12 +98,22 @@ class ProjectForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
         self.add_quota_fields("quota_", tenant.default_quota)
         self.add_limit_range_fields("lr_", tenant.default_limit_range)
 
+    def arguments(self):
+        """create_project's keyword arguments."""
+        data = self.cleaned_data
+        return {"cluster": data["cluster"], "short_name": data["short_name"], "display_name": data["display_name"],
+                "quota": self.quota, "limit_range": self.limit_range}
+
 
 class ProjectQuotaForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_quota_fields("quota_", project.quota)
         self.add_limit_range_fields("lr_", project.limit_range)
+
+    def arguments(self):
+        """update_project's keyword arguments."""
+        return {"quota": self.quota, "limit_range": self.limit_range}
 
 
 class PathForm(BootstrapMixin, forms.Form):

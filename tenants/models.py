@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +46,14 @@ class Tenant(models.Model):
     @property
     def status_colour(self):
         return TenantStatus.colour(self.status)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The tenant's time zone (its schedules run in it); UTC when the name is unknown here."""
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
     @property
     def group(self):

@@ -5,7 +5,7 @@ console.clusters.permissions. The kinds come from the manifests the namespace jo
 from django.utils.translation import gettext_lazy as _
 
 from console.clusters import permissions
-from console.kube.cluster_api import KNOWN_KINDS
+from console.kube.kinds import KINDS
 
 from . import manifests
 
@@ -22,7 +22,7 @@ def provisioned_kinds():
 
 
 def needs():
-    kind = KNOWN_KINDS.__getitem__
+    kind = KINDS.__getitem__
     # server-side apply is a patch, and a create when the object is new
     applied = [need for name in provisioned_kinds() for need in permissions.needs_for(("create", "patch"), kind(name))]
     return applied + [

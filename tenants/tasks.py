@@ -7,14 +7,13 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from console.choices import JobStatus, OperationResult
 from console.jobs import jobs
-
-from console.oplog import oplog
 from console.jobs.jobs import JobFailed
-from console.choices import OperationResult
-from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
+from console.kube.api import CONSOLE, ClusterAPI
+from console.kube.errors import ApiRefused
+from console.texts import message
 
 from . import access, manifests
 from .choices import ProjectStatus, TenantStatus
@@ -25,50 +24,63 @@ MAX_RETRIES = 5
 SCALED_KINDS = ("Deployment", "StatefulSet")
 
 
+NAMESPACE_KINDS = ("namespace.create", "namespace.update")
+
+NOT_OURS = message(
+    "Namespace %(name)s exists on %(cluster)s and does not belong to this tenant; the console will not take it over."
+)
+BEING_DELETED = message("Namespace %(name)s is being deleted on the cluster; try again once it is gone.")
+REMOVED_LIMIT_RANGE = message("Removed LimitRange %(name)s")
+REMOVED_POLICY = message("Removed NetworkPolicy %(name)s")
+NAMESPACE_READY = message("Namespace %(name)s is ready.")
+NO_CALICO = message("Calico's CRDs are not on %(cluster)s: only Kubernetes NetworkPolicies isolate this tenant there.")
+DELETING_NAMESPACE = message("Deleting namespace %(name)s and everything in it")
+NAMESPACE_GONE = message("Namespace %(name)s is gone.")
+STILL_TERMINATING = message("Namespace %(name)s is still terminating after %(seconds)s s: %(message)s")
+SCALED_DOWN = message("Scaled %(kind)s %(name)s from %(before)s to %(after)s")
+NOTHING_TO_RESTORE = message("%(kind)s %(name)s is gone; nothing to restore.")
+SCALED_BACK = message("Scaled %(kind)s %(name)s back to %(replicas)s")
+SUSPENDED = message("Tenant %(name)s is suspended.")
+ACTIVE_AGAIN = message("Tenant %(name)s is active again.")
+TENANT_DELETED = message("Tenant %(name)s is deleted.")
+
+
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def run_tenant_job(self, job_id):
-    jobs.run(self, job_id, RUNNERS, succeeded=_succeed, failed=_fail)
+    jobs.run(self, job_id)
 
 
-def _succeed(job, _outcome):
-    jobs.finish(job)
-    _record(job, job.kind + ".finish", OperationResult.SUCCEEDED)
-    if job.kind in ("namespace.create", "namespace.update"):
-        project = Project.objects.filter(pk=job.payload.get("project")).first()
-        if project:
-            namespace_provisioned.send(sender=Project, project=project, restore_workloads=job.payload.get("restore_workloads", False))
+def _namespace_of(job):
+    return Project.objects.filter(pk=job.payload.get("project")).first() if job.kind in NAMESPACE_KINDS else None
 
 
-def _fail(job, error):
-    if job.kind in ("namespace.create", "namespace.update"):
-        project = Project.objects.filter(pk=job.payload.get("project")).first()
-        if project:
-            _set_status(job, project, ProjectStatus.FAILED)
-    jobs.finish(job, error=error)
-    _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
+def _failing(job, _error):
+    project = _namespace_of(job)
+    if project:
+        _set_status(job, project, ProjectStatus.FAILED)
 
 
-def _record(job, action, result, *, kind="", name="", namespace=None, before=None, after=None, error=""):
-    if job.payload.get("restore_workloads") and result == OperationResult.SUCCEEDED:
-        return  # the embedded sandbox restored at a start: its "cluster.attach_embedded" entry says so; failures still count
-    target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace if namespace is None else namespace,
-              "kind": kind or job.target_kind, "name": name or job.target_name}
-    oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,
-                 before=before, after=after, payload={"job": job.pk}, error=error)
+def _ended(job, _outcome):
+    project = _namespace_of(job) if job.status == JobStatus.SUCCEEDED else None
+    if project:
+        namespace_provisioned.send(
+            sender=Project, project=project, restore_workloads=job.payload.get("restore_workloads", False)
+        )
+
+
+def _records(job, _action, result):
+    # The embedded sandbox restored at a start: its "cluster.attach_embedded" entry says so; failures still count.
+    return not (job.payload.get("restore_workloads") and result == OperationResult.SUCCEEDED)
 
 
 def _apply(job, api, obj):
-    meta = obj["metadata"]
-    namespace = meta.get("namespace") or (meta["name"] if obj["kind"] == "Namespace" else "")
-    try:
-        api.apply(obj)
-    except ApiRefused as exc:
-        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": meta["name"], "error": exc.message}, ok=False)
-        _record(job, "namespace.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], namespace=namespace, error=exc.message)
-        raise
-    jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": obj["kind"], "name": meta["name"]})
-    _record(job, "namespace.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], namespace=namespace,
-            after={"spec": obj.get("spec"), "labels": meta.get("labels")})
+    jobs.apply(
+        job,
+        api,
+        obj,
+        action="namespace.apply",
+        after={"spec": obj.get("spec"), "labels": obj["metadata"].get("labels")},
+    )
 
 
 # --- namespaces ------------------------------------------------------------------------
@@ -84,29 +96,30 @@ def sync_project(job):
         if existing:
             owner = (existing["metadata"].get("labels") or {}).get(manifests.TENANT_LABEL)
             if owner != tenant.name:
-                raise JobFailed(_("Namespace %(name)s exists on %(cluster)s and does not belong to this tenant; the console will not take it over.")
-                                % {"name": project.name, "cluster": project.cluster.name})
+                raise JobFailed(NOT_OURS(name=project.name, cluster=project.cluster.name))
             if existing["metadata"].get("deletionTimestamp"):
-                raise JobFailed(_("Namespace %(name)s is being deleted on the cluster; try again once it is gone.") % {"name": project.name})
+                raise JobFailed(BEING_DELETED(name=project.name))
         _apply(job, api, manifests.namespace(project, requested_by=requester.get_username() if requester else ""))
         _apply(job, api, manifests.resource_quota(project))
         if project.limit_range:
             _apply(job, api, manifests.limit_range(project))
         elif api.delete("LimitRange", manifests.LIMIT_RANGE_NAME, project.name):
-            jobs.step(job, _("Removed LimitRange %(name)s") % {"name": manifests.LIMIT_RANGE_NAME})
+            jobs.step(job, REMOVED_LIMIT_RANGE(name=manifests.LIMIT_RANGE_NAME))
         for obj in manifests.role_bindings(project) + manifests.network_policies(project):
             _apply(job, api, obj)
         _sync_paths(job, api, project)
         _sync_calico(job, api, tenant, project.cluster)
     _set_status(job, project, ProjectStatus.ACTIVE)
-    jobs.step(job, _("Namespace %(name)s is ready.") % {"name": project.name})
+    jobs.step(job, NAMESPACE_READY(name=project.name))
 
 
 def _set_status(job, project, status):
     """Save the namespace's status and show it on the namespace's pages."""
     project.status = status
     project.save(update_fields=["status"])
-    jobs.push_fragment(job, "tenants/_project_status.html", {"project": project}, to_group=access.project_group(project))
+    jobs.push_fragment(
+        job, "tenants/_project_status.html", {"project": project}, to_group=access.project_group(project)
+    )
 
 
 def _sync_paths(job, api, project):
@@ -120,7 +133,11 @@ def _sync_paths(job, api, project):
             _apply(job, as_requester if not path.cross_tenant else api, manifests.path_policy(path))
             wanted.add(path.policy_name)
             if path.cross_tenant:
-                peer = Project.objects.filter(cluster=project.cluster, name=path.peer_namespace).select_related("tenant").first()
+                peer = (
+                    Project.objects.filter(cluster=project.cluster, name=path.peer_namespace)
+                    .select_related("tenant")
+                    .first()
+                )
                 _apply(job, api, manifests.peer_egress_policy(path, peer.tenant.name if peer else ""))
                 wanted.add(f"{path.policy_name}-egress")
     selector = f"{manifests.PATH_OF_LABEL}={project.name}"
@@ -128,8 +145,15 @@ def _sync_paths(job, api, project):
         meta = policy["metadata"]
         if meta["name"] not in wanted:
             api.delete("NetworkPolicy", meta["name"], meta["namespace"])
-            jobs.step(job, _("Removed NetworkPolicy %(name)s") % {"name": f"{meta['namespace']}/{meta['name']}"})
-            _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="NetworkPolicy", name=meta["name"], namespace=meta["namespace"])
+            jobs.step(job, REMOVED_POLICY(name=f"{meta['namespace']}/{meta['name']}"))
+            jobs.record(
+                job,
+                "namespace.delete_object",
+                OperationResult.SUCCEEDED,
+                kind="NetworkPolicy",
+                name=meta["name"],
+                namespace=meta["namespace"],
+            )
 
 
 def _sync_calico(job, api, tenant, cluster):
@@ -137,9 +161,12 @@ def _sync_calico(job, api, tenant, cluster):
     if calico:
         _apply(job, api, manifests.global_network_policy(tenant))
     else:
-        jobs.step(job, _("Calico's CRDs are not on %(cluster)s: only Kubernetes NetworkPolicies isolate this tenant there.") % {"cluster": cluster.name})
+        jobs.step(job, NO_CALICO(cluster=cluster.name))
     Tenant.objects.filter(pk=tenant.pk).update(
-        isolation={**Tenant.objects.get(pk=tenant.pk).isolation, cluster.name: {"calico": calico, "checked_at": timezone.now().isoformat()}}
+        isolation={
+            **Tenant.objects.get(pk=tenant.pk).isolation,
+            cluster.name: {"calico": calico, "checked_at": timezone.now().isoformat()},
+        }
     )
 
 
@@ -156,11 +183,18 @@ def _remove_namespace(job, project):
             if meta["namespace"] != project.name:  # the peer side of cross-tenant paths
                 api.delete("NetworkPolicy", meta["name"], meta["namespace"])
         if api.delete("Namespace", project.name):
-            jobs.step(job, _("Deleting namespace %(name)s and everything in it") % {"name": project.name})
-            _record(job, "namespace.delete_object", OperationResult.SUCCEEDED, kind="Namespace", name=project.name, namespace=project.name)
+            jobs.step(job, DELETING_NAMESPACE(name=project.name))
+            jobs.record(
+                job,
+                "namespace.delete_object",
+                OperationResult.SUCCEEDED,
+                kind="Namespace",
+                name=project.name,
+                namespace=project.name,
+            )
         _wait_until_gone(job, api, project.name)
     project.delete()
-    jobs.step(job, _("Namespace %(name)s is gone.") % {"name": project.name})
+    jobs.step(job, NAMESPACE_GONE(name=project.name))
 
 
 def _wait_until_gone(job, api, name):
@@ -171,14 +205,15 @@ def _wait_until_gone(job, api, name):
         if namespace is None:
             return
         if time.monotonic() > deadline:
-            raise JobFailed(_("Namespace %(name)s is still terminating after %(seconds)s s: %(message)s")
-                            % {"name": name, "seconds": settings.CAAS_NAMESPACE_DELETE_TIMEOUT, "message": last_message})
+            raise JobFailed(
+                STILL_TERMINATING(name=name, seconds=settings.CAAS_NAMESPACE_DELETE_TIMEOUT, message=last_message)
+            )
         conditions = (namespace.get("status") or {}).get("conditions") or []
         message = "; ".join(c.get("message", "") for c in conditions if c.get("status") == "True")
         if message and message != last_message:
-            jobs.step(job, f"{name}: {message}")
+            jobs.step(job, f"{name}: {message}")  # the cluster's own words
             last_message = message
-        time.sleep(0.5)
+        jobs.wait(job, 0.5)
 
 
 # --- tenants ---------------------------------------------------------------------------
@@ -194,15 +229,27 @@ def suspend_tenant(job):
                 for obj in api.list(kind, namespace=project.name):
                     name, replicas = obj["metadata"]["name"], (obj.get("spec") or {}).get("replicas", 1)
                     record, _created = SuspendedWorkload.objects.get_or_create(
-                        tenant=tenant, cluster=project.cluster, namespace=project.name, kind=kind, name=name,
-                        defaults={"replicas": replicas})
+                        tenant=tenant,
+                        cluster=project.cluster,
+                        namespace=project.name,
+                        kind=kind,
+                        name=name,
+                        defaults={"replicas": replicas},
+                    )
                     if replicas:
                         api.scale(kind, name, project.name, 0)
-                        jobs.step(job, _("Scaled %(kind)s %(name)s from %(from)s to %(to)s") % {"kind": kind, "name": f"{project.name}/{name}",
-                                                                                             "from": replicas, "to": 0})
-                        _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=kind, name=name, namespace=project.name,
-                                before={"replicas": replicas}, after={"replicas": 0, "reason": "tenant suspended"})
-    jobs.step(job, _("Tenant %(name)s is suspended.") % {"name": tenant.name})
+                        jobs.step(job, SCALED_DOWN(kind=kind, name=f"{project.name}/{name}", before=replicas, after=0))
+                        jobs.record(
+                            job,
+                            "workload.scale",
+                            OperationResult.SUCCEEDED,
+                            kind=kind,
+                            name=name,
+                            namespace=project.name,
+                            before={"replicas": replicas},
+                            after={"replicas": 0, "reason": "tenant suspended"},
+                        )
+    jobs.step(job, SUSPENDED(name=tenant.name))
 
 
 def resume_tenant(job):
@@ -214,15 +261,25 @@ def resume_tenant(job):
             except ApiRefused as exc:
                 if exc.status != 404:
                     raise
-                jobs.step(job, _("%(kind)s %(name)s is gone; nothing to restore.") % {"kind": record.kind, "name": f"{record.namespace}/{record.name}"})
+                jobs.step(job, NOTHING_TO_RESTORE(kind=record.kind, name=f"{record.namespace}/{record.name}"))
             else:
-                jobs.step(job, _("Scaled %(kind)s %(name)s back to %(replicas)s") % {"kind": record.kind, "name": f"{record.namespace}/{record.name}",
-                                                                                      "replicas": record.replicas})
-                _record(job, "workload.scale", OperationResult.SUCCEEDED, kind=record.kind, name=record.name, namespace=record.namespace,
-                        before={"replicas": 0}, after={"replicas": record.replicas, "reason": "tenant resumed"})
+                jobs.step(
+                    job,
+                    SCALED_BACK(kind=record.kind, name=f"{record.namespace}/{record.name}", replicas=record.replicas),
+                )
+                jobs.record(
+                    job,
+                    "workload.scale",
+                    OperationResult.SUCCEEDED,
+                    kind=record.kind,
+                    name=record.name,
+                    namespace=record.namespace,
+                    before={"replicas": 0},
+                    after={"replicas": record.replicas, "reason": "tenant resumed"},
+                )
         record.delete()
     Tenant.objects.filter(pk=tenant.pk).update(status=TenantStatus.ACTIVE)
-    jobs.step(job, _("Tenant %(name)s is active again.") % {"name": tenant.name})
+    jobs.step(job, ACTIVE_AGAIN(name=tenant.name))
 
 
 def delete_tenant(job):
@@ -236,7 +293,7 @@ def delete_tenant(job):
             with ClusterAPI(cluster) as api:
                 api.delete("GlobalNetworkPolicy", f"caas-tenant-{tenant.name}")
     tenant.delete()
-    jobs.step(job, _("Tenant %(name)s is deleted.") % {"name": tenant.name})
+    jobs.step(job, TENANT_DELETED(name=tenant.name))
 
 
 RUNNERS = {
@@ -248,4 +305,6 @@ RUNNERS = {
     "tenant.delete": delete_tenant,
 }
 # Every step converges when repeated: a job whose worker died is simply run again.
-jobs.register_task(run_tenant_job, RUNNERS, failed=_fail, idempotent=True)
+KINDS = jobs.JobKinds(
+    task=run_tenant_job, runners=RUNNERS, idempotent=True, failing=_failing, ended=_ended, records=_records
+)

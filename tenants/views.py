@@ -1,33 +1,36 @@
 """Tenant pages. Thin: look the object up through `access` (404 for what the user may
-not see), call a service, render. Refusals from services become 403, bad input 400."""
+not see), call a service, render. Refusals from services become 403, bad input 400.
+The actions are configurations of console.views.generic.ServiceFormView."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from console.accounts import roles
-from console.accounts.access import call_service, require
+from console.accounts.access import require
+from console.forms import ConfirmForm
 from console.jobs.models import Job
+from console.views.generic import ServiceFormView
 
 from . import access, services, usage
 from .forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm
 
 signed_in = require()
-operator_only = require(roles.is_operator, gettext_lazy("Only operators manage tenants."))
+OPERATORS_ONLY = gettext_lazy("Only operators manage tenants.")
 SECTION = {"active_section": "tenants"}
 
 
-def _invalid(request, template, context, exc, form=None):
-    if form is not None:
-        form.add_error(None, exc)
-    else:
-        messages.error(request, " ".join(exc.messages))
-    return render(request, template, {**SECTION, **context}, status=400)
+def tenant_url(tenant):
+    return reverse("tenants:tenant", args=[tenant.name])
+
+
+def project_url(project):
+    return reverse("tenants:project", args=[project.tenant.name, project.name])
 
 
 # --- tenants -----------------------------------------------------------------------
@@ -42,24 +45,40 @@ def tenant_list(request):
     return render(request, "tenants/tenant_list.html", {**SECTION, "tenants": tenants})
 
 
-@require_http_methods(["GET", "POST"])
-@operator_only
-def tenant_add(request):
-    form = TenantForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                tenant = call_service(request, services.create_tenant, name=data["name"], display_name=data["display_name"],
-                               contact=data["contact"], clusters=data["clusters"], limits=form.limits,
-                               max_namespaces=data["max_namespaces"], default_quota=form.quota,
-                               default_limit_range=form.limit_range, time_zone=data["time_zone"], pod_security=data["pod_security"])
-            except ValidationError as exc:
-                return _invalid(request, "tenants/tenant_form.html", {"form": form}, exc, form)
-            messages.success(request, _("Tenant %(name)s created.") % {"name": tenant.name})
-            return redirect("tenants:tenant", name=tenant.name)
-        return render(request, "tenants/tenant_form.html", {**SECTION, "form": form}, status=400)
-    return render(request, "tenants/tenant_form.html", {**SECTION, "form": form})
+class TenantFormView(ServiceFormView):
+    """The operator's tenant form: a new tenant, or the one the URL names."""
+
+    http_method_names = ["get", "post"]
+    allowed = roles.is_operator
+    denied_message = OPERATORS_ONLY
+    form_class = TenantForm
+    template_name = "tenants/tenant_form.html"
+
+    def get_object(self):
+        return access.get_tenant(self.request.user, self.kwargs["name"]) if "name" in self.kwargs else None
+
+    def get_form_kwargs(self):
+        tenant = self.object
+        if tenant is None:
+            return {}
+        keys = ("name", "display_name", "contact", "time_zone", "max_namespaces", "pod_security")
+        initial = {key: getattr(tenant, key) for key in keys}
+        return {"tenant": tenant, "initial": {**initial, "clusters": tenant.clusters.all()}}
+
+    def get_context_data(self, **extra):
+        return {**SECTION, "tenant": self.object, **extra}
+
+    def message_params(self, result):
+        return {"name": (self.object or result).name}
+
+    def get_success_url(self, result):
+        return tenant_url(self.object or result)
+
+
+tenant_add = TenantFormView.as_view(service=services.create_tenant,
+                                    success_message=gettext_lazy("Tenant %(name)s created."))
+tenant_edit = TenantFormView.as_view(service=services.update_tenant,
+                                     success_message=gettext_lazy("Tenant %(name)s saved."))
 
 
 def tenant_context(request, tenant, **extra):
@@ -86,57 +105,68 @@ def tenant_detail(request, name):
     return render(request, "tenants/tenant.html", tenant_context(request, tenant))
 
 
-@require_http_methods(["GET", "POST"])
-@operator_only
-def tenant_edit(request, name):
-    tenant = access.get_tenant(request.user, name)
-    form = TenantForm(request.POST if request.method == "POST" else None, tenant=tenant, initial={
-        "name": tenant.name, "display_name": tenant.display_name, "contact": tenant.contact, "time_zone": tenant.time_zone,
-        "clusters": tenant.clusters.all(), "max_namespaces": tenant.max_namespaces, "pod_security": tenant.pod_security})
-    context = {"form": form, "tenant": tenant}
-    if request.method == "POST":
-        if not form.is_valid():
-            return render(request, "tenants/tenant_form.html", {**SECTION, **context}, status=400)
-        data = form.cleaned_data
-        try:
-            call_service(request, services.update_tenant, tenant, display_name=data["display_name"], contact=data["contact"],
-                  clusters=data["clusters"], limits=form.limits, max_namespaces=data["max_namespaces"],
-                  default_quota=form.quota, default_limit_range=form.limit_range, time_zone=data["time_zone"],
-                  pod_security=data["pod_security"])
-        except ValidationError as exc:
-            return _invalid(request, "tenants/tenant_form.html", context, exc, form)
-        messages.success(request, _("Tenant %(name)s saved.") % {"name": tenant.name})
-        return redirect("tenants:tenant", name=tenant.name)
-    return render(request, "tenants/tenant_form.html", {**SECTION, **context})
+class TenantPageView(ServiceFormView):
+    """An action from the tenant's page: back to it, or the page again with the refusal.
+    `admin_refusal`: only the tenant's admins (and operators) may; checked before the form."""
+
+    template_name = "tenants/tenant.html"
+    errors_as_message = True
+    admin_refusal: str = ""
+    page_context = staticmethod(tenant_context)
+    page_url = staticmethod(tenant_url)
+
+    def get_object(self):
+        found = self.lookup()
+        tenant = getattr(found, "tenant", found)  # a namespace's tenant, or the tenant itself
+        if self.admin_refusal and not access.may_administer(self.request.user, tenant):
+            raise PermissionDenied(self.admin_refusal)
+        return found
+
+    def lookup(self):
+        return access.get_tenant(self.request.user, self.kwargs["name"])
+
+    def get_context_data(self, **extra):
+        return self.page_context(self.request, self.object, **extra)
+
+    def get_success_url(self, result):
+        return self.page_url(self.object)
 
 
-def _tenant_action(request, name, service, done_message, **kwargs):
-    tenant = access.get_tenant(request.user, name)
-    try:
-        call_service(request, service, tenant, **kwargs)
-    except ValidationError as exc:
-        return _invalid(request, "tenants/tenant.html", tenant_context(request, tenant), exc)
-    messages.success(request, done_message % {"name": tenant.name})
-    return redirect("tenants:tenant", name=tenant.name)
+class MemberAddView(TenantPageView):
+    service = services.invite_member
+    form_class = MemberForm
+    form_name = "member_form"
+    errors_as_message = False
+    admin_refusal = gettext_lazy("Only the tenant's admins invite members.")
+
+    def announce(self, invited):
+        username = self.form.cleaned_data["username"]
+        if invited.token:
+            link = reverse("tenants:invitation_accept") + "?" + urlencode({"token": invited.token})
+            link = self.request.build_absolute_uri(link)
+            messages.success(self.request, _(
+                "Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
+                "they open it signed in as %(user)s (people new to the console get their account from an "
+                "operator first): %(link)s") % {"user": username, "days": services.INVITATION_DAYS, "link": link})
+            return
+        if invited.password:
+            messages.warning(self.request, _(
+                "Account %(user)s created with the one-time password %(password)s — pass it on; it is not shown again."
+            ) % {"user": username, "password": invited.password})
+        messages.success(self.request, _("%(user)s added.") % {"user": username})
 
 
-@require_POST
-@operator_only
-def tenant_suspend(request, name):
-    return _tenant_action(request, name, services.suspend_tenant, _("Suspending %(name)s: its workloads scale to zero."))
-
-
-@require_POST
-@operator_only
-def tenant_resume(request, name):
-    return _tenant_action(request, name, services.resume_tenant, _("Resuming %(name)s: its workloads scale back."))
-
-
-@require_POST
-@operator_only
-def tenant_delete(request, name):
-    return _tenant_action(request, name, services.delete_tenant, _("Deleting %(name)s and all its namespaces."),
-                          confirm_name=request.POST.get("confirm_name", ""))
+TenantAction = TenantPageView.as_view
+tenant_suspend = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.suspend_tenant,
+                              success_message=gettext_lazy("Suspending %(name)s: its workloads scale to zero."))
+tenant_resume = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.resume_tenant,
+                             success_message=gettext_lazy("Resuming %(name)s: its workloads scale back."))
+tenant_delete = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.delete_tenant,
+                             form_class=ConfirmForm, form_name="confirm_form", strict_form=False,
+                             success_message=gettext_lazy("Deleting %(name)s and all its namespaces."))
+member_add = MemberAddView.as_view()
+member_remove = TenantAction(service=services.remove_member, url_arguments={"membership_id": "pk"},
+                             success_message=gettext_lazy("Member removed from %(name)s."))
 
 
 @require_POST
@@ -144,89 +174,71 @@ def tenant_delete(request, name):
 def tenant_switch(request):
     # A tenant the user is not in answers 404, the same as a typo.
     tenant = services.switch_tenant(request.session, request.user, request.POST.get("tenant", ""))
-    return redirect("tenants:tenant", name=tenant.name)
+    return redirect(tenant_url(tenant))
 
 
-# --- members -----------------------------------------------------------------------
-
-
-@require_POST
-@signed_in
-def member_add(request, name):
-    tenant = access.get_tenant(request.user, name)
-    if not access.may_administer(request.user, tenant):  # before the form: its errors show only to admins
-        raise PermissionDenied(_("Only the tenant's admins invite members."))
-    form = MemberForm(request.POST)
-    if not form.is_valid():
-        return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
-    username = form.cleaned_data["username"]
-    try:
-        invited = call_service(request, services.invite_member, tenant, username=username, role=form.cleaned_data["role"])
-    except ValidationError as exc:
-        form.add_error(None, exc)
-        return render(request, "tenants/tenant.html", tenant_context(request, tenant, member_form=form), status=400)
-    if invited.token:
-        link = request.build_absolute_uri(reverse("tenants:invitation_accept") + "?" + urlencode({"token": invited.token}))
-        messages.success(request, _("Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
-                                    "they open it signed in as %(user)s (people new to the console get their account from an "
-                                    "operator first): %(link)s") % {"user": username, "days": services.INVITATION_DAYS, "link": link})
-        return redirect("tenants:tenant", name=tenant.name)
-    if invited.password:
-        messages.warning(request, _("Account %(user)s created with the one-time password %(password)s — pass it on; it is not shown again.")
-                         % {"user": username, "password": invited.password})
-    messages.success(request, _("%(user)s added.") % {"user": username})
-    return redirect("tenants:tenant", name=tenant.name)
-
-
-@require_http_methods(["GET", "POST"])
-@signed_in
-def invitation_accept(request):
+class InvitationAcceptView(ServiceFormView):
     """The invitee's page: who invites them where, and a button to join."""
-    token = request.POST.get("token", "") if request.method == "POST" else request.GET.get("token", "")
-    if request.method == "POST":
+
+    http_method_names = ["get", "post"]
+    service = services.accept_invitation
+    template_name = "tenants/invitation.html"
+    success_message = gettext_lazy("You joined %(tenant)s.")
+
+    def get_object(self):
+        """The invitation, shown to the invitee only; a POST's token goes to the service as it is."""
+        if self.request.method == "POST":
+            return None
         try:
-            membership = call_service(request, services.accept_invitation, token)
-        except ValidationError as exc:
-            return render(request, "tenants/invitation.html", {**SECTION, "error": " ".join(exc.messages)}, status=400)
-        messages.success(request, _("You joined %(tenant)s.") % {"tenant": membership.tenant})
-        return redirect("tenants:tenant", name=membership.tenant.name)
-    try:
-        invitation = services.read_invitation(token)
-    except PermissionError as exc:
-        raise PermissionDenied(str(exc)) from None
-    if invitation.username != request.user.get_username():
-        raise PermissionDenied(_("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username})
-    return render(request, "tenants/invitation.html", {**SECTION, "invitation": invitation, "token": token})
+            invitation = services.read_invitation(self.token)
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from None
+        if invitation.username != self.request.user.get_username():
+            raise PermissionDenied(_("This invitation is for %(name)s: sign in as %(name)s to accept it.")
+                                   % {"name": invitation.username})
+        return invitation
+
+    @property
+    def token(self):
+        return (self.request.POST if self.request.method == "POST" else self.request.GET).get("token", "")
+
+    def get_context_data(self, **extra):
+        return {**SECTION, "invitation": self.object, "token": self.token, **extra}
+
+    def service_args(self):
+        return (self.token,)
+
+    def message_params(self, membership):
+        return {"tenant": membership.tenant}
+
+    def get_success_url(self, membership):
+        return tenant_url(membership.tenant)
 
 
-@require_POST
-@signed_in
-def member_remove(request, name, pk):
-    return _tenant_action(request, name, services.remove_member, _("Member removed from %(name)s."), membership_id=pk)
+invitation_accept = InvitationAcceptView.as_view()
 
 
 # --- namespaces --------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
-@signed_in
-def project_add(request, name):
-    tenant = access.get_tenant(request.user, name)
-    if not access.may_administer(request.user, tenant):
-        raise PermissionDenied(_("Only the tenant's admins create namespaces."))
-    form = ProjectForm(request.POST if request.method == "POST" else None, tenant=tenant)
-    context = {"form": form, "tenant": tenant}
-    if request.method == "POST":
-        if not form.is_valid():
-            return render(request, "tenants/project_form.html", {**SECTION, **context}, status=400)
-        data = form.cleaned_data
-        try:
-            project, _job = call_service(request, services.create_project, tenant, cluster=data["cluster"], short_name=data["short_name"],
-                                  display_name=data["display_name"], quota=form.quota, limit_range=form.limit_range)
-        except ValidationError as exc:
-            return _invalid(request, "tenants/project_form.html", context, exc, form)
-        return redirect("tenants:project", name=tenant.name, namespace=project.name)
-    return render(request, "tenants/project_form.html", {**SECTION, **context})
+class ProjectAddView(TenantPageView):
+    http_method_names = ["get", "post"]
+    service = services.create_project
+    form_class = ProjectForm
+    form_object = "tenant"
+    template_name = "tenants/project_form.html"
+    errors_as_message = False
+    admin_refusal = gettext_lazy("Only the tenant's admins create namespaces.")
+
+    def get_context_data(self, **extra):
+        return {**SECTION, "tenant": self.object, **extra}
+
+    def get_success_url(self, result):
+        project, _job = result
+        return project_url(project)
+
+
+project_add = ProjectAddView.as_view()
 
 
 def project_context(request, project, **extra):
@@ -237,7 +249,8 @@ def project_context(request, project, **extra):
         "project_group": access.project_group(project),
         "bars": usage.project_bars(project),
         "paths": project.paths.all(),
-        "jobs": Job.objects.filter(tenant_id=project.tenant_id, cluster=project.cluster.name, namespace=project.name)[:5],
+        "jobs": Job.objects.filter(tenant_id=project.tenant_id, cluster=project.cluster.name,
+                                   namespace=project.name)[:5],
         "may_administer": access.may_administer(request.user, project.tenant),
         "quota_form": ProjectQuotaForm(project=project),
         "path_form": PathForm(),
@@ -252,70 +265,25 @@ def project_detail(request, name, namespace):
     return render(request, "tenants/project.html", project_context(request, project))
 
 
-@require_POST
-@signed_in
-def project_edit(request, name, namespace):
-    project = access.get_project(request.user, name, namespace)
-    if not access.may_administer(request.user, project.tenant):  # before the form: its errors show only to admins
-        raise PermissionDenied(_("Only the tenant's admins change namespace quotas."))
-    form = ProjectQuotaForm(request.POST, project=project)
-    if not form.is_valid():
-        return render(request, "tenants/project.html", project_context(request, project, quota_form=form), status=400)
-    try:
-        call_service(request, services.update_project, project, quota=form.quota, limit_range=form.limit_range)
-    except ValidationError as exc:
-        form.add_error(None, exc)
-        return render(request, "tenants/project.html", project_context(request, project, quota_form=form), status=400)
-    return redirect("tenants:project", name=name, namespace=namespace)
+class ProjectPageView(TenantPageView):
+    """An action from the namespace's page: back to it, or the page again with the refusal."""
+
+    template_name = "tenants/project.html"
+    page_context = staticmethod(project_context)
+    page_url = staticmethod(project_url)
+
+    def lookup(self):
+        return access.get_project(self.request.user, self.kwargs["name"], self.kwargs["namespace"])
 
 
-def _project_action(request, name, namespace, service, **kwargs):
-    project = access.get_project(request.user, name, namespace)
-    try:
-        call_service(request, service, project, **kwargs)
-    except ValidationError as exc:
-        return _invalid(request, "tenants/project.html", project_context(request, project), exc)
-    return redirect("tenants:project", name=name, namespace=namespace)
-
-
-@require_POST
-@signed_in
-def project_retry(request, name, namespace):
-    return _project_action(request, name, namespace, services.retry_project)
-
-
-@require_POST
-@signed_in
-def project_delete(request, name, namespace):
-    project = access.get_project(request.user, name, namespace)
-    try:
-        call_service(request, services.delete_project, project, confirm_name=request.POST.get("confirm_name", ""))
-    except ValidationError as exc:
-        return _invalid(request, "tenants/project.html", project_context(request, project), exc)
-    messages.success(request, _("Deleting namespace %(name)s.") % {"name": namespace})
-    return redirect("tenants:tenant", name=name)
-
-
-@require_POST
-@signed_in
-def path_add(request, name, namespace):
-    project = access.get_project(request.user, name, namespace)
-    if not access.may_administer(request.user, project.tenant):  # before the form: its errors show only to admins
-        raise PermissionDenied(_("Only the tenant's admins open network paths."))
-    form = PathForm(request.POST)
-    if not form.is_valid():
-        return render(request, "tenants/project.html", project_context(request, project, path_form=form), status=400)
-    data = form.cleaned_data
-    try:
-        call_service(request, services.add_path, project, kind=data["kind"], peer_namespace=data["peer_namespace"].strip(),
-              cidr=data["cidr"].strip(), port=data["port"])
-    except ValidationError as exc:
-        form.add_error(None, exc)
-        return render(request, "tenants/project.html", project_context(request, project, path_form=form), status=400)
-    return redirect("tenants:project", name=name, namespace=namespace)
-
-
-@require_POST
-@signed_in
-def path_remove(request, name, namespace, pk):
-    return _project_action(request, name, namespace, services.remove_path, path_id=pk)
+ProjectAction = ProjectPageView.as_view
+project_edit = ProjectAction(service=services.update_project, form_class=ProjectQuotaForm, form_name="quota_form",
+                             form_object="project", errors_as_message=False,
+                             admin_refusal=gettext_lazy("Only the tenant's admins change namespace quotas."))
+project_retry = ProjectAction(service=services.retry_project)
+project_delete = ProjectAction(service=services.delete_project, form_class=ConfirmForm, form_name="confirm_form",
+                               strict_form=False, page_url=lambda project: tenant_url(project.tenant),
+                               success_message=gettext_lazy("Deleting namespace %(name)s."))
+path_add = ProjectAction(service=services.add_path, form_class=PathForm, form_name="path_form", errors_as_message=False,
+                         admin_refusal=gettext_lazy("Only the tenant's admins open network paths."))
+path_remove = ProjectAction(service=services.remove_path, url_arguments={"path_id": "pk"})

@@ -98,14 +98,45 @@ def client():
     return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
-@pytest.fixture
-def sandbox():
-    """A sandbox cluster on loopback for one test (folders may share one per module)."""
-    from console.sandbox import SandboxCluster
+def sandbox_fixture(scope="function", *, nodes=1, clock_speed=20, **options):
+    """A `sandbox` fixture: a sandbox cluster on loopback (further `options` go to
+    SandboxCluster). A folder's conftest.py or a module shares one per module with
+    `sandbox = sandbox_fixture("module", nodes=2)`; the namespaces then differ per test."""
 
-    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
+    @pytest.fixture(scope=scope, name="sandbox")
+    def sandbox():
+        from console.sandbox import SandboxCluster
+
+        with SandboxCluster(nodes=nodes, clock_speed=clock_speed, **options) as cluster:
+            yield cluster
+
+    return sandbox
+
+
+def english_fixture(autouse=False):
+    """An `english` fixture: services speak the active language (Chinese by default), tests
+    that read their words ask for English. `english = english_fixture(autouse=True)` in a
+    folder's conftest.py or a module gives it to all of their tests."""
+
+    @pytest.fixture(autouse=autouse, name="english")
+    def english():
+        from django.utils import translation
+
+        with translation.override("en"):
+            yield
+
+    return english
+
+
+sandbox = sandbox_fixture()  # one per test unless a folder or module shares one
+english = english_fixture()
+
+
+@pytest.fixture
+def quick_rollouts(settings):
+    """A rollout's job fails after 20 s without progress (not 5 minutes): tests of stuck
+    rollouts end soon."""
+    settings.CAAS_ROLLOUT_TIMEOUT = 20
 
 
 @pytest.fixture
@@ -114,3 +145,14 @@ def cluster(db, sandbox):
     from .factories import mk_cluster
 
     return mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster():
+    """A real single-node Ceph (scripts/ceph-dev.sh), shared by the whole run and its test
+    workers; a CephConfig for the console's client (client.caas). Fails, never skips, when
+    Ceph's packages are missing (`make prepare-tests` installs them)."""
+    from . import cephdev
+
+    with cephdev.session() as config:
+        yield config

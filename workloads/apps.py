@@ -7,17 +7,20 @@ class WorkloadsConfig(AppConfig):
     verbose_name = _("Workloads")
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from console.jobs import jobs
         from console.live import realtime
 
-        from . import dashboard, live, permissions, podlogs, signals  # noqa: F401 (signals: receivers connect on import)
-        from . import tasks  # noqa: F401 (registers its job kinds with the reaper)
+        # signals: receivers connect on import
+        from . import dashboard, demo, live, permissions, podlogs, signals, tasks  # noqa: F401
         from .choices import JOB_KINDS
 
         jobs.register_kind_labels(JOB_KINDS)
+        jobs.register(tasks.KINDS)  # its kinds of job: task, runners, hooks
         permissions.register()  # what the console's identity needs on a cluster for this app's features
         dashboard.register()  # its panels on the console's dashboard
+        demo.register()  # the demo app of `manage.py seed_demo`
+        register_sections()
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
         realtime.register_group(podlogs.PREFIX, podlogs.may_follow, podlogs.snapshot)
@@ -27,13 +30,27 @@ class WorkloadsConfig(AppConfig):
         register_beat()
 
 
+def register_sections() -> None:
+    """Its section, and placeholders for the nested apps still to come (workloads/storage,
+    workloads/stacks, workloads/pipelines): each replaces its own with its list page."""
+    from console import navigation
+
+    navigation.register_section("workloads", _("Workloads"), "workloads:app_list",
+                                _("Deploy, upgrade, roll back, scale and canary-release applications."), order=30)
+    navigation.register_section("storage", _("Storage"), None, _("Ceph RBD volumes and their backup chains."), order=40)
+    navigation.register_section("templates", _("Templates"), None,
+                                _("Orchestration templates: build, extract, replicate and estimate cost."), order=70)
+    navigation.register_section("pipelines", _("Pipelines"), None,
+                                _("CI/CD: webhooks, image builds, quality gates and deployments."), order=80)
+
+
 BEAT = {
     "workloads-scale-schedules": {"task": "workloads.tasks.run_scale_schedules", "schedule": 30.0},
     "workloads-observe-autoscalers": {"task": "workloads.tasks.observe_autoscalers", "schedule": 15.0},
 }
 
 
-def register_beat():
+def register_beat() -> None:
     """Add the workloads' periodic tasks to Celery beat's schedule (kept in settings by the
     console, which knows no feature app)."""
     from console.celery import app as celery_app

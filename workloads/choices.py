@@ -1,22 +1,20 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from console.choices import StatusChoices, StatusGroup, status
+
 
 class AppKind(models.TextChoices):
     DEPLOYMENT = "Deployment", _("Stateless (Deployment)")
     STATEFULSET = "StatefulSet", _("Stateful (StatefulSet)")
 
 
-class AppStatus(models.TextChoices):
-    DEPLOYING = "deploying", _("Deploying")
-    RUNNING = "running", _("Running")
-    UPDATING = "updating", _("Updating")
-    FAILED = "failed", _("Failed")
-    DELETING = "deleting", _("Deleting")
-
-    @classmethod
-    def colour(cls, value):
-        return {cls.RUNNING: "success", cls.FAILED: "danger", cls.DELETING: "warning"}.get(value, "primary")
+class AppStatus(StatusChoices):
+    DEPLOYING = status("deploying", _("Deploying"), "primary", StatusGroup.RUNNING)
+    RUNNING = status("running", _("Running"), "success")  # deployed: no change in flight
+    UPDATING = status("updating", _("Updating"), "primary", StatusGroup.RUNNING)
+    FAILED = status("failed", _("Failed"), "danger")
+    DELETING = status("deleting", _("Deleting"), "warning", StatusGroup.RUNNING)
 
 
 class ServiceType(models.TextChoices):

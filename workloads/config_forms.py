@@ -27,7 +27,23 @@ def key_values(data, prefix=""):
     return values, errors
 
 
-class SecretForm(BootstrapMixin, forms.Form):
+class KeyValueRowsMixin:
+    """The page's repeated key/value rows, read with the form: `key_values`; their problems
+    are the form's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key_values = {}
+
+    def clean(self):
+        data = super().clean()
+        self.key_values, errors = key_values(self.data)
+        for error in errors:
+            self.add_error(None, error)
+        return data
+
+
+class SecretForm(KeyValueRowsMixin, BootstrapMixin, forms.Form):
     TYPES = ((OPAQUE, _("Generic (keys and values)")), (TLS, _("TLS certificate and key")), (DOCKER, _("Registry credentials")))
 
     name = forms.CharField(label=_("Name"), max_length=253)
@@ -44,13 +60,19 @@ class SecretForm(BootstrapMixin, forms.Form):
         return {"server": data["registry_server"], "username": data["registry_username"], "password": data["registry_password"],
                 "email": data["registry_email"]}
 
+    def arguments(self):
+        """create_secret's keyword arguments."""
+        data = self.cleaned_data
+        return {"name": data["name"], "secret_type": data["type"], "data": self.key_values,
+                "tls_cert": data["tls_cert"], "tls_key": data["tls_key"], "registry": self.registry()}
 
-class ConfigMapForm(BootstrapMixin, forms.Form):
+
+class ConfigMapForm(KeyValueRowsMixin, BootstrapMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=253)
 
-
-class ConfirmForm(forms.Form):
-    confirm_name = forms.CharField(required=False)
+    def arguments(self):
+        """create_configmap's keyword arguments."""
+        return {"name": self.cleaned_data["name"], "data": self.key_values}
 
 
 class YamlForm(forms.Form):

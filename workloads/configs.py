@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from console.accounts.access import require_permission
+from console.kube.errors import ApiRefused
 from console.oplog import oplog
-from console.kube.cluster_api import ApiRefused
 from tenants import access
 
 from . import specs
-from .services import _check_may_change, _require, talking_to
+from .checks import check_may_change
+from .cluster import talking_to
 
 OPAQUE, TLS, DOCKER = "Opaque", "kubernetes.io/tls", "kubernetes.io/dockerconfigjson"
 CREATABLE_TYPES = (OPAQUE, TLS, DOCKER)
@@ -48,8 +50,9 @@ def target(project, kind, name):
 
 def _check_manage(user, project):
     """Tenant admins, members and operators manage Secrets; auditors read the log, not the Secrets."""
-    _require(access.may_operate(user, project.tenant), _("Only the tenant's members and operators manage Secrets and ConfigMaps."))
-    _check_may_change(user, project)
+    require_permission(access.may_operate(user, project.tenant),
+                       _("Only the tenant's members and operators manage Secrets and ConfigMaps."))
+    check_may_change(user, project)
 
 
 # --- reading -------------------------------------------------------------------------
@@ -57,7 +60,8 @@ def _check_manage(user, project):
 
 def list_secrets(project, *, user):
     """(rows, truncated): the namespace's Secrets, names, types and keys only, read as the user."""
-    _require(access.may_operate(user, project.tenant), _("Only the tenant's members and operators see Secrets."))
+    require_permission(access.may_operate(user, project.tenant),
+                       _("Only the tenant's members and operators see Secrets."))
     with talking_to(project, user) as api:
         items = api.list("Secret", project.name, limit=MAX_LISTED)
     rows = [SecretRow(item["metadata"]["name"], item.get("type") or OPAQUE, sorted(item.get("data") or {}),

@@ -11,13 +11,15 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from console.kube.errors import ApiRefused
 from console.oplog import oplog
-from console.kube.cluster_api import ApiRefused
 
 from . import imports, manifests, podsecurity
+from .checks import check_may_change
+from .cluster import talking_to
 from .configs import EditConflict, target
 from .models import App
-from .services import _check_may_change, check_quota, talking_to
+from .quota import check_quota
 
 EDITABLE_KINDS = imports.ALLOWED_KINDS
 # Status and server bookkeeping: shown to nobody, sent back by nobody.
@@ -49,7 +51,7 @@ def editable_text(obj):
 
 def load(project, *, user, kind, name):
     """(text, resourceVersion) of the live object, read as the user."""
-    _check_may_change(user, project)
+    check_may_change(user, project)
     _check_kind(kind)
     with talking_to(project, user) as api:
         live = _live(api, project, kind, name)
@@ -108,7 +110,7 @@ def _diff(live, result):
 
 def preview(project, *, user, kind, name, text, resource_version):
     """What saving would change, and whether the cluster accepts it. Reads only."""
-    _check_may_change(user, project)
+    check_may_change(user, project)
     _check_kind(kind)
     obj = parse(project, kind, name, text)
     with talking_to(project, user) as api:
@@ -123,7 +125,7 @@ def preview(project, *, user, kind, name, text, resource_version):
 def save(project, *, acting_user, kind, name, text, resource_version):
     """Replace the object with the edited one (after the preview's checks)."""
     with oplog.recorded(acting_user, "object.edit", target=target(project, kind, name)) as outcome:
-        _check_may_change(acting_user, project)
+        check_may_change(acting_user, project)
         _check_kind(kind)
         if not resource_version:
             raise ValidationError(_("Open the editor again: the version it was read at is missing."))

@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from console.forms import BootstrapMixin
+from console.forms import BootstrapMixin, ConfirmForm
 
 from . import specs
 from .choices import AppKind, ServiceType
@@ -23,7 +23,18 @@ def _port(label):
     return forms.IntegerField(label=label, required=False, min_value=1, max_value=65535)
 
 
-class SpecForm(BootstrapMixin, forms.Form):
+class ColumnsMixin:
+    """Where the page puts each field: COLUMNS names groups of (field, Bootstrap column) rows,
+    which the templates loop over as `form.columns.<group>`."""
+
+    COLUMNS = {}
+
+    @property
+    def columns(self):
+        return {group: [(self[name], col) for name, col in rows] for group, rows in self.COLUMNS.items()}
+
+
+class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
     """The container: what deploying and upgrading both ask for."""
 
     image = forms.CharField(label=_("Image"), max_length=512, help_text=_("For example nginx:1.27 or registry.example.com/team/api:2.1"))
@@ -48,6 +59,14 @@ class SpecForm(BootstrapMixin, forms.Form):
                                          help_text=_("Each key of the chosen ones becomes a variable."))
 
     MOUNTS = 3  # rows of "mount this Secret or ConfigMap at this path"
+    COLUMNS = {
+        "container": (("image", "col-md-8"), ("ports", "col-md-4"), ("command", ""), ("args", ""),
+                      ("run_as_user", "col-md-4")),
+        "environment": (("env", "col-md-8"), ("env_secret", "col-md-4"), ("env_from", "col-md-6")),
+        "resources": tuple((name, "col-md-3") for name in RESOURCE_FIELDS),
+        "health": (("liveness_path", "col-md-4"), ("liveness_port", "col-md-2"), ("readiness_path", "col-md-4"),
+                   ("readiness_port", "col-md-2")),
+    }
 
     def __init__(self, *args, config_choices=None, **kwargs):
         """config_choices: configs.choices() of the namespace (names of its Secrets and ConfigMaps)."""
@@ -164,6 +183,13 @@ class AppForm(SpecForm):
                                    help_text=_("A kubernetes.io/tls Secret of the namespace; empty: plain HTTP."))
 
     field_order = ["name", "kind", "image", "replicas", "ports"]
+    COLUMNS = {
+        **SpecForm.COLUMNS,
+        "app": (("name", "col-md-4"), ("kind", "col-md-4"), ("replicas", "col-md-4")),
+        "storage": (("volumes", "col-md-8"),),
+        "exposure": (("service_type", "col-md-4"), ("service_port", "col-md-2"), ("host", "col-md-6"),
+                     ("path", "col-md-4"), ("tls_secret", "col-md-4")),
+    }
 
     def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -193,16 +219,25 @@ class AppForm(SpecForm):
                          "path": data.get("path") or "", "tls_secret": data.get("tls_secret") or ""}
         return data
 
+    def arguments(self):
+        """deploy_app's keyword arguments."""
+        data = self.cleaned_data
+        return {"name": data["name"], "kind": data["kind"], "spec": self.spec, "exposure": self.exposure}
+
 
 class UpgradeForm(SpecForm):
     generation = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def arguments(self):
+        """upgrade_app's keyword arguments."""
+        return {"spec": self.spec, "generation": self.cleaned_data.get("generation")}
 
 
 class ScaleForm(BootstrapMixin, forms.Form):
     replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS)
 
 
-class ExposeForm(BootstrapMixin, forms.Form):
+class ExposeForm(ColumnsMixin, BootstrapMixin, forms.Form):
     service_type = forms.ChoiceField(label=_("Service"), choices=ServiceType.choices, required=False)
     port = forms.IntegerField(label=_("Service port"), required=False, min_value=1, max_value=65535, initial=80)
     target_port = forms.IntegerField(label=_("Container port"), required=False, min_value=1, max_value=65535,
@@ -212,6 +247,9 @@ class ExposeForm(BootstrapMixin, forms.Form):
     path = forms.CharField(label=_("Path"), required=False, max_length=200, initial="/")
     tls_secret = forms.CharField(label=_("TLS Secret"), required=False, max_length=253, help_text=_("A kubernetes.io/tls Secret in the namespace."))
 
+    COLUMNS = {"main": (("service_type", "col-12"), ("port", "col-4"), ("target_port", "col-4"), ("node_port", "col-4"),
+                        ("host", "col-12"), ("path", "col-6"), ("tls_secret", "col-6"))}
+
     @staticmethod
     def initial_from(app):
         service, ingress = app.service or {}, app.ingress or {}
@@ -220,16 +258,21 @@ class ExposeForm(BootstrapMixin, forms.Form):
                 "tls_secret": ingress.get("tls_secret", "")}
 
 
-class DeleteForm(forms.Form):
-    confirm_name = forms.CharField(required=False)
+class DeleteForm(ConfirmForm):
     delete_volumes = forms.BooleanField(required=False)
 
 
-class ScheduleForm(BootstrapMixin, forms.Form):
+class RollbackForm(forms.Form):
+    revision = forms.IntegerField(min_value=0)
+
+
+class ScheduleForm(ColumnsMixin, BootstrapMixin, forms.Form):
     at = forms.TimeField(label=_("Time"), input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS)
     weekdays = forms.TypedMultipleChoiceField(label=_("Days"), coerce=int, widget=forms.CheckboxSelectMultiple,
                                               initial=list(range(7)))
+
+    COLUMNS = {"main": (("at", "col-6"), ("replicas", "col-6"), ("weekdays", "col-12"))}
 
     def __init__(self, *args, **kwargs):
         from .models import WEEKDAYS
@@ -240,30 +283,37 @@ class ScheduleForm(BootstrapMixin, forms.Form):
         self.fields["weekdays"].widget.attrs["class"] = "form-check-input"
 
 
-class AutoscalerForm(BootstrapMixin, forms.Form):
+class AutoscalerForm(ColumnsMixin, BootstrapMixin, forms.Form):
     min_replicas = forms.IntegerField(label=_("Minimum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=1)
     max_replicas = forms.IntegerField(label=_("Maximum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=5)
     cpu = forms.IntegerField(label=_("CPU target %"), required=False, min_value=1, max_value=1000, initial=70,
                              help_text=_("Average use as a share of the CPU request."))
     memory = forms.IntegerField(label=_("Memory target %"), required=False, min_value=1, max_value=1000)
 
+    COLUMNS = {"main": (("min_replicas", "col-6"), ("max_replicas", "col-6"), ("cpu", "col-6"), ("memory", "col-6"))}
 
-class CanaryForm(BootstrapMixin, forms.Form):
+
+class CanaryForm(ColumnsMixin, BootstrapMixin, forms.Form):
     image = forms.CharField(label=_("New image"), max_length=512)
     replicas = forms.IntegerField(label=_("Canary replicas"), min_value=1, max_value=10, initial=1)
     weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100, initial=20)
     header = forms.CharField(label=_("Or by header"), required=False, max_length=63, help_text=_("e.g. X-Canary: requests with it go to the canary."))
     header_value = forms.CharField(label=_("Header value"), required=False, max_length=200, help_text=_("Empty: the value 'always'."))
 
+    COLUMNS = {"main": (("image", "col-12"), ("replicas", "col-6"), ("weight", "col-6"), ("header", "col-6"),
+                        ("header_value", "col-6"))}
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_canary_%s")  # ids of its own on the app page, which has several forms
         super().__init__(*args, **kwargs)
 
 
-class CanaryTrafficForm(BootstrapMixin, forms.Form):
+class CanaryTrafficForm(ColumnsMixin, BootstrapMixin, forms.Form):
     weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100)
     header = forms.CharField(label=_("Header"), required=False, max_length=63)
     header_value = forms.CharField(label=_("Header value"), required=False, max_length=200)
+
+    COLUMNS = {"main": (("weight", "col-4"), ("header", "col-4"), ("header_value", "col-4"))}
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_traffic_%s")

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from console import documents as documents_loader
-from console.kube.cluster_api import KNOWN_KINDS
+from console.kube.kinds import KINDS
 
 from . import manifests, specs
 
@@ -56,7 +56,7 @@ def check(obj, n, namespace):
     meta = obj.get("metadata")
     if not kind or not api_version or not isinstance(kind, str) or not isinstance(api_version, str) or not isinstance(meta, dict):
         raise ValidationError(_("Document %(n)s needs apiVersion, kind and metadata.") % {"n": n})
-    known = KNOWN_KINDS.get(kind)
+    known = KINDS.get(kind)
     if known is not None and not known.namespaced:
         raise ValidationError(_("Document %(n)s: %(kind)s is a cluster-scoped object; tenants create objects in their namespaces only.")
                               % {"n": n, "kind": kind})

@@ -5,7 +5,7 @@ console.clusters.permissions. Kinds as workloads/manifests.py and tasks.py use t
 from django.utils.translation import gettext_lazy as _
 
 from console.clusters import permissions
-from console.kube.cluster_api import KNOWN_KINDS
+from console.kube.kinds import KINDS
 
 APPLIED = ("Deployment", "StatefulSet", "Service", "Ingress", "HorizontalPodAutoscaler")  # server-side apply: create + patch
 DELETED = APPLIED + ("Pod", "PersistentVolumeClaim")  # app deletion, pod restarts, volumes
@@ -15,7 +15,7 @@ SCALED = ("Deployment", "StatefulSet")
 
 
 def needs():
-    kind = KNOWN_KINDS.__getitem__
+    kind = KINDS.__getitem__
     return [
         *[need for name in APPLIED for need in permissions.needs_for(("create", "patch", "get"), kind(name))],
         *[need for name in DELETED for need in permissions.needs_for(("delete",), kind(name))],
@@ -28,7 +28,7 @@ def needs():
 
 def terminal_needs():
     """pods/exec over websocket: a GET the API server also checks for `create`."""
-    return permissions.needs_for(("get", "create"), KNOWN_KINDS["Pod"], "exec")
+    return permissions.needs_for(("get", "create"), KINDS["Pod"], "exec")
 
 
 def register():

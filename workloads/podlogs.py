@@ -21,8 +21,8 @@ as everything else (in-memory in the embedded run, Redis otherwise). With severa
 replicas a lease in the cache (Redis) keeps one follower per token; if its process dies,
 the lease runs out and the next heartbeat starts the follower again where the socket is.
 
-Pushes are rate-limited: lines are batched every FLUSH_SECONDS and at most LINES_PER_SECOND
-are sent (the first batch, the tail, may be as big as TAIL_LINES); when a pod logs faster,
+Pushes are rate-limited: lines are batched every FLUSH_SECONDS and at most
+CAAS_POD_LOG_LINES_PER_SECOND are sent (the first batch, the tail, may be as big as TAIL_LINES); when a pod logs faster,
 the older lines of a batch are skipped and the panel says how many.
 """
 
@@ -41,10 +41,10 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console.kube import kube
+from console.kube.api import CONSOLE, ClusterAPI
+from console.kube.errors import ApiRefused, ClusterError
 
 from console.live import realtime
-from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from tenants import access
 
 from .models import App
@@ -55,7 +55,6 @@ PREFIX = "podlog"
 TAIL_LINES = 200  # lines of history a panel starts with
 MAX_LINES = 1000  # lines a panel keeps; older ones are trimmed in the browser
 FLUSH_SECONDS = 0.25
-LINES_PER_SECOND = 200
 MAX_PENDING = 2000  # lines read but not yet sent; beyond this the oldest are skipped
 MAX_LINE_CHARS = 2000
 LEASE_SECONDS = 15
@@ -79,15 +78,15 @@ _lock = threading.Lock()
 
 
 def idle_seconds():
-    return float(getattr(settings, "CAAS_POD_LOG_IDLE_SECONDS", 30))
+    return settings.CAAS_POD_LOG_IDLE_SECONDS
 
 
 def max_seconds():
-    return float(getattr(settings, "CAAS_POD_LOG_MAX_SECONDS", 30 * 60))
+    return settings.CAAS_POD_LOG_MAX_SECONDS
 
 
 def lines_per_second():
-    return float(getattr(settings, "CAAS_POD_LOG_LINES_PER_SECOND", LINES_PER_SECOND))
+    return settings.CAAS_POD_LOG_LINES_PER_SECOND
 
 
 def heartbeat_seconds():
@@ -218,7 +217,7 @@ class Follower(threading.Thread):
                 reason, message = self._follow()
             except ApiRefused as exc:
                 message = _("The cluster refused: %(message)s") % {"message": exc.message}
-            except kube.ClusterError as exc:
+            except ClusterError as exc:
                 message = _("Cluster %(cluster)s: %(error)s") % {"cluster": self.cluster.name, "error": exc}
             except Exception:
                 log.exception("following the log of %s/%s failed", self.follow["namespace"], self.follow["pod"])

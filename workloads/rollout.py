@@ -4,13 +4,15 @@ API server's answers in a task and the resource mirror's copies for a page."""
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.utils.translation import gettext as _
-
 from console.clusters.mirror import phase_of
+from console.texts import Joined, message
 
 from .choices import AppKind
 from .manifests import POD_TEMPLATE_HASH, REVISION
 
+COUNTS = message("%(updated)s/%(wanted)s updated, %(ready)s ready, %(available)s available")
+OLD = message(", %(old)s old")
+PAUSED = message(" (paused)")
 BAD_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName",
                "CreateContainerError")
 
@@ -44,11 +46,13 @@ class Progress:
         return 100 if not self.wanted else min(100, round(100 * min(self.updated, self.ready) / self.wanted))
 
     def summary(self):
-        counts = {"updated": self.updated, "wanted": self.wanted, "ready": self.ready, "available": self.available, "old": self.old}
-        text = _("%(updated)s/%(wanted)s updated, %(ready)s ready, %(available)s available") % counts
+        """A Joined text (console.texts): stored by a job's steps, translated for each reader."""
+        parts = [COUNTS(updated=self.updated, wanted=self.wanted, ready=self.ready, available=self.available)]
         if self.old:
-            text += _(", %(old)s old") % counts
-        return text + (_(" (paused)") if self.paused else "")
+            parts.append(OLD(old=self.old))
+        if self.paused:
+            parts.append(PAUSED())
+        return Joined(*parts)
 
     def key(self):
         return (self.wanted, self.current, self.updated, self.ready, self.available, self.paused, self.observed)
@@ -115,18 +119,6 @@ def pod_row(obj, created=None):
         problem=problem,
         containers=[c.get("name") for c in spec.get("containers") or []],
     )
-
-
-def pod_problem(pods, revision_label=None, revision=None):
-    """The first bad state among the pods (of one revision when given): 'pod: reason'."""
-    for pod in pods:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
-        if revision_label and labels.get(revision_label) != revision:
-            continue
-        row = pod_row(pod)
-        if row.problem:
-            return f"{row.name}: {row.problem}"
-    return ""
 
 
 def image_of(template):

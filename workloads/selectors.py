@@ -9,13 +9,13 @@ from itertools import pairwise
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console.kube import kube
+from console.kube.api import CONSOLE, ClusterAPI
+from console.kube.errors import ApiRefused, ClusterError
 
 from console.clusters import resources
 
 from console.clusters import selectors
 from console.choices import JobStatus
-from console.kube.cluster_api import CONSOLE, ApiRefused, ClusterAPI
 from console.clusters.models import MirroredObject
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
@@ -23,6 +23,7 @@ from tenants import access
 
 from . import manifests, rollout
 from .choices import AppKind
+from .cluster import owned_controller_revisions
 from .models import App
 
 EVENT_LIMIT = 12
@@ -196,9 +197,6 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
     the cluster as `user`. Who made it comes from the console's app.revision entries for
     that ControllerRevision at that revision number; anything else shows as made outside
     the console. Returns (revisions, error message or "")."""
-
-    from . import services
-
     if workload_row is None:
         return [], ""
     try:
@@ -208,10 +206,10 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
     try:
         with ClusterAPI(app.project.cluster, who) as api:
             sts = api.get(app.kind, app.name, app.namespace)
-            rows = services.owned_controller_revisions(api, app, sts) if sts else []
+            rows = owned_controller_revisions(api, app, sts) if sts else []
     except ApiRefused as exc:
         return [], exc.message
-    except kube.ClusterError as exc:
+    except ClusterError as exc:
         return [], str(exc)
     status = (sts or {}).get("status") or {}
     names = [row["metadata"]["name"] for row in rows]

@@ -10,86 +10,115 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
+from console.choices import JobStatus, NotificationLevel, OperationResult
 from console.jobs import jobs
-
-from console.notifications import notifications
-
-from console.oplog import oplog
-
-from console.live import realtime
-from console.choices import NotificationLevel, OperationResult
-from console.kube.cluster_api import ApiRefused, ClusterAPI
 from console.jobs.jobs import JobFailed
+from console.kube.api import ClusterAPI
+from console.kube.errors import ApiRefused
+from console.live import realtime
+from console.notifications import notifications
+from console.oplog import oplog
+from console.texts import message, plural
 
-from . import manifests, rollout, services
+from . import cluster, manifests, rollout, services, specs
 from .choices import AppKind, AppStatus, ScaleReason
 from .models import App
 
 MAX_RETRIES = 5
 POLL_SECONDS = 0.3
+CANARY_KINDS = ("app.canary", "app.canary_abort")
+
+FINISHED = message("%(what)s of %(app)s finished")
+FAILED = message("%(what)s of %(app)s failed")
+CANARY = message("Canary")
+SYSTEM = message("system")
+APP_GONE = message("The app is gone.")
+NOT_ON_CLUSTER = message("%(kind)s %(name)s is not on the cluster any more.")
+REPLACED_TEMPLATE = message("Replaced the pod template of %(kind)s %(name)s")
+ALL_ACCEPTED = message("The cluster accepts all %(count)s objects (dry run).")
+REMOVED_AGAIN = message("Removed %(kind)s %(name)s again: nothing is left half-deployed.")
+DISAPPEARED = message("%(kind)s %(name)s disappeared from the cluster.")
+TAKEN_OVER = message("A newer change to the app took over; this job stops following the rollout.")
+PAUSED = message("The rollout is paused; resume it to go on.")
+COMPLETE = message("Rollout complete: %(ready)s of %(wanted)s replicas ready.")
+STUCK = message("The rollout is stuck: %(problem)s")
+TOO_SLOW = message("The rollout did not finish within %(seconds)s s: %(progress)s.")
+REVISION_GONE = message("Revision %(revision)s (%(kind)s %(name)s) is gone.")
+SCALED = message("Scaled %(kind)s %(name)s from %(before)s to %(after)s (%(why)s).")
+APP_SCALED = message("%(app)s scaled from %(before)s to %(after)s replicas")
+APP_SCALED_TO = message("%(app)s scaled to %(after)s replicas")
+SCALED_BY = message("%(why)s, by %(who)s, in %(ns)s.", capfirst=True)
+REMOVED = message("Removed %(kind)s %(name)s")
+DELETED = message("Deleted %(kind)s %(name)s")
+ALREADY_DELETED = message("already deleted")
+APP_DELETED = message("App %(name)s is deleted.")
+PODS_GONE = message("All pods are gone.")
+PODS_STOPPING = plural("%(count)s pod still stopping", "%(count)s pods still stopping")
+PODS_STAY = plural(
+    "%(count)s pod is still there after %(seconds)s s.", "%(count)s pods are still there after %(seconds)s s."
+)
+FOLLOWS_LOAD = message("Replicas now follow the load, between %(min)s and %(max)s.")
+AUTOSCALER_REMOVED = message("Removed HorizontalPodAutoscaler %(name)s; replicas stay where they are.")
+CANARY_SERVES = message("The canary serves %(weight)s%% of the traffic.")
+CANARY_SERVES_HEADER = message("The canary serves %(weight)s%% of the traffic and requests with header %(header)s.")
+STABLE_INCOMPLETE = message(
+    "The stable rollout did not complete (paused or changed meanwhile); the canary stays until it does."
+)
+CANARY_GONE = message("The canary is gone; %(name)s serves all the traffic.")
+ALREADY_THERE = message("%(kind)s %(name)s is on the cluster; nothing to restore.")
+ALREADY_ON_CLUSTER = message("already on the cluster")
+SCHEDULE_NOT_RUN = message("Scheduled scaling of %(app)s to %(n)s did not run")
+AUTOSCALED_BY = message("Autoscaler: %(metrics)s, in %(ns)s.")
+NO_METRICS = message("no metrics yet")
 
 
 def rollout_timeout():
-    return getattr(settings, "CAAS_ROLLOUT_TIMEOUT", 300)
+    return settings.CAAS_ROLLOUT_TIMEOUT
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def run_app_job(self, job_id):
-    jobs.run(self, job_id, RUNNERS, succeeded=_succeed, failed=_fail)
+    jobs.run(self, job_id)
 
 
-def _succeed(job, outcome):
-    jobs.finish(job)
-    _tick_apps(job)
-    _record(job, job.kind + ".finish", OperationResult.SUCCEEDED, after=outcome if isinstance(outcome, dict) else None)
-    _notify(job, ok=True, detail=(outcome or {}).get("message", "") if isinstance(outcome, dict) else "")
+def _app_ids(job):
+    return [job.payload.get("app"), *job.payload.get("apps", [])]
 
 
-def _fail(job, error):
-    if job.kind in ("app.canary", "app.canary_abort"):  # the stable version is untouched: the app did not fail
-        jobs.finish(job, error=error)
-        _tick_apps(job)  # a refused canary is reset: its panel changes
-        _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
-        _notify(job, ok=False, detail=error)
-        return
-    for app in App.objects.filter(pk__in=[job.payload.get("app"), *job.payload.get("apps", [])]):
-        App.objects.filter(pk=app.pk).update(status=AppStatus.FAILED, updated_at=timezone.now())
-        tick(app)
-    jobs.finish(job, error=error)
-    _record(job, job.kind + ".finish", OperationResult.FAILED, error=error)
-    _notify(job, ok=False, detail=error)
+def _failing(job, _error):
+    if job.kind not in CANARY_KINDS:  # a canary leaves the stable version untouched: the app did not fail
+        App.objects.filter(pk__in=_app_ids(job)).update(status=AppStatus.FAILED, updated_at=timezone.now())
 
 
-def _tick_apps(job):
+def _ended(job, outcome):
     """The job is over: the open pages of its apps re-read every panel it may have changed
-    (status, autoscaler, canary, access...), not only what the mirror shows."""
-    for app in App.objects.filter(pk__in=[job.payload.get("app"), *job.payload.get("apps", [])]):
+    (status, autoscaler, canary, access...), not only what the mirror shows; whoever asked
+    hears how it ended."""
+    for app in App.objects.filter(pk__in=_app_ids(job)):
         tick(app)
+    ok = job.status == JobStatus.SUCCEEDED
+    _notify(job, ok, detail=(outcome.get("message", "") if isinstance(outcome, dict) else "") if ok else outcome)
 
 
-def _record(job, action, result, *, kind="", name="", before=None, after=None, error=""):
-    if job.kind == "app.restore" and result == OperationResult.SUCCEEDED and action != "app.revision":
-        # Re-applies what the log already has; the start's "cluster.attach_embedded" entry says so.
-        # Its new revision is kept: the app's revision list reads who made each one from the log.
-        return None
-    target = {"tenant": job.tenant_name, "cluster": job.cluster, "namespace": job.namespace, "kind": kind or job.target_kind,
-              "name": name or job.target_name}
-    return oplog.record(job.requested_by, action, result=result, actor_name="system", target=target,
-                        before=before, after=after, payload={"job": job.pk}, error=error)
+def _records(job, action, result):
+    # A restore re-applies what the log already has; the start's "cluster.attach_embedded" entry says so.
+    # Its new revision is kept: the app's revision list reads who made each one from the log.
+    return not (job.kind == "app.restore" and result == OperationResult.SUCCEEDED and action != "app.revision")
 
 
 def _notify(job, ok, detail=""):
     """The person who asked hears how it ended."""
     if job.requested_by is None or job.kind == "app.scale":  # scaling notifies the whole tenant (below)
         return
-    what = {"app.deploy": _("Deploy"), "app.upgrade": _("Upgrade"), "app.rollback": _("Rollback"), "app.expose": _("Exposure"),
-            "app.delete": _("Deletion"), "app.import": _("Import"), "app.autoscale": _("Autoscaler change"),
-            "app.canary": _("Canary"), "app.canary_promote": _("Promotion"), "app.canary_abort": _("Canary abort")}.get(job.kind, job.kind)
-    title = (_("%(what)s of %(app)s finished") if ok else _("%(what)s of %(app)s failed")) % {"what": what, "app": job.target_name}
-    notifications.notify_user(job.requested_by, title, body=detail, level=NotificationLevel.SUCCESS if ok else NotificationLevel.DANGER,
-                              link=reverse("console:job", args=[job.pk]))
+    what = CANARY() if job.kind == "app.canary" else jobs.kind_label(job.kind)
+    notifications.notify_user(
+        job.requested_by,
+        (FINISHED if ok else FAILED)(what=what, app=job.target_name),
+        body=detail,
+        level=NotificationLevel.SUCCESS if ok else NotificationLevel.DANGER,
+        link=reverse("console:job", args=[job.pk]),
+    )
 
 
 def tick(app):
@@ -97,18 +126,21 @@ def tick(app):
     group = app.group
     from console.clusters.mirror import tick_id
 
-    realtime.push_html(group, f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>')
+    realtime.push_html(
+        group,
+        f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>',
+    )
 
 
 def _app(job):
     app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
     if app is None:
-        raise JobFailed(_("The app is gone."))
+        raise JobFailed(APP_GONE())
     return app
 
 
 def _api(job, app):
-    return ClusterAPI(app.project.cluster, services.identity(job.requested_by, app.project.tenant))
+    return ClusterAPI(app.project.cluster, cluster.identity(job.requested_by, app.project.tenant))
 
 
 def _who(job):
@@ -116,16 +148,7 @@ def _who(job):
 
 
 def _apply(job, api, obj):
-    meta = obj["metadata"]
-    try:
-        applied = api.apply(obj)
-    except ApiRefused as exc:
-        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": meta["name"], "error": exc.message}, ok=False)
-        _record(job, "app.apply", OperationResult.FAILED, kind=obj["kind"], name=meta["name"], error=exc.message)
-        raise
-    jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": obj["kind"], "name": meta["name"]})
-    _record(job, "app.apply", OperationResult.SUCCEEDED, kind=obj["kind"], name=meta["name"], after={"spec": obj.get("spec")})
-    return applied
+    return jobs.apply(job, api, obj, action="app.apply")
 
 
 def _replace_template(job, api, app, current, template, change_cause):
@@ -135,18 +158,18 @@ def _replace_template(job, api, app, current, template, change_cause):
         api.json_patch(app.kind, app.name, app.namespace, operations, dry_run=True)
         patched = api.json_patch(app.kind, app.name, app.namespace, operations)
     except ApiRefused as exc:
-        jobs.step(job, _("%(kind)s %(name)s: %(error)s") % {"kind": app.kind, "name": app.name, "error": exc.message}, ok=False)
-        _record(job, "app.apply", OperationResult.FAILED, error=exc.message)
+        jobs.step(job, jobs.REFUSED(kind=app.kind, name=app.name, error=exc.message), ok=False)
+        jobs.record(job, "app.apply", OperationResult.FAILED, error=exc.message)
         raise
-    jobs.step(job, _("Replaced the pod template of %(kind)s %(name)s") % {"kind": app.kind, "name": app.name})
-    _record(job, "app.apply", OperationResult.SUCCEEDED, after={"template": template, "change_cause": change_cause})
+    jobs.step(job, REPLACED_TEMPLATE(kind=app.kind, name=app.name))
+    jobs.record(job, "app.apply", OperationResult.SUCCEEDED, after={"template": template, "change_cause": change_cause})
     return patched
 
 
 def _current(api, app):
     current = api.get(app.kind, app.name, app.namespace)
     if current is None:
-        raise JobFailed(_("%(kind)s %(name)s is not on the cluster any more.") % {"kind": app.kind, "name": app.name})
+        raise JobFailed(NOT_ON_CLUSTER(kind=app.kind, name=app.name))
     return current
 
 
@@ -157,8 +180,8 @@ def _apply_all(job, api, objects, *, fresh=False):
         try:
             api.apply(obj, dry_run=True)
         except ApiRefused as exc:
-            raise JobFailed(_("%(kind)s %(name)s: %(error)s") % {"kind": obj["kind"], "name": obj["metadata"]["name"], "error": exc.message}) from None
-    jobs.step(job, _("The cluster accepts all %(count)s objects (dry run).") % {"count": len(objects)})
+            raise JobFailed(jobs.REFUSED(kind=obj["kind"], name=obj["metadata"]["name"], error=exc.message)) from None
+    jobs.step(job, ALL_ACCEPTED(count=len(objects)))
     applied = []
     try:
         for obj in objects:
@@ -167,7 +190,7 @@ def _apply_all(job, api, objects, *, fresh=False):
         if fresh:
             for obj in applied:
                 api.delete(obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"])
-                jobs.step(job, _("Removed %(kind)s %(name)s again: nothing is left half-deployed.") % {"kind": obj["kind"], "name": obj["metadata"]["name"]})
+                jobs.step(job, REMOVED_AGAIN(kind=obj["kind"], name=obj["metadata"]["name"]))
         raise
     return applied
 
@@ -183,9 +206,9 @@ def follow(job, api, app, generation):
     while True:
         obj = api.get(app.kind, app.name, app.namespace)
         if obj is None:
-            raise JobFailed(_("%(kind)s %(name)s disappeared from the cluster.") % {"kind": app.kind, "name": app.name})
+            raise JobFailed(DISAPPEARED(kind=app.kind, name=app.name))
         if generation and obj["metadata"].get("generation", 0) > generation:
-            jobs.step(job, _("A newer change to the app took over; this job stops following the rollout."))
+            jobs.step(job, TAKEN_OVER())
             return "superseded"
         progress = rollout.progress(obj, app.kind)
         if progress.key() != last:
@@ -193,21 +216,20 @@ def follow(job, api, app, generation):
             jobs.step(job, progress.summary())
             tick(app)
         if progress.observed and progress.paused:
-            jobs.step(job, _("The rollout is paused; resume it to go on."))
+            jobs.step(job, PAUSED())
             return "paused"
         if progress.complete:
-            jobs.step(job, _("Rollout complete: %(ready)s of %(wanted)s replicas ready.") % {"ready": progress.wanted, "wanted": progress.wanted})
+            jobs.step(job, COMPLETE(ready=progress.wanted, wanted=progress.wanted))
             return "complete"
         if progress.deadline_exceeded:
             raise JobFailed(progress.message)
         if progress.observed:
             problem = _stuck(api, app, obj, progress)
             if problem:
-                raise JobFailed(_("The rollout is stuck: %(problem)s") % {"problem": problem})
+                raise JobFailed(STUCK(problem=problem))
         if time.monotonic() > deadline:
-            raise JobFailed(_("The rollout did not finish within %(seconds)s s: %(progress)s.") % {"seconds": rollout_timeout(),
-                                                                                                    "progress": progress.summary()})
-        time.sleep(POLL_SECONDS)
+            raise JobFailed(TOO_SLOW(seconds=rollout_timeout(), progress=progress.summary()))
+        jobs.wait(job, POLL_SECONDS)
 
 
 def _stuck(api, app, obj, progress):
@@ -216,12 +238,22 @@ def _stuck(api, app, obj, progress):
     if app.kind == AppKind.STATEFULSET:
         label, revision, owner = "controller-revision-hash", progress.revision, app.name
     else:
-        new_rs = next((rs for rs in api.list("ReplicaSet", app.namespace, label_selector=manifests.selector_text(app))
-                       if (rs["metadata"].get("annotations") or {}).get(manifests.REVISION) == progress.revision
-                       and any(o.get("uid") == obj["metadata"]["uid"] for o in rs["metadata"].get("ownerReferences") or [])), None)
+        new_rs = next(
+            (
+                rs
+                for rs in api.list("ReplicaSet", app.namespace, label_selector=manifests.selector_text(app))
+                if (rs["metadata"].get("annotations") or {}).get(manifests.REVISION) == progress.revision
+                and any(o.get("uid") == obj["metadata"]["uid"] for o in rs["metadata"].get("ownerReferences") or [])
+            ),
+            None,
+        )
         if new_rs is None:
             return ""
-        label, revision, owner = manifests.POD_TEMPLATE_HASH, new_rs["metadata"]["labels"].get(manifests.POD_TEMPLATE_HASH), new_rs["metadata"]["name"]
+        label, revision, owner = (
+            manifests.POD_TEMPLATE_HASH,
+            new_rs["metadata"]["labels"].get(manifests.POD_TEMPLATE_HASH),
+            new_rs["metadata"]["name"],
+        )
     pods = api.list("Pod", app.namespace, label_selector=f"{manifests.selector_text(app)},{label}={revision}")
     for pod in pods:
         for c in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -245,18 +277,36 @@ def _record_revision(job, api, app, note=""):
         return None
     if app.kind == AppKind.STATEFULSET:
         name = (obj.get("status") or {}).get("updateRevision")
-        source = next((r for r in services.owned_controller_revisions(api, app, obj) if r["metadata"]["name"] == name), None)
+        source = next(
+            (r for r in cluster.owned_controller_revisions(api, app, obj) if r["metadata"]["name"] == name), None
+        )
         if source is None:
             return None
-        revision, kind, template = str(source.get("revision")), "ControllerRevision", manifests.revision_template(source)
+        revision, kind, template = (
+            str(source.get("revision")),
+            "ControllerRevision",
+            manifests.revision_template(source),
+        )
     else:
         revision = (obj.get("metadata", {}).get("annotations") or {}).get(manifests.REVISION)
-        source = services.find_revision(api, app, obj, revision) if revision else None
+        source = cluster.find_revision(api, app, obj, revision) if revision else None
         if source is None:
             return None
         kind, template = "ReplicaSet", (source.get("spec") or {}).get("template")
-    _record(job, "app.revision", OperationResult.SUCCEEDED, kind=kind, name=source["metadata"]["name"],
-            after={"app": app.name, "revision": revision, "image": rollout.image_of(template), "action": job.kind, "note": note})
+    jobs.record(
+        job,
+        "app.revision",
+        OperationResult.SUCCEEDED,
+        kind=kind,
+        name=source["metadata"]["name"],
+        after={
+            "app": app.name,
+            "revision": revision,
+            "image": rollout.image_of(template),
+            "action": job.kind,
+            "note": note,
+        },
+    )
     return revision
 
 
@@ -266,12 +316,20 @@ def _record_revision(job, api, app, note=""):
 def deploy(job):
     app = _app(job)
     spec = job.payload["spec"]
-    cause = _("deployed %(image)s by %(who)s (console job %(job)s)") % {"image": spec["image"], "who": _who(job), "job": job.pk}
+    cause = _("deployed %(image)s by %(who)s (console job %(job)s)") % {
+        "image": spec["image"],
+        "who": _who(job),
+        "job": job.pk,
+    }
     service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
     # the deploy form's Service and Ingress go with the workload: all accepted, or none applied
-    exposure = ([manifests.service(app, service)] if service else []) + ([manifests.ingress(app, route, service["port"])] if route else [])
+    exposure = ([manifests.service(app, service)] if service else []) + (
+        [manifests.ingress(app, route, service["port"])] if route else []
+    )
     with _api(job, app) as api:
-        applied = _apply_all(job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk) + exposure, fresh=True)
+        applied = _apply_all(
+            job, api, manifests.objects(app, spec, change_cause=cause, job_id=job.pk) + exposure, fresh=True
+        )
         App.objects.filter(pk=app.pk).update(spec=spec, service=service, ingress=route, updated_at=timezone.now())
         tick(app)
         workload = next(obj for obj in applied if obj["kind"] == app.kind)
@@ -285,14 +343,19 @@ def deploy(job):
 def upgrade(job):
     app = _app(job)
     spec, before = job.payload["spec"], job.payload.get("before") or {}
-    changed = ", ".join(f"{key} {before.get(key)} → {spec.get(key)}" if key == "image" else key
-                        for key in services.specs.changes(before, spec))
+    changed = ", ".join(
+        f"{key} {before.get(key)} → {spec.get(key)}" if key == "image" else key for key in specs.changes(before, spec)
+    )
     App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
     with _api(job, app) as api:
         current = _current(api, app)
         if app.kind == AppKind.STATEFULSET:
             _apply_all(job, api, [manifests.headless_service(app, spec)])
-        cause = _("upgraded (%(changes)s) by %(who)s (console job %(job)s)") % {"changes": changed, "who": _who(job), "job": job.pk}
+        cause = _("upgraded (%(changes)s) by %(who)s (console job %(job)s)") % {
+            "changes": changed,
+            "who": _who(job),
+            "job": job.pk,
+        }
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -312,16 +375,19 @@ def rollback(job):
             source_kind, source_name = "ReplicaSet", job.payload["replicaset"]
         source = api.get(source_kind, source_name, app.namespace)
         if source is None:
-            raise JobFailed(_("Revision %(revision)s (%(kind)s %(name)s) is gone.") % {"revision": job.payload["revision"], "kind": source_kind,
-                                                                                        "name": source_name})
+            raise JobFailed(REVISION_GONE(revision=job.payload["revision"], kind=source_kind, name=source_name))
         App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
         if app.kind == AppKind.STATEFULSET:
             template = manifests.revision_template(source)
         else:
             template = manifests.rollback_template(source)
         image = rollout.image_of(template)
-        cause = (_("rolled back to revision %(revision)s (%(image)s) by %(who)s (console job %(job)s)")
-                 % {"revision": job.payload["revision"], "image": image, "who": _who(job), "job": job.pk})
+        cause = _("rolled back to revision %(revision)s (%(image)s) by %(who)s (console job %(job)s)") % {
+            "revision": job.payload["revision"],
+            "image": image,
+            "who": _who(job),
+            "job": job.pk,
+        }
         patched = _replace_template(job, api, app, current, template, cause)
         App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(patched, app.kind))
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -339,17 +405,22 @@ def scale(job):
         before = (current.get("spec") or {}).get("replicas", 1)
         api.scale(app.kind, app.name, app.namespace, wanted)
         why = ScaleReason(reason).label if reason in ScaleReason.values else reason
-        jobs.step(job, _("Scaled %(kind)s %(name)s from %(from)s to %(to)s (%(why)s).") % {"kind": app.kind, "name": app.name, "from": before,
-                                                                                             "to": wanted, "why": why})
-        _record(job, "workload.scale", OperationResult.SUCCEEDED, before={"replicas": before},
-                after={"replicas": wanted, "reason": reason, "by": _who(job)})
+        jobs.step(job, SCALED(kind=app.kind, name=app.name, before=before, after=wanted, why=why))
+        jobs.record(
+            job,
+            "workload.scale",
+            OperationResult.SUCCEEDED,
+            before={"replicas": before},
+            after={"replicas": wanted, "reason": reason, "by": _who(job)},
+        )
         App.objects.filter(pk=app.pk).update(spec={**app.spec, "replicas": wanted}, updated_at=timezone.now())
         tick(app)
         notifications.notify_tenant(
-            app.project.tenant_id, _("%(app)s scaled from %(from)s to %(to)s replicas") % {"app": app.name, "from": before, "to": wanted},
-            body=_("%(why)s, by %(who)s, in %(ns)s.") % {"why": str(why).capitalize(), "who": _who(job) if job.requested_by else _("system"),
-                                                          "ns": app.namespace},
-            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]))
+            app.project.tenant_id,
+            APP_SCALED(app=app.name, before=before, after=wanted),
+            body=SCALED_BY(why=why, who=_who(job) if job.requested_by else SYSTEM(), ns=app.namespace),
+            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]),
+        )
         generation = api.get(app.kind, app.name, app.namespace)["metadata"].get("generation")
         state = follow(job, api, app, generation)
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
@@ -360,21 +431,27 @@ def expose(job):
     app = _app(job)
     service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
     with _api(job, app) as api:
-        plan = services.exposure_plan(api, app, service, route)
+        plan = cluster.exposure_plan(api, app, service, route)
         try:
             for step in plan:
                 step(dry_run=True)
             for step in plan:
                 done = step(dry_run=False)
-                jobs.step(job, _("Applied %(kind)s %(name)s") % {"kind": done.get("kind", ""), "name": done["metadata"]["name"]})
-                _record(job, "app.apply", OperationResult.SUCCEEDED, kind=done.get("kind", ""), name=done["metadata"]["name"],
-                        after={"spec": done.get("spec")})
+                jobs.step(job, jobs.APPLIED(kind=done.get("kind", ""), name=done["metadata"]["name"]))
+                jobs.record(
+                    job,
+                    "app.apply",
+                    OperationResult.SUCCEEDED,
+                    kind=done.get("kind", ""),
+                    name=done["metadata"]["name"],
+                    after={"spec": done.get("spec")},
+                )
         except ApiRefused as exc:
             raise JobFailed(exc.message) from None
         for kind, wanted in (("Ingress", route), ("Service", service)):
             if not wanted and api.delete(kind, app.name, app.namespace):
-                jobs.step(job, _("Removed %(kind)s %(name)s") % {"kind": kind, "name": app.name})
-                _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=app.name)
+                jobs.step(job, REMOVED(kind=kind, name=app.name))
+                jobs.record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=app.name)
     App.objects.filter(pk=app.pk).update(service=service, ingress=route, updated_at=timezone.now())
     tick(app)
     where = f"http{'s' if route.get('tls_secret') else ''}://{route['host']}{route['path']}" if route else ""
@@ -384,23 +461,30 @@ def expose(job):
 def delete(job):
     app = App.objects.select_related("project__tenant", "project__cluster").filter(pk=job.payload.get("app")).first()
     if app is None:
-        return {"message": _("already deleted")}
+        return {"message": ALREADY_DELETED()}
     with _api(job, app) as api:
-        for kind, name in (("HorizontalPodAutoscaler", app.name), ("Ingress", app.name), ("Service", app.name),
-                           ("Service", manifests.headless_name(app)), (app.kind, app.name)):
+        for kind, name in (
+            ("HorizontalPodAutoscaler", app.name),
+            ("Ingress", app.name),
+            ("Service", app.name),
+            ("Service", manifests.headless_name(app)),
+            (app.kind, app.name),
+        ):
             if api.delete(kind, name, app.namespace):
-                jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": kind, "name": name})
-                _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=name)
+                jobs.step(job, DELETED(kind=kind, name=name))
+                jobs.record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=name)
         _wait_for_pods_gone(job, api, app)
         if job.payload.get("delete_volumes"):
             for claim in api.list("PersistentVolumeClaim", app.namespace, label_selector=manifests.selector_text(app)):
                 name = claim["metadata"]["name"]
                 if api.delete("PersistentVolumeClaim", name, app.namespace):
-                    jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": "PersistentVolumeClaim", "name": name})
-                    _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="PersistentVolumeClaim", name=name)
+                    jobs.step(job, DELETED(kind="PersistentVolumeClaim", name=name))
+                    jobs.record(
+                        job, "app.delete_object", OperationResult.SUCCEEDED, kind="PersistentVolumeClaim", name=name
+                    )
     tick(app)
     app.delete()
-    jobs.step(job, _("App %(name)s is deleted.") % {"name": job.target_name})
+    jobs.step(job, APP_DELETED(name=job.target_name))
     return {"message": ""}
 
 
@@ -410,16 +494,15 @@ def _wait_for_pods_gone(job, api, app):
     while True:
         pods = api.list("Pod", app.namespace, label_selector=manifests.selector_text(app))
         if not pods:
-            jobs.step(job, _("All pods are gone."))
+            jobs.step(job, PODS_GONE())
             return
         if len(pods) != last:
             last = len(pods)
-            jobs.step(job, ngettext("%(count)s pod still stopping", "%(count)s pods still stopping", last) % {"count": last})
+            jobs.step(job, PODS_STOPPING(count=last))
             tick(app)
         if time.monotonic() > deadline:
-            raise JobFailed(ngettext("%(count)s pod is still there after %(seconds)s s.", "%(count)s pods are still there after %(seconds)s s.", last)
-                            % {"count": last, "seconds": rollout_timeout()})
-        time.sleep(POLL_SECONDS)
+            raise JobFailed(PODS_STAY(count=last, seconds=rollout_timeout()))
+        jobs.wait(job, POLL_SECONDS)
 
 
 def autoscale(job):
@@ -429,12 +512,16 @@ def autoscale(job):
         current = _current(api, app)
         if config:
             _apply_all(job, api, [manifests.autoscaler(app, config)])
-            jobs.step(job, _("Replicas now follow the load, between %(min)s and %(max)s.") % {"min": config["min"], "max": config["max"]})
+            jobs.step(job, FOLLOWS_LOAD(min=config["min"], max=config["max"]))
         elif api.delete("HorizontalPodAutoscaler", app.name, app.namespace):
-            jobs.step(job, _("Removed HorizontalPodAutoscaler %(name)s; replicas stay where they are.") % {"name": app.name})
-            _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind="HorizontalPodAutoscaler", name=app.name)
+            jobs.step(job, AUTOSCALER_REMOVED(name=app.name))
+            jobs.record(
+                job, "app.delete_object", OperationResult.SUCCEEDED, kind="HorizontalPodAutoscaler", name=app.name
+            )
     replicas = (current.get("spec") or {}).get("replicas")
-    App.objects.filter(pk=app.pk).update(autoscaler=config, observed_replicas=replicas if config else None, updated_at=timezone.now())
+    App.objects.filter(pk=app.pk).update(
+        autoscaler=config, observed_replicas=replicas if config else None, updated_at=timezone.now()
+    )
     tick(app)
     return {"autoscaler": config}
 
@@ -442,13 +529,18 @@ def autoscale(job):
 def import_manifests(job):
     """Apply imported manifests (all dry-run first), then follow each workload's rollout."""
     objects = job.payload["objects"]
-    apps = {app.name: app for app in App.objects.filter(pk__in=job.payload.get("apps", [])).select_related("project__tenant", "project__cluster")}
+    apps = {
+        app.name: app
+        for app in App.objects.filter(pk__in=job.payload.get("apps", [])).select_related(
+            "project__tenant", "project__cluster"
+        )
+    }
     project = next(iter(apps.values())).project if apps else None
     if project is None:
         from tenants.models import Project
 
         project = Project.objects.select_related("tenant", "cluster").get(cluster__name=job.cluster, name=job.namespace)
-    with ClusterAPI(project.cluster, services.identity(job.requested_by, project.tenant)) as api:
+    with ClusterAPI(project.cluster, cluster.identity(job.requested_by, project.tenant)) as api:
         try:
             applied = _apply_all(job, api, objects)
         except ApiRefused as exc:
@@ -458,10 +550,17 @@ def import_manifests(job):
             app = apps.get(obj["metadata"]["name"]) if obj.get("kind") in ("Deployment", "StatefulSet") else None
             if app is None:
                 continue
-            App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(obj, app.kind), updated_at=timezone.now())
+            App.objects.filter(pk=app.pk).update(
+                spec=manifests.spec_from_workload(obj, app.kind), updated_at=timezone.now()
+            )
             state = follow(job, api, app, obj["metadata"].get("generation"))
             if state == "complete":
-                _record_revision(job, api, app, _("imported from YAML by %(who)s (console job %(job)s)") % {"who": _who(job), "job": job.pk})
+                _record_revision(
+                    job,
+                    api,
+                    app,
+                    _("imported from YAML by %(who)s (console job %(job)s)") % {"who": _who(job), "job": job.pk},
+                )
             App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
             tick(app)
             results[app.name] = state
@@ -475,7 +574,9 @@ def canary(job):
     twin = manifests.CanaryOf(app)
     with _api(job, app) as api:
         try:
-            applied = _apply_all(job, api, manifests.canary_objects(app, job.payload["spec"], job.payload["canary"]), fresh=True)
+            applied = _apply_all(
+                job, api, manifests.canary_objects(app, job.payload["spec"], job.payload["canary"]), fresh=True
+            )
         except (ApiRefused, JobFailed):
             App.objects.filter(pk=app.pk).update(canary={})  # nothing of it is left
             raise
@@ -484,9 +585,9 @@ def canary(job):
     weight = job.payload["canary"].get("weight")
     header = job.payload["canary"].get("header")
     if header:
-        jobs.step(job, _("The canary serves %(weight)s%% of the traffic and requests with header %(header)s.") % {"weight": weight, "header": header})
+        jobs.step(job, CANARY_SERVES_HEADER(weight=weight, header=header))
     else:
-        jobs.step(job, _("The canary serves %(weight)s%% of the traffic.") % {"weight": weight})
+        jobs.step(job, CANARY_SERVES(weight=weight))
     tick(app)
     return {"rollout": state, "canary": job.payload["canary"]["image"]}
 
@@ -495,8 +596,8 @@ def _remove_canary(job, api, app):
     twin = manifests.CanaryOf(app)
     for kind in ("Ingress", "Service", "Deployment"):  # traffic first, pods last
         if api.delete(kind, twin.name, app.namespace):
-            jobs.step(job, _("Deleted %(kind)s %(name)s") % {"kind": kind, "name": twin.name})
-            _record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=twin.name)
+            jobs.step(job, DELETED(kind=kind, name=twin.name))
+            jobs.record(job, "app.delete_object", OperationResult.SUCCEEDED, kind=kind, name=twin.name)
     App.objects.filter(pk=app.pk).update(canary={}, updated_at=timezone.now())
 
 
@@ -508,12 +609,16 @@ def canary_promote(job):
     App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
     with _api(job, app) as api:
         current = _current(api, app)
-        cause = _("promoted canary %(image)s by %(who)s (console job %(job)s)") % {"image": spec["image"], "who": _who(job), "job": job.pk}
+        cause = _("promoted canary %(image)s by %(who)s (console job %(job)s)") % {
+            "image": spec["image"],
+            "who": _who(job),
+            "job": job.pk,
+        }
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
         if state != "complete":
-            raise JobFailed(_("The stable rollout did not complete (paused or changed meanwhile); the canary stays until it does."))
+            raise JobFailed(STABLE_INCOMPLETE())
         _record_revision(job, api, app, cause)
         _remove_canary(job, api, app)
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
@@ -525,7 +630,7 @@ def canary_abort(job):
     app = _app(job)
     with _api(job, app) as api:
         _remove_canary(job, api, app)
-    jobs.step(job, _("The canary is gone; %(name)s serves all the traffic.") % {"name": app.name})
+    jobs.step(job, CANARY_GONE(name=app.name))
     tick(app)
     return {"aborted": job.payload["canary"].get("image")}
 
@@ -536,8 +641,8 @@ def restore(job):
     app = _app(job)
     with _api(job, app) as api:
         if api.get(app.kind, app.name, app.namespace) is not None:
-            jobs.step(job, _("%(kind)s %(name)s is on the cluster; nothing to restore.") % {"kind": app.kind, "name": app.name})
-            return {"message": _("already on the cluster")}
+            jobs.step(job, ALREADY_THERE(kind=app.kind, name=app.name))
+            return {"message": ALREADY_ON_CLUSTER()}
         cause = _("restored by the console (console job %(job)s)") % {"job": job.pk}
         objects = manifests.objects(app, app.spec, change_cause=cause, job_id=job.pk)
         if app.service:
@@ -555,7 +660,11 @@ def restore(job):
         revision = _record_revision(job, api, app, cause) if state == "complete" else None
     App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
     tick(app)
-    return {"rollout": state, "revision": revision, "objects": [f"{obj['kind']}/{obj['metadata']['name']}" for obj in applied]}
+    return {
+        "rollout": state,
+        "revision": revision,
+        "objects": [f"{obj['kind']}/{obj['metadata']['name']}" for obj in applied],
+    }
 
 
 RUNNERS = {
@@ -574,7 +683,9 @@ RUNNERS = {
 }
 # A job whose worker died is not run again behind anybody's back: rollouts, revisions and
 # notifications are per run, so it fails with the reason and its requester decides.
-jobs.register_task(run_app_job, RUNNERS, failed=_fail, idempotent=False)
+KINDS = jobs.JobKinds(
+    task=run_app_job, runners=RUNNERS, idempotent=False, failing=_failing, ended=_ended, records=_records
+)
 
 
 # --- run by Celery beat ----------------------------------------------------------------
@@ -592,11 +703,17 @@ def run_scale_schedules(now=None):
     started = 0
     for schedule in ScaleSchedule.objects.select_related("app__project__tenant", "app__project__cluster"):
         app, tenant = schedule.app, schedule.app.project.tenant
-        local = now.astimezone(services.tenant_zone(tenant))
-        if local.weekday() not in schedule.weekdays or local.time() < schedule.at or schedule.last_run_on == local.date():
+        local = now.astimezone(tenant.zone)
+        if (
+            local.weekday() not in schedule.weekdays
+            or local.time() < schedule.at
+            or schedule.last_run_on == local.date()
+        ):
             continue
         # claim today's run: two beats (or a retried one) never scale twice
-        if not ScaleSchedule.objects.filter(pk=schedule.pk, last_run_on=schedule.last_run_on).update(last_run_on=local.date()):
+        if not ScaleSchedule.objects.filter(pk=schedule.pk, last_run_on=schedule.last_run_on).update(
+            last_run_on=local.date()
+        ):
             continue
         try:
             services.scale_app(app, acting_user=None, replicas=schedule.replicas, reason=ScaleReason.SCHEDULE)
@@ -604,9 +721,12 @@ def run_scale_schedules(now=None):
         except (ValidationError, PermissionError) as exc:
             message = " ".join(getattr(exc, "messages", [str(exc)]))
             notifications.notify_tenant(
-                tenant.pk, _("Scheduled scaling of %(app)s to %(n)s did not run") % {"app": app.name, "n": schedule.replicas},
-                body=message, level=NotificationLevel.WARNING,
-                link=reverse("workloads:app", args=[tenant.name, app.namespace, app.name]))
+                tenant.pk,
+                SCHEDULE_NOT_RUN(app=app.name, n=schedule.replicas),
+                body=message,
+                level=NotificationLevel.WARNING,
+                link=reverse("workloads:app", args=[tenant.name, app.namespace, app.name]),
+            )
     return started
 
 
@@ -618,8 +738,9 @@ def observe_autoscalers():
 
     changed = 0
     for app in App.objects.exclude(autoscaler={}).select_related("project__tenant", "project__cluster"):
-        row = MirroredObject.objects.filter(cluster_id=app.project.cluster_id, kind="HorizontalPodAutoscaler", namespace=app.namespace,
-                                            name=app.name).first()
+        row = MirroredObject.objects.filter(
+            cluster_id=app.project.cluster_id, kind="HorizontalPodAutoscaler", namespace=app.namespace, name=app.name
+        ).first()
         status = (row.object.get("status") or {}) if row else {}
         desired = status.get("desiredReplicas")
         # 0 (or absent): the autoscaler has not computed a count yet (no metrics), not a scaling
@@ -631,17 +752,31 @@ def observe_autoscalers():
         metrics = ", ".join(
             f"{m['resource']['name']} {m['resource'].get('current', {}).get('averageUtilization')}% "
             f"(target {app.autoscaler.get(m['resource']['name'])}%)"
-            for m in status.get("currentMetrics") or [] if m.get("type") == "Resource")
+            for m in status.get("currentMetrics") or []
+            if m.get("type") == "Resource"
+        )
         target = {**app.target(), "kind": app.kind}
-        oplog.record(None, "workload.scale", actor_name="system", result=OperationResult.SUCCEEDED, target=target,
-                     before={"replicas": before}, after={"replicas": desired, "reason": "autoscaler", "metrics": metrics,
-                                                         "by": "HorizontalPodAutoscaler"})
+        oplog.record(
+            None,
+            "workload.scale",
+            actor_name="system",
+            result=OperationResult.SUCCEEDED,
+            target=target,
+            before={"replicas": before},
+            after={"replicas": desired, "reason": "autoscaler", "metrics": metrics, "by": "HorizontalPodAutoscaler"},
+        )
+        title = (
+            APP_SCALED_TO(app=app.name, after=desired)
+            if before is None
+            else APP_SCALED(app=app.name, before=before, after=desired)
+        )
         notifications.notify_tenant(
-            app.project.tenant_id, _("%(app)s scaled from %(from)s to %(to)s replicas") % {"app": app.name, "from": before, "to": desired},
-            body=_("Autoscaler: %(metrics)s, in %(ns)s.") % {"metrics": metrics or _("no metrics yet"), "ns": app.namespace},
-            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]))
+            app.project.tenant_id,
+            title,
+            body=AUTOSCALED_BY(metrics=metrics or NO_METRICS(), ns=app.namespace),
+            link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]),
+        )
         App.objects.filter(pk=app.pk).update(spec={**app.spec, "replicas": desired})
         tick(app)
         changed += 1
     return changed
-

@@ -35,11 +35,11 @@ from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from console.kube import kube
+from console.kube.api import ClusterAPI
+from console.kube.errors import ApiRefused, ClusterError
 
 from console.oplog import oplog
 from console.choices import OperationResult
-from console.kube.cluster_api import ApiRefused, ClusterAPI
 from tenants import access
 
 from .models import App
@@ -61,15 +61,15 @@ FAILED = (FLOODED, LOST, REFUSED)  # the browser shows these as errors
 
 
 def idle_seconds():
-    return float(getattr(settings, "CAAS_TERMINAL_IDLE_SECONDS", 15 * 60))
+    return settings.CAAS_TERMINAL_IDLE_SECONDS
 
 
 def max_seconds():
-    return float(getattr(settings, "CAAS_TERMINAL_MAX_SECONDS", 4 * 3600))
+    return settings.CAAS_TERMINAL_MAX_SECONDS
 
 
 def max_per_user():
-    return int(getattr(settings, "CAAS_TERMINAL_MAX_PER_USER", 3))
+    return settings.CAAS_TERMINAL_MAX_PER_USER
 
 
 def may_open(user, tenant):
@@ -246,7 +246,7 @@ class Bridge(threading.Thread):
         with ClusterAPI(app.project.cluster, identity) as api:
             try:
                 stream = api.exec(session.pod, app.namespace, session.container, COMMAND, tty=True)
-            except (ApiRefused, kube.ClusterError) as exc:
+            except (ApiRefused, ClusterError) as exc:
                 forbidden = getattr(exc, "status", None) == 403 or getattr(exc, "reason", "") == "forbidden"
                 message = _("The cluster refused: %(message)s") % {"message": getattr(exc, "message", None) or str(exc)}
                 oplog.record(session.user, "app.terminal.start", target=session.target(), payload=self._payload(), error=message,

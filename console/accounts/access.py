@@ -1,4 +1,5 @@
-"""Role checks for views. Every console view goes through `require`."""
+"""Role checks. Every console view goes through `require`; services refuse with
+`require_permission` (a PermissionError), which `call_service` turns into a 403."""
 
 from functools import wraps
 
@@ -45,3 +46,9 @@ def call_service(request, service, *args, **kwargs):
     except PermissionError as exc:
         request.oplog_result = OperationResult.DENIED
         raise PermissionDenied(str(exc)) from None
+
+
+def require_permission(allowed: bool, message: str) -> None:
+    """A service's refusal: PermissionError(message) unless `allowed` (oplog.recorded logs it as denied)."""
+    if not allowed:
+        raise PermissionError(message)

@@ -19,10 +19,6 @@ class TenantMembership:
     tenant_name: str
     role: str  # "tenant-admin" or "tenant-member"
 
-    @property
-    def role_name(self):
-        return role_names(self.role)
-
 
 class TenantRoleProvider:
     """Interface the tenants app implements."""

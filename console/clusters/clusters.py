@@ -10,35 +10,38 @@ from django.utils.translation import gettext as _
 
 from console.clusters import crypto
 
-from console.kube import kube
+from console.kube import config
+from console.kube.api import ClusterAPI
+from console.kube.errors import ClusterError
+from console.kube.probe import probe_cluster
 
 from console.oplog import oplog
 
 from console.clusters import permissions
 
 from console.accounts import roles
-from console.kube.cluster_api import ClusterAPI
 from console.choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
 from console.clusters.models import Cluster
+from console.texts import message
 
-MAX_KUBECONFIG_BYTES = kube.MAX_KUBECONFIG_BYTES
+UNREACHABLE = message("Cluster %(name)s is unreachable")
 
 
 def connect(kubeconfig_text, context=None):
-    """Parse and probe a kubeconfig; returns (data, probe) or raises kube.ClusterError."""
-    if len(kubeconfig_text.encode("utf-8", "surrogatepass")) > MAX_KUBECONFIG_BYTES:  # a lone surrogate is the parser's to refuse
-        raise kube.ClusterError("malformed", _("larger than 256 KiB"))
-    data = kube.parse_kubeconfig(kubeconfig_text)
-    context = kube.resolve_context(data, context or None)
-    kube.server_of(data, context)  # a context without a (https) server is refused before any connection
-    return data, kube.probe(data, context)
+    """Parse and probe a kubeconfig; returns (data, probe) or raises ClusterError."""
+    if len(kubeconfig_text.encode("utf-8", "surrogatepass")) > config.MAX_KUBECONFIG_BYTES:  # a lone surrogate is the parser's to refuse
+        raise ClusterError("malformed", _("larger than 256 KiB"))
+    data = config.parse_kubeconfig(kubeconfig_text)
+    context = config.resolve_context(data, context or None)
+    config.server_of(data, context)  # a context without a (https) server is refused before any connection
+    return data, probe_cluster(data, context)
 
 
 def skips_tls_verify(cluster):
     """Whether the cluster's kubeconfig turns certificate checks off (shown as a warning)."""
     try:
-        return kube.skips_tls_verify(kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted)), cluster.context)
-    except (kube.ClusterError, crypto.InvalidToken):
+        return config.skips_tls_verify(config.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted)), cluster.context)
+    except (ClusterError, crypto.InvalidToken):
         return False
 
 
@@ -55,9 +58,9 @@ def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="
             raise ValidationError(_("A cluster named %(name)s exists already.") % {"name": name})
         try:
             data, probe = connect(kubeconfig_text, context)
-        except kube.ClusterError as exc:
+        except ClusterError as exc:
             raise ValidationError(str(exc), code=exc.reason) from None
-        if kube.skips_tls_verify(data, probe.context):
+        if config.skips_tls_verify(data, probe.context):
             outcome.payload["insecure_skip_tls_verify"] = True  # the log keeps who accepted an unverified server
         cluster = Cluster(
             name=name,
@@ -69,7 +72,7 @@ def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="
         apply_probe(cluster, probe)
         try:
             check_permissions(cluster)
-        except kube.ClusterError as exc:
+        except ClusterError as exc:
             raise ValidationError(str(exc), code=exc.reason) from None
         if cluster.permissions_missing:
             outcome.payload["permissions_missing"] = [m["text"] for m in cluster.permissions_missing]
@@ -114,16 +117,16 @@ def refresh_cluster(cluster):
 
     was = cluster.status
     try:
-        data = kube.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
-        apply_probe(cluster, kube.probe(data, cluster.context))
+        data = config.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted))
+        apply_probe(cluster, probe_cluster(data, cluster.context))
         check_permissions(cluster)  # granted or taken away since: the next refresh knows
-    except kube.ClusterError as exc:
+    except ClusterError as exc:
         cluster.status, cluster.status_message = ClusterStatus.UNREACHABLE, str(exc)
         cluster.last_sync_at = timezone.now()
     cluster.save()
     if cluster.status != was and cluster.status == ClusterStatus.UNREACHABLE:
-        notify_role(PlatformRole.OPERATOR, _("Cluster %(name)s is unreachable") % {"name": cluster.name},
-                    body=cluster.status_message, level=NotificationLevel.DANGER)
+        notify_role(PlatformRole.OPERATOR, UNREACHABLE(name=cluster.name), body=cluster.status_message,
+                    level=NotificationLevel.DANGER)
     return cluster
 
 

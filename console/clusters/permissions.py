@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from console.kube import kube
-from console.kube.cluster_api import ApiRefused
+from console.kube.errors import ApiRefused, ClusterError
+from console.kube.kinds import MIRRORED_KINDS
 
 CHECK_WORKERS = 8  # reviews in flight at once: a real API server answers each in a few ms
 CHECK_SECONDS = 20  # the whole check; the API server's slowness must not hang a page for long
@@ -43,9 +43,8 @@ class Need:
 
 
 def needs_for(verbs, kind, subresource=""):
-    """[Need] for each verb on a kube.Kind."""
-    group = kind.api_version.rpartition("/")[0]  # "apps/v1" -> "apps", "v1" -> ""
-    return [Need(verb, group, kind.plural, subresource) for verb in verbs]
+    """[Need] for each verb on a console.kube.kinds.Kind."""
+    return [Need(verb, kind.group, kind.plural, subresource) for verb in verbs]
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def required():
 
 def check(api):
     """What the identity behind `api` (a ClusterAPI as the console) may not do: a list of
-    Need.as_dict(features), stored on the Cluster. Raises kube.ClusterError when the API
+    Need.as_dict(features), stored on the Cluster. Raises ClusterError when the API
     server does not answer (in time)."""
     wanted = required()
     pool = ThreadPoolExecutor(CHECK_WORKERS, thread_name_prefix="access-review")
@@ -89,11 +88,11 @@ def check(api):
                 # it away): nothing can be known, so nothing is assumed.
                 return [Need("create", "authorization.k8s.io", "selfsubjectaccessreviews").as_dict(list(_features))]
             if isinstance(exc, ApiRefused):
-                raise kube.ClusterError("error", f"{exc.status} {exc.message}")
+                raise ClusterError("error", f"{exc.status} {exc.message}")
             if exc is not None:
                 raise exc
         if pending:
-            raise kube.ClusterError("unreachable", message=_("The API server did not answer the console's permission checks in time."))
+            raise ClusterError("unreachable", message=_("The API server did not answer the console's permission checks in time."))
         return [need.as_dict(wanted[need]) for future, need in futures.items() if not future.result()]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -141,7 +140,7 @@ def report(cluster):
 
 
 def _mirror_needs():
-    return [need for kind in kube.MIRRORED_KINDS for need in needs_for(("list", "watch"), kind)]
+    return [need for kind in MIRRORED_KINDS for need in needs_for(("list", "watch"), kind)]
 
 
 def _impersonation_needs():

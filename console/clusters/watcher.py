@@ -34,7 +34,11 @@ from console.clusters import crypto
 
 from console.live import fanout
 
-from console.kube import kube
+from console.kube.config import parse_kubeconfig
+from console.kube.connection import api_client
+from console.kube.errors import WatchExpired
+from console.kube.kinds import MIRRORED_KINDS
+from console.kube.watch import list_pages, watch_raw
 
 from console.clusters import mirror
 
@@ -309,7 +313,7 @@ class KindWatcher(threading.Thread):
             try:
                 self.sync_once()
                 backoff = BACKOFF_START
-            except kube.WatchExpired:
+            except WatchExpired:
                 log.info("%s: resourceVersion expired, listing again", self.name)
                 self.resource_version = ""
             except Exception as exc:  # the API server is down or refused: wait and resume
@@ -342,7 +346,7 @@ class KindWatcher(threading.Thread):
     def sync_once(self):
         # Checked at every connection, inside run()'s retry loop: a kubeconfig the console
         # refuses is reported on the cursor instead of ending the watchers' refresh.
-        api = kube.api_client(kube.parse_kubeconfig(crypto.decrypt(self.kubeconfig_encrypted)), self.context)
+        api = api_client(parse_kubeconfig(crypto.decrypt(self.kubeconfig_encrypted)), self.context)
         try:
             if self.resource_version is None:
                 cursor = WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).first()
@@ -359,7 +363,7 @@ class KindWatcher(threading.Thread):
         """List into the writer's queue, a row per object like the watch's events, then
         Listed: events read before the list are applied before it, and those after, after."""
         kind, keys, resource_version = self.kind.kind, set(), ""
-        for items, page_version in kube.list_pages(api, self.kind):
+        for items, page_version in list_pages(api, self.kind):
             for item in items:
                 item.setdefault("kind", kind)
                 row = mirror.row_values(self.cluster_id, item)
@@ -372,7 +376,7 @@ class KindWatcher(threading.Thread):
     def follow(self, api):
         """Read the watch stream; each event goes to the writer as a ready row."""
         kind, put, prepare = self.kind.kind, self.writer.put, mirror.prepare_event
-        for event_type, obj in kube.watch_raw(api, self.kind, self.resource_version, WATCH_TIMEOUT_SECONDS, opened=self.opened):
+        for event_type, obj in watch_raw(api, self.kind, self.resource_version, WATCH_TIMEOUT_SECONDS, opened=self.opened):
             if self.stop_event.is_set():
                 return
             key, row, version = prepare(self.cluster_id, event_type, obj)
@@ -384,7 +388,7 @@ class ClusterWatchers:
     """All kind watchers of all clusters; `refresh` starts them for new clusters."""
 
     def __init__(self, kinds=None):
-        self.kinds = kinds or kube.MIRRORED_KINDS
+        self.kinds = kinds or MIRRORED_KINDS
         self.cluster_stops = {}  # cluster pk -> Event that ends its watchers
         self.writers = {}  # cluster pk -> ClusterWriter
         self.threads = {}  # (cluster pk, kind) -> KindWatcher

@@ -3,14 +3,24 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from console.choices import JobStatus
+from console.texts import StoredTextField, TextDecoder, TextEncoder
+
+# What people read for each kind of job, {kind: lazy translated label}: feature apps fill it
+# through jobs.register_kind_labels.
+KIND_LABELS: dict[str, str] = {}
+
 
 class Job(models.Model):
     """A long-running operation: the row comes first (who, what, where), then a Celery
     task runs it and appends its steps here; pages follow it live on group `job-<id>`."""
 
     kind = models.CharField(_("operation"), max_length=64)
-    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Plain columns, not foreign keys: the console core knows no tenants app.
     tenant_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     tenant_name = models.CharField(max_length=100, blank=True)
@@ -19,8 +29,9 @@ class Job(models.Model):
     target_kind = models.CharField(max_length=100, blank=True)
     target_name = models.CharField(max_length=253, blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    steps = models.JSONField(default=list, blank=True)  # [{"at": iso time, "text": ..., "ok": bool}]
-    error = models.TextField(blank=True)
+    # [{"at": iso time, "text": a console.texts Text (or plain text: the cluster's words, older rows), "ok": bool}]
+    steps = models.JSONField(default=list, blank=True, encoder=TextEncoder, decoder=TextDecoder)
+    error = StoredTextField(blank=True)  # a Text, or plain text
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -48,6 +59,4 @@ class Job(models.Model):
 
     @property
     def kind_label(self):
-        from console.jobs.jobs import kind_label
-
-        return kind_label(self.kind)
+        return KIND_LABELS.get(self.kind, self.kind)

@@ -1,6 +1,6 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -66,7 +66,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=current)
 
     async def push_html(self, event):
-        await self.send(text_data=event["html"])
+        await self.send(text_data=event.get("languages", {}).get(self.language) or event["html"])
 
     async def _join(self, group):
         await self.channel_layer.group_add(group, self.channel_name)
@@ -79,9 +79,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 
 def socket_language(scope):
-    """The language the page was served in: the language cookie, else the default."""
-    code = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
-    try:
-        return translation.get_supported_language_variant(code) if code else settings.LANGUAGE_CODE
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    """The language the page was served in, found as LocaleMiddleware finds it: the language
+    cookie, else the browser's Accept-Language, else the default."""
+    request = HttpRequest()
+    request.COOKIES = scope.get("cookies", {})
+    headers = dict(scope.get("headers", []))
+    request.META["HTTP_ACCEPT_LANGUAGE"] = headers.get(b"accept-language", b"").decode("latin-1")
+    return translation.get_language_from_request(request)

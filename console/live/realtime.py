@@ -87,9 +87,21 @@ def push_html(group, html):
     transaction.on_commit(lambda: send_now(group, html))
 
 
-def send_now(group, html):
+def push_in_each_language(group, template_name, context):
+    """Send a fragment to a group whose members may read different languages: rendered in
+    each of LANGUAGES, every socket passes on the one its page speaks (LiveConsumer.push_html)."""
+    versions = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            versions[code] = render_to_string(template_name, context)
+    html = versions.get(settings.LANGUAGE_CODE) or next(iter(versions.values()))
+    transaction.on_commit(lambda: send_now(group, html, versions))
+
+
+def send_now(group, html, languages=None):
+    """languages: the same fragment in other languages, {language code: html}."""
     layer = get_channel_layer()
-    message = {"type": "push.html", "html": html}
+    message = {"type": "push.html", "html": html, **({"languages": languages} if languages else {})}
     try:
         if _home_loop is not None and _home_loop.is_running() and not _on_loop(_home_loop):
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _home_loop).result(timeout=5)

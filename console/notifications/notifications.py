@@ -1,40 +1,52 @@
-"""Notify users, roles or tenants; mark read. New notifications are pushed live."""
+"""Notify users, roles or tenants; mark read. New notifications are pushed live.
+
+Titles and bodies are console.texts Texts (a message id and its parameters), so each user
+reads them in their own language; plain text (an operator's notice, the cluster's own
+words) is shown as it is.
+"""
+
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from console.oplog import oplog
-
-from console.live import realtime
-
 from console.accounts import roles
 from console.choices import NotificationLevel, PlatformRole
+from console.live import realtime
 from console.notifications.models import Notification
+from console.oplog import oplog
+from console.texts import Joined, Stored, Text
 
 
-def notify_users(users, title, *, body="", level=NotificationLevel.INFO, link=""):
+def notify_users(
+    users: Iterable[Any], title: Stored, *, body: Stored = "", level: str = NotificationLevel.INFO, link: str = ""
+) -> list[Notification]:
     """Create one notification per user and push each to the user's open pages."""
+    title = title if isinstance(title, (Text, Joined)) else title[:200]
     created = Notification.objects.bulk_create(
-        [Notification(user=user, title=title[:200], body=body, level=level, link=link) for user in users]
+        [Notification(user=user, title=title, body=body, level=level, link=link) for user in users]
     )
     for notification in created:
         _push(notification)
     return created
 
 
-def notify_user(user, title, **kwargs):
+def notify_user(user: Any, title: Stored, **kwargs: Any) -> Notification:
     return notify_users([user], title, **kwargs)[0]
 
 
-def notify_role(role, title, **kwargs):
+def notify_role(role: str, title: Stored, **kwargs: Any) -> list[Notification]:
     """Notify every active user with a platform role (operator, auditor)."""
     users = get_user_model().objects.filter(is_active=True, platform_role=role)
     return notify_users(list(users), title, **kwargs)
 
 
-def notify_tenant(tenant_id, title, *, tenant_roles=None, **kwargs):
+def notify_tenant(
+    tenant_id: int, title: Stored, *, tenant_roles: list[str] | None = None, **kwargs: Any
+) -> list[Notification]:
     """Notify the members of a tenant (optionally only some tenant roles)."""
     provider = roles.tenant_provider()
     if provider is None:
@@ -52,7 +64,9 @@ def _push(notification):
     message with other elements: the HTML parser drops its table tags)."""
     user = notification.user
     context = {"notification": notification, "unread_count": unread_count(user)}
-    realtime.push_html(realtime.user_group(user.pk), realtime.render_for(user, "console/_notification_push.html", context))
+    realtime.push_html(
+        realtime.user_group(user.pk), realtime.render_for(user, "console/_notification_push.html", context)
+    )
     realtime.push_html(list_group(user.pk), realtime.render_for(user, "console/_notification_row_push.html", context))
 
 
@@ -67,7 +81,9 @@ realtime.register_group("notifications", lambda user, ident: ident == str(user.p
 
 
 def mark_read(notification_id, *, acting_user):
-    with oplog.recorded(acting_user, "notification.mark_read", target={"kind": "Notification", "name": notification_id}):
+    with oplog.recorded(
+        acting_user, "notification.mark_read", target={"kind": "Notification", "name": notification_id}
+    ):
         notification = Notification.objects.select_for_update().filter(pk=notification_id, user=acting_user).first()
         if notification is None:
             raise ValueError(_("No such notification."))
@@ -98,7 +114,9 @@ def send_notice(*, acting_user, audience, title, body, level):
     if audience not in NOTICE_AUDIENCES:
         raise ValidationError(_("Unknown audience."))
     payload = {"audience": audience, "title": title, "body": body, "level": level}
-    with oplog.recorded(acting_user, "notification.send_notice", target={"kind": "Notice", "name": title[:100]}, payload=payload) as outcome:
+    with oplog.recorded(
+        acting_user, "notification.send_notice", target={"kind": "Notice", "name": title[:100]}, payload=payload
+    ) as outcome:
         users = get_user_model().objects.filter(is_active=True)
         if NOTICE_AUDIENCES[audience] is not None:
             users = users.filter(platform_role=NOTICE_AUDIENCES[audience])

@@ -293,11 +293,20 @@ class Outcome:
     result: str = OperationResult.SUCCEEDED
     entry: OperationLogEntry | None = None
 
+    def accepted(self, job, **after):
+        """The action goes on in `job` (a console.jobs Job): the entry says accepted, and its
+        after holds `after` and the job's id. Returns the job."""
+        self.result = OperationResult.ACCEPTED
+        self.after = {**after, "job": job.pk}
+        return job
+
 
 @contextmanager
-def recorded(actor, action, *, target=None, payload=None, expected=(ValueError, ValidationError, PermissionError)):
+def recorded(actor, action, *, target=None, payload=None, actor_name="",
+             expected=(ValueError, ValidationError, PermissionError)):
     """Run an action and record it. Expected errors (validation) are recorded as failed
-    and re-raised for the caller to show; the action's database work is rolled back."""
+    and re-raised for the caller to show; the action's database work is rolled back.
+    actor_name: who the entry names when there is no signed-in actor (record())."""
     outcome = Outcome(target=dict(target or {}), payload=payload)
     started_at = timezone.now()
     try:
@@ -307,6 +316,7 @@ def recorded(actor, action, *, target=None, payload=None, expected=(ValueError, 
                 actor,
                 action,
                 result=outcome.result,
+                actor_name=actor_name,
                 started_at=started_at,
                 target=outcome.target,
                 before=outcome.before,
@@ -318,6 +328,7 @@ def recorded(actor, action, *, target=None, payload=None, expected=(ValueError, 
             actor,
             action,
             result=OperationResult.DENIED if isinstance(exc, PermissionError) else OperationResult.FAILED,
+            actor_name=actor_name,
             started_at=started_at,
             target=outcome.target,
             before=outcome.before,

@@ -4,10 +4,8 @@ import logging
 
 from celery import shared_task
 from django.db import transaction
-from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from console.notifications import notifications
 
@@ -16,8 +14,13 @@ from console.oplog import oplog
 from console.live import realtime
 from console.choices import NotificationLevel, OperationResult, PlatformRole, VerificationStatus
 from console.oplog.models import ChainVerification
+from console.texts import Text, message
 
 log = logging.getLogger(__name__)
+
+INTACT = message("Operation log intact: %(count)s entries checked")
+BROKEN = message("Operation log broken at entry #%(id)s")
+CHECK_FAILED = message("Operation log check failed")
 
 
 @shared_task(bind=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
@@ -58,25 +61,23 @@ def finish_verification(verification, status, *, checked=0, first_broken_id=None
         )
         link = reverse("console:oplog")
         requester = verification.requested_by
+        title, level = verification_title(verification)
+        body = Text(reason) if reason else ""  # the chain's own reasons are message ids (gettext_noop)
         if requester is not None:
-            with translation.override(requester.language or settings.LANGUAGE_CODE):
-                title, level = verification_title(verification)
-                body = _(reason) if reason else ""  # the chain's own reasons are in the catalogue
             notifications.notify_user(requester, title, body=body, level=level, link=link)
             html = realtime.render_for(requester, "console/_verification.html", {"verification": verification, "oob": True})
             realtime.push_html(realtime.user_group(requester.pk), html)
         elif status != VerificationStatus.INTACT:
-            title, level = verification_title(verification)
             for role in (PlatformRole.AUDITOR, PlatformRole.OPERATOR):
-                notifications.notify_role(role, title, body=_(reason) if reason else "", level=level, link=link)
+                notifications.notify_role(role, title, body=body, level=level, link=link)
 
 
 def verification_title(verification):
     if verification.status == VerificationStatus.INTACT:
-        return _("Operation log intact: %(count)s entries checked") % {"count": verification.checked}, NotificationLevel.SUCCESS
+        return INTACT(count=verification.checked), NotificationLevel.SUCCESS
     if verification.status == VerificationStatus.BROKEN:
-        return _("Operation log broken at entry #%(id)s") % {"id": verification.first_broken_id}, NotificationLevel.DANGER
-    return _("Operation log check failed"), NotificationLevel.DANGER
+        return BROKEN(id=verification.first_broken_id), NotificationLevel.DANGER
+    return CHECK_FAILED(), NotificationLevel.DANGER
 
 
 @shared_task

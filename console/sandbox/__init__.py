@@ -14,8 +14,12 @@ add_token(name, groups) makes more. Impersonation (Impersonate-User/-Group) need
 SandboxCluster(calico=True) or cluster.set_calico(True) installs Calico's CRDs.
 pods/exec and pods/attach speak websocket (v5/v4.channel.k8s.io, websocket.py) to a simulated
 shell in a fake container (remotecommand.py, shell.py): `kubectl exec -it pod -- sh` works.
+PVCs of the seeded `ceph-rbd` StorageClass are provisioned, grown and snapshotted as ceph-csi does
+(ceph.py): on real RBD images with SandboxCluster(ceph=CephOptions(conf, keyring, client)) or the
+SANDBOX_CEPH_CONF/_KEYRING/_CLIENT variables, on simulated ones otherwise.
 """
 
+from .ceph import CephOptions
 from .server import SandboxCluster
 
-__all__ = ["SandboxCluster"]
+__all__ = ["CephOptions", "SandboxCluster"]

@@ -1,5 +1,6 @@
 """What the API server does to an object before it is stored: defaulting, validation,
-ClusterIP/NodePort allocation, default StorageClass, Job selectors, Pod Security and ResourceQuota."""
+ClusterIP/NodePort allocation, default StorageClass, Job selectors, Pod Security, claim resizing
+and ResourceQuota."""
 
 import ipaddress
 import random
@@ -7,7 +8,7 @@ import uuid
 from decimal import Decimal
 
 from . import quantity, validation
-from .errors import ApiError, qualified
+from .errors import ApiError, forbidden, qualified
 from .kinds import STORED
 from .podsecurity import PodSecurity
 
@@ -104,6 +105,8 @@ class Admission:
         if plural == "pods" and old is None:
             self.limit_ranger(obj)
         validation.validate(plural, obj, old, resource)
+        if plural == "persistentvolumeclaims" and old is not None:
+            self.claim_resize(resource, obj, old)
         self.pod_security.admit(plural, obj, old)
         if plural == "services":
             self.allocate_service(obj, old)
@@ -127,6 +130,17 @@ class Admission:
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
         template = spec.setdefault("template", {})
         template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
+
+    def claim_resize(self, resource, pvc, old):
+        """PersistentVolumeClaimResize: a claim grows only when its StorageClass allows volume expansion."""
+        if validation.claim_size(pvc) <= validation.claim_size(old):
+            return
+        class_name = (pvc.get("spec") or {}).get("storageClassName")
+        sc = self.store.get_ref(STORED["storageclasses"], "", class_name) if class_name else None
+        if sc is None or class_name != (old.get("spec") or {}).get("storageClassName") or \
+                not sc.get("allowVolumeExpansion"):
+            raise forbidden(resource, pvc["metadata"].get("name", ""), "only dynamically provisioned pvc can be "
+                            "resized and the storageclass that provisions the pvc must support resize")
 
     def default_storage_class(self):
         for sc in self.store.iter_refs(STORED["storageclasses"]):

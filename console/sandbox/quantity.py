@@ -64,3 +64,20 @@ def fmt(name, value):
     if "memory" in name or "storage" in name:
         return fmt_bytes(value)
     return str(int(value))
+
+
+def canonical(value):
+    """A quantity as the API server writes it back (Quantity.String()): "1024Mi" → "1Gi", "1000M" → "1G"."""
+    try:
+        amount = parse(value)
+    except ValueError:
+        return str(value)
+    text = str(value).strip()
+    if amount != amount.to_integral_value():
+        return text
+    if text.endswith(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")):
+        return fmt_bytes(amount)
+    for unit in ("E", "P", "T", "G", "M", "k"):
+        if amount and amount % _SUFFIX[unit] == 0:
+            return f"{int(amount // _SUFFIX[unit])}{unit}"
+    return str(int(amount))

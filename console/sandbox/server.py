@@ -8,6 +8,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import socket
 import ssl
 import tempfile
@@ -196,8 +197,11 @@ class SandboxCluster:
 
     def __init__(self, nodes=3, port=0, clock_speed=1.0, bookmark_seconds=5.0, event_window=50_000, use_tls=True,
                  host="127.0.0.1", kubeconfig_path=None, delays=None, token=None, watch_timeout=1800.0, seed=True,
-                 max_events=5000, calico=False, audit_size=10_000):
+                 max_events=5000, calico=False, audit_size=10_000, ceph=None):
+        """ceph: a CephOptions whose Ceph holds the PVCs' RBD images; None: the SANDBOX_CEPH_* variables
+        say (none set: images are simulated); False: simulated whatever they say."""
         from .admission import Admission
+        from .ceph import CephOptions
         from .controllers import Controllers
         from .crds import Crds
         from .knobs import Knobs
@@ -238,7 +242,9 @@ class SandboxCluster:
         self.crds = Crds(self)
         if calico:
             self.crds.set_calico(True)
-        self.controllers = Controllers(self, nodes=nodes, clock_speed=clock_speed, delays=delays, seed=seed, max_events=max_events)
+        self.controllers = Controllers(self, nodes=nodes, clock_speed=clock_speed, delays=delays, seed=seed,
+                                       max_events=max_events,
+                                       ceph=CephOptions.from_env() if ceph is None else ceph or None)
         self.metrics = Metrics(self)
         self.logs = Logs(self)
         self.knobs = Knobs(self)
@@ -258,8 +264,14 @@ class SandboxCluster:
     def clock(self):
         return self.controllers.clock
 
+    @property
+    def csi(self):
+        """ceph-csi's RBD driver behind the storage controllers (csi.driver.images: the images it holds)."""
+        return self.controllers.ctx.csi
+
     def start(self):
         """Serve (again, on the same port after stop()); returns self."""
+        self.csi.driver.cluster_id()  # a Ceph that cannot be reached fails the start before anything serves
         self.stopping.clear()
         self.httpd = Server((self.host, self.port), self)
         self.port = self.httpd.server_address[1]
@@ -287,6 +299,8 @@ class SandboxCluster:
                     pass
             self.httpd = None
         self.controllers.stop()
+        if self._kubeconfig_dir:  # a kubeconfig of our own choosing goes with the server (start() writes it again)
+            shutil.rmtree(self._kubeconfig_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -20,7 +20,7 @@ from .selectors import field_matcher, label_matcher
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 NO_GENERATION = {"configmaps", "secrets", "events", "endpoints", "serviceaccounts", "namespaces", "nodes", "roles", "rolebindings",
-                 "clusterroles", "clusterrolebindings"}
+                 "clusterroles", "clusterrolebindings", "persistentvolumeclaims", "persistentvolumes", "storageclasses"}
 
 
 def now_iso():

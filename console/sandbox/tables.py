@@ -112,15 +112,11 @@ COLUMNS = {
         len(_s(o, "status", "active", default=[])),
         age(_s(o, "status", "lastScheduleTime")) if _s(o, "status", "lastScheduleTime") else "<none>",
         age(o["metadata"].get("creationTimestamp"))], [0] * 5),
-    "persistentvolumeclaims": (["Status", "Volume", "Capacity", "Access Modes", "StorageClass", "Age"], lambda o: [
-        _s(o, "status", "phase", default="Pending"), _s(o, "spec", "volumeName", default=""),
-        _s(o, "status", "capacity", "storage", default=""), ",".join(_s(o, "status", "accessModes", default=[])),
-        _s(o, "spec", "storageClassName", default="<unset>"), age(o["metadata"].get("creationTimestamp"))], [0] * 6),
-    "persistentvolumes": (["Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass", "Age"], lambda o: [
-        _s(o, "spec", "capacity", "storage", default=""), ",".join(_s(o, "spec", "accessModes", default=[])),
-        _s(o, "spec", "persistentVolumeReclaimPolicy", default=""), _s(o, "status", "phase", default="Available"),
-        f"{_s(o, 'spec', 'claimRef', 'namespace', default='')}/{_s(o, 'spec', 'claimRef', 'name', default='')}" if _s(o, "spec", "claimRef") else "",
-        _s(o, "spec", "storageClassName", default=""), age(o["metadata"].get("creationTimestamp"))], [0] * 7),
+    "persistentvolumeclaims": (["Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass",
+                                "Age", "VolumeMode"], lambda o: claim_row(o), [0] * 7 + [1]),
+    "persistentvolumes": (["Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass",
+                           "VolumeAttributesClass", "Reason", "Age", "VolumeMode"], lambda o: volume_row(o),
+                          [0] * 9 + [1]),
     "configmaps": (["Data", "Age"], lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), age(o["metadata"].get("creationTimestamp"))], [0, 0]),
     "secrets": (["Type", "Data", "Age"], lambda o: [o.get("type", "Opaque"), len(o.get("data") or {}), age(o["metadata"].get("creationTimestamp"))], [0] * 3),
     "events": (["Last Seen", "Type", "Reason", "Object", "Message"], lambda o: [
@@ -137,20 +133,73 @@ COLUMNS = {
         age(o["metadata"].get("creationTimestamp"))], [0] * 6),
     "storageclasses": (["Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"], lambda o: [
         o.get("provisioner", ""), o.get("reclaimPolicy", "Delete"), o.get("volumeBindingMode", "Immediate"),
-        str(o.get("allowVolumeExpansion", False)).lower(), age(o["metadata"].get("creationTimestamp"))], [0] * 5),
+        bool(o.get("allowVolumeExpansion", False)), age(o["metadata"].get("creationTimestamp"))], [0] * 5),
     "endpoints": (["Endpoints", "Age"], lambda o: [
         ",".join(f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or [] for a in s.get("addresses") or [] for p in s.get("ports") or []) or "<none>",
         age(o["metadata"].get("creationTimestamp"))], [0, 0]),
-    "volumesnapshots": (["ReadyToUse", "SourcePVC", "RestoreSize", "SnapshotClass", "SnapshotContent", "Age"], lambda o: [
-        str(_s(o, "status", "readyToUse", default=False)).lower(), _s(o, "spec", "source", "persistentVolumeClaimName", default=""),
-        _s(o, "status", "restoreSize", default=""), _s(o, "spec", "volumeSnapshotClassName", default=""),
-        _s(o, "status", "boundVolumeSnapshotContentName", default=""), age(o["metadata"].get("creationTimestamp"))], [0] * 6),
+    # the printer columns of the external-snapshotter's CRDs; a missing value is an empty cell
+    "volumesnapshots": (["ReadyToUse", "SourcePVC", "SourceSnapshotContent", "RestoreSize", "SnapshotClass",
+                         "SnapshotContent", "CreationTime", "Age"], lambda o: [
+        _s(o, "status", "readyToUse"), _s(o, "spec", "source", "persistentVolumeClaimName"),
+        _s(o, "spec", "source", "volumeSnapshotContentName"), _s(o, "status", "restoreSize"),
+        _s(o, "spec", "volumeSnapshotClassName"), _s(o, "status", "boundVolumeSnapshotContentName"),
+        age(_s(o, "status", "creationTime")) if _s(o, "status", "creationTime") else None,
+        age(o["metadata"].get("creationTimestamp"))], [0] * 8),
+    "volumesnapshotcontents": (["ReadyToUse", "RestoreSize", "DeletionPolicy", "Driver", "VolumeSnapshotClass",
+                                "VolumeSnapshot", "VolumeSnapshotNamespace", "Age"], lambda o: [
+        _s(o, "status", "readyToUse"), _s(o, "status", "restoreSize"), _s(o, "spec", "deletionPolicy"),
+        _s(o, "spec", "driver"), _s(o, "spec", "volumeSnapshotClassName"), _s(o, "spec", "volumeSnapshotRef", "name"),
+        _s(o, "spec", "volumeSnapshotRef", "namespace"), age(o["metadata"].get("creationTimestamp"))], [0] * 8),
+    "volumesnapshotclasses": (["Driver", "DeletionPolicy", "Age"], lambda o: [
+        o.get("driver"), o.get("deletionPolicy"), age(o["metadata"].get("creationTimestamp"))], [0] * 3),
     "roles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
     "clusterroles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
     "rolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
     "clusterrolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
     "customresourcedefinitions": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
 }
+
+
+ACCESS_MODES = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
+                ("ReadWriteOncePod", "RWOP"))
+
+
+def access_modes(modes):
+    """GetAccessModesAsString: the modes' short names in this order, each once."""
+    return ",".join(short for mode, short in ACCESS_MODES if mode in (modes or []))
+
+
+def claim_row(pvc):
+    bound = bool(_s(pvc, "spec", "volumeName"))  # capacity and modes are printed once bound
+    return ["Terminating" if pvc["metadata"].get("deletionTimestamp") else _s(pvc, "status", "phase", default=""),
+            _s(pvc, "spec", "volumeName", default=""),
+            quantity.canonical(_s(pvc, "status", "capacity", "storage", default="0")) if bound else "",
+            access_modes(_s(pvc, "status", "accessModes")) if bound else "",
+            (pvc["metadata"].get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
+            or _s(pvc, "spec", "storageClassName", default=""),
+            _s(pvc, "spec", "volumeAttributesClassName") or "<unset>", age(pvc["metadata"].get("creationTimestamp")),
+            _s(pvc, "spec", "volumeMode", default="<unset>")]
+
+
+def volume_row(pv):
+    ref = _s(pv, "spec", "claimRef")
+    return [quantity.canonical(_s(pv, "spec", "capacity", "storage", default="0")),
+            access_modes(_s(pv, "spec", "accessModes")), _s(pv, "spec", "persistentVolumeReclaimPolicy", default=""),
+            "Terminating" if pv["metadata"].get("deletionTimestamp") else _s(pv, "status", "phase", default=""),
+            f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else "",
+            _s(pv, "spec", "storageClassName", default=""), _s(pv, "spec", "volumeAttributesClassName") or "<unset>",
+            _s(pv, "status", "reason", default=""), age(pv["metadata"].get("creationTimestamp")),
+            _s(pv, "spec", "volumeMode", default="<unset>")]
+
+
+def name_cell(plural, obj):
+    """The Name cell: a default StorageClass says so, as kubectl's printer marks it."""
+    name = obj["metadata"].get("name", "")
+    annotations = obj["metadata"].get("annotations") or {}
+    if plural == "storageclasses" and "true" in (annotations.get("storageclass.kubernetes.io/is-default-class"),
+                                                 annotations.get("storageclass.beta.kubernetes.io/is-default-class")):
+        return f"{name} (default)"
+    return name
 
 
 def binding_row(binding):
@@ -185,7 +234,7 @@ def table(plural, objects, rv, include_object=True, continue_token="", with_colu
             cells = row_of(obj)
         except (KeyError, TypeError, AttributeError, ValueError):
             cells = [""] * len(names)
-        row = {"cells": [obj["metadata"].get("name", "")] + cells}
+        row = {"cells": [name_cell(plural, obj)] + cells}
         if include_object:
             row["object"] = obj
         else:
@@ -200,5 +249,3 @@ def table(plural, objects, rv, include_object=True, continue_token="", with_colu
         body["columnDefinitions"] = None
     return body
 
-
-_ = quantity  # quantities are printed as stored

@@ -196,6 +196,8 @@ def default(plural, obj):
                     port.setdefault("targetPort", port["port"])
     elif plural == "persistentvolumeclaims" and isinstance(spec, dict):
         spec.setdefault("volumeMode", "Filesystem")
+        if isinstance(spec.get("dataSource"), dict) and "dataSourceRef" not in spec:  # AnyVolumeDataSource
+            spec["dataSourceRef"] = dict(spec["dataSource"])
     elif plural == "persistentvolumes" and isinstance(spec, dict):
         spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
         spec.setdefault("volumeMode", "Filesystem")
@@ -387,6 +389,30 @@ def validate_service(obj, causes, old):
             causes.bad("spec.clusterIPs[0]", spec.get("clusterIP"), "may not change once set")
 
 
+def claim_size(pvc):
+    """A claim's storage request in bytes (0 when it has none or it is not a quantity)."""
+    storage = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+    return quantity.parse(storage) if storage is not None and quantity.valid(storage) else 0
+
+
+def update_claim(spec, old, causes):
+    """ValidatePersistentVolumeClaimUpdate: a claim's spec is fixed, but for its volumeName (set once) and,
+    once bound, its storage request, which may not go below the capacity it has."""
+    old_spec = old.get("spec") or {}
+    bound = (old.get("status") or {}).get("phase") == "Bound"
+    free = ("resources", "volumeName") + (("volumeAttributesClassName",) if bound else ())
+    fixed = {k: v for k, v in old_spec.items() if k not in free}
+    now = {k: v for k, v in spec.items() if k not in free}
+    size, old_size = claim_size({"spec": spec}), claim_size(old)
+    if fixed != now or (old_spec.get("volumeName") and spec.get("volumeName") != old_spec["volumeName"]) or \
+            (not bound and size != old_size):
+        causes.forbidden("spec", "spec is immutable after creation except resources.requests and "
+                         "volumeAttributesClassName for bound claims")
+    elif size < old_size and size <= claim_size({"spec": {"resources": {"requests": (old.get("status") or {}).get(
+            "capacity") or {}}}}):
+        causes.forbidden("spec.resources.requests.storage", "field can not be less than status.capacity")
+
+
 def validate(plural, obj, old=None, resource=None):
     """Raise 422 Invalid when obj is not a valid object of this kind (plural: the store key)."""
     from .kinds import STORED
@@ -446,16 +472,7 @@ def validate(plural, obj, old=None, resource=None):
             elif not quantity.valid(storage):
                 causes.bad("spec.resources.requests[storage]", storage, "quantities must match the regular expression")
             if old is not None:
-                old_spec = old.get("spec") or {}
-                shrink = storage and quantity.valid(storage) and quantity.parse(storage) < quantity.parse(
-                    ((old_spec.get("resources") or {}).get("requests") or {}).get("storage") or "0")
-                if shrink:
-                    causes.forbidden("spec.resources.requests.storage", "field can not be less than previous value")
-                for field in ("accessModes", "storageClassName", "volumeMode", "dataSource"):
-                    if field in old_spec and old_spec.get(field) != spec.get(field):
-                        causes.forbidden("spec", "spec is immutable after creation except resources.requests and "
-                                         "volumeAttributesClassName for bound claims")
-                        break
+                update_claim(spec, old, causes)
     elif plural == "horizontalpodautoscalers":
         if not isinstance(spec, dict):
             causes.required("spec")

@@ -1,16 +1,16 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
-from console.notifications import notifications
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from console.accounts import roles
 from console.accounts.access import require
 from console.forms import NoticeForm
+from console.notifications import notifications
 from console.notifications.models import Notification
+from console.views.generic import ServiceFormView
 from console.views.htmx import is_partial
 
 PAGE_SIZE = 30
@@ -21,16 +21,17 @@ PAGE_SIZE = 30
 def notification_list(request):
     page_number = request.GET.get("page", "1")
     if not page_number.isdigit():
-        return render(request, "400.html", {"message": _("The page number must be a positive whole number.")}, status=400)
-    return _render_list(request, int(page_number), NoticeForm() if roles.can_send_notice(request.user) else None)
+        return render(request, "400.html", {"message": _("The page number must be a positive whole number.")},
+                      status=400)
+    notice_form = NoticeForm() if roles.can_send_notice(request.user) else None
+    return render(request, "console/notification_list.html", list_context(request, int(page_number), notice_form))
 
 
-def _render_list(request, page_number, notice_form, status=200):
+def list_context(request, page_number, notice_form):
     page = Paginator(Notification.objects.filter(user=request.user), PAGE_SIZE).get_page(page_number)
     # The first page follows new notifications (they go on top); later pages stay still.
     live_group = notifications.list_group(request.user.pk) if page.number == 1 else ""
-    context = {"page": page, "notice_form": notice_form, "live_group": live_group}
-    return render(request, "console/notification_list.html", context, status=status)
+    return {"page": page, "notice_form": notice_form, "live_group": live_group}
 
 
 @require_POST
@@ -53,18 +54,27 @@ def notification_read_all(request):
     return redirect("console:notification_list")
 
 
-@require_http_methods(["GET", "POST"])
-@require(roles.can_send_notice, _("Only operators send notices."))
-def notice_send(request):
-    if request.method == "GET":  # the address opened in a browser: the form is on the notifications page
-        return redirect("console:notification_list")
-    form = NoticeForm(request.POST)
-    if form.is_valid():
-        try:
-            sent = notifications.send_notice(acting_user=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Notice sent to %(count)s users.") % {"count": len(sent)})
-            return redirect("console:notification_list")
-    return _render_list(request, 1, form, status=400)
+class NoticeSendView(ServiceFormView):
+    """The operators' notice, sent from the notifications page (where a refused one comes back)."""
+
+    http_method_names = ["get", "post"]
+    allowed = roles.can_send_notice
+    denied_message = gettext_lazy("Only operators send notices.")
+    service = notifications.send_notice
+    form_class = NoticeForm
+    form_name = "notice_form"
+    template_name = "console/notification_list.html"
+    success_message = gettext_lazy("Notice sent to %(count)s users.")
+    success_url = "console:notification_list"
+
+    def get(self, request, *args, **kwargs):  # the address opened in a browser: the form is on the notifications page
+        return redirect(self.success_url)
+
+    def get_context_data(self, **extra):
+        return {**list_context(self.request, 1, None), **extra}
+
+    def message_params(self, sent):
+        return {"count": len(sent)}
+
+
+notice_send = NoticeSendView.as_view()

@@ -2,7 +2,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from console.kube import kube
+from console.kube.kinds import KINDS, MIRRORED_KINDS, is_mirrored
 
 from console.clusters import mirror
 
@@ -17,7 +17,7 @@ CLUSTER_SCOPED_NAMESPACE = "-"  # URL placeholder for objects without a namespac
 
 def _cluster_and_kind(name, kind):
     cluster = get_object_or_404(Cluster, name=name)
-    if kind is not None and kind not in kube.KINDS_BY_NAME:
+    if kind is not None and not is_mirrored(kind):
         raise Http404(f"unknown kind {kind}")
     return cluster, kind
 
@@ -27,7 +27,7 @@ def _cluster_and_kind(name, kind):
 def resource_index(request, name):
     cluster, _kind = _cluster_and_kind(name, None)
     counts = resources.kind_counts(cluster)
-    kinds = [(k.kind, counts.get(k.kind, 0)) for k in kube.MIRRORED_KINDS]
+    kinds = [(k.kind, counts.get(k.kind, 0)) for k in MIRRORED_KINDS]
     return render(request, "console/resource_index.html", {"cluster": cluster, "kinds": kinds, "active_section": "clusters"})
 
 
@@ -37,7 +37,7 @@ def resource_list(request, name, kind):
     cluster, kind = _cluster_and_kind(name, kind)
     form = ResourceFilterForm(request.GET)
     context = {"cluster": cluster, "kind": kind, "form": form, "active_section": "clusters",
-               "namespaced": kube.KINDS_BY_NAME[kind].namespaced}
+               "namespaced": KINDS[kind].namespaced}
     if not form.is_valid():
         return render(request, "console/resource_list.html", context, status=400)
     filters = {key: value for key, value in form.cleaned_data.items() if value}

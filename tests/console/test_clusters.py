@@ -20,6 +20,7 @@ from console.clusters.clusters import refresh_cluster
 from console.clusters.models import Cluster
 from console.oplog.models import OperationLogEntry
 
+from ..conftest import sandbox_fixture
 from ..live import free_port
 
 pytestmark = pytest.mark.django_db
@@ -144,13 +145,7 @@ def test_credentials_are_stored_encrypted(operator):
     assert "super-secret-token" not in token and crypto.decrypt(token) == text
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
+sandbox = sandbox_fixture("module", nodes=2)
 
 
 def test_adding_a_reachable_cluster_keeps_it_encrypted_with_its_nodes(client, operator, sandbox):
@@ -194,12 +189,12 @@ def test_token_without_read_rights_is_forbidden(client, operator, sandbox):
 
 
 def test_the_permission_list_follows_the_mirror_and_the_namespace_job():
-    from console.kube import kube
+    from console.kube.kinds import MIRRORED_KINDS
     from console.clusters import permissions
     from console.clusters.permissions import Need
 
     wanted = permissions.required()
-    for kind in kube.MIRRORED_KINDS:  # the watcher lists and watches each mirrored kind everywhere
+    for kind in MIRRORED_KINDS:  # the watcher lists and watches each mirrored kind everywhere
         assert Need("watch", kind.api_version.rpartition("/")[0], kind.plural) in wanted
     # what the namespace job applies as the console (server-side apply: create and patch)
     for group, resource in (("", "namespaces"), ("", "resourcequotas"), ("", "limitranges"),

@@ -38,7 +38,8 @@ from console import documents
 
 from console.clusters import clusters
 
-from console.kube import kube
+from console.kube.config import parse_kubeconfig
+from console.kube.errors import ClusterError
 
 from console.live import realtime
 from console.live.consumers import LiveConsumer
@@ -367,7 +368,7 @@ LOADERS = [
     ("load_yaml_documents", documents.load_yaml_documents, DocumentError),
     ("load_yaml", documents.load_yaml, DocumentError),
     ("imports.parse", lambda text: imports.parse(text, "acme-web"), ValidationError),
-    ("parse_kubeconfig", kube.parse_kubeconfig, kube.ClusterError),
+    ("parse_kubeconfig", parse_kubeconfig, ClusterError),
 ]
 # Any document goes to every loader: a manifest is a bad kubeconfig, and the other way round.
 ANY_DOCUMENT = st.one_of(YAML_TEXT, MANIFEST_TEXT, KUBECONFIG_TEXT)
@@ -418,7 +419,7 @@ def test_generated_kubeconfigs_are_connected_to_or_refused(english, accepted, an
     for text in (accepted, any_text):
         try:
             within_bound(lambda: clusters.connect(text), text)
-        except kube.ClusterError:
+        except ClusterError:
             pass
 
 

@@ -17,8 +17,9 @@ from django.urls import reverse
 
 from console.clusters import crypto
 
-from console.kube import kube
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
+from console.kube.errors import ClusterError
+from console.kube.kinds import KINDS
 from console.clusters.clusters import refresh_cluster
 from console.clusters.models import Cluster
 from console.oplog.models import OperationLogEntry
@@ -128,10 +129,10 @@ def test_credential_plugins_are_refused_and_never_run(client, operator, listener
     refresh_cluster(cluster)
     cluster.refresh_from_db()
     assert cluster.status == "unreachable" and expected in cluster.status_message
-    with pytest.raises(kube.ClusterError, match="runs a program"):
+    with pytest.raises(ClusterError, match="runs a program"):
         ClusterAPI(cluster)
-    with pytest.raises(kube.ClusterError, match="runs a program"):
-        KindWatcher(cluster, kube.KINDS_BY_NAME["Pod"], threading.Event(), writer=None).sync_once()
+    with pytest.raises(ClusterError, match="runs a program"):
+        KindWatcher(cluster, KINDS["Pod"], threading.Event(), writer=None).sync_once()
 
     assert not marker.exists()
     assert listener.requests == []
@@ -211,7 +212,7 @@ def test_the_allowed_networks_are_checked_at_connection_time_for_stored_clusters
     with override_settings(CLUSTER_API_ALLOWED_NETWORKS=["10.0.0.0/8"]):
         refresh_cluster(cluster)
         assert cluster.status == "unreachable" and "CLUSTER_API_ALLOWED_NETWORKS" in cluster.status_message
-        with pytest.raises(kube.ClusterError, match="outside the networks"), ClusterAPI(cluster) as api:
+        with pytest.raises(ClusterError, match="outside the networks"), ClusterAPI(cluster) as api:
             api.list("Namespace")
     with override_settings(CLUSTER_API_ALLOWED_NETWORKS=["127.0.0.0/8"]):
         refresh_cluster(cluster)
@@ -288,7 +289,7 @@ def test_a_stalled_cluster_answers_the_page_within_seconds(client, operator, clu
 
         # Later calls fail at once while the circuit is open, instead of waiting again.
         started = time.monotonic()
-        with pytest.raises(kube.ClusterError, match="not answering"), ClusterAPI(cluster) as api:
+        with pytest.raises(ClusterError, match="not answering"), ClusterAPI(cluster) as api:
             api.list("Pod")
         assert time.monotonic() - started < 1
     finally:

@@ -3,21 +3,20 @@ show what the hash chain alone cannot, the newest entries or all of them deleted
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import transaction
 
 from console.oplog import oplog
 
 from console.oplog import anchor as oplog_anchor
 from console.oplog.models import OperationLogEntry
 
-from .test_oplog_chain import append, tamper
+from .test_oplog_chain import append, append_at_once, tamper
 
 
 @pytest.fixture
@@ -130,15 +129,7 @@ def test_an_unwritable_anchor_does_not_fail_the_action(anchored, settings, tmp_p
 
 @pytest.mark.django_db(transaction=True)
 def test_processes_appending_at_once_keep_one_count():
-    def worker():
-        append(10)
-        connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    append_at_once(4, 10)
     head = oplog_anchor.read().head
     assert (head.id, head.count) == (OperationLogEntry.objects.order_by("-id").first().pk, 40)
     assert oplog.verify_chain().intact

@@ -17,6 +17,21 @@ def append(n, actor=None, **kwargs):
     ]
 
 
+def append_at_once(workers, each):
+    """`workers` threads, each on its own database connection (as separate processes would be),
+    append `each` entries at the same time."""
+
+    def worker():
+        append(each)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def tamper(sql, params=()):
     """Change rows behind the application's back, as an intruder with database access would."""
     with connection.cursor() as cursor:
@@ -111,15 +126,7 @@ def test_recorded_success_commits_with_the_action(operator):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_keep_one_chain():
-    def worker():
-        append(15)
-        connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    append_at_once(4, 15)
     report = oplog.verify_chain()
     assert report.intact, report
     assert report.checked == 60

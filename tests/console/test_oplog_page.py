@@ -112,7 +112,7 @@ def test_verify_button_queues_a_check_and_the_task_reports(client, auditor, entr
     verify_operation_log(verification.pk)  # what the worker runs (the worker itself: tests/integration)
     verification.refresh_from_db()
     assert verification.status == "intact" and verification.checked == 6  # 4 + sign-in + the request
-    assert auditor.notifications.get().title.startswith(("Operation log intact", "操作日志完整"))
+    assert str(auditor.notifications.get().title).startswith(("Operation log intact", "操作日志完整"))
     verify_operation_log(verification.pk)  # idempotent: a finished check is left alone
     assert auditor.notifications.count() == 1
 
@@ -130,7 +130,7 @@ def test_scheduled_check_alerts_auditors_and_operators_when_broken(operator, aud
     broken = OperationLogEntry.objects.get(action="app.scale")
     for user in (operator, auditor):
         note = user.notifications.get()
-        assert note.level == "danger" and f"#{broken.pk}" in note.title
+        assert note.level == "danger" and f"#{broken.pk}" in str(note.title)
 
 
 def test_filters_by_tenant(client, auditor, operator, entries):

@@ -12,16 +12,16 @@ import time
 import pytest
 import yaml
 from django.urls import reverse
-from django.utils import translation
 
 from console.oplog import oplog
 from console.choices import OperationResult
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 
+from ..conftest import sandbox_fixture
 from ..factories import PASSWORD, mk_member, mk_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "quick_rollouts")]
 
 MARK = "S3CRET-MARKER"
 MASK = oplog.MASK
@@ -137,20 +137,7 @@ def test_error_texts_are_masked_when_recorded(operator):
 # --- every form, end to end ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=1, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(autouse=True)
-def english_and_quick_rollouts(settings):
-    settings.CAAS_ROLLOUT_TIMEOUT = 20
-    with translation.override("en"):
-        yield
+sandbox = sandbox_fixture("module")
 
 
 def run(task, job):

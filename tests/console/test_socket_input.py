@@ -27,44 +27,50 @@ UNKNOWN = 'Unknown message: expected {"subscribe": "<group>"}.'
 TOO_BIG = "Messages must be JSON text of at most 4 KB."
 REFUSED = "You may not follow"
 
-MALFORMED = [
-    ("not JSON", "this is not json", NOT_JSON),
-    ("empty frame", "", NOT_JSON),
-    ("unclosed object", '{"subscribe": "user-1"', NOT_JSON),
-    ("single quotes", "{'subscribe': 'user-1'}", NOT_JSON),
-    ("NUL", "\x00", NOT_JSON),
-    ("trailing garbage", '{"subscribe": "user-1"} x', NOT_JSON),
+
+def expecting(expected, frames):
+    """Cases (label, frame, expected): each frame, named by its label, must be answered with `expected`."""
+    return [(label, frame, expected) for label, frame in frames.items()]
+
+
+MALFORMED = expecting(NOT_JSON, {
+    "not JSON": "this is not json",
+    "empty frame": "",
+    "unclosed object": '{"subscribe": "user-1"',
+    "single quotes": "{'subscribe': 'user-1'}",
+    "NUL": "\x00",
+    "trailing garbage": '{"subscribe": "user-1"} x',
     # within 4 KB, nested deeper than Python's recursion limit
-    ("deeply nested arrays", "[" * 2000 + "]" * 2000, NOT_JSON),
-    ("deeply nested, unclosed", "[" * 4000, NOT_JSON),
-    ("deeply nested objects, unclosed", '{"":' * 1000, NOT_JSON),
-]
-NOT_OBJECTS = [
-    ("array", '["subscribe", "user-1"]', NOT_OBJECT),
-    ("number", "1", NOT_OBJECT),
-    ("huge number", "1e999", NOT_OBJECT),
-    ("NaN", "NaN", NOT_OBJECT),
-    ("string", '"user-1"', NOT_OBJECT),
-    ("null", "null", NOT_OBJECT),
-    ("true", "true", NOT_OBJECT),
-]
-UNKNOWN_MESSAGES = [
-    ("empty object", "{}", UNKNOWN),
-    ("another type", '{"type": "ping"}', UNKNOWN),
-    ("unsubscribe", '{"unsubscribe": "user-1"}', UNKNOWN),
-    ("subscribe to a number", '{"subscribe": 5}', UNKNOWN),
-    ("subscribe to null", '{"subscribe": null}', UNKNOWN),
-    ("subscribe to a list", '{"subscribe": ["user-1"]}', UNKNOWN),
-    ("subscribe to an object", '{"subscribe": {"group": "user-1"}}', UNKNOWN),
-    ("Subscribe, capitalised", '{"Subscribe": "user-1"}', UNKNOWN),
-]
-TOO_LARGE = [
-    ("4 KB and one character", "x" * 4097, TOO_BIG),
-    ("a subscription past 4 KB", json.dumps({"subscribe": "user-" + "1" * 5000}), TOO_BIG),
-    ("1 MB", "[" + "1," * 500_000 + "1]", TOO_BIG),
-    ("binary frame", b"\x00\x01\xff", TOO_BIG),
-    ("binary JSON", b'{"subscribe": "user-1"}', TOO_BIG),
-]
+    "deeply nested arrays": "[" * 2000 + "]" * 2000,
+    "deeply nested, unclosed": "[" * 4000,
+    "deeply nested objects, unclosed": '{"":' * 1000,
+})
+NOT_OBJECTS = expecting(NOT_OBJECT, {
+    "array": '["subscribe", "user-1"]',
+    "number": "1",
+    "huge number": "1e999",
+    "NaN": "NaN",
+    "string": '"user-1"',
+    "null": "null",
+    "true": "true",
+})
+UNKNOWN_MESSAGES = expecting(UNKNOWN, {
+    "empty object": "{}",
+    "another type": '{"type": "ping"}',
+    "unsubscribe": '{"unsubscribe": "user-1"}',
+    "subscribe to a number": '{"subscribe": 5}',
+    "subscribe to null": '{"subscribe": null}',
+    "subscribe to a list": '{"subscribe": ["user-1"]}',
+    "subscribe to an object": '{"subscribe": {"group": "user-1"}}',
+    "Subscribe, capitalised": '{"Subscribe": "user-1"}',
+})
+TOO_LARGE = expecting(TOO_BIG, {
+    "4 KB and one character": "x" * 4097,
+    "a subscription past 4 KB": json.dumps({"subscribe": "user-" + "1" * 5000}),
+    "1 MB": "[" + "1," * 500_000 + "1]",
+    "binary frame": b"\x00\x01\xff",
+    "binary JSON": b'{"subscribe": "user-1"}',
+})
 
 
 def foreign_groups(world):
@@ -151,13 +157,17 @@ def problems(cases, replies):
     return found
 
 
-@pytest.mark.parametrize("cases", [MALFORMED, NOT_OBJECTS, UNKNOWN_MESSAGES, TOO_LARGE], ids=["malformed", "not-objects", "unknown", "too-large"])
-def test_bad_frames_get_a_clear_error_and_the_socket_stays_open(cases):
-    user = mk_user("ws-frames", password=None)
+def assert_each_answered(user, cases):
+    """The user's socket answers every case's frame with its error fragment, and still answers after."""
     replies, alive = talk(user, [frame for _label, frame, _expected in cases])
     found = problems(cases, replies)
     assert not found, "\n".join(found)
     assert alive, "the socket stopped answering"
+
+
+@pytest.mark.parametrize("cases", [MALFORMED, NOT_OBJECTS, UNKNOWN_MESSAGES, TOO_LARGE], ids=["malformed", "not-objects", "unknown", "too-large"])
+def test_bad_frames_get_a_clear_error_and_the_socket_stays_open(cases):
+    assert_each_answered(mk_user("ws-frames", password=None), cases)
 
 
 def test_groups_the_user_may_not_see_are_refused_by_name(monkeypatch):
@@ -172,10 +182,7 @@ def test_groups_the_user_may_not_see_are_refused_by_name(monkeypatch):
 
     monkeypatch.setattr(LiveConsumer, "_join", recording_join)
     cases = [(f"subscribe {group!r:.60}", json.dumps({"subscribe": group}), REFUSED) for group in groups]
-    replies, alive = talk(world["member"], [frame for _label, frame, _expected in cases])
-    found = problems(cases, replies)
-    assert not found, "\n".join(found)
-    assert alive, "the socket stopped answering"
+    assert_each_answered(world["member"], cases)
     assert joined == [realtime.user_group(world["member"].pk)], f"joined {joined[1:]}"
 
 

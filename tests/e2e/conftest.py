@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from ..factories import PASSWORD
+
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -42,6 +44,21 @@ def new_page(browser, live_console):
     for context in contexts:
         context.close()
     assert refused == [], refused
+
+
+def fill(page, fields, submit=None):
+    """Type each value into its field ({selector: text}, in this order), then press `submit` if given."""
+    for selector, text in fields.items():
+        page.fill(selector, text)
+    if submit:
+        page.click(submit)
+
+
+def sign_in(page, username, password=PASSWORD):
+    """Submit the sign-in form on the page; returns the page."""
+    page.goto("/login/")
+    fill(page, {"#id_username": username, "#id_password": password}, submit="button[type=submit]")
+    return page
 
 
 def screenshot(page, name):

@@ -7,17 +7,22 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..factories import PASSWORD, mk_user
-from .conftest import screenshot
+from ..factories import mk_user
+from .conftest import fill, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, username, password=PASSWORD):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
+def send_notice(operator, title, level=None, body=None):
+    """The operator sends the auditors a notice from the notifications page (level and body if given)."""
+    operator.goto("/notifications/")
+    operator.click("summary")
+    operator.select_option("#id_audience", "auditor")
+    if level:
+        operator.select_option("#id_level", level)
+    if body:
+        operator.fill("#id_body", body)
+    fill(operator, {"#id_title": title}, submit="form[action='/notifications/notice/'] button[type=submit]")
 
 
 def test_sign_in_and_switch_language(new_page):
@@ -41,21 +46,13 @@ def test_notice_appears_live_and_lands_in_the_operation_log(new_page):
     mk_user("e2e-op", "operator")
     mk_user("e2e-aud", "auditor")
 
-    auditor = new_page()
-    sign_in(auditor, "e2e-aud")
+    auditor = sign_in(new_page(), "e2e-aud")
     expect(auditor.locator("h1")).to_have_text("Dashboard")
     expect(auditor.locator("#notif-count")).to_have_text("0")
     expect(auditor.locator("body")).to_have_attribute("data-live", "open")
 
-    operator = new_page()
-    sign_in(operator, "e2e-op")
-    operator.goto("/notifications/")
-    operator.click("summary")
-    operator.select_option("#id_audience", "auditor")
-    operator.select_option("#id_level", "warning")
-    operator.fill("#id_title", "Maintenance tonight 22:00")
-    operator.fill("#id_body", "etcd defragmentation")
-    operator.click("form[action='/notifications/notice/'] button[type=submit]")
+    operator = sign_in(new_page(), "e2e-op")
+    send_notice(operator, "Maintenance tonight 22:00", level="warning", body="etcd defragmentation")
     expect(operator.get_by_role("status")).to_contain_text("Notice sent to 1 users")
 
     # no reload on the auditor's page: the badge and a toast arrive over the websocket
@@ -70,18 +67,13 @@ def test_notice_appears_live_and_lands_in_the_operation_log(new_page):
     # an open list gets the new row on top, live, with no htmx error in the console
     errors = []
     auditor.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    operator.goto("/notifications/")
-    operator.click("summary")
-    operator.select_option("#id_audience", "auditor")
-    operator.fill("#id_title", "Second notice")
-    operator.click("form[action='/notifications/notice/'] button[type=submit]")
+    send_notice(operator, "Second notice")
     expect(auditor.locator("#notification-rows tr").first).to_contain_text("Second notice")
     expect(auditor.locator("#notif-count")).to_have_text("1")
     assert errors == []
 
     auditor.goto("/oplog/")
-    auditor.fill("#id_action", "notification.send_notice")
-    auditor.click("#oplog-filter button[type=submit]")
+    fill(auditor, {"#id_action": "notification.send_notice"}, submit="#oplog-filter button[type=submit]")
     row = auditor.locator("#oplog-entries tbody tr").first
     expect(row).to_contain_text("e2e-op")
     expect(row).to_contain_text("Succeeded")

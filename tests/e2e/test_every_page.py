@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from console.kube import kube
+from console.kube.kinds import KINDS
 from console.clusters.models import MirroredObject
 from console.jobs.models import Job
 from console.clusters.watcher import ClusterWatchers
@@ -18,8 +18,7 @@ from workloads import services as app_services
 from workloads.models import App
 
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress", "HorizontalPodAutoscaler")
@@ -61,7 +60,7 @@ def console_with_an_app(sandbox):
     member = mk_member(tenant, "e-dev", password=PASSWORD)
     project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
     wait(lambda: Project.objects.get(pk=project.pk).status == "active", 30, "the namespace was not provisioned")
-    watchers = ClusterWatchers(kinds=[kube.KINDS_BY_NAME[kind] for kind in WATCHED])
+    watchers = ClusterWatchers(kinds=[KINDS[kind] for kind in WATCHED])
     watchers.refresh()
     project.refresh_from_db()
     app, _job = app_services.deploy_app(project, acting_user=member, name="shop", kind="Deployment",

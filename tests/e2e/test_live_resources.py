@@ -5,15 +5,14 @@ from playwright.sync_api import expect
 
 from console.clusters import crypto
 
-from console.kube import kube
+from console.kube.kinds import KINDS
 from console.clusters.models import Cluster
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
 from console.clusters.watcher import ClusterWatchers
 
 from ..factories import mk_user
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 DEPLOYMENTS = BY_PATH[("apps", "v1", "deployments")]
@@ -25,7 +24,7 @@ def watched_sandbox():
     sandbox = SandboxCluster(nodes=3, clock_speed=5).start()
     sandbox.store.create(BY_PATH[("", "v1", "namespaces")], "", {"metadata": {"name": "shop"}})
     Cluster.objects.create(name="sbx", server=sandbox.url, context="sandbox", kubeconfig_encrypted=crypto.encrypt(sandbox.kubeconfig_text()))
-    watchers = ClusterWatchers(kinds=[kube.KINDS_BY_NAME["Pod"], kube.KINDS_BY_NAME["Deployment"]])
+    watchers = ClusterWatchers(kinds=[KINDS["Pod"], KINDS["Deployment"]])
     watchers.refresh()
     yield sandbox
     watchers.stop(timeout=5)
@@ -34,8 +33,7 @@ def watched_sandbox():
 
 def test_pods_appear_change_and_disappear_without_reload(new_page, watched_sandbox):
     mk_user("live-op", "operator")
-    page = new_page()
-    sign_in(page, "live-op")
+    page = sign_in(new_page(), "live-op")
     page.goto("/clusters/sbx/resources/Pod/?namespace=shop")
     expect(page.locator("body")).to_have_attribute("data-live", "open")
     expect(page.locator("#resource-rows")).to_contain_text("No objects match")

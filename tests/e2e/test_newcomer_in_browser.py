@@ -8,8 +8,7 @@ from console.oplog import oplog
 from console.choices import OperationResult
 
 from ..factories import PASSWORD, mk_member, mk_tenant, mk_user
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,8 +21,7 @@ def test_language_menu_navigation_per_role_and_favicon(new_page):
     mk_user("nb-op", "operator")
     mk_member(mk_tenant("acme"), "nb-alice", role="tenant-admin", password=PASSWORD)
 
-    member = new_page(locale="zh-CN")
-    sign_in(member, "nb-alice")
+    member = sign_in(new_page(locale="zh-CN"), "nb-alice")
     expect(member.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(member.locator("#main-nav")).to_contain_text("租户")
     menu = member.locator("#language-switch select option")
@@ -38,8 +36,7 @@ def test_language_menu_navigation_per_role_and_favicon(new_page):
     assert "/clusters/" not in nav_links(member) and "/oplog/" not in nav_links(member)
     screenshot(member, "newcomer-tenant-admin-en")
 
-    operator = new_page()
-    sign_in(operator, "nb-op")
+    operator = sign_in(new_page(), "nb-op")
     expect(operator.locator("#main-nav")).to_contain_text("Operation log")
     assert {"/clusters/", "/oplog/"} <= set(nav_links(operator))
     icon = operator.locator("link[rel=icon]").get_attribute("href")

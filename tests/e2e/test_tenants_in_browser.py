@@ -8,32 +8,24 @@ from playwright.sync_api import expect
 
 from console.oplog.models import OperationLogEntry
 
-from ..factories import PASSWORD, mk_cluster, mk_member, mk_tenant, mk_user
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from ..factories import PASSWORD, mk_member, mk_tenant, mk_user
+from .conftest import fill, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+CREATE = "button[type=submit]:has-text('Create')"
 
 
-def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
-    mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+def test_tenant_setup_namespace_and_isolation(new_page, cluster):
     mk_user("t-op", "operator")
     mk_member(mk_tenant("globex"), "globex-dev", password=PASSWORD)
 
-    operator = new_page()
-    sign_in(operator, "t-op")
+    operator = sign_in(new_page(), "t-op")
     operator.click("#main-nav >> text=Tenants")
     operator.click("text=Create tenant")
-    operator.fill("#id_name", "acme")
-    operator.fill("#id_display_name", "Acme Corp")
-    operator.select_option("#id_clusters", label="sandbox")
-    operator.fill("#id_limit_cpu", "4")
-    operator.fill("#id_limit_memory", "8Gi")
-    operator.fill("#id_limit_pods", "20")
-    operator.fill("#id_quota_cpu", "1")
-    operator.fill("#id_quota_memory", "2Gi")
-    operator.fill("#id_quota_pods", "10")
-    operator.click("button[type=submit]:has-text('Create')")
+    fill(operator, {"#id_name": "acme", "#id_display_name": "Acme Corp"})
+    operator.select_option("#id_clusters", label=cluster.name)
+    fill(operator, {"#id_limit_cpu": "4", "#id_limit_memory": "8Gi", "#id_limit_pods": "20",
+                    "#id_quota_cpu": "1", "#id_quota_memory": "2Gi", "#id_quota_pods": "10"}, submit=CREATE)
     expect(operator.locator("h1")).to_contain_text("Acme Corp")
     operator.fill("#member-form input[name=username]", "wile")
     operator.select_option("#member-form select[name=role]", "tenant-admin")
@@ -42,28 +34,21 @@ def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
     password = re.search(r"one-time password (\S+)", notice.inner_text()).group(1)
     expect(operator.locator("#member-table")).to_contain_text("wile")
 
-    member = new_page()
-    sign_in(member, "wile", password)
+    member = sign_in(new_page(), "wile", password)
     # the one-time password works once: the console asks for the member's own first
     expect(member.get_by_test_id("must-change-password")).to_be_visible()
-    member.fill("#id_old_password", password)
-    member.fill("#id_new_password1", "Wile-E-Coyote-2026")
-    member.fill("#id_new_password2", "Wile-E-Coyote-2026")
-    member.click("button[type=submit]:has-text('Change password')")
+    fill(member, {"#id_old_password": password, "#id_new_password1": "Wile-E-Coyote-2026",
+                  "#id_new_password2": "Wile-E-Coyote-2026"}, submit="button[type=submit]:has-text('Change password')")
     expect(member.get_by_test_id("must-change-password")).to_have_count(0)
     expect(member.locator("#tenant-select")).to_have_value("acme")
     member.click("#main-nav >> text=Tenants")
     member.click("text=Acme Corp")
     member.click("text=Create namespace")
-    member.fill("#id_short_name", "Shop!")
-    member.click("button[type=submit]:has-text('Create')")
+    fill(member, {"#id_short_name": "Shop!"}, submit=CREATE)
     expect(member.get_by_role("alert")).to_contain_text("DNS-1123")
-    member.fill("#id_short_name", "shop")
-    member.fill("#id_quota_cpu", "9")
-    member.click("button[type=submit]:has-text('Create')")
+    fill(member, {"#id_short_name": "shop", "#id_quota_cpu": "9"}, submit=CREATE)
     expect(member.get_by_role("alert")).to_contain_text("only 4 of the tenant's 4 is left")
-    member.fill("#id_quota_cpu", "1")
-    member.click("button[type=submit]:has-text('Create')")
+    fill(member, {"#id_quota_cpu": "1"}, submit=CREATE)
     expect(member.locator("h1")).to_contain_text("acme-shop")
     # The worker provisions it; the steps and the end arrive over the websocket.
     expect(member.locator("[data-testid=job]")).to_have_attribute("data-status", "succeeded", timeout=30_000)
@@ -76,8 +61,7 @@ def test_tenant_setup_namespace_and_isolation(new_page, sandbox):
     expect(member.locator("[data-testid=isolation]")).to_contain_text("Calico")
     screenshot(member, "tenant-page")
 
-    outsider = new_page()
-    sign_in(outsider, "globex-dev")
+    outsider = sign_in(new_page(), "globex-dev")
     response = outsider.goto("/tenants/acme/namespaces/acme-shop/")
     assert response.status == 404
     outsider.goto("/tenants/")

@@ -11,8 +11,7 @@ from workloads.models import App
 
 from ..factories import mk_user
 from ..workloads.conftest import spec
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from .conftest import screenshot, sign_in
 from .test_workloads_in_browser import acme_web, sandbox  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -23,8 +22,7 @@ def test_type_a_command_in_the_terminal(new_page, acme_web):  # noqa: F811
     acme_web.refresh_from_db()  # provisioned by the worker meanwhile
     wile = acme_web.tenant.memberships.get().user
     services.deploy_app(acme_web, acting_user=wile, name="term", kind="Deployment", spec=spec(replicas=1))
-    page = new_page()
-    sign_in(page, "wile")
+    page = sign_in(new_page(), "wile")
     page.goto(f"/workloads/acme/{acme_web.name}/apps/term/")
     expect(page.locator("#pod-table [data-phase]")).to_have_text(["Running"], timeout=30_000)
     page.locator("#pod-table [data-testid=open-terminal]").click()
@@ -51,8 +49,7 @@ def test_type_a_command_in_the_terminal(new_page, acme_web):  # noqa: F811
 
     # an auditor sees the app but is offered no terminal
     mk_user("term-aud", "auditor")
-    auditor = new_page()
-    sign_in(auditor, "term-aud")
+    auditor = sign_in(new_page(), "term-aud")
     auditor.goto(f"/workloads/acme/{acme_web.name}/apps/term/")
     expect(auditor.locator("#pod-table [data-phase]")).to_have_text(["Running"])
     expect(auditor.locator("[data-testid=open-terminal]")).to_have_count(0)

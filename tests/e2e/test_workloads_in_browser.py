@@ -8,35 +8,26 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from console.kube import kube
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
+from console.kube.kinds import KINDS
 from console.oplog.models import OperationLogEntry
 from console.clusters.watcher import ClusterWatchers
 from tenants import services as tenant_services
 from tenants.models import Project
 
-from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
-from .conftest import screenshot
-from .test_console_in_browser import sign_in
+from ..conftest import sandbox_fixture
+from ..factories import PASSWORD, mk_member, mk_user
+from .conftest import fill, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress")
+sandbox = sandbox_fixture(nodes=2)
 
 
 @pytest.fixture
-def sandbox():
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def acme_web(sandbox):
+def acme_web(cluster):
     """Tenant acme with a provisioned namespace acme-web (by the real worker), a member,
     and the watcher keeping the mirror."""
-    cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
     operator = mk_user("w-op", "operator")
     tenant = tenant_services.create_tenant(
         acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
@@ -48,28 +39,22 @@ def acme_web(sandbox):
     while Project.objects.get(pk=project.pk).status != "active":
         assert time.monotonic() < deadline, "the namespace was not provisioned"
         time.sleep(0.2)
-    watchers = ClusterWatchers(kinds=[kube.KINDS_BY_NAME[kind] for kind in WATCHED])
+    watchers = ClusterWatchers(kinds=[KINDS[kind] for kind in WATCHED])
     watchers.refresh()
     yield project
     watchers.stop(timeout=5)
 
 
 def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
-    page = new_page()
-    sign_in(page, "wile")
+    page = sign_in(new_page(), "wile")
     page.click("#main-nav >> text=Workloads")
     page.click("#deploy-menu")
     page.click("text=into acme-web on sandbox")
-    page.fill("#id_name", "shop")
-    page.fill("#id_image", "nginx 1.27")
-    page.fill("#id_ports", "http:80")
-    page.click("#deploy-form button[type=submit]")
+    deploy = "#deploy-form button[type=submit]"
+    fill(page, {"#id_name": "shop", "#id_image": "nginx 1.27", "#id_ports": "http:80"}, submit=deploy)
     expect(page.locator("[data-field-error=image]")).to_contain_text("is not a valid image reference")
-    page.fill("#id_image", "nginx:1.27")
-    page.fill("#id_replicas", "2")
-    page.fill("#id_env", "MODE=prod")
-    page.fill("#id_readiness_path", "/")
-    page.click("#deploy-form button[type=submit]")
+    fill(page, {"#id_image": "nginx:1.27", "#id_replicas": "2", "#id_env": "MODE=prod", "#id_readiness_path": "/"},
+         submit=deploy)
 
     expect(page.locator("h1")).to_contain_text("shop")
     # the worker's steps arrive over the websocket, the pods through the watcher's mirror
@@ -85,15 +70,13 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     # expose with a private domain
     page.click("#exposure summary")
     page.select_option("#id_service_type", "ClusterIP")
-    page.fill("#id_host", "shop.acme.internal")
-    page.click("#expose-form button[type=submit]")
+    fill(page, {"#id_host": "shop.acme.internal"}, submit="#expose-form button[type=submit]")
     expect(page.locator("[data-testid=ingress]")).to_contain_text("shop.acme.internal/", timeout=15_000)
 
     # upgrade and watch the rollout
     page.click("text=Upgrade")
     expect(page.locator("#id_image")).to_have_value("nginx:1.27")
-    page.fill("#id_image", "nginx:1.28")
-    page.click("#upgrade-form button[type=submit]")
+    fill(page, {"#id_image": "nginx:1.28"}, submit="#upgrade-form button[type=submit]")
     expect(page.locator("#revision-table tr[data-current] td").nth(1)).to_have_text("nginx:1.28", timeout=20_000)
     expect(page.locator("[data-testid=rollout-state]")).to_have_text("Complete", timeout=15_000)
     expect(page.locator("#revision-table tr[data-revision='2'] [data-who]")).to_have_text("wile")
@@ -108,9 +91,8 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
 
     # a canary at 20 %, watched beside stable, then promoted
     page.click("#canary summary")
-    page.fill("#canary-form [name=image]", "nginx:1.29")
-    page.fill("#canary-form [name=weight]", "20")
-    page.click("#canary-form button[type=submit]")
+    fill(page, {"#canary-form [name=image]": "nginx:1.29", "#canary-form [name=weight]": "20"},
+         submit="#canary-form button[type=submit]")
     expect(page.locator("[data-testid=canary]")).to_contain_text("20%")
     expect(page.locator("#canary-live [data-canary-ready]")).to_have_text("1", timeout=20_000)
     expect(page.locator("#canary-live tr[data-track=stable]")).to_contain_text("80%")

@@ -101,7 +101,7 @@ def test_embedded_run_serves_works_and_stops_cleanly(tmp_path):
             time.sleep(0.5)
         assert "sandbox-node-1" in browser.get("/clusters/sandbox/")
         # and the demo tenant's app, deployed by the console once the namespace is provisioned
-        assert "created demo app 'storefront' in demo-shop" in log.read_text()
+        # (while the console serves already)
         def storefront_row():
             row = re.search(r'data-app="demo-shop/storefront".*?</tr>', browser.get("/workloads/"), re.S)
             return row.group(0) if row else ""
@@ -109,6 +109,7 @@ def test_embedded_run_serves_works_and_stops_cleanly(tmp_path):
         while "text-bg-success" not in (row := storefront_row()):  # the Running badge
             assert time.monotonic() < deadline, row
             time.sleep(0.5)
+        assert "created demo app 'storefront' in demo-shop" in log.read_text()
     finally:
         returncode = stop_with_ctrl_c(process)
     assert returncode == 0, log.read_text()[-2000:]

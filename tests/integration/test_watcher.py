@@ -10,7 +10,7 @@ from django.db import OperationalError
 
 from console.clusters import crypto
 
-from console.kube import kube
+from console.kube import kinds
 
 from console.clusters import mirror
 
@@ -23,7 +23,7 @@ from console.clusters.watcher import ClusterWatchers
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 CONFIGMAPS = BY_PATH[("", "v1", "configmaps")]
 NAMESPACES = BY_PATH[("", "v1", "namespaces")]
-KINDS = [kube.KINDS_BY_NAME["ConfigMap"], kube.KINDS_BY_NAME["Pod"], kube.KINDS_BY_NAME["Deployment"]]
+KINDS = [kinds.KINDS["ConfigMap"], kinds.KINDS["Pod"], kinds.KINDS["Deployment"]]
 
 
 @pytest.fixture

@@ -30,3 +30,14 @@ def deployment(name, replicas=2, image="nginx:1.27", labels=None, **spec):
     labels = labels or {"app": name}
     return {"metadata": {"name": name}, "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}}, **spec}}
+
+
+def resize_claim(sandbox, name, size, namespace="default"):
+    """`kubectl patch pvc` to a new storage request."""
+    patch = json.dumps({"spec": {"resources": {"requests": {"storage": size}}}})
+    return kubectl(sandbox, "patch", "pvc", name, "-n", namespace, "-p", patch)
+
+
+def snapshot_manifest(name, claim, namespace="default"):
+    return (f"apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {{name: {name}, namespace: "
+            f"{namespace}}}\nspec: {{source: {{persistentVolumeClaimName: {claim}}}}}\n")

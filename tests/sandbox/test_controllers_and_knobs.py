@@ -76,11 +76,19 @@ def test_statefulset_claims_and_snapshot_restore(api, core, ns):
     assert snap["spec"]["volumeSnapshotClassName"] == "ceph-rbd-snapclass" and snap["status"]["restoreSize"] == "2Gi"
     content = custom.get_cluster_custom_object("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", snap["status"]["boundVolumeSnapshotContentName"])
     assert content["status"]["readyToUse"] and content["spec"]["driver"] == "rbd.csi.ceph.com"
-    core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": "restored"}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
-        "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"}}})
-    restored = wait_for(lambda: (lambda c: c if c.status.phase == "Bound" else None)(core.read_namespaced_persistent_volume_claim("restored", ns)))
-    assert restored.status.capacity["storage"] == "2Gi"  # at least the snapshot's size
+    for name, size in (("too-small", "1Gi"), ("restored", "3Gi")):
+        core.create_namespaced_persistent_volume_claim(ns, {"metadata": {"name": name}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}},
+            "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "snap"}}})
+    restored = wait_for(lambda: (lambda c: c if c.status.phase == "Bound" else None)(
+        core.read_namespaced_persistent_volume_claim("restored", ns)))
+    assert restored.status.capacity["storage"] == "3Gi"
+    # the external-provisioner refuses a claim smaller than the snapshot's restoreSize; it stays Pending
+    failed = wait_for(lambda: [e for e in core.list_namespaced_event(
+        ns, field_selector="involvedObject.name=too-small").items if e.reason == "ProvisioningFailed"])
+    assert failed[0].message == ('failed to provision volume with StorageClass "ceph-rbd": requested volume size '
+                                 '1073741824 is less than the size 2147483648 for the source snapshot snap')
+    assert core.read_namespaced_persistent_volume_claim("too-small", ns).status.phase == "Pending"
 
 
 def test_daemonset_job_and_cronjob(api, core, ns, sandbox):

@@ -1,24 +1,10 @@
 import pytest
-from django.utils import translation
 
+from ..conftest import english_fixture, sandbox_fixture
 from ..factories import mk_member, mk_tenant
 
-
-@pytest.fixture(autouse=True)
-def english():
-    """Services speak the active language (Chinese by default); these tests read English."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    """A sandbox cluster on loopback, shared by a module's tests (namespaces differ per test)."""
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
+english = english_fixture(autouse=True)
+sandbox = sandbox_fixture("module", nodes=2)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ worker runs them, results read back from the cluster."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.kube.cluster_api import ApiRefused, ClusterAPI
+from console.kube.api import ClusterAPI
+from console.kube.errors import ApiRefused
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from tenants import access, manifests, services
@@ -152,7 +153,7 @@ def test_a_namespace_of_someone_else_is_not_taken_over(cluster, acme, acme_admin
         api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme-legacy"}})
     _project, job = services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="legacy")
     job = run(job)
-    assert job.status == "failed" and "does not belong to this tenant" in job.error
+    assert job.status == "failed" and "does not belong to this tenant" in str(job.error)
     assert Project.objects.get(name="acme-legacy").status == "failed"
     assert OperationLogEntry.objects.filter(action="namespace.create.finish", result="failed").exists()
 

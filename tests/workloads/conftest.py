@@ -1,33 +1,18 @@
 import itertools
 
 import pytest
-from django.utils import translation
 
+from ..conftest import english_fixture, sandbox_fixture
 from ..factories import mk_member
 
 _namespaces = itertools.count(1)
+english = english_fixture(autouse=True)
+sandbox = sandbox_fixture("module", nodes=2)  # each test gets its own namespace
 
 
 @pytest.fixture(autouse=True)
-def english():
-    """Services speak the active language (Chinese by default); these tests read English."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    """A sandbox cluster on loopback, shared by a module's tests (each test gets its own namespace)."""
-    from console.sandbox import SandboxCluster
-
-    cluster = SandboxCluster(nodes=2, clock_speed=20).start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(autouse=True)
-def quick_rollouts(settings):
-    settings.CAAS_ROLLOUT_TIMEOUT = 20
+def rollouts_end_soon(quick_rollouts):
+    """Every test here has quick rollouts."""
 
 
 @pytest.fixture
@@ -90,7 +75,7 @@ def spec(**changes):
 def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "ReplicaSet", "Pod", "Event", "Service", "Ingress")):
     """What the watcher would do: copy the namespace's objects into the resource mirror."""
     from console.clusters import mirror
-    from console.kube.cluster_api import ClusterAPI
+    from console.kube.api import ClusterAPI
     from console.clusters.models import MirroredObject
 
     with ClusterAPI(cluster) as api:
@@ -121,7 +106,7 @@ def web(project, dev):
 @pytest.fixture
 def pod(cluster, web):
     """The name of web's first pod (modules that want exactly one deploy web with one replica)."""
-    from console.kube.cluster_api import ClusterAPI
+    from console.kube.api import ClusterAPI
 
     with ClusterAPI(cluster) as api:
         return api.list("Pod", web.namespace, label_selector="caas.io/app=web")[0]["metadata"]["name"]

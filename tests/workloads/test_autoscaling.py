@@ -7,7 +7,8 @@ from datetime import datetime, time as clock, timezone
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.kube.cluster_api import ClusterAPI
+from console.clusters import mirror
+from console.kube.api import ClusterAPI
 from console.jobs.models import Job
 from console.notifications.models import Notification
 from console.oplog.models import OperationLogEntry
@@ -41,7 +42,8 @@ def test_scheduled_scaling_runs_once_a_day_at_the_tenants_local_time(cluster, we
     entry = OperationLogEntry.objects.get(action="workload.scale")
     assert entry.actor_name == "system" and entry.before == {"replicas": 2}
     assert entry.after == {"replicas": 4, "reason": "schedule", "by": "system"}
-    assert Notification.objects.filter(user=dev, title="web scaled from 2 to 4 replicas", body__startswith="Scheduled scaling").exists()
+    notes = {str(note.title): str(note.body) for note in Notification.objects.filter(user=dev)}
+    assert notes["web scaled from 2 to 4 replicas"].startswith("Scheduled scaling")
     assert ScaleSchedule.objects.get(pk=morning.pk).last_run_on.isoformat() == "2026-11-25"
     # Saturday: not on the list
     assert tasks.run_scale_schedules(now=datetime(2026, 11, 28, 14, 30, tzinfo=timezone.utc)) == 0
@@ -55,8 +57,8 @@ def test_schedule_rules_and_a_refused_run_is_announced(cluster, web, dev, operat
     schedule = services.add_scale_schedule(web, acting_user=dev, at=clock(8, 0), replicas=50, weekdays=list(range(7)))
     ScaleSchedule.objects.update(last_run_on=None)
     assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)) == 0
-    note = Notification.objects.get(user=dev, title="Scheduled scaling of web to 50 did not run")
-    assert "Not enough quota" in note.body
+    notes = {str(note.title): str(note.body) for note in Notification.objects.filter(user=dev)}
+    assert "Not enough quota" in notes["Scheduled scaling of web to 50 did not run"]
     assert OperationLogEntry.objects.get(action="app.scale", result="failed").actor_name == "system"
     services.remove_scale_schedule(web, acting_user=dev, schedule_id=schedule.pk)
     assert not ScaleSchedule.objects.exists()
@@ -91,10 +93,21 @@ def test_autoscaler_scales_with_load_and_each_change_is_recorded(cluster, sandbo
     entry = OperationLogEntry.objects.get(action="workload.scale", actor_name="system")
     assert entry.before == {"replicas": 2} and entry.after["replicas"] == 4 and entry.after["reason"] == "autoscaler"
     assert "cpu" in entry.after["metrics"] and "(target 50%)" in entry.after["metrics"]
-    assert Notification.objects.filter(user=dev, title="web scaled from 2 to 4 replicas", body__startswith="Autoscaler: cpu").exists()
+    notes = {str(note.title): str(note.body) for note in Notification.objects.filter(user=dev)}
+    assert notes["web scaled from 2 to 4 replicas"].startswith("Autoscaler: cpu")
 
     job = run(services.remove_autoscaler(web, acting_user=dev))
     assert job.status == "succeeded", job.error
     with ClusterAPI(cluster) as api:
         assert api.get("HorizontalPodAutoscaler", "web", web.namespace) is None
     assert App.objects.get(pk=web.pk).autoscaler == {}
+
+
+def test_a_scaling_the_console_had_no_count_before_reads_scaled_to_never_from_none(cluster, web, dev):
+    App.objects.filter(pk=web.pk).update(autoscaler={"min": 2, "max": 4, "cpu": 50, "memory": None}, observed_replicas=None)
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "status": {"desiredReplicas": 3},
+           "metadata": {"name": "web", "namespace": web.namespace, "uid": "hpa-web", "resourceVersion": "7"}}
+    mirror.apply_events(cluster.pk, "HorizontalPodAutoscaler", [("ADDED", hpa)])
+    assert tasks.observe_autoscalers() == 1
+    titles = [str(note.title) for note in Notification.objects.filter(user=dev)]
+    assert "web scaled to 3 replicas" in titles and not any("None" in title for title in titles)

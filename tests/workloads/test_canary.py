@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.oplog.models import OperationLogEntry
 from workloads import selectors, services
 from workloads.models import App

@@ -7,7 +7,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from console.kube.cluster_api import ApiRefused, ClusterAPI
+from console.kube.api import ClusterAPI
+from console.kube.errors import ApiRefused
 from workloads import selectors, services, tasks
 
 from .conftest import mirror_namespace, run

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from workloads import imports, services

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from console.live import realtime
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from tenants import services as tenant_services

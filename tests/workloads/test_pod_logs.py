@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from console.live import realtime
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from tenants import services as tenant_services
 from workloads import podlogs, services
 

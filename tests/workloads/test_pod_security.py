@@ -5,7 +5,7 @@ and YAML import, with a message naming the field, nothing created), and its own 
 import pytest
 from django.urls import reverse
 
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from tenants import services as tenant_services

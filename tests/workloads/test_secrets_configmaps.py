@@ -8,7 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from workloads import configs

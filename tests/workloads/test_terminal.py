@@ -14,8 +14,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import path, reverse
 
-from console.kube import kube
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
+from console.kube.errors import ClusterError
 from console.oplog.models import OperationLogEntry
 from workloads import services, terminal
 from workloads.consumers import TerminalConsumer
@@ -187,7 +187,7 @@ def test_refused_by_the_cluster_and_for_bad_containers(sandbox, web, pod, dev):
 
 def test_exec_dials_only_allowed_addresses(settings, cluster, web, pod):
     settings.CLUSTER_API_ALLOWED_NETWORKS = ["10.0.0.0/8"]  # the sandbox is on 127.0.0.1
-    with ClusterAPI(cluster) as api, pytest.raises(kube.ClusterError) as refused:
+    with ClusterAPI(cluster) as api, pytest.raises(ClusterError) as refused:
         api.exec(pod, web.namespace, "web", ["sh"])
     assert refused.value.reason == "address"
 

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from django.urls import reverse
 
-from console.kube.cluster_api import ClusterAPI
+from console.kube.api import ClusterAPI
 from console.oplog.models import OperationLogEntry
 from workloads import configs, editor
 from workloads.models import App

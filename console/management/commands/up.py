@@ -1,53 +1,59 @@
-"""The embedded one-command run: database, demo data, in-process Celery worker and beat,
-the cluster watcher, and daphne serving HTTP and websockets, all in this process.
-Ctrl-C stops everything."""
+"""The embedded one-command run: database, the sandbox cluster, in-process Celery worker and
+beat, the cluster watcher, the demo data (`seed_demo`), and daphne serving HTTP and
+websockets, all in this process. Ctrl-C stops everything."""
 
 import asyncio
 import logging
 import socket
 import sys
 import threading
+from typing import Any
 
 from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from console.live import realtime
 from console.celery import app as celery_app
 from console.clusters.clusters import attach_embedded_cluster
-from console.signals import embedded_cluster_attached
+from console.clusters.models import Cluster
 from console.clusters.watcher import ClusterWatchers
+from console.live import realtime
+from console.signals import embedded_cluster_attached
 
 
 class Command(BaseCommand):
     help = "Run the whole console in one process (embedded mode)."
     requires_system_checks = []  # run in handle(), after the port check: they take seconds
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true", help="do not create demo users and workloads")
         parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox cluster")
 
-    def handle(self, *args, host, port, no_demo, no_sandbox, **options):
+    def handle(self, *args: Any, host: str, port: int, no_demo: bool, no_sandbox: bool, **options: Any) -> None:
         self.check_port(host, port)
         self.check()
         self.quiet_routine_logs()
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
-        if not no_demo:
-            call_command("seed_demo")
         self.reap_jobs()
-        sandbox = None if no_sandbox else self.start_sandbox(demo=not no_demo)
-        beat = EmbeddedService(celery_app, thread=True, schedule_filename=str(settings.STATE_DIR / "celerybeat-schedule"))
+        sandbox, cluster = (None, None) if no_sandbox else self.start_sandbox(demo=not no_demo)
+        schedule = str(settings.STATE_DIR / "celerybeat-schedule")
+        beat = EmbeddedService(celery_app, thread=True, schedule_filename=schedule)
         watchers = ClusterWatchers()
-        with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30):
+        with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
+                          shutdown_timeout=30):
             beat.start()
             rescan = threading.Event()
-            threading.Thread(target=self.watch_clusters, args=(watchers, rescan), name="cluster-rescan", daemon=True).start()
+            threading.Thread(target=self.watch_clusters, args=(watchers, rescan), name="cluster-rescan",
+                             daemon=True).start()
             try:
+                if not no_demo:  # what waits for the worker (the demo app) is done while the console serves
+                    call_command("seed_demo", cluster=cluster.name if cluster else None, background=True,
+                                 stdout=self.stdout)
                 self.serve(host, port)
             finally:
                 self.stdout.write("stopping watchers, worker and beat ...")
@@ -58,14 +64,16 @@ class Command(BaseCommand):
                     sandbox.stop()
         self.stdout.write("stopped")
 
-    def check_port(self, host, port):
+    def check_port(self, host: str, port: int) -> None:
         """Before migrating or starting anything: a taken port would only fail at the very end."""
         if port_in_use(host, port):
-            self.stderr.write(f"Port {port} is already in use: is the console already running? Use make run PORT={8080 if port != 8080 else 8081}.")
+            other = 8080 if port != 8080 else 8081
+            self.stderr.write(f"Port {port} is already in use: is the console already running? "
+                              f"Use make run PORT={other}.")
             sys.exit(1)
 
     @staticmethod
-    def quiet_routine_logs():
+    def quiet_routine_logs() -> None:
         """Beat sends tasks every 15 s: one terminal should show the credentials, requests and
         failures (celery.app.trace logs those at ERROR), not every scheduled tick."""
         for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
@@ -73,7 +81,7 @@ class Command(BaseCommand):
         # The in-memory broker has no host; kombu warns about it on every connection.
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
 
-    def reap_jobs(self):
+    def reap_jobs(self) -> None:
         """Jobs the previous run left active: with the in-memory queue, their messages and
         worker died with that process, so every one is lost; with Redis, only stale ones."""
         from console.jobs.jobs import reap_stale_jobs
@@ -82,27 +90,28 @@ class Command(BaseCommand):
         if reaped:
             self.stdout.write(f"{reaped} jobs of the previous run queued again or ended")
 
-    def start_sandbox(self, demo):
-        """The default cluster of the embedded run, reached through its kubeconfig only."""
+    def start_sandbox(self, demo: bool) -> tuple[Any, Cluster]:
+        """The default cluster of the embedded run, reached through its kubeconfig only; with
+        the demo, it holds the demo workloads made outside the console, as a real one would."""
         from console.sandbox import SandboxCluster
-        from console.sandbox.demo import seed_demo
+        from console.sandbox.demo import seed_demo as seed_sandbox_objects
 
         sandbox = SandboxCluster(nodes=3).start()
         path = sandbox.write_kubeconfig(settings.STATE_DIR / "sandbox.kubeconfig")
         if demo:
-            seed_demo(sandbox.store)
+            seed_sandbox_objects(sandbox.store)
         cluster = attach_embedded_cluster("sandbox", path.read_text(), description="The embedded sandbox cluster")
-        embedded_cluster_attached.send(sender=self.__class__, cluster=cluster, demo=demo, stdout=self.stdout)
+        embedded_cluster_attached.send(sender=self.__class__, cluster=cluster)
         self.stdout.write(f"sandbox cluster at {sandbox.url} (kubeconfig {path})")
-        return sandbox
+        return sandbox, cluster
 
-    def watch_clusters(self, watchers, stop, every=5.0):
+    def watch_clusters(self, watchers: ClusterWatchers, stop: threading.Event, every: float = 5.0) -> None:
         """The watcher, in this process: follow clusters as they are added and removed."""
         while not stop.is_set():
             watchers.refresh()
             stop.wait(every)
 
-    def serve(self, host, port):
+    def serve(self, host: str, port: int) -> None:
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
         from twisted.internet import reactor
@@ -119,7 +128,7 @@ class Command(BaseCommand):
         ).run()
 
 
-def port_in_use(host, port):
+def port_in_use(host: str, port: int) -> bool:
     """Whether a server listens on host:port (binding as daphne will: SO_REUSEADDR, so that
     connections of a previous run still closing do not count)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

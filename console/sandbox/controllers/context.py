@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from ..ceph import CephOptions, Csi
 from ..errors import ApiError
 from ..kinds import STORED, Resource
 from .events import EventRecorder
@@ -30,6 +31,7 @@ DEFAULT_DELAYS = {
     "job_run": 5.0,  # a Job's pod runs this long, then Succeeded
     "pvc_bind": 1.0,  # PVC → PV provisioned and Bound
     "snapshot_ready": 3.0,  # VolumeSnapshot → readyToUse
+    "retry": 1.0,  # a failed storage call is tried again after this, doubling up to 300 (the sidecars' backoff)
     "hpa_sync": 15.0,  # HPA evaluation period
     "log_interval": 1.0,  # one log line per container per this many seconds
     "crash_after": 3.0,  # a crashing container runs this long before it exits
@@ -69,7 +71,7 @@ class Context:
     """The state every controller family shares, and the small operations they all need."""
 
     def __init__(self, cluster, nodes: int, clock_speed: float, delays: dict[str, float] | None, seed: bool,
-                 max_events: int) -> None:
+                 max_events: int, ceph: CephOptions | None = None) -> None:
         self.cluster = cluster
         self.store = cluster.store
         self.node_count = nodes
@@ -87,6 +89,7 @@ class Context:
         self.errors: deque = deque(maxlen=50)
         self.recorder = EventRecorder(self.store, max_events)
         self.event = self.recorder.record
+        self.csi = Csi(ceph, lambda key: self.wake(key, self.clock.now()))  # ceph-csi's RBD driver
 
     # --- the work queue
 

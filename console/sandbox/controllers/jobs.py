@@ -14,11 +14,47 @@ from .workloads import WorkloadController
 
 R = STORED
 INDEX = "batch.kubernetes.io/job-completion-index"
+MAX_GENERATE_NAME = 58  # 63 less the 5 random characters the API server appends
 SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
 
 def phase_count(pods: list[dict], phase: str) -> int:
     return sum(1 for p in pods if (p.get("status") or {}).get("phase") == phase)
+
+
+def completion_index(pod: dict) -> int | None:
+    value = (pod["metadata"].get("annotations") or {}).get(INDEX, "")
+    return int(value) if value.isdigit() else None
+
+
+def intervals(indexes: set[int]) -> str:
+    """"0-2,4,6,7": indexes as the Job controller writes completedIndexes (two in a row take a comma)."""
+    runs: list[list[int]] = []
+    for i in sorted(indexes):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else f"{a}{',' if b == a + 1 else '-'}{b}" for a, b in runs)
+
+
+def indexed_template(job: dict, index: int) -> tuple[dict, str]:
+    """The pod template for one completion index and the pod name prefix, as the Job controller makes them:
+    the index as annotation, label, hostname and JOB_COMPLETION_INDEX in every container."""
+    name, value = job["metadata"]["name"], str(index)
+    template = copied((job.get("spec") or {}).get("template") or {})
+    meta = template.setdefault("metadata", {})
+    meta.setdefault("annotations", {})[INDEX] = value
+    meta.setdefault("labels", {})[INDEX] = value
+    spec = template.setdefault("spec", {})
+    spec["hostname"] = f"{name}-{index}"
+    env = {"name": "JOB_COMPLETION_INDEX",
+           "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.annotations['{INDEX}']"}}}
+    for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        if not any(e.get("name") == env["name"] for e in container.get("env") or []):
+            container.setdefault("env", []).append(copied(env))
+    suffix = f"-{index}-"
+    return template, name[:MAX_GENERATE_NAME - len(suffix)] + suffix
 
 
 def finished_as(job: dict) -> str | None:
@@ -44,9 +80,13 @@ class Jobs(WorkloadController):
             self.expire(key, job)
             return
         pods = self.ctx.owned(R["pods"], job)
-        succeeded, failed = phase_count(pods, "Succeeded"), phase_count(pods, "Failed")
-        active = [p for p in pods if pod_active(p)]
         completions = spec.get("completions", 1)
+        indexed = spec.get("completionMode") == "Indexed"
+        done = {completion_index(p) for p in pods if (p.get("status") or {}).get("phase") == "Succeeded"}
+        done = {i for i in done if i is not None and i < (completions or 0)}
+        succeeded = len(done) if indexed else phase_count(pods, "Succeeded")
+        failed = phase_count(pods, "Failed")
+        active = [p for p in pods if pod_active(p)]
         status = dict(old)
         now = now_iso()
         status.setdefault("startTime", now)
@@ -70,7 +110,9 @@ class Jobs(WorkloadController):
             self.ctx.event(job, "Completed", "Job completed", "Normal", "job-controller")
         elif not spec.get("suspend"):
             remaining = (completions - succeeded) if completions is not None else spec.get("parallelism", 1)
-            self.start_pods(job, pods, active, min(spec.get("parallelism", 1), remaining) - len(active))
+            self.start_pods(job, done, active, min(spec.get("parallelism", 1), remaining) - len(active))
+        if indexed and done:
+            status["completedIndexes"] = intervals(done)
         status.update(active=len(active), succeeded=succeeded, failed=failed, conditions=conditions,
                       ready=sum(1 for p in active if pod_ready(p)), terminating=0,
                       uncountedTerminatedPods={})
@@ -92,20 +134,21 @@ class Jobs(WorkloadController):
         else:
             self.ctx.wake(key, self.ctx.clock.now() + ttl)
 
-    def start_pods(self, job: dict, pods: list[dict], active: list[dict], count: int) -> None:
-        """Up to `count` more pods (appended to `active`); in Indexed mode each takes the lowest free index."""
+    def start_pods(self, job: dict, done: set[int], active: list[dict], count: int) -> None:
+        """Up to `count` more pods (appended to `active`); in Indexed mode each takes the lowest index
+        that has neither succeeded nor a pod running for it."""
         spec, name = job.get("spec") or {}, job["metadata"]["name"]
+        free = iter(())
+        if spec.get("completionMode") == "Indexed":
+            taken = done | {completion_index(p) for p in active}
+            free = (i for i in range(spec.get("completions") or 0) if i not in taken)
         for _ in range(max(0, count)):
-            index, extra = None, {}
-            if spec.get("completionMode") == "Indexed":
-                used = {(p["metadata"].get("annotations") or {}).get(INDEX) for p in pods}
-                index = next(str(i) for i in range(spec.get("completions", 1) or 1000) if str(i) not in used)
-                extra = {INDEX: index}
-            template = copied(spec.get("template") or {})
-            if index is not None:
-                template.setdefault("metadata", {}).setdefault("annotations", {}).update(extra)
-            pod = self.spawn(job, template, "job-controller", generate=f"{name}-{index + '-' if index else ''}",
-                             extra_labels=extra)
+            index = next(free, None)
+            if spec.get("completionMode") == "Indexed" and index is None:
+                break
+            template, prefix = (copied(spec.get("template") or {}), f"{name}-") if index is None else \
+                indexed_template(job, index)
+            pod = self.spawn(job, template, "job-controller", generate=prefix)
             if pod is None:
                 break
             active.append(pod)

@@ -1,5 +1,5 @@
 """Nodes: registration (sandbox-node-N) and the node lifecycle controller's conditions and
-taints, driven by injected node faults."""
+taints, driven by injected node faults and cordoning (spec.unschedulable)."""
 
 import json
 
@@ -12,6 +12,12 @@ R = STORED
 PRESSURES = (("MemoryPressure", "KubeletHasSufficientMemory", "KubeletHasInsufficientMemory"),
              ("DiskPressure", "KubeletHasNoDiskPressure", "KubeletHasDiskPressure"),
              ("PIDPressure", "KubeletHasSufficientPID", "KubeletHasInsufficientPID"))
+TAINT_PREFIX = "node.kubernetes.io/"
+UNSCHEDULABLE_KEY = f"{TAINT_PREFIX}unschedulable"
+# TaintNodesByCondition: the NoSchedule taint a condition in this state brings
+CONDITION_TAINTS = {("Ready", "False"): "not-ready", ("Ready", "Unknown"): "unreachable",
+                    ("MemoryPressure", "True"): "memory-pressure", ("DiskPressure", "True"): "disk-pressure",
+                    ("PIDPressure", "True"): "pid-pressure"}
 
 
 def node_ip(node: str) -> str:
@@ -72,24 +78,36 @@ class Nodes(Controller):
                                         lastHeartbeatTime=at))
         return conditions
 
+    def wanted_taints(self, node: dict, conditions: list[dict]) -> list[dict]:
+        """The node's taints as the lifecycle controller keeps them: others' taints untouched, its own
+        (node.kubernetes.io/...) following the conditions and spec.unschedulable; a NoExecute taint for a
+        node that is not ready (with the time it was added, as eviction counts from it)."""
+        current = (node.get("spec") or {}).get("taints") or []
+        wanted = [(f"{TAINT_PREFIX}{CONDITION_TAINTS[c['type'], c['status']]}", "NoSchedule") for c in conditions
+                  if (c["type"], c["status"]) in CONDITION_TAINTS]
+        if (node.get("spec") or {}).get("unschedulable"):
+            wanted.append((UNSCHEDULABLE_KEY, "NoSchedule"))
+        wanted += [(key, "NoExecute") for key, _ in wanted if key.endswith(("/not-ready", "/unreachable"))]
+        kept = [t for t in current
+                if not t.get("key", "").startswith(TAINT_PREFIX) or (t["key"], t.get("effect")) in wanted]
+        have = {(t["key"], t.get("effect")) for t in kept}
+        added = [{"key": key, "effect": effect} | ({"timeAdded": now_iso()} if effect == "NoExecute" else {})
+                 for key, effect in wanted if (key, effect) not in have]
+        return kept + added
+
     def sync(self, key: Key) -> None:
         node = self.ctx.get(key)
         if node is None:
             return
         name = key[2]
-        wanted = self.node_conditions(name)
         current = (node.get("status") or {}).get("conditions") or []
-        if [(c["type"], c["status"]) for c in current] == [(c["type"], c["status"]) for c in wanted]:
-            return
-        taints = [t for t in (node.get("spec") or {}).get("taints") or []
-                  if not t.get("key", "").startswith("node.kubernetes.io/")]
-        ready = self.ctx.node_faults.get(name) != "NotReady"
-        if not ready:
-            taints += [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": now_iso()},
-                       {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": now_iso()}]
         merged = list(current)
-        for wanted_condition in wanted:
+        for wanted_condition in self.node_conditions(name):
             merged = set_condition(merged, wanted_condition)
+        taints = self.wanted_taints(node, merged)
+        conditions_changed = [(c["type"], c["status"]) for c in current] != [(c["type"], c["status"]) for c in merged]
+        if not conditions_changed and taints == ((node.get("spec") or {}).get("taints") or []):
+            return
 
         def change(obj):
             obj["status"]["conditions"] = merged
@@ -97,9 +115,15 @@ class Nodes(Controller):
             if not taints:
                 obj["spec"].pop("taints", None)
         self.store.mutate(R["nodes"], "", name, change, keep_status=True)
-        self.ctx.event(node, "NodeReady" if ready else "NodeNotReady",
-                       f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}", "Normal",
-                       "node-controller")
+        if conditions_changed:
+            ready = self.ctx.node_faults.get(name) != "NotReady"
+            self.ctx.event(node, "NodeReady" if ready else "NodeNotReady",
+                           f"Node {name} status is now: {'NodeReady' if ready else 'NodeNotReady'}", "Normal",
+                           "node-controller")
+        cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+        if cordoned != any(t.get("key") == UNSCHEDULABLE_KEY for t in (node.get("spec") or {}).get("taints") or []):
+            status = "NodeNotSchedulable" if cordoned else "NodeSchedulable"
+            self.ctx.event(node, status, f"Node {name} status is now: {status}", "Normal", "kubelet", name)
         for pod in self.store.iter_refs(R["pods"]):
             if (pod.get("spec") or {}).get("nodeName") == name:
                 self.ctx.mark(("pods", pod["metadata"]["namespace"], pod["metadata"]["name"]))

@@ -9,6 +9,7 @@ import threading
 import time
 import traceback
 
+from ..ceph import CephOptions
 from ..errors import ApiError
 from ..kinds import STORED
 from .context import Context, Handler, Key
@@ -20,11 +21,11 @@ log = logging.getLogger(__name__)
 R = STORED
 RESYNC_REAL_SECONDS = 1.0
 RESYNCED = ("namespaces", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "services",
-            "persistentvolumeclaims", "volumesnapshots", "horizontalpodautoscalers", "resourcequotas", "ingresses",
-            "poddisruptionbudgets")
+            "persistentvolumeclaims", "persistentvolumes", "volumesnapshots", "volumesnapshotcontents",
+            "horizontalpodautoscalers", "resourcequotas", "ingresses", "poddisruptionbudgets")
 # A change to a kind also queues these sweeps: (kind, per namespace (else cluster-wide)).
 FOLLOWERS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "pods": (("@endpoints", True), ("@quota", True), ("@daemonsets", False), ("@pvc-protection", True)),
+    "pods": (("@endpoints", True), ("@quota", True), ("@daemonsets", False), ("@pvc-users", True)),
     "services": (("@quota", True),),
     "configmaps": (("@quota", True),),
     "secrets": (("@quota", True),),
@@ -56,8 +57,8 @@ class Controllers:
     errors = shared("errors")
 
     def __init__(self, cluster, nodes: int = 3, clock_speed: float = 1.0, delays: dict[str, float] | None = None,
-                 seed: bool = True, max_events: int = 5000) -> None:
-        self.ctx = Context(cluster, nodes, clock_speed, delays, seed, max_events)
+                 seed: bool = True, max_events: int = 5000, ceph: CephOptions | None = None) -> None:
+        self.ctx = Context(cluster, nodes, clock_speed, delays, seed, max_events, ceph)
         self.families = Families(self.ctx)
         self.registry: dict[str, Handler] = build_registry(self.families)
         self.store = self.ctx.store
@@ -94,6 +95,7 @@ class Controllers:
         self.stop_event.set()
         if self.thread and self.thread is not threading.current_thread():
             self.thread.join(10)
+        self.ctx.csi.stop()
 
     def loop(self) -> None:
         while not self.stop_event.wait(self.tick_seconds):

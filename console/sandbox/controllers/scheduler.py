@@ -1,5 +1,9 @@
-"""The scheduler: binds a pending pod to a ready node its tolerations, node affinity and
-claims allow and whose allocatable room fits its requests, or says why none does."""
+"""The scheduler: binds a pending pod to a node its tolerations, node affinity and claims
+allow and whose allocatable room fits its requests, or says why none does, in kube-scheduler's
+words. Each node is judged by the default filter plugins in their order (NodeUnschedulable,
+TaintToleration, NodeAffinity, NodeResourcesFit); the first that refuses it names the reason.
+Claims that wait for their first consumer get the chosen node (volume.kubernetes.io/selected-node)
+and the pod is bound once they are."""
 
 import hashlib
 
@@ -7,10 +11,16 @@ from .. import quantity
 from ..admission import container_totals
 from ..kinds import STORED
 from .context import Controller, Key
-from .helpers import condition, has_condition, pod_active, qos_class, set_condition
+from .helpers import condition, pod_active, qos_class, set_condition
+from .nodes import UNSCHEDULABLE_KEY
 
 R = STORED
-UNREACHABLE = "node(s) had untolerated taint {node.kubernetes.io/unreachable: }"
+UNSCHEDULABLE_TAINT = {"key": UNSCHEDULABLE_KEY, "effect": "NoSchedule"}
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+# Preemption's verdict on a node: evicting pods cannot cure these reasons (UnschedulableAndUnresolvable)...
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+# ...while too little room could be, but the sandbox's pods all share one priority.
+NO_VICTIMS = "No preemption victims found for incoming pod"
 
 
 def affinity_allows(pod: dict, node: dict) -> bool:
@@ -39,16 +49,28 @@ def term_matches(term: dict, name: str, labels: dict) -> bool:
     return True
 
 
-def tolerates(pod: dict, node: dict) -> bool:
-    tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+def tolerated(tolerations: list[dict], taint: dict) -> bool:
+    """Toleration.ToleratesTaint: its effect and key (when set) match, and it says Exists or the same value."""
+    for toleration in tolerations:
+        if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
             continue
-        if not any((t.get("operator") == "Exists" and (not t.get("key") or t.get("key") == taint.get("key"))) or
-                   (t.get("key") == taint.get("key") and t.get("value") == taint.get("value"))
-                   for t in tolerations if not t.get("effect") or t.get("effect") == taint.get("effect")):
-            return False
-    return True
+        if toleration.get("key") and toleration["key"] != taint.get("key"):
+            continue
+        if toleration.get("operator") == "Exists" or (toleration.get("value") or "") == (taint.get("value") or ""):
+            return True
+    return False
+
+
+def untolerated_taint(pod: dict, node: dict) -> dict | None:
+    """The first NoSchedule or NoExecute taint of the node the pod does not tolerate."""
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    return next((t for t in (node.get("spec") or {}).get("taints") or []
+                 if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(tolerations, t)), None)
+
+
+def histogram(counts: dict[str, int]) -> str:
+    """"2 Insufficient cpu, 1 node(s) were unschedulable": counted reasons, sorted as text, as the scheduler does."""
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
 class Scheduler(Controller):
@@ -69,67 +91,96 @@ class Scheduler(Controller):
                 entry[2] += float(totals.get("requests.memory", 0))
         return usage
 
-    def unbound_claims(self, pod: dict) -> str | None:
-        namespace = pod["metadata"]["namespace"]
+    def claims(self, pod: dict) -> tuple[str | None, list[dict]]:
+        """(what keeps the pod off every node (VolumeBinding's PreFilter), its unbound claims that wait for it)."""
+        namespace, waiting = pod["metadata"]["namespace"], []
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if not claim:
                 continue
             pvc = self.store.get_ref(R["persistentvolumeclaims"], namespace, claim)
             if pvc is None:
-                return f'persistentvolumeclaim "{claim}" not found'
-            if (pvc.get("status") or {}).get("phase") != "Bound":
-                return "pod has unbound immediate PersistentVolumeClaims"
-        return None
+                return f'persistentvolumeclaim "{claim}" not found', []
+            if pvc["metadata"].get("deletionTimestamp"):
+                return f'persistentvolumeclaim "{claim}" is being deleted', []
+            if (pvc.get("status") or {}).get("phase") == "Bound":
+                continue
+            class_name = (pvc.get("spec") or {}).get("storageClassName")
+            sc = self.store.get_ref(R["storageclasses"], "", class_name) if class_name else None
+            if (sc or {}).get("volumeBindingMode") != "WaitForFirstConsumer":
+                return "pod has unbound immediate PersistentVolumeClaims", []
+            waiting.append(pvc)
+        return None, waiting
 
-    def filter_nodes(self, pod: dict, nodes: list[dict]) -> tuple[list, dict[str, int]]:
-        """(candidates as (score, tie-break, node name), {reason a node was left out: how many})."""
-        reasons, candidates = {}, []
+    def filter_nodes(self, pod: dict, nodes: list[dict]) -> tuple[list, dict[str, int], int]:
+        """(candidates as (score, tie-break, node name), {reason a node was left out: how many},
+        how many of those preemption could not help)."""
+        reasons, candidates, unresolvable = {}, [], 0
 
         def reject(reason):
             reasons[reason] = reasons.get(reason, 0) + 1
         usage = self.node_usage()
         totals = container_totals(pod)
         want_cpu, want_mem = float(totals.get("requests.cpu", 0)), float(totals.get("requests.memory", 0))
+        tolerations = (pod.get("spec") or {}).get("tolerations") or []
         for node in nodes:
             name = node["metadata"]["name"]
-            ready = has_condition(node, "Ready")
-            if not ready or (node.get("spec") or {}).get("unschedulable"):
-                reasons.setdefault(UNREACHABLE if ready is False else "node(s) were unschedulable", 0)
-                reject(UNREACHABLE)
-                continue
-            if not tolerates(pod, node):
-                reject("node(s) had untolerated taint(s)")
-                continue
-            if not affinity_allows(pod, node):
+            taint = untolerated_taint(pod, node)
+            if (node.get("spec") or {}).get("unschedulable") and not tolerated(tolerations, UNSCHEDULABLE_TAINT):
+                reject("node(s) were unschedulable")
+            elif taint is not None:
+                reject(f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}")
+            elif not affinity_allows(pod, node):
                 reject("node(s) didn't match Pod's node affinity/selector")
-                continue
-            allocatable = (node.get("status") or {}).get("allocatable") or {}
-            count, cpu, mem = usage.get(name, [0, 0.0, 0.0])
-            if count + 1 > int(allocatable.get("pods", 110)):
-                reject("Too many pods")
-            elif cpu + want_cpu > float(quantity.parse(allocatable.get("cpu", "0"))):
-                reject("Insufficient cpu")
-            elif mem + want_mem > float(quantity.parse(allocatable.get("memory", "0"))):
-                reject("Insufficient memory")
             else:
-                score = cpu / max(float(quantity.parse(allocatable.get("cpu", "1"))), 0.001) + count / 1000
-                tie = int(hashlib.md5(pod["metadata"]["uid"].encode() + name.encode()).hexdigest()[:4], 16)
-                candidates.append((score, tie, name))
-        return candidates, reasons
+                allocatable = (node.get("status") or {}).get("allocatable") or {}
+                count, cpu, mem = usage.get(name, [0, 0.0, 0.0])
+                if count + 1 > int(allocatable.get("pods", 110)):
+                    reject("Too many pods")
+                elif cpu + want_cpu > float(quantity.parse(allocatable.get("cpu", "0"))):
+                    reject("Insufficient cpu")
+                elif mem + want_mem > float(quantity.parse(allocatable.get("memory", "0"))):
+                    reject("Insufficient memory")
+                else:
+                    score = cpu / max(float(quantity.parse(allocatable.get("cpu", "1"))), 0.001) + count / 1000
+                    tie = int(hashlib.md5(pod["metadata"]["uid"].encode() + name.encode()).hexdigest()[:4], 16)
+                    candidates.append((score, tie, name))
+                continue
+            unresolvable += 1
+        return candidates, reasons, unresolvable
 
     def schedule(self, pod: dict) -> None:
-        meta = pod["metadata"]
         nodes = list(self.store.iter_refs(R["nodes"]))
-        claim_problem = self.unbound_claims(pod)
-        candidates, reasons = ([], {}) if claim_problem else self.filter_nodes(pod, nodes)
+        claim_problem, waiting = self.claims(pod)
+        candidates, reasons, unresolvable = ([], {}, len(nodes)) if claim_problem else \
+            self.filter_nodes(pod, nodes)
         if not candidates:
-            detail = claim_problem or ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or \
-                "no nodes available to schedule pods"
-            self.unschedulable(pod, f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes "
-                                    f"are available: {len(nodes)} Preemption is not helpful for scheduling.")
+            total = len(nodes)
+            preemption = {k: n for k, n in ((NOT_HELPFUL, unresolvable), (NO_VICTIMS, total - unresolvable)) if n}
+            self.unschedulable(pod, "no nodes available to schedule pods" if not nodes else
+                               f"0/{total} nodes are available: {claim_problem or histogram(reasons)}. preemption: "
+                               f"0/{total} nodes are available: {histogram(preemption)}.")
             return
         node = min(candidates)[2]
+        chosen = {(c["metadata"].get("annotations") or {}).get(SELECTED_NODE) for c in waiting}
+        node = next((n for _, _, n in sorted(candidates) if n in chosen), node)  # stay where provisioning began
+        if waiting:
+            self.select_node(waiting, node)
+            return  # PreBind waits for the claims to be bound; their change brings the pod back
+        self.bind(pod, node)
+
+    def select_node(self, claims: list[dict], node: str) -> None:
+        def select(obj):
+            annotations = obj["metadata"].setdefault("annotations", {})
+            if annotations.get(SELECTED_NODE) == node:
+                return False
+            annotations[SELECTED_NODE] = node
+        for claim in claims:
+            self.store.mutate(R["persistentvolumeclaims"], claim["metadata"]["namespace"], claim["metadata"]["name"],
+                              select)
+
+    def bind(self, pod: dict, node: str) -> None:
+        meta = pod["metadata"]
 
         def bind(obj):
             obj["spec"]["nodeName"] = node

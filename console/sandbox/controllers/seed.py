@@ -1,13 +1,19 @@
 """What a fresh cluster holds before anyone writes: the system namespaces, the nodes, and
-(unless seeding is off) the storage, snapshot and ingress classes, control-plane static
-pods, calico, CoreDNS and the kubernetes Service."""
+(unless seeding is off) ceph-csi's RBD classes and secret, the ingress class, control-plane
+static pods, calico, CoreDNS and the kubernetes Service."""
 
+import base64
+import hashlib
+import json
+
+from ..ceph import DRIVER
 from ..kinds import STORED
 from .context import Context
 from .helpers import owner_ref, safe_hash
 from .nodes import Nodes
 
 R = STORED
+CSI_NAMESPACE, CSI_SECRET = "ceph-csi-rbd", "csi-rbd-secret"  # as ceph-csi's Helm chart names them
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SYSTEM_STATIC_PODS = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
 
@@ -30,18 +36,44 @@ def default_class(annotation: str, name: str) -> dict:
     return {"name": name, "annotations": {annotation: "true"}}
 
 
+def secret_parameters(*kinds: str) -> dict[str, str]:
+    return {f"csi.storage.k8s.io/{kind}-secret-{field}": value for kind in kinds
+            for field, value in (("name", CSI_SECRET), ("namespace", CSI_NAMESPACE))}
+
+
 def seed_classes(ctx: Context) -> None:
-    ctx.create_if_missing(R["storageclasses"], "", {
-        "metadata": default_class("storageclass.kubernetes.io/is-default-class", "ceph-rbd"),
-        "provisioner": "rbd.csi.ceph.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
-        "allowVolumeExpansion": True,
-        "parameters": {"clusterID": "sandbox-ceph", "pool": "kubernetes", "imageFeatures": "layering"}})
-    ctx.create_if_missing(R["volumesnapshotclasses"], "", {
-        "metadata": default_class("snapshot.storage.kubernetes.io/is-default-class", "ceph-rbd-snapclass"),
-        "driver": "rbd.csi.ceph.com", "deletionPolicy": "Delete", "parameters": {"clusterID": "sandbox-ceph"}})
+    seed_ceph_csi(ctx)
     ctx.create_if_missing(R["ingressclasses"], "", {
         "metadata": default_class("ingressclass.kubernetes.io/is-default-class", "nginx"),
         "spec": {"controller": "k8s.io/ingress-nginx"}})
+
+
+def seed_ceph_csi(ctx: Context) -> None:
+    """ceph-csi's RBD side as its chart and examples set it up: the Ceph user's secret and the cluster's
+    config in their namespace, the default StorageClass and VolumeSnapshotClass (clusterID: the fsid)."""
+    options = ctx.csi.driver.options
+    cluster_id = ctx.csi.driver.cluster_id()
+    if options:
+        user, key, monitors = options.name.removeprefix("client."), options.user_key(), options.monitors()
+    else:  # a key of Ceph's shape (base64 of a 28-byte secret), no one's
+        user, monitors = "kubernetes", ["10.0.0.2:6789"]
+        key = base64.b64encode(b"\x01\x00" + hashlib.sha256(cluster_id.encode()).digest()[:26]).decode()
+    ctx.create_if_missing(R["namespaces"], "", {"metadata": {"name": CSI_NAMESPACE}})
+    ctx.create_if_missing(R["secrets"], CSI_NAMESPACE, {"metadata": {"name": CSI_SECRET},
+                                                        "stringData": {"userID": user, "userKey": key}})
+    ctx.create_if_missing(R["configmaps"], CSI_NAMESPACE, {"metadata": {"name": "ceph-csi-config"}, "data": {
+        "config.json": json.dumps([{"clusterID": cluster_id, "monitors": monitors}])}})
+    ctx.create_if_missing(R["storageclasses"], "", {
+        "metadata": default_class("storageclass.kubernetes.io/is-default-class", "ceph-rbd"),
+        "provisioner": DRIVER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+        "allowVolumeExpansion": True, "mountOptions": ["discard"],
+        "parameters": {"clusterID": cluster_id, "pool": ctx.csi.pool, "imageFeatures": "layering",
+                       "csi.storage.k8s.io/fstype": "ext4",
+                       **secret_parameters("provisioner", "controller-expand", "node-stage")}})
+    ctx.create_if_missing(R["volumesnapshotclasses"], "", {
+        "metadata": default_class("snapshot.storage.kubernetes.io/is-default-class", "ceph-rbd-snapclass"),
+        "driver": DRIVER, "deletionPolicy": "Delete",
+        "parameters": {"clusterID": cluster_id, **secret_parameters("snapshotter")}})
 
 
 def seed_static_pods(ctx: Context) -> None:
