@@ -6,6 +6,7 @@ COPY console ./console
 COPY tenants ./tenants
 COPY workloads ./workloads
 COPY monitoring ./monitoring
+COPY kubesemantics ./kubesemantics
 RUN pip install .
 COPY . .
 # Static files are collected at build time; production settings need these only to import.

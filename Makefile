@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test prepare-tests bench venv clean
+.PHONY: run test lint prepare-tests bench venv clean
 
 # uv installs the same packages in a few seconds where pip takes most of a minute;
 # pip when uv cannot be had (offline, no wheel for this platform).
@@ -35,8 +35,14 @@ venv: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/python manage.py up --host $(HOST) --port $(PORT)
 
-test: prepare-tests $(DEV_STAMP)
+test: prepare-tests $(DEV_STAMP) lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadfile
+
+# One format, the linter's rules and the boundaries between apps (pyproject.toml); seconds.
+lint: $(DEV_STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Packages and services the suite needs (apt, PostgreSQL, Redis); installs only what is missing.
 prepare-tests:

@@ -46,8 +46,12 @@ def one_run():
         env["CONSOLE_STATE_DIR"] = state
         started = time.perf_counter()
         process = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            ["make", "--no-print-directory", "run", f"PORT={port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}/login/"
         while True:
@@ -75,8 +79,10 @@ def main():
     args = parser.parse_args()
     results = [one_run() for _ in range(args.runs)]
     starts = [r[0] for r in results]
-    print(f"cold start of `make run` to first 200: median {statistics.median(starts):.2f} s "
-          f"(min {min(starts):.2f}, max {max(starts):.2f}, {args.runs} runs)")
+    print(
+        f"cold start of `make run` to first 200: median {statistics.median(starts):.2f} s "
+        f"(min {min(starts):.2f}, max {max(starts):.2f}, {args.runs} runs)"
+    )
     print(f"resident memory, idle: {statistics.median(r[1] for r in results) / 1024:.0f} MiB")
     print(f"resident memory after 300 page loads: {statistics.median(r[2] for r in results) / 1024:.0f} MiB")
 

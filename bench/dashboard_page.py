@@ -25,27 +25,52 @@ NODES, TENANTS, CLAIMS, SAMPLES = 50, 500, 2_000, 30
 
 def pod_with_requests(i, rv):
     obj = pod(i, rv, phase="Succeeded" if i % 20 == 0 else "Running")
-    obj["spec"]["containers"][0]["resources"] = {"requests": {"cpu": ("100m", "250m", "500m")[i % 3], "memory": ("128Mi", "256Mi")[i % 2]}}
+    obj["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": ("100m", "250m", "500m")[i % 3], "memory": ("128Mi", "256Mi")[i % 2]}
+    }
     return obj
 
 
 def node(i):
-    return {"kind": "Node", "apiVersion": "v1", "metadata": {"name": f"node-{i}", "uid": f"node-{i}", "resourceVersion": "1"},
-            "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "4000"},
-                       "conditions": [{"type": "Ready", "status": "True" if i % 25 else "False"}]}}
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": f"node-{i}", "uid": f"node-{i}", "resourceVersion": "1"},
+        "status": {
+            "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "4000"},
+            "conditions": [{"type": "Ready", "status": "True" if i % 25 else "False"}],
+        },
+    }
 
 
 def quota(namespace, i):
     hard = {"requests.cpu": "40", "requests.memory": "64Gi", "pods": "50", "requests.storage": "100Gi"}
-    used = {"requests.cpu": f"{i % 40}", "requests.memory": f"{i % 64}Gi", "pods": str(i % 50), "requests.storage": "10Gi"}
-    return {"kind": "ResourceQuota", "apiVersion": "v1", "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"q-{i}",
-                                                                      "resourceVersion": "1"}, "status": {"hard": hard, "used": used}}
+    used = {
+        "requests.cpu": f"{i % 40}",
+        "requests.memory": f"{i % 64}Gi",
+        "pods": str(i % 50),
+        "requests.storage": "10Gi",
+    }
+    return {
+        "kind": "ResourceQuota",
+        "apiVersion": "v1",
+        "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"q-{i}", "resourceVersion": "1"},
+        "status": {"hard": hard, "used": used},
+    }
 
 
 def claim(i):
-    return {"kind": "PersistentVolumeClaim", "apiVersion": "v1",
-            "metadata": {"name": f"data-{i}", "namespace": f"tenant-{i % NAMESPACES:04d}", "uid": f"pvc-{i}", "resourceVersion": "1"},
-            "spec": {"resources": {"requests": {"storage": "20Gi"}}}}
+    return {
+        "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": f"data-{i}",
+            "namespace": f"tenant-{i % NAMESPACES:04d}",
+            "uid": f"pvc-{i}",
+            "resourceVersion": "1",
+        },
+        "spec": {"resources": {"requests": {"storage": "20Gi"}}},
+    }
 
 
 def timed(client, url, samples=SAMPLES):
@@ -67,26 +92,41 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from console.clusters import mirror
     from console.accounts.models import User
+    from console.clusters import mirror
     from console.clusters.models import Cluster
     from tenants.models import Membership, Project, Tenant
 
     call_command("migrate", verbosity=0)
-    cluster = Cluster.objects.create(name="big", server="http://127.0.0.1:1", context="x", kubeconfig_encrypted="x",
-                                     version="v1.31.0", health=[["etcd", True], ["scheduler", True]])
+    cluster = Cluster.objects.create(
+        name="big",
+        server="http://127.0.0.1:1",
+        context="x",
+        kubeconfig_encrypted="x",
+        version="v1.31.0",
+        health=[["etcd", True], ["scheduler", True]],
+    )
     started = time.perf_counter()
     for start in range(0, PODS, 5000):
-        mirror.apply_events(cluster.pk, "Pod", [("ADDED", pod_with_requests(i, i + 1)) for i in range(start, min(PODS, start + 5000))])
+        mirror.apply_events(
+            cluster.pk, "Pod", [("ADDED", pod_with_requests(i, i + 1)) for i in range(start, min(PODS, start + 5000))]
+        )
     mirror.replace_kind(cluster.pk, "Node", [node(i) for i in range(NODES)], "1")
     mirror.replace_kind(cluster.pk, "ResourceQuota", [quota(f"tenant-{i:04d}", i) for i in range(NAMESPACES)], "1")
     mirror.replace_kind(cluster.pk, "PersistentVolumeClaim", [claim(i) for i in range(CLAIMS)], "1")
     tenants = Tenant.objects.bulk_create([Tenant(name=f"t{i:03d}", display_name=f"Tenant {i}") for i in range(TENANTS)])
-    Project.objects.bulk_create([Project(tenant=tenants[i % TENANTS], cluster=cluster, name=f"tenant-{i:04d}", status="active")
-                                 for i in range(NAMESPACES)])
+    Project.objects.bulk_create(
+        [
+            Project(tenant=tenants[i % TENANTS], cluster=cluster, name=f"tenant-{i:04d}", status="active")
+            for i in range(NAMESPACES)
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE console_mirroredobject")
-    print(f"seeded {PODS:,} pods, {NODES} nodes, {NAMESPACES:,} namespaces of {TENANTS} tenants: {time.perf_counter() - started:.0f} s")
+    print(
+        f"seeded {PODS:,} pods, {NODES} nodes, {NAMESPACES:,} namespaces of {TENANTS} tenants: "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
     operator = User.objects.create_user("bench-op", platform_role="operator")
     tenant_admin = User.objects.create_user("bench-admin")

@@ -16,7 +16,6 @@ import bisect
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,8 +80,13 @@ async def open_pages(urls, cookie, group, pages):
     async def one(i):
         url = urls[i % len(urls)]
         async with limit:
-            socket = await connect(url.replace("http", "ws") + "/ws/live/", origin=url, max_queue=None,
-                                   additional_headers={"Cookie": cookie}, open_timeout=60)
+            socket = await connect(
+                url.replace("http", "ws") + "/ws/live/",
+                origin=url,
+                max_queue=None,
+                additional_headers={"Cookie": cookie},
+                open_timeout=60,
+            )
             await socket.send(json.dumps({"subscribe": group}))
         sockets.append(socket)
         readers.append(asyncio.ensure_future(read(socket, inboxes[i])))
@@ -104,12 +108,13 @@ async def run_once(urls, cookie, group, pages, rate, seconds, env):
     before = [redis_and_rss(url) for url in urls]
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         generator = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--generate", group, str(rate), str(seconds), out.name, env=env)
+            sys.executable, __file__, "--generate", group, str(rate), str(seconds), out.name, env=env
+        )
         await generator.wait()
         events = json.loads(Path(out.name).read_text())
     await asyncio.sleep(5)  # stragglers
     after = [redis_and_rss(url) for url in urls]
-    for socket, reader in zip(sockets, readers):
+    for reader in readers:
         reader.cancel()
     await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
 
@@ -126,12 +131,18 @@ async def run_once(urls, cookie, group, pages, rate, seconds, env):
             else:
                 missed += 1
     latencies.sort()
-    busy = [(a[2].user + a[2].system) - (b[2].user + b[2].system) for a, b in zip(after, before)]
+    busy = [(a[2].user + a[2].system) - (b[2].user + b[2].system) for a, b in zip(after, before, strict=True)]
     return {
-        "subscribed": subscribed, "events": len(events), "ticks per page": round(ticks / pages, 1),
-        "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99),
-        "max": latencies[-1], "missed": missed,
-        "redis connections": [a[0] for a in after], "rss MiB": [round(a[1]) for a in after],
+        "subscribed": subscribed,
+        "events": len(events),
+        "ticks per page": round(ticks / pages, 1),
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
+        "p99": percentile(latencies, 0.99),
+        "max": latencies[-1],
+        "missed": missed,
+        "redis connections": [a[0] for a in after],
+        "rss MiB": [round(a[1]) for a in after],
         "daphne cpu s": [round(b, 1) for b in busy],
     }
 
@@ -150,8 +161,12 @@ def main():
         group, rate, seconds, out = args.generate
         return generate(group, float(rate), float(seconds), out)
 
-    os.environ.update(DJANGO_SETTINGS_MODULE="console.settings", CONSOLE_KEY_PREFIX=PREFIX,
-                      LIVE_CHANNEL_LAYER=args.layer, **({"LIVE_TICK_SECONDS": args.tick} if args.tick else {}))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="console.settings",
+        CONSOLE_KEY_PREFIX=PREFIX,
+        LIVE_CHANNEL_LAYER=args.layer,
+        **({"LIVE_TICK_SECONDS": args.tick} if args.tick else {}),
+    )
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
     import django
 
@@ -165,7 +180,8 @@ def main():
     from tests.factories import mk_cluster
 
     user = get_user_model().objects.filter(username="bench-fanout").first() or get_user_model().objects.create_user(
-        username="bench-fanout", password=None, platform_role="operator")
+        username="bench-fanout", password=None, platform_role="operator"
+    )
     client = Client()
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}; django_language=en"
@@ -176,19 +192,24 @@ def main():
     env = live.process_env(connection.settings_dict, PREFIX)
     connection.close()
 
-    print(f"layer {django.conf.settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
-          f"tick interval {django.conf.settings.LIVE_TICK_SECONDS} s, {os.cpu_count()} cores, {args.seconds} s per run")
+    print(
+        f"layer {django.conf.settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
+        f"tick interval {django.conf.settings.LIVE_TICK_SECONDS} s, {os.cpu_count()} cores, {args.seconds} s per run"
+    )
     for web in [int(w) for w in args.web.split(",")]:
         with ExitStack() as stack:
             urls = [stack.enter_context(live.daphne_server(env, f"fanout-{i}")) for i in range(web)]
             for rate in [int(r) for r in args.rates.split(",")]:
                 for pages in [int(p) for p in args.pages.split(",")]:
                     result = asyncio.run(run_once(urls, cookie, group, pages, rate, args.seconds, env))
-                    print(f"web {web} rate {rate}/s pages {pages}: p50 {result['p50']:.3f} s, p95 {result['p95']:.3f} s, "
-                          f"p99 {result['p99']:.3f} s, max {result['max']:.2f} s, missed {result['missed']}, "
-                          f"ticks/page {result['ticks per page']}, subscribed {result['subscribed']}, "
-                          f"redis conns {result['redis connections']}, rss MiB {result['rss MiB']}, "
-                          f"daphne cpu s {result['daphne cpu s']}", flush=True)
+                    print(
+                        f"web {web} rate {rate}/s pages {pages}: p50 {result['p50']:.3f} s, p95 {result['p95']:.3f} s, "
+                        f"p99 {result['p99']:.3f} s, max {result['max']:.2f} s, missed {result['missed']}, "
+                        f"ticks/page {result['ticks per page']}, subscribed {result['subscribed']}, "
+                        f"redis conns {result['redis connections']}, rss MiB {result['rss MiB']}, "
+                        f"daphne cpu s {result['daphne cpu s']}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

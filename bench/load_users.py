@@ -41,12 +41,30 @@ OPLOG_ENTRIES = 5000
 def start_console(env, web, port, run_dir):
     """scripts/run-production.sh with the sandbox; returns the script's process once every web process answers."""
     log = open(run_dir / "run-production.out", "w")
-    process = subprocess.Popen(["bash", "scripts/run-production.sh", "--sandbox", "--web", str(web), "--port", str(port), "--dir", str(run_dir)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            "bash",
+            "scripts/run-production.sh",
+            "--sandbox",
+            "--web",
+            str(web),
+            "--port",
+            str(port),
+            "--dir",
+            str(run_dir),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while "console at" not in (run_dir / "run-production.out").read_text():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("run-production.sh did not start:\n" + (run_dir / "run-production.out").read_text()[-3000:])
+            raise RuntimeError(
+                "run-production.sh did not start:\n" + (run_dir / "run-production.out").read_text()[-3000:]
+            )
         time.sleep(0.5)
     return process
 
@@ -77,13 +95,12 @@ def seed(users):
     from django.db import transaction
     from kubernetes import client as k8s
 
+    from console.accounts.models import User
+    from console.choices import OperationResult, PlatformRole
+    from console.clusters.models import Cluster, MirroredObject
     from console.kube.config import parse_kubeconfig
     from console.kube.connection import api_client
-
     from console.oplog import oplog
-    from console.choices import OperationResult, PlatformRole
-    from console.accounts.models import User
-    from console.clusters.models import Cluster, MirroredObject
     from console.oplog.models import OperationLogEntry
     from tenants.choices import TenantRole
     from tenants.models import Membership, Tenant
@@ -91,8 +108,14 @@ def seed(users):
     cluster = Cluster.objects.get(name="sandbox")
     tenant = Tenant.objects.get(name="demo")
     accounts = {
-        "operator": [User.objects.get_or_create(username=f"load-op-{i}", defaults={"platform_role": PlatformRole.OPERATOR})[0] for i in range(5)],
-        "auditor": [User.objects.get_or_create(username=f"load-aud-{i}", defaults={"platform_role": PlatformRole.AUDITOR})[0] for i in range(3)],
+        "operator": [
+            User.objects.get_or_create(username=f"load-op-{i}", defaults={"platform_role": PlatformRole.OPERATOR})[0]
+            for i in range(5)
+        ],
+        "auditor": [
+            User.objects.get_or_create(username=f"load-aud-{i}", defaults={"platform_role": PlatformRole.AUDITOR})[0]
+            for i in range(3)
+        ],
         "tenant": [User.objects.get_or_create(username=f"load-dev-{i}")[0] for i in range(10)],
     }
     for user in accounts["tenant"]:
@@ -104,8 +127,13 @@ def seed(users):
         for n in range(users):
             user = people[n % len(people)]
             session = SessionStore()
-            session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
-                            HASH_SESSION_KEY: user.get_session_auth_hash()})
+            session.update(
+                {
+                    SESSION_KEY: str(user.pk),
+                    BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: user.get_session_auth_hash(),
+                }
+            )
             session.create()
             sessions[role].append(session.session_key)
 
@@ -116,13 +144,24 @@ def seed(users):
         namespace = f"load-{i}"
         core.create_namespace({"metadata": {"name": namespace}})
         for c in range(3):
-            core.create_namespaced_config_map(namespace, {"metadata": {"name": f"settings-{c}"}, "data": {"level": str(c)}})
+            core.create_namespaced_config_map(
+                namespace, {"metadata": {"name": f"settings-{c}"}, "data": {"level": str(c)}}
+            )
         labels = {"app": f"svc-{i}"}
-        apps.create_namespaced_deployment(namespace, {
-            "metadata": {"name": f"svc-{i}", "labels": labels},
-            "spec": {"replicas": 5, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": f"registry.local/svc:{i}"}]}}},
-        })
+        apps.create_namespaced_deployment(
+            namespace,
+            {
+                "metadata": {"name": f"svc-{i}", "labels": labels},
+                "spec": {
+                    "replicas": 5,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "app", "image": f"registry.local/svc:{i}"}]},
+                    },
+                },
+            },
+        )
     api.close()
 
     # The tenant's apps: more beside the demo storefront, deployed through the console (worker jobs).
@@ -140,29 +179,63 @@ def seed(users):
         project.refresh_from_db()
     for name in ("cart", "search", "checkout"):
         if not App.objects.filter(project=project, name=name).exists():
-            spec = {**specs.empty_spec(), "image": f"registry.local/shop/{name}:1.0", "replicas": 1, "ports": [{"name": "http", "port": 8080}],
-                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}}}
+            spec = {
+                **specs.empty_spec(),
+                "image": f"registry.local/shop/{name}:1.0",
+                "replicas": 1,
+                "ports": [{"name": "http", "port": 8080}],
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "100m", "memory": "128Mi"},
+                },
+            }
             workloads.deploy_app(project, acting_user=admin, name=name, kind="Deployment", spec=spec)
 
     # 5,000 operation-log entries for the auditors (the chain is appended to as the console does).
-    actions = ["app.deploy", "app.scale", "app.upgrade", "namespace.create", "cluster.refresh", "tenant.update", "account.login"]
+    actions = [
+        "app.deploy",
+        "app.scale",
+        "app.upgrade",
+        "namespace.create",
+        "cluster.refresh",
+        "tenant.update",
+        "account.login",
+    ]
     results = [OperationResult.SUCCEEDED] * 6 + [OperationResult.FAILED, OperationResult.DENIED]
     missing = OPLOG_ENTRIES - OperationLogEntry.objects.count()
     people = accounts["operator"] + accounts["tenant"]
     for start in range(0, max(missing, 0), 500):
         with transaction.atomic():
             for n in range(start, min(missing, start + 500)):
-                oplog.record(people[n % len(people)], actions[n % len(actions)], result=results[n % len(results)],
-                             target={"tenant": "demo", "cluster": "sandbox", "namespace": f"load-{n % 10}", "kind": "Deployment",
-                                     "name": f"svc-{n % 10}"}, payload={"replicas": n % 7}, error="quota exceeded" if n % 8 == 6 else "")
+                oplog.record(
+                    people[n % len(people)],
+                    actions[n % len(actions)],
+                    result=results[n % len(results)],
+                    target={
+                        "tenant": "demo",
+                        "cluster": "sandbox",
+                        "namespace": f"load-{n % 10}",
+                        "kind": "Deployment",
+                        "name": f"svc-{n % 10}",
+                    },
+                    payload={"replicas": n % 7},
+                    error="quota exceeded" if n % 8 == 6 else "",
+                )
 
     deadline = time.monotonic() + 120  # the watcher mirrors what was made on the sandbox
     while MirroredObject.objects.filter(cluster=cluster, kind="Pod", namespace__startswith="load-").count() < 50:
         if time.monotonic() > deadline:
             raise RuntimeError("the watcher did not mirror the seeded pods within 2 minutes")
         time.sleep(1)
-    objects = list(MirroredObject.objects.filter(cluster=cluster, namespace__startswith="load-").values_list("kind", "namespace", "name")[:200])
-    app_urls = [f"/workloads/{tenant.name}/{app.project.name}/apps/{app.name}/" for app in App.objects.filter(project__tenant=tenant).select_related("project")]
+    objects = list(
+        MirroredObject.objects.filter(cluster=cluster, namespace__startswith="load-").values_list(
+            "kind", "namespace", "name"
+        )[:200]
+    )
+    app_urls = [
+        f"/workloads/{tenant.name}/{app.project.name}/apps/{app.name}/"
+        for app in App.objects.filter(project__tenant=tenant).select_related("project")
+    ]
     return {
         "sessions": sessions,
         "cluster": cluster.name,
@@ -171,8 +244,14 @@ def seed(users):
         "objects": objects,
         "apps": app_urls,
         "namespaces": [f"/tenants/{tenant.name}/namespaces/{p.name}/" for p in tenant.projects.all()],
-        "oplog_filters": ["actor=load-op-1", "action=app.&result=failed", "tenant=demo&result=denied", "target=sandbox/load-3",
-                          "action=account.login", "actor=load-dev&action=app.scale"],
+        "oplog_filters": [
+            "actor=load-op-1",
+            "action=app.&result=failed",
+            "tenant=demo&result=denied",
+            "target=sandbox/load-3",
+            "action=account.login",
+            "actor=load-dev&action=app.scale",
+        ],
         "oplog_words": ["quota", "svc-4", "load-dev-2", "namespace"],
     }
 
@@ -193,7 +272,9 @@ class Sampler(threading.Thread):
 
     def connection_count(self):
         with self.db.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
             return cursor.fetchone()[0]
 
     def run(self):
@@ -211,9 +292,28 @@ class Sampler(threading.Thread):
 
 def run_locust(plan_file, users, seconds, spawn_rate, csv_prefix):
     env = {**os.environ, "LOAD_PLAN": str(plan_file)}
-    args = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "-u", str(users), "-r", str(spawn_rate),
-            "-t", f"{seconds}s", "--csv", str(csv_prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"]
-    subprocess.run(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(f"{csv_prefix}.log", "w"))  # exits 1 when any request failed: read the CSV
+    args = [
+        str(BIN / "locust"),
+        "-f",
+        str(ROOT / "bench" / "locustfile.py"),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(spawn_rate),
+        "-t",
+        f"{seconds}s",
+        "--csv",
+        str(csv_prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "WARNING",
+    ]
+    subprocess.run(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(f"{csv_prefix}.log", "w")
+    )  # exits 1 when any request failed: read the CSV
 
 
 def report(csv_prefix, sampler, seconds, idle_connections):
@@ -222,13 +322,18 @@ def report(csv_prefix, sampler, seconds, idle_connections):
     print(f"\n{'page':32} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7}")
     for row in sorted((r for r in rows if r["Name"] != "Aggregated"), key=lambda r: r["Name"]):
         print(f"{row['Name']:32} {row['Request Count']:>8} {row['Failure Count']:>6} {row['50%']:>7} {row['95%']:>7}")
-    print(f"{'all pages':32} {total['Request Count']:>8} {total['Failure Count']:>6} {total['50%']:>7} {total['95%']:>7}")
+    print(
+        f"{'all pages':32} {total['Request Count']:>8} {total['Failure Count']:>6} {total['50%']:>7} {total['95%']:>7}"
+    )
     print(f"\n{int(total['Request Count']) / seconds:.1f} requests/s over {seconds} s, {total['Failure Count']} errors")
     failures = Path(f"{csv_prefix}_failures.csv")
     for row in list(csv.DictReader(open(failures)))[:10] if failures.exists() else []:
         print(f"  {row['Occurrences']}× {row['Name']}: {row['Error']}")
     if sampler.connections:
-        print(f"PostgreSQL connections of the console: at most {max(sampler.connections)} during the load, {idle_connections} held after it")
+        print(
+            f"PostgreSQL connections of the console: at most {max(sampler.connections)} during the load, "
+            f"{idle_connections} held after it"
+        )
     print("RSS at most: " + ", ".join(f"{name} {rss / 2**20:.0f} MiB" for name, rss in sorted(sampler.rss.items())))
     return int(total["Failure Count"])
 
@@ -263,9 +368,15 @@ def main():
         run_dir = work / "run"
         (run_dir / "logs").mkdir(parents=True)
         # The bench seeds sessions itself: it must share the run's secret key.
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CONSOLE_KEY_PREFIX": KEY_PREFIX,
-               "SECRET_KEY": secrets.token_urlsafe(50), "LOAD_KUBECONFIG": str(run_dir / "sandbox.kubeconfig"),
-               "DJANGO_SETTINGS_MODULE": "console.settings"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CONSOLE_KEY_PREFIX": KEY_PREFIX,
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "LOAD_KUBECONFIG": str(run_dir / "sandbox.kubeconfig"),
+            "DJANGO_SETTINGS_MODULE": "console.settings",
+        }
         env.pop("CONSOLE_ENV", None)
         console = start_console({**env, "CONSOLE_ENV": "production"}, args.web, args.port, run_dir)
         try:
@@ -275,8 +386,12 @@ def main():
             plan["bases"] = [f"http://127.0.0.1:{args.port + i}" for i in range(args.web)]
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
-            print(f"seeded in {time.monotonic() - started:.0f} s; {args.users} users for {args.minutes:g} min on {args.web} web processes "
-                  f"(logs in {run_dir / 'logs'})", flush=True)
+            print(
+                f"seeded in {time.monotonic() - started:.0f} s; "
+                f"{args.users} users for {args.minutes:g} min on {args.web} web processes "
+                f"(logs in {run_dir / 'logs'})",
+                flush=True,
+            )
             sampler = Sampler(database_url, run_dir / "pids")
             sampler.start()
             seconds = int(args.minutes * 60)
@@ -287,7 +402,9 @@ def main():
             errors = report(work / "locust", sampler, seconds, sampler.connection_count())
         finally:
             stop_console(console, run_dir)
-        tracebacks = sum(path.read_text(errors="replace").count("Traceback") for path in (run_dir / "logs").glob("*.log"))
+        tracebacks = sum(
+            path.read_text(errors="replace").count("Traceback") for path in (run_dir / "logs").glob("*.log")
+        )
         print(f"tracebacks in the processes' logs: {tracebacks}")
         return 1 if errors else 0
     finally:

@@ -26,11 +26,16 @@ class ConsoleUser(FastHttpUser):
 
     def on_start(self):
         self.base = next(_bases)
-        self.headers = {"Cookie": f"sessionid={next(_sessions[self.role])}; django_language=en", "Accept-Language": "en"}
+        self.headers = {
+            "Cookie": f"sessionid={next(_sessions[self.role])}; django_language=en",
+            "Accept-Language": "en",
+        }
 
     def page(self, url, name, partial=False):
         headers = {**self.headers, "HX-Request": "true"} if partial else self.headers
-        with self.client.get(self.base + url, name=name, headers=headers, catch_response=True, allow_redirects=False) as response:
+        with self.client.get(
+            self.base + url, name=name, headers=headers, catch_response=True, allow_redirects=False
+        ) as response:
             # A redirect here means the session was refused (sent to the sign-in page): an error.
             if response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}")
@@ -64,8 +69,10 @@ class Operator(ConsoleUser):
         (f"{CLUSTER}/resources/", "resource index"),
         ([f"{CLUSTER}/resources/{kind}/?namespace={namespace}" for kind, namespace in PLAN["lists"]], "resource list"),
         ([f"{CLUSTER}/resources/Pod/?page={page}" for page in (1, 2, 3)], "resource list, partial", True),
-        ([f"{CLUSTER}/resources/{kind}/{namespace}/{name}/" for kind, namespace, name in PLAN["objects"]],
-         "resource page"),
+        (
+            [f"{CLUSTER}/resources/{kind}/{namespace}/{name}/" for kind, namespace, name in PLAN["objects"]],
+            "resource page",
+        ),
     )
     operation_log = opens(2, ("/oplog/", "operation log"))
     tenants = opens(1, ("/tenants/", "tenant list"))

@@ -25,7 +25,9 @@ def recreate_database():
     import psycopg2
 
     db = dj_database_url.parse(os.environ["DATABASE_URL"])
-    admin = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres")
+    admin = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}"')
@@ -37,11 +39,17 @@ def pod(i, rv, phase="Running"):
     namespace = f"tenant-{i % NAMESPACES:04d}"
     app = ("web", "api", "worker", "cache")[i % 4]
     return {
-        "kind": "Pod", "apiVersion": "v1",
-        "metadata": {"name": f"{app}-{i:06d}", "namespace": namespace, "uid": f"uid-{i}", "resourceVersion": str(rv),
-                     "labels": {"app": app, "tier": "front" if app == "web" else "back"},
-                     "creationTimestamp": "2026-11-25T06:00:00Z",
-                     "ownerReferences": [{"kind": "ReplicaSet", "name": f"{app}-rs", "uid": f"rs-{app}", "controller": True}]},
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": f"{app}-{i:06d}",
+            "namespace": namespace,
+            "uid": f"uid-{i}",
+            "resourceVersion": str(rv),
+            "labels": {"app": app, "tier": "front" if app == "web" else "back"},
+            "creationTimestamp": "2026-11-25T06:00:00Z",
+            "ownerReferences": [{"kind": "ReplicaSet", "name": f"{app}-rs", "uid": f"rs-{app}", "controller": True}],
+        },
         "spec": {"nodeName": f"node-{i % 50}", "containers": [{"name": app, "image": f"registry.local/{app}:1.0"}]},
         "status": {"phase": phase},
     }
@@ -61,8 +69,8 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from console.clusters import mirror
     from console.accounts.models import User
+    from console.clusters import mirror
     from console.clusters.models import Cluster
 
     call_command("migrate", verbosity=0)
@@ -70,7 +78,9 @@ def main():
 
     started = time.perf_counter()
     for start in range(0, PODS, 5000):
-        mirror.apply_events(cluster.pk, "Pod", [("ADDED", pod(i, i + 1)) for i in range(start, min(PODS, start + 5000))])
+        mirror.apply_events(
+            cluster.pk, "Pod", [("ADDED", pod(i, i + 1)) for i in range(start, min(PODS, start + 5000))]
+        )
     seeded = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE console_mirroredobject")
@@ -80,7 +90,7 @@ def main():
     events = [("MODIFIED", pod(i, PODS + i, phase="Pending")) for i in range(20_000)]
     started = time.perf_counter()
     for start in range(0, len(events), 500):
-        mirror.apply_events(cluster.pk, "Pod", events[start:start + 500])
+        mirror.apply_events(cluster.pk, "Pod", events[start : start + 500])
     rate = len(events) / (time.perf_counter() - started)
     print(f"mirror ingestion (MODIFIED events, batches of 500): {rate:,.0f} events/s")
     with connection.cursor() as cursor:
@@ -104,7 +114,10 @@ def main():
             response = client.get(url, make_query(n), HTTP_HX_REQUEST="true")
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
-        print(f"pods page, filter by {label}: p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms")
+        print(
+            f"pods page, filter by {label}: "
+            f"p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The watcher end to end: a sandbox cluster in its own process holding many pods, the
 `watch_clusters` command mirroring it into PostgreSQL, all on the same machine.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caas_bench_watch .venv/bin/python bench/watcher.py [--pods 30000] [--updates 20000]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caas_bench_watch .venv/bin/python bench/watcher.py \
+        [--pods 30000] [--updates 20000]
 
 Reports, in order:
 - the sandbox alone: a burst of pod updates read by a bare watch client that only counts
@@ -86,8 +87,12 @@ def count_modified_lines(api, resource_version, expected, result):
     """A bare watch client: count MODIFIED lines, parse nothing (the sandbox's ceiling)."""
     from console.kube.connection import raw_get
 
-    response = raw_get(api, "/api/v1/pods", [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
-                       (5, 150)).response
+    response = raw_get(
+        api,
+        "/api/v1/pods",
+        [("watch", "1"), ("resourceVersion", resource_version), ("timeoutSeconds", "120")],
+        (5, 150),
+    ).response
     seen, buffer = 0, b""
     result["ready"].set()
     for chunk in response.stream(256 * 1024):
@@ -113,10 +118,10 @@ def main():
     from django.core.management import call_command
     from kubernetes import config
 
-    from console.kube.kinds import KINDS
-    from console.kube.watch import list_pages
     from console.clusters.clusters import attach_embedded_cluster
     from console.clusters.models import MirroredObject, WatchCursor
+    from console.kube.kinds import KINDS
+    from console.kube.watch import list_pages
 
     call_command("migrate", verbosity=0)
     state = tempfile.mkdtemp()
@@ -128,8 +133,12 @@ def main():
             logs[name].seek(0)
             raise SystemExit(f"the {name} exited ({process.returncode}):\n" + logs[name].read()[-3000:])
 
-    sandbox = subprocess.Popen([sys.executable, "manage.py", "sandbox_cluster", "--kubeconfig", str(kubeconfig)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=logs["sandbox"])
+    sandbox = subprocess.Popen(
+        [sys.executable, "manage.py", "sandbox_cluster", "--kubeconfig", str(kubeconfig)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=logs["sandbox"],
+    )
     watcher = None
     try:
         while not kubeconfig.exists():
@@ -139,48 +148,71 @@ def main():
         api = config.new_client_from_config(str(kubeconfig))
 
         def knob(**body):
-            method, url, headers, payload, _ = api.param_serialize("POST", "/sandbox/v1/faults", body=body,
-                                                                  header_params={"Content-Type": "application/json"}, auth_settings=["BearerToken"])
+            method, url, headers, payload, _ = api.param_serialize(
+                "POST",
+                "/sandbox/v1/faults",
+                body=body,
+                header_params={"Content-Type": "application/json"},
+                auth_settings=["BearerToken"],
+            )
             return json.loads(api.call_api(method, url, header_params=headers, body=payload).read())
 
         def stats():
-            method, url, headers, _payload, _ = api.param_serialize("GET", "/sandbox/v1/stats", auth_settings=["BearerToken"])
+            method, url, headers, _payload, _ = api.param_serialize(
+                "GET", "/sandbox/v1/stats", auth_settings=["BearerToken"]
+            )
             return json.loads(api.call_api(method, url, header_params=headers).read())
 
         from django.conf import settings
 
-        print("channel layer for the watcher's pushes:", settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
-              "(set REDIS_URL for Redis, as in production)")
+        print(
+            "channel layer for the watcher's pushes:",
+            settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1],
+            "(set REDIS_URL for Redis, as in production)",
+        )
         namespaces = max(1, args.pods // 30)
         print("sandbox bulk load:", knob(action="bulk_load", namespaces=namespaces, pods_per_namespace=30))
         expected = namespaces * 30
 
         # 1. the sandbox alone, before the watcher runs
         result = {"ready": threading.Event()}
-        reader = threading.Thread(target=count_modified_lines, args=(api, stats()["resourceVersion"], args.updates, result), daemon=True)
+        reader = threading.Thread(
+            target=count_modified_lines, args=(api, stats()["resourceVersion"], args.updates, result), daemon=True
+        )
         reader.start()
         result["ready"].wait(10)
         started = time.perf_counter()
         burst = knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")
         reader.join(120)
-        print(f"sandbox alone: {burst['updates']:,} pod updates made at {burst['per_second']:,}/s; a bare watch client "
-              f"(no parsing) had them all after {result['done'] - started:.2f} s = {result['seen'] / (result['done'] - started):,.0f} events/s")
+        print(
+            f"sandbox alone: {burst['updates']:,} pod updates made at {burst['per_second']:,}/s; a bare watch client "
+            f"(no parsing) had them all after {result['done'] - started:.2f} s = "
+            f"{result['seen'] / (result['done'] - started):,.0f} events/s"
+        )
 
         # 2. the initial list
         attach_embedded_cluster("bench", kubeconfig.read_text())
         cpu_before = cpu_seconds([sandbox.pid]), postgres_cpu_seconds()
         started = time.perf_counter()
-        watcher = subprocess.Popen([sys.executable, "manage.py", "watch_clusters"], cwd=ROOT, env=dict(os.environ),
-                                   stdout=subprocess.DEVNULL, stderr=logs["watcher"])
+        watcher = subprocess.Popen(
+            [sys.executable, "manage.py", "watch_clusters"],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=logs["watcher"],
+        )
         while not WatchCursor.objects.filter(kind="Pod", listed_at__isnull=False).exists():
             alive(watcher, "watcher")
             time.sleep(0.1)
         listed = MirroredObject.objects.filter(kind="Pod", namespace__startswith="bulk-").count()
         assert listed == expected, (listed, expected)
         rss, peak = memory_mib(watcher.pid)
-        print(f"initial list of {expected:,} pods into the mirror: {time.perf_counter() - started:.1f} s; "
-              f"watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB); CPU seconds: watcher {cpu_seconds([watcher.pid]):.1f}, "
-              f"sandbox {cpu_seconds([sandbox.pid]) - cpu_before[0]:.1f}, PostgreSQL {postgres_cpu_seconds() - cpu_before[1]:.1f}")
+        print(
+            f"initial list of {expected:,} pods into the mirror: {time.perf_counter() - started:.1f} s; "
+            f"watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB); CPU seconds: watcher {cpu_seconds([watcher.pid]):.1f}, "
+            f"sandbox {cpu_seconds([sandbox.pid]) - cpu_before[0]:.1f}, "
+            f"PostgreSQL {postgres_cpu_seconds() - cpu_before[1]:.1f}"
+        )
 
         # 3. a burst through the watcher
         time.sleep(3)
@@ -188,7 +220,11 @@ def main():
         first_rv = int(stats()["resourceVersion"])
         cpu_before = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), postgres_cpu_seconds(), time.process_time()
         outcome = {}
-        burster = threading.Thread(target=lambda: outcome.update(knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")))
+        burster = threading.Thread(
+            target=lambda: outcome.update(
+                knob(action="generate_pod_updates", count=args.updates, namespace_prefix="bulk-")
+            )
+        )
         started = time.perf_counter()
         burster.start()
         first_applied = last_applied = None
@@ -205,22 +241,35 @@ def main():
         cpu_after = cpu_seconds([watcher.pid]), cpu_seconds([sandbox.pid]), postgres_cpu_seconds(), time.process_time()
         updates = outcome["updates"]
         rss, peak = memory_mib(watcher.pid)
-        print(f"burst of {updates:,} pod updates (sandbox made them at {outcome['per_second']:,}/s): "
-              f"{updates / (last_applied - first_applied):,.0f} events/s from the first applied batch to the last "
-              f"({last_applied - first_applied:.2f} s); {updates / (last_applied - started):,.0f} events/s from the start of the burst "
-              f"({last_applied - started:.2f} s); watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
-        used = [after - before for before, after in zip(cpu_before, cpu_after)]
+        print(
+            f"burst of {updates:,} pod updates (sandbox made them at {outcome['per_second']:,}/s): "
+            f"{updates / (last_applied - first_applied):,.0f} events/s from the first applied batch to the last "
+            f"({last_applied - first_applied:.2f} s); "
+            f"{updates / (last_applied - started):,.0f} events/s from the start of the burst "
+            f"({last_applied - started:.2f} s); watcher RSS {rss:.0f} MiB (peak {peak:.0f} MiB)"
+        )
+        used = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)]
         cores = os.cpu_count()
-        print(f"CPU seconds meanwhile ({cores} cores x {last_applied - started:.2f} s = {cores * (last_applied - started):.2f}): "
-              f"watcher {used[0]:.2f}, sandbox {used[1]:.2f}, PostgreSQL {used[2]:.2f}, this bench {used[3]:.2f}; "
-              f"load average before the burst {load_before:.1f} (other work on the machine skews all figures)")
+        print(
+            "CPU seconds meanwhile "
+            f"({cores} cores x {last_applied - started:.2f} s = {cores * (last_applied - started):.2f}): "
+            f"watcher {used[0]:.2f}, sandbox {used[1]:.2f}, PostgreSQL {used[2]:.2f}, this bench {used[3]:.2f}; "
+            f"load average before the burst {load_before:.1f} (other work on the machine skews all figures)"
+        )
 
         # 4. nothing lost, nothing stale
         time.sleep(0.5)
         server = {}
         for items, _rv in list_pages(api, KINDS["Pod"], page_size=5000):
-            server.update(((i["metadata"]["namespace"], i["metadata"]["name"]), i["metadata"]["resourceVersion"]) for i in items)
-        mirrored = dict(((ns, name), rv) for ns, name, rv in MirroredObject.objects.filter(kind="Pod").values_list("namespace", "name", "resource_version"))
+            server.update(
+                ((i["metadata"]["namespace"], i["metadata"]["name"]), i["metadata"]["resourceVersion"]) for i in items
+            )
+        mirrored = dict(
+            ((ns, name), rv)
+            for ns, name, rv in MirroredObject.objects.filter(kind="Pod").values_list(
+                "namespace", "name", "resource_version"
+            )
+        )
         differ = sum(1 for key in server.keys() | mirrored.keys() if server.get(key) != mirrored.get(key))
         print(f"mirror vs sandbox: {len(server):,} pods, {differ} differ")
         assert differ == 0

@@ -7,12 +7,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from console.oplog import oplog
-
 from console.accounts import roles
-from console.choices import OperationResult
 from console.accounts.models import User
+from console.choices import OperationResult
 from console.notifications.models import Notification
+from console.oplog import oplog
 from console.oplog.models import ChainVerification, OperationLogEntry
 
 
@@ -21,7 +20,11 @@ def _plain(value):
     if isinstance(value, (list, tuple, models.QuerySet)):
         return [_plain(item) for item in value]
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds") if timezone.is_aware(value) else value.isoformat(timespec="seconds")
+        return (
+            timezone.localtime(value).isoformat(timespec="seconds")
+            if timezone.is_aware(value)
+            else value.isoformat(timespec="seconds")
+        )
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
@@ -32,7 +35,11 @@ def _changed_fields(form):
     a saved form sees every timestamp with microseconds (date_joined) as changed: not kept."""
     for name in form.changed_data:
         before, after = form.initial.get(name), form.cleaned_data.get(name)
-        if isinstance(before, datetime) and isinstance(after, datetime) and before.replace(microsecond=0) == after.replace(microsecond=0):
+        if (
+            isinstance(before, datetime)
+            and isinstance(after, datetime)
+            and before.replace(microsecond=0) == after.replace(microsecond=0)
+        ):
             continue
         yield name
 
@@ -121,8 +128,13 @@ class ConsoleUserAdmin(OperatorAdmin, UserAdmin):
             if not errors and user is not None and user.pk != request.user.pk:
                 # a password someone else chose is a one-time password: its owner picks their own at next sign-in
                 type(user).objects.filter(pk=user.pk).update(must_change_password=True)
-            oplog.record(request.user, "admin.user.password_change", target=_target(user),
-                         result=OperationResult.FAILED if errors else OperationResult.SUCCEEDED, error=_form_errors(errors))
+            oplog.record(
+                request.user,
+                "admin.user.password_change",
+                target=_target(user),
+                result=OperationResult.FAILED if errors else OperationResult.SUCCEEDED,
+                error=_form_errors(errors),
+            )
         return response
 
 

@@ -12,6 +12,18 @@ class ConsoleConfig(AppConfig):
         # operation log; and the Celery tasks of each concern (autodiscovery looks only at
         # console.tasks).
         from console import dashboard, signals  # noqa: F401
-        from console.clusters import mirror, tasks as cluster_tasks  # noqa: F401
-        from console.jobs import jobs, tasks as job_tasks  # noqa: F401
+        from console.clusters import mirror  # noqa: F401
+        from console.jobs import jobs  # noqa: F401
         from console.oplog import tasks as oplog_tasks  # noqa: F401
+
+
+def register_feature_app(job_kinds, tasks, *hooks) -> None:
+    """A feature app's part in the console, from its ready(): the labels of its kinds of job,
+    their runners (`tasks.KINDS`: task, runners, hooks), and each hook module's register()
+    (what the console's identity needs on a cluster, its dashboard panels, its demo data...)."""
+    from console.jobs import jobs
+
+    jobs.register_kind_labels(job_kinds)
+    jobs.register(tasks.KINDS)
+    for module in hooks:
+        module.register()

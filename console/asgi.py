@@ -10,8 +10,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from console.request_threads import RequestThreads  # noqa: E402
 from console.live.routing import websocket_urlpatterns  # noqa: E402
+from console.request_threads import RequestThreads  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -27,8 +27,9 @@ class StatusGroup(enum.StrEnum):
     TERMINAL = "terminal"  # settled: nothing changes until somebody acts again
 
 
-def status(value: str, label: str | Promise, colour: str = UNKNOWN_COLOUR,
-           group: StatusGroup = StatusGroup.TERMINAL) -> tuple[Any, ...]:
+def status(
+    value: str, label: str | Promise, colour: str = UNKNOWN_COLOUR, group: StatusGroup = StatusGroup.TERMINAL
+) -> tuple[Any, ...]:
     """One status of a StatusChoices class. Django takes a member's label from the end of
     its tuple; StatusChoices.__new__ gets the rest."""
     return value, colour, group, label

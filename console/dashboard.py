@@ -20,7 +20,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from console import quantity
-
 from console.accounts import roles
 from console.choices import JobStatus
 from console.clusters.models import Cluster, MirroredObject
@@ -99,8 +98,12 @@ def cached(key, compute):
 def render_panel(request, panel):
     """A panel's HTML. Rendered without the context processors (the page has them once):
     panels get the reader and the role flags they need from here."""
-    context = {"panel": panel, "user": request.user, "can_read_oplog": roles.can_read_operation_log(request.user),
-               **panel.context(request)}
+    context = {
+        "panel": panel,
+        "user": request.user,
+        "can_read_oplog": roles.can_read_operation_log(request.user),
+        **panel.context(request),
+    }
     return render_to_string(panel.template, context)
 
 
@@ -157,7 +160,8 @@ _REQUESTS_SQL = {
         "SELECT m.cluster_id, c.value->'resources'->'requests'->>'cpu', c.value->'resources'->'requests'->>'memory', "
         "COUNT(*), SUM(CASE WHEN c.ordinality = 1 THEN 1 ELSE 0 END) "
         "FROM {table} m CROSS JOIN LATERAL jsonb_array_elements("
-        "  CASE WHEN jsonb_typeof(m.object->'spec'->'containers') = 'array' THEN m.object->'spec'->'containers' ELSE '[]' END"
+        "  CASE WHEN jsonb_typeof(m.object->'spec'->'containers') = 'array' "
+        "THEN m.object->'spec'->'containers' ELSE '[]' END"
         ") WITH ORDINALITY c "
         "WHERE m.kind = 'Pod' AND m.phase NOT IN ('Succeeded', 'Failed') GROUP BY 1, 2, 3"
     ),
@@ -187,8 +191,13 @@ def _live_pod_requests():
 def _grouped_amounts(kind, path):
     """{cluster id: sum of the quantity at `path`} over a kind's objects, grouped in SQL by value."""
     totals = {}
-    rows = (MirroredObject.objects.filter(kind=kind).values("cluster_id", amount=KT(path))
-            .annotate(n=Count("id")).values_list("cluster_id", "amount", "n").order_by())
+    rows = (
+        MirroredObject.objects.filter(kind=kind)
+        .values("cluster_id", amount=KT(path))
+        .annotate(n=Count("id"))
+        .values_list("cluster_id", "amount", "n")
+        .order_by()
+    )
     for cluster_id, amount, count in rows:
         totals[cluster_id] = totals.get(cluster_id, Decimal(0)) + _amount(amount) * count
     return totals
@@ -212,7 +221,9 @@ def cluster_summaries():
     """Every cluster with node counts and capacity against requests, from the mirror."""
     clusters = list(Cluster.objects.order_by("name").defer("kubeconfig_encrypted", "permissions_missing"))
     nodes = {}  # cluster id: [ready, total, cpu, memory, pods]
-    node_rows = MirroredObject.objects.filter(kind="Node").values_list("cluster_id", "phase", "object__status__allocatable")
+    node_rows = MirroredObject.objects.filter(kind="Node").values_list(
+        "cluster_id", "phase", "object__status__allocatable"
+    )
     for cluster_id, phase, allocatable in node_rows:
         entry = nodes.setdefault(cluster_id, [0, 0, Decimal(0), Decimal(0), Decimal(0)])
         allocatable = allocatable if isinstance(allocatable, dict) else {}
@@ -236,16 +247,21 @@ def cluster_summaries():
             ready, total, cpu, memory, pod_slots = entry
         asked = requests.get(cluster.pk, {})
         health = [check for check in cluster.health if isinstance(check, (list, tuple)) and len(check) == 2]
-        summaries.append(ClusterSummary(
-            cluster=cluster, nodes_ready=ready, nodes_total=total,
-            checks_ok=sum(1 for _name, ok in health if ok), checks_total=len(health),
-            capacity=[
-                Capacity("cpu", cpu, asked.get("cpu", Decimal(0))),
-                Capacity("memory", memory, asked.get("memory", Decimal(0))),
-                Capacity("pods", pod_slots, asked.get("pods", Decimal(0))),
-                Capacity("storage", provisioned.get(cluster.pk, Decimal(0)), claimed.get(cluster.pk, Decimal(0))),
-            ],
-        ))
+        summaries.append(
+            ClusterSummary(
+                cluster=cluster,
+                nodes_ready=ready,
+                nodes_total=total,
+                checks_ok=sum(1 for _name, ok in health if ok),
+                checks_total=len(health),
+                capacity=[
+                    Capacity("cpu", cpu, asked.get("cpu", Decimal(0))),
+                    Capacity("memory", memory, asked.get("memory", Decimal(0))),
+                    Capacity("pods", pod_slots, asked.get("pods", Decimal(0))),
+                    Capacity("storage", provisioned.get(cluster.pk, Decimal(0)), claimed.get(cluster.pk, Decimal(0))),
+                ],
+            )
+        )
     return summaries
 
 
@@ -269,9 +285,12 @@ def jobs_context(request):
     since = timezone.now() - timedelta(hours=24)
     jobs = visible_jobs(request.user, memberships(request))
     failed = Q(status=JobStatus.FAILED, finished_at__gte=since)
-    counts = jobs.aggregate(running=Count("id", filter=Q(status__in=JobStatus.active())), failed=Count("id", filter=failed))
+    counts = jobs.aggregate(
+        running=Count("id", filter=Q(status__in=JobStatus.active())), failed=Count("id", filter=failed)
+    )
     return {
-        "running_count": counts["running"], "failed_count": counts["failed"],
+        "running_count": counts["running"],
+        "failed_count": counts["failed"],
         "running_jobs": list(jobs.filter(status__in=JobStatus.active()).order_by("-id")[:JOB_ROWS]),
         "failed_jobs": list(jobs.filter(failed).order_by("-finished_at", "-id")[:JOB_ROWS]),
     }

@@ -50,16 +50,22 @@ class _LimitedLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise DocumentError(_("YAML anchors and aliases (& and *) are not accepted; write the values out."),
-                                event.start_mark.line + 1)
+            raise DocumentError(
+                _("YAML anchors and aliases (& and *) are not accepted; write the values out."),
+                event.start_mark.line + 1,
+            )
         self._nodes += 1
         if self._nodes > self.max_nodes:
-            raise DocumentError(_("The document has more than %(n)s values.") % {"n": self.max_nodes}, event.start_mark.line + 1)
+            raise DocumentError(
+                _("The document has more than %(n)s values.") % {"n": self.max_nodes}, event.start_mark.line + 1
+            )
         self._depth += 1
         try:
             if self._depth > self.max_depth:
-                raise DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": self.max_depth},
-                                    event.start_mark.line + 1)
+                raise DocumentError(
+                    _("The document is nested more than %(n)s levels deep.") % {"n": self.max_depth},
+                    event.start_mark.line + 1,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -67,7 +73,9 @@ class _LimitedLoader(yaml.SafeLoader):
 
 def _yaml_error(exc):
     mark = getattr(exc, "problem_mark", None)
-    where = _(" at line %(line)s, column %(column)s") % {"line": mark.line + 1, "column": mark.column + 1} if mark else ""
+    where = (
+        _(" at line %(line)s, column %(column)s") % {"line": mark.line + 1, "column": mark.column + 1} if mark else ""
+    )
     problem = getattr(exc, "problem", None) or exc
     return DocumentError(_("This is not valid YAML%(where)s: %(problem)s") % {"where": where, "problem": problem})
 
@@ -92,7 +100,9 @@ def load_yaml_documents(text, *, max_bytes=MAX_BYTES, max_documents=MAX_DOCUMENT
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         # SafeLoader's constructors fail with plain exceptions on scalars that only look like
         # their type: the date 2001-13-01, an empty !!int, !!bool x, !!timestamp x.
-        raise DocumentError(_("This is not valid YAML%(where)s: %(problem)s") % {"where": "", "problem": _constructor_problem(exc)}) from None
+        raise DocumentError(
+            _("This is not valid YAML%(where)s: %(problem)s") % {"where": "", "problem": _constructor_problem(exc)}
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

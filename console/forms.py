@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.choices import NotificationLevel, OperationResult
 
+
 class BootstrapMixin:
     """Give widgets Bootstrap's classes so templates can render fields plainly."""
 
@@ -29,8 +30,14 @@ class IsoDateTimeInput(forms.DateTimeInput):
     locale (mm/dd/yyyy on an English system, even on the Chinese page)."""
 
     def __init__(self):
-        super().__init__(format="%Y-%m-%d %H:%M", attrs={
-            "placeholder": "2026-01-31 08:00", "pattern": r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?", "autocomplete": "off"})
+        super().__init__(
+            format="%Y-%m-%d %H:%M",
+            attrs={
+                "placeholder": "2026-01-31 08:00",
+                "pattern": r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?",
+                "autocomplete": "off",
+            },
+        )
 
 
 class LoginForm(BootstrapMixin, AuthenticationForm):
@@ -58,8 +65,12 @@ class OperationLogFilterForm(BootstrapMixin, forms.Form):
     action = forms.CharField(label=_("Action"), required=False, max_length=100)
     target = forms.CharField(label=_("Target"), required=False, max_length=253)
     result = forms.ChoiceField(label=_("Result"), required=False, choices=[("", _("Any"))] + OperationResult.choices)
-    since = forms.DateTimeField(label=_("From"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput())
-    until = forms.DateTimeField(label=_("To"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput())
+    since = forms.DateTimeField(
+        label=_("From"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput()
+    )
+    until = forms.DateTimeField(
+        label=_("To"), required=False, input_formats=DATETIME_INPUT_FORMATS, widget=IsoDateTimeInput()
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000_000, widget=forms.HiddenInput)
 
     def clean(self):
@@ -76,23 +87,40 @@ class NoticeForm(BootstrapMixin, forms.Form):
     )
     level = forms.ChoiceField(label=_("Level"), choices=NotificationLevel.choices)
     title = forms.CharField(label=_("Title"), max_length=200)
-    body = forms.CharField(label=_("Message"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        label=_("Message"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ClusterForm(BootstrapMixin, forms.Form):
     name = forms.SlugField(label=_("Name"), max_length=63, help_text=_("Lower-case letters, digits and hyphens."))
     region = forms.CharField(label=_("Region"), max_length=63, required=False)
-    description = forms.CharField(label=_("Description"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        label=_("Description"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     kubeconfig = forms.CharField(
-        label=_("Kubeconfig (paste)"), required=False, widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
-        help_text=_("Inline credentials only: token or client-certificate-data and client-key-data, with certificate-authority-data "
-                    "and an https:// server. Exec plugins, auth providers, file paths and proxy-url are refused."))
+        label=_("Kubeconfig (paste)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text=_(
+            "Inline credentials only: token or client-certificate-data and client-key-data, "
+            "with certificate-authority-data and an https:// server. "
+            "Exec plugins, auth providers, file paths and proxy-url are refused."
+        ),
+    )
     kubeconfig_file = forms.FileField(label=_("or upload a kubeconfig file"), required=False)
-    context = forms.CharField(label=_("Context"), max_length=253, required=False, help_text=_("Empty: the kubeconfig's current context."))
+    context = forms.CharField(
+        label=_("Context"), max_length=253, required=False, help_text=_("Empty: the kubeconfig's current context.")
+    )
     add_anyway = forms.BooleanField(
-        label=_("Add anyway (read-only use)"), required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-        help_text=_("When the kubeconfig's identity lacks permissions the console needs: add the cluster all the same, to look at "
-                    "it; tenant namespaces and apps are then refused on it."))
+        label=_("Add anyway (read-only use)"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+        help_text=_(
+            "When the kubeconfig's identity lacks permissions the console needs: "
+            "add the cluster all the same, to look at it; tenant namespaces and apps are then refused on it."
+        ),
+    )
 
     def clean(self):
         data = super().clean()
@@ -111,19 +139,36 @@ class ClusterForm(BootstrapMixin, forms.Form):
     def arguments(self):
         """register_cluster's keyword arguments."""
         data = self.cleaned_data
-        return {"name": data["name"], "kubeconfig_text": data["kubeconfig"],
-                **{key: data[key] for key in ("context", "region", "description", "add_anyway")}}
+        return {
+            "name": data["name"],
+            "kubeconfig_text": data["kubeconfig"],
+            **{key: data[key] for key in ("context", "region", "description", "add_anyway")},
+        }
 
 
 class ResourceFilterForm(BootstrapMixin, forms.Form):
-    namespace = forms.RegexField(label=_("Namespace"), required=False, max_length=63, regex=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                                 error_messages={"invalid": _("A namespace name is lower-case letters, digits and hyphens.")})
+    namespace = forms.RegexField(
+        label=_("Namespace"),
+        required=False,
+        max_length=63,
+        regex=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        error_messages={"invalid": _("A namespace name is lower-case letters, digits and hyphens.")},
+    )
     labels = forms.CharField(label=_("Label selector"), required=False, max_length=500)
     name = forms.CharField(label=_("Name contains"), required=False, max_length=253)
     status = forms.CharField(label=_("Status"), required=False, max_length=32)
-    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=[
-        ("name", _("Name")), ("-name", _("Name, descending")), ("namespace", _("Namespace")), ("age", _("Newest")),
-        ("-age", _("Oldest")), ("status", _("Status"))])
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[
+            ("name", _("Name")),
+            ("-name", _("Name, descending")),
+            ("namespace", _("Namespace")),
+            ("age", _("Newest")),
+            ("-age", _("Oldest")),
+            ("status", _("Status")),
+        ],
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, widget=forms.HiddenInput)
 
     def clean_labels(self):

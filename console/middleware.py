@@ -11,8 +11,8 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from console.oplog import oplog
 from console.choices import OperationResult
+from console.oplog import oplog
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -20,9 +20,16 @@ NOT_RECORDED_FIELDS = ("csrfmiddlewaretoken",)
 # A refused request without a reason of its own is recorded with the response's reason
 # phrase, as is; marked here so that the operation log page shows it translated.
 REASON_PHRASES = (
-    gettext_noop("Bad Request"), gettext_noop("Unauthorized"), gettext_noop("Forbidden"), gettext_noop("Not Found"),
-    gettext_noop("Method Not Allowed"), gettext_noop("Conflict"), gettext_noop("Request Entity Too Large"),
-    gettext_noop("Content Too Large"), gettext_noop("Too Many Requests"), gettext_noop("Internal Server Error"),
+    gettext_noop("Bad Request"),
+    gettext_noop("Unauthorized"),
+    gettext_noop("Forbidden"),
+    gettext_noop("Not Found"),
+    gettext_noop("Method Not Allowed"),
+    gettext_noop("Conflict"),
+    gettext_noop("Request Entity Too Large"),
+    gettext_noop("Content Too Large"),
+    gettext_noop("Too Many Requests"),
+    gettext_noop("Internal Server Error"),
 )
 
 
@@ -82,8 +89,14 @@ class OperationLogMiddleware:
                 request.user if request.user.is_authenticated else None,
                 "request." + route_name(request),
                 result=getattr(request, "oplog_result", None) or result_for_status(response.status_code),
-                payload={"method": request.method, "path": request.path, "status": response.status_code, "form": form_fields(request)},
-                error=getattr(request, "oplog_error", "") or (response.reason_phrase if response.status_code >= 400 else ""),
+                payload={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "form": form_fields(request),
+                },
+                error=getattr(request, "oplog_error", "")
+                or (response.reason_phrase if response.status_code >= 400 else ""),
             )
         return response
 
@@ -109,7 +122,11 @@ def form_fields(request):
         data = request.POST
     except Exception:  # unreadable body: nothing to show
         return {}
-    return {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data if key not in NOT_RECORDED_FIELDS}
+    return {
+        key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key)
+        for key in data
+        if key not in NOT_RECORDED_FIELDS
+    }
 
 
 class NulCharacterMiddleware:
@@ -170,20 +187,23 @@ class ContentSecurityPolicyMiddleware:
 
 def content_security_policy(request):
     try:
-        websocket = f" {'wss' if request.is_secure() else 'ws'}://{request.get_host()}"  # not all browsers read 'self' as ws too
+        # not all browsers read 'self' as ws too
+        websocket = f" {'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
     except DisallowedHost:  # answered 400 already; no host of ours to name
         websocket = ""
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",  # Bootstrap draws its form icons as data: SVG
-        f"connect-src 'self'{websocket}",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",  # Bootstrap draws its form icons as data: SVG
+            f"connect-src 'self'{websocket}",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class PasswordChangeRequiredMiddleware:
@@ -197,7 +217,12 @@ class PasswordChangeRequiredMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and getattr(user, "must_change_password", False) and not self.is_open(request):
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "must_change_password", False)
+            and not self.is_open(request)
+        ):
             if request.headers.get("HX-Request"):  # htmx would swap the page into a fragment: send the whole page there
                 response = HttpResponse(status=204)
                 response["HX-Redirect"] = reverse("console:password_change")

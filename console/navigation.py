@@ -51,8 +51,15 @@ class Section:
 _sections: dict[str, Section] = {}
 
 
-def register_section(key: str, label: Label, url_name: str | None = None, description: Label = "", *,
-                     may_open: MayOpen = signed_in, order: int = 50) -> None:
+def register_section(
+    key: str,
+    label: Label,
+    url_name: str | None = None,
+    description: Label = "",
+    *,
+    may_open: MayOpen = signed_in,
+    order: int = 50,
+) -> None:
     """Add a section to the side bar; without `url_name`, a placeholder for a later module.
     A built section is never replaced by a placeholder."""
     current = _sections.get(key)
@@ -78,8 +85,13 @@ def may_see_clusters(user: Any) -> bool:
 
 
 register_section("dashboard", _("Dashboard"), "console:dashboard", order=0)
-register_section("clusters", _("Clusters"), "console:cluster_list",
-                 _("Cluster registry, nodes and control-plane health."), may_open=may_see_clusters, order=10)
-register_section("oplog", _("Operation log"), "console:oplog", may_open=roles.can_read_operation_log,
-                 order=90)
+register_section(
+    "clusters",
+    _("Clusters"),
+    "console:cluster_list",
+    _("Cluster registry, nodes and control-plane health."),
+    may_open=may_see_clusters,
+    order=10,
+)
+register_section("oplog", _("Operation log"), "console:oplog", may_open=roles.can_read_operation_log, order=90)
 register_section("notifications", _("Notifications"), "console:notification_list", order=100)

@@ -45,7 +45,9 @@ def outage_of(exc):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)):
+        if isinstance(
+            exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
+        ):
             return "redis"
         if isinstance(exc, psycopg2.InterfaceError):  # "connection already closed"
             return "database"

@@ -3,15 +3,9 @@
 import re
 from decimal import Decimal
 
-SUFFIXES = {
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
+from kubesemantics.quantity import BINARY_UNITS, SUFFIXES
+
 PATTERN = re.compile(r"^([+]?[0-9]+(?:\.[0-9]*)?|[+]?\.[0-9]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
-BINARY_UNITS = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 
 def parse(text):
@@ -68,4 +62,3 @@ class Share:
     def colour(self):
         percent = self.percent or 0
         return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
-

@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "console",
     "tenants",
     "workloads",
+    "workloads.storage",
     "monitoring",
 ]
 
@@ -217,8 +218,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "console.live.fanout.FanoutChannelLayer",
             "CONFIG": {
-                "url": REDIS_URL, "prefix": f"{KEY_PREFIX}:asgi",
-                "max_connections": env_int("LIVE_REDIS_MAX_CONNECTIONS", 4), "capacity": env_int("LIVE_SOCKET_BACKLOG", 100),
+                "url": REDIS_URL,
+                "prefix": f"{KEY_PREFIX}:asgi",
+                "max_connections": env_int("LIVE_REDIS_MAX_CONNECTIONS", 4),
+                "capacity": env_int("LIVE_SOCKET_BACKLOG", 100),
             },
         }
     }
@@ -261,13 +264,36 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 10, "interval_start": 0, "int
 # message delivered again after the reconnect finds its job taken or ended (console.jobs.jobs.claim).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TIMEZONE = "UTC"
+# Ceph work (volumes, snapshots, backups) runs on its own queue, "<default queue>.ceph", so that
+# it can get workers of its own (`celery worker -Q <prefix>.ceph`); a worker started without -Q
+# (make run, the tests' worker, docker-compose) consumes both queues.
+CEPH_TASKS = ("workloads.storage.tasks.",)
+CELERY_TASK_QUEUES = {KEY_PREFIX: {}, f"{KEY_PREFIX}.ceph": {}}
+
+
+def _route_ceph(name, args, kwargs, options, task=None, **kw):
+    """Named at publish time from the default queue (tests give each session its own)."""
+    if name.startswith(CEPH_TASKS):
+        from console.celery import app
+
+        return {"queue": f"{app.conf.task_default_queue}.ceph"}
+    return None
+
+
+CELERY_TASK_ROUTES = (_route_ceph,)
 CELERY_BEAT_SCHEDULE = {
-    "refresh-clusters": {"task": "console.clusters.tasks.refresh_clusters", "schedule": env_int("CLUSTER_REFRESH_SECONDS", 60)},
+    "refresh-clusters": {
+        "task": "console.clusters.tasks.refresh_clusters",
+        "schedule": env_int("CLUSTER_REFRESH_SECONDS", 60),
+    },
     "verify-operation-log-nightly": {
         "task": "console.oplog.tasks.verify_operation_log_scheduled",
         "schedule": env_int("OPLOG_VERIFY_INTERVAL_SECONDS", 24 * 3600),
     },
-    "reap-stale-jobs": {"task": "console.jobs.tasks.reap_stale_jobs", "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60)},
+    "reap-stale-jobs": {
+        "task": "console.jobs.tasks.reap_stale_jobs",
+        "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60),
+    },
 }
 
 # --- Jobs ------------------------------------------------------------------------
@@ -341,7 +367,9 @@ for _network in CLUSTER_API_ALLOWED_NETWORKS:
     try:
         ipaddress.ip_network(_network, strict=False)
     except ValueError:
-        raise ImproperlyConfigured(f"CLUSTER_API_ALLOWED_NETWORKS: {_network!r} is not a network like 10.0.0.0/8") from None
+        raise ImproperlyConfigured(
+            f"CLUSTER_API_ALLOWED_NETWORKS: {_network!r} is not a network like 10.0.0.0/8"
+        ) from None
 
 # --- I18n ----------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")

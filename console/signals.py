@@ -13,8 +13,9 @@ from console.oplog import oplog
 
 @receiver(user_logged_in)
 def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    oplog.record(user, "account.login", result=OperationResult.SUCCEEDED,
-                 target={"kind": "User", "name": user.get_username()})
+    oplog.record(
+        user, "account.login", result=OperationResult.SUCCEEDED, target={"kind": "User", "name": user.get_username()}
+    )
 
 
 @receiver(user_login_failed)
@@ -34,8 +35,9 @@ def on_login_failed(sender: Any, credentials: dict, request: Any = None, **kwarg
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is None:
         return
-    oplog.record(user, "account.logout", result=OperationResult.SUCCEEDED,
-                 target={"kind": "User", "name": user.get_username()})
+    oplog.record(
+        user, "account.logout", result=OperationResult.SUCCEEDED, target={"kind": "User", "name": user.get_username()}
+    )
 
 
 # Sent by `manage.py up` and `manage.py attach_cluster` once the embedded cluster is registered

@@ -6,8 +6,6 @@ from django.urls import include, path
 
 from console.views import accounts, clusters, jobs, notifications, oplog, resources, shell
 
-
-
 console_patterns = [
     path("", shell.dashboard, name="dashboard"),
     path("dashboard/panels/<slug:key>/", shell.dashboard_panel, name="dashboard_panel"),
@@ -38,6 +36,7 @@ console_patterns = [
     path("notifications/notice/", notifications.notice_send, name="notice_send"),
 ]
 
+
 def favicon(request):
     """Browsers ask for /favicon.ico wherever a page names no icon (a CSV download, a JSON answer)."""
     return redirect(static("img/favicon.svg"), permanent=True)
@@ -48,6 +47,7 @@ urlpatterns = [
     path("", include((console_patterns, "console"))),
     path("tenants/", include("tenants.urls")),
     path("workloads/", include("workloads.urls")),
+    path("storage/", include("workloads.storage.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -4,10 +4,9 @@ namespaces a user may not see, so guessing names or ids tells nothing."""
 from django.contrib.auth import get_user_model
 from django.http import Http404
 
-from console.live import realtime
-
 from console.accounts import roles
 from console.kube.api import CONSOLE, Identity
+from console.live import realtime
 
 from .choices import TenantRole
 from .models import Membership, Project, Tenant
@@ -109,4 +108,6 @@ def may_follow_project(user, ident):
 
 def project_status_snapshot(user, ident):
     project = Project.objects.filter(pk=int(ident)).first()
-    return realtime.render_for(user, "tenants/_project_status.html", {"project": project, "oob": True}) if project else ""
+    return (
+        realtime.render_for(user, "tenants/_project_status.html", {"project": project, "oob": True}) if project else ""
+    )

@@ -10,20 +10,23 @@ class TenantsConfig(AppConfig):
     def ready(self) -> None:
         from console import navigation
         from console.accounts import roles
-        from console.jobs import jobs
+        from console.apps import register_feature_app
         from console.live import realtime
 
         # signals: receivers connect on import (the embedded cluster's namespaces)
         from . import access, dashboard, demo, permissions, signals, tasks  # noqa: F401
         from .choices import JOB_KINDS
 
-        jobs.register_kind_labels(JOB_KINDS)
-        jobs.register(tasks.KINDS)  # its kinds of job: task, runners, hooks
-        permissions.register()  # what the console's identity needs on a cluster for this app's features
-        dashboard.register()  # its panels on the console's dashboard
-        demo.register()  # the demo tenant of `manage.py seed_demo`
-        navigation.register_section("tenants", _("Tenants"), "tenants:tenant_list",
-                                    _("Tenants, members, namespaces, quotas and network isolation."), order=20)
+        # its kinds of job; what the console's identity needs on a cluster for this app's features;
+        # its panels on the console's dashboard; the demo tenant of `manage.py seed_demo`
+        register_feature_app(JOB_KINDS, tasks, permissions, dashboard, demo)
+        navigation.register_section(
+            "tenants",
+            _("Tenants"),
+            "tenants:tenant_list",
+            _("Tenants, members, namespaces, quotas and network isolation."),
+            order=20,
+        )
 
         roles.register_tenant_provider(access.TenantRoles())
         realtime.register_group("tenant", access.may_follow_tenant)

@@ -58,14 +58,16 @@ def quota_use(projects, *, every=False):
         rows = rows.filter(namespace__in={ns for _c, ns in owner})
     columns = [KT(f"object__status__{part}__{key}") for part in ("hard", "used") for _r, key in QUOTA_KEYS]
     totals = {}
-    for cluster_id, namespace, *values in rows.values_list("cluster_id", "namespace", *columns).iterator(chunk_size=2000):
+    for cluster_id, namespace, *values in rows.values_list("cluster_id", "namespace", *columns).iterator(
+        chunk_size=2000
+    ):
         tenant_id = owner.get((cluster_id, namespace))
         if tenant_id is None:
             continue
-        hard, used = values[:len(QUOTA_KEYS)], values[len(QUOTA_KEYS):]
+        hard, used = values[: len(QUOTA_KEYS)], values[len(QUOTA_KEYS) :]
         sums, counted = totals.setdefault(tenant_id, {}), set()
         # a resource counts when the quota caps it, with used read from the same key (requests.cpu with requests.cpu)
-        for (resource, _key), cap, spent in zip(QUOTA_KEYS, hard, used):
+        for (resource, _key), cap, spent in zip(QUOTA_KEYS, hard, used, strict=True):
             cap = _amount(cap) if cap is not None else None
             if cap is None or resource in counted:
                 continue
@@ -85,7 +87,11 @@ def _empty_use():
 def tenant_use_context(request):
     """Every tenant's quota use, the fullest first (the same for every operator: cached)."""
     rows = dashboard.cached("tenant_use", tenant_use_rows)
-    return {"tenant_rows": rows[:TENANT_ROWS], "tenant_total": len(rows), "resources": [QUOTA_RESOURCES[r][0] for r in SHOWN]}
+    return {
+        "tenant_rows": rows[:TENANT_ROWS],
+        "tenant_total": len(rows),
+        "resources": [QUOTA_RESOURCES[r][0] for r in SHOWN],
+    }
 
 
 def tenant_use_rows():
@@ -100,14 +106,24 @@ def my_tenants_context(request):
     """The user's tenants: their namespaces with status and their quota use."""
     tenant_ids = [m.tenant_id for m in dashboard.memberships(request)]
     tenants = list(Tenant.objects.filter(pk__in=tenant_ids).order_by("name"))
-    projects = list(Project.objects.filter(tenant_id__in=tenant_ids).select_related("cluster").order_by("cluster__name", "name"))
+    projects = list(
+        Project.objects.filter(tenant_id__in=tenant_ids).select_related("cluster").order_by("cluster__name", "name")
+    )
     use = quota_use(projects)
-    return {"my_tenants": [
-        {"tenant": tenant, "projects": [p for p in projects if p.tenant_id == tenant.pk], "use": use.get(tenant.pk) or _empty_use()}
-        for tenant in tenants
-    ]}
+    return {
+        "my_tenants": [
+            {
+                "tenant": tenant,
+                "projects": [p for p in projects if p.tenant_id == tenant.pk],
+                "use": use.get(tenant.pk) or _empty_use(),
+            }
+            for tenant in tenants
+        ]
+    }
 
 
 def register():
-    dashboard.register_panel("tenant_use", "tenants/_dash_tenant_use.html", tenant_use_context, dashboard.OPERATORS, order=20)
+    dashboard.register_panel(
+        "tenant_use", "tenants/_dash_tenant_use.html", tenant_use_context, dashboard.OPERATORS, order=20
+    )
     dashboard.register_panel("my_tenants", "tenants/_dash_my_tenants.html", my_tenants_context, ("tenant",), order=10)

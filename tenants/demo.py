@@ -17,8 +17,12 @@ SETTINGS = {
     "limits": {"cpu": "8", "memory": "16Gi", "storage": "100Gi", "pods": "50", "services": "20", "volumes": "20"},
     "max_namespaces": 5,
     "default_quota": {"cpu": "2", "memory": "4Gi", "storage": "20Gi", "pods": "10", "services": "5", "volumes": "5"},
-    "default_limit_range": {"request_cpu": "100m", "limit_cpu": "500m",
-                            "request_memory": "128Mi", "limit_memory": "512Mi"},
+    "default_limit_range": {
+        "request_cpu": "100m",
+        "limit_cpu": "500m",
+        "request_memory": "128Mi",
+        "limit_memory": "512Mi",
+    },
 }
 MEMBERS = [("alice", TenantRole.ADMIN), ("bob", TenantRole.MEMBER)]  # the first one administers
 NAMESPACES = [("shop", "Shop"), ("batch", "Batch jobs")]  # demo-shop, demo-batch
@@ -36,8 +40,9 @@ def seed_demo_tenant(demo: Demo) -> None:
         services.invite_member(tenant, acting_user=demo.operator, username=username, role=role)
     admin = demo.users[MEMBERS[0][0]]
     for short_name, display_name in NAMESPACES:
-        project, _job = services.create_project(tenant, acting_user=admin, cluster=demo.cluster, short_name=short_name,
-                                                display_name=display_name)
+        project, _job = services.create_project(
+            tenant, acting_user=admin, cluster=demo.cluster, short_name=short_name, display_name=display_name
+        )
         demo.created[f"namespace:{project.name}"] = project
 
 

@@ -3,8 +3,8 @@ from zoneinfo import available_timezones
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from console.forms import BootstrapMixin
 from console.clusters.models import Cluster
+from console.forms import BootstrapMixin
 
 from .choices import QUOTA_RESOURCES, PathKind, PodSecurityLevel, TenantRole
 
@@ -47,16 +47,30 @@ class QuotaFieldsMixin:
 
 
 class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=30, help_text=_("Lower-case letters, digits and '-'; prefixes the tenant's namespaces."))
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=30,
+        help_text=_("Lower-case letters, digits and '-'; prefixes the tenant's namespaces."),
+    )
     display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)
     contact = forms.CharField(label=_("Contact"), max_length=200, required=False)
-    clusters = forms.ModelMultipleChoiceField(label=_("Clusters"), queryset=Cluster.objects.all(), required=False,
-                                              widget=forms.SelectMultiple(attrs={"size": 4}))
+    clusters = forms.ModelMultipleChoiceField(
+        label=_("Clusters"),
+        queryset=Cluster.objects.all(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
     time_zone = forms.ChoiceField(label=_("Time zone"), initial="Asia/Shanghai")
     max_namespaces = forms.IntegerField(label=_("Namespaces"), required=False, min_value=0, max_value=10_000)
-    pod_security = forms.ChoiceField(label=_("Pod Security level"), choices=PodSecurityLevel.choices, initial=PodSecurityLevel.RESTRICTED,
-                                     help_text=_("What the tenant's pods may do on the nodes (Kubernetes Pod Security Standards). "
-                                                 "Changing it provisions the tenant's namespaces again."))
+    pod_security = forms.ChoiceField(
+        label=_("Pod Security level"),
+        choices=PodSecurityLevel.choices,
+        initial=PodSecurityLevel.RESTRICTED,
+        help_text=_(
+            "What the tenant's pods may do on the nodes (Kubernetes Pod Security Standards). "
+            "Changing it provisions the tenant's namespaces again."
+        ),
+    )
 
     def __init__(self, *args, tenant=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +95,6 @@ class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
         return settings if self.tenant else {"name": data["name"], **settings}
 
 
-
 class MemberForm(BootstrapMixin, forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=TenantRole.choices, initial=TenantRole.MEMBER)
@@ -101,8 +114,13 @@ class ProjectForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
     def arguments(self):
         """create_project's keyword arguments."""
         data = self.cleaned_data
-        return {"cluster": data["cluster"], "short_name": data["short_name"], "display_name": data["display_name"],
-                "quota": self.quota, "limit_range": self.limit_range}
+        return {
+            "cluster": data["cluster"],
+            "short_name": data["short_name"],
+            "display_name": data["display_name"],
+            "quota": self.quota,
+            "limit_range": self.limit_range,
+        }
 
 
 class ProjectQuotaForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):

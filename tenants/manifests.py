@@ -18,7 +18,11 @@ POD_SECURITY_LABEL = "pod-security.kubernetes.io/"  # + enforce, warn, audit and
 
 
 def _meta(project, name):
-    return {"name": name, "namespace": project.name, "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY}}
+    return {
+        "name": name,
+        "namespace": project.name,
+        "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY},
+    }
 
 
 def pod_security_labels(level):
@@ -37,7 +41,11 @@ def namespace(project, requested_by=""):
         "kind": "Namespace",
         "metadata": {
             "name": project.name,
-            "labels": {TENANT_LABEL: project.tenant.name, MANAGED_LABEL: MANAGED_BY, **pod_security_labels(project.tenant.pod_security)},
+            "labels": {
+                TENANT_LABEL: project.tenant.name,
+                MANAGED_LABEL: MANAGED_BY,
+                **pod_security_labels(project.tenant.pod_security),
+            },
             "annotations": {"caas.io/display-name": project.display_name, "caas.io/requested-by": requested_by},
         },
     }
@@ -60,7 +68,12 @@ def limit_range(project):
         item["default"] = limits
     if requests:
         item["defaultRequest"] = requests
-    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _meta(project, LIMIT_RANGE_NAME), "spec": {"limits": [item]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": _meta(project, LIMIT_RANGE_NAME),
+        "spec": {"limits": [item]},
+    }
 
 
 def role_bindings(project):
@@ -84,7 +97,12 @@ def _role_binding(project, name, cluster_role, group):
 
 
 def _policy(project, name, spec):
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(project, name), "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(project, name),
+        "spec": spec,
+    }
 
 
 def _from_namespace(name):
@@ -98,19 +116,41 @@ def network_policies(project):
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
     return [
         _policy(project, "caas-default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        _policy(project, "caas-allow-tenant", {
-            "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": tenant_peers}], "egress": [{"to": tenant_peers}],
-        }),
-        _policy(project, "caas-allow-ingress-controller", {
-            "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_from_namespace(settings.CAAS_INGRESS_NAMESPACE)]}],
-        }),
-        _policy(project, "caas-allow-dns", {
-            "podSelector": {}, "policyTypes": ["Egress"],
-            "egress": [{"to": [{**_from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-                        "ports": dns_ports}],
-        }),
+        _policy(
+            project,
+            "caas-allow-tenant",
+            {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": tenant_peers}],
+                "egress": [{"to": tenant_peers}],
+            },
+        ),
+        _policy(
+            project,
+            "caas-allow-ingress-controller",
+            {
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [_from_namespace(settings.CAAS_INGRESS_NAMESPACE)]}],
+            },
+        ),
+        _policy(
+            project,
+            "caas-allow-dns",
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {**_from_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+                        ],
+                        "ports": dns_ports,
+                    }
+                ],
+            },
+        ),
     ]
 
 
@@ -134,8 +174,11 @@ def peer_egress_policy(path, peer_tenant_name):
     rule = {"to": [_from_namespace(path.project.name)]}
     if path.port:
         rule["ports"] = [{"protocol": "TCP", "port": path.port}]
-    meta = {"name": f"{path.policy_name}-egress", "namespace": path.peer_namespace,
-            "labels": {TENANT_LABEL: peer_tenant_name, MANAGED_LABEL: MANAGED_BY, PATH_OF_LABEL: path.project.name}}
+    meta = {
+        "name": f"{path.policy_name}-egress",
+        "namespace": path.peer_namespace,
+        "labels": {TENANT_LABEL: peer_tenant_name, MANAGED_LABEL: MANAGED_BY, PATH_OF_LABEL: path.project.name},
+    }
     spec = {"podSelector": {}, "policyTypes": ["Egress"], "egress": [rule]}
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec}
 
@@ -147,14 +190,23 @@ def global_network_policy(tenant):
     return {
         "apiVersion": "crd.projectcalico.org/v1",
         "kind": "GlobalNetworkPolicy",
-        "metadata": {"name": f"caas-tenant-{tenant.name}", "labels": {TENANT_LABEL: tenant.name, MANAGED_LABEL: MANAGED_BY}},
+        "metadata": {
+            "name": f"caas-tenant-{tenant.name}",
+            "labels": {TENANT_LABEL: tenant.name, MANAGED_LABEL: MANAGED_BY},
+        },
         "spec": {
             "order": 100,
             "namespaceSelector": selector,
             "types": ["Ingress"],
             "ingress": [
                 {"action": "Allow", "source": {"namespaceSelector": selector}},
-                {"action": "Allow", "source": {"namespaceSelector": f"{NAMESPACE_NAME_LABEL} in {{'{settings.CAAS_INGRESS_NAMESPACE}', 'kube-system'}}"}},
+                {
+                    "action": "Allow",
+                    "source": {
+                        "namespaceSelector": f"{NAMESPACE_NAME_LABEL} in "
+                        f"{{'{settings.CAAS_INGRESS_NAMESPACE}', 'kube-system'}}"
+                    },
+                },
                 {"action": "Deny"},
             ],
         },

@@ -19,8 +19,9 @@ class Tenant(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=TenantStatus.choices, default=TenantStatus.ACTIVE)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     # Labels every namespace of the tenant with this Pod Security level (enforce, warn, audit).
-    pod_security = models.CharField(_("Pod Security level"), max_length=16, choices=PodSecurityLevel.choices,
-                                    default=PodSecurityLevel.RESTRICTED)
+    pod_security = models.CharField(
+        _("Pod Security level"), max_length=16, choices=PodSecurityLevel.choices, default=PodSecurityLevel.RESTRICTED
+    )
     # Tenant-wide limits: {"cpu": "8", "memory": "32Gi", ...}; a missing key means no limit.
     limits = models.JSONField(_("limits"), default=dict, blank=True)
     max_namespaces = models.PositiveIntegerField(_("namespaces"), null=True, blank=True)
@@ -31,7 +32,9 @@ class Tenant(models.Model):
     # provisioned there, {"<cluster>": {"calico": bool, "checked_at": iso time}}.
     isolation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -69,12 +72,17 @@ class Membership(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships")
     role = models.CharField(_("role"), max_length=16, choices=TenantRole.choices, default=TenantRole.MEMBER)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["user__username"]
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.tenant} ({self.role})"
 
 
 class Project(models.Model):
@@ -87,7 +95,9 @@ class Project(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.CREATING)
     quota = models.JSONField(_("quota"), default=dict, blank=True)  # same keys as Tenant.limits
     limit_range = models.JSONField(_("container defaults"), default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -111,8 +121,14 @@ class NetworkPath(models.Model):
     cidr = models.CharField(max_length=64, blank=True)  # kind cidr: egress allowed to this block
     port = models.PositiveIntegerField(null=True, blank=True)
     cross_tenant = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        peer = f"from {self.peer_namespace}" if self.kind == PathKind.NAMESPACE else f"to {self.cidr}"
+        return f"{self.policy_name}: {peer}" + (f" port {self.port}" if self.port else "")
 
     @property
     def policy_name(self):
@@ -132,5 +148,10 @@ class SuspendedWorkload(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "cluster", "namespace", "kind", "name"], name="suspended_unique_workload")
+            models.UniqueConstraint(
+                fields=["tenant", "cluster", "namespace", "kind", "name"], name="suspended_unique_workload"
+            )
         ]
+
+    def __str__(self):
+        return f"{self.kind} {self.namespace}/{self.name} ({self.replicas} replicas)"

@@ -16,8 +16,13 @@ def provisioned_kinds():
 
     tenant = Tenant(name="example")
     project = Project(tenant=tenant, name="example-ns", quota={}, limit_range={"limit_cpu": "1"})
-    objects = [manifests.namespace(project), manifests.resource_quota(project), manifests.limit_range(project),
-               *manifests.role_bindings(project), *manifests.network_policies(project)]
+    objects = [
+        manifests.namespace(project),
+        manifests.resource_quota(project),
+        manifests.limit_range(project),
+        *manifests.role_bindings(project),
+        *manifests.network_policies(project),
+    ]
     return list(dict.fromkeys(obj["kind"] for obj in objects))
 
 
@@ -37,7 +42,12 @@ def needs():
 
 
 def register():
-    permissions.register("namespaces", _("Tenant namespaces"),
-                         _("Creating and changing tenant namespaces (labels, quota, container defaults, role bindings, network "
-                           "isolation) is refused on this cluster; deleting them and suspending tenants would fail."),
-                         needs)
+    permissions.register(
+        "namespaces",
+        _("Tenant namespaces"),
+        _(
+            "Creating and changing tenant namespaces (labels, quota, container defaults, role bindings, network "
+            "isolation) is refused on this cluster; deleting them and suspending tenants would fail."
+        ),
+        needs,
+    )

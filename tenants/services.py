@@ -33,15 +33,25 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 RESERVED_PREFIXES = ("kube-", "caas-", "openshift-")
 INVITATION_SALT = "tenants.invitation"
 INVITATION_DAYS = 3
-TENANT_FIELDS = ("display_name", "contact", "time_zone", "limits", "max_namespaces", "default_quota",
-                 "default_limit_range", "pod_security")
+TENANT_FIELDS = (
+    "display_name",
+    "contact",
+    "time_zone",
+    "limits",
+    "max_namespaces",
+    "default_quota",
+    "default_limit_range",
+    "pod_security",
+)
 
 
 def check_dns_label(value: str, what: str, max_length: int = 63) -> None:
     if not value or len(value) > max_length or not DNS_LABEL.match(value):
         raise ValidationError(
-            _("%(what)s %(value)s is not valid: use at most %(max)s lower-case letters, digits and '-', "
-              "starting and ending with a letter or digit (DNS-1123 label).")
+            _(
+                "%(what)s %(value)s is not valid: use at most %(max)s lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit (DNS-1123 label)."
+            )
             % {"what": what, "value": repr(value), "max": max_length}
         )
 
@@ -51,8 +61,11 @@ def _tenant_target(tenant, **extra):
 
 
 def _snapshot(tenant):
-    return {**{f: getattr(tenant, f) for f in TENANT_FIELDS}, "clusters": sorted(c.name for c in tenant.clusters.all()),
-            "status": tenant.status}
+    return {
+        **{f: getattr(tenant, f) for f in TENANT_FIELDS},
+        "clusters": sorted(c.name for c in tenant.clusters.all()),
+        "status": tenant.status,
+    }
 
 
 # --- tenants ------------------------------------------------------------------------
@@ -60,14 +73,25 @@ def _snapshot(tenant):
 
 def _check_pod_security(level):
     if level not in PodSecurityLevel.values:
-        raise ValidationError(_("Unknown Pod Security level %(level)s: choose restricted or baseline.")
-                              % {"level": repr(level)})
+        raise ValidationError(
+            _("Unknown Pod Security level %(level)s: choose restricted or baseline.") % {"level": repr(level)}
+        )
 
 
-def create_tenant(*, acting_user: User, name: str, display_name: str, contact: str = "",
-                  clusters: Iterable[Cluster] = (), limits: dict | None = None, max_namespaces: int | None = None,
-                  default_quota: dict | None = None, default_limit_range: dict | None = None,
-                  time_zone: str = "Asia/Shanghai", pod_security: str = PodSecurityLevel.RESTRICTED) -> Tenant:
+def create_tenant(
+    *,
+    acting_user: User,
+    name: str,
+    display_name: str,
+    contact: str = "",
+    clusters: Iterable[Cluster] = (),
+    limits: dict | None = None,
+    max_namespaces: int | None = None,
+    default_quota: dict | None = None,
+    default_limit_range: dict | None = None,
+    time_zone: str = "Asia/Shanghai",
+    pod_security: str = PodSecurityLevel.RESTRICTED,
+) -> Tenant:
     target = {"tenant": name, "kind": "Tenant", "name": name}
     with oplog.recorded(acting_user, "tenant.create", target=target) as outcome:
         require_permission(roles.is_operator(acting_user), _("Only operators create tenants."))
@@ -78,12 +102,22 @@ def create_tenant(*, acting_user: User, name: str, display_name: str, contact: s
             raise ValidationError(_("A tenant named %(name)s exists already.") % {"name": name})
         # Namespaces are <tenant>-<name>: with tenants "rival" and "rival-x", "rival-x-dev" could be either's.
         if Tenant.objects.filter(Q(name__in=_hyphen_prefixes(name)) | Q(name__startswith=name + "-")).exists():
-            raise ValidationError(_("A tenant name may not be another tenant's name followed by '-' and more, nor "
-                                    "the start of one: their namespaces (<tenant>-<name>) would be mistaken for each "
-                                    "other. Choose another name."))
+            raise ValidationError(
+                _(
+                    "A tenant name may not be another tenant's name followed by '-' and more, nor "
+                    "the start of one: their namespaces (<tenant>-<name>) would be mistaken for each "
+                    "other. Choose another name."
+                )
+            )
         _check_pod_security(pod_security)
-        tenant = Tenant(name=name, display_name=display_name or name, contact=contact, time_zone=time_zone,
-                        pod_security=pod_security, created_by=acting_user)
+        tenant = Tenant(
+            name=name,
+            display_name=display_name or name,
+            contact=contact,
+            time_zone=time_zone,
+            pod_security=pod_security,
+            created_by=acting_user,
+        )
         _set_limits(tenant, limits or {}, max_namespaces, default_quota or {}, default_limit_range or {}, allocated={})
         tenant.save()
         tenant.clusters.set(clusters)
@@ -91,9 +125,20 @@ def create_tenant(*, acting_user: User, name: str, display_name: str, contact: s
     return tenant
 
 
-def update_tenant(tenant: Tenant, *, acting_user: User, display_name: str, contact: str, clusters: Iterable[Cluster],
-                  limits: dict, max_namespaces: int | None, default_quota: dict, default_limit_range: dict,
-                  time_zone: str, pod_security: str | None = None) -> Tenant:
+def update_tenant(
+    tenant: Tenant,
+    *,
+    acting_user: User,
+    display_name: str,
+    contact: str,
+    clusters: Iterable[Cluster],
+    limits: dict,
+    max_namespaces: int | None,
+    default_quota: dict,
+    default_limit_range: dict,
+    time_zone: str,
+    pod_security: str | None = None,
+) -> Tenant:
     """Change the tenant (operators only). pod_security None keeps the level; a new level
     queues the provisioning of each ready namespace again, which relabels it."""
     with oplog.recorded(acting_user, "tenant.update", target=_tenant_target(tenant)) as outcome:
@@ -104,12 +149,14 @@ def update_tenant(tenant: Tenant, *, acting_user: User, display_name: str, conta
         in_use = {p.cluster for p in projects}
         dropped = in_use - set(clusters)
         if dropped:
-            raise ValidationError(_("The tenant still has namespaces on %(clusters)s; delete them before taking the "
-                                    "cluster away.")
-                                  % {"clusters": ", ".join(sorted(c.name for c in dropped))})
+            raise ValidationError(
+                _("The tenant still has namespaces on %(clusters)s; delete them before taking the cluster away.")
+                % {"clusters": ", ".join(sorted(c.name for c in dropped))}
+            )
         if max_namespaces is not None and max_namespaces < len(projects):
-            raise ValidationError(_("The tenant has %(n)s namespaces already; the limit cannot be lower.")
-                                  % {"n": len(projects)})
+            raise ValidationError(
+                _("The tenant has %(n)s namespaces already; the limit cannot be lower.") % {"n": len(projects)}
+            )
         tenant.display_name, tenant.contact, tenant.time_zone = display_name or tenant.name, contact, time_zone
         level_changed = pod_security is not None and pod_security != tenant.pod_security
         if pod_security is not None:
@@ -122,8 +169,11 @@ def update_tenant(tenant: Tenant, *, acting_user: User, display_name: str, conta
         tenant.clusters.set(clusters)
         outcome.after = _snapshot(tenant)
         if level_changed:  # the namespaces' labels follow: each is provisioned again
-            outcome.after["reprovisioning"] = [_reprovision(p, acting_user).pk for p in projects
-                                               if p.status in (ProjectStatus.ACTIVE, ProjectStatus.FAILED)]
+            outcome.after["reprovisioning"] = [
+                _reprovision(p, acting_user).pk
+                for p in projects
+                if p.status in (ProjectStatus.ACTIVE, ProjectStatus.FAILED)
+            ]
     return tenant
 
 
@@ -149,17 +199,17 @@ def _set_limits(tenant, limits, max_namespaces, default_quota, default_limit_ran
             if amounts.get(resource, 0) > limit:
                 raise ValidationError(
                     _("%(resource)s limit %(limit)s is below what the tenant has %(what)s (%(amount)s).")
-                    % {"resource": resource, "limit": usage.display(resource, limit), "what": what,
-                       "amount": usage.display(resource, amounts[resource])}
+                    % {**_shown(resource, limit=limit, amount=amounts[resource]), "what": what}
                 )
         if defaults.get(resource, 0) > limit:
-            raise ValidationError(_("The default namespace quota for %(resource)s is above the tenant limit.")
-                                  % {"resource": resource})
+            raise ValidationError(
+                _("The default namespace quota for %(resource)s is above the tenant limit.") % {"resource": resource}
+            )
     _check_limit_range(default_limit_range)
-    tenant.limits = {k: str(v) for k, v in limits.items() if v not in (None, "")}
+    tenant.limits = _stored(limits)
     tenant.max_namespaces = max_namespaces
-    tenant.default_quota = {k: str(v) for k, v in default_quota.items() if v not in (None, "")}
-    tenant.default_limit_range = {k: str(v) for k, v in default_limit_range.items() if v not in (None, "")}
+    tenant.default_quota = _stored(default_quota)
+    tenant.default_limit_range = _stored(default_limit_range)
 
 
 def _check_limit_range(values):
@@ -169,13 +219,15 @@ def _check_limit_range(values):
         try:
             quantity.parse(value)
         except ValueError:
-            raise ValidationError(_("Container default %(key)s: %(value)s is not a quantity.")
-                                  % {"key": key, "value": value}) from None
+            raise ValidationError(
+                _("Container default %(key)s: %(value)s is not a quantity.") % {"key": key, "value": value}
+            ) from None
     for resource in ("cpu", "memory"):
         request, limit = values.get(f"request_{resource}"), values.get(f"limit_{resource}")
         if request and limit and quantity.parse(request) > quantity.parse(limit):
-            raise ValidationError(_("The default %(resource)s request is above the default limit.")
-                                  % {"resource": resource})
+            raise ValidationError(
+                _("The default %(resource)s request is above the default limit.") % {"resource": resource}
+            )
 
 
 # --- members -----------------------------------------------------------------------
@@ -222,8 +274,9 @@ def invite_member(tenant: Tenant, *, acting_user: User, username: str, role: str
             # one-time: the new member chooses their own password at first sign-in
             user = User.objects.create_user(username=username, password=password, must_change_password=True)
         elif user.platform_role:
-            raise ValidationError(_("%(name)s is a platform operator or auditor, not a tenant user.")
-                                  % {"name": username})
+            raise ValidationError(
+                _("%(name)s is a platform operator or auditor, not a tenant user.") % {"name": username}
+            )
         membership = Membership.objects.create(tenant=tenant, user=user, role=role, invited_by=acting_user)
         outcome.after = {"user": username, "role": role, "new_account": password is not None}
     return Invited(membership=membership, password=password)
@@ -252,8 +305,13 @@ def read_invitation(token: str) -> Invitation:
         invitation = Invitation(tenant, str(data["user"]), data["role"], inviter)
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise invalid from None
-    if tenant is None or not tenant.is_active or inviter is None or not access.may_administer(inviter, tenant) \
-            or invitation.role not in TenantRole.values:
+    if (
+        tenant is None
+        or not tenant.is_active
+        or inviter is None
+        or not access.may_administer(inviter, tenant)
+        or invitation.role not in TenantRole.values
+    ):
         raise invalid
     return invitation
 
@@ -264,15 +322,21 @@ def accept_invitation(token: str, *, acting_user: User) -> Membership:
         invitation = read_invitation(token)
         outcome.target.update(_tenant_target(invitation.tenant, kind="Membership", name=invitation.username))
         if acting_user.get_username() != invitation.username:
-            raise PermissionError(_("This invitation is for %(name)s: sign in as %(name)s to accept it.")
-                                  % {"name": invitation.username})
+            raise PermissionError(
+                _("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username}
+            )
         if acting_user.platform_role:
             raise ValidationError(_("Operators and auditors do not join tenants."))
         membership, _created = Membership.objects.get_or_create(
-            tenant=invitation.tenant, user=acting_user,
-            defaults={"role": invitation.role, "invited_by": invitation.invited_by})
-        outcome.after = {"user": invitation.username, "role": membership.role,
-                         "invited_by": invitation.invited_by.get_username()}
+            tenant=invitation.tenant,
+            user=acting_user,
+            defaults={"role": invitation.role, "invited_by": invitation.invited_by},
+        )
+        outcome.after = {
+            "user": invitation.username,
+            "role": membership.role,
+            "invited_by": invitation.invited_by.get_username(),
+        }
     return membership
 
 
@@ -298,9 +362,16 @@ def namespace_name(tenant: Tenant, short_name: str) -> str:
     return f"{tenant.name}-{short_name}"
 
 
-def create_project(tenant: Tenant, *, acting_user: User, cluster: Cluster | None, short_name: str,
-                   display_name: str = "", quota: dict | None = None,
-                   limit_range: dict | None = None) -> tuple[Project, Job]:
+def create_project(
+    tenant: Tenant,
+    *,
+    acting_user: User,
+    cluster: Cluster | None,
+    short_name: str,
+    display_name: str = "",
+    quota: dict | None = None,
+    limit_range: dict | None = None,
+) -> tuple[Project, Job]:
     """Record the namespace and queue its provisioning. The namespace is named
     <tenant>-<short name>, so tenants can never collide with each other or the system."""
     name = namespace_name(tenant, short_name or "")
@@ -315,12 +386,14 @@ def create_project(tenant: Tenant, *, acting_user: User, cluster: Cluster | None
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)  # one quota decision at a time per tenant
         projects = list(tenant.projects.all())
         if tenant.max_namespaces is not None and len(projects) >= tenant.max_namespaces:
-            raise ValidationError(_("The tenant may have %(n)s namespaces and has them all.")
-                                  % {"n": tenant.max_namespaces})
+            raise ValidationError(
+                _("The tenant may have %(n)s namespaces and has them all.") % {"n": tenant.max_namespaces}
+            )
         taken = Project.objects.filter(cluster=cluster, name=name).first()
         if taken is not None and taken.tenant_id == tenant.pk:
-            raise ValidationError(_("Namespace %(name)s exists already on %(cluster)s.")
-                                  % {"name": name, "cluster": cluster.name})
+            raise ValidationError(
+                _("Namespace %(name)s exists already on %(cluster)s.") % {"name": name, "cluster": cluster.name}
+            )
         # Another tenant's namespace, or a name in the space of a tenant whose name extends this
         # one's (tenants named before names were checked: "rival" may not take "rival-x-dev" from
         # "rival-x"): refused without saying whose, or whether anything is there.
@@ -331,11 +404,19 @@ def create_project(tenant: Tenant, *, acting_user: User, cluster: Cluster | None
         limit_range = dict(tenant.default_limit_range if limit_range is None else limit_range)
         _check_quota_fits(tenant, quota, others=projects)
         _check_limit_range(limit_range)
-        project = Project.objects.create(tenant=tenant, cluster=cluster, name=name, display_name=display_name,
-                                         quota=quota, limit_range=limit_range, created_by=acting_user,
-                                         status=ProjectStatus.CREATING)
-        job = outcome.accepted(_queue_sync(project, acting_user, "namespace.create"), quota=quota,
-                               limit_range=limit_range)
+        project = Project.objects.create(
+            tenant=tenant,
+            cluster=cluster,
+            name=name,
+            display_name=display_name,
+            quota=quota,
+            limit_range=limit_range,
+            created_by=acting_user,
+            status=ProjectStatus.CREATING,
+        )
+        job = outcome.accepted(
+            _queue_sync(project, acting_user, "namespace.create"), quota=quota, limit_range=limit_range
+        )
     return project, job
 
 
@@ -343,8 +424,9 @@ def update_project(project: Project, *, acting_user: User, quota: dict, limit_ra
     tenant = project.tenant
     target = _project_target(project)
     with oplog.recorded(acting_user, "namespace.update", target=target) as outcome:
-        require_permission(access.may_administer(acting_user, tenant),
-                           _("Only the tenant's admins change namespace quotas."))
+        require_permission(
+            access.may_administer(acting_user, tenant), _("Only the tenant's admins change namespace quotas.")
+        )
         require_permission(tenant.is_active, _("The tenant is suspended."))
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         project = Project.objects.get(pk=project.pk)
@@ -354,17 +436,18 @@ def update_project(project: Project, *, acting_user: User, quota: dict, limit_ra
         used = usage.quota_used(project)
         for resource, amount in usage.parse_amounts(quota).items():
             if used.get(resource, 0) > amount:
-                raise ValidationError(_("%(resource)s quota %(amount)s is below what the namespace uses now "
-                                        "(%(used)s).")
-                                      % {"resource": resource, "amount": usage.display(resource, amount),
-                                         "used": usage.display(resource, used[resource])})
+                raise ValidationError(
+                    _("%(resource)s quota %(amount)s is below what the namespace uses now (%(used)s).")
+                    % _shown(resource, amount=amount, used=used[resource])
+                )
         _check_limit_range(limit_range)
-        project.quota = {k: str(v) for k, v in quota.items() if v not in (None, "")}
-        project.limit_range = {k: str(v) for k, v in limit_range.items() if v not in (None, "")}
+        project.quota = _stored(quota)
+        project.limit_range = _stored(limit_range)
         project.status = ProjectStatus.UPDATING
         project.save()
-        job = outcome.accepted(_queue_sync(project, acting_user, "namespace.update"), quota=project.quota,
-                               limit_range=project.limit_range)
+        job = outcome.accepted(
+            _queue_sync(project, acting_user, "namespace.update"), quota=project.quota, limit_range=project.limit_range
+        )
     return job
 
 
@@ -373,15 +456,26 @@ def _check_quota_fits(tenant, quota, others):
     allocated = usage.sum_amounts(usage.parse_amounts(p.quota) for p in others)
     for resource, limit in usage.parse_amounts(tenant.limits).items():
         if resource not in amounts:
-            raise ValidationError(_("The tenant has a %(resource)s limit, so every namespace needs a %(resource)s "
-                                    "quota.")
-                                  % {"resource": resource})
+            raise ValidationError(
+                _("The tenant has a %(resource)s limit, so every namespace needs a %(resource)s quota.")
+                % {"resource": resource}
+            )
         if allocated.get(resource, 0) + amounts[resource] > limit:
             free = max(limit - allocated.get(resource, 0), 0)
-            raise ValidationError(_("%(resource)s: asking for %(amount)s, but only %(free)s of the tenant's %(limit)s "
-                                    "is left.")
-                                  % {"resource": resource, "amount": usage.display(resource, amounts[resource]),
-                                     "free": usage.display(resource, free), "limit": usage.display(resource, limit)})
+            raise ValidationError(
+                _("%(resource)s: asking for %(amount)s, but only %(free)s of the tenant's %(limit)s is left.")
+                % _shown(resource, amount=amounts[resource], free=free, limit=limit)
+            )
+
+
+def _shown(resource, **amounts):
+    """A message's parameters: the resource, and each amount of it as people read it."""
+    return {"resource": resource, **{name: usage.display(resource, amount) for name, amount in amounts.items()}}
+
+
+def _stored(values):
+    """The filled-in values, as strings: what a tenant or namespace keeps of a form's amounts."""
+    return {k: str(v) for k, v in values.items() if v not in (None, "")}
 
 
 def _require_idle(project):
@@ -390,13 +484,24 @@ def _require_idle(project):
 
 
 def _project_target(project, **extra):
-    return {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name,
-            "kind": "Namespace", "name": project.name, **extra}
+    return {
+        "tenant": project.tenant.name,
+        "cluster": project.cluster.name,
+        "namespace": project.name,
+        "kind": "Namespace",
+        "name": project.name,
+        **extra,
+    }
 
 
 def _project_job(project, acting_user, kind):
-    return jobs.create_job(kind, requested_by=acting_user, target=_project_target(project),
-                           tenant=(project.tenant_id, project.tenant.name), payload={"project": project.pk})
+    return jobs.create_job(
+        kind,
+        requested_by=acting_user,
+        target=_project_target(project),
+        tenant=(project.tenant_id, project.tenant.name),
+        payload={"project": project.pk},
+    )
 
 
 def _queue_sync(project, acting_user, kind):
@@ -409,8 +514,9 @@ def _queue_sync(project, acting_user, kind):
 
 def delete_project(project: Project, *, acting_user: User, confirm_name: str) -> Job:
     with oplog.recorded(acting_user, "namespace.delete", target=_project_target(project)) as outcome:
-        require_permission(access.may_administer(acting_user, project.tenant),
-                           _("Only the tenant's admins delete namespaces."))
+        require_permission(
+            access.may_administer(acting_user, project.tenant), _("Only the tenant's admins delete namespaces.")
+        )
         require_permission(project.tenant.is_active or roles.is_operator(acting_user), _("The tenant is suspended."))
         if confirm_name != project.name:
             raise ValidationError(_("Type the namespace's name to confirm."))
@@ -440,14 +546,16 @@ def retry_project(project: Project, *, acting_user: User) -> Job:
 # --- network paths -----------------------------------------------------------------
 
 
-def add_path(project: Project, *, acting_user: User, kind: str, peer_namespace: str = "", cidr: str = "",
-             port: int | None = None) -> tuple[NetworkPath, Job]:
+def add_path(
+    project: Project, *, acting_user: User, kind: str, peer_namespace: str = "", cidr: str = "", port: int | None = None
+) -> tuple[NetworkPath, Job]:
     tenant = project.tenant
     target = _project_target(project, kind="NetworkPolicy", name=peer_namespace or cidr)
     payload = {"kind": kind, "peer": peer_namespace, "cidr": cidr, "port": port}
     with oplog.recorded(acting_user, "network.path_add", target=target, payload=payload) as outcome:
-        require_permission(access.may_administer(acting_user, tenant),
-                           _("Only the tenant's admins open network paths."))
+        require_permission(
+            access.may_administer(acting_user, tenant), _("Only the tenant's admins open network paths.")
+        )
         require_permission(tenant.is_active, _("The tenant is suspended."))
         if port is not None and not 1 <= port <= 65535:
             raise ValidationError(_("Ports go from 1 to 65535."))
@@ -457,9 +565,13 @@ def add_path(project: Project, *, acting_user: User, kind: str, peer_namespace: 
             peer = Project.objects.filter(cluster=project.cluster, name=peer_namespace).first()
             same_tenant = peer is not None and peer.tenant_id == tenant.pk
             if not same_tenant and not roles.is_operator(acting_user):
-                raise ValidationError(_("Namespace %(name)s is not one of this tenant's namespaces on %(cluster)s; "
-                                        "only operators open paths across tenants.")
-                                      % {"name": peer_namespace, "cluster": project.cluster.name})
+                raise ValidationError(
+                    _(
+                        "Namespace %(name)s is not one of this tenant's namespaces on %(cluster)s; "
+                        "only operators open paths across tenants."
+                    )
+                    % {"name": peer_namespace, "cluster": project.cluster.name}
+                )
             if peer_namespace == project.name:
                 raise ValidationError(_("Traffic inside a namespace is allowed already."))
             cross_tenant = not same_tenant
@@ -467,16 +579,27 @@ def add_path(project: Project, *, acting_user: User, kind: str, peer_namespace: 
             try:
                 cidr = str(ipaddress.ip_network(cidr, strict=False))
             except ValueError:
-                raise ValidationError(_("%(cidr)s is not an IP block (example: 10.20.0.0/16).")
-                                      % {"cidr": repr(cidr)}) from None
+                raise ValidationError(
+                    _("%(cidr)s is not an IP block (example: 10.20.0.0/16).") % {"cidr": repr(cidr)}
+                ) from None
         else:
             raise ValidationError(_("Unknown kind of path."))
         _require_idle(project)
-        path = NetworkPath.objects.create(project=project, kind=kind, port=port, cross_tenant=cross_tenant,
-                                          peer_namespace=peer_namespace if kind == PathKind.NAMESPACE else "",
-                                          cidr=cidr if kind == PathKind.CIDR else "", created_by=acting_user)
-        job = outcome.accepted(_queue_sync(project, acting_user, "namespace.update"), path=path.pk,
-                               policy=path.policy_name, cross_tenant=cross_tenant)
+        path = NetworkPath.objects.create(
+            project=project,
+            kind=kind,
+            port=port,
+            cross_tenant=cross_tenant,
+            peer_namespace=peer_namespace if kind == PathKind.NAMESPACE else "",
+            cidr=cidr if kind == PathKind.CIDR else "",
+            created_by=acting_user,
+        )
+        job = outcome.accepted(
+            _queue_sync(project, acting_user, "namespace.update"),
+            path=path.pk,
+            policy=path.policy_name,
+            cross_tenant=cross_tenant,
+        )
     return path, job
 
 
@@ -484,8 +607,9 @@ def remove_path(project: Project, *, acting_user: User, path_id: int) -> Job:
     path = NetworkPath.objects.filter(project=project, pk=path_id).first()
     target = _project_target(project, kind="NetworkPolicy", name=path.policy_name if path else str(path_id))
     with oplog.recorded(acting_user, "network.path_remove", target=target) as outcome:
-        require_permission(access.may_administer(acting_user, project.tenant),
-                           _("Only the tenant's admins close network paths."))
+        require_permission(
+            access.may_administer(acting_user, project.tenant), _("Only the tenant's admins close network paths.")
+        )
         if path is None:
             raise ValidationError(_("No such path."))
         if path.cross_tenant and not roles.is_operator(acting_user):
@@ -501,8 +625,13 @@ def remove_path(project: Project, *, acting_user: User, path_id: int) -> Job:
 
 
 def _tenant_job(tenant, acting_user, kind):
-    return jobs.create_job(kind, requested_by=acting_user, target={"kind": "Tenant", "name": tenant.name},
-                           tenant=(tenant.pk, tenant.name), payload={"tenant": tenant.pk})
+    return jobs.create_job(
+        kind,
+        requested_by=acting_user,
+        target={"kind": "Tenant", "name": tenant.name},
+        tenant=(tenant.pk, tenant.name),
+        payload={"tenant": tenant.pk},
+    )
 
 
 def _lock_idle(tenant, status=None, wrong_status=""):

@@ -29,5 +29,10 @@ def reprovision_on_embedded_cluster(sender: Any, cluster: Cluster, **kwargs: Any
         project.status = ProjectStatus.UPDATING
         project.save(update_fields=["status"])
         target = {"cluster": cluster.name, "namespace": project.name, "kind": "Namespace", "name": project.name}
-        jobs.create_job("namespace.update", requested_by=None, tenant=(project.tenant_id, project.tenant.name),
-                        target=target, payload={"project": project.pk, "restore_workloads": True})
+        jobs.create_job(
+            "namespace.update",
+            requested_by=None,
+            tenant=(project.tenant_id, project.tenant.name),
+            target=target,
+            payload={"project": project.pk, "restore_workloads": True},
+        )

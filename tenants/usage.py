@@ -26,10 +26,14 @@ def parse_amounts(values):
         try:
             amount = quantity.parse(value)
         except ValueError:
-            raise ValidationError(_("%(resource)s: %(value)s is not a quantity (examples: 500m, 2, 512Mi, 10Gi)")
-                                  % {"resource": QUOTA_RESOURCES[resource][0], "value": value}) from None
+            raise ValidationError(
+                _("%(resource)s: %(value)s is not a quantity (examples: 500m, 2, 512Mi, 10Gi)")
+                % {"resource": QUOTA_RESOURCES[resource][0], "value": value}
+            ) from None
         if resource in COUNT_RESOURCES and amount != amount.to_integral():
-            raise ValidationError(_("%(resource)s must be a whole number.") % {"resource": QUOTA_RESOURCES[resource][0]})
+            raise ValidationError(
+                _("%(resource)s must be a whole number.") % {"resource": QUOTA_RESOURCES[resource][0]}
+            )
         amounts[resource] = amount
     return amounts
 
@@ -53,7 +57,10 @@ def quotas_used(projects):
     """quota_used of many namespaces in one query: {(cluster id, namespace): {resource: Decimal}}."""
     projects = list(projects)
     rows = MirroredObject.objects.filter(
-        kind="ResourceQuota", name=QUOTA_NAME, cluster_id__in={p.cluster_id for p in projects}, namespace__in={p.name for p in projects}
+        kind="ResourceQuota",
+        name=QUOTA_NAME,
+        cluster_id__in={p.cluster_id for p in projects},
+        namespace__in={p.name for p in projects},
     ).values_list("cluster_id", "namespace", "object")
     found = {(cluster_id, namespace): obj for cluster_id, namespace, obj in rows}
     return {(p.cluster_id, p.name): _used(found.get((p.cluster_id, p.name))) for p in projects}
@@ -104,7 +111,9 @@ class UsageBar(quantity.Share):
 def project_bars(project):
     used = quota_used(project)
     limits = parse_amounts(project.quota)
-    return [UsageBar(r, str(label), used.get(r, Decimal(0)), limits.get(r)) for r, (label, _keys) in QUOTA_RESOURCES.items()]
+    return [
+        UsageBar(r, str(label), used.get(r, Decimal(0)), limits.get(r)) for r, (label, _keys) in QUOTA_RESOURCES.items()
+    ]
 
 
 def tenant_bars(tenant, projects):

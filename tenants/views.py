@@ -75,10 +75,12 @@ class TenantFormView(ServiceFormView):
         return tenant_url(self.object or result)
 
 
-tenant_add = TenantFormView.as_view(service=services.create_tenant,
-                                    success_message=gettext_lazy("Tenant %(name)s created."))
-tenant_edit = TenantFormView.as_view(service=services.update_tenant,
-                                     success_message=gettext_lazy("Tenant %(name)s saved."))
+tenant_add = TenantFormView.as_view(
+    service=services.create_tenant, success_message=gettext_lazy("Tenant %(name)s created.")
+)
+tenant_edit = TenantFormView.as_view(
+    service=services.update_tenant, success_message=gettext_lazy("Tenant %(name)s saved.")
+)
 
 
 def tenant_context(request, tenant, **extra):
@@ -144,29 +146,56 @@ class MemberAddView(TenantPageView):
         if invited.token:
             link = reverse("tenants:invitation_accept") + "?" + urlencode({"token": invited.token})
             link = self.request.build_absolute_uri(link)
-            messages.success(self.request, _(
-                "Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
-                "they open it signed in as %(user)s (people new to the console get their account from an "
-                "operator first): %(link)s") % {"user": username, "days": services.INVITATION_DAYS, "link": link})
+            messages.success(
+                self.request,
+                _(
+                    "Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
+                    "they open it signed in as %(user)s (people new to the console get their account from an "
+                    "operator first): %(link)s"
+                )
+                % {"user": username, "days": services.INVITATION_DAYS, "link": link},
+            )
             return
         if invited.password:
-            messages.warning(self.request, _(
-                "Account %(user)s created with the one-time password %(password)s — pass it on; it is not shown again."
-            ) % {"user": username, "password": invited.password})
+            messages.warning(
+                self.request,
+                _(
+                    "Account %(user)s created with the one-time password %(password)s — "
+                    "pass it on; it is not shown again."
+                )
+                % {"user": username, "password": invited.password},
+            )
         messages.success(self.request, _("%(user)s added.") % {"user": username})
 
 
 TenantAction = TenantPageView.as_view
-tenant_suspend = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.suspend_tenant,
-                              success_message=gettext_lazy("Suspending %(name)s: its workloads scale to zero."))
-tenant_resume = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.resume_tenant,
-                             success_message=gettext_lazy("Resuming %(name)s: its workloads scale back."))
-tenant_delete = TenantAction(allowed=roles.is_operator, denied_message=OPERATORS_ONLY, service=services.delete_tenant,
-                             form_class=ConfirmForm, form_name="confirm_form", strict_form=False,
-                             success_message=gettext_lazy("Deleting %(name)s and all its namespaces."))
+tenant_suspend = TenantAction(
+    allowed=roles.is_operator,
+    denied_message=OPERATORS_ONLY,
+    service=services.suspend_tenant,
+    success_message=gettext_lazy("Suspending %(name)s: its workloads scale to zero."),
+)
+tenant_resume = TenantAction(
+    allowed=roles.is_operator,
+    denied_message=OPERATORS_ONLY,
+    service=services.resume_tenant,
+    success_message=gettext_lazy("Resuming %(name)s: its workloads scale back."),
+)
+tenant_delete = TenantAction(
+    allowed=roles.is_operator,
+    denied_message=OPERATORS_ONLY,
+    service=services.delete_tenant,
+    form_class=ConfirmForm,
+    form_name="confirm_form",
+    strict_form=False,
+    success_message=gettext_lazy("Deleting %(name)s and all its namespaces."),
+)
 member_add = MemberAddView.as_view()
-member_remove = TenantAction(service=services.remove_member, url_arguments={"membership_id": "pk"},
-                             success_message=gettext_lazy("Member removed from %(name)s."))
+member_remove = TenantAction(
+    service=services.remove_member,
+    url_arguments={"membership_id": "pk"},
+    success_message=gettext_lazy("Member removed from %(name)s."),
+)
 
 
 @require_POST
@@ -194,8 +223,9 @@ class InvitationAcceptView(ServiceFormView):
         except PermissionError as exc:
             raise PermissionDenied(str(exc)) from None
         if invitation.username != self.request.user.get_username():
-            raise PermissionDenied(_("This invitation is for %(name)s: sign in as %(name)s to accept it.")
-                                   % {"name": invitation.username})
+            raise PermissionDenied(
+                _("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username}
+            )
         return invitation
 
     @property
@@ -249,8 +279,9 @@ def project_context(request, project, **extra):
         "project_group": access.project_group(project),
         "bars": usage.project_bars(project),
         "paths": project.paths.all(),
-        "jobs": Job.objects.filter(tenant_id=project.tenant_id, cluster=project.cluster.name,
-                                   namespace=project.name)[:5],
+        "jobs": Job.objects.filter(tenant_id=project.tenant_id, cluster=project.cluster.name, namespace=project.name)[
+            :5
+        ],
         "may_administer": access.may_administer(request.user, project.tenant),
         "quota_form": ProjectQuotaForm(project=project),
         "path_form": PathForm(),
@@ -277,13 +308,28 @@ class ProjectPageView(TenantPageView):
 
 
 ProjectAction = ProjectPageView.as_view
-project_edit = ProjectAction(service=services.update_project, form_class=ProjectQuotaForm, form_name="quota_form",
-                             form_object="project", errors_as_message=False,
-                             admin_refusal=gettext_lazy("Only the tenant's admins change namespace quotas."))
+project_edit = ProjectAction(
+    service=services.update_project,
+    form_class=ProjectQuotaForm,
+    form_name="quota_form",
+    form_object="project",
+    errors_as_message=False,
+    admin_refusal=gettext_lazy("Only the tenant's admins change namespace quotas."),
+)
 project_retry = ProjectAction(service=services.retry_project)
-project_delete = ProjectAction(service=services.delete_project, form_class=ConfirmForm, form_name="confirm_form",
-                               strict_form=False, page_url=lambda project: tenant_url(project.tenant),
-                               success_message=gettext_lazy("Deleting namespace %(name)s."))
-path_add = ProjectAction(service=services.add_path, form_class=PathForm, form_name="path_form", errors_as_message=False,
-                         admin_refusal=gettext_lazy("Only the tenant's admins open network paths."))
+project_delete = ProjectAction(
+    service=services.delete_project,
+    form_class=ConfirmForm,
+    form_name="confirm_form",
+    strict_form=False,
+    page_url=lambda project: tenant_url(project.tenant),
+    success_message=gettext_lazy("Deleting namespace %(name)s."),
+)
+path_add = ProjectAction(
+    service=services.add_path,
+    form_class=PathForm,
+    form_name="path_form",
+    errors_as_message=False,
+    admin_refusal=gettext_lazy("Only the tenant's admins open network paths."),
+)
 path_remove = ProjectAction(service=services.remove_path, url_arguments={"path_id": "pk"})

@@ -31,8 +31,9 @@ def missing() -> list[str]:
 
 
 def script(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def settings_of(env: dict | None = None) -> dict[str, str]:
@@ -46,8 +47,9 @@ def settings_of(env: dict | None = None) -> dict[str, str]:
 def config_of(values: dict[str, str], timeout: int = 10):
     from console.ceph.config import CephConfig
 
-    return CephConfig(conf=values["CEPH_CONF"], keyring=values["CEPH_KEYRING"], client=values["CEPH_CLIENT"],
-                      timeout=timeout)
+    return CephConfig(
+        conf=values["CEPH_CONF"], keyring=values["CEPH_KEYRING"], client=values["CEPH_CLIENT"], timeout=timeout
+    )
 
 
 @contextmanager
@@ -71,8 +73,9 @@ def admin(*args: str, conf: str, check: bool = True, input: bytes | None = None)
     """Run `ceph`, `rbd` or `rados` as client.admin of the instance whose ceph.conf is `conf`
     (ceph-dev.sh names the admin keyring in it)."""
     command, *rest = args
-    result = subprocess.run([command, "-c", conf, "-n", "client.admin", *rest], capture_output=True, input=input,
-                            timeout=60)
+    result = subprocess.run(
+        [command, "-c", conf, "-n", "client.admin", *rest], capture_output=True, input=input, timeout=60
+    )
     if check and result.returncode:
         raise RuntimeError(f"{' '.join(args)}: {result.stderr.decode(errors='replace')[-2000:]}")
     return result

@@ -33,7 +33,9 @@ def isolated_redis_keys(oplog_anchor_path):
     if "CONFIG" in layers["default"]:
         layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{KEY_PREFIX}:asgi"}
     celery_app.conf.task_default_queue = KEY_PREFIX
-    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers, KEY_PREFIX=KEY_PREFIX, OPLOG_ANCHOR_PATH=str(oplog_anchor_path)):
+    with override_settings(
+        CACHES=caches, CHANNEL_LAYERS=layers, KEY_PREFIX=KEY_PREFIX, OPLOG_ANCHOR_PATH=str(oplog_anchor_path)
+    ):
         yield
 
 

@@ -16,11 +16,13 @@ def signed_in_client(client, user):
 
 def mk_cluster(name="c1", kubeconfig_text=None):
     """A registered cluster; without a kubeconfig it can be listed but not reached."""
-    from console.clusters import crypto
+    from console import crypto
     from console.clusters.models import Cluster
 
     text = kubeconfig_text or "apiVersion: v1\nclusters: []\n"
-    return Cluster.objects.create(name=name, server="https://127.0.0.1:1", context="sandbox", kubeconfig_encrypted=crypto.encrypt(text))
+    return Cluster.objects.create(
+        name=name, server="https://127.0.0.1:1", context="sandbox", kubeconfig_encrypted=crypto.encrypt(text)
+    )
 
 
 def mk_tenant(name, *, clusters=(), **fields):
@@ -42,7 +44,23 @@ def mk_member(tenant, username, role="tenant-member", password=None):
 def mk_project(tenant, cluster, short_name, **fields):
     from tenants.models import Project
 
-    return Project.objects.create(tenant=tenant, cluster=cluster, name=f"{tenant.name}-{short_name}", status=fields.pop("status", "active"), **fields)
+    return Project.objects.create(
+        tenant=tenant,
+        cluster=cluster,
+        name=f"{tenant.name}-{short_name}",
+        status=fields.pop("status", "active"),
+        **fields,
+    )
+
+
+def mk_app(project, name="web", **fields):
+    """A running Deployment app of nginx with one HTTP port, as the deploy form would store it."""
+    from workloads.models import App
+
+    spec = {"image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]}
+    return App.objects.create(
+        project=project, name=name, kind="Deployment", status="running", spec=fields.pop("spec", spec), **fields
+    )
 
 
 def create_two_tenants():

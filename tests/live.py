@@ -73,7 +73,9 @@ def stop(process):
 def daphne_server(env, name):
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     port = free_port()
-    process = spawn([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"], env, f"daphne-{name}.log")
+    process = spawn(
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"], env, f"daphne-{name}.log"
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/login/", process)
         yield f"http://127.0.0.1:{port}"
@@ -84,8 +86,23 @@ def daphne_server(env, name):
 @contextmanager
 def celery_worker(env, name):
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    args = [str(BIN / "celery"), "-A", "console", "worker", "-P", "solo", "-c", "1", "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"{name}@%h"]
+    args = [
+        str(BIN / "celery"),
+        "-A",
+        "console",
+        "worker",
+        "-P",
+        "solo",
+        "-c",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+        "-n",
+        f"{name}@%h",
+    ]
     process = spawn(args, env, f"celery-{name}.log")
     deadline = time.monotonic() + 30
     while "ready." not in Path(process.log.name).read_text():
@@ -97,3 +114,35 @@ def celery_worker(env, name):
         yield process
     finally:
         stop(process)
+
+
+@contextmanager
+def own_queue(name):
+    """Jobs queued meanwhile go to a queue of their own, `name` (and storage jobs to its `.ceph`
+    twin): only workers started with CONSOLE_KEY_PREFIX=name take them, not the session's live
+    console worker. Afterwards what is left there, and the unacknowledged messages of killed
+    workers, are forgotten, so Redis does not hand them to anybody later (and the keys of the
+    processes that used the prefix go too)."""
+    import json
+
+    import redis
+    from django.conf import settings
+
+    from console.celery import app
+
+    before = app.conf.task_default_queue
+    app.conf.task_default_queue = name
+    try:
+        yield name
+    finally:
+        app.conf.task_default_queue = before
+        queues = {name, f"{name}.ceph"}
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for tag, payload in client.hscan_iter("unacked"):
+            if json.loads(payload)[2] in queues:  # [message, exchange, routing key]
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+        client.delete(*queues)
+        for key in client.scan_iter(f"{name}:*", count=1000):  # the processes' cache and channel keys
+            client.delete(key)
+        client.close()

@@ -48,8 +48,25 @@ class Postgres:
         self.process = None
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-        subprocess.run([_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8",
-                        "--locale", "C"], check=True, stdout=subprocess.DEVNULL, preexec_fn=_as_postgres_user())
+        subprocess.run(
+            [
+                _postgres_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale",
+                "C",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_as_postgres_user(),
+        )
 
     @property
     def url_base(self):
@@ -60,14 +77,30 @@ class Postgres:
 
     def start(self, timeout=30):
         # fsync off: a test database needs no durability across a machine crash, only across restarts.
-        args = [_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-                "-c", f"unix_socket_directories={self.dir}", "-c", "fsync=off", "-c", "full_page_writes=off",
-                "-c", f"max_connections={self.max_connections}"]
+        args = [
+            _postgres_bin("postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.dir}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            f"max_connections={self.max_connections}",
+        ]
         log = open(self.log, "a")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_as_postgres_user())
         log.close()
         deadline = time.monotonic() + timeout
-        while subprocess.run([_postgres_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode != 0:
+        while (
+            subprocess.run([_postgres_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode != 0
+        ):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("PostgreSQL did not start: " + self.log.read_text()[-2000:])
             time.sleep(0.1)
@@ -85,11 +118,29 @@ class Postgres:
         self.start()
 
     def create_database(self, name):
-        subprocess.run([_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name], check=True)
+        subprocess.run(
+            [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name], check=True
+        )
 
     def psql(self, database, sql):
-        out = subprocess.run([_postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-                              "-Atc", sql], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                _postgres_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-Atc",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return out.stdout.strip()
 
     def destroy(self):
@@ -111,8 +162,23 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout=15):
-        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir), "--save", "",
-                "--appendonly", "yes", "--appendfsync", "always", "--logfile", str(self.dir / "redis.log")]
+        args = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--logfile",
+            str(self.dir / "redis.log"),
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode != 0:

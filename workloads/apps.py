@@ -8,18 +8,16 @@ class WorkloadsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console.jobs import jobs
+        from console.apps import register_feature_app
         from console.live import realtime
 
         # signals: receivers connect on import
         from . import dashboard, demo, live, permissions, podlogs, signals, tasks  # noqa: F401
         from .choices import JOB_KINDS
 
-        jobs.register_kind_labels(JOB_KINDS)
-        jobs.register(tasks.KINDS)  # its kinds of job: task, runners, hooks
-        permissions.register()  # what the console's identity needs on a cluster for this app's features
-        dashboard.register()  # its panels on the console's dashboard
-        demo.register()  # the demo app of `manage.py seed_demo`
+        # its kinds of job; what the console's identity needs on a cluster for this app's features;
+        # its panels on the console's dashboard; the demo app of `manage.py seed_demo`
+        register_feature_app(JOB_KINDS, tasks, permissions, dashboard, demo)
         register_sections()
 
         realtime.register_group("app", live.may_follow_app, live.snapshot)
@@ -31,17 +29,27 @@ class WorkloadsConfig(AppConfig):
 
 
 def register_sections() -> None:
-    """Its section, and placeholders for the nested apps still to come (workloads/storage,
-    workloads/stacks, workloads/pipelines): each replaces its own with its list page."""
+    """Its section, and placeholders for the nested apps still to come (workloads/stacks,
+    workloads/pipelines): each replaces its own with its list page (workloads/storage registers its own)."""
     from console import navigation
 
-    navigation.register_section("workloads", _("Workloads"), "workloads:app_list",
-                                _("Deploy, upgrade, roll back, scale and canary-release applications."), order=30)
-    navigation.register_section("storage", _("Storage"), None, _("Ceph RBD volumes and their backup chains."), order=40)
-    navigation.register_section("templates", _("Templates"), None,
-                                _("Orchestration templates: build, extract, replicate and estimate cost."), order=70)
-    navigation.register_section("pipelines", _("Pipelines"), None,
-                                _("CI/CD: webhooks, image builds, quality gates and deployments."), order=80)
+    navigation.register_section(
+        "workloads",
+        _("Workloads"),
+        "workloads:app_list",
+        _("Deploy, upgrade, roll back, scale and canary-release applications."),
+        order=30,
+    )
+    navigation.register_section(
+        "templates",
+        _("Templates"),
+        None,
+        _("Orchestration templates: build, extract, replicate and estimate cost."),
+        order=70,
+    )
+    navigation.register_section(
+        "pipelines", _("Pipelines"), None, _("CI/CD: webhooks, image builds, quality gates and deployments."), order=80
+    )
 
 
 BEAT = {

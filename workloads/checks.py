@@ -28,12 +28,15 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 
 def check_may_change(user: User | None, project: Project) -> None:
     """The user may change the namespace's workloads, and the namespace and its cluster can take changes."""
-    require_permission(access.may_operate(user, project.tenant),
-                       _("Only the tenant's members and operators change its apps."))
+    require_permission(
+        access.may_operate(user, project.tenant), _("Only the tenant's members and operators change its apps.")
+    )
     require_permission(project.tenant.is_active, _("The tenant is suspended: its apps cannot be changed."))
     if project.status not in (ProjectStatus.ACTIVE, ProjectStatus.UPDATING):
-        raise ValidationError(_("Namespace %(ns)s is not ready (%(status)s).")
-                              % {"ns": project.name, "status": project.get_status_display()})
+        raise ValidationError(
+            _("Namespace %(ns)s is not ready (%(status)s).")
+            % {"ns": project.name, "status": project.get_status_display()}
+        )
     blocked = permissions.refusal(project.cluster, "apps", "impersonation")  # a cluster added for read-only use
     if blocked:
         raise ValidationError(blocked)
@@ -47,15 +50,17 @@ def check_app(user: User | None, app: App) -> None:
 
 def check_replicas(replicas: object) -> None:
     if not isinstance(replicas, int) or not 0 <= replicas <= specs.MAX_REPLICAS:
-        raise ValidationError({"replicas": _("Replicas must be a number from 0 to %(max)s.")
-                               % {"max": specs.MAX_REPLICAS}})
+        raise ValidationError(
+            {"replicas": _("Replicas must be a number from 0 to %(max)s.") % {"max": specs.MAX_REPLICAS}}
+        )
 
 
 def check_secret(api: ClusterAPI, project: Project, name: str, what: str) -> None:
     """The Secret named in field `what` exists (no name: nothing to check)."""
     if name and api.get("Secret", name, project.name) is None:
-        raise ValidationError({what: _("There is no Secret named %(name)s in %(ns)s.")
-                               % {"name": name, "ns": project.name}})
+        raise ValidationError(
+            {what: _("There is no Secret named %(name)s in %(ns)s.") % {"name": name, "ns": project.name}}
+        )
 
 
 def check_config_refs(api: ClusterAPI, project: Project, spec: dict) -> None:
@@ -63,15 +68,27 @@ def check_config_refs(api: ClusterAPI, project: Project, spec: dict) -> None:
     for field in ("env_from", "config_volumes"):
         for ref in spec.get(field) or []:
             if api.get(ref["kind"], ref["name"], project.name) is None:
-                raise ValidationError({field: _("There is no %(kind)s named %(name)s in %(ns)s.")
-                                       % {"kind": ref["kind"], "name": ref["name"], "ns": project.name}})
+                raise ValidationError(
+                    {
+                        field: _("There is no %(kind)s named %(name)s in %(ns)s.")
+                        % {"kind": ref["kind"], "name": ref["name"], "ns": project.name}
+                    }
+                )
 
 
 # --- Service and Ingress --------------------------------------------------------------
 
 
-def check_exposure(app: App, service_type: str, port: int | None, target_port: int | None, node_port: int | None,
-                   host: str, path: str, tls_secret: str) -> tuple[dict, dict]:
+def check_exposure(
+    app: App,
+    service_type: str,
+    port: int | None,
+    target_port: int | None,
+    node_port: int | None,
+    host: str,
+    path: str,
+    tls_secret: str,
+) -> tuple[dict, dict]:
     """The Service and Ingress settings, cleaned: (service dict or {}, ingress dict or {})."""
     if service_type not in ServiceType.values:
         raise ValidationError({"service_type": _("Unknown service type.")})
@@ -96,8 +113,9 @@ def check_exposure(app: App, service_type: str, port: int | None, target_port: i
         return service, {}
     bare = host[2:] if host.startswith("*.") else host
     if len(host) > 253 or not HOST.match(bare) or "." not in bare:
-        raise ValidationError({"host": _("%(host)s is not a valid host name (for example shop.example.com).")
-                               % {"host": repr(host)}})
+        raise ValidationError(
+            {"host": _("%(host)s is not a valid host name (for example shop.example.com).") % {"host": repr(host)}}
+        )
     path = path or "/"
     if not path.startswith("/") or any(c.isspace() for c in path):
         raise ValidationError({"path": _("The path must start with '/' and hold no spaces.")})
@@ -112,9 +130,16 @@ def check_deploy_exposure(app: App, exposure: dict) -> tuple[dict, dict]:
         if exposure and exposure.get("host"):
             raise ValidationError({"host": _("An ingress needs a Service: choose ClusterIP or NodePort.")})
         return {}, {}
-    return check_exposure(app, exposure.get("service_type", ""), exposure.get("port"), exposure.get("target_port"),
-                          exposure.get("node_port"), (exposure.get("host") or "").strip().lower(),
-                          (exposure.get("path") or "").strip(), (exposure.get("tls_secret") or "").strip())
+    return check_exposure(
+        app,
+        exposure.get("service_type", ""),
+        exposure.get("port"),
+        exposure.get("target_port"),
+        exposure.get("node_port"),
+        (exposure.get("host") or "").strip().lower(),
+        (exposure.get("path") or "").strip(),
+        (exposure.get("tls_secret") or "").strip(),
+    )
 
 
 def check_route(api: ClusterAPI, app: App, route: dict) -> None:
@@ -130,8 +155,12 @@ def check_route(api: ClusterAPI, app: App, route: dict) -> None:
         for rule in (obj.object.get("spec") or {}).get("rules") or []:
             paths = [p.get("path") or "/" for p in ((rule.get("http") or {}).get("paths") or [])]
             if rule.get("host") == route["host"] and route["path"] in paths:
-                raise ValidationError({"host": _("%(host)s%(path)s is served by another ingress already.")
-                                       % {"host": route["host"], "path": route["path"]}})
+                raise ValidationError(
+                    {
+                        "host": _("%(host)s%(path)s is served by another ingress already.")
+                        % {"host": route["host"], "path": route["path"]}
+                    }
+                )
 
 
 # --- autoscaler and canary ------------------------------------------------------------
@@ -141,8 +170,12 @@ def check_autoscaler(app: App, min_replicas: int, max_replicas: int, cpu: int | 
     """The HorizontalPodAutoscaler's settings, cleaned: {min, max, cpu, memory} (target utilisation in %)."""
     for field, value, low in (("min_replicas", min_replicas, 1), ("max_replicas", max_replicas, 1)):
         if not isinstance(value, int) or not low <= value <= specs.MAX_REPLICAS:
-            raise ValidationError({field: _("Replicas must be a number from %(low)s to %(max)s.")
-                                   % {"low": low, "max": specs.MAX_REPLICAS}})
+            raise ValidationError(
+                {
+                    field: _("Replicas must be a number from %(low)s to %(max)s.")
+                    % {"low": low, "max": specs.MAX_REPLICAS}
+                }
+            )
     if min_replicas > max_replicas:
         raise ValidationError({"max_replicas": _("The maximum is below the minimum.")})
     if cpu is None and memory is None:
@@ -154,8 +187,15 @@ def check_autoscaler(app: App, min_replicas: int, max_replicas: int, cpu: int | 
         if not isinstance(value, int) or not 1 <= value <= 1000:
             raise ValidationError({field: _("Target utilisation is a percentage from 1 to 1000.")})
         if f"requests.{resource}" not in wanted:
-            raise ValidationError({field: _("Utilisation is measured against the %(resource)s request: give the app a "
-                                            "%(resource)s request first.") % {"resource": resource}})
+            raise ValidationError(
+                {
+                    field: _(
+                        "Utilisation is measured against the %(resource)s request: give the app a "
+                        "%(resource)s request first."
+                    )
+                    % {"resource": resource}
+                }
+            )
     return {"min": min_replicas, "max": max_replicas, "cpu": cpu, "memory": memory}
 
 
@@ -172,5 +212,10 @@ def check_canary(app: App, image: str, replicas: int, weight: int | None, header
         raise ValidationError({"header": _("%(name)s is not a valid header name.") % {"name": repr(header)}})
     if header_value and not header:
         raise ValidationError({"header": _("Name the header whose value selects the canary.")})
-    return {"image": image, "replicas": replicas, "weight": weight or 0, "header": header or "",
-            "header_value": header_value or ""}
+    return {
+        "image": image,
+        "replicas": replicas,
+        "weight": weight or 0,
+        "header": header or "",
+        "header_value": header_value or "",
+    }

@@ -20,6 +20,7 @@ from .models import App
 
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
+
 def identity(user: User | None, tenant: Tenant) -> Identity:
     """Whom the cluster sees: the console itself for the system (user None), else access.identity_for."""
     return CONSOLE if user is None else access.identity_for(user, tenant)
@@ -35,8 +36,9 @@ def talking_to(project: Project, user: User | None) -> Iterator[ClusterAPI]:
     except ApiRefused as exc:
         raise ValidationError(_("The cluster refused: %(message)s") % {"message": exc.message}) from None
     except ClusterError as exc:
-        raise ValidationError(_("Cluster %(cluster)s: %(error)s")
-                              % {"cluster": project.cluster.name, "error": exc}) from None
+        raise ValidationError(
+            _("Cluster %(cluster)s: %(error)s") % {"cluster": project.cluster.name, "error": exc}
+        ) from None
 
 
 def dry_run(api: ClusterAPI, objects: list[dict]) -> None:
@@ -53,9 +55,13 @@ def storage_class_for(cluster: Cluster) -> str:
     except (ApiRefused, ClusterError) as exc:
         raise ValidationError(_("Cluster %(cluster)s: %(error)s") % {"cluster": cluster.name, "error": exc}) from None
     if not classes:
-        raise ValidationError(_("Cluster %(cluster)s has no Ceph RBD StorageClass (provisioner %(p)s): stateful apps "
-                                "cannot get volumes there.")
-                              % {"cluster": cluster.name, "p": manifests.CEPH_RBD_PROVISIONER})
+        raise ValidationError(
+            _(
+                "Cluster %(cluster)s has no Ceph RBD StorageClass (provisioner %(p)s): stateful apps "
+                "cannot get volumes there."
+            )
+            % {"cluster": cluster.name, "p": manifests.CEPH_RBD_PROVISIONER}
+        )
     default = [sc for sc in classes if (sc["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
     return (default or classes)[0]["metadata"]["name"]
 
@@ -82,8 +88,11 @@ def find_revision(api: ClusterAPI, app: App, deployment: dict, revision: int | s
 def owned_controller_revisions(api: ClusterAPI, app: App, statefulset: dict) -> list[dict]:
     """The StatefulSet's ControllerRevisions (its revision history), oldest first."""
     uid = statefulset["metadata"]["uid"]
-    revisions = [r for r in api.list("ControllerRevision", app.namespace, label_selector=manifests.selector_text(app))
-                 if any(o.get("uid") == uid for o in r["metadata"].get("ownerReferences") or [])]
+    revisions = [
+        r
+        for r in api.list("ControllerRevision", app.namespace, label_selector=manifests.selector_text(app))
+        if any(o.get("uid") == uid for o in r["metadata"].get("ownerReferences") or [])
+    ]
     return sorted(revisions, key=lambda r: r.get("revision", 0))
 
 
@@ -111,8 +120,9 @@ def exposure_plan(api: ClusterAPI, app: App, service: dict, route: dict) -> list
             steps.append(lambda dry_run: api.apply(desired, dry_run=dry_run))
         else:
             operations = manifests.service_patch(current, desired)
-            steps.append(lambda dry_run: api.json_patch("Service", app.name, app.namespace, operations,
-                                                        dry_run=dry_run))
+            steps.append(
+                lambda dry_run: api.json_patch("Service", app.name, app.namespace, operations, dry_run=dry_run)
+            )
     if route:
         steps.append(lambda dry_run: api.apply(manifests.ingress(app, route, service["port"]), dry_run=dry_run))
     return steps

@@ -44,27 +44,49 @@ class KeyValueRowsMixin:
 
 
 class SecretForm(KeyValueRowsMixin, BootstrapMixin, forms.Form):
-    TYPES = ((OPAQUE, _("Generic (keys and values)")), (TLS, _("TLS certificate and key")), (DOCKER, _("Registry credentials")))
+    TYPES = (
+        (OPAQUE, _("Generic (keys and values)")),
+        (TLS, _("TLS certificate and key")),
+        (DOCKER, _("Registry credentials")),
+    )
 
     name = forms.CharField(label=_("Name"), max_length=253)
     type = forms.ChoiceField(label=_("Type"), choices=TYPES, initial=OPAQUE)
-    tls_cert = forms.CharField(label=_("Certificate (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}))
-    tls_key = forms.CharField(label=_("Private key (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}))
-    registry_server = forms.CharField(label=_("Registry"), required=False, max_length=253, help_text=_("e.g. registry.example.com"))
+    tls_cert = forms.CharField(
+        label=_("Certificate (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})
+    )
+    tls_key = forms.CharField(
+        label=_("Private key (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})
+    )
+    registry_server = forms.CharField(
+        label=_("Registry"), required=False, max_length=253, help_text=_("e.g. registry.example.com")
+    )
     registry_username = forms.CharField(label=_("User name"), required=False, max_length=253)
-    registry_password = forms.CharField(label=_("Password"), required=False, max_length=4096, widget=forms.PasswordInput)
+    registry_password = forms.CharField(
+        label=_("Password"), required=False, max_length=4096, widget=forms.PasswordInput
+    )
     registry_email = forms.CharField(label=_("E-mail"), required=False, max_length=253)
 
     def registry(self):
         data = self.cleaned_data
-        return {"server": data["registry_server"], "username": data["registry_username"], "password": data["registry_password"],
-                "email": data["registry_email"]}
+        return {
+            "server": data["registry_server"],
+            "username": data["registry_username"],
+            "password": data["registry_password"],
+            "email": data["registry_email"],
+        }
 
     def arguments(self):
         """create_secret's keyword arguments."""
         data = self.cleaned_data
-        return {"name": data["name"], "secret_type": data["type"], "data": self.key_values,
-                "tls_cert": data["tls_cert"], "tls_key": data["tls_key"], "registry": self.registry()}
+        return {
+            "name": data["name"],
+            "secret_type": data["type"],
+            "data": self.key_values,
+            "tls_cert": data["tls_cert"],
+            "tls_key": data["tls_key"],
+            "registry": self.registry(),
+        }
 
 
 class ConfigMapForm(KeyValueRowsMixin, BootstrapMixin, forms.Form):

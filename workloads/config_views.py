@@ -106,19 +106,34 @@ class ConfigDeleteView(ConfigView):
         return {"name": self.service_kwargs(self.form)["name"]}
 
 
-secret_add = ConfigAddView.as_view(service=configs.create_secret, form_class=SecretForm,
-                                   list_url="workloads:secret_list", template_name="workloads/secret_form.html",
-                                   success_message=gettext_lazy("Secret %(name)s created."))
-secret_delete = ConfigDeleteView.as_view(service=configs.delete_secret, url_arguments={"name": "secret"},
-                                         template_name="workloads/secret_list.html", list_url="workloads:secret_list",
-                                         list_context=secret_list_context)
-configmap_add = ConfigAddView.as_view(service=configs.create_configmap, form_class=ConfigMapForm,
-                                      list_url="workloads:configmap_list",
-                                      template_name="workloads/configmap_form.html",
-                                      success_message=gettext_lazy("ConfigMap %(name)s created."))
-configmap_delete = ConfigDeleteView.as_view(service=configs.delete_configmap, url_arguments={"name": "configmap"},
-                                            template_name="workloads/configmap_list.html",
-                                            list_url="workloads:configmap_list", list_context=configmap_list_context)
+secret_add = ConfigAddView.as_view(
+    service=configs.create_secret,
+    form_class=SecretForm,
+    list_url="workloads:secret_list",
+    template_name="workloads/secret_form.html",
+    success_message=gettext_lazy("Secret %(name)s created."),
+)
+secret_delete = ConfigDeleteView.as_view(
+    service=configs.delete_secret,
+    url_arguments={"name": "secret"},
+    template_name="workloads/secret_list.html",
+    list_url="workloads:secret_list",
+    list_context=secret_list_context,
+)
+configmap_add = ConfigAddView.as_view(
+    service=configs.create_configmap,
+    form_class=ConfigMapForm,
+    list_url="workloads:configmap_list",
+    template_name="workloads/configmap_form.html",
+    success_message=gettext_lazy("ConfigMap %(name)s created."),
+)
+configmap_delete = ConfigDeleteView.as_view(
+    service=configs.delete_configmap,
+    url_arguments={"name": "configmap"},
+    template_name="workloads/configmap_list.html",
+    list_url="workloads:configmap_list",
+    list_context=configmap_list_context,
+)
 
 
 # --- editing -------------------------------------------------------------------------
@@ -135,8 +150,11 @@ def secret_edit(request, tenant, namespace, secret):
         # existing keys: a new value replaces, an empty one keeps
         existing = zip(request.POST.getlist("existing_key"), request.POST.getlist("existing_value"), strict=False)
         values.update((key, value) for key, value in existing if value)
-        changes = {"values": values, "remove": request.POST.getlist("remove"),
-                   "resource_version": request.POST.get("resource_version", "")}
+        changes = {
+            "values": values,
+            "remove": request.POST.getlist("remove"),
+            "resource_version": request.POST.get("resource_version", ""),
+        }
         try:
             if errors:
                 raise ValidationError(errors)
@@ -149,8 +167,9 @@ def secret_edit(request, tenant, namespace, secret):
             messages.success(request, _("Secret %(name)s saved.") % {"name": secret})
             return redirect("workloads:secret_edit", tenant=tenant, namespace=namespace, secret=secret)
     try:
-        context["type"], context["keys"], context["resource_version"] = configs.secret_keys(project, user=request.user,
-                                                                                             name=secret)
+        context["type"], context["keys"], context["resource_version"] = configs.secret_keys(
+            project, user=request.user, name=secret
+        )
     except ValidationError as exc:
         context["error"] = " ".join(filter(None, [context.get("error"), message_of(exc)]))
         return render(request, "workloads/secret_edit.html", context, status=400 if status == 200 else status)
@@ -184,8 +203,14 @@ def configmap_edit(request, tenant, namespace, configmap):
         try:
             if errors:
                 raise ValidationError(errors)
-            call_service(request, configs.update_configmap, project, name=configmap, data=data,
-                         resource_version=context["resource_version"])
+            call_service(
+                request,
+                configs.update_configmap,
+                project,
+                name=configmap,
+                data=data,
+                resource_version=context["resource_version"],
+            )
         except configs.EditConflict as exc:
             context["error"] = message_of(exc)
             context["data"], context["resource_version"] = configs.configmap(project, user=request.user, name=configmap)
@@ -241,8 +266,9 @@ def object_yaml(request, tenant, namespace, kind, name):
     except PermissionError as exc:
         raise PermissionDenied(str(exc)) from None
     except configs.EditConflict as exc:
-        return render(request, "workloads/yaml_edit.html", {**context, "error": message_of(exc), "conflict": True},
-                      status=409)
+        return render(
+            request, "workloads/yaml_edit.html", {**context, "error": message_of(exc), "conflict": True}, status=409
+        )
     except ValidationError as exc:
         return render(request, "workloads/yaml_edit.html", {**context, "error": message_of(exc)}, status=400)
     return render(request, "workloads/yaml_edit.html", context, status=400 if context["preview"].verdict else 200)

@@ -45,13 +45,21 @@ class EditConflict(ValidationError):
 
 
 def target(project, kind, name):
-    return {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name, "kind": kind, "name": name}
+    return {
+        "tenant": project.tenant.name,
+        "cluster": project.cluster.name,
+        "namespace": project.name,
+        "kind": kind,
+        "name": name,
+    }
 
 
 def _check_manage(user, project):
     """Tenant admins, members and operators manage Secrets; auditors read the log, not the Secrets."""
-    require_permission(access.may_operate(user, project.tenant),
-                       _("Only the tenant's members and operators manage Secrets and ConfigMaps."))
+    require_permission(
+        access.may_operate(user, project.tenant),
+        _("Only the tenant's members and operators manage Secrets and ConfigMaps."),
+    )
     check_may_change(user, project)
 
 
@@ -60,12 +68,20 @@ def _check_manage(user, project):
 
 def list_secrets(project, *, user):
     """(rows, truncated): the namespace's Secrets, names, types and keys only, read as the user."""
-    require_permission(access.may_operate(user, project.tenant),
-                       _("Only the tenant's members and operators see Secrets."))
+    require_permission(
+        access.may_operate(user, project.tenant), _("Only the tenant's members and operators see Secrets.")
+    )
     with talking_to(project, user) as api:
         items = api.list("Secret", project.name, limit=MAX_LISTED)
-    rows = [SecretRow(item["metadata"]["name"], item.get("type") or OPAQUE, sorted(item.get("data") or {}),
-                      item["metadata"].get("creationTimestamp", "")) for item in items]
+    rows = [
+        SecretRow(
+            item["metadata"]["name"],
+            item.get("type") or OPAQUE,
+            sorted(item.get("data") or {}),
+            item["metadata"].get("creationTimestamp", ""),
+        )
+        for item in items
+    ]
     return sorted(rows, key=lambda row: row.name), len(items) >= MAX_LISTED
 
 
@@ -73,7 +89,7 @@ def secret_keys(project, *, user, name):
     """(type, keys, resourceVersion) of one Secret, for its edit form."""
     _check_manage(user, project)
     with talking_to(project, user) as api:
-        obj = _live(api, project, "Secret", name)
+        obj = live_object(api, project, "Secret", name)
     return obj.get("type") or OPAQUE, sorted(obj.get("data") or {}), obj["metadata"].get("resourceVersion", "")
 
 
@@ -81,15 +97,20 @@ def list_configmaps(project):
     """The namespace's ConfigMaps from the resource mirror: (name, keys) rows."""
     from console.clusters.models import MirroredObject
 
-    rows = MirroredObject.objects.filter(cluster=project.cluster, kind="ConfigMap", namespace=project.name).order_by("name")
-    return [(row.name, sorted((row.object.get("data") or {}) | (row.object.get("binaryData") or {}))) for row in rows.only("name", "object")]
+    rows = MirroredObject.objects.filter(cluster=project.cluster, kind="ConfigMap", namespace=project.name).order_by(
+        "name"
+    )
+    return [
+        (row.name, sorted((row.object.get("data") or {}) | (row.object.get("binaryData") or {})))
+        for row in rows.only("name", "object")
+    ]
 
 
 def configmap(project, *, user, name):
     """(data, resourceVersion) of one ConfigMap, read live for its edit form."""
     _check_manage(user, project)
     with talking_to(project, user) as api:
-        obj = _live(api, project, "ConfigMap", name)
+        obj = live_object(api, project, "ConfigMap", name)
     return dict(obj.get("data") or {}), obj["metadata"].get("resourceVersion", "")
 
 
@@ -101,15 +122,20 @@ def choices(project, user):
         secrets, _truncated = list_secrets(project, user=user)
     except (ValidationError, PermissionError):
         pass
-    return {"secrets": [row.name for row in secrets if row.type in (OPAQUE, TLS)],
-            "tls": [row.name for row in secrets if row.type == TLS],
-            "configmaps": [name for name, _keys in list_configmaps(project)]}
+    return {
+        "secrets": [row.name for row in secrets if row.type in (OPAQUE, TLS)],
+        "tls": [row.name for row in secrets if row.type == TLS],
+        "configmaps": [name for name, _keys in list_configmaps(project)],
+    }
 
 
-def _live(api, project, kind, name):
+def live_object(api, project, kind, name):
+    """The live object of that kind and name in the project's namespace, read through api."""
     obj = api.get(kind, name, project.name)
     if obj is None:
-        raise ValidationError(_("There is no %(kind)s named %(name)s in %(ns)s.") % {"kind": kind, "name": name, "ns": project.name})
+        raise ValidationError(
+            _("There is no %(kind)s named %(name)s in %(ns)s.") % {"kind": kind, "name": name, "ns": project.name}
+        )
     return obj
 
 
@@ -118,8 +144,14 @@ def _live(api, project, kind, name):
 
 def check_name(name, kind):
     if not name or len(name) > 253 or not specs.DNS_SUBDOMAIN.match(name):
-        raise ValidationError({"name": _("%(kind)s name %(name)s is not valid: lower-case letters, digits, '-' and '.' (DNS-1123 subdomain).")
-                               % {"kind": kind, "name": repr(name)}})
+        raise ValidationError(
+            {
+                "name": _(
+                    "%(kind)s name %(name)s is not valid: lower-case letters, digits, '-' and '.' (DNS-1123 subdomain)."
+                )
+                % {"kind": kind, "name": repr(name)}
+            }
+        )
 
 
 def check_data(data):
@@ -128,7 +160,9 @@ def check_data(data):
         raise ValidationError({"data": _("At most %(n)s keys.") % {"n": MAX_KEYS}})
     for key in data:
         if len(key) > 253 or not CONFIG_KEY.match(key):
-            raise ValidationError({"data": _("Key %(key)s is not valid: letters, digits, '-', '_' and '.'.") % {"key": repr(key[:60])}})
+            raise ValidationError(
+                {"data": _("Key %(key)s is not valid: letters, digits, '-', '_' and '.'.") % {"key": repr(key[:60])}}
+            )
     if sum(len(key) + len(value.encode()) for key, value in data.items()) > MAX_DATA_BYTES:
         raise ValidationError({"data": _("The values are larger than 1 MiB together.")})
 
@@ -141,14 +175,19 @@ def check_tls(cert, key):
     try:
         certificate = x509.load_pem_x509_certificate(cert.encode())
     except ValueError:
-        raise ValidationError({"tls_cert": _("The certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----).")}) from None
+        raise ValidationError(
+            {"tls_cert": _("The certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----).")}
+        ) from None
     try:
         private_key = serialization.load_pem_private_key(key.encode(), password=None)
     except (ValueError, TypeError):
-        raise ValidationError({"tls_key": _("The key is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----).")}) from None
+        raise ValidationError(
+            {"tls_key": _("The key is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----).")}
+        ) from None
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if (certificate.public_key().public_bytes(serialization.Encoding.DER, public)
-            != private_key.public_key().public_bytes(serialization.Encoding.DER, public)):
+    if certificate.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ) != private_key.public_key().public_bytes(serialization.Encoding.DER, public):
         raise ValidationError({"tls_key": _("The key does not belong to the certificate.")})
 
 
@@ -189,13 +228,20 @@ def _encoded(data):
 
 def create_secret(project, *, acting_user, name, secret_type, data=None, tls_cert="", tls_key="", registry=None):
     """One call to the cluster, as the user; the log gets the type and keys."""
-    with oplog.recorded(acting_user, "secret.create", target=target(project, "Secret", name), payload={"type": secret_type}) as outcome:
+    with oplog.recorded(
+        acting_user, "secret.create", target=target(project, "Secret", name), payload={"type": secret_type}
+    ) as outcome:
         _check_manage(acting_user, project)
         check_name(name, "Secret")
         values = secret_data(secret_type, data=data, tls_cert=tls_cert, tls_key=tls_key, registry=registry)
         outcome.payload = {"type": secret_type, "keys": sorted(values)}
-        obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": project.name}, "type": secret_type,
-               "data": _encoded(values)}
+        obj = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": project.name},
+            "type": secret_type,
+            "data": _encoded(values),
+        }
         with talking_to(project, acting_user) as api:
             if api.get("Secret", name, project.name) is not None:
                 raise ValidationError({"name": _("A Secret named %(name)s exists already.") % {"name": name}})
@@ -208,13 +254,15 @@ def update_secret(project, *, acting_user, name, resource_version, values=None, 
     the Secret changed since the form was read."""
     values, remove = values or {}, list(remove)
     payload = {"set": sorted(values), "remove": sorted(remove)}
-    with oplog.recorded(acting_user, "secret.update", target=target(project, "Secret", name), payload=payload) as outcome:
+    with oplog.recorded(
+        acting_user, "secret.update", target=target(project, "Secret", name), payload=payload
+    ) as outcome:
         _check_manage(acting_user, project)
         if not values and not remove:
             raise ValidationError(_("Nothing to change."))
         check_data(values)
         with talking_to(project, acting_user) as api:
-            live = _live(api, project, "Secret", name)
+            live = live_object(api, project, "Secret", name)
             keys = sorted(live.get("data") or {})
             outcome.before = {"type": live.get("type"), "keys": keys}
             after = (set(keys) | set(values)) - set(remove)
@@ -225,17 +273,22 @@ def update_secret(project, *, acting_user, name, resource_version, values=None, 
                     raise ValidationError(_("A TLS Secret keeps tls.crt and tls.key."))
                 current = {key: _decoded(live["data"].get(key, "")) for key in ("tls.crt", "tls.key")}
                 check_tls(values.get("tls.crt", current["tls.crt"]), values.get("tls.key", current["tls.key"]))
-            body = {"metadata": {"resourceVersion": resource_version}, "data": {**_encoded(values), **{key: None for key in remove}}}
+            body = {
+                "metadata": {"resourceVersion": resource_version},
+                "data": {**_encoded(values), **{key: None for key in remove}},
+            }
             _patch(api, project, "Secret", name, body)
         outcome.after = {"keys": sorted(after)}
 
 
 def reveal_secret(project, *, acting_user, name, key):
     """One value, read as the user for showing once; the log says who read which key."""
-    with oplog.recorded(acting_user, "secret.reveal", target=target(project, "Secret", name), payload={"data_key": key}):  # "key" alone would be masked as a secret name
+    with oplog.recorded(
+        acting_user, "secret.reveal", target=target(project, "Secret", name), payload={"data_key": key}
+    ):  # "key" alone would be masked as a secret name
         _check_manage(acting_user, project)
         with talking_to(project, acting_user) as api:
-            live = _live(api, project, "Secret", name)
+            live = live_object(api, project, "Secret", name)
         data = live.get("data") or {}
         if key not in data:
             raise ValidationError(_("Secret %(name)s has no key %(key)s.") % {"name": name, "key": repr(key[:60])})
@@ -263,7 +316,7 @@ def _delete(project, acting_user, kind, name, confirm_name):
         if confirm_name != name:
             raise ValidationError({"confirm_name": _("Type the name to confirm.")})
         with talking_to(project, acting_user) as api:
-            live = _live(api, project, kind, name)
+            live = live_object(api, project, kind, name)
             outcome.before = {"keys": sorted(live.get("data") or {})}
             api.delete(kind, name, project.name)
 
@@ -274,8 +327,13 @@ def _patch(api, project, kind, name, body):
         return api.patch(kind, name, project.name, body)
     except ApiRefused as exc:
         if exc.status == 409:
-            raise EditConflict(_("%(kind)s %(name)s was changed by someone else since you opened this form; it now shows the "
-                                 "current keys: check them and save again.") % {"kind": kind, "name": name}) from None
+            raise EditConflict(
+                _(
+                    "%(kind)s %(name)s was changed by someone else since you opened this form; it now shows the "
+                    "current keys: check them and save again."
+                )
+                % {"kind": kind, "name": name}
+            ) from None
         raise
 
 
@@ -290,7 +348,14 @@ def create_configmap(project, *, acting_user, name, data):
         with talking_to(project, acting_user) as api:
             if api.get("ConfigMap", name, project.name) is not None:
                 raise ValidationError({"name": _("A ConfigMap named %(name)s exists already.") % {"name": name}})
-            api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": project.name}, "data": data})
+            api.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": project.name},
+                    "data": data,
+                }
+            )
         outcome.after = {"data": data}
 
 
@@ -300,12 +365,15 @@ def update_configmap(project, *, acting_user, name, resource_version, data):
         _check_manage(acting_user, project)
         check_data(data)
         with talking_to(project, acting_user) as api:
-            live = _live(api, project, "ConfigMap", name)
+            live = live_object(api, project, "ConfigMap", name)
             before = dict(live.get("data") or {})
             if before == data:
                 raise ValidationError(_("Nothing to change."))
             outcome.before = {"data": before}
-            body = {"metadata": {"resourceVersion": resource_version}, "data": {**data, **{key: None for key in before if key not in data}}}
+            body = {
+                "metadata": {"resourceVersion": resource_version},
+                "data": {**data, **{key: None for key in before if key not in data}},
+            }
             _patch(api, project, "ConfigMap", name, body)
         outcome.after = {"data": data}
 

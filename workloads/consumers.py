@@ -14,9 +14,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from console import documents
-
-from console.oplog import oplog
 from console.live.consumers import CLOSE_UNAUTHENTICATED, socket_language
+from console.oplog import oplog
 
 from . import terminal
 
@@ -63,7 +62,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 return
             size = self._size(text_data or "")
             if size is None:
-                await self.send(text_data=json.dumps({"error": _("Expected keystrokes (binary) or {\"resize\": {\"cols\": N, \"rows\": M}}.")}))
+                await self.send(
+                    text_data=json.dumps(
+                        {"error": _('Expected keystrokes (binary) or {"resize": {"cols": N, "rows": M}}.')}
+                    )
+                )
             elif not self.bridge.resize(*size):
                 self.bridge.stop(terminal.FLOODED)
                 await self.close(code=CLOSE_TOO_BIG)
@@ -77,7 +80,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             return None
         size = message.get("resize") if isinstance(message, dict) else None
         cols, rows = (size.get("cols"), size.get("rows")) if isinstance(size, dict) else (None, None)
-        valid = all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= terminal.MAX_SIZE for n in (cols, rows))
+        valid = all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= terminal.MAX_SIZE for n in (cols, rows)
+        )
         return (cols, rows) if valid else None
 
     async def _output(self, data):
@@ -100,5 +105,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     def _request_info(self):
         headers = dict(self.scope.get("headers") or [])
         client = self.scope.get("client") or [None]
-        return oplog.RequestInfo(request_id=f"ws-{id(self):x}", source_ip=client[0],
-                                 user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:512])
+        return oplog.RequestInfo(
+            request_id=f"ws-{id(self):x}",
+            source_ip=client[0],
+            user_agent=headers.get(b"user-agent", b"").decode(errors="replace")[:512],
+        )

@@ -39,12 +39,17 @@ def state_of(app, workload):
 def apps_context(request):
     """The apps of the user's tenants, counted by state, in two queries."""
     tenant_ids = [m.tenant_id for m in dashboard.memberships(request)]
-    apps = list(App.objects.filter(project__tenant_id__in=tenant_ids)
-                .select_related("project__tenant").only("name", "kind", "status", "project__name", "project__cluster_id",
-                                                         "project__tenant__name").order_by("project__name", "name"))
-    rows = (MirroredObject.objects.filter(kind__in=["Deployment", "StatefulSet"], namespace__in={a.project.name for a in apps},
-                                          cluster_id__in={a.project.cluster_id for a in apps})
-            .values_list("cluster_id", "namespace", "kind", "name", "phase", KT("object__spec__replicas")))
+    apps = list(
+        App.objects.filter(project__tenant_id__in=tenant_ids)
+        .select_related("project__tenant")
+        .only("name", "kind", "status", "project__name", "project__cluster_id", "project__tenant__name")
+        .order_by("project__name", "name")
+    )
+    rows = MirroredObject.objects.filter(
+        kind__in=["Deployment", "StatefulSet"],
+        namespace__in={a.project.name for a in apps},
+        cluster_id__in={a.project.cluster_id for a in apps},
+    ).values_list("cluster_id", "namespace", "kind", "name", "phase", KT("object__spec__replicas"))
     workloads = {row[:4]: row[4:] for row in rows}
     counts = {key: 0 for key, _label, _colour in STATES}
     attention = []

@@ -16,8 +16,10 @@ from .choices import AppKind, ServiceType
 NAMESPACE = "demo-shop"
 APP = "storefront"
 SPEC = {
-    "image": "registry.local/shop/storefront:3.1.0", "replicas": 2,
-    "ports": [{"name": "http", "port": 8080}], "env": [{"name": "API_URL", "value": "http://api:8080"}],
+    "image": "registry.local/shop/storefront:3.1.0",
+    "replicas": 2,
+    "ports": [{"name": "http", "port": 8080}],
+    "env": [{"name": "API_URL", "value": "http://api:8080"}],
     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     "readiness": {"path": "/healthz", "port": 8080},
 }
@@ -38,8 +40,14 @@ def _active(project: Project) -> bool:
 def _deploy(demo: Demo, project: Project) -> None:
     project.refresh_from_db()
     user = project.created_by
-    app, job = services.deploy_app(project, acting_user=user, name=APP, kind=AppKind.DEPLOYMENT,
-                                   spec={**specs.empty_spec(), **SPEC}, exposure=EXPOSURE)
+    app, job = services.deploy_app(
+        project,
+        acting_user=user,
+        name=APP,
+        kind=AppKind.DEPLOYMENT,
+        spec={**specs.empty_spec(), **SPEC},
+        exposure=EXPOSURE,
+    )
     demo.say(f"created demo app {APP!r} in {NAMESPACE}")
 
     def autoscale() -> None:  # on the Deployment that the job rolled out
@@ -47,8 +55,9 @@ def _deploy(demo: Demo, project: Project) -> None:
             app.refresh_from_db()
             services.set_autoscaler(app, acting_user=user, **AUTOSCALER)
 
-    demo.when_ready(f"app {APP}", lambda: Job.objects.filter(pk=job.pk, status__in=JobStatus.terminal()).exists(),
-                    autoscale)
+    demo.when_ready(
+        f"app {APP}", lambda: Job.objects.filter(pk=job.pk, status__in=JobStatus.terminal()).exists(), autoscale
+    )
 
 
 def register() -> None:

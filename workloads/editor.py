@@ -17,7 +17,7 @@ from console.oplog import oplog
 from . import imports, manifests, podsecurity
 from .checks import check_may_change
 from .cluster import talking_to
-from .configs import EditConflict, target
+from .configs import EditConflict, live_object, target
 from .models import App
 from .quota import check_quota
 
@@ -35,8 +35,10 @@ class Preview:
 
 def _check_kind(kind):
     if kind not in EDITABLE_KINDS:
-        raise ValidationError(_("%(kind)s objects cannot be edited here (allowed: %(allowed)s).")
-                              % {"kind": kind, "allowed": ", ".join(EDITABLE_KINDS)})
+        raise ValidationError(
+            _("%(kind)s objects cannot be edited here (allowed: %(allowed)s).")
+            % {"kind": kind, "allowed": ", ".join(EDITABLE_KINDS)}
+        )
 
 
 def editable_text(obj):
@@ -54,15 +56,8 @@ def load(project, *, user, kind, name):
     check_may_change(user, project)
     _check_kind(kind)
     with talking_to(project, user) as api:
-        live = _live(api, project, kind, name)
+        live = live_object(api, project, kind, name)
     return editable_text(live), live["metadata"].get("resourceVersion", "")
-
-
-def _live(api, project, kind, name):
-    live = api.get(kind, name, project.name)
-    if live is None:
-        raise ValidationError(_("There is no %(kind)s named %(name)s in %(ns)s.") % {"kind": kind, "name": name, "ns": project.name})
-    return live
 
 
 def parse(project, kind, name, text):
@@ -72,10 +67,14 @@ def parse(project, kind, name, text):
         raise ValidationError(_("The editor holds one object; this text has %(n)s.") % {"n": len(objects)})
     obj = objects[0]
     if obj["kind"] != kind:
-        raise ValidationError(_("The kind may not change (%(old)s → %(new)s): create the new object with Import YAML instead.")
-                              % {"old": kind, "new": obj["kind"]})
+        raise ValidationError(
+            _("The kind may not change (%(old)s → %(new)s): create the new object with Import YAML instead.")
+            % {"old": kind, "new": obj["kind"]}
+        )
     if obj["metadata"]["name"] != name:
-        raise ValidationError(_("The name may not change (%(old)s → %(new)s).") % {"old": name, "new": obj["metadata"]["name"]})
+        raise ValidationError(
+            _("The name may not change (%(old)s → %(new)s).") % {"old": name, "new": obj["metadata"]["name"]}
+        )
     podsecurity.check_objects(project.tenant.pod_security, [obj])
     return obj
 
@@ -95,8 +94,13 @@ def _check(api, project, live, obj, resource_version):
 
 
 def _conflict(obj):
-    return EditConflict(_("%(kind)s %(name)s was changed by someone else since you opened the editor. Reload it to start from the "
-                          "current version (your text is still below).") % {"kind": obj["kind"], "name": obj["metadata"]["name"]})
+    return EditConflict(
+        _(
+            "%(kind)s %(name)s was changed by someone else since you opened the editor. Reload it to start from the "
+            "current version (your text is still below)."
+        )
+        % {"kind": obj["kind"], "name": obj["metadata"]["name"]}
+    )
 
 
 def _diff(live, result):
@@ -104,7 +108,9 @@ def _diff(live, result):
     before, after = imports.comparable(live), imports.comparable(result)
     if before == after:
         return "unchanged", ""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), _("on the cluster"), _("after your edit"), lineterm="", n=2)
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), _("on the cluster"), _("after your edit"), lineterm="", n=2
+    )
     return "change", "\n".join(lines)
 
 
@@ -114,7 +120,7 @@ def preview(project, *, user, kind, name, text, resource_version):
     _check_kind(kind)
     obj = parse(project, kind, name, text)
     with talking_to(project, user) as api:
-        live = _live(api, project, kind, name)
+        live = live_object(api, project, kind, name)
         result, refusal = _check(api, project, live, obj, resource_version)
     if refusal:
         return Preview("", "", refusal)
@@ -131,7 +137,7 @@ def save(project, *, acting_user, kind, name, text, resource_version):
             raise ValidationError(_("Open the editor again: the version it was read at is missing."))
         obj = parse(project, kind, name, text)
         with talking_to(project, acting_user) as api:
-            live = _live(api, project, kind, name)
+            live = live_object(api, project, kind, name)
             result, refusal = _check(api, project, live, obj, resource_version)
             if refusal:
                 raise ValidationError(_("The cluster refuses the change: %(error)s") % {"error": refusal})
@@ -148,5 +154,7 @@ def save(project, *, acting_user, kind, name, text, resource_version):
                 raise
         outcome.after = {"resourceVersion": saved["metadata"].get("resourceVersion")}
         if kind in imports.WORKLOAD_KINDS:  # the console's app follows what now runs
-            App.objects.filter(project=project, name=name, kind=kind).update(spec=manifests.spec_from_workload(saved, kind))
+            App.objects.filter(project=project, name=name, kind=kind).update(
+                spec=manifests.spec_from_workload(saved, kind)
+            )
     return saved

@@ -37,11 +37,18 @@ class ColumnsMixin:
 class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
     """The container: what deploying and upgrading both ask for."""
 
-    image = forms.CharField(label=_("Image"), max_length=512, help_text=_("For example nginx:1.27 or registry.example.com/team/api:2.1"))
-    ports = _text(_("Container ports"), _("Comma-separated, optionally named: 80 or http:8080, metrics:9090"), max_length=200)
+    image = forms.CharField(
+        label=_("Image"), max_length=512, help_text=_("For example nginx:1.27 or registry.example.com/team/api:2.1")
+    )
+    ports = _text(
+        _("Container ports"), _("Comma-separated, optionally named: 80 or http:8080, metrics:9090"), max_length=200
+    )
     env = _text(_("Environment"), _("One KEY=value per line."), widget=forms.Textarea(attrs={"rows": 3}))
-    env_secret = _text(_("Environment from Secret"), _("Name of an existing Secret in the namespace: each of its keys becomes a variable."),
-                       max_length=253)
+    env_secret = _text(
+        _("Environment from Secret"),
+        _("Name of an existing Secret in the namespace: each of its keys becomes a variable."),
+        max_length=253,
+    )
     cpu_request = _text(_("CPU request"), max_length=32)
     cpu_limit = _text(_("CPU limit"), max_length=32)
     memory_request = _text(_("Memory request"), max_length=32)
@@ -52,32 +59,57 @@ class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
     readiness_port = _port(_("Readiness probe port"))
     command = _text(_("Command"), _("Overrides the image's entrypoint, split like a shell would."), max_length=1000)
     args = _text(_("Arguments"), max_length=2000)
-    run_as_user = forms.IntegerField(label=_("Run as user (UID)"), required=False, min_value=0, max_value=specs.MAX_UID,
-                                     help_text=_("Empty: the image's own user, which must not be root. 0 (root) only where the "
-                                                 "tenant's Pod Security level is baseline."))
-    env_from = forms.MultipleChoiceField(label=_("Environment from Secrets and ConfigMaps"), required=False,
-                                         help_text=_("Each key of the chosen ones becomes a variable."))
+    run_as_user = forms.IntegerField(
+        label=_("Run as user (UID)"),
+        required=False,
+        min_value=0,
+        max_value=specs.MAX_UID,
+        help_text=_(
+            "Empty: the image's own user, which must not be root. 0 (root) only where the "
+            "tenant's Pod Security level is baseline."
+        ),
+    )
+    env_from = forms.MultipleChoiceField(
+        label=_("Environment from Secrets and ConfigMaps"),
+        required=False,
+        help_text=_("Each key of the chosen ones becomes a variable."),
+    )
 
     MOUNTS = 3  # rows of "mount this Secret or ConfigMap at this path"
     COLUMNS = {
-        "container": (("image", "col-md-8"), ("ports", "col-md-4"), ("command", ""), ("args", ""),
-                      ("run_as_user", "col-md-4")),
+        "container": (
+            ("image", "col-md-8"),
+            ("ports", "col-md-4"),
+            ("command", ""),
+            ("args", ""),
+            ("run_as_user", "col-md-4"),
+        ),
         "environment": (("env", "col-md-8"), ("env_secret", "col-md-4"), ("env_from", "col-md-6")),
         "resources": tuple((name, "col-md-3") for name in RESOURCE_FIELDS),
-        "health": (("liveness_path", "col-md-4"), ("liveness_port", "col-md-2"), ("readiness_path", "col-md-4"),
-                   ("readiness_port", "col-md-2")),
+        "health": (
+            ("liveness_path", "col-md-4"),
+            ("liveness_port", "col-md-2"),
+            ("readiness_path", "col-md-4"),
+            ("readiness_port", "col-md-2"),
+        ),
     }
 
     def __init__(self, *args, config_choices=None, **kwargs):
         """config_choices: configs.choices() of the namespace (names of its Secrets and ConfigMaps)."""
         super().__init__(*args, **kwargs)
         config_choices = config_choices or {}
-        options = ([(f"Secret/{name}", _("Secret %(name)s") % {"name": name}) for name in config_choices.get("secrets", [])]
-                   + [(f"ConfigMap/{name}", _("ConfigMap %(name)s") % {"name": name}) for name in config_choices.get("configmaps", [])])
+        options = [
+            (f"Secret/{name}", _("Secret %(name)s") % {"name": name}) for name in config_choices.get("secrets", [])
+        ] + [
+            (f"ConfigMap/{name}", _("ConfigMap %(name)s") % {"name": name})
+            for name in config_choices.get("configmaps", [])
+        ]
         self.fields["env_from"].choices = options
         self.fields["env_from"].widget.attrs["size"] = min(max(len(options), 2), 6)
         for n in range(self.MOUNTS):
-            self.fields[f"mount_{n}_source"] = forms.ChoiceField(label=_("Mount"), required=False, choices=[("", "—")] + options)
+            self.fields[f"mount_{n}_source"] = forms.ChoiceField(
+                label=_("Mount"), required=False, choices=[("", "—")] + options
+            )
             self.fields[f"mount_{n}_path"] = forms.CharField(label=_("at path"), required=False, max_length=200)
             self.fields[f"mount_{n}_source"].widget.attrs["class"] = "form-select form-select-sm"
             self.fields[f"mount_{n}_path"].widget.attrs["class"] = "form-control form-control-sm"
@@ -109,8 +141,11 @@ class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
         check(lambda: specs.check_resources(resources))
         spec["resources"] = resources
         for probe in ("liveness", "readiness"):
-            spec[probe] = check(lambda probe=probe: specs.parse_probe(data.get(f"{probe}_path"), data.get(f"{probe}_port"), spec["ports"],
-                                                                      f"{probe}_path"))
+            spec[probe] = check(
+                lambda probe=probe: specs.parse_probe(
+                    data.get(f"{probe}_path"), data.get(f"{probe}_port"), spec["ports"], f"{probe}_path"
+                )
+            )
         spec["command"] = check(lambda: specs.parse_words(data.get("command"), "command"))
         spec["args"] = check(lambda: specs.parse_words(data.get("args"), "args"))
         spec["run_as_user"] = data.get("run_as_user")
@@ -132,10 +167,15 @@ class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
     def initial_from(spec):
         resources = spec.get("resources") or {}
         initial = {
-            "image": spec.get("image", ""), "replicas": spec.get("replicas", 1), "ports": specs.format_ports(spec.get("ports")),
-            "env": specs.format_env(spec.get("env")), "env_secret": spec.get("env_secret", ""),
-            "command": specs.format_words(spec.get("command")), "args": specs.format_words(spec.get("args")),
-            "volumes": specs.format_volumes(spec.get("volumes")), "run_as_user": spec.get("run_as_user"),
+            "image": spec.get("image", ""),
+            "replicas": spec.get("replicas", 1),
+            "ports": specs.format_ports(spec.get("ports")),
+            "env": specs.format_env(spec.get("env")),
+            "env_secret": spec.get("env_secret", ""),
+            "command": specs.format_words(spec.get("command")),
+            "args": specs.format_words(spec.get("args")),
+            "volumes": specs.format_volumes(spec.get("volumes")),
+            "run_as_user": spec.get("run_as_user"),
         }
         for field, (section, resource) in RESOURCE_FIELDS.items():
             initial[field] = (resources.get(section) or {}).get(resource, "")
@@ -143,8 +183,11 @@ class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
             value = spec.get(probe) or {}
             initial[f"{probe}_path"], initial[f"{probe}_port"] = value.get("path", ""), value.get("port")
         initial["env_from"] = [f"{ref['kind']}/{ref['name']}" for ref in spec.get("env_from") or []]
-        for n, mount in enumerate((spec.get("config_volumes") or [])[:SpecForm.MOUNTS]):
-            initial[f"mount_{n}_source"], initial[f"mount_{n}_path"] = f"{mount['kind']}/{mount['name']}", mount["mount_path"]
+        for n, mount in enumerate((spec.get("config_volumes") or [])[: SpecForm.MOUNTS]):
+            initial[f"mount_{n}_source"], initial[f"mount_{n}_path"] = (
+                f"{mount['kind']}/{mount['name']}",
+                mount["mount_path"],
+            )
         return initial
 
 
@@ -165,30 +208,52 @@ def config_choices_with(choices, spec):
 
 
 class AppForm(SpecForm):
-    name = forms.CharField(label=_("Name"), max_length=specs.APP_NAME_MAX,
-                           help_text=_("Lower-case letters, digits and '-' (DNS-1123); names the Deployment or StatefulSet."))
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=specs.APP_NAME_MAX,
+        help_text=_("Lower-case letters, digits and '-' (DNS-1123); names the Deployment or StatefulSet."),
+    )
     kind = forms.ChoiceField(label=_("Kind"), choices=AppKind.choices, initial=AppKind.DEPLOYMENT)
     replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS, initial=1)
-    volumes = _text(_("Persistent volumes (StatefulSet only)"),
-                    _("One 'name /mount/path size' per line, e.g. data /var/lib/postgresql 5Gi: a Ceph RBD volume per replica."),
-                    widget=forms.Textarea(attrs={"rows": 2}))
+    volumes = _text(
+        _("Persistent volumes (StatefulSet only)"),
+        _("One 'name /mount/path size' per line, e.g. data /var/lib/postgresql 5Gi: a Ceph RBD volume per replica."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     # Optional: a Service, and an Ingress giving the app a domain, deployed with it
-    service_type = forms.ChoiceField(label=_("Service"), choices=ServiceType.choices, required=False,
-                                     help_text=_("Empty: no Service (the app is reached from nowhere else)."))
+    service_type = forms.ChoiceField(
+        label=_("Service"),
+        choices=ServiceType.choices,
+        required=False,
+        help_text=_("Empty: no Service (the app is reached from nowhere else)."),
+    )
     service_port = forms.IntegerField(label=_("Service port"), required=False, min_value=1, max_value=65535, initial=80)
-    host = forms.CharField(label=_("Domain"), required=False, max_length=253, help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."))
+    host = forms.CharField(
+        label=_("Domain"),
+        required=False,
+        max_length=253,
+        help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."),
+    )
     path = forms.CharField(label=_("Path"), required=False, max_length=200, initial="/")
-    tls_secret = forms.ChoiceField(label=_("TLS Secret"), required=False,
-                                   help_text=_("A kubernetes.io/tls Secret of the namespace; empty: plain HTTP."))
+    tls_secret = forms.ChoiceField(
+        label=_("TLS Secret"),
+        required=False,
+        help_text=_("A kubernetes.io/tls Secret of the namespace; empty: plain HTTP."),
+    )
 
     field_order = ["name", "kind", "image", "replicas", "ports"]
     COLUMNS = {
         **SpecForm.COLUMNS,
         "app": (("name", "col-md-4"), ("kind", "col-md-4"), ("replicas", "col-md-4")),
         "storage": (("volumes", "col-md-8"),),
-        "exposure": (("service_type", "col-md-4"), ("service_port", "col-md-2"), ("host", "col-md-6"),
-                     ("path", "col-md-4"), ("tls_secret", "col-md-4")),
+        "exposure": (
+            ("service_type", "col-md-4"),
+            ("service_port", "col-md-2"),
+            ("host", "col-md-6"),
+            ("path", "col-md-4"),
+            ("tls_secret", "col-md-4"),
+        ),
     }
 
     def __init__(self, *args, project=None, **kwargs):
@@ -196,8 +261,12 @@ class AppForm(SpecForm):
         tls = (kwargs.get("config_choices") or {}).get("tls", [])
         self.fields["tls_secret"].choices = [("", "—")] + [(name, name) for name in tls]
         defaults = (project.limit_range if project else None) or {}
-        for field, key in (("cpu_request", "request_cpu"), ("cpu_limit", "limit_cpu"), ("memory_request", "request_memory"),
-                           ("memory_limit", "limit_memory")):
+        for field, key in (
+            ("cpu_request", "request_cpu"),
+            ("cpu_limit", "limit_cpu"),
+            ("memory_request", "request_memory"),
+            ("memory_limit", "limit_memory"),
+        ):
             if defaults.get(key):
                 self.fields[field].initial = defaults[key]
 
@@ -215,8 +284,13 @@ class AppForm(SpecForm):
         else:
             if self.spec["volumes"] and data.get("kind") != AppKind.STATEFULSET:
                 self.add_error("volumes", _("Deployments are stateless: choose StatefulSet for persistent volumes."))
-        self.exposure = {"service_type": data.get("service_type") or "", "port": data.get("service_port"), "host": data.get("host") or "",
-                         "path": data.get("path") or "", "tls_secret": data.get("tls_secret") or ""}
+        self.exposure = {
+            "service_type": data.get("service_type") or "",
+            "port": data.get("service_port"),
+            "host": data.get("host") or "",
+            "path": data.get("path") or "",
+            "tls_secret": data.get("tls_secret") or "",
+        }
         return data
 
     def arguments(self):
@@ -240,22 +314,54 @@ class ScaleForm(BootstrapMixin, forms.Form):
 class ExposeForm(ColumnsMixin, BootstrapMixin, forms.Form):
     service_type = forms.ChoiceField(label=_("Service"), choices=ServiceType.choices, required=False)
     port = forms.IntegerField(label=_("Service port"), required=False, min_value=1, max_value=65535, initial=80)
-    target_port = forms.IntegerField(label=_("Container port"), required=False, min_value=1, max_value=65535,
-                                     help_text=_("Empty: the app's first container port."))
-    node_port = forms.IntegerField(label=_("Node port"), required=False, help_text=_("NodePort only, 30000-32767; empty: chosen by the cluster."))
-    host = forms.CharField(label=_("Domain"), required=False, max_length=253, help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."))
+    target_port = forms.IntegerField(
+        label=_("Container port"),
+        required=False,
+        min_value=1,
+        max_value=65535,
+        help_text=_("Empty: the app's first container port."),
+    )
+    node_port = forms.IntegerField(
+        label=_("Node port"), required=False, help_text=_("NodePort only, 30000-32767; empty: chosen by the cluster.")
+    )
+    host = forms.CharField(
+        label=_("Domain"),
+        required=False,
+        max_length=253,
+        help_text=_("Ingress host, e.g. shop.example.com; empty: no ingress."),
+    )
     path = forms.CharField(label=_("Path"), required=False, max_length=200, initial="/")
-    tls_secret = forms.CharField(label=_("TLS Secret"), required=False, max_length=253, help_text=_("A kubernetes.io/tls Secret in the namespace."))
+    tls_secret = forms.CharField(
+        label=_("TLS Secret"),
+        required=False,
+        max_length=253,
+        help_text=_("A kubernetes.io/tls Secret in the namespace."),
+    )
 
-    COLUMNS = {"main": (("service_type", "col-12"), ("port", "col-4"), ("target_port", "col-4"), ("node_port", "col-4"),
-                        ("host", "col-12"), ("path", "col-6"), ("tls_secret", "col-6"))}
+    COLUMNS = {
+        "main": (
+            ("service_type", "col-12"),
+            ("port", "col-4"),
+            ("target_port", "col-4"),
+            ("node_port", "col-4"),
+            ("host", "col-12"),
+            ("path", "col-6"),
+            ("tls_secret", "col-6"),
+        )
+    }
 
     @staticmethod
     def initial_from(app):
         service, ingress = app.service or {}, app.ingress or {}
-        return {"service_type": service.get("type", ""), "port": service.get("port", 80), "target_port": service.get("target_port"),
-                "node_port": service.get("node_port"), "host": ingress.get("host", ""), "path": ingress.get("path", "/"),
-                "tls_secret": ingress.get("tls_secret", "")}
+        return {
+            "service_type": service.get("type", ""),
+            "port": service.get("port", 80),
+            "target_port": service.get("target_port"),
+            "node_port": service.get("node_port"),
+            "host": ingress.get("host", ""),
+            "path": ingress.get("path", "/"),
+            "tls_secret": ingress.get("tls_secret", ""),
+        }
 
 
 class DeleteForm(ConfirmForm):
@@ -267,10 +373,13 @@ class RollbackForm(forms.Form):
 
 
 class ScheduleForm(ColumnsMixin, BootstrapMixin, forms.Form):
-    at = forms.TimeField(label=_("Time"), input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    at = forms.TimeField(
+        label=_("Time"), input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     replicas = forms.IntegerField(label=_("Replicas"), min_value=0, max_value=specs.MAX_REPLICAS)
-    weekdays = forms.TypedMultipleChoiceField(label=_("Days"), coerce=int, widget=forms.CheckboxSelectMultiple,
-                                              initial=list(range(7)))
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Days"), coerce=int, widget=forms.CheckboxSelectMultiple, initial=list(range(7))
+    )
 
     COLUMNS = {"main": (("at", "col-6"), ("replicas", "col-6"), ("weekdays", "col-12"))}
 
@@ -286,8 +395,14 @@ class ScheduleForm(ColumnsMixin, BootstrapMixin, forms.Form):
 class AutoscalerForm(ColumnsMixin, BootstrapMixin, forms.Form):
     min_replicas = forms.IntegerField(label=_("Minimum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=1)
     max_replicas = forms.IntegerField(label=_("Maximum"), min_value=1, max_value=specs.MAX_REPLICAS, initial=5)
-    cpu = forms.IntegerField(label=_("CPU target %"), required=False, min_value=1, max_value=1000, initial=70,
-                             help_text=_("Average use as a share of the CPU request."))
+    cpu = forms.IntegerField(
+        label=_("CPU target %"),
+        required=False,
+        min_value=1,
+        max_value=1000,
+        initial=70,
+        help_text=_("Average use as a share of the CPU request."),
+    )
     memory = forms.IntegerField(label=_("Memory target %"), required=False, min_value=1, max_value=1000)
 
     COLUMNS = {"main": (("min_replicas", "col-6"), ("max_replicas", "col-6"), ("cpu", "col-6"), ("memory", "col-6"))}
@@ -297,11 +412,25 @@ class CanaryForm(ColumnsMixin, BootstrapMixin, forms.Form):
     image = forms.CharField(label=_("New image"), max_length=512)
     replicas = forms.IntegerField(label=_("Canary replicas"), min_value=1, max_value=10, initial=1)
     weight = forms.IntegerField(label=_("Traffic %"), required=False, min_value=0, max_value=100, initial=20)
-    header = forms.CharField(label=_("Or by header"), required=False, max_length=63, help_text=_("e.g. X-Canary: requests with it go to the canary."))
-    header_value = forms.CharField(label=_("Header value"), required=False, max_length=200, help_text=_("Empty: the value 'always'."))
+    header = forms.CharField(
+        label=_("Or by header"),
+        required=False,
+        max_length=63,
+        help_text=_("e.g. X-Canary: requests with it go to the canary."),
+    )
+    header_value = forms.CharField(
+        label=_("Header value"), required=False, max_length=200, help_text=_("Empty: the value 'always'.")
+    )
 
-    COLUMNS = {"main": (("image", "col-12"), ("replicas", "col-6"), ("weight", "col-6"), ("header", "col-6"),
-                        ("header_value", "col-6"))}
+    COLUMNS = {
+        "main": (
+            ("image", "col-12"),
+            ("replicas", "col-6"),
+            ("weight", "col-6"),
+            ("header", "col-6"),
+            ("header_value", "col-6"),
+        )
+    }
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_canary_%s")  # ids of its own on the app page, which has several forms

@@ -19,7 +19,15 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # What a tenant imports. Secrets are left out on purpose: the console would keep their
 # content in its job records; they are created with kubectl.
 ALLOWED_KINDS = WORKLOAD_KINDS + ("Service", "Ingress", "ConfigMap", "HorizontalPodAutoscaler", "PersistentVolumeClaim")
-VOLATILE_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp")
+VOLATILE_META = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+)
 
 
 def parse(text, namespace):
@@ -44,54 +52,82 @@ def parse(text, namespace):
         check(obj, n, namespace)
         key = (obj["kind"], obj["metadata"]["name"])
         if key in seen:
-            raise ValidationError(_("Document %(n)s: %(kind)s %(name)s appears twice.") % {"n": n, "kind": key[0], "name": key[1]})
+            raise ValidationError(
+                _("Document %(n)s: %(kind)s %(name)s appears twice.") % {"n": n, "kind": key[0], "name": key[1]}
+            )
         seen.add(key)
     return [prepare(obj, namespace) for obj in objects]
 
 
 def check(obj, n, namespace):
     if not isinstance(obj, dict):
-        raise ValidationError(_("Document %(n)s is not a Kubernetes object (a mapping with apiVersion, kind and metadata).") % {"n": n})
+        raise ValidationError(
+            _("Document %(n)s is not a Kubernetes object (a mapping with apiVersion, kind and metadata).") % {"n": n}
+        )
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     meta = obj.get("metadata")
-    if not kind or not api_version or not isinstance(kind, str) or not isinstance(api_version, str) or not isinstance(meta, dict):
+    if (
+        not kind
+        or not api_version
+        or not isinstance(kind, str)
+        or not isinstance(api_version, str)
+        or not isinstance(meta, dict)
+    ):
         raise ValidationError(_("Document %(n)s needs apiVersion, kind and metadata.") % {"n": n})
     known = KINDS.get(kind)
     if known is not None and not known.namespaced:
-        raise ValidationError(_("Document %(n)s: %(kind)s is a cluster-scoped object; tenants create objects in their namespaces only.")
-                              % {"n": n, "kind": kind})
+        raise ValidationError(
+            _("Document %(n)s: %(kind)s is a cluster-scoped object; tenants create objects in their namespaces only.")
+            % {"n": n, "kind": kind}
+        )
     if kind not in ALLOWED_KINDS:
-        raise ValidationError(_("Document %(n)s: %(kind)s objects cannot be imported here (allowed: %(allowed)s).")
-                              % {"n": n, "kind": kind, "allowed": ", ".join(ALLOWED_KINDS)})
+        raise ValidationError(
+            _("Document %(n)s: %(kind)s objects cannot be imported here (allowed: %(allowed)s).")
+            % {"n": n, "kind": kind, "allowed": ", ".join(ALLOWED_KINDS)}
+        )
     if known.api_version != api_version:
-        raise ValidationError(_("Document %(n)s: use apiVersion %(wanted)s for %(kind)s (not %(given)s).")
-                              % {"n": n, "wanted": known.api_version, "kind": kind, "given": api_version})
+        raise ValidationError(
+            _("Document %(n)s: use apiVersion %(wanted)s for %(kind)s (not %(given)s).")
+            % {"n": n, "wanted": known.api_version, "kind": kind, "given": api_version}
+        )
     name = meta.get("name") or ""
     limit = specs.APP_NAME_MAX if kind in WORKLOAD_KINDS else 63
     if not isinstance(name, str) or len(name) > limit or not specs.DNS_LABEL.match(name):
-        raise ValidationError(_("Document %(n)s: the name %(name)s is not a DNS-1123 label of at most %(max)s characters.")
-                              % {"n": n, "name": repr(name), "max": limit})
+        raise ValidationError(
+            _("Document %(n)s: the name %(name)s is not a DNS-1123 label of at most %(max)s characters.")
+            % {"n": n, "name": repr(name), "max": limit}
+        )
     if meta.get("namespace") not in (None, "", namespace):
-        raise ValidationError(_("Document %(n)s: %(kind)s %(name)s is for namespace %(other)s; only %(ns)s can be imported here.")
-                              % {"n": n, "kind": kind, "name": name, "other": meta["namespace"], "ns": namespace})
+        raise ValidationError(
+            _("Document %(n)s: %(kind)s %(name)s is for namespace %(other)s; only %(ns)s can be imported here.")
+            % {"n": n, "kind": kind, "name": name, "other": meta["namespace"], "ns": namespace}
+        )
     if kind in WORKLOAD_KINDS:
         # Any level may be the wrong shape (a list, a string): it then has no containers.
         template = _mapping(_mapping(obj.get("spec")).get("template"))
         containers = _mapping(template.get("spec")).get("containers")
         if not isinstance(containers, list) or not containers:
-            raise ValidationError(_("Document %(n)s: %(kind)s %(name)s has no containers.") % {"n": n, "kind": kind, "name": name})
+            raise ValidationError(
+                _("Document %(n)s: %(kind)s %(name)s has no containers.") % {"n": n, "kind": kind, "name": name}
+            )
         for container in containers:
             image = _mapping(container).get("image")
             try:
                 specs.check_image(image if isinstance(image, str) else None)  # a number or a list is no image
             except ValidationError as exc:
-                raise ValidationError(_("Document %(n)s: %(error)s") % {"n": n, "error": " ".join(exc.messages)}) from None
+                raise ValidationError(
+                    _("Document %(n)s: %(error)s") % {"n": n, "error": " ".join(exc.messages)}
+                ) from None
         # prepare() adds the app label to both: they must be mappings (or absent).
-        for where, labels in (("metadata.labels", meta.get("labels")),
-                              ("spec.template.metadata", template.get("metadata")),
-                              ("spec.template.metadata.labels", _mapping(template.get("metadata")).get("labels"))):
+        for where, labels in (
+            ("metadata.labels", meta.get("labels")),
+            ("spec.template.metadata", template.get("metadata")),
+            ("spec.template.metadata.labels", _mapping(template.get("metadata")).get("labels")),
+        ):
             if labels is not None and not isinstance(labels, dict):
-                raise ValidationError(_("Document %(n)s: %(error)s") % {"n": n, "error": f"{where} must be a mapping (key: value)."})
+                raise ValidationError(
+                    _("Document %(n)s: %(error)s") % {"n": n, "error": f"{where} must be a mapping (key: value)."}
+                )
 
 
 def _mapping(value):
@@ -140,5 +176,7 @@ def diff(live, result):
         return "create", after
     if before == after:
         return "unchanged", ""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), _("on the cluster"), _("after import"), lineterm="", n=2)
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), _("on the cluster"), _("after import"), lineterm="", n=2
+    )
     return "change", "\n".join(lines)

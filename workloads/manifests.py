@@ -60,10 +60,16 @@ def container(app, spec):
     for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
         probe = spec.get(field)
         if probe:
-            c[key] = {"httpGet": {"path": probe["path"], "port": probe["port"]}, "periodSeconds": 10, "failureThreshold": 3}
+            c[key] = {
+                "httpGet": {"path": probe["path"], "port": probe["port"]},
+                "periodSeconds": 10,
+                "failureThreshold": 3,
+            }
     mounts = [{"name": v["name"], "mountPath": v["mount_path"]} for v in spec.get("volumes") or []]
-    mounts += [{"name": config_volume_name(n), "mountPath": v["mount_path"], "readOnly": True}
-               for n, v in enumerate(spec.get("config_volumes") or [])]
+    mounts += [
+        {"name": config_volume_name(n), "mountPath": v["mount_path"], "readOnly": True}
+        for n, v in enumerate(spec.get("config_volumes") or [])
+    ]
     if mounts:
         c["volumeMounts"] = mounts
     c["securityContext"] = security_context(spec)
@@ -80,9 +86,13 @@ def config_volume_name(n):
 
 def config_volumes(spec):
     """The pod's volumes for the Secrets and ConfigMaps mounted as files."""
-    return [{"name": config_volume_name(n), **({"secret": {"secretName": v["name"]}} if v["kind"] == "Secret"
-                                               else {"configMap": {"name": v["name"]}})}
-            for n, v in enumerate(spec.get("config_volumes") or [])]
+    return [
+        {
+            "name": config_volume_name(n),
+            **({"secret": {"secretName": v["name"]}} if v["kind"] == "Secret" else {"configMap": {"name": v["name"]}}),
+        }
+        for n, v in enumerate(spec.get("config_volumes") or [])
+    ]
 
 
 def security_context(spec):
@@ -120,9 +130,14 @@ def workload(app, spec, *, change_cause="", job_id=None, template=None):
         body["serviceName"] = headless_name(app)
         body["podManagementPolicy"] = "OrderedReady"
         body["volumeClaimTemplates"] = [
-            {"metadata": {"name": v["name"], "labels": selector(app)},
-             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": spec.get("storage_class") or DEFAULT_STORAGE_CLASS,
-                      "resources": {"requests": {"storage": v["size"]}}}}
+            {
+                "metadata": {"name": v["name"], "labels": selector(app)},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": spec.get("storage_class") or DEFAULT_STORAGE_CLASS,
+                    "resources": {"requests": {"storage": v["size"]}},
+                },
+            }
             for v in spec.get("volumes") or []
         ]
     else:
@@ -153,9 +168,16 @@ def headless_name(app):
 
 def headless_service(app, spec):
     """The governing Service a StatefulSet's pods get their stable DNS names from."""
-    ports = [{"name": p["name"], "port": p["port"], "targetPort": p["port"], "protocol": "TCP"} for p in spec.get("ports") or []]
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app, headless_name(app)),
-            "spec": {"clusterIP": "None", "selector": selector(app), "ports": ports or [{"name": "none", "port": 1}]}}
+    ports = [
+        {"name": p["name"], "port": p["port"], "targetPort": p["port"], "protocol": "TCP"}
+        for p in spec.get("ports") or []
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(app, headless_name(app)),
+        "spec": {"clusterIP": "None", "selector": selector(app), "ports": ports or [{"name": "none", "port": 1}]},
+    }
 
 
 def objects(app, spec, **kwargs):
@@ -171,8 +193,12 @@ def service(app, exposure):
     port = {"name": "http", "port": exposure["port"], "targetPort": exposure["target_port"], "protocol": "TCP"}
     if exposure["type"] == "NodePort" and exposure.get("node_port"):
         port["nodePort"] = exposure["node_port"]
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(app),
-            "spec": {"type": exposure["type"], "selector": selector(app), "ports": [port]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(app),
+        "spec": {"type": exposure["type"], "selector": selector(app), "ports": [port]},
+    }
 
 
 def service_patch(current, desired):
@@ -188,8 +214,11 @@ def service_patch(current, desired):
 
 
 def ingress(app, route, service_port):
-    path = {"path": route.get("path") or "/", "pathType": "Prefix",
-            "backend": {"service": {"name": app.name, "port": {"number": service_port}}}}
+    path = {
+        "path": route.get("path") or "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": app.name, "port": {"number": service_port}}},
+    }
     spec = {"ingressClassName": INGRESS_CLASS, "rules": [{"host": route["host"], "http": {"paths": [path]}}]}
     if route.get("tls_secret"):
         spec["tls"] = [{"hosts": [route["host"]], "secretName": route["tls_secret"]}]
@@ -199,12 +228,24 @@ def ingress(app, route, service_port):
 def autoscaler(app, config):
     """A HorizontalPodAutoscaler (autoscaling/v2) on CPU and/or memory utilisation."""
     metrics = [
-        {"type": "Resource", "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": config[resource]}}}
-        for resource in ("cpu", "memory") if config.get(resource)
+        {
+            "type": "Resource",
+            "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": config[resource]}},
+        }
+        for resource in ("cpu", "memory")
+        if config.get(resource)
     ]
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(app),
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": app.kind, "name": app.name},
-                     "minReplicas": config["min"], "maxReplicas": config["max"], "metrics": metrics}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(app),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": app.kind, "name": app.name},
+            "minReplicas": config["min"],
+            "maxReplicas": config["max"],
+            "metrics": metrics,
+        },
+    }
 
 
 def rollback_template(replicaset):
@@ -239,32 +280,59 @@ def spec_from_workload(obj, kind):
     spec = specs.empty_spec()
     spec["image"] = c.get("image", "")
     spec["replicas"] = body.get("replicas", 1)
-    spec["ports"] = [{"name": p.get("name") or f"port-{p.get('containerPort')}", "port": p.get("containerPort")} for p in c.get("ports") or []]
-    spec["env"] = [{"name": e["name"], "value": e.get("value", "")} for e in c.get("env") or [] if e.get("name") and "valueFrom" not in e]
+    spec["ports"] = [
+        {"name": p.get("name") or f"port-{p.get('containerPort')}", "port": p.get("containerPort")}
+        for p in c.get("ports") or []
+    ]
+    spec["env"] = [
+        {"name": e["name"], "value": e.get("value", "")}
+        for e in c.get("env") or []
+        if e.get("name") and "valueFrom" not in e
+    ]
     # a leading Secret reads back as env_secret (the form's older field), the others as env_from, in order
-    refs = [(kind, (ref.get(key) or {}).get("name", "")) for ref in c.get("envFrom") or [] for kind, key in REF_KEYS.items() if key in ref]
+    refs = [
+        (kind, (ref.get(key) or {}).get("name", ""))
+        for ref in c.get("envFrom") or []
+        for kind, key in REF_KEYS.items()
+        if key in ref
+    ]
     first_secret = 0 if refs and refs[0][0] == "Secret" else None
     spec["env_secret"] = refs[first_secret][1] if first_secret is not None else ""
     spec["env_from"] = [{"kind": kind, "name": name} for n, (kind, name) in enumerate(refs) if n != first_secret]
     resources = c.get("resources") or {}
-    spec["resources"] = {"requests": dict(resources.get("requests") or {}), "limits": dict(resources.get("limits") or {})}
+    spec["resources"] = {
+        "requests": dict(resources.get("requests") or {}),
+        "limits": dict(resources.get("limits") or {}),
+    }
     for field, key in (("liveness", "livenessProbe"), ("readiness", "readinessProbe")):
         get = (c.get(key) or {}).get("httpGet")
-        spec[field] = {"path": get.get("path", "/"), "port": get.get("port")} if get and isinstance(get.get("port"), int) else None
+        spec[field] = (
+            {"path": get.get("path", "/"), "port": get.get("port")}
+            if get and isinstance(get.get("port"), int)
+            else None
+        )
     spec["command"], spec["args"] = list(c.get("command") or []), list(c.get("args") or [])
     spec["run_as_user"] = (c.get("securityContext") or {}).get("runAsUser")
     mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts") or []}
     pod_volumes = ((body.get("template") or {}).get("spec") or {}).get("volumes") or []
     spec["config_volumes"] = [
-        {"kind": "Secret" if "secret" in v else "ConfigMap",
-         "name": (v.get("secret") or {}).get("secretName", "") if "secret" in v else (v.get("configMap") or {}).get("name", ""),
-         "mount_path": mounts[v.get("name")]}
-        for v in pod_volumes if ("secret" in v or "configMap" in v) and v.get("name") in mounts
+        {
+            "kind": "Secret" if "secret" in v else "ConfigMap",
+            "name": (v.get("secret") or {}).get("secretName", "")
+            if "secret" in v
+            else (v.get("configMap") or {}).get("name", ""),
+            "mount_path": mounts[v.get("name")],
+        }
+        for v in pod_volumes
+        if ("secret" in v or "configMap" in v) and v.get("name") in mounts
     ]
     if kind == AppKind.STATEFULSET:
         spec["volumes"] = [
-            {"name": t["metadata"]["name"], "mount_path": mounts.get(t["metadata"]["name"], "/data"),
-             "size": (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", "")}
+            {
+                "name": t["metadata"]["name"],
+                "mount_path": mounts.get(t["metadata"]["name"], "/data"),
+                "size": (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", ""),
+            }
             for t in body.get("volumeClaimTemplates") or []
         ]
         claims = body.get("volumeClaimTemplates") or []
@@ -282,6 +350,8 @@ def belongs_to(app, obj):
     """The app's own objects and those of its canary."""
     labels = obj["metadata"].get("labels") or {}
     return app.name in (labels.get(APP_LABEL), labels.get(CANARY_OF_LABEL))
+
+
 NGINX = "nginx.ingress.kubernetes.io/"
 
 
@@ -304,8 +374,11 @@ def canary_objects(app, spec, canary):
     """Deployment, Service and Ingress of the canary; the Ingress mirrors the stable one
     (same host and path) with the canary annotations that split the traffic."""
     twin = CanaryOf(app)
-    deployment = workload(twin, {**spec, "image": canary["image"], "replicas": canary["replicas"]},
-                          change_cause=_("canary of %(app)s with %(image)s") % {"app": app.name, "image": canary["image"]})
+    deployment = workload(
+        twin,
+        {**spec, "image": canary["image"], "replicas": canary["replicas"]},
+        change_cause=_("canary of %(app)s with %(image)s") % {"app": app.name, "image": canary["image"]},
+    )
     for meta in (deployment["metadata"], deployment["spec"]["template"]["metadata"]):
         meta["labels"][CANARY_OF_LABEL] = app.name
     objects = [deployment, service(twin, {**app.service, "type": "ClusterIP", "node_port": None})]

@@ -24,11 +24,14 @@ class App(models.Model):
     ingress = models.JSONField(_("ingress"), default=dict, blank=True)
     # {"min": 2, "max": 10, "cpu": 70, "memory": null} (target utilisation in %), {} without an autoscaler
     autoscaler = models.JSONField(_("autoscaler"), default=dict, blank=True)
-    # A canary beside the stable version: {"image", "replicas", "weight", "header", "header_value", "started_by"}, {} without one
+    # A canary beside the stable version: {"image", "replicas", "weight", "header", "header_value", "started_by"},
+    # {} without one
     canary = models.JSONField(_("canary"), default=dict, blank=True)
     # Replicas the console last saw the autoscaler set: a change is an automatic scaling action.
     observed_replicas = models.PositiveIntegerField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,8 +69,14 @@ class App(models.Model):
 
     def target(self, **extra):
         """The operation log's target for actions on this app."""
-        return {"tenant": self.project.tenant.name, "cluster": self.project.cluster.name, "namespace": self.project.name,
-                "kind": self.kind, "name": self.name, **extra}
+        return {
+            "tenant": self.project.tenant.name,
+            "cluster": self.project.cluster.name,
+            "namespace": self.project.name,
+            "kind": self.kind,
+            "name": self.name,
+            **extra,
+        }
 
 
 WEEKDAYS = ((0, _("Mon")), (1, _("Tue")), (2, _("Wed")), (3, _("Thu")), (4, _("Fri")), (5, _("Sat")), (6, _("Sun")))
@@ -82,11 +91,16 @@ class ScaleSchedule(models.Model):
     replicas = models.PositiveIntegerField(_("replicas"))
     weekdays = models.JSONField(_("weekdays"), default=list)  # 0 = Monday ... 6 = Sunday
     last_run_on = models.DateField(null=True, blank=True)  # the tenant-local date it last ran
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.app} to {self.replicas} at {self.at}"
 
     @property
     def weekday_labels(self):

@@ -7,7 +7,13 @@ from django.utils.translation import gettext_lazy as _
 from console.clusters import permissions
 from console.kube.kinds import KINDS
 
-APPLIED = ("Deployment", "StatefulSet", "Service", "Ingress", "HorizontalPodAutoscaler")  # server-side apply: create + patch
+APPLIED = (
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+)  # server-side apply: create + patch
 DELETED = APPLIED + ("Pod", "PersistentVolumeClaim")  # app deletion, pod restarts, volumes
 READ = ("Pod", "Secret")  # a pod's state and log, an env Secret's existence
 LISTED = ("Pod", "ReplicaSet", "ControllerRevision", "Event", "PersistentVolumeClaim", "ResourceQuota", "StorageClass")
@@ -32,10 +38,18 @@ def terminal_needs():
 
 
 def register():
-    permissions.register("terminal", _("Terminals"),
-                         _("Operators cannot open terminals into containers on this cluster (they act as the console itself)."),
-                         terminal_needs)
-    permissions.register("apps", _("Apps"),
-                         _("Deploying, changing, scaling and deleting apps is refused on this cluster (operators, schedules and "
-                           "restores act as the console itself)."),
-                         needs)
+    permissions.register(
+        "terminal",
+        _("Terminals"),
+        _("Operators cannot open terminals into containers on this cluster (they act as the console itself)."),
+        terminal_needs,
+    )
+    permissions.register(
+        "apps",
+        _("Apps"),
+        _(
+            "Deploying, changing, scaling and deleting apps is refused on this cluster (operators, schedules and "
+            "restores act as the console itself)."
+        ),
+        needs,
+    )

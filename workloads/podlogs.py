@@ -43,7 +43,6 @@ from django.utils.translation import gettext as _
 
 from console.kube.api import CONSOLE, ClusterAPI
 from console.kube.errors import ApiRefused, ClusterError
-
 from console.live import realtime
 from tenants import access
 
@@ -64,14 +63,31 @@ PROCESS = uuid.uuid4().hex  # this process's name on the leases it holds
 
 # Why a follower stopped. After the "done" ones a heartbeat does not start it again; after
 # "idle" it does (the page came back, say after the laptop slept).
-FOLLOWING, IDLE, ENDED, CAPPED, ERROR, REPLACED, LOST = "following", "idle", "ended", "capped", "error", "replaced", "lost"
+FOLLOWING, IDLE, ENDED, CAPPED, ERROR, REPLACED, LOST = (
+    "following",
+    "idle",
+    "ended",
+    "capped",
+    "error",
+    "replaced",
+    "lost",
+)
 DONE = (ENDED, CAPPED, ERROR, REPLACED)
 
-UTC_STAMP = re.compile(r"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)\d*Z) ")  # RFC 3339 in UTC; nanoseconds cut to micro
+UTC_STAMP = re.compile(
+    r"((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)\d*Z) "
+)  # RFC 3339 in UTC; nanoseconds cut to micro
 LEVEL = re.compile(r"\b(FATAL|PANIC|ERROR|ERR|WARN|WARNING|DEBUG|TRACE)\b", re.IGNORECASE)
-LEVEL_CLASS = {"fatal": "text-danger", "panic": "text-danger", "error": "text-danger", "err": "text-danger",
-               "warn": "text-warning-emphasis", "warning": "text-warning-emphasis", "debug": "text-body-secondary",
-               "trace": "text-body-secondary"}
+LEVEL_CLASS = {
+    "fatal": "text-danger",
+    "panic": "text-danger",
+    "error": "text-danger",
+    "err": "text-danger",
+    "warn": "text-warning-emphasis",
+    "warning": "text-warning-emphasis",
+    "debug": "text-body-secondary",
+    "trace": "text-body-secondary",
+}
 
 _running = {}  # token -> Follower, in this process
 _lock = threading.Lock()
@@ -114,8 +130,16 @@ def _key(token, what):
 def new_follow(app, user, pod, container):
     """Keep what the panel follows under a new token and return the token."""
     token = secrets.token_urlsafe(12)
-    follow = {"user": user.pk, "app": app.pk, "namespace": app.namespace, "pod": pod, "container": container,
-              "language": translation.get_language() or settings.LANGUAGE_CODE, "started": None, "done": ""}
+    follow = {
+        "user": user.pk,
+        "app": app.pk,
+        "namespace": app.namespace,
+        "pod": pod,
+        "container": container,
+        "language": translation.get_language() or settings.LANGUAGE_CODE,
+        "started": None,
+        "done": "",
+    }
     _save(token, follow)
     return token
 
@@ -228,8 +252,12 @@ class Follower(threading.Thread):
     def _follow(self):
         follow = self.follow
         with ClusterAPI(self.cluster, self.identity) as api:
-            response = api.follow_pod_log(follow["pod"], follow["namespace"], follow["container"], tail_lines=TAIL_LINES)
-            reader = threading.Thread(target=self._read, args=(response,), name=f"podlog-read-{self.token}", daemon=True)
+            response = api.follow_pod_log(
+                follow["pod"], follow["namespace"], follow["container"], tail_lines=TAIL_LINES
+            )
+            reader = threading.Thread(
+                target=self._read, args=(response,), name=f"podlog-read-{self.token}", daemon=True
+            )
             reader.start()
             try:
                 self._push(state=FOLLOWING, reset=True, message=_("Following."))
@@ -284,7 +312,9 @@ class Follower(threading.Thread):
 
     def _stop_message(self, reason):
         if reason == CAPPED:
-            return _("Stopped after %(minutes)s minutes. Follow again to go on.") % {"minutes": round(max_seconds() / 60)}
+            return _("Stopped after %(minutes)s minutes. Follow again to go on.") % {
+                "minutes": round(max_seconds() / 60)
+            }
         if reason == REPLACED:
             return _("Stopped: you follow %(count)s other logs.") % {"count": MAX_PER_USER}
         return _("Stopped: nobody was following.")
@@ -344,15 +374,23 @@ class Follower(threading.Thread):
             skipped, self.skipped = self.skipped, 0
         if len(lines) > budget:
             skipped += len(lines) - budget
-            lines = lines[len(lines) - budget:] if budget > 0 else []
+            lines = lines[len(lines) - budget :] if budget > 0 else []
         return lines, skipped
 
     # --- pushing
 
     def _push(self, lines=(), skipped=0, state="", message="", reset=False):
-        html = render_to_string("workloads/_pod_log_push.html", {
-            "token": self.token, "lines": [line_view(line) for line in lines], "skipped": skipped,
-            "state": state, "message": message, "reset": reset})
+        html = render_to_string(
+            "workloads/_pod_log_push.html",
+            {
+                "token": self.token,
+                "lines": [line_view(line) for line in lines],
+                "skipped": skipped,
+                "state": state,
+                "message": message,
+                "reset": reset,
+            },
+        )
         realtime.send_now(group(self.token), html)
 
 
@@ -367,8 +405,11 @@ def line_view(text):
     moment = parse_datetime(stamp.group(2) + "Z") if stamp else None
     if moment is not None:
         local = timezone.localtime(moment)
-        view.update(stamp=local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}", utc=stamp.group(1),
-                    text=text[stamp.end():])
+        view.update(
+            stamp=local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}",
+            utc=stamp.group(1),
+            text=text[stamp.end() :],
+        )
     return view
 
 

@@ -71,8 +71,16 @@ def check_quota(api: ClusterAPI, project: Project, spec: dict, extra_replicas: i
             limit, in_use = quantity.parse(hard[key]), quantity.parse(used.get(key, "0"))
             if in_use + need > limit:
                 raise ValidationError(
-                    _("Not enough quota: %(replicas)s more replicas need %(need)s of %(key)s, but quota %(quota)s "
-                      "leaves %(free)s of %(hard)s.")
-                    % {"replicas": extra_replicas, "need": _show(key, need), "key": key,
-                       "quota": quota["metadata"]["name"], "free": _show(key, max(limit - in_use, Decimal(0))),
-                       "hard": _show(key, limit)})
+                    _(
+                        "Not enough quota: %(replicas)s more replicas need %(need)s of %(key)s, but quota %(quota)s "
+                        "leaves %(free)s of %(hard)s."
+                    )
+                    % {
+                        "replicas": extra_replicas,
+                        "need": _show(key, need),
+                        "key": key,
+                        "quota": quota["metadata"]["name"],
+                        "free": _show(key, max(limit - in_use, Decimal(0))),
+                        "hard": _show(key, limit),
+                    }
+                )

@@ -13,8 +13,14 @@ from .manifests import POD_TEMPLATE_HASH, REVISION
 COUNTS = message("%(updated)s/%(wanted)s updated, %(ready)s ready, %(available)s available")
 OLD = message(", %(old)s old")
 PAUSED = message(" (paused)")
-BAD_WAITING = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName",
-               "CreateContainerError")
+BAD_WAITING = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+    "CreateContainerError",
+)
 
 
 @dataclass
@@ -38,8 +44,13 @@ class Progress:
 
     @property
     def complete(self):
-        return (self.exists and self.observed and self.updated >= self.wanted and self.current == self.wanted
-                and self.available >= self.wanted)
+        return (
+            self.exists
+            and self.observed
+            and self.updated >= self.wanted
+            and self.current == self.wanted
+            and self.available >= self.wanted
+        )
 
     @property
     def percent(self):

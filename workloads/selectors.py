@@ -9,15 +9,12 @@ from itertools import pairwise
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console.kube.api import CONSOLE, ClusterAPI
-from console.kube.errors import ApiRefused, ClusterError
-
-from console.clusters import resources
-
-from console.clusters import selectors
 from console.choices import JobStatus
+from console.clusters import resources, selectors
 from console.clusters.models import MirroredObject
 from console.jobs.models import Job
+from console.kube.api import CONSOLE, ClusterAPI
+from console.kube.errors import ApiRefused, ClusterError
 from console.oplog.models import OperationLogEntry
 from tenants import access
 
@@ -30,7 +27,9 @@ EVENT_LIMIT = 12
 
 
 def visible_apps(user):
-    return App.objects.filter(project__in=access.visible_projects(user)).select_related("project__tenant", "project__cluster")
+    return App.objects.filter(project__in=access.visible_projects(user)).select_related(
+        "project__tenant", "project__cluster"
+    )
 
 
 def _mirror(app, kind):
@@ -54,9 +53,14 @@ def replicasets(app, workload_row):
 def exposure(app):
     """The Service, headless Service and Ingress named after the app, as mirrored."""
     names = [app.name, manifests.headless_name(app)]
-    return list(MirroredObject.objects.filter(cluster_id=app.project.cluster_id, namespace=app.namespace,
-                                              kind__in=["Service", "Ingress", "HorizontalPodAutoscaler"], name__in=names)
-                .order_by("kind", "name"))
+    return list(
+        MirroredObject.objects.filter(
+            cluster_id=app.project.cluster_id,
+            namespace=app.namespace,
+            kind__in=["Service", "Ingress", "HorizontalPodAutoscaler"],
+            name__in=names,
+        ).order_by("kind", "name")
+    )
 
 
 @dataclass
@@ -92,23 +96,34 @@ def autoscaler_status(app):
         explanation = _("The autoscaler cannot read or change the app's scale, so it does not act.")
     elif failing is not None:
         if "metrics.k8s.io" in problem or "resource metrics API" in problem:
-            explanation = _("The cluster's metrics API (metrics.k8s.io, served by metrics-server) is not answering, so the autoscaler "
-                            "cannot measure CPU or memory and leaves the replicas where they are.")
+            explanation = _(
+                "The cluster's metrics API (metrics.k8s.io, served by metrics-server) is not answering, "
+                "so the autoscaler cannot measure CPU or memory and leaves the replicas where they are."
+            )
         elif "missing request" in problem:
-            explanation = _("Utilisation is measured against the containers' requests, and a container has none, so the autoscaler "
-                            "leaves the replicas where they are.")
+            explanation = _(
+                "Utilisation is measured against the containers' requests, and a container has none, so the autoscaler "
+                "leaves the replicas where they are."
+            )
         else:
             explanation = _("The autoscaler cannot compute a replica count, so it leaves the replicas where they are.")
     return AutoscalerStatus(
-        active=active, explanation=explanation, problem=problem,
+        active=active,
+        explanation=explanation,
+        problem=problem,
         limited=limited.get("message", "") if limited and limited.get("status") == "True" else "",
-        current=status.get("currentReplicas"), desired=status.get("desiredReplicas") or None, conditions=conditions)
+        current=status.get("currentReplicas"),
+        desired=status.get("desiredReplicas") or None,
+        conditions=conditions,
+    )
 
 
 def events(app, uids, limit=EVENT_LIMIT):
     if not uids:
         return []
-    rows = (_mirror(app, "Event").filter(object__involvedObject__uid__in=list(uids)).order_by("-created_at", "-id")[:limit])
+    rows = (
+        _mirror(app, "Event").filter(object__involvedObject__uid__in=list(uids)).order_by("-created_at", "-id")[:limit]
+    )
     return [_event(row) for row in rows]
 
 
@@ -125,9 +140,14 @@ class EventRow:
 def _event(row):
     obj = row.object
     involved = obj.get("involvedObject") or {}
-    return EventRow(type=obj.get("type", ""), reason=obj.get("reason", ""), object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
-                    message=obj.get("message", ""), count=obj.get("count") or 1,
-                    last_seen=parse_datetime(obj.get("lastTimestamp") or obj.get("eventTime") or ""))
+    return EventRow(
+        type=obj.get("type", ""),
+        reason=obj.get("reason", ""),
+        object=f"{involved.get('kind', '')}/{involved.get('name', '')}",
+        message=obj.get("message", ""),
+        count=obj.get("count") or 1,
+        last_seen=parse_datetime(obj.get("lastTimestamp") or obj.get("eventTime") or ""),
+    )
 
 
 @dataclass
@@ -152,19 +172,22 @@ def revisions(app, workload_row, replicaset_rows):
     """Every revision of a Deployment, newest first. Who made it comes from the console's
     app.revision entries for that ReplicaSet at that revision number; anything else
     (kubectl, CI, GitOps) shows as made outside the console."""
-    current = ((workload_row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION) if workload_row else None
-    names = [row.name for row in replicaset_rows]
-    entries = {}
-    for entry in OperationLogEntry.objects.filter(
-        action="app.revision", cluster=app.project.cluster.name, namespace=app.namespace, target_kind="ReplicaSet", target_name__in=names,
-    ).order_by("-id"):
-        entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    current = (
+        ((workload_row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION)
+        if workload_row
+        else None
+    )
+    entries = _revision_entries(app, "ReplicaSet", [row.name for row in replicaset_rows])
     # A revision whose job still follows its rollout has no entry yet; the running job it is
     # stamped with says it is the console's. Only while it runs: kubectl keeps the stamp on
     # the Deployment, so a later change made outside would carry it too.
     stamps = [_job_stamp(row) for row in replicaset_rows]
-    stamped = {str(job.pk): job for job in Job.objects.filter(status__in=JobStatus.active(), pk__in=[int(s) for s in stamps if s.isdigit()])
-               .select_related("requested_by")}
+    stamped = {
+        str(job.pk): job
+        for job in Job.objects.filter(
+            status__in=JobStatus.active(), pk__in=[int(s) for s in stamps if s.isdigit()]
+        ).select_related("requested_by")
+    }
     result = []
     for row in replicaset_rows:
         meta = row.object.get("metadata") or {}
@@ -173,19 +196,42 @@ def revisions(app, workload_row, replicaset_rows):
         entry = entries.get((row.name, number))
         job = None if entry else stamped.get(_job_stamp(row))
         status = row.object.get("status") or {}
-        result.append(Revision(
-            number=int(number) if number.isdigit() else 0, replicaset=row.name,
-            image=rollout.image_of((row.object.get("spec") or {}).get("template")), created=row.created_at,
-            replicas=status.get("replicas", 0), ready=status.get("readyReplicas", 0), current=number == current,
-            change_cause=((entry.after or {}).get("note") if entry else "") or annotations.get(manifests.CHANGE_CAUSE, ""),
-            by=entry.actor_name if entry else (job.requested_by.get_username() if job and job.requested_by else ""),
-            at=entry.finished_at if entry else row.created_at, via_console=entry is not None or job is not None,
-            entry_id=entry.pk if entry else None, template=(row.object.get("spec") or {}).get("template"),
-        ))
+        result.append(
+            Revision(
+                number=int(number) if number.isdigit() else 0,
+                replicaset=row.name,
+                image=rollout.image_of((row.object.get("spec") or {}).get("template")),
+                created=row.created_at,
+                replicas=status.get("replicas", 0),
+                ready=status.get("readyReplicas", 0),
+                current=number == current,
+                change_cause=((entry.after or {}).get("note") if entry else "")
+                or annotations.get(manifests.CHANGE_CAUSE, ""),
+                by=entry.actor_name if entry else (job.requested_by.get_username() if job and job.requested_by else ""),
+                at=entry.finished_at if entry else row.created_at,
+                via_console=entry is not None or job is not None,
+                entry_id=entry.pk if entry else None,
+                template=(row.object.get("spec") or {}).get("template"),
+            )
+        )
     result.sort(key=lambda r: -r.number)
-    for newer, older in zip(result, result[1:]):
+    for newer, older in pairwise(result):
         newer.diff = template_diff(older.template, newer.template)
     return result
+
+
+def _revision_entries(app, kind, names):
+    """The console's newest app.revision entry for each (name of a `kind` object, revision number)."""
+    entries = {}
+    for entry in OperationLogEntry.objects.filter(
+        action="app.revision",
+        cluster=app.project.cluster.name,
+        namespace=app.namespace,
+        target_kind=kind,
+        target_name__in=names,
+    ).order_by("-id"):
+        entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    return entries
 
 
 def _job_stamp(row):
@@ -212,13 +258,7 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
     except ClusterError as exc:
         return [], str(exc)
     status = (sts or {}).get("status") or {}
-    names = [row["metadata"]["name"] for row in rows]
-    entries = {}
-    for entry in OperationLogEntry.objects.filter(
-        action="app.revision", cluster=app.project.cluster.name, namespace=app.namespace, target_kind="ControllerRevision",
-        target_name__in=names,
-    ).order_by("-id"):
-        entries.setdefault((entry.target_name, str((entry.after or {}).get("revision"))), entry)
+    entries = _revision_entries(app, "ControllerRevision", [row["metadata"]["name"] for row in rows])
     pods_by_revision = {}
     for pod in pod_rows:
         pods_by_revision.setdefault((pod.labels or {}).get("controller-revision-hash"), []).append(pod.object)
@@ -229,13 +269,23 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
         template = manifests.revision_template(row)
         created = parse_datetime(row["metadata"].get("creationTimestamp") or "")
         its_pods = pods_by_revision.get(name, [])
-        result.append(Revision(
-            number=int(number), replicaset=name, image=rollout.image_of(template), created=created,
-            replicas=len(its_pods), ready=sum(1 for p in its_pods if _pod_ready(p)), current=name == status.get("updateRevision"),
-            change_cause=((entry.after or {}).get("note") if entry else ""), by=entry.actor_name if entry else "",
-            at=entry.finished_at if entry else created, via_console=entry is not None, entry_id=entry.pk if entry else None,
-            template=template,
-        ))
+        result.append(
+            Revision(
+                number=int(number),
+                replicaset=name,
+                image=rollout.image_of(template),
+                created=created,
+                replicas=len(its_pods),
+                ready=sum(1 for p in its_pods if _pod_ready(p)),
+                current=name == status.get("updateRevision"),
+                change_cause=((entry.after or {}).get("note") if entry else ""),
+                by=entry.actor_name if entry else "",
+                at=entry.finished_at if entry else created,
+                via_console=entry is not None,
+                entry_id=entry.pk if entry else None,
+                template=template,
+            )
+        )
     result.sort(key=lambda r: -r.number)
     for newer, older in pairwise(result):
         newer.diff = template_diff(older.template, newer.template)
@@ -243,7 +293,10 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
 
 
 def _pod_ready(pod):
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def template_diff(older, newer):
@@ -257,7 +310,9 @@ def template_diff(older, newer):
         (template.get("metadata") or {}).get("labels", {}).pop(manifests.POD_TEMPLATE_HASH, None)
         return yaml.safe_dump(template, sort_keys=True).splitlines()
 
-    return "\n".join(difflib.unified_diff(text(older), text(newer), _("previous"), _("this revision"), lineterm="", n=1))
+    return "\n".join(
+        difflib.unified_diff(text(older), text(newer), _("previous"), _("this revision"), lineterm="", n=1)
+    )
 
 
 def live_context(app, user=None):
@@ -272,16 +327,22 @@ def live_context(app, user=None):
     else:
         revision_rows = revisions(app, workload_row, rs_rows)
     uids = {row.uid for row in [workload_row, *rs_rows, *pod_rows] if row is not None}
-    numbers = {(row.labels or {}).get(manifests.POD_TEMPLATE_HASH): ((row.object.get("metadata") or {}).get("annotations") or {}).get(manifests.REVISION)
-               for row in rs_rows}
+    numbers = {
+        (row.labels or {}).get(manifests.POD_TEMPLATE_HASH): (
+            (row.object.get("metadata") or {}).get("annotations") or {}
+        ).get(manifests.REVISION)
+        for row in rs_rows
+    }
     pod_rows = [rollout.pod_row(row.object, row.created_at) for row in pod_rows]
     for pod in pod_rows:
         pod.revision_number = numbers.get(pod.revision, "")
     canary_pods = []
     if app.canary:
         twin = manifests.CanaryOf(app)
-        canary_pods = [rollout.pod_row(row.object, row.created_at)
-                       for row in _mirror(app, "Pod").filter(selectors.to_q(manifests.selector_text(twin))).order_by("name")]
+        canary_pods = [
+            rollout.pod_row(row.object, row.created_at)
+            for row in _mirror(app, "Pod").filter(selectors.to_q(manifests.selector_text(twin))).order_by("name")
+        ]
     return {
         "canary_pods": canary_pods,
         "stable_weight": 100 - int(app.canary.get("weight") or 0) if app.canary else 100,
@@ -306,5 +367,9 @@ def yaml_documents(app):
 
 def health(pod_rows):
     """Side-by-side signals for stable and canary: pods, ready, restarts, problems."""
-    return {"pods": len(pod_rows), "ready": sum(1 for p in pod_rows if p.ready.split("/")[0] == p.ready.split("/")[1] != "0"),
-            "restarts": sum(p.restarts for p in pod_rows), "problems": sum(1 for p in pod_rows if p.problem)}
+    return {
+        "pods": len(pod_rows),
+        "ready": sum(1 for p in pod_rows if p.ready.split("/")[0] == p.ready.split("/")[1] != "0"),
+        "restarts": sum(p.restarts for p in pod_rows),
+        "problems": sum(1 for p in pod_rows if p.problem),
+    }

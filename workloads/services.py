@@ -67,8 +67,13 @@ class Conflict(ValidationError):
 
 def _queue(app, acting_user, kind, payload=None):
     target = {"cluster": app.project.cluster.name, "namespace": app.project.name, "kind": app.kind, "name": app.name}
-    return jobs.create_job(kind, requested_by=acting_user, tenant=(app.project.tenant_id, app.project.tenant.name),
-                           target=target, payload={"app": app.pk, **(payload or {})})
+    return jobs.create_job(
+        kind,
+        requested_by=acting_user,
+        tenant=(app.project.tenant_id, app.project.tenant.name),
+        target=target,
+        payload={"app": app.pk, **(payload or {})},
+    )
 
 
 def restore_app(app: App) -> Job:
@@ -81,20 +86,27 @@ def restore_app(app: App) -> Job:
 # --- deploy and upgrade --------------------------------------------------------------
 
 
-def deploy_app(project: Project, *, acting_user: User, name: str, kind: str, spec: dict,
-               exposure: dict | None = None) -> tuple[App, Job]:
+def deploy_app(
+    project: Project, *, acting_user: User, name: str, kind: str, spec: dict, exposure: dict | None = None
+) -> tuple[App, Job]:
     """Create an app: checked by a dry run of all its objects, then applied by a job.
     `exposure` (expose_app's keyword arguments) adds its Service and Ingress in the same job."""
-    target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name, "kind": kind,
-              "name": name}
+    target = {
+        "tenant": project.tenant.name,
+        "cluster": project.cluster.name,
+        "namespace": project.name,
+        "kind": kind,
+        "name": name,
+    }
     payload = {"spec": specs.loggable(spec), **({"exposure": exposure} if exposure else {})}
     with oplog.recorded(acting_user, "app.deploy", target=target, payload=payload) as outcome:
         check_may_change(acting_user, project)
         specs.check_app_name(name)
         specs.validate(kind, spec)
         if App.objects.filter(project=project, name=name).exists():
-            raise ValidationError({"name": _("An app named %(name)s exists already in %(ns)s.")
-                                   % {"name": name, "ns": project.name}})
+            raise ValidationError(
+                {"name": _("An app named %(name)s exists already in %(ns)s.") % {"name": name, "ns": project.name}}
+            )
         if kind == AppKind.STATEFULSET:
             spec = {**spec, "storage_class": storage_class_for(project.cluster) if spec.get("volumes") else ""}
         app = App(project=project, name=name, kind=kind, spec=spec, created_by=acting_user, status=AppStatus.DEPLOYING)
@@ -102,8 +114,12 @@ def deploy_app(project: Project, *, acting_user: User, name: str, kind: str, spe
         service, route = check_deploy_exposure(app, exposure or {})
         with talking_to(project, acting_user) as api:
             if api.get(kind, name, project.name) is not None:
-                raise ValidationError({"name": _("A %(kind)s named %(name)s exists already in %(ns)s (made outside the "
-                                                 "console).") % {"kind": kind, "name": name, "ns": project.name}})
+                raise ValidationError(
+                    {
+                        "name": _("A %(kind)s named %(name)s exists already in %(ns)s (made outside the console).")
+                        % {"kind": kind, "name": name, "ns": project.name}
+                    }
+                )
             check_secret(api, project, spec.get("env_secret"), "env_secret")
             check_config_refs(api, project, spec)
             check_quota(api, project, spec, spec["replicas"])
@@ -128,9 +144,15 @@ def upgrade_app(app: App, *, acting_user: User, spec: dict, generation: int | st
             obj = live_workload(app, api)
             current, live_generation = manifests.spec_from_workload(obj, app.kind), obj["metadata"].get("generation")
             if generation and str(generation) != str(live_generation):
-                raise Conflict(_("The app was changed by someone else since you opened this form (generation %(old)s, "
-                                 "now %(new)s). The form now shows its current state: check it and submit again.")
-                               % {"old": generation, "new": live_generation}, current, live_generation)
+                raise Conflict(
+                    _(
+                        "The app was changed by someone else since you opened this form (generation %(old)s, "
+                        "now %(new)s). The form now shows its current state: check it and submit again."
+                    )
+                    % {"old": generation, "new": live_generation},
+                    current,
+                    live_generation,
+                )
             if app.kind == AppKind.STATEFULSET and spec.get("volumes") != current.get("volumes"):
                 raise ValidationError({"volumes": _("A StatefulSet's volumes cannot be changed after it is created.")})
             spec = {**spec, "replicas": current["replicas"]}  # scaling is its own action
@@ -145,8 +167,11 @@ def upgrade_app(app: App, *, acting_user: User, spec: dict, generation: int | st
             check_quota(api, app.project, spec, surge_pods(app.kind, obj))
             dry_run(api, manifests.objects(app, spec)[:-1])  # a StatefulSet's headless Service
             _dry_run_template(api, app, obj, manifests.pod_template(app, spec))
-        job = outcome.accepted(_queue(app, acting_user, "app.upgrade", {"spec": spec, "before": current}),
-                               spec=specs.loggable(spec), changes=list(specs.changes(current, spec)))
+        job = outcome.accepted(
+            _queue(app, acting_user, "app.upgrade", {"spec": spec, "before": current}),
+            spec=specs.loggable(spec),
+            changes=list(specs.changes(current, spec)),
+        )
     return job
 
 
@@ -167,8 +192,14 @@ def rollback_app(app: App, *, acting_user: User, revision: int) -> Job:
                 source = find_controller_revision(api, app, current, revision)
                 template = manifests.revision_template(source) if source else None
                 now_name = (current.get("status") or {}).get("updateRevision")
-                now_revision = next((str(r.get("revision")) for r in owned_controller_revisions(api, app, current)
-                                     if r["metadata"]["name"] == now_name), None)
+                now_revision = next(
+                    (
+                        str(r.get("revision"))
+                        for r in owned_controller_revisions(api, app, current)
+                        if r["metadata"]["name"] == now_name
+                    ),
+                    None,
+                )
                 is_current = source is not None and source["metadata"]["name"] == now_name
                 now, source_key = now_revision, "controllerrevision"
             else:
@@ -208,8 +239,9 @@ def scale_app(app: App, *, acting_user: User | None, replicas: int, reason: str 
             before = (current.get("spec") or {}).get("replicas", 1)
             outcome.before = {"replicas": before}
             if api.get("HorizontalPodAutoscaler", app.name, app.namespace) is not None:
-                raise ValidationError(_("An autoscaler sets this app's replicas; change its minimum and maximum "
-                                        "instead."))
+                raise ValidationError(
+                    _("An autoscaler sets this app's replicas; change its minimum and maximum instead.")
+                )
             if before == replicas:
                 raise ValidationError({"replicas": _("The app has %(n)s replicas already.") % {"n": replicas}})
             check_quota(api, app.project, app.spec, replicas - before)
@@ -236,8 +268,9 @@ def _set_paused(app, acting_user, paused):
             current = live_workload(app, api)
             was = bool((current.get("spec") or {}).get("paused"))
             if was == paused:
-                raise ValidationError(_("The rollout is paused already.") if paused
-                                      else _("The rollout is not paused."))
+                raise ValidationError(
+                    _("The rollout is paused already.") if paused else _("The rollout is not paused.")
+                )
             api.patch(app.kind, app.name, app.namespace, {"spec": {"paused": paused}})
         outcome.before, outcome.after = {"paused": was}, {"paused": paused}
 
@@ -252,8 +285,10 @@ def restart_pod(app: App, *, acting_user: User, pod_name: str) -> None:
         with talking_to(app.project, acting_user) as api:
             pod = app_pod(api, app, pod_name)
             api.delete("Pod", pod_name, app.namespace)
-        outcome.before = {"node": (pod.get("spec") or {}).get("nodeName", ""),
-                          "phase": (pod.get("status") or {}).get("phase", "")}
+        outcome.before = {
+            "node": (pod.get("spec") or {}).get("nodeName", ""),
+            "phase": (pod.get("status") or {}).get("phase", ""),
+        }
 
 
 def pod_log(app: App, *, user: User, pod_name: str, tail_lines: int = 200) -> str:
@@ -276,8 +311,9 @@ def open_terminal(app: App, *, user: User, pod_name: str, container: str = "") -
     (workloads/terminal.py). Refusals are recorded; the session records its own start and end."""
     payload = {"container": container[:63]}
     try:
-        require_permission(terminal.may_open(user, app.project.tenant),
-                           _("Only the tenant's members and operators open terminals."))
+        require_permission(
+            terminal.may_open(user, app.project.tenant), _("Only the tenant's members and operators open terminals.")
+        )
         check_may_change(user, app.project)
         # operators' sessions run as the console itself; tenant users' impersonated (checked above)
         as_console = identity(user, app.project.tenant) == CONSOLE
@@ -289,12 +325,18 @@ def open_terminal(app: App, *, user: User, pod_name: str, container: str = "") -
         container, containers = _container(pod, pod_name, container)
         phase = (pod.get("status") or {}).get("phase", "")
         if phase != "Running" or (pod.get("metadata") or {}).get("deletionTimestamp"):
-            raise ValidationError(_("Pod %(pod)s is not running (%(phase)s).")
-                                  % {"pod": pod_name, "phase": phase or "Pending"})
+            raise ValidationError(
+                _("Pod %(pod)s is not running (%(phase)s).") % {"pod": pod_name, "phase": phase or "Pending"}
+            )
     except (PermissionError, ValidationError) as exc:
-        oplog.record(user, "app.terminal.start", target=app.target(kind="Pod", name=pod_name), payload=payload,
-                     result=OperationResult.DENIED if isinstance(exc, PermissionError) else OperationResult.FAILED,
-                     error=oplog.error_text(exc))
+        oplog.record(
+            user,
+            "app.terminal.start",
+            target=app.target(kind="Pod", name=pod_name),
+            payload=payload,
+            result=OperationResult.DENIED if isinstance(exc, PermissionError) else OperationResult.FAILED,
+            error=oplog.error_text(exc),
+        )
         raise
     return terminal.new_session(app, user, pod_name, container), containers
 
@@ -313,24 +355,42 @@ def _container(pod, pod_name, container):
     containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     container = container or (containers[0] if containers else "")
     if container not in containers:
-        raise ValidationError(_("Pod %(pod)s has no container named %(container)s.")
-                              % {"pod": pod_name, "container": container[:63]})
+        raise ValidationError(
+            _("Pod %(pod)s has no container named %(container)s.") % {"pod": pod_name, "container": container[:63]}
+        )
     return container, containers
 
 
 # --- expose --------------------------------------------------------------------------
 
 
-def expose_app(app: App, *, acting_user: User, service_type: str, port: int | None = None,
-               target_port: int | None = None, node_port: int | None = None, host: str = "", path: str = "",
-               tls_secret: str = "") -> Job:
+def expose_app(
+    app: App,
+    *,
+    acting_user: User,
+    service_type: str,
+    port: int | None = None,
+    target_port: int | None = None,
+    node_port: int | None = None,
+    host: str = "",
+    path: str = "",
+    tls_secret: str = "",
+) -> Job:
     """Create, change or remove the app's Service and Ingress."""
-    payload = {"service_type": service_type, "port": port, "target_port": target_port, "node_port": node_port,
-               "host": host, "path": path, "tls_secret": tls_secret}
+    payload = {
+        "service_type": service_type,
+        "port": port,
+        "target_port": target_port,
+        "node_port": node_port,
+        "host": host,
+        "path": path,
+        "tls_secret": tls_secret,
+    }
     with oplog.recorded(acting_user, "app.expose", target=app.target(), payload=payload) as outcome:
         check_app(acting_user, app)
-        service, route = check_exposure(app, service_type, port, target_port, node_port, host.strip().lower(),
-                                        path.strip(), tls_secret.strip())
+        service, route = check_exposure(
+            app, service_type, port, target_port, node_port, host.strip().lower(), path.strip(), tls_secret.strip()
+        )
         outcome.before = {"service": app.service, "ingress": app.ingress}
         if service == app.service and route == app.ingress:
             raise ValidationError(_("Nothing to change."))
@@ -338,8 +398,11 @@ def expose_app(app: App, *, acting_user: User, service_type: str, port: int | No
             check_route(api, app, route)
             for step in exposure_plan(api, app, service, route):
                 step(dry_run=True)
-        job = outcome.accepted(_queue(app, acting_user, "app.expose", {"service": service, "ingress": route}),
-                               service=service, ingress=route)
+        job = outcome.accepted(
+            _queue(app, acting_user, "app.expose", {"service": service, "ingress": route}),
+            service=service,
+            ingress=route,
+        )
     return job
 
 
@@ -353,8 +416,12 @@ def delete_app(app: App, *, acting_user: User, confirm_name: str, delete_volumes
         if confirm_name != app.name:
             raise ValidationError({"confirm_name": _("Type the app's name to confirm.")})
         app = App.objects.select_for_update().get(pk=app.pk)
-        outcome.before = {"spec": specs.loggable(app.spec), "service": app.service, "ingress": app.ingress,
-                          "status": app.status}
+        outcome.before = {
+            "spec": specs.loggable(app.spec),
+            "service": app.service,
+            "ingress": app.ingress,
+            "status": app.status,
+        }
         app.status = AppStatus.DELETING
         app.save(update_fields=["status", "updated_at"])
         job = outcome.accepted(_queue(app, acting_user, "app.delete", {"delete_volumes": bool(delete_volumes)}))
@@ -364,8 +431,9 @@ def delete_app(app: App, *, acting_user: User, confirm_name: str, delete_volumes
 # --- scheduled scaling ---------------------------------------------------------------
 
 
-def add_scale_schedule(app: App, *, acting_user: User, at: datetime.time | None, replicas: int,
-                       weekdays: list[int | str]) -> ScaleSchedule:
+def add_scale_schedule(
+    app: App, *, acting_user: User, at: datetime.time | None, replicas: int, weekdays: list[int | str]
+) -> ScaleSchedule:
     """Scale to `replicas` at `at` (a datetime.time in the tenant's time zone) on `weekdays`."""
     weekdays = sorted({int(day) for day in weekdays or []})
     payload = {"at": at.strftime("%H:%M") if at else None, "replicas": replicas, "weekdays": weekdays}
@@ -384,9 +452,14 @@ def add_scale_schedule(app: App, *, acting_user: User, at: datetime.time | None,
             raise ValidationError({"at": _("There is a schedule at that time already.")})
         local_now = timezone.now().astimezone(app.project.tenant.zone)
         schedule = ScaleSchedule.objects.create(
-            app=app, at=at, replicas=replicas, weekdays=weekdays, created_by=acting_user,
+            app=app,
+            at=at,
+            replicas=replicas,
+            weekdays=weekdays,
+            created_by=acting_user,
             # made after today's time has passed: it first runs on the next matching day
-            last_run_on=local_now.date() if local_now.time() >= at else None)
+            last_run_on=local_now.date() if local_now.time() >= at else None,
+        )
         outcome.after = {**payload, "id": schedule.pk, "time_zone": app.project.tenant.time_zone}
     return schedule
 
@@ -398,16 +471,26 @@ def remove_scale_schedule(app: App, *, acting_user: User, schedule_id: int) -> N
         schedule = app.schedules.filter(pk=schedule_id).first()
         if schedule is None:
             raise ValidationError(_("No such schedule."))
-        outcome.before = {"at": schedule.at.strftime("%H:%M"), "replicas": schedule.replicas,
-                          "weekdays": schedule.weekdays}
+        outcome.before = {
+            "at": schedule.at.strftime("%H:%M"),
+            "replicas": schedule.replicas,
+            "weekdays": schedule.weekdays,
+        }
         schedule.delete()
 
 
 # --- autoscaler (HorizontalPodAutoscaler, autoscaling/v2) -----------------------------
 
 
-def set_autoscaler(app: App, *, acting_user: User, min_replicas: int, max_replicas: int, cpu: int | None = None,
-                   memory: int | None = None) -> Job:
+def set_autoscaler(
+    app: App,
+    *,
+    acting_user: User,
+    min_replicas: int,
+    max_replicas: int,
+    cpu: int | None = None,
+    memory: int | None = None,
+) -> Job:
     payload = {"min": min_replicas, "max": max_replicas, "cpu": cpu, "memory": memory}
     with oplog.recorded(acting_user, "app.autoscale", target=app.target(), payload=payload) as outcome:
         check_app(acting_user, app)
@@ -481,16 +564,22 @@ def preview_import(project: Project, *, user: User, text: str) -> tuple[list[dic
 def import_manifests(project: Project, *, acting_user: User, text: str) -> tuple[Job, list[PreviewRow]]:
     """Apply the manifests (after the same checks as the preview) with a job; new
     Deployments and StatefulSets become apps of the console."""
-    target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name,
-              "kind": "Manifests", "name": ""}
+    target = {
+        "tenant": project.tenant.name,
+        "cluster": project.cluster.name,
+        "namespace": project.name,
+        "kind": "Manifests",
+        "name": "",
+    }
     with oplog.recorded(acting_user, "app.import", target=target) as outcome:
         check_may_change(acting_user, project)
         objects, rows = _preview(project, acting_user, text)
         outcome.payload = {"objects": [f"{row.kind}/{row.name}: {row.action or 'refused'}" for row in rows]}
         refused = [f"{row.kind} {row.name}: {row.error}" for row in rows if row.error]
         if refused:
-            raise ValidationError(_("Nothing was imported; the cluster refuses: %(errors)s")
-                                  % {"errors": "; ".join(refused)})
+            raise ValidationError(
+                _("Nothing was imported; the cluster refuses: %(errors)s") % {"errors": "; ".join(refused)}
+            )
         if all(row.action == "unchanged" for row in rows):
             raise ValidationError(_("Nothing to change: the namespace holds all of this already."))
         apps = []
@@ -500,19 +589,35 @@ def import_manifests(project: Project, *, acting_user: User, text: str) -> tuple
             name = obj["metadata"]["name"]
             app = App.objects.filter(project=project, name=name).first()
             if app is not None and app.kind != obj["kind"]:
-                raise ValidationError(_("App %(name)s is a %(kind)s; it cannot become a %(other)s.")
-                                      % {"name": name, "kind": app.kind, "other": obj["kind"]})
+                raise ValidationError(
+                    _("App %(name)s is a %(kind)s; it cannot become a %(other)s.")
+                    % {"name": name, "kind": app.kind, "other": obj["kind"]}
+                )
             if app is None:
                 spec = manifests.spec_from_workload(obj, obj["kind"])
-                app = App.objects.create(project=project, name=name, kind=obj["kind"], spec=spec,
-                                         created_by=acting_user, status=AppStatus.DEPLOYING)
+                app = App.objects.create(
+                    project=project,
+                    name=name,
+                    kind=obj["kind"],
+                    spec=spec,
+                    created_by=acting_user,
+                    status=AppStatus.DEPLOYING,
+                )
             apps.append(app.pk)
         names = [obj["metadata"]["name"] for obj in objects if obj["kind"] in imports.WORKLOAD_KINDS]
         outcome.target["name"] = names[0] if len(names) == 1 else f"{len(objects)} objects"
-        job = jobs.create_job("app.import", requested_by=acting_user, tenant=(project.tenant_id, project.tenant.name),
-                              target={"cluster": project.cluster.name, "namespace": project.name, "kind": "Manifests",
-                                      "name": outcome.target["name"]},
-                              payload={"objects": objects, "apps": apps})
+        job = jobs.create_job(
+            "app.import",
+            requested_by=acting_user,
+            tenant=(project.tenant_id, project.tenant.name),
+            target={
+                "cluster": project.cluster.name,
+                "namespace": project.name,
+                "kind": "Manifests",
+                "name": outcome.target["name"],
+            },
+            payload={"objects": objects, "apps": apps},
+        )
         outcome.accepted(job, apps=apps)
     return job, rows
 
@@ -520,8 +625,16 @@ def import_manifests(project: Project, *, acting_user: User, text: str) -> tuple
 # --- canary releases -------------------------------------------------------------------
 
 
-def start_canary(app: App, *, acting_user: User, image: str, replicas: int = 1, weight: int | None = None,
-                 header: str = "", header_value: str = "") -> Job:
+def start_canary(
+    app: App,
+    *,
+    acting_user: User,
+    image: str,
+    replicas: int = 1,
+    weight: int | None = None,
+    header: str = "",
+    header_value: str = "",
+) -> Job:
     """Run a new version beside the stable one and send it part of the traffic."""
     payload = {"image": image, "replicas": replicas, "weight": weight, "header": header}
     with oplog.recorded(acting_user, "app.canary_start", target=app.target(), payload=payload) as outcome:
@@ -531,14 +644,16 @@ def start_canary(app: App, *, acting_user: User, image: str, replicas: int = 1, 
         if app.canary:
             raise ValidationError(_("A canary runs already: promote or abort it first."))
         if not app.service or not app.ingress:
-            raise ValidationError(_("A canary splits the traffic of the app's Ingress: expose the app with a domain "
-                                    "first."))
+            raise ValidationError(
+                _("A canary splits the traffic of the app's Ingress: expose the app with a domain first.")
+            )
         canary = check_canary(app, image, replicas, weight, header, header_value)
         with talking_to(app.project, acting_user) as api:
             current = manifests.spec_from_workload(live_workload(app, api), app.kind)
             if canary["image"] == current["image"]:
-                raise ValidationError({"image": _("The stable version runs %(image)s already.")
-                                       % {"image": canary["image"]}})
+                raise ValidationError(
+                    {"image": _("The stable version runs %(image)s already.") % {"image": canary["image"]}}
+                )
             check_quota(api, app.project, current, canary["replicas"])
             objects = manifests.canary_objects(app, current, canary)
             podsecurity.check_objects(app.project.tenant.pod_security, objects)
@@ -548,8 +663,11 @@ def start_canary(app: App, *, acting_user: User, image: str, replicas: int = 1, 
             dry_run(api, objects)
         canary["started_by"] = acting_user.get_username()
         App.objects.filter(pk=app.pk).update(canary=canary)
-        job = outcome.accepted(_queue(app, acting_user, "app.canary", {"canary": canary, "spec": current}),
-                               canary=canary, stable_image=current["image"])
+        job = outcome.accepted(
+            _queue(app, acting_user, "app.canary", {"canary": canary, "spec": current}),
+            canary=canary,
+            stable_image=current["image"],
+        )
     return job
 
 
@@ -559,8 +677,9 @@ def _check_canary_runs(user, app):
         raise ValidationError(_("No canary runs."))
 
 
-def set_canary_traffic(app: App, *, acting_user: User, weight: int | None = None, header: str = "",
-                       header_value: str = "") -> None:
+def set_canary_traffic(
+    app: App, *, acting_user: User, weight: int | None = None, header: str = "", header_value: str = ""
+) -> None:
     """Change the canary's share of the traffic (one Ingress change, done at once)."""
     payload = {"weight": weight, "header": header}
     with oplog.recorded(acting_user, "app.canary_traffic", target=app.target(), payload=payload) as outcome:
@@ -573,12 +692,21 @@ def set_canary_traffic(app: App, *, acting_user: User, weight: int | None = None
             route = api.get("Ingress", twin.name, app.namespace)
             if route is None:
                 raise ValidationError(_("The canary's Ingress is not there (yet)."))
-            annotations = {k: v for k, v in (route["metadata"].get("annotations") or {}).items()
-                           if not k.startswith(manifests.NGINX + "canary")}
+            annotations = {
+                k: v
+                for k, v in (route["metadata"].get("annotations") or {}).items()
+                if not k.startswith(manifests.NGINX + "canary")
+            }
             annotations.update(manifests.canary_annotations(canary))
-            api.json_patch("Ingress", twin.name, app.namespace, [
-                {"op": "test", "path": "/metadata/uid", "value": route["metadata"]["uid"]},
-                {"op": "add", "path": "/metadata/annotations", "value": annotations}])
+            api.json_patch(
+                "Ingress",
+                twin.name,
+                app.namespace,
+                [
+                    {"op": "test", "path": "/metadata/uid", "value": route["metadata"]["uid"]},
+                    {"op": "add", "path": "/metadata/annotations", "value": annotations},
+                ],
+            )
         App.objects.filter(pk=app.pk).update(canary=canary)
         outcome.after = {"weight": canary["weight"], "header": canary["header"]}
 

@@ -13,8 +13,9 @@ from .models import App
 
 
 @receiver(namespace_provisioned)
-def restore_apps_of_reprovisioned_namespace(sender: Any, project: Project, restore_workloads: bool = False,
-                                            **kwargs: Any) -> None:
+def restore_apps_of_reprovisioned_namespace(
+    sender: Any, project: Project, restore_workloads: bool = False, **kwargs: Any
+) -> None:
     """A namespace provisioned again on an emptied cluster gets its apps back; an ordinary
     namespace update leaves alone what people removed with kubectl."""
     if restore_workloads:

@@ -52,8 +52,13 @@ def _error(message, field=None):
 def check_app_name(name):
     if not name or len(name) > APP_NAME_MAX or not DNS_LABEL.match(name):
         raise _error(
-            _("App name %(value)s is not valid: use at most %(max)s lower-case letters, digits and '-', starting and ending "
-              "with a letter or digit (DNS-1123 label).") % {"value": repr(name), "max": APP_NAME_MAX}, "name")
+            _(
+                "App name %(value)s is not valid: use at most %(max)s lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit (DNS-1123 label)."
+            )
+            % {"value": repr(name), "max": APP_NAME_MAX},
+            "name",
+        )
 
 
 def check_image(image):
@@ -63,9 +68,13 @@ def check_image(image):
     if len(image) > 512 or not IMAGE_REFERENCE.match(image) or len(image.split("@")[0].rsplit(":", 1)[0]) > 255:
         hint = _(" Repository names are lower-case.") if image.lower() != image and "/" not in image else ""
         raise _error(
-            _("%(image)s is not a valid image reference: expected [registry/]repository[:tag][@sha256:digest], "
-              "for example nginx:1.27 or registry.example.com/team/api:2.1.%(hint)s") % {"image": repr(image), "hint": hint},
-            "image")
+            _(
+                "%(image)s is not a valid image reference: expected [registry/]repository[:tag][@sha256:digest], "
+                "for example nginx:1.27 or registry.example.com/team/api:2.1.%(hint)s"
+            )
+            % {"image": repr(image), "hint": hint},
+            "image",
+        )
     return image
 
 
@@ -78,10 +87,18 @@ def parse_ports(text):
         name, _sep, number = item.rpartition(":")
         name = name or ("http" if n == 0 else f"port-{number}")
         if not number.isdigit() or not 1 <= int(number) <= 65535:
-            raise _error(_("Port %(value)s is not valid: ports are numbers from 1 to 65535.") % {"value": repr(item)}, "ports")
+            raise _error(
+                _("Port %(value)s is not valid: ports are numbers from 1 to 65535.") % {"value": repr(item)}, "ports"
+            )
         if len(name) > 15 or not PORT_NAME.match(name) or not re.search("[a-z]", name):
-            raise _error(_("Port name %(value)s is not valid: at most 15 lower-case letters, digits and '-', with at least "
-                           "one letter.") % {"value": repr(name)}, "ports")
+            raise _error(
+                _(
+                    "Port name %(value)s is not valid: at most 15 lower-case letters, digits and '-', with at least "
+                    "one letter."
+                )
+                % {"value": repr(name)},
+                "ports",
+            )
         if name in names or int(number) in numbers:
             raise _error(_("Port %(value)s is listed twice.") % {"value": repr(item)}, "ports")
         names.add(name)
@@ -105,8 +122,14 @@ def parse_env(text):
         if not sep or not name:
             raise _error(_("Environment line %(line)s is not KEY=value.") % {"line": repr(line.strip())}, "env")
         if not ENV_NAME.match(name):
-            raise _error(_("Environment variable name %(name)s is not valid: letters, digits, '_', '-' and '.', "
-                           "not starting with a digit.") % {"name": repr(name)}, "env")
+            raise _error(
+                _(
+                    "Environment variable name %(name)s is not valid: letters, digits, '_', '-' and '.', "
+                    "not starting with a digit."
+                )
+                % {"name": repr(name)},
+                "env",
+            )
         if name in seen:
             raise _error(_("Environment variable %(name)s is set twice.") % {"name": name}, "env")
         seen.add(name)
@@ -122,7 +145,9 @@ def parse_words(text, field):
     try:
         return shlex.split(text or "")
     except ValueError as exc:
-        raise _error(_("%(text)s cannot be split into words: %(error)s") % {"text": repr(text), "error": exc}, field) from None
+        raise _error(
+            _("%(text)s cannot be split into words: %(error)s") % {"text": repr(text), "error": exc}, field
+        ) from None
 
 
 def format_words(words):
@@ -136,8 +161,11 @@ def parse_quantity(value, field, what):
     try:
         amount = quantity.parse(value)
     except ValueError:
-        raise _error(_("%(what)s %(value)s is not a quantity (for example 500m or 2 for CPU, 512Mi or 4Gi for memory).")
-                     % {"what": what, "value": repr(value)}, field) from None
+        raise _error(
+            _("%(what)s %(value)s is not a quantity (for example 500m or 2 for CPU, 512Mi or 4Gi for memory).")
+            % {"what": what, "value": repr(value)},
+            field,
+        ) from None
     if amount <= 0:
         raise _error(_("%(what)s must be more than zero.") % {"what": what}, field)
     return value
@@ -166,11 +194,16 @@ def parse_volumes(text):
             continue
         parts = line.split()
         if len(parts) != 3:
-            raise _error(_("Volume line %(line)s is not 'name /mount/path size'.") % {"line": repr(line.strip())}, "volumes")
+            raise _error(
+                _("Volume line %(line)s is not 'name /mount/path size'.") % {"line": repr(line.strip())}, "volumes"
+            )
         name, path, size = parts
         if len(name) > 20 or not DNS_LABEL.match(name):
-            raise _error(_("Volume name %(value)s is not valid: at most 20 lower-case letters, digits and '-'.") % {"value": repr(name)},
-                         "volumes")
+            raise _error(
+                _("Volume name %(value)s is not valid: at most 20 lower-case letters, digits and '-'.")
+                % {"value": repr(name)},
+                "volumes",
+            )
         if not path.startswith("/"):
             raise _error(_("Mount path %(value)s must be absolute.") % {"value": repr(path)}, "volumes")
         if name in names or path in paths:
@@ -198,9 +231,16 @@ def check_resources(resources):
                 raise _error(_("Unknown resource %(name)s.") % {"name": resource})
             parse_quantity(value, f"{resource}_{section[:-1]}", resource)
     for resource in ("cpu", "memory"):
-        if requests.get(resource) and limits.get(resource) and quantity.parse(requests[resource]) > quantity.parse(limits[resource]):
-            raise _error(_("The %(resource)s request (%(request)s) is above its limit (%(limit)s).")
-                         % {"resource": resource, "request": requests[resource], "limit": limits[resource]}, f"{resource}_request")
+        if (
+            requests.get(resource)
+            and limits.get(resource)
+            and quantity.parse(requests[resource]) > quantity.parse(limits[resource])
+        ):
+            raise _error(
+                _("The %(resource)s request (%(request)s) is above its limit (%(limit)s).")
+                % {"resource": resource, "request": requests[resource], "limit": limits[resource]},
+                f"{resource}_request",
+            )
 
 
 def validate(kind, spec):
@@ -215,7 +255,9 @@ def validate(kind, spec):
     parse_env(format_env(spec.get("env")))
     secret = spec.get("env_secret") or ""
     if secret and (len(secret) > 253 or not DNS_SUBDOMAIN.match(secret)):
-        raise _error(_("Secret name %(value)s is not valid (DNS-1123 subdomain).") % {"value": repr(secret)}, "env_secret")
+        raise _error(
+            _("Secret name %(value)s is not valid (DNS-1123 subdomain).") % {"value": repr(secret)}, "env_secret"
+        )
     check_resources(spec.get("resources") or {})
     for field in ("liveness", "readiness"):
         probe = spec.get(field)
@@ -242,7 +284,11 @@ def check_config_refs(env_from, config_volumes, volumes=()):
             if kind not in CONFIG_KINDS:
                 raise _error(_("Use a Secret or a ConfigMap, not %(kind)s.") % {"kind": repr(kind)}, field)
             if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-                raise _error(_("%(kind)s name %(value)s is not valid (DNS-1123 subdomain).") % {"kind": kind, "value": repr(name)}, field)
+                raise _error(
+                    _("%(kind)s name %(value)s is not valid (DNS-1123 subdomain).")
+                    % {"kind": kind, "value": repr(name)},
+                    field,
+                )
             if field == "env_from":
                 if (kind, name) in seen:
                     raise _error(_("%(kind)s %(name)s is listed twice.") % {"kind": kind, "name": name}, field)
@@ -257,9 +303,22 @@ def check_config_refs(env_from, config_volumes, volumes=()):
 
 
 def empty_spec():
-    return {"image": "", "replicas": 1, "ports": [], "env": [], "env_secret": "", "resources": {"requests": {}, "limits": {}},
-            "liveness": None, "readiness": None, "command": [], "args": [], "volumes": [], "run_as_user": None,
-            "env_from": [], "config_volumes": []}
+    return {
+        "image": "",
+        "replicas": 1,
+        "ports": [],
+        "env": [],
+        "env_secret": "",
+        "resources": {"requests": {}, "limits": {}},
+        "liveness": None,
+        "readiness": None,
+        "command": [],
+        "args": [],
+        "volumes": [],
+        "run_as_user": None,
+        "env_from": [],
+        "config_volumes": [],
+    }
 
 
 def loggable(spec):
@@ -273,4 +332,8 @@ def loggable(spec):
 def changes(before, after):
     """{field: [old, new]} for what differs between two specs (upgrade entries)."""
     keys = sorted(set(before or {}) | set(after or {}))
-    return {key: [(before or {}).get(key), (after or {}).get(key)] for key in keys if (before or {}).get(key) != (after or {}).get(key)}
+    return {
+        key: [(before or {}).get(key), (after or {}).get(key)]
+        for key in keys
+        if (before or {}).get(key) != (after or {}).get(key)
+    }

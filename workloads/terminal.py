@@ -35,11 +35,10 @@ from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from console.choices import OperationResult
 from console.kube.api import ClusterAPI
 from console.kube.errors import ApiRefused, ClusterError
-
 from console.oplog import oplog
-from console.choices import OperationResult
 from tenants import access
 
 from .models import App
@@ -56,7 +55,15 @@ MAX_QUEUED = 256  # input frames not yet sent to the cluster; beyond this the se
 MAX_SIZE = 1000  # columns or rows a terminal may claim
 
 # How a session ended
-EXITED, CLOSED, IDLE, CAPPED, FLOODED, LOST, REFUSED = "exited", "closed", "idle", "capped", "flooded", "lost", "refused"
+EXITED, CLOSED, IDLE, CAPPED, FLOODED, LOST, REFUSED = (
+    "exited",
+    "closed",
+    "idle",
+    "capped",
+    "flooded",
+    "lost",
+    "refused",
+)
 FAILED = (FLOODED, LOST, REFUSED)  # the browser shows these as errors
 
 
@@ -90,7 +97,11 @@ class Refused(Exception):
 
 def new_session(app, user, pod, container):
     token = secrets.token_urlsafe(18)
-    cache.set(_key("token", token), {"user": user.pk, "app": app.pk, "pod": pod, "container": container}, timeout=TOKEN_SECONDS)
+    cache.set(
+        _key("token", token),
+        {"user": user.pk, "app": app.pk, "pod": pod, "container": container},
+        timeout=TOKEN_SECONDS,
+    )
     return token
 
 
@@ -124,7 +135,14 @@ def claim(user, token, request_info):
             raise Refused(_("You have %(count)s terminals open already: close one first.") % {"count": max_per_user()})
     except Refused as exc:
         with _request(request_info):
-            oplog.record(user, "app.terminal.start", result=OperationResult.DENIED, target=target, payload=payload, error=str(exc))
+            oplog.record(
+                user,
+                "app.terminal.start",
+                result=OperationResult.DENIED,
+                target=target,
+                payload=payload,
+                error=str(exc),
+            )
         raise
     return Session(user, app, found["pod"], found["container"], slot, request_info)
 
@@ -219,11 +237,19 @@ class Bridge(threading.Thread):
                     log.exception("terminal session %s failed", session.id)
                     outcome = {"reason": LOST, "message": _("The terminal failed."), "exit_code": None}
                 if started_at is not None:
-                    oplog.record(session.user, "app.terminal.end", started_at=started_at, target=session.target(),
-                                 result=OperationResult.FAILED if outcome["reason"] in FAILED else OperationResult.SUCCEEDED,
-                                 payload=self._payload(ended=outcome["reason"], exit_code=outcome["exit_code"],
-                                                       seconds=round(time.monotonic() - self.began, 1)),
-                                 error=outcome["message"] if outcome["reason"] in FAILED else "")
+                    oplog.record(
+                        session.user,
+                        "app.terminal.end",
+                        started_at=started_at,
+                        target=session.target(),
+                        result=OperationResult.FAILED if outcome["reason"] in FAILED else OperationResult.SUCCEEDED,
+                        payload=self._payload(
+                            ended=outcome["reason"],
+                            exit_code=outcome["exit_code"],
+                            seconds=round(time.monotonic() - self.began, 1),
+                        ),
+                        error=outcome["message"] if outcome["reason"] in FAILED else "",
+                    )
         finally:
             _release_slot(session.user.pk, session.slot)
             for fd in (self.wake_read, self.wake_write):
@@ -231,7 +257,9 @@ class Bridge(threading.Thread):
                     os.close(fd)
             connections.close_all()  # this thread's
             with contextlib.suppress(Exception):
-                self.finish("error" if outcome["reason"] in FAILED else "ended", outcome["message"], outcome["exit_code"])
+                self.finish(
+                    "error" if outcome["reason"] in FAILED else "ended", outcome["message"], outcome["exit_code"]
+                )
 
     def _payload(self, **extra):
         return {"container": self.session.container, "command": " ".join(COMMAND), "session": self.session.id, **extra}
@@ -249,12 +277,23 @@ class Bridge(threading.Thread):
             except (ApiRefused, ClusterError) as exc:
                 forbidden = getattr(exc, "status", None) == 403 or getattr(exc, "reason", "") == "forbidden"
                 message = _("The cluster refused: %(message)s") % {"message": getattr(exc, "message", None) or str(exc)}
-                oplog.record(session.user, "app.terminal.start", target=session.target(), payload=self._payload(), error=message,
-                             result=OperationResult.DENIED if forbidden else OperationResult.FAILED)
+                oplog.record(
+                    session.user,
+                    "app.terminal.start",
+                    target=session.target(),
+                    payload=self._payload(),
+                    error=message,
+                    result=OperationResult.DENIED if forbidden else OperationResult.FAILED,
+                )
                 return None, {"reason": REFUSED, "message": message, "exit_code": None}
             started_at = timezone.now()
-            oplog.record(session.user, "app.terminal.start", result=OperationResult.SUCCEEDED, target=session.target(),
-                         payload=self._payload())
+            oplog.record(
+                session.user,
+                "app.terminal.start",
+                result=OperationResult.SUCCEEDED,
+                target=session.target(),
+                payload=self._payload(),
+            )
             connections.close_all()  # no database connection held while the session runs (it may last hours)
             try:
                 return started_at, self._pump(stream)
@@ -289,9 +328,16 @@ class Bridge(threading.Thread):
             elif kind == "status":
                 code = stream.exit_code()
                 if code is None:  # the exec itself failed (the container is not running, ...)
-                    return {"reason": LOST, "message": _("The cluster refused: %(message)s") % {"message": data.get("message", "")},
-                            "exit_code": None}
-                return {"reason": EXITED, "message": _("The shell exited with code %(code)s.") % {"code": code}, "exit_code": code}
+                    return {
+                        "reason": LOST,
+                        "message": _("The cluster refused: %(message)s") % {"message": data.get("message", "")},
+                        "exit_code": None,
+                    }
+                return {
+                    "reason": EXITED,
+                    "message": _("The shell exited with code %(code)s.") % {"code": code},
+                    "exit_code": code,
+                }
             elif kind == "closed":
                 return {"reason": LOST, "message": _("The connection to the cluster was lost."), "exit_code": None}
 
@@ -315,8 +361,10 @@ class Bridge(threading.Thread):
     def _outcome(self, reason):
         messages = {
             CLOSED: _("The terminal was closed."),
-            IDLE: _("Closed after %(minutes)s minutes without input or output.") % {"minutes": round(idle_seconds() / 60)},
-            CAPPED: _("Closed after %(hours)s hours. Open a new terminal to go on.") % {"hours": round(max_seconds() / 3600, 1)},
+            IDLE: _("Closed after %(minutes)s minutes without input or output.")
+            % {"minutes": round(idle_seconds() / 60)},
+            CAPPED: _("Closed after %(hours)s hours. Open a new terminal to go on.")
+            % {"hours": round(max_seconds() / 3600, 1)},
             FLOODED: _("Closed: the browser sent more than the terminal takes."),
         }
         return {"reason": reason, "message": messages.get(reason, ""), "exit_code": None}

@@ -31,8 +31,11 @@ LIVE_KINDS = ("Pod", "ReplicaSet", "Event", "Deployment", "StatefulSet", "Horizo
 
 def get_app(user, tenant_name, namespace, name):
     project = access.get_project(user, tenant_name, namespace)
-    app = (App.objects.filter(project=project, name=name)
-           .select_related("project__tenant", "project__cluster", "created_by").first())
+    app = (
+        App.objects.filter(project=project, name=name)
+        .select_related("project__tenant", "project__cluster", "created_by")
+        .first()
+    )
     if app is None:
         raise Http404("no such app")
     return app
@@ -66,8 +69,13 @@ def app_list(request):
     tenant = request.GET.get("tenant", "")
     if tenant:
         apps = apps.filter(project__tenant__name=tenant)
-    projects = [project for project in access.visible_projects(request.user).select_related("tenant", "cluster")
-                .order_by("tenant__name", "name") if access.may_operate(request.user, project.tenant)]
+    projects = [
+        project
+        for project in access.visible_projects(request.user)
+        .select_related("tenant", "cluster")
+        .order_by("tenant__name", "name")
+        if access.may_operate(request.user, project.tenant)
+    ]
     context = {**SECTION, "apps": apps, "projects": projects, "tenant_filter": tenant}
     return render(request, "workloads/app_list.html", context)
 
@@ -80,8 +88,12 @@ class AppAddView(ServiceFormView):
     success_message = gettext_lazy("Deploying %(name)s.")
 
     def get_object(self):
-        return operable_project(self.request, self.kwargs["tenant"], self.kwargs["namespace"],
-                                _("Only the tenant's members and operators deploy apps."))
+        return operable_project(
+            self.request,
+            self.kwargs["tenant"],
+            self.kwargs["namespace"],
+            _("Only the tenant's members and operators deploy apps."),
+        )
 
     def get_form_kwargs(self):
         return {"project": self.object, "config_choices": configs.choices(self.object, self.request.user)}
@@ -108,27 +120,40 @@ def app_context(request, app, **extra):
     live = selectors.live_context(app, request.user)
     may_change = access.may_operate(request.user, app.project.tenant) and app.project.tenant.is_active
     # Whoever may see the app may follow its namespace in the mirror.
-    groups = [app.group] + [mirror.namespace_kind_group(app.project.cluster_id, app.namespace, kind)
-                            for kind in LIVE_KINDS]
+    groups = [app.group] + [
+        mirror.namespace_kind_group(app.project.cluster_id, app.namespace, kind) for kind in LIVE_KINDS
+    ]
     autoscaler = app.autoscaler
     return {
         **project_context(app.project),
         "app": app,
         **live,
-        "jobs": Job.objects.filter(tenant_id=app.project.tenant_id, cluster=app.project.cluster.name,
-                                   namespace=app.namespace, target_name=app.name, created_at__gte=app.created_at)[:5],
+        "jobs": Job.objects.filter(
+            tenant_id=app.project.tenant_id,
+            cluster=app.project.cluster.name,
+            namespace=app.namespace,
+            target_name=app.name,
+            created_at__gte=app.created_at,
+        )[:5],
         "may_change": may_change,
-        "scale_form": forms.ScaleForm(initial={
-            "replicas": live["progress"].wanted if live["workload"] else app.spec.get("replicas", 1)}),
+        "scale_form": forms.ScaleForm(
+            initial={"replicas": live["progress"].wanted if live["workload"] else app.spec.get("replicas", 1)}
+        ),
         "expose_form": forms.ExposeForm(initial=forms.ExposeForm.initial_from(app)),
         "schedules": app.schedules.all(),
         "canary_form": forms.CanaryForm(),
-        "traffic_form": forms.CanaryTrafficForm(initial={key: app.canary.get(key)
-                                                         for key in forms.CanaryTrafficForm.base_fields}),
+        "traffic_form": forms.CanaryTrafficForm(
+            initial={key: app.canary.get(key) for key in forms.CanaryTrafficForm.base_fields}
+        ),
         "schedule_form": forms.ScheduleForm(),
-        "autoscaler_form": forms.AutoscalerForm(initial={
-            "min_replicas": autoscaler.get("min", 1), "max_replicas": autoscaler.get("max", 5),
-            "cpu": autoscaler.get("cpu", 70) if autoscaler else 70, "memory": autoscaler.get("memory")}),
+        "autoscaler_form": forms.AutoscalerForm(
+            initial={
+                "min_replicas": autoscaler.get("min", 1),
+                "max_replicas": autoscaler.get("max", 5),
+                "cpu": autoscaler.get("cpu", 70) if autoscaler else 70,
+                "memory": autoscaler.get("memory"),
+            }
+        ),
         "live_groups": groups,
         "live_ticks": [mirror.tick_id(group) for group in groups],
         "is_deployment": app.kind == AppKind.DEPLOYMENT,
@@ -200,8 +225,10 @@ class AppUpgradeView(AppActionView):
         return self.current(spec, (row.object.get("metadata") or {}).get("generation", "") if row else "")
 
     def current(self, spec, generation):
-        return {"initial": {**forms.UpgradeForm.initial_from(spec), "generation": generation},
-                "config_choices": self.config_choices(spec)}
+        return {
+            "initial": {**forms.UpgradeForm.initial_from(spec), "generation": generation},
+            "config_choices": self.config_choices(spec),
+        }
 
     def get_context_data(self, **extra):
         return project_context(self.object.project, app=self.object, **extra)
@@ -216,40 +243,80 @@ class AppUpgradeView(AppActionView):
 
 Action = AppActionView.as_view
 app_upgrade = AppUpgradeView.as_view()
-app_scale = Action(service=services.scale_app, form_class=forms.ScaleForm, form_name="scale_form",
-                   invalid_message=gettext_lazy("Replicas must be a number from 0 to 100."),
-                   success_message=gettext_lazy("Scaling %(name)s."))
+app_scale = Action(
+    service=services.scale_app,
+    form_class=forms.ScaleForm,
+    form_name="scale_form",
+    invalid_message=gettext_lazy("Replicas must be a number from 0 to 100."),
+    success_message=gettext_lazy("Scaling %(name)s."),
+)
 app_pause = Action(service=services.pause_app, success_message=gettext_lazy("The rollout of %(name)s is paused."))
 app_resume = Action(service=services.resume_app, success_message=gettext_lazy("The rollout of %(name)s goes on."))
-app_rollback = Action(service=services.rollback_app, form_class=forms.RollbackForm, form_name="rollback_form",
-                      invalid_message=gettext_lazy("Choose a revision to roll back to."),
-                      success_message=gettext_lazy("Rolling %(name)s back."))
-app_expose = Action(service=services.expose_app, form_class=forms.ExposeForm, form_name="expose_form",
-                    invalid_message=gettext_lazy("The exposure settings are not valid."),
-                    success_message=gettext_lazy("Exposing %(name)s."))
-app_delete = Action(service=services.delete_app, form_class=forms.DeleteForm, strict_form=False,
-                    success_message=gettext_lazy("Deleting %(name)s."), success_url="workloads:app_list")
-pod_restart = Action(service=services.restart_pod, url_arguments={"pod_name": "pod"},
-                     success_message=gettext_lazy("Pod restarting: %(name)s starts a new one."))
-schedule_add = Action(service=services.add_scale_schedule, form_class=forms.ScheduleForm, form_name="schedule_form",
-                      invalid_message=gettext_lazy("The schedule is not valid: give a time, replicas and days."),
-                      success_message=gettext_lazy("Schedule added."))
-schedule_remove = Action(service=services.remove_scale_schedule, url_arguments={"schedule_id": "pk"},
-                         success_message=gettext_lazy("Schedule of %(name)s removed."))
-autoscaler_set = Action(service=services.set_autoscaler, form_class=forms.AutoscalerForm, form_name="autoscaler_form",
-                        invalid_message=gettext_lazy("The autoscaler settings are not valid."),
-                        success_message=gettext_lazy("Setting up the autoscaler of %(name)s."))
-autoscaler_remove = Action(service=services.remove_autoscaler,
-                           success_message=gettext_lazy("Removing the autoscaler of %(name)s."))
-canary_start = Action(service=services.start_canary, form_class=forms.CanaryForm, form_name="canary_form",
-                      invalid_message=gettext_lazy("The canary settings are not valid."),
-                      success_message=gettext_lazy("Starting a canary of %(name)s."))
-canary_traffic = Action(service=services.set_canary_traffic, form_class=forms.CanaryTrafficForm,
-                        form_name="traffic_form",
-                        invalid_message=gettext_lazy("The traffic settings are not valid."),
-                        success_message=gettext_lazy("The canary of %(name)s gets its new share."))
-canary_promote = Action(service=services.promote_canary,
-                        success_message=gettext_lazy("Promoting the canary of %(name)s."))
+app_rollback = Action(
+    service=services.rollback_app,
+    form_class=forms.RollbackForm,
+    form_name="rollback_form",
+    invalid_message=gettext_lazy("Choose a revision to roll back to."),
+    success_message=gettext_lazy("Rolling %(name)s back."),
+)
+app_expose = Action(
+    service=services.expose_app,
+    form_class=forms.ExposeForm,
+    form_name="expose_form",
+    invalid_message=gettext_lazy("The exposure settings are not valid."),
+    success_message=gettext_lazy("Exposing %(name)s."),
+)
+app_delete = Action(
+    service=services.delete_app,
+    form_class=forms.DeleteForm,
+    strict_form=False,
+    success_message=gettext_lazy("Deleting %(name)s."),
+    success_url="workloads:app_list",
+)
+pod_restart = Action(
+    service=services.restart_pod,
+    url_arguments={"pod_name": "pod"},
+    success_message=gettext_lazy("Pod restarting: %(name)s starts a new one."),
+)
+schedule_add = Action(
+    service=services.add_scale_schedule,
+    form_class=forms.ScheduleForm,
+    form_name="schedule_form",
+    invalid_message=gettext_lazy("The schedule is not valid: give a time, replicas and days."),
+    success_message=gettext_lazy("Schedule added."),
+)
+schedule_remove = Action(
+    service=services.remove_scale_schedule,
+    url_arguments={"schedule_id": "pk"},
+    success_message=gettext_lazy("Schedule of %(name)s removed."),
+)
+autoscaler_set = Action(
+    service=services.set_autoscaler,
+    form_class=forms.AutoscalerForm,
+    form_name="autoscaler_form",
+    invalid_message=gettext_lazy("The autoscaler settings are not valid."),
+    success_message=gettext_lazy("Setting up the autoscaler of %(name)s."),
+)
+autoscaler_remove = Action(
+    service=services.remove_autoscaler, success_message=gettext_lazy("Removing the autoscaler of %(name)s.")
+)
+canary_start = Action(
+    service=services.start_canary,
+    form_class=forms.CanaryForm,
+    form_name="canary_form",
+    invalid_message=gettext_lazy("The canary settings are not valid."),
+    success_message=gettext_lazy("Starting a canary of %(name)s."),
+)
+canary_traffic = Action(
+    service=services.set_canary_traffic,
+    form_class=forms.CanaryTrafficForm,
+    form_name="traffic_form",
+    invalid_message=gettext_lazy("The traffic settings are not valid."),
+    success_message=gettext_lazy("The canary of %(name)s gets its new share."),
+)
+canary_promote = Action(
+    service=services.promote_canary, success_message=gettext_lazy("Promoting the canary of %(name)s.")
+)
 canary_abort = Action(service=services.abort_canary, success_message=gettext_lazy("Removing the canary of %(name)s."))
 
 
@@ -262,9 +329,16 @@ def pod_log(request, tenant, namespace, name, pod):
     """The pod's last lines as text; to HTMX, the live log panel following it."""
     app = get_app(request.user, tenant, namespace, name)
     if is_partial(request):
-        return _pod_panel(request, app, pod, services.open_pod_log, "workloads/_pod_log.html",
-                          lambda token: {"token": token, "group": podlogs.group(token)},
-                          max_lines=podlogs.MAX_LINES, heartbeat=podlogs.heartbeat_seconds())
+        return _pod_panel(
+            request,
+            app,
+            pod,
+            services.open_pod_log,
+            "workloads/_pod_log.html",
+            lambda token: {"token": token, "group": podlogs.group(token)},
+            max_lines=podlogs.MAX_LINES,
+            heartbeat=podlogs.heartbeat_seconds(),
+        )
     try:
         text = services.pod_log(app, user=request.user, pod_name=pod)
     except PermissionError as exc:
@@ -281,15 +355,27 @@ def pod_terminal(request, tenant, namespace, name, pod):
     app = get_app(request.user, tenant, namespace, name)
     if not is_partial(request):
         return redirect(app_url(app))
-    return _pod_panel(request, app, pod, services.open_terminal, "workloads/_terminal.html",
-                      lambda token: {"socket_path": f"/ws/terminal/{token}/"})
+    return _pod_panel(
+        request,
+        app,
+        pod,
+        services.open_terminal,
+        "workloads/_terminal.html",
+        lambda token: {"socket_path": f"/ws/terminal/{token}/"},
+    )
 
 
 def _pod_panel(request, app, pod, open_stream, template, stream_context, **extra):
     """A panel following one container of the pod: the service opens the stream (its token)."""
     container = request.GET.get("container", "")
-    context = {"app": app, "project": app.project, "tenant": app.project.tenant, "pod": pod, "container": container,
-               **extra}
+    context = {
+        "app": app,
+        "project": app.project,
+        "tenant": app.project.tenant,
+        "pod": pod,
+        "container": container,
+        **extra,
+    }
     try:
         token, containers = open_stream(app, user=request.user, pod_name=pod, container=container)
     except PermissionError as exc:
@@ -307,8 +393,9 @@ def _pod_panel(request, app, pod, open_stream, template, stream_context, **extra
 @signed_in
 def app_import(request, tenant, namespace):
     """Paste or upload manifests; the first POST previews (a dry run), the second applies."""
-    project = operable_project(request, tenant, namespace,
-                               _("Only the tenant's members and operators import manifests."))
+    project = operable_project(
+        request, tenant, namespace, _("Only the tenant's members and operators import manifests.")
+    )
     context = project_context(project, text="")
     if request.method == "GET":
         return render(request, "workloads/app_import.html", context)

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.choices import PlatformRole
 
+
 class User(AbstractUser):
     """A console user. Platform roles live here; tenant roles come from tenant memberships."""
 

@@ -49,7 +49,9 @@ class Keys:
 def _keys(username, source_ip):
     user = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
     address = source_ip or "unknown"
-    return Keys(f"login:pair:{user}:{address}", f"login:lock:{user}:{address}", f"login:ip:{address}", f"login:user:{user}")
+    return Keys(
+        f"login:pair:{user}:{address}", f"login:lock:{user}:{address}", f"login:ip:{address}", f"login:user:{user}"
+    )
 
 
 def _count(key, window, delta=1):

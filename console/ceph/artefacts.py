@@ -172,7 +172,16 @@ def read_chunks(data: Any, manifest: Manifest) -> Iterator[bytes]:
 
 
 def remove_chunks(data: Any, manifest: Manifest) -> None:
-    """Every chunk of the artefact; for an unfinished one, as many as were written."""
+    """Every chunk of the artefact. An unfinished one's manifest does not count its chunks, and
+    a clean-up that was cut off (Ceph stopped under it) may have removed only the first ones:
+    its chunks are found by listing the namespace."""
+    if not manifest.complete:
+        prefix = manifest.name + "."
+        for obj in data.list_objects():
+            index = obj.key[len(prefix) :]
+            if obj.key.startswith(prefix) and len(index) >= 8 and index.isdigit():
+                remove(data, obj.key)
+        return
     index = 0
     while True:
         found = remove(data, chunk_name(manifest.name, index))

@@ -10,8 +10,7 @@ from console.ceph.errors import CephNotConfigured
 
 NOT_CONFIGURED = texts.message(
     "Ceph is not configured: set %(missing)s (the cluster's ceph.conf, the keyring of the console's client and "
-    "its name, e.g. client.caas). For a throwaway development cluster: scripts/ceph-dev.sh start, then use the "
-    "settings printed by scripts/ceph-dev.sh env."
+    "its name, e.g. client.caas). A throwaway development cluster: scripts/ceph-dev.sh."
 )
 
 

@@ -108,7 +108,7 @@ class ImageBusy(CephError):
 class ImageHasSnapshots(CephError):
     reason = "image_has_snapshots"
     message = texts.plural(
-        "The image %(image)s still has a snapshot: remove it first.",
+        "The image %(image)s still has %(count)s snapshot: remove it first.",
         "The image %(image)s still has %(count)s snapshots: remove them first.",
     )
 
@@ -142,9 +142,7 @@ class SnapshotProtected(CephError):
 
 class SnapshotInUse(CephError):
     reason = "snapshot_in_use"
-    message = texts.message(
-        "The snapshot %(snapshot)s of %(image)s has clones: flatten or remove them first."
-    )
+    message = texts.message("The snapshot %(snapshot)s of %(image)s has clones: flatten or remove them first.")
 
 
 class BackupNotFound(CephError):

@@ -90,8 +90,17 @@ ZEROES = bytes(PIECE)
 USER_SNAPSHOTS = 0  # rbd.RBD_SNAP_NAMESPACE_TYPE_USER: not trash, group or mirror snapshots
 
 FEATURES = {
-    1: "layering", 2: "striping", 4: "exclusive-lock", 8: "object-map", 16: "fast-diff", 32: "deep-flatten",
-    64: "journaling", 128: "data-pool", 256: "operations", 512: "migrating", 1024: "non-primary",
+    1: "layering",
+    2: "striping",
+    4: "exclusive-lock",
+    8: "object-map",
+    16: "fast-diff",
+    32: "deep-flatten",
+    64: "journaling",
+    128: "data-pool",
+    256: "operations",
+    512: "migrating",
+    1024: "non-primary",
 }
 FAST_DIFF = 16
 
@@ -201,8 +210,10 @@ class Ceph:
         if self._cluster is not None:
             return
         if rados is None or rbd is None:
-            raise CephConfigError(detail="the rados and rbd Python modules are missing (apt-get install python3-rados "
-                                         "python3-rbd, then scripts/ceph-dev.sh bindings .venv)")
+            raise CephConfigError(
+                detail="the rados and rbd Python modules are missing (apt-get install python3-rados "
+                "python3-rbd, then scripts/ceph-dev.sh bindings .venv)"
+            )
         config = self.config
         for setting, path in (("CEPH_CONF", config.conf), ("CEPH_KEYRING", config.keyring)):
             if not os.path.isfile(path) or not os.access(path, os.R_OK):
@@ -268,18 +279,9 @@ class Ceph:
     # --- Ceph's errors as typed ones -------------------------------------------------------
 
     @contextmanager
-    def _translated(
-        self,
-        pool: str,
-        image: str | None = None,
-        snapshot: str | None = None,
-        *,
-        exists: Callable[[], CephError] | None = None,
-        busy: Callable[[], CephError] | None = None,
-        writes: bool = False,
-    ) -> Iterator[None]:
-        """Turn librados/librbd exceptions raised inside into CephErrors. `exists` and `busy`
-        say what EEXIST and EBUSY mean here; `writes`: a timeout may mean the pool is full."""
+    def _translated(self, pool: str, *where: str | None, **meaning: Any) -> Iterator[None]:
+        """Turn librados/librbd exceptions raised inside into CephErrors: `_typed`'s arguments
+        but the exception (the image and snapshot; what EEXIST and EBUSY mean here; `writes`)."""
         try:
             yield
         except CephError:
@@ -287,7 +289,7 @@ class Ceph:
         except Exception as exc:
             if not self._is_ceph(exc):
                 raise
-            raise self._typed(exc, pool, image, snapshot, exists=exists, busy=busy, writes=writes) from exc
+            raise self._typed(exc, pool, *where, **meaning) from exc
 
     @staticmethod
     def _is_ceph(exc: BaseException) -> bool:
@@ -401,17 +403,19 @@ class Ceph:
         for detail in self._mon("osd pool ls", detail="detail") or ():
             stats = stats_of.get(detail["pool_name"], {})
             flags = set(str(detail.get("flags_names", "")).split(","))
-            usage.append(PoolUsage(
-                name=detail["pool_name"],
-                id=int(detail["pool_id"]),
-                stored_bytes=int(stats.get("stored", stats.get("bytes_used", 0))),
-                used_bytes=int(stats.get("bytes_used", 0)),
-                available_bytes=int(stats.get("max_avail", 0)),
-                objects=int(stats.get("objects", 0)),
-                quota_bytes=int(detail.get("quota_max_bytes") or 0) or None,
-                quota_objects=int(detail.get("quota_max_objects") or 0) or None,
-                full=bool(flags & {"full", "full_quota"}),
-            ))
+            usage.append(
+                PoolUsage(
+                    name=detail["pool_name"],
+                    id=int(detail["pool_id"]),
+                    stored_bytes=int(stats.get("stored", stats.get("bytes_used", 0))),
+                    used_bytes=int(stats.get("bytes_used", 0)),
+                    available_bytes=int(stats.get("max_avail", 0)),
+                    objects=int(stats.get("objects", 0)),
+                    quota_bytes=int(detail.get("quota_max_bytes") or 0) or None,
+                    quota_objects=int(detail.get("quota_max_objects") or 0) or None,
+                    full=bool(flags & {"full", "full_quota"}),
+                )
+            )
         return usage
 
     def pool(self, name: str) -> PoolUsage:
@@ -506,14 +510,17 @@ class Ceph:
         pool = pool or self.config.pool
         with self._image(pool, name, writes=True) as image:
             for start in range(0, len(data), PIECE):
-                image.write(data[start:start + PIECE], offset + start)
+                image.write(data[start : start + PIECE], offset + start)
 
-    def read(self, name: str, offset: int, length: int, *, pool: str | None = None,
-             snapshot: str | None = None) -> bytes:
+    def read(
+        self, name: str, offset: int, length: int, *, pool: str | None = None, snapshot: str | None = None
+    ) -> bytes:
         pool = pool or self.config.pool
         with self._image(pool, name, snapshot=snapshot, read_only=True) as image:
-            return b"".join(image.read(start, min(PIECE, offset + length - start))
-                            for start in range(offset, offset + length, PIECE))
+            return b"".join(
+                image.read(start, min(PIECE, offset + length - start))
+                for start in range(offset, offset + length, PIECE)
+            )
 
     def checksum(self, name: str, *, pool: str | None = None, snapshot: str | None = None) -> str:
         """SHA-256 of the image's content (at a snapshot): every byte up to its size, the
@@ -603,8 +610,16 @@ class Ceph:
         with self._image(pool, image, writes=True) as img, self._translated(pool, image, name, writes=True):
             img.rollback_to_snap(name)
 
-    def clone(self, image: str, snapshot: str, new_image: str, *, pool: str | None = None,
-              new_pool: str | None = None, flatten: bool = True) -> ImageInfo:
+    def clone(
+        self,
+        image: str,
+        snapshot: str,
+        new_image: str,
+        *,
+        pool: str | None = None,
+        new_pool: str | None = None,
+        flatten: bool = True,
+    ) -> ImageInfo:
         """A new image with the snapshot's content (restore to a new volume). Flattened by
         default, so that it no longer depends on the snapshot; the snapshot is protected for
         the clone (format 1 clones need it) and unprotected again after flattening."""
@@ -647,8 +662,9 @@ class Ceph:
     def _backup_ioctx(self, namespace: str) -> Any:
         return self._ioctx(self.config.backup_pool, namespace)
 
-    def backup(self, image: str, snapshot: str, *, since: str | None = None, name: str | None = None,
-               pool: str | None = None) -> Backup:
+    def backup(
+        self, image: str, snapshot: str, *, since: str | None = None, name: str | None = None, pool: str | None = None
+    ) -> Backup:
         """Store the image's content at `snapshot` in the backup pool: the whole image (full),
         or what changed since the older snapshot `since` (incremental), as an rbd diff v1
         stream in chunks with its SHA-256. The name defaults to "pool/image@snapshot".
@@ -666,21 +682,31 @@ class Ceph:
         self._refuse_if_full(backup_pool)
         data, manifests = self._backup_ioctx(artefacts.DATA_NAMESPACE), self._backup_ioctx(artefacts.MANIFEST_NAMESPACE)
         with self._image(pool, image, snapshot=snapshot, read_only=True) as img:
-            manifest = Manifest(name=name, pool=pool, image=image, snapshot=snapshot, since=since,
-                                image_size=img.size(), created=datetime.now(UTC).isoformat(timespec="seconds"))
+            manifest = Manifest(
+                name=name,
+                pool=pool,
+                image=image,
+                snapshot=snapshot,
+                since=since,
+                image_size=img.size(),
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
             self._claim(manifests, manifest)
             writer = artefacts.Writer(data, name)
             try:
                 with self._translated(pool, image, since):
                     extents = self._extents(img, manifest.image_size, since)
-                stream = diffstream.encode(extents, img.read, size=manifest.image_size, to_snap=snapshot,
-                                           from_snap=since)
+                stream = diffstream.encode(
+                    extents, img.read, size=manifest.image_size, to_snap=snapshot, from_snap=since
+                )
                 with self._translated(backup_pool, writes=True):
                     for piece in stream:
                         writer.write(piece)
                     writer.close()
                     manifest = manifest.completed(
-                        size=writer.size, chunks=writer.chunks, sha256=writer.sha256,
+                        size=writer.size,
+                        chunks=writer.chunks,
+                        sha256=writer.sha256,
                         data_bytes=sum(length for _, length, has_data in extents if has_data),
                     )
                     manifests.write_full(name, manifest.to_json())
@@ -786,8 +812,9 @@ class Ceph:
         for manifest in manifests:
             expected = previous.snapshot if previous else None
             if manifest.since != expected:
-                raise ChainBroken(backup=manifest.name, expected=manifest.since or "-", image=new_image,
-                                  found=expected or "-")
+                raise ChainBroken(
+                    backup=manifest.name, expected=manifest.since or "-", image=new_image, found=expected or "-"
+                )
             previous = manifest
         self.create_image(new_image, manifests[0].image_size, pool=pool)
         try:
@@ -802,8 +829,11 @@ class Ceph:
         self._refuse_if_full(pool)
         data = self._backup_ioctx(artefacts.DATA_NAMESPACE)
         with self._image(pool, image, writes=True) as img:
-            snaps = [snap["name"] for snap in sorted(img.list_snaps(), key=lambda snap: snap["id"])
-                     if snap.get("namespace", 0) == USER_SNAPSHOTS]
+            snaps = [
+                snap["name"]
+                for snap in sorted(img.list_snaps(), key=lambda snap: snap["id"])
+                if snap.get("namespace", 0) == USER_SNAPSHOTS
+            ]
             if manifest.snapshot in snaps:
                 raise SnapshotExists(image=image, snapshot=manifest.snapshot)
             if manifest.since is None:

@@ -8,20 +8,16 @@ from django.core.validators import validate_slug
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from console.clusters import crypto
-
+from console import crypto
+from console.accounts import roles
+from console.choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
+from console.clusters import permissions
+from console.clusters.models import Cluster
 from console.kube import config
 from console.kube.api import ClusterAPI
 from console.kube.errors import ClusterError
 from console.kube.probe import probe_cluster
-
 from console.oplog import oplog
-
-from console.clusters import permissions
-
-from console.accounts import roles
-from console.choices import ClusterStatus, NotificationLevel, OperationResult, PlatformRole
-from console.clusters.models import Cluster
 from console.texts import message
 
 UNREACHABLE = message("Cluster %(name)s is unreachable")
@@ -29,7 +25,9 @@ UNREACHABLE = message("Cluster %(name)s is unreachable")
 
 def connect(kubeconfig_text, context=None):
     """Parse and probe a kubeconfig; returns (data, probe) or raises ClusterError."""
-    if len(kubeconfig_text.encode("utf-8", "surrogatepass")) > config.MAX_KUBECONFIG_BYTES:  # a lone surrogate is the parser's to refuse
+    if (
+        len(kubeconfig_text.encode("utf-8", "surrogatepass")) > config.MAX_KUBECONFIG_BYTES
+    ):  # a lone surrogate is the parser's to refuse
         raise ClusterError("malformed", _("larger than 256 KiB"))
     data = config.parse_kubeconfig(kubeconfig_text)
     context = config.resolve_context(data, context or None)
@@ -40,7 +38,9 @@ def connect(kubeconfig_text, context=None):
 def skips_tls_verify(cluster):
     """Whether the cluster's kubeconfig turns certificate checks off (shown as a warning)."""
     try:
-        return config.skips_tls_verify(config.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted)), cluster.context)
+        return config.skips_tls_verify(
+            config.parse_kubeconfig(crypto.decrypt(cluster.kubeconfig_encrypted)), cluster.context
+        )
     except (ClusterError, crypto.InvalidToken):
         return False
 
@@ -77,11 +77,20 @@ def register_cluster(*, acting_user, name, kubeconfig_text, context="", region="
         if cluster.permissions_missing:
             outcome.payload["permissions_missing"] = [m["text"] for m in cluster.permissions_missing]
             if not add_anyway:
-                raise ValidationError(missing_message(cluster) + " " + _("Grant them and try again, or tick \"Add anyway (read-only use)\"."),
-                                      code="permissions")
+                raise ValidationError(
+                    missing_message(cluster)
+                    + " "
+                    + _('Grant them and try again, or tick "Add anyway (read-only use)".'),
+                    code="permissions",
+                )
         cluster.save()
-        outcome.after = {"server": cluster.server, "context": cluster.context, "version": cluster.version, "nodes": len(cluster.nodes),
-                         "permissions_missing": [m["text"] for m in cluster.permissions_missing]}
+        outcome.after = {
+            "server": cluster.server,
+            "context": cluster.context,
+            "version": cluster.version,
+            "nodes": len(cluster.nodes),
+            "permissions_missing": [m["text"] for m in cluster.permissions_missing],
+        }
     return cluster
 
 
@@ -96,7 +105,9 @@ def missing_message(cluster):
     """One sentence: what the identity may not do and which features that breaks."""
     report = permissions.report(cluster)
     return _("The console's identity may not: %(missing)s. Without these, this does not work: %(features)s.") % {
-        "missing": report["summary"], "features": "; ".join(str(label) for label, _consequence in report["features"])}
+        "missing": report["summary"],
+        "features": "; ".join(str(label) for label, _consequence in report["features"]),
+    }
 
 
 def apply_probe(cluster, probe):
@@ -125,8 +136,12 @@ def refresh_cluster(cluster):
         cluster.last_sync_at = timezone.now()
     cluster.save()
     if cluster.status != was and cluster.status == ClusterStatus.UNREACHABLE:
-        notify_role(PlatformRole.OPERATOR, UNREACHABLE(name=cluster.name), body=cluster.status_message,
-                    level=NotificationLevel.DANGER)
+        notify_role(
+            PlatformRole.OPERATOR,
+            UNREACHABLE(name=cluster.name),
+            body=cluster.status_message,
+            level=NotificationLevel.DANGER,
+        )
     return cluster
 
 
@@ -134,13 +149,22 @@ def remove_cluster(cluster_id, *, acting_user, confirm_name):
     if not roles.is_operator(acting_user):
         raise PermissionError(_("Only operators remove clusters."))
     cluster = Cluster.objects.filter(pk=cluster_id).first()
-    target = {"cluster": cluster.name if cluster else str(cluster_id), "kind": "Cluster", "name": cluster.name if cluster else str(cluster_id)}
+    target = {
+        "cluster": cluster.name if cluster else str(cluster_id),
+        "kind": "Cluster",
+        "name": cluster.name if cluster else str(cluster_id),
+    }
     with oplog.recorded(acting_user, "cluster.remove", target=target) as outcome:
         if cluster is None:
             raise ValidationError(_("No such cluster."))
         if confirm_name != cluster.name:
             raise ValidationError(_("Type the cluster's name to confirm."))
-        outcome.before = {"server": cluster.server, "context": cluster.context, "region": cluster.region, "version": cluster.version}
+        outcome.before = {
+            "server": cluster.server,
+            "context": cluster.context,
+            "region": cluster.region,
+            "version": cluster.version,
+        }
         cluster.delete()
 
 
@@ -156,6 +180,12 @@ def attach_embedded_cluster(name, kubeconfig_text, *, description=""):
     check_permissions(cluster)
     cluster.save()
     WatchCursor.objects.filter(cluster=cluster).delete()  # resourceVersions of the last run mean nothing now
-    oplog.record(None, "cluster.attach_embedded", actor_name="system", result=OperationResult.SUCCEEDED,
-                 target={"cluster": name, "kind": "Cluster", "name": name}, after={"server": cluster.server, "version": cluster.version})
+    oplog.record(
+        None,
+        "cluster.attach_embedded",
+        actor_name="system",
+        result=OperationResult.SUCCEEDED,
+        target={"cluster": name, "kind": "Cluster", "name": name},
+        after={"server": cluster.server, "version": cluster.version},
+    )
     return cluster

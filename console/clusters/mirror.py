@@ -8,18 +8,17 @@ double-applies anything.
 """
 
 import io
-import re
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from console.live import realtime
-
 from console.accounts import roles
 from console.clusters.models import Cluster, MirroredObject, WatchCursor
+from console.live import realtime
 
 
 def kind_group(cluster_id, kind):
@@ -38,14 +37,22 @@ def tick_id(group):
 def may_follow_kind(user, ident):
     """kind-<cluster>.<Kind>, every namespace: operators and auditors."""
     cluster_id = ident.split(".", 1)[0]
-    return (roles.is_operator(user) or roles.is_auditor(user)) and cluster_id.isdigit() and Cluster.objects.filter(pk=cluster_id).exists()
+    return (
+        (roles.is_operator(user) or roles.is_auditor(user))
+        and cluster_id.isdigit()
+        and Cluster.objects.filter(pk=cluster_id).exists()
+    )
 
 
 def may_follow_namespace(user, ident):
     """nskind-<cluster>.<ns>.<Kind>: also the members of the tenant owning the namespace."""
     parts = ident.split(".")
-    return len(parts) == 3 and parts[0].isdigit() and roles.may_see_namespace(user, parts[0], parts[1]) \
+    return (
+        len(parts) == 3
+        and parts[0].isdigit()
+        and roles.may_see_namespace(user, parts[0], parts[1])
         and Cluster.objects.filter(pk=parts[0]).exists()
+    )
 
 
 realtime.register_group("kind", may_follow_kind)
@@ -84,8 +91,21 @@ def phase_of(obj):
 # __init__ and signals cost more than the rest), so that the writer only ships it.
 
 COLUMNS = [
-    "cluster_id", "kind", "namespace", "name", "api_version", "uid", "resource_version", "labels", "phase",
-    "owner_uid", "owner_kind", "owner_name", "node_name", "created_at", "object",
+    "cluster_id",
+    "kind",
+    "namespace",
+    "name",
+    "api_version",
+    "uid",
+    "resource_version",
+    "labels",
+    "phase",
+    "owner_uid",
+    "owner_kind",
+    "owner_name",
+    "node_name",
+    "created_at",
+    "object",
 ]
 JSON_COLUMNS = {"labels", "object"}
 
@@ -121,11 +141,21 @@ def row_values(cluster_id, obj):
     owner = next((o for o in refs if o.get("controller")), None) or (refs[0] if refs else None) or {}
     kind = obj.get("kind", "")
     return (
-        cluster_id, kind, meta.get("namespace", ""), meta.get("name", ""), obj.get("apiVersion", ""),
-        meta.get("uid", ""), meta.get("resourceVersion", ""), to_json(meta.get("labels") or {}), phase_of(obj)[:32],
-        owner.get("uid", ""), owner.get("kind", ""), owner.get("name", ""),
+        cluster_id,
+        kind,
+        meta.get("namespace", ""),
+        meta.get("name", ""),
+        obj.get("apiVersion", ""),
+        meta.get("uid", ""),
+        meta.get("resourceVersion", ""),
+        to_json(meta.get("labels") or {}),
+        phase_of(obj)[:32],
+        owner.get("uid", ""),
+        owner.get("kind", ""),
+        owner.get("name", ""),
         (obj.get("spec") or {}).get("nodeName", "") if kind == "Pod" else "",
-        _timestamp(meta.get("creationTimestamp")), to_json(obj),
+        _timestamp(meta.get("creationTimestamp")),
+        to_json(obj),
     )
 
 
@@ -151,7 +181,8 @@ UPSERT_SQL = (
 # A session's own scratch table: rows arrive there by COPY.
 INCOMING_SQL = (
     "SET LOCAL synchronous_commit = off; "
-    f"CREATE TEMP TABLE IF NOT EXISTS mirror_incoming ON COMMIT DELETE ROWS AS SELECT {', '.join(COLUMNS)} FROM {TABLE} WITH NO DATA"
+    "CREATE TEMP TABLE IF NOT EXISTS mirror_incoming ON COMMIT DELETE ROWS "
+    f"AS SELECT {', '.join(COLUMNS)} FROM {TABLE} WITH NO DATA"
 )
 
 
@@ -162,11 +193,15 @@ def _upsert(rows):
         _upsert_postgresql(rows)
     else:
         objects = [
-            MirroredObject(**{c: json.loads(v) if c in JSON_COLUMNS else v for c, v in zip(COLUMNS, row)}) for row in rows
+            MirroredObject(**{c: json.loads(v) if c in JSON_COLUMNS else v for c, v in zip(COLUMNS, row, strict=True)})
+            for row in rows
         ]
         MirroredObject.objects.bulk_create(
-            objects, batch_size=500, update_conflicts=True,
-            unique_fields=["cluster", "kind", "namespace", "name"], update_fields=COLUMNS[4:] + ["synced_at"],
+            objects,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["cluster", "kind", "namespace", "name"],
+            update_fields=COLUMNS[4:] + ["synced_at"],
         )
 
 
@@ -242,12 +277,15 @@ def finish_list(cluster_id, kind, listed, resource_version):
     with transaction.atomic():
         stale = [
             (pk, namespace, name)
-            for pk, namespace, name in MirroredObject.objects.filter(cluster_id=cluster_id, kind=kind).values_list("pk", "namespace", "name").iterator()
+            for pk, namespace, name in MirroredObject.objects.filter(cluster_id=cluster_id, kind=kind)
+            .values_list("pk", "namespace", "name")
+            .iterator()
             if (kind, namespace, name) not in listed
         ]
         MirroredObject.objects.filter(pk__in=[pk for pk, _ns, _n in stale]).delete()
         WatchCursor.objects.update_or_create(
-            cluster_id=cluster_id, kind=kind,
+            cluster_id=cluster_id,
+            kind=kind,
             defaults={"resource_version": resource_version, "listed_at": timezone.now(), "last_error": ""},
         )
     return {(kind, namespace, name) for _pk, namespace, name in stale}
@@ -280,7 +318,9 @@ def apply_rows(cluster_id, latest, versions):
         for kind, keys in gone.items():
             _delete(cluster_id, kind, keys)
         for kind, version in versions.items():
-            WatchCursor.objects.filter(cluster_id=cluster_id, kind=kind).update(resource_version=version, last_event_at=now, last_error="")
+            WatchCursor.objects.filter(cluster_id=cluster_id, kind=kind).update(
+                resource_version=version, last_event_at=now, last_error=""
+            )
     return Changes(
         upserted={key for key, row in latest.items() if row is not None},
         deleted={key for key, row in latest.items() if row is None},

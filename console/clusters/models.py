@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.choices import ClusterStatus
 
+
 class Cluster(models.Model):
     """A Kubernetes cluster the console manages, reached through its kubeconfig."""
 
@@ -12,7 +13,7 @@ class Cluster(models.Model):
     description = models.TextField(_("description"), blank=True)
     server = models.CharField(_("API server"), max_length=500)
     context = models.CharField(_("context"), max_length=253)
-    kubeconfig_encrypted = models.TextField()  # console.clusters.crypto; never shown again
+    kubeconfig_encrypted = models.TextField()  # console.crypto; never shown again
     version = models.CharField(_("version"), max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.READY)
     status_message = models.TextField(blank=True)
@@ -23,7 +24,9 @@ class Cluster(models.Model):
     # check: [{"verb", "group", "resource", "subresource", "text", "features"}]; [] = nothing missing.
     permissions_missing = models.JSONField(default=list, blank=True)
     permissions_checked_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -70,6 +73,9 @@ class MirroredObject(models.Model):
             models.Index(fields=["cluster", "uid"], name="mirror_uid"),
         ]
 
+    def __str__(self):
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
 
 class WatchCursor(models.Model):
     """Where the watcher is for one cluster and kind: resume from resource_version."""
@@ -84,3 +90,6 @@ class WatchCursor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cluster", "kind"], name="cursor_unique_kind")]
+
+    def __str__(self):
+        return f"{self.kind} watch of cluster {self.cluster_id}"

@@ -38,8 +38,14 @@ class Need:
         return f"{self.verb} {self.resource}" + (f"/{self.subresource}" if self.subresource else "")
 
     def as_dict(self, features):
-        return {"verb": self.verb, "group": self.group, "resource": self.resource, "subresource": self.subresource,
-                "text": self.text, "features": list(features)}
+        return {
+            "verb": self.verb,
+            "group": self.group,
+            "resource": self.resource,
+            "subresource": self.subresource,
+            "text": self.text,
+            "features": list(features),
+        }
 
 
 def needs_for(verbs, kind, subresource=""):
@@ -92,7 +98,9 @@ def check(api):
             if exc is not None:
                 raise exc
         if pending:
-            raise ClusterError("unreachable", message=_("The API server did not answer the console's permission checks in time."))
+            raise ClusterError(
+                "unreachable", message=_("The API server did not answer the console's permission checks in time.")
+            )
         return [need.as_dict(wanted[need]) for future, need in futures.items() if not future.result()]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -103,7 +111,9 @@ def check(api):
 
 def missing(cluster, *features):
     """The cluster's missing permissions (those that matter to `features`, or all)."""
-    return [m for m in cluster.permissions_missing or [] if not features or set(features) & set(m.get("features") or [])]
+    return [
+        m for m in cluster.permissions_missing or [] if not features or set(features) & set(m.get("features") or [])
+    ]
 
 
 def summary(entries):
@@ -116,8 +126,10 @@ def refusal(cluster, *features):
     lacking = missing(cluster, *features)
     if not lacking:
         return ""
-    return _("Cluster %(cluster)s was added for read-only use: the console's identity may not %(missing)s. An operator must grant "
-             "these permissions and refresh the cluster.") % {"cluster": cluster.name, "missing": summary(lacking)}
+    return _(
+        "Cluster %(cluster)s was added for read-only use: the console's identity may not %(missing)s. "
+        "An operator must grant these permissions and refresh the cluster."
+    ) % {"cluster": cluster.name, "missing": summary(lacking)}
 
 
 def affected_features(entries):
@@ -131,9 +143,21 @@ def affected_features(entries):
 def report(cluster):
     """What the cluster page and the add/refresh messages show."""
     entries = cluster.permissions_missing or []
-    rows = [{**entry, "needed_for": ", ".join(str(_features[name].label) for name in entry.get("features") or [] if name in _features)}
-            for entry in entries]
-    return {"checked_at": cluster.permissions_checked_at, "missing": rows, "summary": summary(entries), "features": affected_features(entries)}
+    rows = [
+        {
+            **entry,
+            "needed_for": ", ".join(
+                str(_features[name].label) for name in entry.get("features") or [] if name in _features
+            ),
+        }
+        for entry in entries
+    ]
+    return {
+        "checked_at": cluster.permissions_checked_at,
+        "missing": rows,
+        "summary": summary(entries),
+        "features": affected_features(entries),
+    }
 
 
 # --- what the console itself needs ------------------------------------------------------------
@@ -147,10 +171,20 @@ def _impersonation_needs():
     return [Need("impersonate", "", "users"), Need("impersonate", "", "groups")]
 
 
-register("mirror", gettext_lazy("Resource mirror"),
-         gettext_lazy("The watcher cannot list and watch these kinds: resource pages, topology, search and live updates miss them."),
-         _mirror_needs)
-register("impersonation", gettext_lazy("Acting for tenant members"),
-         gettext_lazy("Tenant members' actions are sent to the cluster impersonated as them; without impersonation none of them work, "
-                      "so tenant namespaces and apps are refused on this cluster."),
-         _impersonation_needs)
+register(
+    "mirror",
+    gettext_lazy("Resource mirror"),
+    gettext_lazy(
+        "The watcher cannot list and watch these kinds: resource pages, topology, search and live updates miss them."
+    ),
+    _mirror_needs,
+)
+register(
+    "impersonation",
+    gettext_lazy("Acting for tenant members"),
+    gettext_lazy(
+        "Tenant members' actions are sent to the cluster impersonated as them; "
+        "without impersonation none of them work, so tenant namespaces and apps are refused on this cluster."
+    ),
+    _impersonation_needs,
+)

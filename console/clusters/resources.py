@@ -22,6 +22,8 @@ class CappedPaginator(Paginator):
     @property
     def capped(self):
         return self.count > COUNT_CAP
+
+
 SORTS = {
     "name": ("name", "namespace"),
     "-name": ("-name", "-namespace"),
@@ -37,7 +39,10 @@ def kind_counts(cluster):
     from django.db.models import Count
 
     return dict(
-        MirroredObject.objects.filter(cluster=cluster).values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
+        MirroredObject.objects.filter(cluster=cluster)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
     )
 
 
@@ -64,7 +69,9 @@ def owner_chain(obj, limit=10):
     """The controllers above an object, nearest first (Pod → ReplicaSet → Deployment)."""
     chain, current = [], obj
     while current.owner_uid and len(chain) < limit:
-        owner = MirroredObject.objects.filter(cluster_id=current.cluster_id, uid=current.owner_uid).defer("object").first()
+        owner = (
+            MirroredObject.objects.filter(cluster_id=current.cluster_id, uid=current.owner_uid).defer("object").first()
+        )
         if owner is None:
             break
         chain.append(owner)
@@ -73,14 +80,17 @@ def owner_chain(obj, limit=10):
 
 
 def children(obj):
-    return MirroredObject.objects.filter(cluster_id=obj.cluster_id, owner_uid=obj.uid).defer("object").order_by("kind", "name")
+    return (
+        MirroredObject.objects.filter(cluster_id=obj.cluster_id, owner_uid=obj.uid)
+        .defer("object")
+        .order_by("kind", "name")
+    )
 
 
 def events_for(obj, limit=50):
-    return (
-        MirroredObject.objects.filter(cluster_id=obj.cluster_id, kind="Event", namespace=obj.namespace, object__involvedObject__uid=obj.uid)
-        .order_by("-created_at")[:limit]
-    )
+    return MirroredObject.objects.filter(
+        cluster_id=obj.cluster_id, kind="Event", namespace=obj.namespace, object__involvedObject__uid=obj.uid
+    ).order_by("-created_at")[:limit]
 
 
 def as_yaml(obj):

@@ -63,7 +63,13 @@ def parse(selector):
                 parsed.append((op, key, values))
                 break
         else:
-            raise SelectorError(_("'%(term)s' is not a label selector term (key=value, key!=value, key in (a,b), key notin (a), key, !key)") % {"term": term})
+            raise SelectorError(
+                _(
+                    "'%(term)s' is not a label selector term "
+                    "(key=value, key!=value, key in (a,b), key notin (a), key, !key)"
+                )
+                % {"term": term}
+            )
     return parsed
 
 

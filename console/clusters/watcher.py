@@ -30,21 +30,16 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import F
 
-from console.clusters import crypto
-
-from console.live import fanout
-
+from console import crypto
+from console.clusters import mirror
+from console.clusters.mirror import kind_group, namespace_kind_group
+from console.clusters.models import Cluster, WatchCursor
 from console.kube.config import parse_kubeconfig
 from console.kube.connection import api_client
 from console.kube.errors import WatchExpired
 from console.kube.kinds import MIRRORED_KINDS
 from console.kube.watch import list_pages, watch_raw
-
-from console.clusters import mirror
-
-from console.live import realtime
-from console.clusters.mirror import kind_group, namespace_kind_group
-from console.clusters.models import Cluster, WatchCursor
+from console.live import fanout, realtime
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +128,9 @@ class Announcer(threading.Thread):
         fanout.COUNTS["ticks"] += len(groups)
 
         async def send_one(group):
-            html = f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
+            html = (
+                f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
+            )
             try:
                 await layer.group_send(group, {"type": "push.html", "html": html})
             except Exception as exc:  # best effort: the page shows the truth on next load
@@ -289,7 +286,11 @@ class ClusterWriter(threading.Thread):
                 close_old_connections()
                 if self.stopping.wait(backoff):
                     # Given up: the cursors did not move, so these events come again on the next start.
-                    log.warning("mirror writer of cluster %s stopped, a batch and %d queued items not applied", self.cluster_id, self.queue.qsize())
+                    log.warning(
+                        "mirror writer of cluster %s stopped, a batch and %d queued items not applied",
+                        self.cluster_id,
+                        self.queue.qsize(),
+                    )
                     self.gave_up = True
                     return None
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -321,7 +322,9 @@ class KindWatcher(threading.Thread):
                     break
                 log.warning("%s: %s; retrying in %.1fs", self.name, exc, backoff)
                 try:
-                    WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(last_error=str(exc)[:2000])
+                    WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(
+                        last_error=str(exc)[:2000]
+                    )
                 except DatabaseError as db_error:  # PostgreSQL is away too (a restart): keep watching regardless
                     log.warning("%s: the error is not kept on the cursor: %s", self.name, db_error)
                 self.stop_event.wait(backoff)
@@ -376,7 +379,9 @@ class KindWatcher(threading.Thread):
     def follow(self, api):
         """Read the watch stream; each event goes to the writer as a ready row."""
         kind, put, prepare = self.kind.kind, self.writer.put, mirror.prepare_event
-        for event_type, obj in watch_raw(api, self.kind, self.resource_version, WATCH_TIMEOUT_SECONDS, opened=self.opened):
+        for event_type, obj in watch_raw(
+            api, self.kind, self.resource_version, WATCH_TIMEOUT_SECONDS, opened=self.opened
+        ):
             if self.stop_event.is_set():
                 return
             key, row, version = prepare(self.cluster_id, event_type, obj)
@@ -431,7 +436,11 @@ class ClusterWatchers:
         deadline = time.monotonic() + timeout
         with self.lock:
             self.stopped = True
-            stops, threads, writers = list(self.cluster_stops.values()), list(self.threads.values()), list(self.writers.values())
+            stops, threads, writers = (
+                list(self.cluster_stops.values()),
+                list(self.threads.values()),
+                list(self.writers.values()),
+            )
         for stop in stops:
             stop.set()
         for thread in threads:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from kubernetes.client.rest import RESTResponse
 from urllib3 import HTTPHeaderDict
 
-from console.clusters import crypto
+from console import crypto
 from console.kube.config import parse_kubeconfig
 from console.kube.connection import INTERACTIVE_TIMEOUT, Query, Timeout, api_client
 from console.kube.errors import ApiRefused, ClusterError, refused, translate_errors
@@ -70,13 +70,17 @@ class ClusterAPI:
                 return None
             raise
 
-    def list(self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "",
-             limit: int = 0) -> Objects:
+    def list(
+        self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "", limit: int = 0
+    ) -> Objects:
         """The items (in every namespace without `namespace`); with `limit`, only the first page of that many
         (a bounded read for a page view)."""
         path = KINDS[kind].collection_path(namespace or None)
-        query = [(key, value) for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector))
-                 if value]
+        query = [
+            (key, value)
+            for key, value in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+            if value
+        ]
         if limit:
             query.append(("limit", str(int(limit))))
         return self._request("GET", path, query).get("items", [])
@@ -98,14 +102,18 @@ class ClusterAPI:
         path = info.subresource_path(name, namespace, subresource) if subresource else info.object_path(name, namespace)
         return self._request("PATCH", path, body=body, content_type="application/merge-patch+json")
 
-    def json_patch(self, kind: str, name: str, namespace: str, operations: Objects,
-                   dry_run: bool = False) -> Object:
+    def json_patch(self, kind: str, name: str, namespace: str, operations: Objects, dry_run: bool = False) -> Object:
         """RFC 6902 operations, applied atomically (a failed "test" refuses them all). Replacing
         a whole field (a pod template, as `kubectl rollout undo` does) also drops what other
         field managers set inside it, which server-side apply leaves in place."""
         query = [("dryRun", "All")] if dry_run else []
-        return self._request("PATCH", KINDS[kind].object_path(name, namespace), query, body=operations,
-                             content_type="application/json-patch+json")
+        return self._request(
+            "PATCH",
+            KINDS[kind].object_path(name, namespace),
+            query,
+            body=operations,
+            content_type="application/json-patch+json",
+        )
 
     def scale(self, kind: str, name: str, namespace: str, replicas: int) -> Object:
         return self.patch(kind, name, namespace, {"spec": {"replicas": int(replicas)}}, subresource="scale")
@@ -129,8 +137,9 @@ class ClusterAPI:
         path = KINDS["Pod"].subresource_path(name, namespace, "log")
         return translate_errors(lambda: self._open("GET", path, query).read().decode(errors="replace"))
 
-    def follow_pod_log(self, name: str, namespace: str, container: str = "",
-                       tail_lines: int = 200) -> urllib3.BaseHTTPResponse:
+    def follow_pod_log(
+        self, name: str, namespace: str, container: str = "", tail_lines: int = 200
+    ) -> urllib3.BaseHTTPResponse:
         """Follow a pod's log (`follow=true`): the open urllib3 response, sending lines as the
         container writes them. Read it with read1(); response.shutdown() ends a blocked read.
         There is no read timeout: a quiet container may say nothing for a long time."""
@@ -139,12 +148,18 @@ class ClusterAPI:
         timeout = (INTERACTIVE_TIMEOUT[0], None)
         return translate_errors(lambda: self._open("GET", path, query, timeout=timeout).response)
 
-    def exec(self, name: str, namespace: str, container: str, command: Sequence[str], tty: bool = True,
-             stdin: bool = True) -> ExecStream:
+    def exec(
+        self, name: str, namespace: str, container: str, command: Sequence[str], tty: bool = True, stdin: bool = True
+    ) -> ExecStream:
         """Start `command` in a container (pods/exec over websocket, as kubectl does): an
         ExecStream to write its stdin and read its output and exit status."""
-        query = [("container", container), ("stdout", "true"), ("stderr", "false" if tty else "true"),
-                 ("stdin", "true" if stdin else "false"), ("tty", "true" if tty else "false")]
+        query = [
+            ("container", container),
+            ("stdout", "true"),
+            ("stderr", "false" if tty else "true"),
+            ("stdin", "true" if stdin else "false"),
+            ("tty", "true" if tty else "false"),
+        ]
         query += [("command", c) for c in command]
         path = KINDS["Pod"].subresource_path(name, namespace, "exec")
         try:
@@ -159,10 +174,18 @@ class ClusterAPI:
     def access_review(self, verb: str, group: str, resource: str, subresource: str = "", namespace: str = "") -> bool:
         """Whether this identity may do `verb` (SelfSubjectAccessReview, `kubectl auth can-i`);
         namespace "" means in every namespace."""
-        attributes = {"verb": verb, "group": group, "resource": resource, "subresource": subresource,
-                      "namespace": namespace}
-        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                  "spec": {"resourceAttributes": attributes}}
+        attributes = {
+            "verb": verb,
+            "group": group,
+            "resource": resource,
+            "subresource": subresource,
+            "namespace": namespace,
+        }
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
         answer = self._request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
         return bool((answer.get("status") or {}).get("allowed"))
 
@@ -176,8 +199,11 @@ class ClusterAPI:
         """The kind of an object the console is to send, which must be one it knows at that apiVersion."""
         kind = KINDS.get(obj.get("kind", ""))
         if kind is None or kind.api_version != obj.get("apiVersion"):
-            raise ApiRefused(400, "BadRequest", _("the console does not handle %(kind)s")
-                             % {"kind": f"{obj.get('apiVersion')}/{obj.get('kind')}"})
+            raise ApiRefused(
+                400,
+                "BadRequest",
+                _("the console does not handle %(kind)s") % {"kind": f"{obj.get('apiVersion')}/{obj.get('kind')}"},
+            )
         return kind
 
     # --- transport
@@ -193,24 +219,32 @@ class ClusterAPI:
             return []
         return [("Impersonate-User", self.identity.user)] + [("Impersonate-Group", g) for g in self.identity.groups]
 
-    def _request(self, method: str, path: str, query: Query | None = None, body: object = None,
-                 content_type: str = "application/json") -> Object:
-        """JSON in, JSON out. Transport failures and 401 become ClusterError; every other
-        refusal (403 from RBAC or quota included) is an ApiRefused in the cluster's own words."""
+    def _request(self, method: str, path: str, query: Query | None = None, **options: Any) -> Object:
+        """JSON in, JSON out (`options`: _open's body and content_type). Transport failures and
+        401 become ClusterError; every other refusal (403 from RBAC or quota included) is an
+        ApiRefused in the cluster's own words."""
 
         def call():
-            data = self._open(method, path, query, body, content_type, accept="application/json").read()
+            data = self._open(method, path, query, accept="application/json", **options).read()
             return json.loads(data) if data else {}
 
         return translate_errors(call)
 
-    def _open(self, method: str, path: str, query: Query | None = None, body: object = None,
-              content_type: str = "application/json", timeout: Timeout | None = None,
-              accept: str | None = None) -> RESTResponse:
+    def _open(
+        self,
+        method: str,
+        path: str,
+        query: Query | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+        timeout: Timeout | None = None,
+        accept: str | None = None,
+    ) -> RESTResponse:
         """Send a request as `self.identity`; the response, not read yet. Without a timeout,
         connection.request_timeout()'s (short for page views)."""
-        method_, url, headers, _body, _post = self.api.param_serialize(method, path, query_params=query or [],
-                                                                       auth_settings=["BearerToken"])
+        method_, url, headers, _body, _post = self.api.param_serialize(
+            method, path, query_params=query or [], auth_settings=["BearerToken"]
+        )
         headers = HTTPHeaderDict(headers)
         if accept:
             headers["Accept"] = accept

@@ -29,19 +29,23 @@ BASE64_FIELDS = {"certificate-authority-data", "client-certificate-data", "clien
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.:-]{0,252})")
 
 _USE_INLINE = _("paste a token or client-certificate-data and client-key-data instead.")
-_IMPERSONATION = _("%(field)s asks the API server for impersonation; give the credentials of that account itself "
-                   "instead.")
+_IMPERSONATION = _(
+    "%(field)s asks the API server for impersonation; give the credentials of that account itself instead."
+)
 # Fields the client library would act on, and what to write instead.
 REFUSED_FIELDS = {
     "exec": _("%(field)s runs a program on the console server; %(instead)s"),
     "auth-provider": _("%(field)s runs a program or calls an identity provider from the console server; %(instead)s"),
     "tokenFile": _("%(field)s names a file on the console server; paste the token itself as token instead."),
-    "client-certificate": _("%(field)s names a file on the console server; paste the certificate as "
-                            "client-certificate-data (base64) instead."),
-    "client-key": _("%(field)s names a file on the console server; paste the key as client-key-data (base64) "
-                    "instead."),
-    "certificate-authority": _("%(field)s names a file on the console server; paste the CA certificate as "
-                               "certificate-authority-data (base64) instead."),
+    "client-certificate": _(
+        "%(field)s names a file on the console server; paste the certificate as "
+        "client-certificate-data (base64) instead."
+    ),
+    "client-key": _("%(field)s names a file on the console server; paste the key as client-key-data (base64) instead."),
+    "certificate-authority": _(
+        "%(field)s names a file on the console server; paste the CA certificate as "
+        "certificate-authority-data (base64) instead."
+    ),
     "proxy-url": _("%(field)s is not supported: the console connects to the API server directly; remove it."),
     "as": _IMPERSONATION,
     "as-uid": _IMPERSONATION,
@@ -66,8 +70,11 @@ def parse_kubeconfig(text: str) -> Kubeconfig:
     for key in ("clusters", "users", "contexts"):
         for item in data[key]:
             if not isinstance(item, dict) or not item.get("name") or not isinstance(item.get(key[:-1]), dict):
-                raise ClusterError("malformed", _("every entry of '%(key)s' needs a name and a '%(item)s' mapping")
-                                   % {"key": key, "item": key[:-1]})
+                raise ClusterError(
+                    "malformed",
+                    _("every entry of '%(key)s' needs a name and a '%(item)s' mapping")
+                    % {"key": key, "item": key[:-1]},
+                )
     check_fields(data)
     return data
 
@@ -100,8 +107,9 @@ def _check_value(where: str, name: str, value: object) -> None:
         except (binascii.Error, ValueError):
             raise ClusterError("malformed", _("%(field)s is not base64") % {"field": where}) from None
         if b"-----BEGIN " not in pem:  # else the TLS library fails later with a less helpful error
-            raise ClusterError("malformed", _("%(field)s is not base64 of a PEM block (-----BEGIN ...)")
-                               % {"field": where})
+            raise ClusterError(
+                "malformed", _("%(field)s is not base64 of a PEM block (-----BEGIN ...)") % {"field": where}
+            )
     elif name == "tls-server-name" and not HOST_NAME.fullmatch(value):
         raise ClusterError("malformed", _("%(field)s must be a host name") % {"field": where})
     elif any(char in value for char in "\r\n\0"):  # would end up in an HTTP header
@@ -129,8 +137,10 @@ def cluster_of(data: Kubeconfig, context: str) -> dict:
         raise ClusterError("unknown_context", repr(context))
     cluster = _named(data["clusters"], ctx.get("cluster"), "cluster")
     if cluster is None or not cluster.get("server"):
-        raise ClusterError("malformed", _("context %(context)s points to no cluster with a server address")
-                           % {"context": repr(context)})
+        raise ClusterError(
+            "malformed",
+            _("context %(context)s points to no cluster with a server address") % {"context": repr(context)},
+        )
     return cluster
 
 
@@ -143,12 +153,18 @@ def server_of(data: Kubeconfig, context: str) -> str:
     except ValueError:
         raise ClusterError("malformed", _("the server address %(server)s is not a URL") % {"server": server}) from None
     if url.scheme.lower() == "http":
-        raise ClusterError("unsafe", _("the server address %(server)s uses http://; the console talks to API servers "
-                                       "over https:// only, so that credentials never travel in clear text.")
-                           % {"server": server})
+        raise ClusterError(
+            "unsafe",
+            _(
+                "the server address %(server)s uses http://; the console talks to API servers "
+                "over https:// only, so that credentials never travel in clear text."
+            )
+            % {"server": server},
+        )
     if url.scheme.lower() != "https" or not url.hostname:
-        raise ClusterError("malformed", _("the server address %(server)s must look like https://host:port")
-                           % {"server": server})
+        raise ClusterError(
+            "malformed", _("the server address %(server)s must look like https://host:port") % {"server": server}
+        )
     if url.username or url.password:
         raise ClusterError("unsafe", _("the server address must not hold a user name or password; use token instead."))
     return server

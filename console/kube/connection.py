@@ -42,8 +42,9 @@ def request_timeout() -> Timeout:
 # --- where the console may connect ------------------------------------------------------
 
 # Link-local (cloud metadata services live there) and "this host" addresses, whatever the operator allows.
-ALWAYS_REFUSED_NETWORKS = [ipaddress.ip_network(net)
-                           for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8", "::/128")]
+ALWAYS_REFUSED_NETWORKS = [
+    ipaddress.ip_network(net) for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8", "::/128")
+]
 
 
 def address_refusal(address: str) -> str | None:
@@ -52,12 +53,14 @@ def address_refusal(address: str) -> str | None:
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     if any(ip in net for net in ALWAYS_REFUSED_NETWORKS):
-        return (_("%(address)s is a link-local or cloud metadata address, which the console never connects to.")
-                % {"address": ip})
+        return _("%(address)s is a link-local or cloud metadata address, which the console never connects to.") % {
+            "address": ip
+        }
     allowed = [ipaddress.ip_network(net, strict=False) for net in settings.CLUSTER_API_ALLOWED_NETWORKS]
     if allowed and not any(ip in net for net in allowed):
-        return (_("%(address)s is outside the networks the operator allows (CLUSTER_API_ALLOWED_NETWORKS).")
-                % {"address": ip})
+        return _("%(address)s is outside the networks the operator allows (CLUSTER_API_ALLOWED_NETWORKS).") % {
+            "address": ip
+        }
     return None
 
 
@@ -107,13 +110,15 @@ _CHECKED_POOLS = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
 
 # --- the client -------------------------------------------------------------------------
 
+
 class _Retry(Retry):
     """One more try after a refused or dropped connection, none after a timeout: a server
     that did not answer in time would only make the caller wait as long again."""
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        if (isinstance(error, urllib3.exceptions.TimeoutError)
-                and not isinstance(error, urllib3.exceptions.NewConnectionError)):
+        if isinstance(error, urllib3.exceptions.TimeoutError) and not isinstance(
+            error, urllib3.exceptions.NewConnectionError
+        ):
             raise error
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
@@ -130,8 +135,9 @@ class _ClusterClient(client.ApiClient):
         if _stalled_until.get(server, 0) > time.monotonic():
             raise ClusterError("unreachable", "circuit open", message=NOT_ANSWERING)
         try:
-            return super().call_api(method, url, header_params, body, post_params,
-                                    _request_timeout or request_timeout())
+            return super().call_api(
+                method, url, header_params, body, post_params, _request_timeout or request_timeout()
+            )
         except urllib3.exceptions.ReadTimeoutError:
             _stalled_until[server] = time.monotonic() + CIRCUIT_SECONDS
             raise
@@ -142,8 +148,9 @@ def api_client(data: Kubeconfig, context: str) -> client.ApiClient:
     server_of(data, context)  # https only, before anything is built
     configuration = client.Configuration()
     try:
-        load_kube_config_from_dict(client_config(data, context), context="console",
-                                   client_configuration=configuration, persist_config=False)
+        load_kube_config_from_dict(
+            client_config(data, context), context="console", client_configuration=configuration, persist_config=False
+        )
     except (ConfigException, ValueError) as exc:
         raise ClusterError("malformed", exc) from None
     # No proxy, not even HTTPS_PROXY from the environment: the console dials the checked
@@ -161,8 +168,9 @@ def raw_get(api: client.ApiClient, path: str, query: Query, timeout: Timeout | N
     redirect (not followed) is an error too."""
 
     def call():
-        method, url, headers, _body, _post = api.param_serialize("GET", path, query_params=query,
-                                                                 auth_settings=["BearerToken"])
+        method, url, headers, _body, _post = api.param_serialize(
+            "GET", path, query_params=query, auth_settings=["BearerToken"]
+        )
         response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
         if response.status >= 300:
             response.read()

@@ -44,40 +44,43 @@ _CORE, _APPS, _BATCH, _NETWORKING = "", "apps", "batch", "networking.k8s.io"
 _RBAC = "rbac.authorization.k8s.io"
 
 # Mirrored kinds first, in the order the resource pages list them.
-KINDS: dict[str, Kind] = {k.kind: k for k in [
-    Kind("Namespace", _CORE, "v1", "namespaces", namespaced=False, mirrored=True),
-    Kind("Node", _CORE, "v1", "nodes", namespaced=False, mirrored=True),
-    Kind("Pod", _CORE, "v1", "pods", mirrored=True),
-    Kind("Service", _CORE, "v1", "services", mirrored=True),
-    Kind("Endpoints", _CORE, "v1", "endpoints", mirrored=True),
-    Kind("Event", _CORE, "v1", "events", mirrored=True),
-    Kind("ConfigMap", _CORE, "v1", "configmaps", mirrored=True),
-    Kind("PersistentVolumeClaim", _CORE, "v1", "persistentvolumeclaims", mirrored=True),
-    Kind("PersistentVolume", _CORE, "v1", "persistentvolumes", namespaced=False, mirrored=True),
-    Kind("ResourceQuota", _CORE, "v1", "resourcequotas", mirrored=True),
-    Kind("Deployment", _APPS, "v1", "deployments", mirrored=True),
-    Kind("ReplicaSet", _APPS, "v1", "replicasets", mirrored=True),
-    Kind("StatefulSet", _APPS, "v1", "statefulsets", mirrored=True),
-    Kind("DaemonSet", _APPS, "v1", "daemonsets", mirrored=True),
-    Kind("Job", _BATCH, "v1", "jobs", mirrored=True),
-    Kind("CronJob", _BATCH, "v1", "cronjobs", mirrored=True),
-    Kind("Ingress", _NETWORKING, "v1", "ingresses", mirrored=True),
-    Kind("NetworkPolicy", _NETWORKING, "v1", "networkpolicies", mirrored=True),
-    Kind("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", mirrored=True),
-    # Not mirrored: read or written only by the operations that need them (and Secret data
-    # must not be copied into the console's database).
-    Kind("LimitRange", _CORE, "v1", "limitranges"),
-    Kind("Secret", _CORE, "v1", "secrets"),
-    Kind("ServiceAccount", _CORE, "v1", "serviceaccounts"),
-    Kind("Role", _RBAC, "v1", "roles"),
-    Kind("RoleBinding", _RBAC, "v1", "rolebindings"),
-    Kind("ClusterRole", _RBAC, "v1", "clusterroles", namespaced=False),
-    Kind("ClusterRoleBinding", _RBAC, "v1", "clusterrolebindings", namespaced=False),
-    Kind("GlobalNetworkPolicy", "crd.projectcalico.org", "v1", "globalnetworkpolicies", namespaced=False),
-    Kind("StorageClass", "storage.k8s.io", "v1", "storageclasses", namespaced=False),
-    Kind("IngressClass", _NETWORKING, "v1", "ingressclasses", namespaced=False),
-    Kind("ControllerRevision", _APPS, "v1", "controllerrevisions"),
-]}
+KINDS: dict[str, Kind] = {
+    k.kind: k
+    for k in [
+        Kind("Namespace", _CORE, "v1", "namespaces", namespaced=False, mirrored=True),
+        Kind("Node", _CORE, "v1", "nodes", namespaced=False, mirrored=True),
+        Kind("Pod", _CORE, "v1", "pods", mirrored=True),
+        Kind("Service", _CORE, "v1", "services", mirrored=True),
+        Kind("Endpoints", _CORE, "v1", "endpoints", mirrored=True),
+        Kind("Event", _CORE, "v1", "events", mirrored=True),
+        Kind("ConfigMap", _CORE, "v1", "configmaps", mirrored=True),
+        Kind("PersistentVolumeClaim", _CORE, "v1", "persistentvolumeclaims", mirrored=True),
+        Kind("PersistentVolume", _CORE, "v1", "persistentvolumes", namespaced=False, mirrored=True),
+        Kind("ResourceQuota", _CORE, "v1", "resourcequotas", mirrored=True),
+        Kind("Deployment", _APPS, "v1", "deployments", mirrored=True),
+        Kind("ReplicaSet", _APPS, "v1", "replicasets", mirrored=True),
+        Kind("StatefulSet", _APPS, "v1", "statefulsets", mirrored=True),
+        Kind("DaemonSet", _APPS, "v1", "daemonsets", mirrored=True),
+        Kind("Job", _BATCH, "v1", "jobs", mirrored=True),
+        Kind("CronJob", _BATCH, "v1", "cronjobs", mirrored=True),
+        Kind("Ingress", _NETWORKING, "v1", "ingresses", mirrored=True),
+        Kind("NetworkPolicy", _NETWORKING, "v1", "networkpolicies", mirrored=True),
+        Kind("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", mirrored=True),
+        # Not mirrored: read or written only by the operations that need them (and Secret data
+        # must not be copied into the console's database).
+        Kind("LimitRange", _CORE, "v1", "limitranges"),
+        Kind("Secret", _CORE, "v1", "secrets"),
+        Kind("ServiceAccount", _CORE, "v1", "serviceaccounts"),
+        Kind("Role", _RBAC, "v1", "roles"),
+        Kind("RoleBinding", _RBAC, "v1", "rolebindings"),
+        Kind("ClusterRole", _RBAC, "v1", "clusterroles", namespaced=False),
+        Kind("ClusterRoleBinding", _RBAC, "v1", "clusterrolebindings", namespaced=False),
+        Kind("GlobalNetworkPolicy", "crd.projectcalico.org", "v1", "globalnetworkpolicies", namespaced=False),
+        Kind("StorageClass", "storage.k8s.io", "v1", "storageclasses", namespaced=False),
+        Kind("IngressClass", _NETWORKING, "v1", "ingressclasses", namespaced=False),
+        Kind("ControllerRevision", _APPS, "v1", "controllerrevisions"),
+    ]
+}
 
 MIRRORED_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS.values() if k.mirrored)
 

@@ -19,15 +19,21 @@ class StreamRefused(Exception):
         self.status, self.body = status, body
 
 
-def open_websocket(api: client.ApiClient, path: str, query: Query, protocols: Iterable[str],
-                   headers: Iterable[tuple[str, str]] = (), timeout: float = INTERACTIVE_TIMEOUT[1]
-                   ) -> websocket.WebSocket:
+def open_websocket(
+    api: client.ApiClient,
+    path: str,
+    query: Query,
+    protocols: Iterable[str],
+    headers: Iterable[tuple[str, str]] = (),
+    timeout: float = INTERACTIVE_TIMEOUT[1],
+) -> websocket.WebSocket:
     """A websocket to the API server, dialled like every other connection of this client: the
     checked address, the kubeconfig's CA, client certificate and token, no proxy. Returns a
     connected websocket-client WebSocket (blocking, no read timeout); raises StreamRefused
     when the upgrade is answered with an error, ClusterError when the server is not reached."""
-    _method, url, auth_headers, _body, _post = api.param_serialize("GET", path, query_params=query,
-                                                                   auth_settings=["BearerToken"])
+    _method, url, auth_headers, _body, _post = api.param_serialize(
+        "GET", path, query_params=query, auth_settings=["BearerToken"]
+    )
     # urllib3's pool for the server holds the TLS settings; its connection class checks the address
     pool = api.rest_client.pool_manager.connection_from_url(url)
     connection = pool._new_conn()
@@ -39,10 +45,16 @@ def open_websocket(api: client.ApiClient, path: str, query: Query, protocols: It
     lines = [f"{name}: {value}" for name, value in auth_headers.items() if name.lower() == "authorization"]
     lines += [f"{name}: {value}" for name, value in headers]
     ws = websocket.WebSocket(skip_utf8_validation=True)
-    ws_url = "wss" + url[len("https"):] if url.startswith("https") else "ws" + url[len("http"):]
+    ws_url = "wss" + url[len("https") :] if url.startswith("https") else "ws" + url[len("http") :]
     try:
-        ws.connect(ws_url, socket=connection.sock, header=lines, subprotocols=list(protocols), suppress_origin=True,
-                   timeout=timeout)
+        ws.connect(
+            ws_url,
+            socket=connection.sock,
+            header=lines,
+            subprotocols=list(protocols),
+            suppress_origin=True,
+            timeout=timeout,
+        )
     except websocket.WebSocketBadStatusException as exc:
         connection.close()
         raise StreamRefused(exc.status_code, exc.resp_body or b"") from None

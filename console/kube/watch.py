@@ -27,8 +27,13 @@ def list_pages(api: client.ApiClient, kind: Kind, page_size: int = 500) -> Itera
             return
 
 
-def watch_raw(api: client.ApiClient, kind: Kind, resource_version: str, timeout_seconds: int = 300,
-              opened: Callable[[urllib3.BaseHTTPResponse], object] | None = None) -> Iterator[tuple[str, dict]]:
+def watch_raw(
+    api: client.ApiClient,
+    kind: Kind,
+    resource_version: str,
+    timeout_seconds: int = 300,
+    opened: Callable[[urllib3.BaseHTTPResponse], object] | None = None,
+) -> Iterator[tuple[str, dict]]:
     """Yield (type, object) from a watch; raises WatchExpired on 410. `opened(response)` is
     called with the open stream, so that another thread can cut it (response.shutdown())."""
     query = [("watch", "1"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(timeout_seconds))]

@@ -6,7 +6,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from console import documents
-
 from console.live import realtime
 
 MAX_MESSAGE_BYTES = 4096
@@ -44,9 +43,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 raise ValueError(_("Messages must be JSON objects."))
             group = message.get("subscribe")
             if not isinstance(group, str):
-                raise ValueError(_("Unknown message: expected {\"subscribe\": \"<group>\"}."))
+                raise ValueError(_('Unknown message: expected {"subscribe": "<group>"}.'))
         except (ValueError, TypeError) as exc:
-            await self._error(_("Messages must be valid JSON.") if isinstance(exc, documents.DocumentError) else str(exc))
+            await self._error(
+                _("Messages must be valid JSON.") if isinstance(exc, documents.DocumentError) else str(exc)
+            )
             return
         allowed = await database_sync_to_async(realtime.may_subscribe)(self.user, group)
         if not allowed:

@@ -183,8 +183,12 @@ class FanoutChannelLayer(BaseChannelLayer):
         # BlockingConnectionPool: a burst waits for a connection rather than failing with
         # MaxConnectionsError or opening more; the pub/sub connection is one of them.
         pool = aioredis.BlockingConnectionPool.from_url(
-            self.url, max_connections=self.max_connections, timeout=10, socket_connect_timeout=5,
-            socket_timeout=30, health_check_interval=30,
+            self.url,
+            max_connections=self.max_connections,
+            timeout=10,
+            socket_connect_timeout=5,
+            socket_timeout=30,
+            health_check_interval=30,
         )
         self._redis = aioredis.Redis(connection_pool=pool)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -238,7 +242,11 @@ class FanoutChannelLayer(BaseChannelLayer):
                 raise
             except Exception as exc:  # Redis away: redis-py reconnects and subscribes again on the next read
                 lost = True
-                log.warning("live fan-out: %s; retrying in %.1fs (pushes meanwhile are lost, pages resync on the next tick)", exc, backoff)
+                log.warning(
+                    "live fan-out: %s; retrying in %.1fs (pushes meanwhile are lost, pages resync on the next tick)",
+                    exc,
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10)
 
@@ -260,8 +268,12 @@ class FanoutChannelLayer(BaseChannelLayer):
             now = time.monotonic()
             dropped = COUNTS["dropped"]
             if dropped > warned_dropped and now - warned_at >= WARN_SECONDS:
-                log.warning("live delivery: %d messages dropped from full socket mailboxes since the last warning "
-                            "(%s in all; the newest always kept)", dropped - warned_dropped, dict(COUNTS))
+                log.warning(
+                    "live delivery: %d messages dropped from full socket mailboxes since the last warning "
+                    "(%s in all; the newest always kept)",
+                    dropped - warned_dropped,
+                    dict(COUNTS),
+                )
                 warned_at, warned_dropped = now, dropped
             with self.lock:
                 stats = dict(COUNTS, groups=len(self.groups), sockets=len(self.mailboxes), at=time.time())

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('console', '0002_operation_log_append_only'),
+        ("console", "0002_operation_log_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='language',
-            field=models.CharField(blank=True, max_length=16, verbose_name='language'),
+            model_name="user",
+            name="language",
+            field=models.CharField(blank=True, max_length=16, verbose_name="language"),
         ),
     ]

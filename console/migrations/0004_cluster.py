@@ -6,33 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('console', '0003_user_language'),
+        ("console", "0003_user_language"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=63, unique=True, verbose_name='name')),
-                ('region', models.CharField(blank=True, max_length=63, verbose_name='region')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('server', models.CharField(max_length=500, verbose_name='API server')),
-                ('context', models.CharField(max_length=253, verbose_name='context')),
-                ('kubeconfig_encrypted', models.TextField()),
-                ('version', models.CharField(blank=True, max_length=64, verbose_name='version')),
-                ('status', models.CharField(choices=[('ready', 'Ready'), ('degraded', 'Degraded'), ('unreachable', 'Unreachable')], default='ready', max_length=16)),
-                ('status_message', models.TextField(blank=True)),
-                ('nodes', models.JSONField(blank=True, default=list)),
-                ('health', models.JSONField(blank=True, default=list)),
-                ('last_sync_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=63, unique=True, verbose_name="name")),
+                ("region", models.CharField(blank=True, max_length=63, verbose_name="region")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("server", models.CharField(max_length=500, verbose_name="API server")),
+                ("context", models.CharField(max_length=253, verbose_name="context")),
+                ("kubeconfig_encrypted", models.TextField()),
+                ("version", models.CharField(blank=True, max_length=64, verbose_name="version")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ready", "Ready"), ("degraded", "Degraded"), ("unreachable", "Unreachable")],
+                        default="ready",
+                        max_length=16,
+                    ),
+                ),
+                ("status_message", models.TextField(blank=True)),
+                ("nodes", models.JSONField(blank=True, default=list)),
+                ("health", models.JSONField(blank=True, default=list)),
+                ("last_sync_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

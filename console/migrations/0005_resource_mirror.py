@@ -5,52 +5,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('console', '0004_cluster'),
+        ("console", "0004_cluster"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MirroredObject',
+            name="MirroredObject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=63)),
-                ('api_version', models.CharField(max_length=100)),
-                ('namespace', models.CharField(blank=True, max_length=253)),
-                ('name', models.CharField(max_length=253)),
-                ('uid', models.CharField(max_length=64)),
-                ('resource_version', models.CharField(max_length=32)),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('phase', models.CharField(blank=True, max_length=32)),
-                ('owner_uid', models.CharField(blank=True, max_length=64)),
-                ('owner_kind', models.CharField(blank=True, max_length=63)),
-                ('owner_name', models.CharField(blank=True, max_length=253)),
-                ('node_name', models.CharField(blank=True, max_length=253)),
-                ('created_at', models.DateTimeField(blank=True, null=True)),
-                ('object', models.JSONField()),
-                ('synced_at', models.DateTimeField(auto_now=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mirrored_objects', to='console.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=63)),
+                ("api_version", models.CharField(max_length=100)),
+                ("namespace", models.CharField(blank=True, max_length=253)),
+                ("name", models.CharField(max_length=253)),
+                ("uid", models.CharField(max_length=64)),
+                ("resource_version", models.CharField(max_length=32)),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("phase", models.CharField(blank=True, max_length=32)),
+                ("owner_uid", models.CharField(blank=True, max_length=64)),
+                ("owner_kind", models.CharField(blank=True, max_length=63)),
+                ("owner_name", models.CharField(blank=True, max_length=253)),
+                ("node_name", models.CharField(blank=True, max_length=253)),
+                ("created_at", models.DateTimeField(blank=True, null=True)),
+                ("object", models.JSONField()),
+                ("synced_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mirrored_objects",
+                        to="console.cluster",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['cluster', 'kind', 'name', 'namespace'], name='mirror_kind_name'), models.Index(fields=['cluster', 'kind', 'phase', 'name', 'namespace'], name='mirror_kind_phase'), models.Index(fields=['cluster', 'owner_uid'], name='mirror_owner'), models.Index(fields=['cluster', 'uid'], name='mirror_uid')],
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'kind', 'namespace', 'name'), name='mirror_unique_object')],
+                "indexes": [
+                    models.Index(fields=["cluster", "kind", "name", "namespace"], name="mirror_kind_name"),
+                    models.Index(fields=["cluster", "kind", "phase", "name", "namespace"], name="mirror_kind_phase"),
+                    models.Index(fields=["cluster", "owner_uid"], name="mirror_owner"),
+                    models.Index(fields=["cluster", "uid"], name="mirror_uid"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cluster", "kind", "namespace", "name"), name="mirror_unique_object"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WatchCursor',
+            name="WatchCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=63)),
-                ('resource_version', models.CharField(blank=True, max_length=32)),
-                ('listed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('relists', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cursors', to='console.cluster')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=63)),
+                ("resource_version", models.CharField(blank=True, max_length=32)),
+                ("listed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                ("relists", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="cursors", to="console.cluster"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('cluster', 'kind'), name='cursor_unique_kind')],
+                "constraints": [models.UniqueConstraint(fields=("cluster", "kind"), name="cursor_unique_kind")],
             },
         ),
     ]

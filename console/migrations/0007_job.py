@@ -6,35 +6,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('console', '0006_mirror_search_indexes'),
+        ("console", "0006_mirror_search_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=64, verbose_name='operation')),
-                ('status', models.CharField(choices=[('pending', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], db_index=True, default='pending', max_length=16, verbose_name='status')),
-                ('tenant_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('tenant_name', models.CharField(blank=True, max_length=100)),
-                ('cluster', models.CharField(blank=True, max_length=100)),
-                ('namespace', models.CharField(blank=True, max_length=253)),
-                ('target_kind', models.CharField(blank=True, max_length=100)),
-                ('target_name', models.CharField(blank=True, max_length=253)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('steps', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=64, verbose_name="operation")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("tenant_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("tenant_name", models.CharField(blank=True, max_length=100)),
+                ("cluster", models.CharField(blank=True, max_length=100)),
+                ("namespace", models.CharField(blank=True, max_length=253)),
+                ("target_kind", models.CharField(blank=True, max_length=100)),
+                ("target_name", models.CharField(blank=True, max_length=253)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("steps", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]

@@ -4,30 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('console', '0007_job'),
+        ("console", "0007_job"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='cancel_requested',
+            model_name="job",
+            name="cancel_requested",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='job',
-            name='heartbeat_at',
+            model_name="job",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='job',
-            name='owner',
+            model_name="job",
+            name="owner",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AlterField(
-            model_name='job',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=16, verbose_name='status'),
+            model_name="job",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                db_index=True,
+                default="pending",
+                max_length=16,
+                verbose_name="status",
+            ),
         ),
     ]

@@ -1,4 +1,4 @@
-"""Notify users, roles or tenants; mark read. New notifications are pushed live.
+"""Notify users, roles or tenants. New notifications are pushed live.
 
 Titles and bodies are console.texts Texts (a message id and its parameters), so each user
 reads them in their own language; plain text (an operator's notice, the cluster's own
@@ -9,15 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from console.accounts import roles
-from console.choices import NotificationLevel, PlatformRole
+from console.choices import NotificationLevel
 from console.live import realtime
 from console.notifications.models import Notification
-from console.oplog import oplog
 from console.texts import Joined, Stored, Text
 
 
@@ -75,51 +71,3 @@ def list_group(user_id):
 
 
 realtime.register_group("notifications", lambda user, ident: ident == str(user.pk))
-
-
-# --- actions users take -------------------------------------------------------------
-
-
-def mark_read(notification_id, *, acting_user):
-    with oplog.recorded(
-        acting_user, "notification.mark_read", target={"kind": "Notification", "name": notification_id}
-    ):
-        notification = Notification.objects.select_for_update().filter(pk=notification_id, user=acting_user).first()
-        if notification is None:
-            raise ValueError(_("No such notification."))
-        if notification.read_at is None:
-            notification.read_at = timezone.now()
-            notification.save(update_fields=["read_at"])
-    return notification
-
-
-def mark_all_read(*, acting_user):
-    with oplog.recorded(acting_user, "notification.mark_all_read", target={"kind": "Notification"}) as outcome:
-        count = Notification.objects.filter(user=acting_user, read_at__isnull=True).update(read_at=timezone.now())
-        outcome.payload = {"marked": count}
-    return count
-
-
-NOTICE_AUDIENCES = {
-    "all": None,
-    PlatformRole.OPERATOR.value: PlatformRole.OPERATOR,
-    PlatformRole.AUDITOR.value: PlatformRole.AUDITOR,
-}
-
-
-def send_notice(*, acting_user, audience, title, body, level):
-    """An operator's notice (maintenance window, incident) to everybody or to one role."""
-    if not roles.can_send_notice(acting_user):
-        raise PermissionError(_("Only operators send notices."))
-    if audience not in NOTICE_AUDIENCES:
-        raise ValidationError(_("Unknown audience."))
-    payload = {"audience": audience, "title": title, "body": body, "level": level}
-    with oplog.recorded(
-        acting_user, "notification.send_notice", target={"kind": "Notice", "name": title[:100]}, payload=payload
-    ) as outcome:
-        users = get_user_model().objects.filter(is_active=True)
-        if NOTICE_AUDIENCES[audience] is not None:
-            users = users.filter(platform_role=NOTICE_AUDIENCES[audience])
-        created = notify_users(list(users), title, body=body, level=level)
-        outcome.after = {"recipients": len(created)}
-    return created

@@ -92,7 +92,9 @@ def _newest_in_tail():
     try:
         with _path().open("rb") as file:
             start = file.seek(max(file.seek(0, os.SEEK_END) - TAIL_BYTES, 0))
-            lines = file.read().decode("utf-8", errors="replace").splitlines()[1 if start else 0:]  # a line started before is cut
+            lines = (
+                file.read().decode("utf-8", errors="replace").splitlines()[1 if start else 0 :]
+            )  # a line started before is cut
     except FileNotFoundError:
         return None
     valid = [checkpoint for checkpoint, ok in map(_parse, lines) if ok]
@@ -109,7 +111,9 @@ def write_checkpoint(entry_id, entry_hash):
         newer = OperationLogEntry.objects.filter(id__lte=entry_id)
         count = (base.count + newer.filter(id__gt=base.id).count()) if base else newer.count()
         checkpoint = Checkpoint(entry_id, count, entry_hash, timezone.now().isoformat())
-        line = json.dumps({**checkpoint.__dict__, "sig": _signature(checkpoint, settings.SECRET_KEY)}, separators=(",", ":"))
+        line = json.dumps(
+            {**checkpoint.__dict__, "sig": _signature(checkpoint, settings.SECRET_KEY)}, separators=(",", ":")
+        )
         path = _path()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -130,9 +134,23 @@ def compare(anchor, found, hash_at_head):
     head = anchor.head
     if head is not None:
         if hash_at_head is None or found < head.count:
-            return head.id, gettext_noop("entries recorded up to this one are missing: the newest entries were deleted"), max(head.count - found, 1)
+            return (
+                head.id,
+                gettext_noop("entries recorded up to this one are missing: the newest entries were deleted"),
+                max(head.count - found, 1),
+            )
         if hash_at_head != head.hash or found != head.count:
-            return head.id, gettext_noop("the entries up to this one differ from their checkpoint: the log was rewritten"), 0
+            return (
+                head.id,
+                gettext_noop("the entries up to this one differ from their checkpoint: the log was rewritten"),
+                0,
+            )
     if anchor.bad:
-        return anchor.bad[0], gettext_noop("a checkpoint in the anchor file has a wrong signature: the file was changed outside the console"), 0
+        return (
+            anchor.bad[0],
+            gettext_noop(
+                "a checkpoint in the anchor file has a wrong signature: the file was changed outside the console"
+            ),
+            0,
+        )
     return None

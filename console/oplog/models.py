@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from console.choices import OperationResult, VerificationStatus
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -20,7 +22,12 @@ class OperationLogEntry(models.Model):
     finished_at = models.DateTimeField(_("finished"))
     # No database constraint: deleting a user must not touch (update) the log.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_name = models.CharField(_("actor"), max_length=150, db_index=True)
     actor_role = models.CharField(_("role"), max_length=32, blank=True)
@@ -48,6 +55,9 @@ class OperationLogEntry(models.Model):
         verbose_name = _("operation log entry")
         verbose_name_plural = _("operation log")
         indexes = [models.Index(fields=["cluster", "namespace", "target_kind", "target_name"])]
+
+    def __str__(self):
+        return f"#{self.pk} {self.action} by {self.actor_name}: {self.result}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -77,14 +87,13 @@ class OperationLogEntry(models.Model):
         """The console's own fixed messages (marked with gettext_noop where recorded) translated."""
         return gettext(self.error) if self.error else ""
 
-    def __str__(self):
-        return f"#{self.pk} {self.action} by {self.actor_name}: {self.result}"
-
 
 class ChainVerification(models.Model):
     """A request to check the operation log's hash chain, run by a Celery task."""
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -94,3 +103,6 @@ class ChainVerification(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self):
+        return f"chain verification #{self.pk}: {self.status}"

@@ -21,11 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from console import documents
-
-from console.oplog import anchor as oplog_anchor
-from console.choices import OperationResult
-from console.oplog.models import OperationLogEntry
 from console.accounts.roles import role_label
+from console.choices import OperationResult
+from console.oplog import anchor as oplog_anchor
+from console.oplog.models import OperationLogEntry
 
 GENESIS_HASH = "0" * 64
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
@@ -34,8 +33,10 @@ MASK = "********"
 # Words that make a name (a mapping key, an env variable, a `name=` in text) secret. "pass"
 # must not run on into a letter ("passage", "compass" are ordinary); "key" and "auth" are
 # secret only alone (registry auth), not in KEYCLOAK_URL or author.
-SECRET_WORDS = (r"pass(?:word|wd|phrase)?(?![a-z])|secret|token|credential|private|api[-_]?key|authorization|dockerconfig"
-                r"|key[-_]?data|certificate[-_]?data")
+SECRET_WORDS = (
+    r"pass(?:word|wd|phrase)?(?![a-z])|secret|token|credential|private|api[-_]?key|authorization|dockerconfig"
+    r"|key[-_]?data|certificate[-_]?data"
+)
 SECRET_KEY_PATTERN = re.compile(rf"{SECRET_WORDS}|^(?:key|auth)$", re.I)
 # Names of Secrets, not their content: kept, so that the log tells which Secret was used.
 SECRET_REFERENCE = re.compile(r"^(?:secret(?:KeyRef|Ref|Name)|imagePullSecrets|env_secret|tls_secret)$")
@@ -47,7 +48,9 @@ _ASSIGN = r"""["']?[ \t]*[=:][ \t]*(?:(?:Bearer|Basic)[ \t]+)?"""  # the scheme 
 # `DB_PASSWORD=it has spaces` on a line of its own (env text, YAML): the rest of the line.
 SECRET_LINE = re.compile(rf"^(?P<lead>[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?{_SECRET_NAME}{_ASSIGN})\S.*$", re.I | re.M)
 # `password=x`, `"token": "x"`, `--api-key=x` inside a sentence: up to the next space or separator.
-SECRET_INLINE = re.compile(rf"""(?P<lead>{_SECRET_NAME}{_ASSIGN})(?P<value>"[^"\n]*+"?|'[^'\n]*+'?|[^\s"',;&]++)""", re.I)
+SECRET_INLINE = re.compile(
+    rf"""(?P<lead>{_SECRET_NAME}{_ASSIGN})(?P<value>"[^"\n]*+"?|'[^'\n]*+'?|[^\s"',;&]++)""", re.I
+)
 URL_PASSWORD = re.compile(r"(?P<lead>(?<![\w+.-])[a-z][a-z0-9+.-]*+://[^/\s:@]*+:)[^/\s@]++@", re.I)
 JWT = re.compile(r"(?<![\w-])eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 # A bearer token, not the word after "bearer" in a sentence: at least 8 characters, not all letters.
@@ -101,8 +104,13 @@ def mask_secrets(value):
 def _mask_mapping(mapping):
     if _is_kubeconfig(mapping):
         # A user entry holds nothing but credentials (token, client key, exec, auth provider).
-        mapping = {**mapping, "users": [{"name": user.get("name"), "user": MASK} if isinstance(user, dict) else MASK
-                                        for user in mapping["users"]]}
+        mapping = {
+            **mapping,
+            "users": [
+                {"name": user.get("name"), "user": MASK} if isinstance(user, dict) else MASK
+                for user in mapping["users"]
+            ],
+        }
     is_secret_object = mapping.get("kind") == "Secret"
     env_name = mapping.get("name") if isinstance(mapping.get("name"), str) else ""
     masked = {}
@@ -154,11 +162,18 @@ def _kubeconfig_text(text):
         data = documents.load_yaml(text)
     except ValueError:
         return MASK
-    if not isinstance(data, dict) or not isinstance(data.get("clusters"), list) or not isinstance(data.get("contexts"), list):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("clusters"), list)
+        or not isinstance(data.get("contexts"), list)
+    ):
         return MASK
     contexts = [str(item.get("name")) for item in data["contexts"] if isinstance(item, dict)]
-    servers = [_mask_free_text(str((item.get("cluster") or {}).get("server", ""))) for item in data["clusters"]
-               if isinstance(item, dict) and isinstance(item.get("cluster"), dict)]
+    servers = [
+        _mask_free_text(str((item.get("cluster") or {}).get("server", "")))
+        for item in data["clusters"]
+        if isinstance(item, dict) and isinstance(item.get("cluster"), dict)
+    ]
     return f"kubeconfig: contexts {', '.join(contexts) or '-'}; servers {', '.join(servers) or '-'}; credentials {MASK}"
 
 
@@ -231,7 +246,19 @@ class RequestInfo:
 current_request = contextvars.ContextVar("current_request", default=None)
 
 
-def record(actor, action, *, result, actor_name="", started_at=None, target=None, before=None, after=None, payload=None, error=""):
+def record(
+    actor,
+    action,
+    *,
+    result,
+    actor_name="",
+    started_at=None,
+    target=None,
+    before=None,
+    after=None,
+    payload=None,
+    error="",
+):
     """Append one entry to the chain.
 
     actor: the acting user, or None for the system (tasks) and anonymous attempts, in
@@ -302,8 +329,9 @@ class Outcome:
 
 
 @contextmanager
-def recorded(actor, action, *, target=None, payload=None, actor_name="",
-             expected=(ValueError, ValidationError, PermissionError)):
+def recorded(
+    actor, action, *, target=None, payload=None, actor_name="", expected=(ValueError, ValidationError, PermissionError)
+):
     """Run an action and record it. Expected errors (validation) are recorded as failed
     and re-raised for the caller to show; the action's database work is rolled back.
     actor_name: who the entry names when there is no signed-in actor (record())."""
@@ -393,11 +421,17 @@ def verify_chain(progress=None, chunk_size=2000):
     for entry in OperationLogEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
         if entry.prev_hash != expected_prev:
             return ChainReport(
-                False, checked, entry.pk,
-                gettext_noop("its link to the previous entry does not match: an entry before it was removed or changed"),
+                False,
+                checked,
+                entry.pk,
+                gettext_noop(
+                    "its link to the previous entry does not match: an entry before it was removed or changed"
+                ),
             )
         if entry_hash(entry) != entry.entry_hash:
-            return ChainReport(False, checked, entry.pk, gettext_noop("its content does not match its hash: the entry was changed"))
+            return ChainReport(
+                False, checked, entry.pk, gettext_noop("its content does not match its hash: the entry was changed")
+            )
         expected_prev = entry.entry_hash
         checked += 1
         if entry.pk <= head_id:
@@ -410,19 +444,3 @@ def verify_chain(progress=None, chunk_size=2000):
         first_broken_id, reason, missing = problem
         return ChainReport(False, checked, first_broken_id, reason, missing)
     return ChainReport(True, checked)
-
-
-# --- verification requested from the console, run by the worker -------------------------
-
-
-def request_verification(*, acting_user):
-    """Queue a check of the whole chain; the worker reports back with a notification."""
-    from console.oplog.models import ChainVerification
-    from console.oplog.tasks import verify_operation_log
-
-    with recorded(acting_user, "oplog.verify", target={"kind": "OperationLog"}) as outcome:
-        verification = ChainVerification.objects.create(requested_by=acting_user)
-        outcome.result = OperationResult.ACCEPTED
-        outcome.payload = {"verification": verification.pk}
-        verify_operation_log.delay_on_commit(verification.pk)
-    return verification

@@ -7,12 +7,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from console.notifications import notifications
-
-from console.oplog import oplog
-
-from console.live import realtime
 from console.choices import NotificationLevel, OperationResult, PlatformRole, VerificationStatus
+from console.live import realtime
+from console.notifications import notifications
+from console.oplog import oplog
 from console.oplog.models import ChainVerification
 from console.texts import Text, message
 
@@ -39,7 +37,9 @@ def verify_operation_log(self, verification_id):
         finish_verification(verification, VerificationStatus.ERROR, reason=f"{type(exc).__name__}: {exc}")
         raise
     status = VerificationStatus.INTACT if report.intact else VerificationStatus.BROKEN
-    finish_verification(verification, status, checked=report.checked, first_broken_id=report.first_broken_id, reason=report.reason)
+    finish_verification(
+        verification, status, checked=report.checked, first_broken_id=report.first_broken_id, reason=report.reason
+    )
 
 
 def finish_verification(verification, status, *, checked=0, first_broken_id=None, reason=""):
@@ -65,7 +65,9 @@ def finish_verification(verification, status, *, checked=0, first_broken_id=None
         body = Text(reason) if reason else ""  # the chain's own reasons are message ids (gettext_noop)
         if requester is not None:
             notifications.notify_user(requester, title, body=body, level=level, link=link)
-            html = realtime.render_for(requester, "console/_verification.html", {"verification": verification, "oob": True})
+            html = realtime.render_for(
+                requester, "console/_verification.html", {"verification": verification, "oob": True}
+            )
             realtime.push_html(realtime.user_group(requester.pk), html)
         elif status != VerificationStatus.INTACT:
             for role in (PlatformRole.AUDITOR, PlatformRole.OPERATOR):

@@ -12,14 +12,22 @@ from .errors import ApiError, forbidden, qualified
 from .kinds import STORED
 from .podsecurity import PodSecurity
 
-COUNTED = {"pods": "pods", "services": "services", "persistentvolumeclaims": "persistentvolumeclaims",
-           "configmaps": "configmaps", "secrets": "secrets", "replicationcontrollers": "replicationcontrollers",
-           "resourcequotas": "resourcequotas"}
+COUNTED = {
+    "pods": "pods",
+    "services": "services",
+    "persistentvolumeclaims": "persistentvolumeclaims",
+    "configmaps": "configmaps",
+    "secrets": "secrets",
+    "replicationcontrollers": "replicationcontrollers",
+    "resourcequotas": "resourcequotas",
+}
 
 
 def pod_counts(pod):
     """Whether a pod counts against quota (terminal and terminating pods do not)."""
-    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and not pod["metadata"].get(
+        "deletionTimestamp"
+    )
 
 
 def container_totals(pod):
@@ -30,7 +38,9 @@ def container_totals(pod):
             for name, value in (resources.get(section) or {}).items():
                 if name in ("cpu", "memory", "ephemeral-storage"):
                     try:
-                        totals[f"{section}.{name}"] = totals.get(f"{section}.{name}", Decimal(0)) + quantity.parse(value)
+                        totals[f"{section}.{name}"] = totals.get(f"{section}.{name}", Decimal(0)) + quantity.parse(
+                            value
+                        )
                     except ValueError:
                         pass
     if "requests.cpu" in totals:
@@ -42,7 +52,9 @@ def container_totals(pod):
 
 def usage_of(plural, obj):
     """What one object adds to a namespace's quota usage."""
-    used = {f"count/{qualified(STORED[plural]) if plural in STORED else plural}": Decimal(1)}  # custom resources: plural.group
+    used = {
+        f"count/{qualified(STORED[plural]) if plural in STORED else plural}": Decimal(1)
+    }  # custom resources: plural.group
     if plural in COUNTED:
         used[COUNTED[plural]] = Decimal(1)
     if plural == "pods":
@@ -67,7 +79,7 @@ def namespace_usage(store, namespace, names):
     plurals = {"pods", "services", "persistentvolumeclaims", "configmaps", "secrets", "resourcequotas"}
     for name in names:
         if name.startswith("count/"):
-            resource = name[len("count/"):]
+            resource = name[len("count/") :]
             for plural, r in STORED.items():
                 if qualified(r) == resource:
                     plurals.add(plural)
@@ -125,8 +137,12 @@ class Admission:
             return
         uid = str(uuid.uuid4())
         job["metadata"]["uid"] = uid  # the store keeps a uid chosen at admission
-        labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": job["metadata"].get("name", ""),
-                  "controller-uid": uid, "job-name": job["metadata"].get("name", "")}
+        labels = {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": job["metadata"].get("name", ""),
+            "controller-uid": uid,
+            "job-name": job["metadata"].get("name", ""),
+        }
         spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
         template = spec.setdefault("template", {})
         template.setdefault("metadata", {}).setdefault("labels", {}).update(labels)
@@ -137,10 +153,17 @@ class Admission:
             return
         class_name = (pvc.get("spec") or {}).get("storageClassName")
         sc = self.store.get_ref(STORED["storageclasses"], "", class_name) if class_name else None
-        if sc is None or class_name != (old.get("spec") or {}).get("storageClassName") or \
-                not sc.get("allowVolumeExpansion"):
-            raise forbidden(resource, pvc["metadata"].get("name", ""), "only dynamically provisioned pvc can be "
-                            "resized and the storageclass that provisions the pvc must support resize")
+        if (
+            sc is None
+            or class_name != (old.get("spec") or {}).get("storageClassName")
+            or not sc.get("allowVolumeExpansion")
+        ):
+            raise forbidden(
+                resource,
+                pvc["metadata"].get("name", ""),
+                "only dynamically provisioned pvc can be "
+                "resized and the storageclass that provisions the pvc must support resize",
+            )
 
     def default_storage_class(self):
         for sc in self.store.iter_refs(STORED["storageclasses"]):
@@ -167,11 +190,23 @@ class Admission:
                     port["nodePort"] = previous if previous else self.allocate_node_port(used)
                     used.add(port["nodePort"])
                 elif port["nodePort"] in used and port["nodePort"] not in old_ports.values():
-                    raise ApiError(422, "Invalid", f'Service "{svc["metadata"].get("name")}" is invalid: spec.ports[0].nodePort: '
-                                   f"Invalid value: {port['nodePort']}: provided port is already allocated",
-                                   {"name": svc["metadata"].get("name"), "kind": "Service", "causes": [
-                                       {"reason": "FieldValueInvalid", "message": f"Invalid value: {port['nodePort']}: provided port is already allocated",
-                                        "field": "spec.ports[0].nodePort"}]})
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f'Service "{svc["metadata"].get("name")}" is invalid: spec.ports[0].nodePort: '
+                        f"Invalid value: {port['nodePort']}: provided port is already allocated",
+                        {
+                            "name": svc["metadata"].get("name"),
+                            "kind": "Service",
+                            "causes": [
+                                {
+                                    "reason": "FieldValueInvalid",
+                                    "message": f"Invalid value: {port['nodePort']}: provided port is already allocated",
+                                    "field": "spec.ports[0].nodePort",
+                                }
+                            ],
+                        },
+                    )
         else:
             for port in spec.get("ports") or []:
                 port.pop("nodePort", None)
@@ -185,8 +220,12 @@ class Admission:
                 return candidate
 
     def used_node_ports(self):
-        return {p.get("nodePort") for s in self.store.iter_refs(STORED["services"]) for p in (s.get("spec") or {}).get("ports") or []
-                if p.get("nodePort")}
+        return {
+            p.get("nodePort")
+            for s in self.store.iter_refs(STORED["services"])
+            for p in (s.get("spec") or {}).get("ports") or []
+            if p.get("nodePort")
+        }
 
     def allocate_node_port(self, used):
         for _ in range(5000):
@@ -199,20 +238,37 @@ class Admission:
         """Pod specs are immutable but for images and a few fields; the scheduler binds through the store."""
         spec, old_spec = pod.get("spec") or {}, old.get("spec") or {}
         if old_spec.get("nodeName") and spec.get("nodeName") != old_spec.get("nodeName"):
-            raise ApiError(422, "Invalid", f'Pod "{pod["metadata"]["name"]}" is invalid: spec: Forbidden: pod updates may not change '
-                           "fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, "
-                           "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), "
-                           "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
-                           {"name": pod["metadata"]["name"], "kind": "Pod", "causes": [{"reason": "FieldValueForbidden",
-                                                                                           "message": "pod updates may not change fields", "field": "spec"}]})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Pod "{pod["metadata"]["name"]}" is invalid: spec: Forbidden: pod updates may not change '
+                "fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, "
+                "`spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations), "
+                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+                {
+                    "name": pod["metadata"]["name"],
+                    "kind": "Pod",
+                    "causes": [
+                        {
+                            "reason": "FieldValueForbidden",
+                            "message": "pod updates may not change fields",
+                            "field": "spec",
+                        }
+                    ],
+                },
+            )
 
     def limit_ranger(self, pod):
         """The LimitRanger admission plugin: containers without requests or limits get
         the namespace's LimitRange defaults (a default limit is also the default request),
         and containers above a max or below a min are refused."""
         namespace = pod["metadata"].get("namespace", "")
-        items = [item for lr in self.store.iter_refs(STORED["limitranges"], namespace)
-                 for item in (lr.get("spec") or {}).get("limits") or [] if item.get("type") == "Container"]
+        items = [
+            item
+            for lr in self.store.iter_refs(STORED["limitranges"], namespace)
+            for item in (lr.get("spec") or {}).get("limits") or []
+            if item.get("type") == "Container"
+        ]
         if not items:
             return
         spec = pod.get("spec") or {}
@@ -239,7 +295,9 @@ class Admission:
                 changes.append(f"{', '.join(sorted(set(set_limits)))} limit for container {container.get('name')}")
             self._check_bounds(pod, container, items)
         if changes:
-            pod["metadata"].setdefault("annotations", {})["kubernetes.io/limit-ranger"] = "LimitRanger plugin set: " + "; ".join(changes)
+            pod["metadata"].setdefault("annotations", {})["kubernetes.io/limit-ranger"] = (
+                "LimitRanger plugin set: " + "; ".join(changes)
+            )
 
     def _check_bounds(self, pod, container, items):
         resources = container.get("resources") or {}
@@ -270,24 +328,44 @@ class Admission:
         if not adds:
             return
         for quota in quotas:
-            hard = {k: quantity.parse(v) for k, v in ((quota.get("spec") or {}).get("hard") or {}).items() if quantity.valid(v)}
+            hard = {
+                k: quantity.parse(v)
+                for k, v in ((quota.get("spec") or {}).get("hard") or {}).items()
+                if quantity.valid(v)
+            }
             relevant = sorted(k for k in hard if k in adds)
             if resource.key == "pods":
-                missing = [k for k in hard if k in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
-                           and k not in adds]
+                missing = [
+                    k
+                    for k in hard
+                    if k in ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "cpu", "memory")
+                    and k not in adds
+                ]
                 if missing:
                     names = [c.get("name") for c in obj["spec"].get("containers") or []]
-                    raise ApiError(403, "Forbidden", f'pods "{obj["metadata"].get("name")}" is forbidden: failed quota: '
-                                   f'{quota["metadata"]["name"]}: must specify ' + "; ".join(f"{m} for: {','.join(names)}" for m in sorted(missing)),
-                                   {"name": obj["metadata"].get("name"), "kind": "pods"})
+                    raise ApiError(
+                        403,
+                        "Forbidden",
+                        f'pods "{obj["metadata"].get("name")}" is forbidden: failed quota: '
+                        f"{quota['metadata']['name']}: must specify "
+                        + "; ".join(f"{m} for: {','.join(names)}" for m in sorted(missing)),
+                        {"name": obj["metadata"].get("name"), "kind": "pods"},
+                    )
             if not relevant:
                 continue
             used = namespace_usage(store, namespace, relevant)
             over = [k for k in relevant if used[k] + adds[k] > hard[k]]
             if over:
+
                 def show(values, keys):
                     return ",".join(f"{k}={quantity.fmt(k, values[k])}" for k in keys)
+
                 name = obj["metadata"].get("name") or obj["metadata"].get("generateName", "")
-                raise ApiError(403, "Forbidden", f'{qualified(resource)} "{name}" is forbidden: exceeded quota: '
-                               f'{quota["metadata"]["name"]}, requested: {show(adds, over)}, used: {show(used, over)}, '
-                               f'limited: {show(hard, over)}', {"name": name, "group": resource.group, "kind": resource.plural})
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{qualified(resource)} "{name}" is forbidden: exceeded quota: '
+                    f"{quota['metadata']['name']}, requested: {show(adds, over)}, used: {show(used, over)}, "
+                    f"limited: {show(hard, over)}",
+                    {"name": name, "group": resource.group, "kind": resource.plural},
+                )

@@ -9,36 +9,51 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import managedfields, openapi, patch as patching, podsecurity, protobuf, reviews, tables, versions
+from . import managedfields, openapi, podsecurity, protobuf, remotecommand, reviews, tables, versions
+from . import patch as patching
 from .auth import forbidden
 from .errors import ApiError, Expired, bad_request, method_not_allowed, not_found
 from .kinds import BY_PATH, CONVERTED, GROUPS, RESOURCES, SCALABLE
+from .responses import Response
 from .selectors import field_matcher, label_matcher, selector_string
 from .store import now_iso
 
-VERSION = {"major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor": "37", "minCompatibilityMajor": "1",
-           "minCompatibilityMinor": "36", "gitVersion": "v1.37.0-sandbox", "gitCommit": "sandbox", "gitTreeState": "clean",
-           "buildDate": "2026-11-01T00:00:00Z", "goVersion": "go1.25.4", "compiler": "gc", "platform": "linux/amd64"}
-READYZ_CHECKS = ["ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/start-apiserver-admission-initializer",
-                 "poststarthook/generic-apiserver-start-informers", "poststarthook/rbac/bootstrap-roles", "shutdown"]
-SUBRESOURCE_KINDS = {"scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
-                     "eviction": ("policy", "v1", "Eviction", ["create"]), "binding": ("", "v1", "Binding", ["create"]),
-                     "log": ("", "v1", "Pod", ["get"]), "status": (None, None, None, ["get", "patch", "update"]),
-                     "exec": ("", "v1", "PodExecOptions", ["create", "get"]), "attach": ("", "v1", "PodAttachOptions", ["create", "get"])}
+VERSION = {
+    "major": "1",
+    "minor": "37",
+    "emulationMajor": "1",
+    "emulationMinor": "37",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.0-sandbox",
+    "gitCommit": "sandbox",
+    "gitTreeState": "clean",
+    "buildDate": "2026-11-01T00:00:00Z",
+    "goVersion": "go1.25.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+READYZ_CHECKS = [
+    "ping",
+    "log",
+    "etcd",
+    "etcd-readiness",
+    "informer-sync",
+    "poststarthook/start-apiserver-admission-initializer",
+    "poststarthook/generic-apiserver-start-informers",
+    "poststarthook/rbac/bootstrap-roles",
+    "shutdown",
+]
+SUBRESOURCE_KINDS = {
+    "scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
+    "eviction": ("policy", "v1", "Eviction", ["create"]),
+    "binding": ("", "v1", "Binding", ["create"]),
+    "log": ("", "v1", "Pod", ["get"]),
+    "status": (None, None, None, ["get", "patch", "update"]),
+    "exec": ("", "v1", "PodExecOptions", ["create", "get"]),
+    "attach": ("", "v1", "PodAttachOptions", ["create", "get"]),
+}
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
-
-
-class Response:
-    def __init__(self, code=200, body=None, content_type="application/json", stream=None, text=None, headers=None):
-        self.code, self.content_type, self.stream, self.headers = code, content_type, stream, headers or {}
-        self.body = body  # kept for content negotiation: server.py re-encodes it in protobuf when asked
-        if text is not None:
-            self.data = text.encode()
-            self.content_type = "text/plain; charset=utf-8"
-        elif body is not None:
-            self.data = json.dumps(body, separators=(",", ":")).encode()
-        else:
-            self.data = b""
 
 
 class Request:
@@ -69,8 +84,12 @@ class Request:
             if obj is not None:
                 return obj
         if "protobuf" in self.content_type or "cbor" in self.content_type:
-            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types "
-                           "include: application/json, application/yaml")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json, application/yaml",
+            )
         raw = self.raw()
         if not raw.strip():
             return None
@@ -82,7 +101,9 @@ class Request:
                     return yaml.safe_load(raw)
                 except yaml.YAMLError as exc:
                     raise bad_request(f"error converting YAML to JSON: {exc}") from None
-            raise bad_request("the object provided is unrecognized (must be of type JSON): invalid character in body") from None
+            raise bad_request(
+                "the object provided is unrecognized (must be of type JSON): invalid character in body"
+            ) from None
 
 
 def parse_resource_path(path):
@@ -136,14 +157,26 @@ class Api:
             return Response(503, text="service unavailable\n")
         if path.startswith("/sandbox/v1"):
             arguments = req.body() if req.method != "GET" else dict(req.query)
-            return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1"):].strip("/"), arguments))
+            return Response(body=self.cluster.knobs_http(req.method, path[len("/sandbox/v1") :].strip("/"), arguments))
         if path == "/api":
-            return Response(body={"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.cluster.port}"}]})
+            return Response(
+                body={
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.cluster.port}"}
+                    ],
+                }
+            )
         groups = self.groups()
         if path == "/apis":
-            return Response(body={"kind": "APIGroupList", "apiVersion": "v1",
-                                  "groups": [api_group(g, versions) for g, versions in groups.items() if g]})
+            return Response(
+                body={
+                    "kind": "APIGroupList",
+                    "apiVersion": "v1",
+                    "groups": [api_group(g, versions) for g, versions in groups.items() if g],
+                }
+            )
         if path.startswith("/openapi/v3"):
             return self.openapi(path)
         if path.startswith("/openapi/v2") or path == "/swagger.json":
@@ -163,8 +196,12 @@ class Api:
             raise not_found_path()
         group, version, namespace, plural, name, sub = parsed
         resource = self.lookup(group, version, plural)
-        if resource is None or (namespace is not None and not resource.namespaced) or \
-                (sub and sub not in resource.subresources) or (resource.namespaced and name and namespace is None):
+        if (
+            resource is None
+            or (namespace is not None and not resource.namespaced)
+            or (sub and sub not in resource.subresources)
+            or (resource.namespaced and name and namespace is None)
+        ):
             raise not_found_path()
         if versions.converts(resource):
             return versions.call(self, req, resource, namespace or "", name, sub)
@@ -191,7 +228,7 @@ class Api:
         resources = self.resources()
         if path == "/openapi/v3":
             return Response(body=openapi.root(resources))
-        rest = path[len("/openapi/v3/"):].split("/")
+        rest = path[len("/openapi/v3/") :].split("/")
         if rest[:2] == ["api", "v1"] and len(rest) == 2:
             return Response(body=openapi.document(resources, "", "v1"))
         if len(rest) == 3 and rest[0] == "apis" and (rest[1], rest[2]) in openapi.group_versions(resources):
@@ -203,8 +240,13 @@ class Api:
         for r in self.resources():
             if r.group != group or r.version != version:
                 continue
-            entry = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-                     "verbs": list(r.verbs)}
+            entry = {
+                "name": r.plural,
+                "singularName": r.singular,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": list(r.verbs),
+            }
             if r.short_names:
                 entry["shortNames"] = list(r.short_names)
             if r.categories:
@@ -212,15 +254,24 @@ class Api:
             resources.append(entry)
             for sub in r.subresources:
                 sub_group, sub_version, sub_kind, verbs = SUBRESOURCE_KINDS[sub]
-                item = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
-                        "kind": sub_kind or r.kind, "verbs": verbs}
+                item = {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": sub_kind or r.kind,
+                    "verbs": verbs,
+                }
                 if sub_group is not None and (sub_group, sub_version) != (group, version):
                     item["group"], item["version"] = sub_group, sub_version
                 resources.append(item)
         if not resources:
             raise not_found_path()
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
-                "resources": resources}
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": resources,
+        }
 
     # --- resources
 
@@ -230,8 +281,12 @@ class Api:
             if name is None:
                 return "watch" if truthy(req.query.get("watch")) else "list"
             return "get"
-        return {"POST": "create", "PUT": "update", "PATCH": "patch",
-                "DELETE": "delete" if name else "deletecollection"}.get(method, method.lower())
+        return {
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection",
+        }.get(method, method.lower())
 
     def resource_call(self, req, resource, namespace, name, sub):
         verb = self.verb_of(req, name, sub)
@@ -249,13 +304,13 @@ class Api:
         if verb == "list":
             return self.list(req, resource, namespace, table)
         if sub in ("exec", "attach"):
-            from . import remotecommand  # imports this module
-
             return remotecommand.respond(self.cluster, req, namespace, name, sub)
         if sub == "log":
             if req.method != "GET":
                 raise method_not_allowed()
-            return self.cluster.logs.respond(self.store.get_ref(resource, namespace, name) or _raise(not_found(resource, name)), query)
+            return self.cluster.logs.respond(
+                self.store.get_ref(resource, namespace, name) or _raise(not_found(resource, name)), query
+            )
         if sub == "scale":
             return self.scale(req, resource, namespace, name)
         if sub == "eviction":
@@ -267,8 +322,14 @@ class Api:
             if obj is None:
                 raise not_found(resource, name)
             if table:
-                return Response(body=tables.table(resource.key, [obj], obj["metadata"]["resourceVersion"],
-                                                  query.get("includeObject", "Object") == "Object"))
+                return Response(
+                    body=tables.table(
+                        resource.key,
+                        [obj],
+                        obj["metadata"]["resourceVersion"],
+                        query.get("includeObject", "Object") == "Object",
+                    )
+                )
             return Response(body=obj)
         if verb in ("create", "update", "patch"):
             if verb == "create" and name:
@@ -291,14 +352,19 @@ class Api:
         """The field manager of a server-side apply, which has no default."""
         manager = req.query.get("fieldManager")
         if not manager:
-            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
-                           "is required for apply patch")
+            raise ApiError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+            )
         return manager
 
     def check_body(self, resource, namespace, body):
         if not isinstance(body, dict):
-            raise bad_request("the body of the request was in an unknown format - accepted media types include: "
-                              "application/json, application/yaml")
+            raise bad_request(
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json, application/yaml"
+            )
         kind = body.get("kind")
         if kind and kind != resource.kind:
             raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})")
@@ -310,8 +376,11 @@ class Api:
         """create, update or patch; admission's warnings about the object (Pod Security's)
         come back in a `Warning` header, as kubectl prints them. Subresources draw none."""
         if sub:
-            return self.update(req, resource, namespace, name, sub, dry_run) if verb == "update" else \
-                self.patch(req, resource, namespace, name, sub, dry_run)
+            return (
+                self.update(req, resource, namespace, name, sub, dry_run)
+                if verb == "update"
+                else self.patch(req, resource, namespace, name, sub, dry_run)
+            )
         with podsecurity.collecting_warnings() as warnings:
             if verb == "create":
                 response = self.create(req, resource, namespace, dry_run)
@@ -339,8 +408,9 @@ class Api:
         if body_name and body_name != name:
             raise bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
-        obj = self.store.update(resource, namespace, name, body, status_only=sub == "status", dry_run=dry_run,
-                                manager=self.manager(req))
+        obj = self.store.update(
+            resource, namespace, name, body, status_only=sub == "status", dry_run=dry_run, manager=self.manager(req)
+        )
         return Response(200, obj)
 
     def apply_patch(self, req, current, resource, sub):
@@ -351,23 +421,40 @@ class Api:
             manager = self.apply_manager(req)
             if not isinstance(body, dict):
                 raise bad_request("error decoding YAML: the apply configuration must be an object")
-            return managedfields.apply(managedfields.schema(self.store, resource), resource, current, body, manager,
-                                       truthy(req.query.get("force")), now_iso(), sub or "")
+            return managedfields.apply(
+                managedfields.schema(self.store, resource),
+                resource,
+                current,
+                body,
+                manager,
+                truthy(req.query.get("force")),
+                now_iso(),
+                sub or "",
+            )
         if "force" in req.query:
-            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified '
-                           "for non-apply patch")
+            raise ApiError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch',
+            )
         if ctype == "application/json-patch+json":
             return patching.json_patch(current, body if body is not None else [])
         if not isinstance(body, dict):
-            raise bad_request("the body of the request was in an unknown format - accepted media types include: "
-                              "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+            raise bad_request(
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+            )
         if ctype == "application/merge-patch+json":
             return patching.merge_patch(current, body)
         if ctype == "application/strategic-merge-patch+json":
             return patching.strategic_merge(current, body)
-        raise ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted media types '
-                       "include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
-                       "application/strategic-merge-patch+json")
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types "
+            "include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, "
+            "application/strategic-merge-patch+json",
+        )
 
     def patch(self, req, resource, namespace, name, sub, dry_run):
         if sub not in (None, "status"):
@@ -381,8 +468,14 @@ class Api:
                     self.check_body(resource, namespace, body)
                     body.setdefault("metadata", {})["name"] = name
                     self.cluster.rbac.check_escalation(req.user, resource, namespace, body)
-                    obj = store.create(resource, namespace, body, dry_run=dry_run, apply_manager=self.apply_manager(req),
-                                       force=truthy(req.query.get("force")))
+                    obj = store.create(
+                        resource,
+                        namespace,
+                        body,
+                        dry_run=dry_run,
+                        apply_manager=self.apply_manager(req),
+                        force=truthy(req.query.get("force")),
+                    )
                     return Response(201, obj)
                 raise not_found(resource, name)
             patched = self.apply_patch(req, copy.deepcopy(current), resource, sub)
@@ -392,7 +485,9 @@ class Api:
             if not isinstance(meta, dict):
                 raise ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: metadata: Invalid value')
             if meta.get("name") not in (None, name):
-                raise bad_request(f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})")
+                raise bad_request(
+                    f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+                )
             meta["name"] = name
             if meta.get("resourceVersion") in (None, ""):
                 meta["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -401,11 +496,12 @@ class Api:
                     del meta[key]
             self.cluster.rbac.check_escalation(req.user, resource, namespace, patched)
             if req.content_type == "application/apply-patch+yaml":  # the apply worked out managedFields itself
-                obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run,
-                                   managed_fields=meta.get("managedFields", []))
+                ownership = {"managed_fields": meta.get("managedFields", [])}
             else:
-                obj = store.update(resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run,
-                                   manager=self.manager(req))
+                ownership = {"manager": self.manager(req)}
+            obj = store.update(
+                resource, namespace, name, patched, status_only=sub == "status", dry_run=dry_run, **ownership
+            )
             return Response(200, obj)
 
     def delete_options(self, req):
@@ -420,8 +516,12 @@ class Api:
         if not propagation and (options.get("orphanDependents") is True or truthy(query.get("orphanDependents", ""))):
             propagation = "Orphan"
         if propagation and propagation not in ("Orphan", "Background", "Foreground"):
-            raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
-                           f'"{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"')
+            raise ApiError(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
+                f'"{propagation}": supported values: "Foreground", "Background", "Orphan", "nil"',
+            )
         grace = query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
         dry = query.get("dryRun") == "All" or "All" in (options.get("dryRun") or [])
         return propagation, (int(grace) if grace not in (None, "") else None), dry, options.get("preconditions") or {}
@@ -435,23 +535,52 @@ class Api:
             return Response(202 if resource.plural != "pods" else 200, obj)
         if resource.plural == "pods" or dry_run or dry:
             return Response(200, obj)
-        return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                              "details": {"name": name, "group": resource.group, "kind": resource.plural,
-                                          "uid": obj["metadata"].get("uid")}})
+        return Response(
+            200,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": {
+                    "name": name,
+                    "group": resource.group,
+                    "kind": resource.plural,
+                    "uid": obj["metadata"].get("uid"),
+                },
+            },
+        )
 
     def delete_collection(self, req, resource, namespace, dry_run):
         propagation, grace, dry, _ = self.delete_options(req)
-        items, rv, _, _ = self.store.list_refs(resource, namespace, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
+        items, rv, _, _ = self.store.list_refs(
+            resource, namespace, req.query.get("labelSelector", ""), req.query.get("fieldSelector", "")
+        )
         deleted = []
         for obj in items:
             try:
-                deleted.append(self.store.delete(resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
-                                                 propagation, dry_run or dry, grace))
+                deleted.append(
+                    self.store.delete(
+                        resource,
+                        obj["metadata"].get("namespace", ""),
+                        obj["metadata"]["name"],
+                        propagation,
+                        dry_run or dry,
+                        grace,
+                    )
+                )
             except ApiError as exc:
                 if exc.code != 404:
                     raise
-        return Response(200, {"kind": resource.kind + "List", "apiVersion": resource.api_version,
-                              "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted})
+        return Response(
+            200,
+            {
+                "kind": resource.kind + "List",
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": deleted,
+            },
+        )
 
     def list(self, req, resource, namespace, table):
         query = req.query
@@ -459,27 +588,45 @@ class Api:
             limit = int(query.get("limit") or 0)
         except ValueError:
             raise bad_request(f"invalid limit: {query.get('limit')}") from None
-        items, rv, token, remaining = self.store.list_refs(resource, namespace, query.get("labelSelector", ""),
-                                                           query.get("fieldSelector", ""), max(0, limit), query.get("continue", ""))
+        items, rv, token, remaining = self.store.list_refs(
+            resource,
+            namespace,
+            query.get("labelSelector", ""),
+            query.get("fieldSelector", ""),
+            max(0, limit),
+            query.get("continue", ""),
+        )
         if table:
-            return Response(body=tables.table(resource.key, items, rv, query.get("includeObject", "Object") == "Object", token))
+            return Response(
+                body=tables.table(resource.key, items, rv, query.get("includeObject", "Object") == "Object", token)
+            )
         meta = {"resourceVersion": rv}
         if token:
             meta["continue"] = token
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
-        return Response(body={"kind": resource.kind + "List", "apiVersion": resource.api_version, "metadata": meta, "items": items})
+        return Response(
+            body={"kind": resource.kind + "List", "apiVersion": resource.api_version, "metadata": meta, "items": items}
+        )
 
     # --- subresources
 
     def scale_of(self, resource, obj):
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         meta = obj["metadata"]
-        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta["uid"],
-                             "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
-                "spec": {"replicas": spec.get("replicas", 1)},
-                "status": {"replicas": status.get("replicas", 0), "selector": selector_string(spec.get("selector"))}}
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta["uid"],
+                "resourceVersion": meta["resourceVersion"],
+                "creationTimestamp": meta["creationTimestamp"],
+            },
+            "spec": {"replicas": spec.get("replicas", 1)},
+            "status": {"replicas": status.get("replicas", 0), "selector": selector_string(spec.get("selector"))},
+        }
 
     def scale(self, req, resource, namespace, name):
         if resource.plural not in SCALABLE:
@@ -500,10 +647,19 @@ class Api:
                 if not isinstance(new_scale, dict):
                     raise bad_request("error decoding YAML: the apply configuration must be an object")
                 # applying a Scale is applying the object's spec.replicas, owned with subresource "scale"
-                applied = managedfields.apply_scale(managedfields.schema(store, resource), resource, obj, new_scale,
-                                                    self.apply_manager(req), truthy(req.query.get("force")), now_iso())
-                new_scale = {"metadata": new_scale.get("metadata") if isinstance(new_scale.get("metadata"), dict) else {},
-                             "spec": {"replicas": (applied.get("spec") or {}).get("replicas", 1)}}
+                applied = managedfields.apply_scale(
+                    managedfields.schema(store, resource),
+                    resource,
+                    obj,
+                    new_scale,
+                    self.apply_manager(req),
+                    truthy(req.query.get("force")),
+                    now_iso(),
+                )
+                new_scale = {
+                    "metadata": new_scale.get("metadata") if isinstance(new_scale.get("metadata"), dict) else {},
+                    "spec": {"replicas": (applied.get("spec") or {}).get("replicas", 1)},
+                }
             elif req.method == "PATCH":
                 new_scale = self.apply_patch(req, copy.deepcopy(scale), resource, "scale")
             else:
@@ -515,19 +671,40 @@ class Api:
 
                 raise conflict(resource, name)
             if not isinstance(replicas, int) or replicas < 0:
-                raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
-                               "must be greater than or equal to 0",
-                               {"name": name, "group": "autoscaling", "kind": "Scale", "causes": [
-                                   {"reason": "FieldValueInvalid", "message": "must be greater than or equal to 0", "field": "spec.replicas"}]})
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
+                    "must be greater than or equal to 0",
+                    {
+                        "name": name,
+                        "group": "autoscaling",
+                        "kind": "Scale",
+                        "causes": [
+                            {
+                                "reason": "FieldValueInvalid",
+                                "message": "must be greater than or equal to 0",
+                                "field": "spec.replicas",
+                            }
+                        ],
+                    },
+                )
             dry = req.query.get("dryRun") == "All"
             if applied is not None:
-                result = store.update(resource, namespace, name, applied, dry_run=dry,
-                                      managed_fields=applied["metadata"].get("managedFields", []))
+                result = store.update(
+                    resource,
+                    namespace,
+                    name,
+                    applied,
+                    dry_run=dry,
+                    managed_fields=applied["metadata"].get("managedFields", []),
+                )
             else:
                 updated = copy.deepcopy(obj)
                 updated["spec"]["replicas"] = replicas
-                result = store.update(resource, namespace, name, updated, dry_run=dry, manager=self.manager(req),
-                                      subresource="scale")
+                result = store.update(
+                    resource, namespace, name, updated, dry_run=dry, manager=self.manager(req), subresource="scale"
+                )
             return Response(body=self.scale_of(resource, result))
 
     def evict(self, req, resource, namespace, name):
@@ -548,8 +725,14 @@ class Api:
 
         def change(pod):
             if pod["spec"].get("nodeName"):
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on pods/binding "{name}": '
+                    f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"',
+                )
             pod["spec"]["nodeName"] = node
+
         if self.store.mutate(resource, namespace, name, change) is None:
             raise not_found(resource, name)
         return Response(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
@@ -569,8 +752,14 @@ class Api:
         labels_ok = label_matcher(req.query.get("labelSelector", ""))
         fields_ok = field_matcher(req.query.get("fieldSelector", ""))
         items = [i for i in items if labels_ok(i["metadata"].get("labels")) and fields_ok(i)]
-        return Response(body={"kind": resource.kind + "List", "apiVersion": resource.api_version,
-                              "metadata": {"resourceVersion": ""}, "items": items})
+        return Response(
+            body={
+                "kind": resource.kind + "List",
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": ""},
+                "items": items,
+            }
+        )
 
     # --- watch
 
@@ -596,15 +785,24 @@ class Api:
 
         def encode(event_type, obj, first):
             if table:
-                obj = tables.table(resource.key, [obj], obj["metadata"].get("resourceVersion", ""), True, with_columns=first)
+                obj = tables.table(
+                    resource.key, [obj], obj["metadata"].get("resourceVersion", ""), True, with_columns=first
+                )
             return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
 
         def bookmark(rv, initial_end=False):
             meta = {"resourceVersion": str(rv)}
             if initial_end:
                 meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-            return (json.dumps({"type": "BOOKMARK", "object": {"kind": resource.kind, "apiVersion": resource.api_version,
-                                                               "metadata": meta}}) + "\n").encode()
+            return (
+                json.dumps(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": meta},
+                    }
+                )
+                + "\n"
+            ).encode()
 
         def stream():
             deadline = time.monotonic() + timeout
@@ -675,4 +873,3 @@ def api_group(group, versions):
 
 def _raise(exc):
     raise exc
-

@@ -5,7 +5,7 @@ The rules themselves live in rbac.py."""
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from .errors import ApiError
@@ -68,8 +68,14 @@ def request_attributes(user, method, path, query):
         attrs.group, rest = rest[0], rest[1:]
     attrs.version, rest = rest[0], rest[1:]
     attrs.resource_request = True
-    attrs.verb = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update", "PATCH": "patch",
-                  "DELETE": "delete"}.get(method, "")
+    attrs.verb = {
+        "POST": "create",
+        "GET": "get",
+        "HEAD": "get",
+        "PUT": "update",
+        "PATCH": "patch",
+        "DELETE": "delete",
+    }.get(method, "")
     if rest and rest[0] == "watch" and len(rest) > 1:  # the old /api/v1/watch/... form
         attrs.verb, rest = "watch", rest[1:]
     if rest and rest[0] == "namespaces" and len(rest) > 1:
@@ -140,14 +146,14 @@ def impersonation_requests(headers):
     requests = []
     user = headers.get("Impersonate-User") or ""
     if user:
-        ns, _, sa = user[len(SA_PREFIX):].partition(":") if user.startswith(SA_PREFIX) else ("", "", "")
+        ns, _, sa = user[len(SA_PREFIX) :].partition(":") if user.startswith(SA_PREFIX) else ("", "", "")
         if ns and sa and ":" not in sa:
             requests.append(("ServiceAccount", ns, sa, ""))
         else:
             requests.append(("User", "", user, ""))
     requests += [("Group", "", group, "") for group in _header_values(headers, "Impersonate-Group")]
     for header in sorted({h for h in headers.keys() if h.lower().startswith("impersonate-extra-")}):
-        key = unquote(header[len("Impersonate-Extra-"):].lower())
+        key = unquote(header[len("Impersonate-Extra-") :].lower())
         requests += [("UserExtra", "", value, key) for value in _header_values(headers, header)]
     uid = headers.get("Impersonate-Uid") or ""
     if uid:
@@ -216,7 +222,7 @@ class AuditLog:
         requester = user.impersonator or user
         event = {
             "auditID": audit_id,
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "user": requester.name,
             "impersonatedUser": user.name if user.impersonator else None,
             "groups": list(user.groups),
@@ -237,9 +243,8 @@ class AuditLog:
         with self.lock:
             events = list(self.events)
         found = [dict(e) for e in events if all(e.get(k) == v for k, v in match.items())]
-        return found[-int(limit):] if limit else found
+        return found[-int(limit) :] if limit else found
 
     def clear(self):
         with self.lock:
             self.events.clear()
-

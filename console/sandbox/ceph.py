@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from errno import EEXIST, ENOENT
 
 DRIVER = "rbd.csi.ceph.com"
-MIB, GIB = 2 ** 20, 2 ** 30
+MIB, GIB = 2**20, 2**30
 SIMULATED_FSID = str(uuid.uuid5(uuid.NAMESPACE_URL, "sandbox-ceph"))
 CLONE = ("--rbd-default-clone-format", "2")  # clone v2: a snapshot with clones can go, as ceph-csi relies on
 SNAPSHOT_FEATURES = "layering,deep-flatten"  # what ceph-csi gives a snapshot's backing clone
@@ -45,8 +45,12 @@ class CephOptions:
         environ = os.environ if environ is None else environ
         if not environ.get("SANDBOX_CEPH_CONF"):
             return None
-        return cls(environ["SANDBOX_CEPH_CONF"], environ.get("SANDBOX_CEPH_KEYRING", ""),
-                   environ.get("SANDBOX_CEPH_CLIENT") or "client.admin", environ.get("SANDBOX_CEPH_POOL") or "rbd")
+        return cls(
+            environ["SANDBOX_CEPH_CONF"],
+            environ.get("SANDBOX_CEPH_KEYRING", ""),
+            environ.get("SANDBOX_CEPH_CLIENT") or "client.admin",
+            environ.get("SANDBOX_CEPH_POOL") or "rbd",
+        )
 
     @property
     def name(self) -> str:
@@ -98,7 +102,7 @@ def decompose_id(handle: str) -> tuple[str, int, str]:
     """(clusterID, pool id, uuid) of a volume or snapshot id."""
     try:
         length = int(handle[5:9], 16)
-        cluster_id, rest = handle[10:10 + length], handle[11 + length:]
+        cluster_id, rest = handle[10 : 10 + length], handle[11 + length :]
         pool_id, object_uuid = int(rest[:16], 16), rest[17:]
     except ValueError:
         raise CsiError("InvalidArgument", f"error decoding volume ID ({handle}): invalid volume ID") from None
@@ -125,16 +129,24 @@ class RbdDriver:
     def command(self, tool: str, *args: str, timeout: float | None = None) -> str:
         o = self.options
         try:
-            done = subprocess.run([tool, "--conf", o.conf, "--keyring", o.keyring, "--name", o.name, *args],
-                                  capture_output=True, text=True, timeout=timeout or o.timeout)
+            done = subprocess.run(
+                [tool, "--conf", o.conf, "--keyring", o.keyring, "--name", o.name, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout or o.timeout,
+            )
         except FileNotFoundError:
             raise CsiError("Internal", f"{tool}: command not found ({INSTALL})") from None
         except subprocess.TimeoutExpired:
-            raise CsiError("DeadlineExceeded", f"{tool} {' '.join(args)}: no answer in {timeout or o.timeout}s") \
-                from None
+            raise CsiError(
+                "DeadlineExceeded", f"{tool} {' '.join(args)}: no answer in {timeout or o.timeout}s"
+            ) from None
         if done.returncode:
-            lines = [line for line in done.stderr.splitlines() if line.startswith(f"{tool}:")] or \
-                done.stderr.strip().splitlines() or [f"{tool} exited with {done.returncode}"]
+            lines = (
+                [line for line in done.stderr.splitlines() if line.startswith(f"{tool}:")]
+                or done.stderr.strip().splitlines()
+                or [f"{tool} exited with {done.returncode}"]
+            )
             raise CephCommandError(done.returncode, lines[-1])
         return done.stdout
 
@@ -154,8 +166,9 @@ class RbdDriver:
         """The clusterID ceph-csi's config names the cluster by: its fsid."""
         if self.fsid is None:
             try:
-                self.fsid = json.loads(self.command("ceph", "--connect-timeout", "10", "fsid", "--format", "json",
-                                                    timeout=30))["fsid"]
+                self.fsid = json.loads(
+                    self.command("ceph", "--connect-timeout", "10", "fsid", "--format", "json", timeout=30)
+                )["fsid"]
             except (CephCommandError, CsiError, ValueError, KeyError) as exc:
                 raise RuntimeError(f"cannot reach the sandbox's Ceph ({self.options.conf}): {exc}") from None
         return self.fsid
@@ -218,8 +231,14 @@ class RbdDriver:
 
     # --- the CSI controller service
 
-    def create_volume(self, name: str, parameters: dict[str, str], size: int, snapshot_id: str | None = None,
-                      metadata: dict[str, str] | None = None) -> dict:
+    def create_volume(
+        self,
+        name: str,
+        parameters: dict[str, str],
+        size: int,
+        snapshot_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> dict:
         """A new image csi-vol-<uuid> of at least `size` bytes (a clone of the snapshot's when given):
         {volume_id, capacity, context} as CreateVolume answers."""
         if name in self.requests:
@@ -229,8 +248,11 @@ class RbdDriver:
         if not cluster_id:
             raise CsiError("InvalidArgument", "missing or empty cluster ID to provision volume from")
         if cluster_id != self.cluster_id():  # the one cluster ceph-csi's config map knows
-            raise CsiError("InvalidArgument", f"failed to fetch monitor list using clusterID ({cluster_id}): "
-                           f'missing configuration for cluster ID "{cluster_id}"')
+            raise CsiError(
+                "InvalidArgument",
+                f"failed to fetch monitor list using clusterID ({cluster_id}): "
+                f'missing configuration for cluster ID "{cluster_id}"',
+            )
         if not pool:
             raise CsiError("InvalidArgument", "missing or empty pool name to provision volume from")
         if not features:
@@ -239,20 +261,37 @@ class RbdDriver:
         image = f"csi-vol-{object_uuid}"
         if snapshot_id:
             source_pool, source = self.locate(snapshot_id, "csi-snap-")
-            self.rbd("clone", *CLONE, "--image-feature", features, f"{source_pool}/{source}@{source}",
-                     f"{pool}/{image}", tolerate=(EEXIST,))
+            self.rbd(
+                "clone",
+                *CLONE,
+                "--image-feature",
+                features,
+                f"{source_pool}/{source}@{source}",
+                f"{pool}/{image}",
+                tolerate=(EEXIST,),
+            )
             if capacity > self.images.get((source_pool, source), 0):
                 self.rbd("resize", "--no-progress", "--size", f"{capacity // MIB}M", f"{pool}/{image}")
             capacity = max(capacity, self.images.get((source_pool, source), 0))
         else:
-            self.rbd("create", "--size", f"{capacity // MIB}M", "--image-feature", features, f"{pool}/{image}",
-                     tolerate=(EEXIST,))
+            self.rbd(
+                "create",
+                "--size",
+                f"{capacity // MIB}M",
+                "--image-feature",
+                features,
+                f"{pool}/{image}",
+                tolerate=(EEXIST,),
+            )
         self.images[pool, image] = capacity
         self.set_metadata(pool, image, metadata or {})
         context = {k: v for k, v in parameters.items() if not k.startswith("csi.storage.k8s.io/")}
         context.update(pool=pool, journalPool=pool, imageName=image)
-        answer = {"volume_id": compose_id(parameters["clusterID"], pool_id, object_uuid), "capacity": capacity,
-                  "context": context}
+        answer = {
+            "volume_id": compose_id(parameters["clusterID"], pool_id, object_uuid),
+            "capacity": capacity,
+            "context": context,
+        }
         self.requests[name] = answer
         return answer
 
@@ -285,14 +324,16 @@ class RbdDriver:
         snap = f"csi-snap-{object_uuid}"
         if not self.rbd("info", "--format", "json", f"{pool}/{snap}", tolerate=(ENOENT,)):
             self.rbd("snap", "create", "--no-progress", f"{pool}/{volume}@{snap}", tolerate=(EEXIST,))
-            self.rbd("clone", *CLONE, "--image-feature", SNAPSHOT_FEATURES, f"{pool}/{volume}@{snap}",
-                     f"{pool}/{snap}")
+            self.rbd("clone", *CLONE, "--image-feature", SNAPSHOT_FEATURES, f"{pool}/{volume}@{snap}", f"{pool}/{snap}")
         self.rbd("snap", "rm", "--no-progress", f"{pool}/{volume}@{snap}", tolerate=(ENOENT,))
         self.rbd("snap", "create", "--no-progress", f"{pool}/{snap}@{snap}", tolerate=(EEXIST,))
         self.images[pool, snap] = self.images[pool, volume]
         self.set_metadata(pool, snap, metadata or {})
-        answer = {"snapshot_id": compose_id(cluster_id, pool_id, object_uuid), "size": self.images[pool, snap],
-                  "creation_time": time.time_ns()}
+        answer = {
+            "snapshot_id": compose_id(cluster_id, pool_id, object_uuid),
+            "size": self.images[pool, snap],
+            "creation_time": time.time_ns(),
+        }
         self.requests[name] = answer
         return answer
 

@@ -37,9 +37,19 @@ def resources_of(crd):
         if not version.get("served", True):
             continue
         subresources = ("status",) if "status" in (version.get("subresources") or {}) else ()
-        out.append(Resource(plural, names.get("kind"), group, version.get("name"), spec.get("scope") == "Namespaced",
-                            tuple(names.get("shortNames") or ()), subresources, categories=tuple(names.get("categories") or ()),
-                            key=f"{plural}.{group}"))
+        out.append(
+            Resource(
+                plural,
+                names.get("kind"),
+                group,
+                version.get("name"),
+                spec.get("scope") == "Namespaced",
+                tuple(names.get("shortNames") or ()),
+                subresources,
+                categories=tuple(names.get("categories") or ()),
+                key=f"{plural}.{group}",
+            )
+        )
     return out
 
 
@@ -76,7 +86,7 @@ def validate(crd, old, causes):
     if spec.get("scope") not in ("Cluster", "Namespaced"):
         causes.unsupported("spec.scope", spec.get("scope") or "", ["Cluster", "Namespaced"])
     name = (crd.get("metadata") or {}).get("name") or ""
-    if spec.get("group") and names.get("plural") and name != f'{names["plural"]}.{spec["group"]}':
+    if spec.get("group") and names.get("plural") and name != f"{names['plural']}.{spec['group']}":
         causes.bad("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
     versions = spec.get("versions") or []
     if not versions:
@@ -144,7 +154,9 @@ class Crds:
             return False
         resources = resources_of(crd)
         if crd["metadata"].get("deletionTimestamp"):
-            resource = store.kinds.get(f"{(crd.get('spec') or {}).get('names', {}).get('plural')}.{(crd.get('spec') or {}).get('group')}")
+            resource = store.kinds.get(
+                f"{(crd.get('spec') or {}).get('names', {}).get('plural')}.{(crd.get('spec') or {}).get('group')}"
+            )
             if resource is not None:
                 for obj in list(store.iter_refs(resource)):
                     if not obj["metadata"].get("deletionTimestamp"):
@@ -158,8 +170,9 @@ class Crds:
             return False
         status = crd.get("status") or {}
         conditions = {c.get("type"): c for c in status.get("conditions") or []}
-        if all(conditions.get(t, {}).get("status") == "True" for t in ("NamesAccepted", "Established")) and \
-                status.get("acceptedNames") == (crd.get("spec") or {}).get("names"):
+        if all(conditions.get(t, {}).get("status") == "True" for t in ("NamesAccepted", "Established")) and status.get(
+            "acceptedNames"
+        ) == (crd.get("spec") or {}).get("names"):
             return False
         now = now_iso()
         storage = resources[0].version if resources else None
@@ -168,12 +181,24 @@ class Crds:
             obj["status"] = {
                 "acceptedNames": (obj.get("spec") or {}).get("names") or {},
                 "conditions": [
-                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-                     "lastTransitionTime": now},
-                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                     "message": "the initial names have been accepted", "lastTransitionTime": now}],
+                    {
+                        "type": "NamesAccepted",
+                        "status": "True",
+                        "reason": "NoConflicts",
+                        "message": "no conflicts found",
+                        "lastTransitionTime": now,
+                    },
+                    {
+                        "type": "Established",
+                        "status": "True",
+                        "reason": "InitialNamesAccepted",
+                        "message": "the initial names have been accepted",
+                        "lastTransitionTime": now,
+                    },
+                ],
                 "storedVersions": sorted(set(status.get("storedVersions") or []) | ({storage} if storage else set())),
             }
+
         store.mutate(CRDS, "", name, change, status_only=True)
         return False
 
@@ -196,8 +221,12 @@ class Crds:
             if current is None:
                 store.create(CRDS, "", crd)
             elif current["metadata"].get("deletionTimestamp"):
-                raise ApiError(409, "Conflict", f'customresourcedefinitions.{GROUP} "{crd["metadata"]["name"]}" is still being '
-                               "deleted; try again once it is gone")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'customresourcedefinitions.{GROUP} "{crd["metadata"]["name"]}" is still being '
+                    "deleted; try again once it is gone",
+                )
         for plural, name, obj in calico_objects():
             resource = store.kinds[f"{plural}.{CALICO_GROUP}"]
             if not store.exists(resource, "", name):
@@ -207,27 +236,66 @@ class Crds:
 def calico_crds():
     crds = []
     for plural, kind, namespaced in CALICO_KINDS:
-        schema = {"type": "object", "properties": {
-            "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
-        crds.append({
-            "apiVersion": f"{GROUP}/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.{CALICO_GROUP}", "labels": {"app.kubernetes.io/part-of": "calico"}},
-            "spec": {"group": CALICO_GROUP, "scope": "Namespaced" if namespaced else "Cluster",
-                     "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
-                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]},
-        })
+        schema = {
+            "type": "object",
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "metadata": {"type": "object"},
+                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
+        }
+        crds.append(
+            {
+                "apiVersion": f"{GROUP}/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.{CALICO_GROUP}", "labels": {"app.kubernetes.io/part-of": "calico"}},
+                "spec": {
+                    "group": CALICO_GROUP,
+                    "scope": "Namespaced" if namespaced else "Cluster",
+                    "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()},
+                    "versions": [
+                        {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+                    ],
+                },
+            }
+        )
     return crds
 
 
 def calico_objects():
     """(plural, name, object) that a fresh Calico install creates."""
     return [
-        ("clusterinformations", "default", {"metadata": {"name": "default"}, "spec": {
-            "calicoVersion": CALICO_VERSION, "clusterType": "k8s,bgp,kubeadm,kdd", "datastoreReady": True}}),
-        ("ippools", "default-ipv4-ippool", {"metadata": {"name": "default-ipv4-ippool"}, "spec": {
-            "cidr": "10.244.0.0/16", "blockSize": 26, "ipipMode": "Always", "vxlanMode": "Never", "natOutgoing": True,
-            "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"]}}),
-        ("felixconfigurations", "default", {"metadata": {"name": "default"}, "spec": {
-            "bpfEnabled": False, "logSeverityScreen": "Info", "reportingInterval": "0s"}}),
+        (
+            "clusterinformations",
+            "default",
+            {
+                "metadata": {"name": "default"},
+                "spec": {"calicoVersion": CALICO_VERSION, "clusterType": "k8s,bgp,kubeadm,kdd", "datastoreReady": True},
+            },
+        ),
+        (
+            "ippools",
+            "default-ipv4-ippool",
+            {
+                "metadata": {"name": "default-ipv4-ippool"},
+                "spec": {
+                    "cidr": "10.244.0.0/16",
+                    "blockSize": 26,
+                    "ipipMode": "Always",
+                    "vxlanMode": "Never",
+                    "natOutgoing": True,
+                    "nodeSelector": "all()",
+                    "allowedUses": ["Workload", "Tunnel"],
+                },
+            },
+        ),
+        (
+            "felixconfigurations",
+            "default",
+            {
+                "metadata": {"name": "default"},
+                "spec": {"bpfEnabled": False, "logSeverityScreen": "Info", "reportingInterval": "0s"},
+            },
+        ),
     ]

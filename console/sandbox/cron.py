@@ -3,11 +3,23 @@ steps, lists, names and @hourly-style macros), enough for CronJob schedules."""
 
 from datetime import timedelta
 
-MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-          "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 6)]
-NAMES = [{}, {}, {}, {m: n + 1 for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
-         {d: n for n, d in enumerate("sun mon tue wed thu fri sat".split())}]
+NAMES = [
+    {},
+    {},
+    {},
+    {m: n + 1 for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
+    {d: n for n, d in enumerate("sun mon tue wed thu fri sat".split())},
+]
 
 
 class CronError(ValueError):

@@ -9,12 +9,23 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def status(self):
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details:  # StatusDetails and StatusCause fields are all omitempty in Go: no "group": "" for the core group
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if (
+            self.details
+        ):  # StatusDetails and StatusCause fields are all omitempty in Go: no "group": "" for the core group
             body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
             if body["details"].get("causes"):
-                body["details"]["causes"] = [{k: v for k, v in c.items() if v not in ("", None)} for c in body["details"]["causes"]]
+                body["details"]["causes"] = [
+                    {k: v for k, v in c.items() if v not in ("", None)} for c in body["details"]["causes"]
+                ]
         return body
 
 
@@ -28,19 +39,25 @@ def qualified(resource):
     return f"{resource.plural}.{resource.group}" if resource.group else resource.plural
 
 
+def about(code, reason, resource, name, message):
+    """An error about one named object; its details name it as the API server does."""
+    return ApiError(code, reason, message, {"name": name, "group": resource.group, "kind": resource.plural})
+
+
 def not_found(resource, name):
-    return ApiError(404, "NotFound", f'{qualified(resource)} "{name}" not found',
-                    {"name": name, "group": resource.group, "kind": resource.plural})
+    return about(404, "NotFound", resource, name, f'{qualified(resource)} "{name}" not found')
 
 
 def already_exists(resource, name):
-    return ApiError(409, "AlreadyExists", f'{qualified(resource)} "{name}" already exists',
-                    {"name": name, "group": resource.group, "kind": resource.plural})
+    return about(409, "AlreadyExists", resource, name, f'{qualified(resource)} "{name}" already exists')
 
 
-def conflict(resource, name, why="the object has been modified; please apply your changes to the latest version and try again"):
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(resource)} "{name}": {why}',
-                    {"name": name, "group": resource.group, "kind": resource.plural})
+def conflict(
+    resource, name, why="the object has been modified; please apply your changes to the latest version and try again"
+):
+    return about(
+        409, "Conflict", resource, name, f'Operation cannot be fulfilled on {qualified(resource)} "{name}": {why}'
+    )
 
 
 def invalid(resource, name, causes):
@@ -48,17 +65,32 @@ def invalid(resource, name, causes):
     text = ", ".join(f"{field}: {message}" for field, message, _ in causes)
     if len(causes) > 1:
         text = "[" + text + "]"
-    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind  # the qualified kind: Deployment.apps
-    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {text}',
-                    {"name": name, "group": resource.group, "kind": resource.kind,
-                     "causes": [{"reason": reason, "message": message, "field": field} for field, message, reason in causes]})
+    kind = (
+        f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    )  # the qualified kind: Deployment.apps
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: {text}',
+        {
+            "name": name,
+            "group": resource.group,
+            "kind": resource.kind,
+            "causes": [{"reason": reason, "message": message, "field": field} for field, message, reason in causes],
+        },
+    )
 
 
 def forbidden(resource, name, message, reason="Forbidden"):
     what = f'{qualified(resource)} "{name}"' if name else qualified(resource)
-    return ApiError(403, reason, f"{what} is forbidden: {message}",
-                    {"name": name, "group": resource.group, "kind": resource.plural} if name else
-                    {"group": resource.group, "kind": resource.plural})
+    return ApiError(
+        403,
+        reason,
+        f"{what} is forbidden: {message}",
+        {"name": name, "group": resource.group, "kind": resource.plural}
+        if name
+        else {"group": resource.group, "kind": resource.plural},
+    )
 
 
 def bad_request(message):

@@ -28,6 +28,7 @@ def dumps(value):
 
 # --- path elements
 
+
 def item_element(node, item):
     """The path element of a list item: k:{...} for keyed lists, v:... for sets."""
     if not node.keys:
@@ -41,8 +42,10 @@ def item_element(node, item):
         elif name in node.defaults:
             key[name] = node.defaults[name]
         else:
-            raise FieldError(f'associative list with keys has an element that omits key field "{name}" '
-                             "(and doesn't have default value)")
+            raise FieldError(
+                f'associative list with keys has an element that omits key field "{name}" '
+                "(and doesn't have default value)"
+            )
     return "k:" + dumps(key)
 
 
@@ -112,6 +115,7 @@ def path_order(path):
 
 # --- FieldsV1
 
+
 def to_fields_v1(paths):
     tree = {}
     for path in paths:
@@ -152,6 +156,7 @@ def from_fields_v1(fields, prefix=()):
 
 # --- set helpers
 
+
 def ensure_named(paths, root):
     """Add the named struct fields above owned paths (EnsureNamedFieldsAreMembers), so that
     pruning a struct field that only had owned children takes the struct away too."""
@@ -162,7 +167,7 @@ def ensure_named(paths, root):
             if element.startswith("f:"):
                 node, named = schemas.child(node, element[2:])
                 if named:
-                    out.add(path[:n + 1])
+                    out.add(path[: n + 1])
             else:
                 node = node.elem if node is not None and node.kind == "list" else schemas.ANY
     return out
@@ -170,12 +175,16 @@ def ensure_named(paths, root):
 
 # --- walks
 
+
 def to_field_set(value, node, path=(), out=None):
     """What an applied configuration sets: its leaves, list items and map entries."""
     out = set() if out is None else out
     node = schemas.resolve(node, value)
-    if node.kind == "leaf" or (node.kind in ("struct", "map") and value is not None and not isinstance(value, dict)) \
-            or (node.kind == "list" and value is not None and not isinstance(value, list)):
+    if (
+        node.kind == "leaf"
+        or (node.kind in ("struct", "map") and value is not None and not isinstance(value, dict))
+        or (node.kind == "list" and value is not None and not isinstance(value, list))
+    ):
         out.add(path)
     elif node.kind in ("struct", "map") and isinstance(value, dict):
         for key, sub in value.items():
@@ -217,13 +226,24 @@ def compare(lhs, rhs, node, path=(), out=None):
         right = rhs if isinstance(rhs, dict) else {}
         for key in list(left) + [k for k in right if k not in left]:
             sub_node, _ = schemas.child(node, key)
-            compare(left.get(key, MISSING), right.get(key, MISSING), sub_node, path + ("f:" + key,), (added, modified, removed))
+            compare(
+                left.get(key, MISSING),
+                right.get(key, MISSING),
+                sub_node,
+                path + ("f:" + key,),
+                (added, modified, removed),
+            )
     else:
         left = index_items(node, lhs if isinstance(lhs, list) else [], strict=False)
         right = index_items(node, rhs if isinstance(rhs, list) else [], strict=False)
         for element in list(left) + [e for e in right if e not in left]:
-            compare(left.get(element, MISSING), right.get(element, MISSING), node.elem, path + (element,),
-                    (added, modified, removed))
+            compare(
+                left.get(element, MISSING),
+                right.get(element, MISSING),
+                node.elem,
+                path + (element,),
+                (added, modified, removed),
+            )
     if not lhs_ok:
         added.add(path)
     elif not rhs_ok:
@@ -248,7 +268,10 @@ def merge(lhs, rhs, node):
     if node.kind == "list" and isinstance(lhs, list) and isinstance(rhs, list) and lhs:
         left = index_items(node, lhs, strict=False)
         right = index_items(node, rhs, strict=True)
-        return [merge(left.get(e, MISSING), right.get(e, MISSING), node.elem) for e in _merged_order(list(left), list(right))]
+        return [
+            merge(left.get(e, MISSING), right.get(e, MISSING), node.elem)
+            for e in _merged_order(list(left), list(right))
+        ]
     return copy.deepcopy(rhs)
 
 

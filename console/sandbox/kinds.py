@@ -43,8 +43,16 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 RESOURCES = [
     Resource("namespaces", "Namespace", "", "v1", False, ("ns",)),
     Resource("nodes", "Node", "", "v1", False, ("no",)),
-    Resource("pods", "Pod", "", "v1", True, ("po",), ("status", "log", "exec", "attach", "eviction", "binding"),
-             categories=ALL),
+    Resource(
+        "pods",
+        "Pod",
+        "",
+        "v1",
+        True,
+        ("po",),
+        ("status", "log", "exec", "attach", "eviction", "binding"),
+        categories=ALL,
+    ),
     Resource("services", "Service", "", "v1", True, ("svc",), categories=ALL),
     Resource("endpoints", "Endpoints", "", "v1", True, ("ep",), ()),
     Resource("events", "Event", "", "v1", True, ("ev",), ()),
@@ -65,25 +73,95 @@ RESOURCES = [
     Resource("ingresses", "Ingress", "networking.k8s.io", "v1", True, ("ing",)),
     Resource("ingressclasses", "IngressClass", "networking.k8s.io", "v1", False, (), ()),
     Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", True, ("netpol",), ()),
-    Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True, ("hpa",), categories=ALL),
+    Resource(
+        "horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2", True, ("hpa",), categories=ALL
+    ),
     Resource("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", True, ("pdb",)),
     Resource("storageclasses", "StorageClass", "storage.k8s.io", "v1", False, ("sc",), ()),
     Resource("volumesnapshots", "VolumeSnapshot", "snapshot.storage.k8s.io", "v1", True, ("vs",)),
-    Resource("volumesnapshotcontents", "VolumeSnapshotContent", "snapshot.storage.k8s.io", "v1", False, ("vsc", "vscs")),
-    Resource("volumesnapshotclasses", "VolumeSnapshotClass", "snapshot.storage.k8s.io", "v1", False, ("vsclass", "vsclasses"), ()),
+    Resource(
+        "volumesnapshotcontents", "VolumeSnapshotContent", "snapshot.storage.k8s.io", "v1", False, ("vsc", "vscs")
+    ),
+    Resource(
+        "volumesnapshotclasses",
+        "VolumeSnapshotClass",
+        "snapshot.storage.k8s.io",
+        "v1",
+        False,
+        ("vsclass", "vsclasses"),
+        (),
+    ),
     Resource("nodes", "NodeMetrics", "metrics.k8s.io", "v1beta1", False, (), (), READ_VERBS, stored=False),
     Resource("pods", "PodMetrics", "metrics.k8s.io", "v1beta1", True, (), (), READ_VERBS, stored=False),
     Resource("clusterrolebindings", "ClusterRoleBinding", RBAC_GROUP, "v1", False, (), ()),
     Resource("clusterroles", "ClusterRole", RBAC_GROUP, "v1", False, (), ()),
     Resource("rolebindings", "RoleBinding", RBAC_GROUP, "v1", True, (), ()),
     Resource("roles", "Role", RBAC_GROUP, "v1", True, (), ()),
-    Resource("customresourcedefinitions", "CustomResourceDefinition", "apiextensions.k8s.io", "v1", False, ("crd", "crds"),
-             ("status",), categories=("api-extensions",)),
-    Resource("selfsubjectreviews", "SelfSubjectReview", "authentication.k8s.io", "v1", False, (), (), ("create",), stored=False),
-    Resource("localsubjectaccessreviews", "LocalSubjectAccessReview", "authorization.k8s.io", "v1", True, (), (), ("create",), stored=False),
-    Resource("selfsubjectaccessreviews", "SelfSubjectAccessReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
-    Resource("selfsubjectrulesreviews", "SelfSubjectRulesReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
-    Resource("subjectaccessreviews", "SubjectAccessReview", "authorization.k8s.io", "v1", False, (), (), ("create",), stored=False),
+    Resource(
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        "apiextensions.k8s.io",
+        "v1",
+        False,
+        ("crd", "crds"),
+        ("status",),
+        categories=("api-extensions",),
+    ),
+    Resource(
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        "authentication.k8s.io",
+        "v1",
+        False,
+        (),
+        (),
+        ("create",),
+        stored=False,
+    ),
+    Resource(
+        "localsubjectaccessreviews",
+        "LocalSubjectAccessReview",
+        "authorization.k8s.io",
+        "v1",
+        True,
+        (),
+        (),
+        ("create",),
+        stored=False,
+    ),
+    Resource(
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        "authorization.k8s.io",
+        "v1",
+        False,
+        (),
+        (),
+        ("create",),
+        stored=False,
+    ),
+    Resource(
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        "authorization.k8s.io",
+        "v1",
+        False,
+        (),
+        (),
+        ("create",),
+        stored=False,
+    ),
+    Resource(
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        "authorization.k8s.io",
+        "v1",
+        False,
+        (),
+        (),
+        ("create",),
+        stored=False,
+    ),
 ]
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 STORED = {r.key: r for r in RESOURCES if r.stored}  # store key (the plural for built-in kinds) -> Resource
@@ -93,7 +171,9 @@ for _r in RESOURCES:
     GROUPS.setdefault(_r.group, _r.version)
 # Older versions a real API server still serves, converted to and from the stored one (versions.py):
 # `kubectl autoscale` posts autoscaling/v1. Discovery lists them after the preferred version.
-CONVERTED = [Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v1", True, ("hpa",), categories=ALL)]
+CONVERTED = [
+    Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v1", True, ("hpa",), categories=ALL)
+]
 BY_PATH.update({(r.group, r.version, r.plural): r for r in CONVERTED})
 SCALABLE = {"deployments", "replicasets", "statefulsets"}
 

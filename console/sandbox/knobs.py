@@ -4,6 +4,7 @@
 RBAC treats them as non-resource paths: the read-only token may GET them, not POST."""
 
 import time
+from dataclasses import dataclass
 
 from . import quantity
 from .errors import ApiError, bad_request
@@ -13,6 +14,18 @@ from .selectors import label_matcher
 R = STORED
 POD_FAULTS = (None, "crash", "unready", "slow", "fail")
 NODE_FAULTS = (None, "NotReady", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0  # share of API requests answered with error_code
+    error_code: int = 500
+    stall_rate: float = 0.0  # share of API requests that wait stall_seconds first
+    stall_seconds: float = 0.0
+    watch_drop_seconds: float = 0.0  # >0: every watch stream is cut after this many seconds
+
+    def as_dict(self):
+        return dict(self.__dict__)
 
 
 def _rss_bytes():
@@ -27,9 +40,27 @@ def _rss_bytes():
 
 
 class Knobs:
-    HTTP_ACTIONS = ("set_clock_speed", "set_nodes", "set_node_fault", "set_node_ready", "set_pod_load", "set_pod_fault",
-                    "crash_pod", "set_api_faults", "clear_faults", "drop_watches", "bulk_load", "generate_pod_updates",
-                    "stats", "seed_demo", "set_delays", "set_calico", "set_metrics_api", "audit", "clear_audit")
+    HTTP_ACTIONS = (
+        "set_clock_speed",
+        "set_nodes",
+        "set_node_fault",
+        "set_node_ready",
+        "set_pod_load",
+        "set_pod_fault",
+        "crash_pod",
+        "set_api_faults",
+        "clear_faults",
+        "drop_watches",
+        "bulk_load",
+        "generate_pod_updates",
+        "stats",
+        "seed_demo",
+        "set_delays",
+        "set_calico",
+        "set_metrics_api",
+        "audit",
+        "clear_audit",
+    )
 
     def __init__(self, cluster):
         self.cluster = cluster
@@ -115,7 +146,9 @@ class Knobs:
         if name:
             self.pod_load[(namespace, name)] = load
         else:
-            self.selector_load = [entry for entry in self.selector_load if (entry[0], entry[2]) != (namespace, selector or "")]
+            self.selector_load = [
+                entry for entry in self.selector_load if (entry[0], entry[2]) != (namespace, selector or "")
+            ]
             self.selector_load.append((namespace, label_matcher(selector or ""), selector or "", load))
         return {"namespace": namespace, "name": name, "selector": selector, "load": load}
 
@@ -147,18 +180,23 @@ class Knobs:
 
     # --- API server faults
 
-    def set_api_faults(self, error_rate=None, error_code=None, stall_rate=None, stall_seconds=None, watch_drop_seconds=None):
+    def set_api_faults(
+        self, error_rate=None, error_code=None, stall_rate=None, stall_seconds=None, watch_drop_seconds=None
+    ):
         """A share of API requests fails (500/503/429) or stalls; watch streams are cut after N seconds."""
         faults = self.cluster.faults
-        for field, value in (("error_rate", error_rate), ("error_code", error_code), ("stall_rate", stall_rate),
-                             ("stall_seconds", stall_seconds), ("watch_drop_seconds", watch_drop_seconds)):
+        for field, value in (
+            ("error_rate", error_rate),
+            ("error_code", error_code),
+            ("stall_rate", stall_rate),
+            ("stall_seconds", stall_seconds),
+            ("watch_drop_seconds", watch_drop_seconds),
+        ):
             if value is not None:
                 setattr(faults, field, type(getattr(faults, field))(value))
         return faults.as_dict()
 
     def clear_faults(self):
-        from .server import Faults
-
         self.cluster.faults = Faults()
         self.cluster.failing = None
         self.controllers.pod_faults.clear()
@@ -182,44 +220,109 @@ class Knobs:
         began = time.perf_counter()
         nodes = [n["metadata"]["name"] for n in store.iter_refs(R["nodes"])] or ["sandbox-node-1"]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        tolerations = [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-                       {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
-        container = {"name": "app", "image": "registry.local/bulk/app:1.0", "imagePullPolicy": "IfNotPresent",
-                     "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                     "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}
-        base_spec = {"containers": [container], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
-                     "schedulerName": "default-scheduler", "serviceAccountName": "default", "serviceAccount": "default",
-                     "terminationGracePeriodSeconds": 30, "securityContext": {}, "enableServiceLinks": True, "priority": 0,
-                     "preemptionPolicy": "PreemptLowerPriority", "tolerations": tolerations}
-        conditions = [{"type": t, "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None}
-                      for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
+        tolerations = [
+            {
+                "key": "node.kubernetes.io/not-ready",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
+        ]
+        container = {
+            "name": "app",
+            "image": "registry.local/bulk/app:1.0",
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+        }
+        base_spec = {
+            "containers": [container],
+            "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler",
+            "serviceAccountName": "default",
+            "serviceAccount": "default",
+            "terminationGracePeriodSeconds": 30,
+            "securityContext": {},
+            "enableServiceLinks": True,
+            "priority": 0,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "tolerations": tolerations,
+        }
+        conditions = [
+            {"type": t, "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None}
+            for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+        ]
         specs = {node: dict(base_spec, nodeName=node) for node in nodes}
         statuses = {}
-        for n, node in enumerate(nodes):
+        for node in nodes:
             host_ip = controllers.node_ip(node)
             statuses[node] = {"hostIP": host_ip, "hostIPs": [{"ip": host_ip}]}
-        container_status = [{"name": "app", "image": "registry.local/bulk/app:1.0", "imageID": "registry.local/bulk/app@sha256:" + "0" * 64,
-                             "containerID": "containerd://" + "b" * 64, "ready": True, "started": True, "restartCount": 0,
-                             "lastState": {}, "state": {"running": {"startedAt": stamp}}}]
-        label_sets = [{"app": f"bulk-{k}", "sandbox.k8s.io/bulk": "true", "tier": "backend" if k % 2 else "frontend"} for k in range(10)]
+        container_status = [
+            {
+                "name": "app",
+                "image": "registry.local/bulk/app:1.0",
+                "imageID": "registry.local/bulk/app@sha256:" + "0" * 64,
+                "containerID": "containerd://" + "b" * 64,
+                "ready": True,
+                "started": True,
+                "restartCount": 0,
+                "lastState": {},
+                "state": {"running": {"startedAt": stamp}},
+            }
+        ]
+        label_sets = [
+            {"app": f"bulk-{k}", "sandbox.k8s.io/bulk": "true", "tier": "backend" if k % 2 else "frontend"}
+            for k in range(10)
+        ]
         created = 0
         listeners = store.listeners
         for i in range(start, start + namespaces):
             ns = f"{prefix}-{i}"
-            ns_obj = {"apiVersion": "v1", "kind": "Namespace",
-                      "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns, "sandbox.k8s.io/bulk": "true"}},
-                      "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+            ns_obj = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns, "sandbox.k8s.io/bulk": "true"}},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
             pods = []
             for j in range(pods_per_namespace):
                 node = nodes[(i * pods_per_namespace + j) % len(nodes)]
                 ip = f"10.{100 + (created // 65000) % 100}.{(created // 250) % 260 % 256}.{created % 250 + 2}"
                 created += 1
-                status = {"phase": "Running", "conditions": conditions, "qosClass": "Burstable", "startTime": stamp,
-                          "containerStatuses": container_status, "podIP": ip, "podIPs": [{"ip": ip}], **statuses[node]}
-                pods.append({"apiVersion": "v1", "kind": "Pod",
-                             "metadata": {"name": f"app-{j:05d}", "namespace": ns, "labels": label_sets[j % 10], "creationTimestamp": stamp},
-                             "spec": specs[node], "status": status})
+                status = {
+                    "phase": "Running",
+                    "conditions": conditions,
+                    "qosClass": "Burstable",
+                    "startTime": stamp,
+                    "containerStatuses": container_status,
+                    "podIP": ip,
+                    "podIPs": [{"ip": ip}],
+                    **statuses[node],
+                }
+                pods.append(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {
+                            "name": f"app-{j:05d}",
+                            "namespace": ns,
+                            "labels": label_sets[j % 10],
+                            "creationTimestamp": stamp,
+                        },
+                        "spec": specs[node],
+                        "status": status,
+                    }
+                )
             with store.lock:
                 store.listeners = []  # controllers need not look at bulk pods: they are already running
                 try:
@@ -229,16 +332,25 @@ class Knobs:
                     store.listeners = listeners
                 controllers.dirty.add(("namespaces", "", ns))
         seconds = time.perf_counter() - began
-        return {"namespaces": namespaces, "pods": created, "seconds": round(seconds, 3),
-                "objects_total": len(store.objects), "rss_bytes": _rss_bytes()}
+        return {
+            "namespaces": namespaces,
+            "pods": created,
+            "seconds": round(seconds, 3),
+            "objects_total": len(store.objects),
+            "rss_bytes": _rss_bytes(),
+        }
 
     def generate_pod_updates(self, count=10_000, namespace_prefix=None, namespace=None):
         """A burst of `count` pod status updates as fast as the store takes them (readiness flapping on
         existing pods, round robin), for watch-ingestion benchmarks. Returns the rate achieved."""
         store = self.cluster.store
         pods = R["pods"]
-        keys = [(("pods",) + key) for key in store.keys.get("pods", [])
-                if (namespace is None or key[0] == namespace) and (namespace_prefix is None or key[0].startswith(namespace_prefix))]
+        keys = [
+            (("pods",) + key)
+            for key in store.keys.get("pods", [])
+            if (namespace is None or key[0] == namespace)
+            and (namespace_prefix is None or key[0].startswith(namespace_prefix))
+        ]
         if not keys:
             raise bad_request("no pods to update")
         began = time.perf_counter()
@@ -252,16 +364,26 @@ class Knobs:
             status = dict(current.get("status") or {})
             ready = "False" if (n // len(keys)) % 2 == 0 else "True"
             status["conditions"] = [
-                {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None},
+                {
+                    "type": "PodReadyToStartContainers",
+                    "status": "True",
+                    "lastTransitionTime": stamp,
+                    "lastProbeTime": None,
+                },
                 {"type": "Initialized", "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None},
                 {"type": "Ready", "status": ready, "lastTransitionTime": stamp, "lastProbeTime": None},
                 {"type": "ContainersReady", "status": ready, "lastTransitionTime": stamp, "lastProbeTime": None},
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None}]
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": stamp, "lastProbeTime": None},
+            ]
             if store.replace_status_fast(pods, key, status) is not None:
                 done += 1
         seconds = time.perf_counter() - began
-        return {"updates": done, "seconds": round(seconds, 3), "per_second": round(done / seconds) if seconds else None,
-                "resourceVersion": str(store.rv)}
+        return {
+            "updates": done,
+            "seconds": round(seconds, 3),
+            "per_second": round(done / seconds) if seconds else None,
+            "resourceVersion": str(store.rv),
+        }
 
     # --- Calico and the audit log
 
@@ -296,12 +418,24 @@ class Knobs:
     def stats(self):
         store = self.cluster.store
         counts = {plural: len(keys) for plural, keys in store.keys.items() if keys}
-        return {"objects": len(store.objects), "by_resource": counts, "resourceVersion": str(store.rv),
-                "event_window": len(store.events), "oldest_watchable_rv": store.oldest_rv, "watchers": len(store.subscriptions),
-                "rss_bytes": _rss_bytes(), "clock_speed": self.controllers.clock.speed, "simulated_seconds": round(self.controllers.clock.now(), 1),
-                "faults": self.cluster.faults.as_dict(), "pod_faults": {f"{k[0]}/{k[1]}": v for k, v in self.controllers.pod_faults.items()},
-                "node_faults": dict(self.controllers.node_faults), "controller_errors": len(self.controllers.errors),
-                "calico": self.cluster.crds.calico_installed(), "metrics_api": self.cluster.metrics.available, "audit_events": len(self.cluster.audit.events)}
+        return {
+            "objects": len(store.objects),
+            "by_resource": counts,
+            "resourceVersion": str(store.rv),
+            "event_window": len(store.events),
+            "oldest_watchable_rv": store.oldest_rv,
+            "watchers": len(store.subscriptions),
+            "rss_bytes": _rss_bytes(),
+            "clock_speed": self.controllers.clock.speed,
+            "simulated_seconds": round(self.controllers.clock.now(), 1),
+            "faults": self.cluster.faults.as_dict(),
+            "pod_faults": {f"{k[0]}/{k[1]}": v for k, v in self.controllers.pod_faults.items()},
+            "node_faults": dict(self.controllers.node_faults),
+            "controller_errors": len(self.controllers.errors),
+            "calico": self.cluster.crds.calico_installed(),
+            "metrics_api": self.cluster.metrics.available,
+            "audit_events": len(self.cluster.audit.events),
+        }
 
     # --- HTTP
 

@@ -3,15 +3,35 @@ with a few log levels; `follow=true` streams new lines while the container runs.
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from .api import Response
 from .errors import ApiError
+from .responses import Response
 
 LEVELS = ["INFO"] * 16 + ["DEBUG"] * 2 + ["WARN"] * 2 + ["ERROR"]
-PATHS = ["/", "/healthz", "/api/items", "/api/items/{n}", "/api/cart", "/api/orders", "/static/app.js", "/metrics", "/login"]
-WORDS = ["cache refreshed", "connection pool size={n}", "processed batch size={n}", "flushed {n} records", "checkpoint saved",
-         "leader election renewed", "config reloaded", "queue depth={n}", "gc pause {n}ms", "synced {n} objects"]
+PATHS = [
+    "/",
+    "/healthz",
+    "/api/items",
+    "/api/items/{n}",
+    "/api/cart",
+    "/api/orders",
+    "/static/app.js",
+    "/metrics",
+    "/login",
+]
+WORDS = [
+    "cache refreshed",
+    "connection pool size={n}",
+    "processed batch size={n}",
+    "flushed {n} records",
+    "checkpoint saved",
+    "leader election renewed",
+    "config reloaded",
+    "queue depth={n}",
+    "gc pause {n}ms",
+    "synced {n} objects",
+]
 
 
 def bad_request(message):
@@ -31,7 +51,11 @@ class Logs:
             path = rng.choice(PATHS).replace("{n}", str(rng.randint(1, 9999)))
             code = 200 if level in ("INFO", "DEBUG") else (404 if level == "WARN" else 500)
             latency = max(1, int(rng.gauss(latency_ms, latency_ms / 3)))
-            return level, f'{rng.choice(["GET", "GET", "GET", "POST", "PUT"])} {path} {code} {latency}ms ip=10.244.{rng.randint(0, 9)}.{rng.randint(2, 250)}'
+            return (
+                level,
+                f"{rng.choice(['GET', 'GET', 'GET', 'POST', 'PUT'])} {path} {code} {latency}ms "
+                f"ip=10.244.{rng.randint(0, 9)}.{rng.randint(2, 250)}",
+            )
         return level, rng.choice(WORDS).replace("{n}", str(rng.randint(1, 5000)))
 
     def respond(self, pod, query):
@@ -47,13 +71,17 @@ class Logs:
             elif len(names) == 1:
                 container = names[0]
             else:
-                raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
-                                  + (f" or one of the init containers: [{' '.join(init_names)}]" if init_names else ""))
+                raise bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]"
+                    + (f" or one of the init containers: [{' '.join(init_names)}]" if init_names else "")
+                )
         if container not in names + init_names:
             raise bad_request(f"container {container} is not valid for pod {name}")
         controllers = self.cluster.controllers
         run = controllers.pods.get(pod["metadata"]["uid"])
-        status = next((s for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), None)
+        status = next(
+            (s for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), None
+        )
         if status is None or "waiting" in (status.get("state") or {}) and not status.get("restartCount"):
             reason = ((status or {}).get("state") or {}).get("waiting", {}).get("reason", "ContainerCreating")
             raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
@@ -65,7 +93,7 @@ class Logs:
         interval = max(0.001, controllers.delays["log_interval"])
         load = self.cluster.knobs.load_for(pod) or {}
         latency = float(load.get("latency_ms") or 20)
-        started = (run.run_started if run and run.run_started is not None else clock.now() - 120)
+        started = run.run_started if run and run.run_started is not None else clock.now() - 120
         crashing = controllers.pod_faults.get((pod["metadata"]["namespace"], name)) in ("crash", "fail")
         attempt = restarts - 1 if previous else restarts
         if previous:
@@ -83,7 +111,7 @@ class Logs:
 
         def render(sim, level, message):
             # simulated moments map back onto real wall-clock time, like every other timestamp the sandbox writes
-            stamp = datetime.fromtimestamp(time.time() - (clock.now() - sim) / clock.speed, tz=timezone.utc)
+            stamp = datetime.fromtimestamp(time.time() - (clock.now() - sim) / clock.speed, tz=UTC)
             text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond // 1000:03d}Z {level:<5} {message}\n"
             if query.get("timestamps") in ("true", "1"):
                 text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond * 1000:09d}Z " + text
@@ -100,14 +128,18 @@ class Logs:
             lines = [entry for entry in lines if entry[1] >= cutoff]
         since_time = query.get("sinceTime")
         if since_time:
-            moment = datetime.strptime(since_time[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-            lines = [entry for entry in lines if time.time() - (clock.now() - entry[1]) / clock.speed >= moment.timestamp()]
+            moment = datetime.strptime(since_time[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+            lines = [
+                entry for entry in lines if time.time() - (clock.now() - entry[1]) / clock.speed >= moment.timestamp()
+            ]
         tail = query.get("tailLines")
         if tail not in (None, ""):
-            lines = lines[-int(tail):] if int(tail) > 0 else []
+            lines = lines[-int(tail) :] if int(tail) > 0 else []
         text = "".join(render(sim, level, message) for _, sim, level, message in lines)
         if crashing or previous:
-            text += render(until, "ERROR", "fatal: dial tcp 10.96.0.42:5432: connect: connection refused; exiting with code 1")
+            text += render(
+                until, "ERROR", "fatal: dial tcp 10.96.0.42:5432: connect: connection refused; exiting with code 1"
+            )
         limit = query.get("limitBytes")
         if limit:
             text = text[: int(limit)]
@@ -126,8 +158,14 @@ class Logs:
                 current = store.objects.get(("pods", namespace, name))
                 if current is None or current["metadata"]["uid"] != uid:
                     return
-                state = next((s.get("state") or {} for s in (current.get("status") or {}).get("containerStatuses") or []
-                              if s.get("name") == container), {})
+                state = next(
+                    (
+                        s.get("state") or {}
+                        for s in (current.get("status") or {}).get("containerStatuses") or []
+                        if s.get("name") == container
+                    ),
+                    {},
+                )
                 if "running" not in state:
                     return
                 chunk = []

@@ -30,8 +30,19 @@ MAX_UPDATERS = 10
 STATUS = ("f:status",)
 # what nobody owns (the field manager strips it from every manager's set)
 STRIPPED = {("f:apiVersion",), ("f:kind",), ("f:metadata",)} | {
-    ("f:metadata", "f:" + f) for f in ("name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName",
-                                       "generation", "managedFields", "resourceVersion")}
+    ("f:metadata", "f:" + f)
+    for f in (
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "selfLink",
+        "uid",
+        "clusterName",
+        "generation",
+        "managedFields",
+        "resourceVersion",
+    )
+}
 
 
 @dataclass
@@ -82,6 +93,7 @@ class TypedPatchError(ApiError):
 
 # --- entries
 
+
 def decode(entries):
     """{key: Entry} from metadata.managedFields; ValueError for entries a server would not take."""
     managers = {}
@@ -94,9 +106,14 @@ def decode(entries):
             raise ValueError(f"invalid fieldsType {entry.get('fieldsType')!r}")
         if not isinstance(entry.get("time"), (str, type(None))):
             raise ValueError("time must be a timestamp")
-        decoded = Entry(str(entry.get("manager") or ""), entry["operation"], entry["apiVersion"],
-                        str(entry.get("subresource") or ""), entry.get("time"),
-                        fieldsets.from_fields_v1(entry.get("fieldsV1") or {}))
+        decoded = Entry(
+            str(entry.get("manager") or ""),
+            entry["operation"],
+            entry["apiVersion"],
+            str(entry.get("subresource") or ""),
+            entry.get("time"),
+            fieldsets.from_fields_v1(entry.get("fieldsV1") or {}),
+        )
         managers[decoded.key] = decoded
     return managers
 
@@ -120,8 +137,10 @@ def encode(managers):
 
 def cap_updaters(managers):
     """At most 10 Update entries: the oldest are merged, per API version, into "ancient-changes"."""
-    updaters = sorted((e for e in managers.values() if e.operation == "Update" and e.paths),
-                      key=lambda e: (e.time or "", e.identifier()))
+    updaters = sorted(
+        (e for e in managers.values() if e.operation == "Update" and e.paths),
+        key=lambda e: (e.time or "", e.identifier()),
+    )
     left = len(updaters)
     first_of_version = {}
     for entry in updaters:
@@ -187,6 +206,7 @@ def schema(store, resource):
 
 # --- Update: create, update, patches other than apply
 
+
 def _base(live, new, subresource):
     """The managers an update starts from: those the client sent (a list of empty entries
     resets them), or else the live object's, so clients unaware of managedFields keep them."""
@@ -223,6 +243,7 @@ def update(node, resource, live, new, manager, now, subresource="", api_version=
 
 # --- Apply
 
+
 def apply(node, resource, live, config, manager, force, now, subresource=""):
     """The object after `manager` applies `config` to `live` (None when creating), with its
     managedFields; a 409 Conflict naming each field another manager owns with another value."""
@@ -232,13 +253,17 @@ def apply(node, resource, live, config, manager, force, now, subresource=""):
         applied = fieldsets.to_field_set(config, node)
     except FieldError as exc:
         group, version = resource.group, resource.version
-        raise TypedPatchError(f"failed to create typed patch object ({meta.get('namespace', '')}/{meta.get('name', '')}; "
-                              f"{group}/{version}, Kind={resource.kind}): {exc}") from None
+        raise TypedPatchError(
+            f"failed to create typed patch object ({meta.get('namespace', '')}/{meta.get('name', '')}; "
+            f"{group}/{version}, Kind={resource.kind}): {exc}"
+        ) from None
     managers = _live_managers(live)
     if live is not None and not managers:  # an object nobody owns yet: its fields so far are someone's
         update(node, resource, None, copy.deepcopy(content(live)), BEFORE_FIRST_APPLY, now, managers=managers)
     before = content(live) if live is not None else schemas.zero(resource)
-    merged = fieldsets.prune_nulls(fieldsets.merge(copy.deepcopy(content(live)) if live is not None else {}, config, node))
+    merged = fieldsets.prune_nulls(
+        fieldsets.merge(copy.deepcopy(content(live)) if live is not None else {}, config, node)
+    )
 
     applied = owned(applied, resource, subresource)
     mine = Entry(manager, "Apply", resource.api_version, subresource or "", paths=applied - STRIPPED)
@@ -255,7 +280,9 @@ def apply(node, resource, live, config, manager, force, now, subresource=""):
 
     added, modified, removed = fieldsets.compare(before, merged, node)
     changed = owned(added | modified, resource, subresource)
-    conflicts = {key: entry.paths & changed for key, entry in managers.items() if key != mine.key and entry.paths & changed}
+    conflicts = {
+        key: entry.paths & changed for key, entry in managers.items() if key != mine.key and entry.paths & changed
+    }
     if conflicts and not force:
         allowed = last_applied_fields(live, node) if manager == "kubectl" else None
         if allowed is not None:
@@ -283,16 +310,23 @@ def check_config(resource, config):
         raise ApiError(400, "BadRequest", "metadata.managedFields must be nil")
     sent = config.get("apiVersion")
     if sent and sent != resource.api_version:
-        raise ApiError(400, "BadRequest", f"Incorrect version specified in apply patch. Specified patch version: {sent}, "
-                                          f"expected: {resource.api_version}")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Incorrect version specified in apply patch. Specified patch version: {sent}, "
+            f"expected: {resource.api_version}",
+        )
 
 
 def apply_scale(node, resource, live, scale, manager, force, now):
     """An apply to the scale subresource: the Scale's spec.replicas is the object's."""
     meta = scale.get("metadata") if isinstance(scale.get("metadata"), dict) else {}
     check_config(resource, {"metadata": meta})
-    config = {"apiVersion": resource.api_version, "kind": resource.kind,
-              "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta}}
+    config = {
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "metadata": {k: meta[k] for k in ("name", "namespace") if k in meta},
+    }
     spec = scale.get("spec")
     if isinstance(spec, dict) and "replicas" in spec:
         config["spec"] = {"replicas": spec["replicas"]}
@@ -304,8 +338,14 @@ def conflict_error(conflicts):
     grouped by manager."""
     ordered = sorted(conflicts, key=lambda item: item[0].identifier())
     flat = [(entry, path) for entry, paths in ordered for path in sorted(paths, key=fieldsets.path_order)]
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {entry.printed()}",
-               "field": fieldsets.path_string(path)} for entry, path in flat]
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {entry.printed()}",
+            "field": fieldsets.path_string(path),
+        }
+        for entry, path in flat
+    ]
     if len(flat) == 1:
         message = f"Apply failed with 1 conflict: conflict with {flat[0][0].printed()}: {causes[0]['field']}"
     else:
@@ -318,6 +358,7 @@ def conflict_error(conflicts):
 
 
 # --- kubectl's move from client-side to server-side apply
+
 
 def last_applied_fields(live, node):
     """The fields of the last-applied-configuration annotation whose values the object still

@@ -9,7 +9,7 @@ import math
 from . import quantity
 from .kinds import STORED
 
-SYSTEM_CPU, SYSTEM_MEMORY = 0.15, 900 * 2 ** 20  # what the node itself uses
+SYSTEM_CPU, SYSTEM_MEMORY = 0.15, 900 * 2**20  # what the node itself uses
 # What client-go makes of the aggregator's 503 for an APIService whose backend is gone
 # (metrics-server not installed or down): the text HPAs and `kubectl top` show.
 UNAVAILABLE = "the server is currently unable to handle the request (get pods.metrics.k8s.io)"
@@ -51,7 +51,7 @@ class Metrics:
         elif requests.get("memory"):
             memory = float(quantity.parse(requests["memory"])) * (0.3 + 0.4 * _seed(uid + "mem"))
         else:
-            memory = (8 + 120 * _seed(uid + "mem")) * 2 ** 20
+            memory = (8 + 120 * _seed(uid + "mem")) * 2**20
         return cpu, memory
 
     @staticmethod
@@ -71,12 +71,23 @@ class Metrics:
         containers = []
         for container in (pod.get("spec") or {}).get("containers") or []:
             cpu, memory = self.container_usage(pod, container, now)
-            containers.append({"name": container.get("name"), "usage": {"cpu": cpu_text(cpu), "memory": memory_text(memory)}})
+            containers.append(
+                {"name": container.get("name"), "usage": {"cpu": cpu_text(cpu), "memory": memory_text(memory)}}
+            )
         meta = pod["metadata"]
-        return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {"name": meta["name"], "namespace": meta["namespace"], "creationTimestamp": self.cluster.clock.iso(),
-                             "labels": dict(meta.get("labels") or {})},
-                "timestamp": self.cluster.clock.iso(), "window": "15.018s", "containers": containers}
+        return {
+            "kind": "PodMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "creationTimestamp": self.cluster.clock.iso(),
+                "labels": dict(meta.get("labels") or {}),
+            },
+            "timestamp": self.cluster.clock.iso(),
+            "window": "15.018s",
+            "containers": containers,
+        }
 
     def pod(self, namespace, name):
         pod = self.cluster.store.get_ref(STORED["pods"], namespace, name)
@@ -100,10 +111,18 @@ class Metrics:
         name = node["metadata"]["name"]
         cpu, memory = totals.get(name, (0.0, 0.0))
         wobble = 1 + 0.05 * math.sin(self.cluster.clock.now() / 20.0 + _seed(name) * 6.28)
-        return {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {"name": name, "creationTimestamp": self.cluster.clock.iso(), "labels": dict(node["metadata"].get("labels") or {})},
-                "timestamp": self.cluster.clock.iso(), "window": "20.05s",
-                "usage": {"cpu": cpu_text((cpu + SYSTEM_CPU) * wobble), "memory": memory_text(memory + SYSTEM_MEMORY)}}
+        return {
+            "kind": "NodeMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {
+                "name": name,
+                "creationTimestamp": self.cluster.clock.iso(),
+                "labels": dict(node["metadata"].get("labels") or {}),
+            },
+            "timestamp": self.cluster.clock.iso(),
+            "window": "20.05s",
+            "usage": {"cpu": cpu_text((cpu + SYSTEM_CPU) * wobble), "memory": memory_text(memory + SYSTEM_MEMORY)},
+        }
 
     def node(self, name):
         node = self.cluster.store.get_ref(STORED["nodes"], "", name)
@@ -113,5 +132,8 @@ class Metrics:
 
     def nodes(self):
         totals = self.node_totals()
-        return [self.node_metrics(n, totals) for n in self.cluster.store.iter_refs(STORED["nodes"])
-                if self.cluster.controllers.node_faults.get(n["metadata"]["name"]) != "NotReady"]
+        return [
+            self.node_metrics(n, totals)
+            for n in self.cluster.store.iter_refs(STORED["nodes"])
+            if self.cluster.controllers.node_faults.get(n["metadata"]["name"]) != "NotReady"
+        ]

@@ -8,10 +8,22 @@ from .errors import ApiError
 
 # strategic merge keys by list field name; "ports" depends on what the items hold
 MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
-    "volumes": "name", "volumeMounts": "mountPath", "volumeDevices": "devicePath", "imagePullSecrets": "name",
-    "conditions": "type", "ownerReferences": "uid", "hostAliases": "ip", "topologySpreadConstraints": "topologyKey",
-    "resourceClaims": "name", "addresses": "type", "taints": "key", "volumeClaimTemplates": None,
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "conditions": "type",
+    "ownerReferences": "uid",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "resourceClaims": "name",
+    "addresses": "type",
+    "taints": "key",
+    "volumeClaimTemplates": None,
 }
 PRIMITIVE_MERGE = {"finalizers"}  # lists of strings merged as sets
 
@@ -84,13 +96,23 @@ def merge_list(field, current, patch):
         return current + [v for v in patch if v not in current]
     key = merge_key(field, patch + current)
     if not key or not all(isinstance(i, dict) for i in patch):
-        return [strategic_merge(None, i) if isinstance(i, dict) else i for i in patch
-                if not (isinstance(i, dict) and i.get("$patch") == "delete")]
+        return [
+            strategic_merge(None, i) if isinstance(i, dict) else i
+            for i in patch
+            if not (isinstance(i, dict) and i.get("$patch") == "delete")
+        ]
     if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
         return [{k: v for k, v in i.items() if not k.startswith("$")} for i in patch if i.get("$patch") != "replace"]
     result = [copy.deepcopy(i) for i in current]
     for item in patch:
-        position = next((n for n, existing in enumerate(result) if isinstance(existing, dict) and identity(existing, key) == identity(item, key)), None)
+        position = next(
+            (
+                n
+                for n, existing in enumerate(result)
+                if isinstance(existing, dict) and identity(existing, key) == identity(item, key)
+            ),
+            None,
+        )
         if item.get("$patch") == "delete":
             if position is not None:
                 result.pop(position)
@@ -108,7 +130,11 @@ def _pointer(path):
     if path == "":
         return []
     if not path.startswith("/"):
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: invalid JSON pointer {path!r}")
+        raise ApiError(
+            422,
+            "Invalid",
+            f"the server rejected our request due to an error in our request: invalid JSON pointer {path!r}",
+        )
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
@@ -134,7 +160,11 @@ def json_patch(doc, operations):
             parts = _pointer(path)
             if op == "test":
                 if _walk(doc, parts) != operation.get("value"):
-                    raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: testing value {path} failed")
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our request: testing value {path} failed",
+                    )
                 continue
             if op in ("move", "copy"):
                 value = copy.deepcopy(_walk(doc, _pointer(operation.get("from", ""))))
@@ -150,10 +180,18 @@ def json_patch(doc, operations):
                 doc = _remove(doc, parts)
                 doc = _add(doc, parts, copy.deepcopy(operation.get("value")))
             else:
-                raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: Unexpected kind: {op}")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f"the server rejected our request due to an error in our request: Unexpected kind: {op}",
+                )
         except (KeyError, IndexError, ValueError, TypeError):
-            raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: "
-                           f"{op} operation does not apply: doc is missing path: \"{path}\"") from None
+            raise ApiError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: "
+                f'{op} operation does not apply: doc is missing path: "{path}"',
+            ) from None
     return doc
 
 

@@ -13,6 +13,16 @@ import re
 import threading
 from contextlib import contextmanager
 
+from kubesemantics.podsecurity import (
+    DEFAULT_CAPABILITIES,
+    VOLUME_SOURCES,
+    allowed_sysctls,
+    bad_profile,
+    containers,
+    lifecycle_hosts,
+    selinux_types,
+)
+
 from .errors import ApiError, invalid
 from .kinds import STORED
 from .validation import Causes
@@ -23,9 +33,14 @@ LABEL = "pod-security.kubernetes.io/"
 NEWEST = 37  # the sandbox is Kubernetes v1.37: "latest", and any newer version, mean its rules
 VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
 TEMPLATE_PATHS = {  # where each pod controller keeps its pod template
-    "deployments": ("spec", "template"), "replicasets": ("spec", "template"), "statefulsets": ("spec", "template"),
-    "daemonsets": ("spec", "template"), "jobs": ("spec", "template"), "replicationcontrollers": ("spec", "template"),
-    "cronjobs": ("spec", "jobTemplate", "spec", "template"), "podtemplates": ("template",),
+    "deployments": ("spec", "template"),
+    "replicasets": ("spec", "template"),
+    "statefulsets": ("spec", "template"),
+    "daemonsets": ("spec", "template"),
+    "jobs": ("spec", "template"),
+    "replicationcontrollers": ("spec", "template"),
+    "cronjobs": ("spec", "jobTemplate", "spec", "template"),
+    "podtemplates": ("template",),
 }
 MAX_PODS_CHECKED = 3000  # a namespace's new enforce level is tried on this many existing pods at most
 
@@ -94,19 +109,13 @@ def plural(singular, many, count):
     return singular if count == 1 else many
 
 
-def containers(spec):
-    """initContainers, containers, then ephemeralContainers: the visiting order of the checks."""
-    return [c for kind in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(kind) or []
-            if isinstance(c, dict)]
-
-
 def context(obj):
     return obj.get("securityContext") or {}
 
 
 def named(names):
     """'container "a"' or 'containers "a", "b"'."""
-    return f'{plural("container", "containers", len(names))} {join_quote(names)}'
+    return f"{plural('container', 'containers', len(names))} {join_quote(names)}"
 
 
 def setters(pod_set, names, what):
@@ -135,20 +144,24 @@ def offenders(spec, found):
 def container_check(reason, found, detail, not_on_windows=False):
     """A check of each container (see offenders): (reason, detail(names, values)) when any offends.
     not_on_windows: the restricted checks that Windows pods skip from v1.25."""
+
     def check(meta, spec, minor):
         if not_on_windows and minor >= 25 and windows(spec):
             return None
         names, values = offenders(spec, found)
         return (reason, detail(names, values)) if names else None
+
     return check
 
 
 def context_check(reason, bad, what):
     """A check of the pod's securityContext and each container's: bad(securityContext) offends."""
+
     def check(meta, spec, minor):
         pod = bad(context(spec))
         names = [c.get("name") for c in containers(spec) if bad(context(c))]
         return (reason, setters(pod, names, what)) if pod or names else None
+
     return check
 
 
@@ -165,33 +178,32 @@ def app_armor(meta, spec, minor):
     names, values = offenders(spec, lambda c: bad_profile(context(c).get("appArmorProfile")))
     if names:
         setters_.append(named(names))
-    annotations = sorted(f'{k}="{v}"' for k, v in (meta.get("annotations") or {}).items()
-                         if k.startswith("container.apparmor.security.beta.kubernetes.io/")
-                         and v and v != "runtime/default" and not v.startswith("localhost/"))
+    annotations = sorted(
+        f'{k}="{v}"'
+        for k, v in (meta.get("annotations") or {}).items()
+        if k.startswith("container.apparmor.security.beta.kubernetes.io/")
+        and v
+        and v != "runtime/default"
+        and not v.startswith("localhost/")
+    )
     values = sorted(bad_values.union(values)) + annotations
     if annotations:
         setters_.append(plural("annotation", "annotations", len(annotations)))
     if not setters_:
         return None
-    return (plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(values)),
-            f"{' and '.join(setters_)} must not set AppArmor profile type to {join_quote(values)}")
+    return (
+        plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(values)),
+        f"{' and '.join(setters_)} must not set AppArmor profile type to {join_quote(values)}",
+    )
 
-
-def bad_profile(profile):
-    """[its type] when an AppArmor or seccomp profile is set to other than RuntimeDefault or Localhost."""
-    if isinstance(profile, dict) and profile.get("type") not in ("RuntimeDefault", "Localhost"):
-        return [str(profile.get("type"))]
-    return None
-
-
-DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-                        "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
 
 capabilities_baseline = container_check(
     "non-default capabilities",
-    lambda c: [str(cap) for cap in (context(c).get("capabilities") or {}).get("add") or []
-               if cap not in DEFAULT_CAPABILITIES],
-    adds)
+    lambda c: [
+        str(cap) for cap in (context(c).get("capabilities") or {}).get("add") or [] if cap not in DEFAULT_CAPABILITIES
+    ],
+    adds,
+)
 
 
 def host_namespaces(meta, spec, minor):
@@ -201,32 +213,33 @@ def host_namespaces(meta, spec, minor):
 
 def host_path_volumes(meta, spec, minor):
     names = [v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict) and v.get("hostPath") is not None]
-    return ("hostPath volumes", f'{plural("volume", "volumes", len(names))} {join_quote(names)}') if names else None
+    return ("hostPath volumes", f"{plural('volume', 'volumes', len(names))} {join_quote(names)}") if names else None
 
 
 host_ports = container_check(
     "hostPort",
     lambda c: [str(p["hostPort"]) for p in c.get("ports") or [] if isinstance(p, dict) and p.get("hostPort")],
-    lambda names, ports: f'{named(names)} {plural("uses", "use", len(names))} '
-                         f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(ports)}')
-
-
-def lifecycle_hosts(c):
-    handlers = [c.get(p) for p in ("livenessProbe", "readinessProbe", "startupProbe")]
-    handlers += [(c.get("lifecycle") or {}).get(h) for h in ("postStart", "preStop")]
-    return [host for handler in handlers for action in ("httpGet", "tcpSocket")
-            if (host := ((handler or {}).get(action) or {}).get("host"))]
+    lambda names, ports: (
+        f"{named(names)} {plural('uses', 'use', len(names))} "
+        f"{plural('hostPort', 'hostPorts', len(ports))} {', '.join(ports)}"
+    ),
+)
 
 
 def probe_hosts_detail(names, hosts):
     names = sorted(set(names))  # this check names each container once, sorted
-    return (f'{named(names)} {plural("uses", "use", len(names))} '
-            f'{plural("probe or lifecycle host", "probe or lifecycle hosts", len(hosts))} {join_quote(hosts)}')
+    return (
+        f"{named(names)} {plural('uses', 'use', len(names))} "
+        f"{plural('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} {join_quote(hosts)}"
+    )
 
 
 probe_hosts = container_check("probe or lifecycle host", lifecycle_hosts, probe_hosts_detail)
-privileged = container_check("privileged", lambda c: context(c).get("privileged") is True,
-                             lambda names, _: f"{named(names)} must not set securityContext.privileged=true")
+privileged = container_check(
+    "privileged",
+    lambda c: context(c).get("privileged") is True,
+    lambda names, _: f"{named(names)} must not set securityContext.privileged=true",
+)
 
 
 def proc_mount_type(c):
@@ -235,13 +248,14 @@ def proc_mount_type(c):
 
 
 proc_mount = container_check(
-    "procMount", proc_mount_type,
-    lambda names, types: f"{named(names)} must not set securityContext.procMount to {join_quote(types)}")
+    "procMount",
+    proc_mount_type,
+    lambda names, types: f"{named(names)} must not set securityContext.procMount to {join_quote(types)}",
+)
 
 
 def se_linux(meta, spec, minor):
-    allowed = {"", "container_t", "container_init_t", "container_kvm_t"} | \
-        ({"container_engine_t"} if minor >= 31 else set())
+    allowed = selinux_types(minor)
     bad_types, found = set(), {"user": False, "role": False}
 
     def bad(options):
@@ -260,7 +274,7 @@ def se_linux(meta, spec, minor):
     names = [c.get("name") for c in containers(spec) if bad(context(c).get("seLinuxOptions"))]
     if not pod and not names:
         return None
-    data = [f'{plural("type", "types", len(bad_types))} {join_quote(sorted(bad_types))}'] if bad_types else []
+    data = [f"{plural('type', 'types', len(bad_types))} {join_quote(sorted(bad_types))}"] if bad_types else []
     data += [f"{field} may not be set" for field in ("user", "role") if found[field]]
     return ("seLinuxOptions", setters(pod, names, f"set forbidden securityContext.seLinuxOptions: {'; '.join(data)}"))
 
@@ -272,14 +286,19 @@ def _seccomp(spec):
     pod_bad = bad_profile(pod_profile)
     pod_good = isinstance(pod_profile, dict) and not pod_bad
     explicit, values = offenders(spec, lambda c: bad_profile(context(c).get("seccompProfile")))
-    implicit = [] if pod_good else [c.get("name") for c in containers(spec)
-                                    if not isinstance(context(c).get("seccompProfile"), dict)]
+    implicit = (
+        []
+        if pod_good
+        else [c.get("name") for c in containers(spec) if not isinstance(context(c).get("seccompProfile"), dict)]
+    )
     return bool(pod_bad), explicit, sorted(set(values).union(pod_bad or ())), implicit
 
 
 def seccomp_set(pod_bad, explicit, values):
-    return ("seccompProfile", setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to "
-                                                         f"{join_quote(values)}"))
+    return (
+        "seccompProfile",
+        setters(pod_bad, explicit, f"must not set securityContext.seccompProfile.type to {join_quote(values)}"),
+    )
 
 
 def seccomp_baseline(meta, spec, minor):
@@ -287,28 +306,32 @@ def seccomp_baseline(meta, spec, minor):
     return seccomp_set(pod_bad, explicit, values) if pod_bad or explicit else None
 
 
-SYSCTLS = [(0, {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
-                "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"}),
-           (27, {"net.ipv4.ip_local_reserved_ports"}),
-           (29, {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-                 "net.ipv4.tcp_keepalive_probes"}),
-           (32, {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"})]
-
-
 def sysctls(meta, spec, minor):
-    allowed = set().union(*(names for since, names in SYSCTLS if since <= minor))
-    forbidden = [str(s.get("name")) for s in context(spec).get("sysctls") or []
-                 if isinstance(s, dict) and s.get("name") not in allowed]
+    allowed = allowed_sysctls(minor)
+    forbidden = [
+        str(s.get("name"))
+        for s in context(spec).get("sysctls") or []
+        if isinstance(s, dict) and s.get("name") not in allowed
+    ]
     return ("forbidden sysctls", ", ".join(forbidden)) if forbidden else None
 
 
-ulimits = container_check("ulimits", lambda c: context(c).get("ulimits") is not None,
-                          lambda names, _: f"{named(names)} must not set securityContext.ulimits")
-host_process = context_check("hostProcess", lambda ctx: (ctx.get("windowsOptions") or {}).get("hostProcess") is True,
-                             "must not set securityContext.windowsOptions.hostProcess=true")
+ulimits = container_check(
+    "ulimits",
+    lambda c: context(c).get("ulimits") is not None,
+    lambda names, _: f"{named(names)} must not set securityContext.ulimits",
+)
+host_process = context_check(
+    "hostProcess",
+    lambda ctx: (ctx.get("windowsOptions") or {}).get("hostProcess") is True,
+    "must not set securityContext.windowsOptions.hostProcess=true",
+)
 privilege_escalation = container_check(
-    "allowPrivilegeEscalation != false", lambda c: context(c).get("allowPrivilegeEscalation") is not False,
-    lambda names, _: f"{named(names)} must set securityContext.allowPrivilegeEscalation=false", not_on_windows=True)
+    "allowPrivilegeEscalation != false",
+    lambda c: context(c).get("allowPrivilegeEscalation") is not False,
+    lambda names, _: f"{named(names)} must set securityContext.allowPrivilegeEscalation=false",
+    not_on_windows=True,
+)
 
 
 def capabilities_restricted(meta, spec, minor):
@@ -317,10 +340,17 @@ def capabilities_restricted(meta, spec, minor):
 
     def capabilities(c):
         return context(c).get("capabilities")
-    missing_drop, _ = offenders(spec, lambda c: not isinstance(capabilities(c), dict)
-                                or "ALL" not in (capabilities(c).get("drop") or []))
-    adding, added = offenders(spec, lambda c: isinstance(capabilities(c), dict) and [
-        str(cap) for cap in capabilities(c).get("add") or [] if cap != "NET_BIND_SERVICE"])
+
+    missing_drop, _ = offenders(
+        spec, lambda c: not isinstance(capabilities(c), dict) or "ALL" not in (capabilities(c).get("drop") or [])
+    )
+    adding, added = offenders(
+        spec,
+        lambda c: (
+            isinstance(capabilities(c), dict)
+            and [str(cap) for cap in capabilities(c).get("add") or [] if cap != "NET_BIND_SERVICE"]
+        ),
+    )
     details = []
     if missing_drop:
         details.append(f'{named(missing_drop)} must set securityContext.capabilities.drop=["ALL"]')
@@ -329,11 +359,29 @@ def capabilities_restricted(meta, spec, minor):
     return ("unrestricted capabilities", "; ".join(details)) if details else None
 
 
-VOLUME_SOURCES = ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
-                  "secret")
-RESTRICTED_VOLUMES = ("hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
-                      "rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
-                      "azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos")
+RESTRICTED_VOLUMES = (
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+)
 
 
 def restricted_volumes(meta, spec, minor):
@@ -345,19 +393,24 @@ def restricted_volumes(meta, spec, minor):
         types.add(next((t for t in RESTRICTED_VOLUMES if volume.get(t) is not None), "unknown"))
     if not names:
         return None
-    return ("restricted volume types",
-            f'{plural("volume", "volumes", len(names))} {join_quote(names)} {plural("uses", "use", len(names))} '
-            f'{plural("restricted volume type", "restricted volume types", len(types))} {join_quote(sorted(types))}')
+    return (
+        "restricted volume types",
+        f"{plural('volume', 'volumes', len(names))} {join_quote(names)} {plural('uses', 'use', len(names))} "
+        f"{plural('restricted volume type', 'restricted volume types', len(types))} {join_quote(sorted(types))}",
+    )
 
 
 def run_as_non_root(meta, spec, minor):
     pod_value = context(spec).get("runAsNonRoot")
     explicit = [c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is False]
     if pod_value is False or explicit:
-        return ("runAsNonRoot != true",
-                setters(pod_value is False, explicit, "must not set securityContext.runAsNonRoot=false"))
-    implicit = [c.get("name") for c in containers(spec)
-                if context(c).get("runAsNonRoot") is None and pod_value is not True]
+        return (
+            "runAsNonRoot != true",
+            setters(pod_value is False, explicit, "must not set securityContext.runAsNonRoot=false"),
+        )
+    implicit = [
+        c.get("name") for c in containers(spec) if context(c).get("runAsNonRoot") is None and pod_value is not True
+    ]
     if not implicit:
         return None
     return ("runAsNonRoot != true", f"pod or {named(implicit)} must set securityContext.runAsNonRoot=true")
@@ -374,8 +427,10 @@ def seccomp_restricted(meta, spec, minor):
         return seccomp_set(pod_bad, explicit, values)
     if not implicit:
         return None
-    return ("seccompProfile", f'pod or {named(implicit)} must set securityContext.seccompProfile.type to '
-                              '"RuntimeDefault" or "Localhost"')
+    return (
+        "seccompProfile",
+        f'pod or {named(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"',
+    )
 
 
 # (id, level, first version, check, ids of the baseline checks it replaces at the restricted level)
@@ -410,8 +465,11 @@ def evaluate(level, version, meta, spec):
     minor = minor_of(version)
     applicable = [c for c in CHECKS if c[2] <= minor and (c[1] == "baseline" or level == "restricted")]
     replaced = {old for c in applicable if c[1] == "restricted" for old in c[4]}
-    results = [check(meta or {}, spec or {}, minor)
-               for check_id, _level, _since, check, _replaces in applicable if check_id not in replaced]
+    results = [
+        check(meta or {}, spec or {}, minor)
+        for check_id, _level, _since, check, _replaces in applicable
+        if check_id not in replaced
+    ]
     return [result for result in results if result]
 
 
@@ -450,8 +508,12 @@ class PodSecurity:
         failed = evaluate(level, version, meta, pod.get("spec") or {})
         if failed:
             name = meta.get("name") or meta.get("generateName", "")
-            raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity "{level}:{version}": '
-                           f'{describe(failed)}', {"name": name, "kind": "pods"})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: violates PodSecurity "{level}:{version}": {describe(failed)}',
+                {"name": name, "kind": "pods"},
+            )
         self.warn(modes["warn"], meta, pod.get("spec") or {})
 
     def warn_about_template(self, plural, obj):
@@ -502,11 +564,15 @@ class PodSecurity:
                 entry[1] += 1
         collector = _collector()
         if len(pods) > MAX_PODS_CHECKED:
-            collector.append(f"new PodSecurity enforce level only checked against the first {MAX_PODS_CHECKED} of "
-                             f"{len(pods)} existing pods")
+            collector.append(
+                f"new PodSecurity enforce level only checked against the first {MAX_PODS_CHECKED} of "
+                f"{len(pods)} existing pods"
+            )
         if counts:
-            collector.append(f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level '
-                             f'"{level}:{version}"')
+            collector.append(
+                f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level '
+                f'"{level}:{version}"'
+            )
         lines = []
         for reasons, (name, count) in counts.items():
             others = "" if count == 1 else " (and 1 other pod)" if count == 2 else f" (and {count - 1} other pods)"
@@ -519,12 +585,16 @@ def significant_update(pod, old):
     spec, old_spec = pod.get("spec") or {}, old.get("spec") or {}
     annotations = pod["metadata"].get("annotations") or {}
     old_annotations = old["metadata"].get("annotations") or {}
-    if any(k.startswith(("seccomp.security.alpha.kubernetes.io/", "container.seccomp.security.alpha.kubernetes.io/"))
-           and annotations.get(k) != old_annotations.get(k) for k in set(annotations) | set(old_annotations)):
+    if any(
+        k.startswith(("seccomp.security.alpha.kubernetes.io/", "container.seccomp.security.alpha.kubernetes.io/"))
+        and annotations.get(k) != old_annotations.get(k)
+        for k in set(annotations) | set(old_annotations)
+    ):
         return True
     for kind in ("containers", "initContainers", "ephemeralContainers"):
         now, before = spec.get(kind) or [], old_spec.get(kind) or []
-        if len(now) != len(before) or \
-                any((a or {}).get("image") != (b or {}).get("image") for a, b in zip(now, before)):
+        if len(now) != len(before) or any(
+            (a or {}).get("image") != (b or {}).get("image") for a, b in zip(now, before, strict=True)
+        ):
             return True
     return False

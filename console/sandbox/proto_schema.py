@@ -482,11 +482,32 @@ SelfSubjectReview = metadata 1 ObjectMeta
 
 # (apiVersion, kind) -> message; "<Kind>List" of any of these is {metadata: ListMeta, items: [Kind]}
 KINDS = {
-    **{("v1", kind): kind for kind in (
-        "Namespace", "Node", "Pod", "Service", "Endpoints", "Event", "ConfigMap", "Secret", "PersistentVolumeClaim",
-        "PersistentVolume", "ResourceQuota", "LimitRange", "ServiceAccount", "Binding", "PodTemplate",
-        "ReplicationController", "Status")},
-    **{("apps/v1", kind): kind for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision")},
+    **{
+        ("v1", kind): kind
+        for kind in (
+            "Namespace",
+            "Node",
+            "Pod",
+            "Service",
+            "Endpoints",
+            "Event",
+            "ConfigMap",
+            "Secret",
+            "PersistentVolumeClaim",
+            "PersistentVolume",
+            "ResourceQuota",
+            "LimitRange",
+            "ServiceAccount",
+            "Binding",
+            "PodTemplate",
+            "ReplicationController",
+            "Status",
+        )
+    },
+    **{
+        ("apps/v1", kind): kind
+        for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision")
+    },
     **{("batch/v1", kind): kind for kind in ("Job", "CronJob")},
     **{("networking.k8s.io/v1", kind): kind for kind in ("Ingress", "IngressClass", "NetworkPolicy")},
     ("autoscaling/v2", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler",
@@ -495,9 +516,19 @@ KINDS = {
     ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
     ("policy/v1", "Eviction"): "Eviction",
     ("storage.k8s.io/v1", "StorageClass"): "StorageClass",
-    **{("rbac.authorization.k8s.io/v1", kind): kind for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
-    **{("authorization.k8s.io/v1", kind): kind for kind in (
-        "SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectRulesReview")},
+    **{
+        ("rbac.authorization.k8s.io/v1", kind): kind
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    },
+    **{
+        ("authorization.k8s.io/v1", kind): kind
+        for kind in (
+            "SelfSubjectAccessReview",
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+            "SelfSubjectRulesReview",
+        )
+    },
     ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
 }
 SCALARS = {"s", "b", "i", "y", "time", "mtime", "q", "ios", "raw", "fields"}

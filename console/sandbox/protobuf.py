@@ -12,14 +12,18 @@ exactly, so a response falls back to JSON rather than lose a field."""
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .proto_schema import KINDS, MESSAGES, Field
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
-UNKNOWN = {1: Field("typeMeta", 1, "TypeMeta"), 2: Field("raw", 2, "y"), 3: Field("contentEncoding", 3, "s"),
-           4: Field("contentType", 4, "s")}
+UNKNOWN = {
+    1: Field("typeMeta", 1, "TypeMeta"),
+    2: Field("raw", 2, "y"),
+    3: Field("contentEncoding", 3, "s"),
+    4: Field("contentType", 4, "s"),
+}
 TYPE_META = {1: Field("apiVersion", 1, "s"), 2: Field("kind", 2, "s")}  # runtime.TypeMeta (not meta/v1's)
 VARINT, FIXED64, BYTES, FIXED32 = 0, 1, 2, 5
 WIRE_TYPES = {"s": BYTES, "y": BYTES, "b": VARINT, "i": VARINT}  # everything else is a message
@@ -45,6 +49,7 @@ def message_for(api_version, kind):
 
 
 # --- decoding
+
 
 def _varint(data, pos):
     value = shift = 0
@@ -75,12 +80,12 @@ def _fields(data):
             size, pos = _varint(data, pos)
             if pos + size > len(data):
                 raise Undecodable("unexpected EOF")
-            value, pos = bytes(data[pos:pos + size]), pos + size
+            value, pos = bytes(data[pos : pos + size]), pos + size
         elif wire in (FIXED64, FIXED32):
             size = 8 if wire == FIXED64 else 4
             if pos + size > len(data):
                 raise Undecodable("unexpected EOF")
-            value, pos = bytes(data[pos:pos + size]), pos + size
+            value, pos = bytes(data[pos : pos + size]), pos + size
         else:
             raise Undecodable(f"proto: illegal wireType {wire}")
         yield number, wire, value
@@ -93,7 +98,7 @@ def _signed(value):
 def _timestamp(data, micro):
     parts = {number: value for number, wire, value in _fields(data) if wire == VARINT}
     try:
-        moment = datetime.fromtimestamp(_signed(parts.get(1, 0)), timezone.utc)
+        moment = datetime.fromtimestamp(_signed(parts.get(1, 0)), UTC)
     except (OverflowError, OSError, ValueError):
         raise Undecodable("timestamp out of range") from None
     if micro:  # MicroTime keeps microseconds; Time is seconds only, on the wire and in JSON
@@ -142,7 +147,11 @@ def decode_message(data, name):
                 raise Undecodable(f"proto: wrong wireType = {wire} for field {field.name}")
             entry = {n: (w, v) for n, w, v in _fields(value)}
             key = entry.get(1, (BYTES, b""))[1].decode("utf-8", "replace")
-            item = _scalar(field.type, *entry[2], field.name) if 2 in entry else _scalar(field.type, BYTES, b"", field.name)
+            item = (
+                _scalar(field.type, *entry[2], field.name)
+                if 2 in entry
+                else _scalar(field.type, BYTES, b"", field.name)
+            )
             out.setdefault(field.name, {})[key] = item
         elif field.repeated:
             items = out.setdefault(field.name, [])
@@ -172,7 +181,7 @@ def decode(body):
     if not body.startswith(MAGIC):
         raise Undecodable("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")
     envelope = {}
-    for number, wire, value in _fields(body[len(MAGIC):]):
+    for number, wire, value in _fields(body[len(MAGIC) :]):
         if number in (1, 2) and wire == BYTES:
             envelope[number] = value
     type_meta = {}
@@ -187,6 +196,7 @@ def decode(body):
 
 
 # --- encoding
+
 
 def _put_varint(out, value):
     value &= (1 << 64) - 1  # negative numbers go out as ten-byte two's complement, as Go writes them
@@ -213,7 +223,7 @@ def _seconds(text, field):
     except (AttributeError, ValueError):
         raise Unencodable(f"{field}: not an RFC 3339 time: {text!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     whole = moment.replace(microsecond=0)
     return int(whole.timestamp()), moment.microsecond
 
@@ -347,4 +357,3 @@ def negotiate(accept, response):
         return response  # no schema, or a field the schema lacks: JSON, which every client reads
     response.content_type = CONTENT_TYPE
     return response
-

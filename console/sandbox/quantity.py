@@ -2,11 +2,8 @@
 
 from decimal import Decimal, InvalidOperation
 
-_SUFFIX = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-           "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
-           "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
-           "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-           "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
+from kubesemantics.quantity import BINARY_UNITS
+from kubesemantics.quantity import SUFFIXES as _SUFFIX
 
 
 def parse(value):
@@ -16,7 +13,7 @@ def parse(value):
     text = str(value).strip()
     if not text:
         raise ValueError("empty quantity")
-    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E"):
+    for suffix in (*BINARY_UNITS, "n", "u", "m", "k", "M", "G", "T", "P", "E"):
         if text.endswith(suffix):
             number, unit = text[: -len(suffix)], suffix
             break
@@ -50,7 +47,7 @@ def fmt_bytes(amount):
     amount = int(Decimal(amount).to_integral_value(rounding="ROUND_CEILING"))
     if amount == 0:
         return "0"
-    for unit in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+    for unit in BINARY_UNITS:
         size = int(_SUFFIX[unit])
         if amount % size == 0:
             return f"{amount // size}{unit}"
@@ -75,7 +72,7 @@ def canonical(value):
     text = str(value).strip()
     if amount != amount.to_integral_value():
         return text
-    if text.endswith(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")):
+    if text.endswith(BINARY_UNITS):
         return fmt_bytes(amount)
     for unit in ("E", "P", "T", "G", "M", "k"):
         if amount and amount % _SUFFIX[unit] == 0:

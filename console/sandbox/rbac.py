@@ -7,7 +7,8 @@ Group `system:masters` is allowed everything before any rule is read, as on a re
 import json
 
 from .auth import AUTHENTICATED, AUTHN_GROUP, MASTERS, SA_PREFIX, UNAUTHENTICATED, Attributes
-from .errors import ApiError, forbidden as forbidden_error
+from .errors import ApiError
+from .errors import forbidden as forbidden_error
 from .kinds import STORED
 from .selectors import selector_matcher
 
@@ -35,21 +36,77 @@ def url_rule(verbs, urls):
 # --- the bootstrap policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy) ----------------------
 
 VIEW_RULES = [
-    rule(READ, [""], ["pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services",
-                      "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status",
-                      "configmaps"]),
-    rule(READ, [""], ["limitranges", "resourcequotas", "bindings", "events", "pods/status", "resourcequotas/status",
-                      "namespaces/status", "replicationcontrollers/status", "pods/log"]),
+    rule(
+        READ,
+        [""],
+        [
+            "pods",
+            "replicationcontrollers",
+            "replicationcontrollers/scale",
+            "serviceaccounts",
+            "services",
+            "services/status",
+            "endpoints",
+            "persistentvolumeclaims",
+            "persistentvolumeclaims/status",
+            "configmaps",
+        ],
+    ),
+    rule(
+        READ,
+        [""],
+        [
+            "limitranges",
+            "resourcequotas",
+            "bindings",
+            "events",
+            "pods/status",
+            "resourcequotas/status",
+            "namespaces/status",
+            "replicationcontrollers/status",
+            "pods/log",
+        ],
+    ),
     rule(READ, [""], ["namespaces"]),
     rule(READ, ["discovery.k8s.io"], ["endpointslices"]),
-    rule(READ, ["apps"], ["controllerrevisions", "statefulsets", "statefulsets/scale", "statefulsets/status",
-                          "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
-                          "replicasets", "replicasets/scale", "replicasets/status"]),
+    rule(
+        READ,
+        ["apps"],
+        [
+            "controllerrevisions",
+            "statefulsets",
+            "statefulsets/scale",
+            "statefulsets/status",
+            "daemonsets",
+            "daemonsets/status",
+            "deployments",
+            "deployments/scale",
+            "deployments/status",
+            "replicasets",
+            "replicasets/scale",
+            "replicasets/status",
+        ],
+    ),
     rule(READ, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
     rule(READ, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
-    rule(READ, ["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale",
-                                "deployments/status", "ingresses", "ingresses/status", "networkpolicies", "replicasets",
-                                "replicasets/scale", "replicasets/status", "replicationcontrollers/scale"]),
+    rule(
+        READ,
+        ["extensions"],
+        [
+            "daemonsets",
+            "daemonsets/status",
+            "deployments",
+            "deployments/scale",
+            "deployments/status",
+            "ingresses",
+            "ingresses/status",
+            "networkpolicies",
+            "replicasets",
+            "replicasets/scale",
+            "replicasets/status",
+            "replicationcontrollers/scale",
+        ],
+    ),
     rule(READ, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
     rule(READ, ["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"]),
 ]
@@ -58,16 +115,53 @@ EDIT_RULES = [
     rule(["impersonate"], [""], ["serviceaccounts"]),
     rule(WRITE, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
     rule(["create"], [""], ["pods/eviction"]),
-    rule(WRITE, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
-                       "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"]),
+    rule(
+        WRITE,
+        [""],
+        [
+            "configmaps",
+            "events",
+            "persistentvolumeclaims",
+            "replicationcontrollers",
+            "replicationcontrollers/scale",
+            "secrets",
+            "serviceaccounts",
+            "services",
+            "services/proxy",
+        ],
+    ),
     rule(["create"], [""], ["serviceaccounts/token"]),
-    rule(WRITE, ["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
-                           "replicasets/scale", "statefulsets", "statefulsets/scale"]),
+    rule(
+        WRITE,
+        ["apps"],
+        [
+            "daemonsets",
+            "deployments",
+            "deployments/rollback",
+            "deployments/scale",
+            "replicasets",
+            "replicasets/scale",
+            "statefulsets",
+            "statefulsets/scale",
+        ],
+    ),
     rule(WRITE, ["autoscaling"], ["horizontalpodautoscalers"]),
     rule(WRITE, ["batch"], ["cronjobs", "jobs"]),
-    rule(WRITE, ["extensions"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses",
-                                 "networkpolicies", "replicasets", "replicasets/scale",
-                                 "replicationcontrollers/scale"]),
+    rule(
+        WRITE,
+        ["extensions"],
+        [
+            "daemonsets",
+            "deployments",
+            "deployments/rollback",
+            "deployments/scale",
+            "ingresses",
+            "networkpolicies",
+            "replicasets",
+            "replicasets/scale",
+            "replicationcontrollers/scale",
+        ],
+    ),
     rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
     rule(WRITE, ["networking.k8s.io"], ["ingresses", "networkpolicies"]),
     rule(READ + WRITE, ["coordination.k8s.io"], ["leases"]),
@@ -83,16 +177,21 @@ def aggregate_label(role):
 
 
 def cluster_role(name, rules=(), labels=None, aggregate=None):
-    role = {"metadata": {"name": name, "labels": {**DEFAULTS_LABEL, **(labels or {})}, "annotations": dict(AUTOUPDATE)},
-            "rules": list(rules)}
+    role = {
+        "metadata": {"name": name, "labels": {**DEFAULTS_LABEL, **(labels or {})}, "annotations": dict(AUTOUPDATE)},
+        "rules": list(rules),
+    }
     if aggregate:
         role["aggregationRule"] = {"clusterRoleSelectors": [{"matchLabels": aggregate_label(aggregate)}]}
     return role
 
 
 def cluster_role_binding(name, role, subjects):
-    return {"metadata": {"name": name, "labels": dict(DEFAULTS_LABEL), "annotations": dict(AUTOUPDATE)},
-            "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role}, "subjects": subjects}
+    return {
+        "metadata": {"name": name, "labels": dict(DEFAULTS_LABEL), "annotations": dict(AUTOUPDATE)},
+        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    }
 
 
 def group_subject(name):
@@ -100,8 +199,19 @@ def group_subject(name):
 
 
 def bootstrap_roles():
-    discovery_urls = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
-                      "/version", "/version/"]
+    discovery_urls = [
+        "/api",
+        "/api/*",
+        "/apis",
+        "/apis/*",
+        "/healthz",
+        "/livez",
+        "/openapi",
+        "/openapi/*",
+        "/readyz",
+        "/version",
+        "/version/",
+    ]
     return [
         cluster_role("cluster-admin", [rule(["*"], ["*"], ["*"]), url_rule(["*"], ["*"])]),
         cluster_role("admin", aggregate="admin"),
@@ -111,21 +221,35 @@ def bootstrap_roles():
         cluster_role("system:aggregate-to-edit", EDIT_RULES, aggregate_label("edit")),
         cluster_role("system:aggregate-to-view", VIEW_RULES, aggregate_label("view")),
         cluster_role("system:discovery", [url_rule(["get"], discovery_urls)]),
-        cluster_role("system:basic-user", [rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews",
-                                                                                        "selfsubjectrulesreviews"]),
-                                           rule(["create"], [AUTHN_GROUP], ["selfsubjectreviews"])]),
-        cluster_role("system:public-info-viewer",
-                     [url_rule(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])]),
+        cluster_role(
+            "system:basic-user",
+            [
+                rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+                rule(["create"], [AUTHN_GROUP], ["selfsubjectreviews"]),
+            ],
+        ),
+        cluster_role(
+            "system:public-info-viewer", [url_rule(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])]
+        ),
         # what metrics-server installs, so that view/edit/admin may read metrics.k8s.io
-        {"metadata": {"name": "system:aggregated-metrics-reader", "labels": {
-            "k8s-app": "metrics-server", **aggregate_label("admin"), **aggregate_label("edit"),
-            **aggregate_label("view")}},
-         "rules": [rule(READ, ["metrics.k8s.io"], ["nodes", "pods"])]},
+        {
+            "metadata": {
+                "name": "system:aggregated-metrics-reader",
+                "labels": {
+                    "k8s-app": "metrics-server",
+                    **aggregate_label("admin"),
+                    **aggregate_label("edit"),
+                    **aggregate_label("view"),
+                },
+            },
+            "rules": [rule(READ, ["metrics.k8s.io"], ["nodes", "pods"])],
+        },
         # the sandbox's read-only token: every resource and path, read only
-        {"metadata": {"name": VIEWERS, "labels": {"app.kubernetes.io/managed-by": "sandbox"}},
-         "rules": [rule(READ, ["*"], ["*"]), url_rule(["get"], ["*"])]},
+        {
+            "metadata": {"name": VIEWERS, "labels": {"app.kubernetes.io/managed-by": "sandbox"}},
+            "rules": [rule(READ, ["*"], ["*"]), url_rule(["get"], ["*"])],
+        },
     ]
-
 
 
 def bootstrap_bindings():
@@ -134,10 +258,14 @@ def bootstrap_bindings():
         cluster_role_binding("cluster-admin", "cluster-admin", [group_subject(MASTERS)]),
         cluster_role_binding("system:discovery", "system:discovery", authenticated),
         cluster_role_binding("system:basic-user", "system:basic-user", authenticated),
-        cluster_role_binding("system:public-info-viewer", "system:public-info-viewer",
-                             authenticated + [group_subject(UNAUTHENTICATED)]),
-        {"metadata": {"name": VIEWERS, "labels": {"app.kubernetes.io/managed-by": "sandbox"}},
-         "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": VIEWERS}, "subjects": [group_subject(VIEWERS)]},
+        cluster_role_binding(
+            "system:public-info-viewer", "system:public-info-viewer", authenticated + [group_subject(UNAUTHENTICATED)]
+        ),
+        {
+            "metadata": {"name": VIEWERS, "labels": {"app.kubernetes.io/managed-by": "sandbox"}},
+            "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": VIEWERS},
+            "subjects": [group_subject(VIEWERS)],
+        },
     ]
 
 
@@ -149,15 +277,18 @@ def rule_allows(attrs, r):
     if "*" not in verbs and attrs.verb not in verbs:
         return False
     if not attrs.resource_request:
-        return any(url == "*" or url == attrs.path or (url.endswith("*") and attrs.path.startswith(url[:-1]))
-                   for url in r.get("nonResourceURLs") or ())
+        return any(
+            url == "*" or url == attrs.path or (url.endswith("*") and attrs.path.startswith(url[:-1]))
+            for url in r.get("nonResourceURLs") or ()
+        )
     groups = r.get("apiGroups") or ()
     if "*" not in groups and attrs.group not in groups:
         return False
     combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
     resources = r.get("resources") or ()
-    if not any(res == "*" or res == combined or (attrs.subresource and res == f"*/{attrs.subresource}")
-               for res in resources):
+    if not any(
+        res == "*" or res == combined or (attrs.subresource and res == f"*/{attrs.subresource}") for res in resources
+    ):
         return False
     names = r.get("resourceNames") or ()
     return not names or attrs.name in names
@@ -227,8 +358,10 @@ class Rbac:
                     continue
                 rules += [r for r in other.get("rules") or [] if r not in rules]
             if rules != (role.get("rules") or []):
+
                 def change(obj, rules=rules):
                     obj["rules"] = rules
+
                 self.store.mutate(CLUSTER_ROLES, "", role["metadata"]["name"], change)
                 changed = True
         return changed
@@ -271,8 +404,10 @@ class Rbac:
             if any(rule_allows(attrs, r) for r in rules):
                 meta, ref = binding["metadata"], binding.get("roleRef") or {}
                 name = meta["name"] + (f"/{meta['namespace']}" if kind == "RoleBinding" else "")
-                return True, (f'RBAC: allowed by {kind} "{name}" of {ref.get("kind")} "{ref.get("name")}" to '
-                              f'{describe_subject(subject, meta.get("namespace", ""))}')
+                return True, (
+                    f'RBAC: allowed by {kind} "{name}" of {ref.get("kind")} "{ref.get("name")}" to '
+                    f"{describe_subject(subject, meta.get('namespace', ''))}"
+                )
         return False, f"RBAC: {aggregate_errors(errors)}" if errors else ""
 
     def rules_for(self, user, namespace):
@@ -293,30 +428,57 @@ class Rbac:
             return
         name = (obj.get("metadata") or {}).get("name") or ""
         if resource.plural in ("roles", "clusterroles"):
-            if self.authorize(Attributes(user, "escalate", resource_request=True, group=GROUP, resource=resource.plural,
-                                         namespace=namespace, name=name))[0]:
+            if self.authorize(
+                Attributes(
+                    user,
+                    "escalate",
+                    resource_request=True,
+                    group=GROUP,
+                    resource=resource.plural,
+                    namespace=namespace,
+                    name=name,
+                )
+            )[0]:
                 return
             wanted = obj.get("rules") or []
         else:
             ref = obj.get("roleRef") or {}
             role_plural = "roles" if ref.get("kind") == "Role" else "clusterroles"
-            if self.authorize(Attributes(user, "bind", resource_request=True, group=GROUP, resource=role_plural,
-                                         namespace=namespace if role_plural == "roles" else "",
-                                         name=ref.get("name", "")))[0]:
+            if self.authorize(
+                Attributes(
+                    user,
+                    "bind",
+                    resource_request=True,
+                    group=GROUP,
+                    resource=role_plural,
+                    namespace=namespace if role_plural == "roles" else "",
+                    name=ref.get("name", ""),
+                )
+            )[0]:
                 return
-            role = self.store.get_ref(ROLES if role_plural == "roles" else CLUSTER_ROLES, namespace,
-                                      ref.get("name", ""))
+            role = self.store.get_ref(
+                ROLES if role_plural == "roles" else CLUSTER_ROLES, namespace, ref.get("name", "")
+            )
             if role is None:
-                raise ApiError(404, "NotFound", f'{role_plural}.{GROUP} "{ref.get("name", "")}" not found',
-                               {"name": ref.get("name", ""), "group": GROUP, "kind": role_plural})
+                raise ApiError(
+                    404,
+                    "NotFound",
+                    f'{role_plural}.{GROUP} "{ref.get("name", "")}" not found',
+                    {"name": ref.get("name", ""), "group": GROUP, "kind": role_plural},
+                )
             wanted = role.get("rules") or []
         held, errors = self.rules_for(user, namespace)
-        missing = [r for r in (atom for w in wanted if isinstance(w, dict) for atom in breakdown(w))
-                   if not any(covers(owner, r) for owner in held)]
+        missing = [
+            r
+            for r in (atom for w in wanted if isinstance(w, dict) for atom in breakdown(w))
+            if not any(covers(owner, r) for owner in held)
+        ]
         if missing:
             groups = "[" + " ".join(json.dumps(g) for g in user.groups) + "]"
-            message = (f'user "{user.name}" (groups={groups}) is attempting to grant RBAC permissions not currently '
-                       "held:\n" + "\n".join(sorted({compact_string(r) for r in compact(missing)})))
+            message = (
+                f'user "{user.name}" (groups={groups}) is attempting to grant RBAC permissions not currently '
+                "held:\n" + "\n".join(sorted({compact_string(r) for r in compact(missing)}))
+            )
             if errors:
                 message += f"; resolution errors: [{', '.join(errors)}]"
             raise forbidden_error(resource, name, message)
@@ -345,13 +507,16 @@ def covers(owner, atom):
     verbs = "*" in (owner.get("verbs") or []) or has_all(owner.get("verbs"), atom.get("verbs"))
     groups = "*" in (owner.get("apiGroups") or []) or has_all(owner.get("apiGroups"), atom.get("apiGroups"))
     have = owner.get("resources") or []
-    resources = "*" in have or all(res in have or ("/" in res and "*/" + res.split("/", 1)[1] in have)
-                                   for res in atom.get("resources") or [])
-    urls = all(any(o == u or (o.endswith("*") and u.startswith(o.rstrip("*")))
-                   for o in owner.get("nonResourceURLs") or [])
-               for u in atom.get("nonResourceURLs") or [])
-    names = not owner.get("resourceNames") or \
-        (bool(atom.get("resourceNames")) and has_all(owner["resourceNames"], atom["resourceNames"]))
+    resources = "*" in have or all(
+        res in have or ("/" in res and "*/" + res.split("/", 1)[1] in have) for res in atom.get("resources") or []
+    )
+    urls = all(
+        any(o == u or (o.endswith("*") and u.startswith(o.rstrip("*"))) for o in owner.get("nonResourceURLs") or [])
+        for u in atom.get("nonResourceURLs") or []
+    )
+    names = not owner.get("resourceNames") or (
+        bool(atom.get("resourceNames")) and has_all(owner["resourceNames"], atom["resourceNames"])
+    )
     return verbs and groups and resources and urls and names
 
 
@@ -364,8 +529,11 @@ def compact(atoms):
             if key in merged:
                 merged[key]["verbs"].append(atom["verbs"][0])
                 continue
-            merged[key] = {"apiGroups": list(atom["apiGroups"]), "resources": list(atom["resources"]),
-                           "verbs": list(atom["verbs"])}
+            merged[key] = {
+                "apiGroups": list(atom["apiGroups"]),
+                "resources": list(atom["resources"]),
+                "verbs": list(atom["verbs"]),
+            }
             out.append(merged[key])
         else:
             out.append(atom)
@@ -376,8 +544,13 @@ def compact_string(r):
     def quoted(values):
         return "[" + " ".join(json.dumps(v) for v in values) + "]"
 
-    fields = (("APIGroups", "apiGroups"), ("Resources", "resources"), ("NonResourceURLs", "nonResourceURLs"),
-              ("ResourceNames", "resourceNames"), ("Verbs", "verbs"))
+    fields = (
+        ("APIGroups", "apiGroups"),
+        ("Resources", "resources"),
+        ("NonResourceURLs", "nonResourceURLs"),
+        ("ResourceNames", "resourceNames"),
+        ("Verbs", "verbs"),
+    )
     parts = [f"{label}:{quoted(r[key])}" for label, key in fields if r.get(key)]
     return "{" + ", ".join(parts) + "}"
 
@@ -398,11 +571,19 @@ def validate(plural, obj, old, causes):
             urls = r.get("nonResourceURLs") or []
             if urls:
                 if plural == "roles":
-                    causes.bad(f"{path}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs",
-                               go_strings(urls))
+                    causes.bad(
+                        f"{path}.nonResourceURLs",
+                        urls,
+                        "namespaced rules cannot apply to non-resource URLs",
+                        go_strings(urls),
+                    )
                 if r.get("apiGroups") or r.get("resources") or r.get("resourceNames"):
-                    causes.bad(f"{path}.nonResourceURLs", urls,
-                               "rules cannot apply to both regular resources and non-resource URLs", go_strings(urls))
+                    causes.bad(
+                        f"{path}.nonResourceURLs",
+                        urls,
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                        go_strings(urls),
+                    )
                 continue
             if not r.get("apiGroups"):
                 causes.required(f"{path}.apiGroups", "resource rules must supply at least one api group")
@@ -418,8 +599,11 @@ def validate(plural, obj, old, causes):
     if not ref.get("name"):
         causes.required("roleRef.name")
     elif "/" in ref["name"] or "%" in ref["name"] or ref["name"] in (".", ".."):
-        causes.bad("roleRef.name", ref["name"],
-                   "may not contain '/' or '%'" if ref["name"] not in (".", "..") else f"may not be '{ref['name']}'")
+        causes.bad(
+            "roleRef.name",
+            ref["name"],
+            "may not contain '/' or '%'" if ref["name"] not in (".", "..") else f"may not be '{ref['name']}'",
+        )
     for path, subject in causes.objects(obj.get("subjects"), "subjects"):
         if not subject.get("name"):
             causes.required(f"{path}.name")
@@ -435,8 +619,10 @@ def validate(plural, obj, old, causes):
         else:
             causes.unsupported(f"{path}.kind", kind or "", ["ServiceAccount", "User", "Group"])
     if old is not None and (old.get("roleRef") or {}) != ref:
-        shown = ", ".join(f'{go}:{json.dumps(ref.get(key, ""))}'
-                          for go, key in (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name")))
+        shown = ", ".join(
+            f"{go}:{json.dumps(ref.get(key, ''))}"
+            for go, key in (("APIGroup", "apiGroup"), ("Kind", "kind"), ("Name", "name"))
+        )
         causes.bad("roleRef", ref, "cannot change roleRef", f"rbac.RoleRef{{{shown}}}")
 
 

@@ -25,9 +25,9 @@ from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from . import kinds, shell, websocket
-from .api import Response
 from .auth import forbidden
 from .errors import ApiError, bad_request, method_not_allowed, not_found
+from .responses import Response
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -52,7 +52,10 @@ def respond(cluster, req, namespace, name, sub):
         if not allowed:
             raise forbidden(attrs, reason)
     options = parse_qs(getattr(req, "query_string", ""), keep_blank_values=True)
-    flags = {key: (options.get(key) or ["false"])[-1].lower() in ("true", "1") for key in ("stdin", "stdout", "stderr", "tty")}
+    flags = {
+        key: (options.get(key) or ["false"])[-1].lower() in ("true", "1")
+        for key in ("stdin", "stdout", "stderr", "tty")
+    }
     command = options.get("command") or []
     pods = kinds.of("pods")
     pod = cluster.store.get(pods, namespace, name)
@@ -67,8 +70,10 @@ def respond(cluster, req, namespace, name, sub):
         raise bad_request(f"pod {name} does not have a host assigned")
     if not websocket.is_upgrade(req.headers):
         if "spdy" in (req.headers.get("Upgrade") or "").lower():
-            raise bad_request("the sandbox serves pods/exec and pods/attach over websocket only "
-                              f"({', '.join(PROTOCOLS)}); SPDY is not supported")
+            raise bad_request(
+                "the sandbox serves pods/exec and pods/attach over websocket only "
+                f"({', '.join(PROTOCOLS)}); SPDY is not supported"
+            )
         raise bad_request("Upgrade request required")
     try:
         headers, protocol = websocket.handshake(req.headers, PROTOCOLS)
@@ -103,13 +108,19 @@ def container_name(pod, wanted):
 
 def status_body(code=0, error=None, command=()):
     if error is not None:
-        return ApiError(500, "InternalError", f"Internal error occurred: {error}", {"causes": [{"message": error}]}).status()
+        return ApiError(
+            500, "InternalError", f"Internal error occurred: {error}", {"causes": [{"message": error}]}
+        ).status()
     if code == 0:
         return {"metadata": {}, "status": "Success"}
     # what the API server's stream translator sends for the kubelet's exit code
-    return {"metadata": {}, "status": "Failure",
-            "message": f"command terminated with non-zero exit code: command terminated with exit code {code}",
-            "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: command terminated with exit code {code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+    }
 
 
 class Session:
@@ -126,7 +137,9 @@ class Session:
         self.term = shell.Terminal(self._writer(STDOUT), self._writer(STDERR), tty=self.flags["tty"])
         if not self.flags["stdin"]:
             self.term.end_input()
-        process = threading.Thread(target=self._process, name=f"sandbox-{self.sub}-{self.pod['metadata']['name']}", daemon=True)
+        process = threading.Thread(
+            target=self._process, name=f"sandbox-{self.sub}-{self.pod['metadata']['name']}", daemon=True
+        )
         process.start()
         try:
             self.ws.serve(self._on_message)
@@ -163,7 +176,10 @@ class Session:
         self.ws.close()
 
     def _start(self):
-        pod = self.cluster.store.get(kinds.of("pods"), self.pod["metadata"]["namespace"], self.pod["metadata"]["name"]) or self.pod
+        pod = (
+            self.cluster.store.get(kinds.of("pods"), self.pod["metadata"]["namespace"], self.pod["metadata"]["name"])
+            or self.pod
+        )
         state = container_state(pod, self.container)
         if "running" not in state:
             return status_body(error=f'unable to upgrade connection: container not found ("{self.container}")')
@@ -174,9 +190,11 @@ class Session:
         try:
             code = sh.exec_argv(self.command)
         except shell.NotExecutable as exc:
-            return status_body(error="error executing command in container: failed to exec in container: failed to start exec "
-                                     f'"{box.exec_id()}": OCI runtime exec failed: exec failed: unable to start container process: '
-                                     f"{exc}: unknown")
+            return status_body(
+                error="error executing command in container: failed to exec in container: failed to start exec "
+                f'"{box.exec_id()}": OCI runtime exec failed: exec failed: unable to start container process: '
+                f"{exc}: unknown"
+            )
         except shell.Exit as exc:
             code = exc.code
         return status_body(code)
@@ -214,8 +232,10 @@ class Container:
     def __init__(self, cluster, pod, name, container_id):
         self.cluster, self.pod, self.name, self.container_id = cluster, pod, name, container_id
         spec = pod.get("spec") or {}
-        self.spec = next((c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                          if c.get("name") == name), {})
+        self.spec = next(
+            (c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if c.get("name") == name),
+            {},
+        )
         self.namespace = pod["metadata"]["namespace"]
         self.hostname = spec.get("hostname") or pod["metadata"]["name"]
 
@@ -226,13 +246,27 @@ class Container:
         env = self.environment()
         if tty:
             env.setdefault("TERM", "xterm")
-        context = {**((self.pod.get("spec") or {}).get("securityContext") or {}), **(self.spec.get("securityContext") or {})}
+        context = {
+            **((self.pod.get("spec") or {}).get("securityContext") or {}),
+            **(self.spec.get("securityContext") or {}),
+        }
         uid, gid = int(context.get("runAsUser") or 0), int(context.get("runAsGroup") or 0)
         user = "root" if uid == 0 else str(uid)
-        main = " ".join((self.spec.get("command") or []) + (self.spec.get("args") or [])) or default_command(self.spec.get("image", ""))
+        main = " ".join((self.spec.get("command") or []) + (self.spec.get("args") or [])) or default_command(
+            self.spec.get("image", "")
+        )
         fs = self.filesystem(read_only_root=bool(context.get("readOnlyRootFilesystem")))
-        return shell.Shell(term, fs, env, self.hostname, uid, gid, [(1, user, main)], pid=7 + 6 * next_exec(self.cluster, self.container_id),
-                           workdir=self.spec.get("workingDir") or "/")
+        return shell.Shell(
+            term,
+            fs,
+            env,
+            self.hostname,
+            uid,
+            gid,
+            [(1, user, main)],
+            pid=7 + 6 * next_exec(self.cluster, self.container_id),
+            workdir=self.spec.get("workingDir") or "/",
+        )
 
     # --- environment
 
@@ -242,9 +276,18 @@ class Container:
         env = {"PATH": PATH, "HOSTNAME": self.hostname, "HOME": "/root"}
         kubernetes = self._get("services", "default", "kubernetes") or {}
         host = (kubernetes.get("spec") or {}).get("clusterIP") or "10.96.0.1"
-        env.update({"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": "443", "KUBERNETES_SERVICE_PORT_HTTPS": "443",
-                    "KUBERNETES_PORT": f"tcp://{host}:443", "KUBERNETES_PORT_443_TCP": f"tcp://{host}:443",
-                    "KUBERNETES_PORT_443_TCP_PROTO": "tcp", "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": host})
+        env.update(
+            {
+                "KUBERNETES_SERVICE_HOST": host,
+                "KUBERNETES_SERVICE_PORT": "443",
+                "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+                "KUBERNETES_PORT": f"tcp://{host}:443",
+                "KUBERNETES_PORT_443_TCP": f"tcp://{host}:443",
+                "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+                "KUBERNETES_PORT_443_TCP_PORT": "443",
+                "KUBERNETES_PORT_443_TCP_ADDR": host,
+            }
+        )
         for source in self.spec.get("envFrom") or []:
             data = self._source_data(source.get("configMapRef"), source.get("secretRef"))
             env.update({(source.get("prefix") or "") + key: value for key, value in data.items()})
@@ -264,9 +307,15 @@ class Container:
         meta, status, spec = self.pod["metadata"], self.pod.get("status") or {}, self.pod.get("spec") or {}
         if source.get("fieldRef"):
             path = source["fieldRef"].get("fieldPath", "")
-            fields = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"), "metadata.uid": meta.get("uid"),
-                      "spec.nodeName": spec.get("nodeName"), "spec.serviceAccountName": spec.get("serviceAccountName"),
-                      "status.podIP": status.get("podIP"), "status.hostIP": status.get("hostIP")}
+            fields = {
+                "metadata.name": meta.get("name"),
+                "metadata.namespace": meta.get("namespace"),
+                "metadata.uid": meta.get("uid"),
+                "spec.nodeName": spec.get("nodeName"),
+                "spec.serviceAccountName": spec.get("serviceAccountName"),
+                "status.podIP": status.get("podIP"),
+                "status.hostIP": status.get("hostIP"),
+            }
             label = re.match(r"metadata\.(labels|annotations)\['(.+)'\]$", path)
             if label:
                 return (meta.get(label[1]) or {}).get(label[2], "")
@@ -274,7 +323,9 @@ class Container:
         for kind in ("configMapKeyRef", "secretKeyRef"):
             ref = source.get(kind)
             if ref:
-                data = self._source_data(ref if kind == "configMapKeyRef" else None, ref if kind == "secretKeyRef" else None)
+                data = self._source_data(
+                    ref if kind == "configMapKeyRef" else None, ref if kind == "secretKeyRef" else None
+                )
                 return data.get(ref.get("key"))
         return ""
 
@@ -313,9 +364,14 @@ class Container:
             files, read_only = self.volume_files(volume)
             fs.mount(mount["mountPath"], files, read_only=read_only or bool(mount.get("readOnly")))
         if (self.pod.get("spec") or {}).get("automountServiceAccountToken") is not False:
-            fs.mount("/var/run/secrets/kubernetes.io/serviceaccount", {
-                "ca.crt": (self.cluster.ca_pem or b"").decode(), "namespace": self.namespace,
-                "token": "sandbox-projected-token-not-for-use"})
+            fs.mount(
+                "/var/run/secrets/kubernetes.io/serviceaccount",
+                {
+                    "ca.crt": (self.cluster.ca_pem or b"").decode(),
+                    "namespace": self.namespace,
+                    "token": "sandbox-projected-token-not-for-use",
+                },
+            )
         return fs
 
     def volume_files(self, volume):
@@ -327,7 +383,11 @@ class Container:
                 data = self._source_data(ref if kind == "configMap" else None, ref if kind == "secret" else None)
                 items = source.get("items")
                 if items:
-                    data = {item.get("path"): data[item.get("key")] for item in items if item.get("key") in data and item.get("path")}
+                    data = {
+                        item.get("path"): data[item.get("key")]
+                        for item in items
+                        if item.get("key") in data and item.get("path")
+                    }
                 return data, True
         return {}, False  # emptyDir, persistentVolumeClaim, ...: an empty directory to write in
 
@@ -335,25 +395,51 @@ class Container:
         fs = shell.Filesystem()
         fs.read_only.update(("/proc", "/sys"))
         status = self.pod.get("status") or {}
-        for path in ("/dev", "/etc", "/home", "/proc", "/root", "/run", "/sys", "/tmp", "/usr/bin", "/usr/local/bin", "/var/log"):
+        for path in (
+            "/dev",
+            "/etc",
+            "/home",
+            "/proc",
+            "/root",
+            "/run",
+            "/sys",
+            "/tmp",
+            "/usr/bin",
+            "/usr/local/bin",
+            "/var/log",
+        ):
             fs.add_dir(path)
         for command in shell.COMMANDS:
             fs.add_file(f"/bin/{command}", "")
         fs.add_file("/dev/null", "")
         fs.add_file("/etc/hostname", self.hostname + "\n")
-        fs.add_file("/etc/hosts", "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                  f"{status.get('podIP', '')}\t{self.hostname}\n")
-        fs.add_file("/etc/resolv.conf", f"search {self.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
-                                        "nameserver 10.96.0.10\noptions ndots:5\n")
-        fs.add_file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+        fs.add_file(
+            "/etc/hosts",
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+            f"{status.get('podIP', '')}\t{self.hostname}\n",
+        )
+        fs.add_file(
+            "/etc/resolv.conf",
+            f"search {self.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
+            "nameserver 10.96.0.10\noptions ndots:5\n",
+        )
+        fs.add_file(
+            "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        )
         image = self.spec.get("image", "")
         if "busybox" in image:
             fs.add_file("/etc/os-release", 'NAME="BusyBox"\nID=busybox\n')
         else:
-            fs.add_file("/etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')
+            fs.add_file(
+                "/etc/os-release",
+                'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+            )
         if "nginx" in image:
-            fs.add_file("/usr/share/nginx/html/index.html", "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n"
-                                                            "<body>\n<h1>Welcome to nginx!</h1>\n</body>\n</html>\n")
+            fs.add_file(
+                "/usr/share/nginx/html/index.html",
+                "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n"
+                "<body>\n<h1>Welcome to nginx!</h1>\n</body>\n</html>\n",
+            )
         fs.add_dir("/proc/1")
         fs.add_file("/proc/1/cmdline", default_command(image))
         return fs
@@ -361,8 +447,14 @@ class Container:
 
 def default_command(image):
     name = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
-    return {"nginx": "nginx: master process nginx -g daemon off;", "busybox": "sh", "redis": "redis-server *:6379",
-            "postgres": "postgres", "mysql": "mysqld", "httpd": "httpd -DFOREGROUND"}.get(name, name or "sh")
+    return {
+        "nginx": "nginx: master process nginx -g daemon off;",
+        "busybox": "sh",
+        "redis": "redis-server *:6379",
+        "postgres": "postgres",
+        "mysql": "mysqld",
+        "httpd": "httpd -DFOREGROUND",
+    }.get(name, name or "sh")
 
 
 def decode(value):

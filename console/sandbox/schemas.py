@@ -69,24 +69,42 @@ def child(node, name):
 
 # --- the built-in kinds (k8s.io/api types: +listType, +listMapKey, +mapType, +structType)
 
-OBJECT_META = struct(labels=mapping(), annotations=mapping(), finalizers=SET, ownerReferences=keyed("uid"),
-                     managedFields=LEAF)
+OBJECT_META = struct(
+    labels=mapping(), annotations=mapping(), finalizers=SET, ownerReferences=keyed("uid"), managedFields=LEAF
+)
 RESOURCES = struct(limits=mapping(), requests=mapping(), claims=keyed("name"))
 CONTAINER = struct(
     ports=keyed("containerPort", "protocol", protocol="TCP"),
-    env=keyed("name", elem=struct(valueFrom=struct(configMapKeyRef=LEAF, secretKeyRef=LEAF, fieldRef=LEAF,
-                                                   resourceFieldRef=LEAF, fileKeyRef=LEAF))),
-    volumeMounts=keyed("mountPath"), volumeDevices=keyed("devicePath"), resources=RESOURCES,
+    env=keyed(
+        "name",
+        elem=struct(
+            valueFrom=struct(
+                configMapKeyRef=LEAF, secretKeyRef=LEAF, fieldRef=LEAF, resourceFieldRef=LEAF, fileKeyRef=LEAF
+            )
+        ),
+    ),
+    volumeMounts=keyed("mountPath"),
+    volumeDevices=keyed("devicePath"),
+    resources=RESOURCES,
 )
 PVC_SPEC = struct(selector=LEAF, dataSource=LEAF, dataSourceRef=LEAF, resources=RESOURCES)
-VOLUME = struct(ephemeral=struct(volumeClaimTemplate=struct(metadata=OBJECT_META, spec=PVC_SPEC)),
-                csi=struct(volumeAttributes=mapping()))
+VOLUME = struct(
+    ephemeral=struct(volumeClaimTemplate=struct(metadata=OBJECT_META, spec=PVC_SPEC)),
+    csi=struct(volumeAttributes=mapping()),
+)
 POD_SPEC = struct(
-    volumes=keyed("name", elem=VOLUME), initContainers=keyed("name", elem=CONTAINER),
-    containers=keyed("name", elem=CONTAINER), ephemeralContainers=keyed("name", elem=CONTAINER),
-    nodeSelector=LEAF, imagePullSecrets=keyed("name"), hostAliases=keyed("ip"),
+    volumes=keyed("name", elem=VOLUME),
+    initContainers=keyed("name", elem=CONTAINER),
+    containers=keyed("name", elem=CONTAINER),
+    ephemeralContainers=keyed("name", elem=CONTAINER),
+    nodeSelector=LEAF,
+    imagePullSecrets=keyed("name"),
+    hostAliases=keyed("ip"),
     topologySpreadConstraints=keyed("topologyKey", "whenUnsatisfiable", elem=struct(labelSelector=LEAF)),
-    overhead=mapping(), resourceClaims=keyed("name"), schedulingGates=keyed("name"), resources=RESOURCES,
+    overhead=mapping(),
+    resourceClaims=keyed("name"),
+    schedulingGates=keyed("name"),
+    resources=RESOURCES,
     affinity=struct(nodeAffinity=struct(requiredDuringSchedulingIgnoredDuringExecution=LEAF)),
 )
 POD_TEMPLATE = struct(metadata=OBJECT_META, spec=POD_SPEC)
@@ -96,26 +114,41 @@ JOB_SPEC = struct(selector=LEAF, template=POD_TEMPLATE)
 
 KINDS = {
     "pods": struct(spec=POD_SPEC, status=struct(conditions=keyed("type"), podIPs=keyed("ip"), hostIPs=keyed("ip"))),
-    "deployments": WORKLOAD, "replicasets": WORKLOAD, "daemonsets": WORKLOAD,
-    "statefulsets": struct(spec=struct(selector=LEAF, template=POD_TEMPLATE, volumeClaimTemplates=LEAF), status=CONDITIONS),
+    "deployments": WORKLOAD,
+    "replicasets": WORKLOAD,
+    "daemonsets": WORKLOAD,
+    "statefulsets": struct(
+        spec=struct(selector=LEAF, template=POD_TEMPLATE, volumeClaimTemplates=LEAF), status=CONDITIONS
+    ),
     "jobs": struct(spec=JOB_SPEC),
     "cronjobs": struct(spec=struct(jobTemplate=struct(metadata=OBJECT_META, spec=JOB_SPEC))),
     "services": struct(spec=struct(ports=keyed("port", "protocol", protocol="TCP"), selector=LEAF), status=CONDITIONS),
     "configmaps": struct(data=mapping(), binaryData=mapping()),
     "secrets": struct(data=mapping(), stringData=mapping()),
     "namespaces": struct(status=CONDITIONS),
-    "nodes": struct(spec=struct(podCIDRs=SET), status=struct(conditions=keyed("type"), addresses=keyed("type"),
-                                                              capacity=mapping(), allocatable=mapping())),
-    "persistentvolumeclaims": struct(spec=PVC_SPEC, status=struct(capacity=mapping(), allocatedResources=mapping(),
-                                                                  conditions=keyed("type"))),
-    "persistentvolumes": struct(spec=struct(capacity=mapping(), claimRef=LEAF, nodeAffinity=struct(required=LEAF),
-                                            csi=struct(volumeAttributes=mapping()))),
+    "nodes": struct(
+        spec=struct(podCIDRs=SET),
+        status=struct(conditions=keyed("type"), addresses=keyed("type"), capacity=mapping(), allocatable=mapping()),
+    ),
+    "persistentvolumeclaims": struct(
+        spec=PVC_SPEC, status=struct(capacity=mapping(), allocatedResources=mapping(), conditions=keyed("type"))
+    ),
+    "persistentvolumes": struct(
+        spec=struct(
+            capacity=mapping(),
+            claimRef=LEAF,
+            nodeAffinity=struct(required=LEAF),
+            csi=struct(volumeAttributes=mapping()),
+        )
+    ),
     "resourcequotas": struct(spec=struct(hard=mapping()), status=struct(hard=mapping(), used=mapping())),
     "serviceaccounts": struct(secrets=keyed("name")),
     "events": struct(involvedObject=LEAF, related=LEAF),
     "networkpolicies": struct(spec=struct(podSelector=LEAF)),
     "horizontalpodautoscalers": struct(status=CONDITIONS),
-    "poddisruptionbudgets": struct(spec=struct(selector=LEAF), status=struct(conditions=keyed("type"), disruptedPods=mapping())),
+    "poddisruptionbudgets": struct(
+        spec=struct(selector=LEAF), status=struct(conditions=keyed("type"), disruptedPods=mapping())
+    ),
     "storageclasses": struct(parameters=mapping()),
     "customresourcedefinitions": struct(status=CONDITIONS),
 }
@@ -144,8 +177,10 @@ ZERO = {
     "horizontalpodautoscalers": {"spec": {"scaleTargetRef": {}}, "status": {}},
     "poddisruptionbudgets": {"spec": {}, "status": {}},
     "ingressclasses": {"spec": {}},
-    "roles": {"rules": None}, "clusterroles": {"rules": None},
-    "rolebindings": {"roleRef": {}}, "clusterrolebindings": {"roleRef": {}},
+    "roles": {"rules": None},
+    "clusterroles": {"rules": None},
+    "rolebindings": {"roleRef": {}},
+    "clusterrolebindings": {"roleRef": {}},
     "events": {"involvedObject": {}, "source": {}},
     "customresourcedefinitions": {"spec": {"names": {}, "versions": None}, "status": {"acceptedNames": {}}},
 }
@@ -165,8 +200,14 @@ def of(resource, crd=None):
     if "." not in resource.key:
         root = KINDS.get(resource.key, struct())
         return Node("struct", fields={**root.fields, "metadata": OBJECT_META})
-    version = next((v for v in ((crd or {}).get("spec") or {}).get("versions") or []
-                    if isinstance(v, dict) and v.get("name") == resource.version), {})
+    version = next(
+        (
+            v
+            for v in ((crd or {}).get("spec") or {}).get("versions") or []
+            if isinstance(v, dict) and v.get("name") == resource.version
+        ),
+        {},
+    )
     schema = (version.get("schema") or {}).get("openAPIV3Schema")
     root = from_openapi(schema) if isinstance(schema, dict) else DEDUCED
     fields = dict(root.fields) if root.kind == "struct" else {}
@@ -186,7 +227,9 @@ def from_openapi(schema):
         if list_type == "map":
             keys = tuple(schema.get("x-kubernetes-list-map-keys") or ())
             props = items.get("properties") or {}
-            defaults = {k: props[k]["default"] for k in keys if isinstance(props.get(k), dict) and "default" in props[k]}
+            defaults = {
+                k: props[k]["default"] for k in keys if isinstance(props.get(k), dict) and "default" in props[k]
+            }
             return Node("list", elem=from_openapi(items), keys=keys, defaults=defaults)
         return LEAF
     unknown = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
@@ -196,8 +239,12 @@ def from_openapi(schema):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
         if isinstance(properties, dict) and properties:
-            return Node("struct", fields={k: from_openapi(v) for k, v in properties.items()}, open=True,
-                        elem=from_openapi(extra) if isinstance(extra, dict) else DEDUCED)
+            return Node(
+                "struct",
+                fields={k: from_openapi(v) for k, v in properties.items()},
+                open=True,
+                elem=from_openapi(extra) if isinstance(extra, dict) else DEDUCED,
+            )
         if isinstance(extra, dict):
             return mapping(from_openapi(extra))
         return DEDUCED

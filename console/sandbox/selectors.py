@@ -76,8 +76,14 @@ def selector_string(selector):
     parts = [f"{k}={v}" for k, v in sorted(((selector or {}).get("matchLabels") or {}).items())]
     for expr in (selector or {}).get("matchExpressions") or []:
         op, key, values = expr.get("operator"), expr.get("key"), ",".join(sorted(expr.get("values") or []))
-        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key,
-                      "DoesNotExist": f"!{key}"}.get(op, key))
+        parts.append(
+            {
+                "In": f"{key} in ({values})",
+                "NotIn": f"{key} notin ({values})",
+                "Exists": key,
+                "DoesNotExist": f"!{key}",
+            }.get(op, key)
+        )
     return ",".join(parts)
 
 
@@ -94,11 +100,29 @@ def field_value(obj, path):
 
 # the field labels the real API server accepts, beyond metadata.name and metadata.namespace
 FIELD_LABELS = {
-    "pods": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
-             "status.phase", "status.podIP", "status.nominatedNodeName"},
-    "events": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-               "reportingComponent", "source", "type"},
+    "pods": {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
     "secrets": {"type"},
     "namespaces": {"status.phase"},
     "nodes": {"spec.unschedulable"},
@@ -117,7 +141,7 @@ def field_matcher(selector, plural=None):
         key, value = term.split("!=" if negate else "=", 1)
         key, value = key.strip(), value.strip().lstrip("=")
         if plural and key not in ("metadata.name", "metadata.namespace") and key not in FIELD_LABELS.get(plural, set()):
-            raise bad_request(f'field label not supported: {key}')
+            raise bad_request(f"field label not supported: {key}")
         if key == "source":
             key = "source.component"
         terms.append((key, value, negate))

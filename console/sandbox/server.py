@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,24 +22,14 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from . import protobuf, tls, websocket
-from .api import Api, Request, Response
+from .api import Api, Request
 from .auth import AUTHENTICATED, MASTERS, AuditLog, PlainError, User, impersonate, request_attributes
 from .errors import ApiError
+from .knobs import Faults, Knobs
 from .rbac import VIEWERS
+from .responses import Response
 
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
-
-
-@dataclass
-class Faults:
-    error_rate: float = 0.0  # share of API requests answered with error_code
-    error_code: int = 500
-    stall_rate: float = 0.0  # share of API requests that wait stall_seconds first
-    stall_seconds: float = 0.0
-    watch_drop_seconds: float = 0.0  # >0: every watch stream is cut after this many seconds
-
-    def as_dict(self):
-        return dict(self.__dict__)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -195,16 +184,31 @@ class SandboxCluster:
     """A simulated Kubernetes cluster: `start()`, `stop()`, `url`, `token`, `kubeconfig_path`,
     the `store` of objects, and knobs for tests and benchmarks (see knobs.py)."""
 
-    def __init__(self, nodes=3, port=0, clock_speed=1.0, bookmark_seconds=5.0, event_window=50_000, use_tls=True,
-                 host="127.0.0.1", kubeconfig_path=None, delays=None, token=None, watch_timeout=1800.0, seed=True,
-                 max_events=5000, calico=False, audit_size=10_000, ceph=None):
+    def __init__(
+        self,
+        nodes=3,
+        port=0,
+        clock_speed=1.0,
+        bookmark_seconds=5.0,
+        event_window=50_000,
+        use_tls=True,
+        host="127.0.0.1",
+        kubeconfig_path=None,
+        delays=None,
+        token=None,
+        watch_timeout=1800.0,
+        seed=True,
+        max_events=5000,
+        calico=False,
+        audit_size=10_000,
+        ceph=None,
+    ):
         """ceph: a CephOptions whose Ceph holds the PVCs' RBD images; None: the SANDBOX_CEPH_* variables
         say (none set: images are simulated); False: simulated whatever they say."""
         from .admission import Admission
         from .ceph import CephOptions
         from .controllers import Controllers
         from .crds import Crds
-        from .knobs import Knobs
         from .logs import Logs
         from .metrics import Metrics
         from .rbac import Rbac
@@ -220,8 +224,10 @@ class SandboxCluster:
         self.users = {
             self.token: User("sandbox-admin", (MASTERS, AUTHENTICATED)),
             self.read_only_token: User("sandbox:viewer", (VIEWERS, AUTHENTICATED)),
-            self.no_access_token: User("system:serviceaccount:default:nobody",
-                                       ("system:serviceaccounts", "system:serviceaccounts:default", AUTHENTICATED)),
+            self.no_access_token: User(
+                "system:serviceaccount:default:nobody",
+                ("system:serviceaccounts", "system:serviceaccounts:default", AUTHENTICATED),
+            ),
         }
         self.audit = AuditLog(audit_size)
         # kubectl and the client send bearer tokens over plain HTTP too, but a real cluster is HTTPS
@@ -242,9 +248,15 @@ class SandboxCluster:
         self.crds = Crds(self)
         if calico:
             self.crds.set_calico(True)
-        self.controllers = Controllers(self, nodes=nodes, clock_speed=clock_speed, delays=delays, seed=seed,
-                                       max_events=max_events,
-                                       ceph=CephOptions.from_env() if ceph is None else ceph or None)
+        self.controllers = Controllers(
+            self,
+            nodes=nodes,
+            clock_speed=clock_speed,
+            delays=delays,
+            seed=seed,
+            max_events=max_events,
+            ceph=CephOptions.from_env() if ceph is None else ceph or None,
+        )
         self.metrics = Metrics(self)
         self.logs = Logs(self)
         self.knobs = Knobs(self)
@@ -275,8 +287,12 @@ class SandboxCluster:
         self.stopping.clear()
         self.httpd = Server((self.host, self.port), self)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name=f"sandbox-http-{self.port}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-http-{self.port}",
+            daemon=True,
+        ).start()
         self.controllers.start()
         self.started_at = time.time()
         if self.kubeconfig_path is None:
@@ -344,9 +360,14 @@ class SandboxCluster:
             time.sleep(faults.stall_seconds)
         if faults.error_rate and random.random() < faults.error_rate:
             code = faults.error_code
-            reason = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests", 504: "Timeout"}.get(code, "InternalError")
-            message = {503: "the server is currently unable to handle the request", 429: "the server has received too many requests and has asked us to try again later",
-                       504: "the server was unable to return a response in the time allotted"}.get(code, "Internal error occurred: sandbox fault injection")
+            reason = {500: "InternalError", 503: "ServiceUnavailable", 429: "TooManyRequests", 504: "Timeout"}.get(
+                code, "InternalError"
+            )
+            message = {
+                503: "the server is currently unable to handle the request",
+                429: "the server has received too many requests and has asked us to try again later",
+                504: "the server was unable to return a response in the time allotted",
+            }.get(code, "Internal error occurred: sandbox fault injection")
             raise ApiError(code, reason, message)
 
     def knobs_http(self, method, action, body):
@@ -360,10 +381,14 @@ class SandboxCluster:
         if self.ca_pem:
             cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode()
         return {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
             "clusters": [{"name": "sandbox", "cluster": cluster}],
             "users": [{"name": "sandbox-admin", "user": {"token": token or self.token}}],
-            "contexts": [{"name": context, "context": {"cluster": "sandbox", "user": "sandbox-admin", "namespace": namespace}}],
+            "contexts": [
+                {"name": context, "context": {"cluster": "sandbox", "user": "sandbox-admin", "namespace": namespace}}
+            ],
             "current-context": context,
         }
 

@@ -106,7 +106,7 @@ class Terminal:
             end = self.pending.find(b"\n")
             if end >= 0:
                 line = bytes(self.pending[:end])
-                del self.pending[:end + 1]
+                del self.pending[: end + 1]
                 return line.decode(errors="replace")
             if len(self.pending) > MAX_LINE or (not self._more() and self.eof):
                 if not self.pending:
@@ -203,7 +203,7 @@ class Terminal:
             if self.tty and not self.eof:
                 self._more(timeout=min(left, 0.1))
                 if 0x03 in self.pending:  # ^C while sleeping; what was typed before it stays typed
-                    del self.pending[self.pending.index(0x03):]
+                    del self.pending[self.pending.index(0x03) :]
                     self.out("^C\n")
                     raise Interrupted()
             else:
@@ -273,7 +273,9 @@ class Filesystem:
 
     def children(self, path):
         prefix = path.rstrip("/") + "/"
-        return sorted(p[len(prefix):] for p in self.nodes if p.startswith(prefix) and "/" not in p[len(prefix):] and p != "/")
+        return sorted(
+            p[len(prefix) :] for p in self.nodes if p.startswith(prefix) and "/" not in p[len(prefix) :] and p != "/"
+        )
 
     def writable_at(self, path):
         def under(places):
@@ -331,7 +333,7 @@ def tokenize(line):
             end = line.find("'", i + 1)
             if end < 0:
                 raise SyntaxError("unterminated quoted string")
-            word.add(line[i + 1:end], "'")
+            word.add(line[i + 1 : end], "'")
             i = end + 1
         elif ch == '"':
             text, i = "", i + 1
@@ -410,7 +412,7 @@ class Shell:
             if token in ("&&", "||", ";"):
                 if not pipeline:
                     if token != ";" or connector != ";":
-                        self.term.err(f"sh: syntax error: unexpected \"{token}\"\n")
+                        self.term.err(f'sh: syntax error: unexpected "{token}"\n')
                         self.status = 2
                         return
                     continue
@@ -475,7 +477,7 @@ class Shell:
                     out = buffer.append
             elif not words and ASSIGNMENT.match(token.raw()):
                 name = token.raw().partition("=")[0]
-                assignments[name] = self.expand_text(token)[len(name) + 1:]
+                assignments[name] = self.expand_text(token)[len(name) + 1 :]
             else:
                 words += self.expand(token)
         if not words:
@@ -497,7 +499,9 @@ class Shell:
 
     def run_command(self, words, stdin, out, err):
         name, args = words[0], words[1:]
-        run = COMMANDS.get(posixpath.basename(name) if "/" in name and self.fs.get(self.path(name)) is not None else name)
+        run = COMMANDS.get(
+            posixpath.basename(name) if "/" in name and self.fs.get(self.path(name)) is not None else name
+        )
         if run is None:
             err(f"sh: {name}: not found\n")
             return NOT_FOUND
@@ -517,8 +521,10 @@ class Shell:
         return text.split() if text != word.raw() else [text]
 
     def expand_text(self, word):
-        return "".join(piece if quote in ("'", "\\") else SPECIAL.sub(lambda m: self.variable(m["braced"] or m["name"]), piece)
-                       for piece, quote in word)
+        return "".join(
+            piece if quote in ("'", "\\") else SPECIAL.sub(lambda m: self.variable(m["braced"] or m["name"]), piece)
+            for piece, quote in word
+        )
 
     def variable(self, name):
         if name == "?":
@@ -547,7 +553,11 @@ class Shell:
         if not self.fs.writable_at(path):
             self.term.err(f"{what}: Read-only file system\n")
             return False
-        if self.uid != 0 and not path.startswith("/tmp/") and not any(path.startswith(p + "/") for p in self.fs.writable):
+        if (
+            self.uid != 0
+            and not path.startswith("/tmp/")
+            and not any(path.startswith(p + "/") for p in self.fs.writable)
+        ):
             self.term.err(f"{what}: Permission denied\n")
             return False
         return True
@@ -575,7 +585,7 @@ def cmd_printf(shell, args, stdin, out, err):
         chunk, values = values[:count], values[count:]
         chunk += [""] * (count - len(chunk))
         try:
-            out(re.sub(r"%[sd]", lambda m: str(chunk.pop(0)), fmt).replace("%%", "%"))
+            out(re.sub(r"%[sd]", lambda m, chunk=chunk: str(chunk.pop(0)), fmt).replace("%%", "%"))
         except IndexError:
             return 1
         if not values or not count:
@@ -731,8 +741,13 @@ def cmd_head(shell, args, stdin, out, err, tail=False):
             count = int(arg[1:])
         elif n == 0 or args[n - 1] != "-n":
             names.append(arg)
-    text = stdin.read_all() if not names else "".join(
-        shell.fs.get(shell.path(name)) if isinstance(shell.fs.get(shell.path(name)), str) else "" for name in names)
+    text = (
+        stdin.read_all()
+        if not names
+        else "".join(
+            shell.fs.get(shell.path(name)) if isinstance(shell.fs.get(shell.path(name)), str) else "" for name in names
+        )
+    )
     lines = text.splitlines(keepends=True)
     out("".join(lines[-count:] if tail and count else [] if tail else lines[:count]))
 
@@ -747,8 +762,14 @@ def cmd_wc(shell, args, stdin, out, err):
 
 def cmd_ps(shell, args, stdin, out, err):
     user = "root" if shell.uid == 0 else str(shell.uid)
-    rows = list(shell.processes) + [(shell.pid, user, "sh"), (shell.pid + 6, user, "ps " + " ".join(args) if args else "ps")]
-    out("PID   USER     TIME  COMMAND\n" + "".join(f"{pid:>5} {owner:<8}  0:00 {command}\n" for pid, owner, command in rows))
+    rows = list(shell.processes) + [
+        (shell.pid, user, "sh"),
+        (shell.pid + 6, user, "ps " + " ".join(args) if args else "ps"),
+    ]
+    out(
+        "PID   USER     TIME  COMMAND\n"
+        + "".join(f"{pid:>5} {owner:<8}  0:00 {command}\n" for pid, owner, command in rows)
+    )
 
 
 def cmd_hostname(shell, args, stdin, out, err):
@@ -809,7 +830,17 @@ def cmd_exit(shell, args, stdin, out, err):
 def cmd_sh(shell, args, stdin, out, err):
     """A shell inside the shell: `sh -c 'script'`, `sh file`, a script on stdin, or (on the
     terminal) an interactive one."""
-    child = Shell(shell.term, shell.fs, shell.vars, shell.hostname, shell.uid, shell.gid, shell.processes, shell.pid + 1, shell.cwd)
+    child = Shell(
+        shell.term,
+        shell.fs,
+        shell.vars,
+        shell.hostname,
+        shell.uid,
+        shell.gid,
+        shell.processes,
+        shell.pid + 1,
+        shell.cwd,
+    )
     try:
         if args and args[0] == "-c":
             if len(args) < 2:
@@ -865,7 +896,8 @@ def cmd_mkdir(shell, args, stdin, out, err):
         elif shell.fs.writable_at(path) and (shell.uid == 0 or path.startswith("/tmp/")):
             shell.fs.add_dir(path)
         else:
-            err(f"mkdir: can't create directory '{name}': {'Read-only file system' if not shell.fs.writable_at(path) else 'Permission denied'}\n")
+            reason = "Read-only file system" if not shell.fs.writable_at(path) else "Permission denied"
+            err(f"mkdir: can't create directory '{name}': {reason}\n")
             status = 1
     return status
 
@@ -904,10 +936,37 @@ def cmd_clear(shell, args, stdin, out, err):
 
 
 COMMANDS = {
-    "echo": cmd_echo, "printf": cmd_printf, "env": cmd_env, "printenv": cmd_printenv, "export": cmd_export, "unset": cmd_unset,
-    "pwd": cmd_pwd, "cd": cmd_cd, "ls": cmd_ls, "cat": cmd_cat, "grep": cmd_grep, "head": cmd_head,
-    "tail": lambda shell, args, stdin, out, err: cmd_head(shell, args, stdin, out, err, tail=True), "wc": cmd_wc,
-    "ps": cmd_ps, "hostname": cmd_hostname, "whoami": cmd_whoami, "id": cmd_id, "uname": cmd_uname, "date": cmd_date,
-    "sleep": cmd_sleep, "true": cmd_true, "false": cmd_false, "exit": cmd_exit, "sh": cmd_sh, "ash": cmd_sh, "bash": cmd_sh,
-    "which": cmd_which, "touch": cmd_touch, "mkdir": cmd_mkdir, "rm": cmd_rm, "stty": cmd_stty, "clear": cmd_clear,
+    "echo": cmd_echo,
+    "printf": cmd_printf,
+    "env": cmd_env,
+    "printenv": cmd_printenv,
+    "export": cmd_export,
+    "unset": cmd_unset,
+    "pwd": cmd_pwd,
+    "cd": cmd_cd,
+    "ls": cmd_ls,
+    "cat": cmd_cat,
+    "grep": cmd_grep,
+    "head": cmd_head,
+    "tail": lambda shell, args, stdin, out, err: cmd_head(shell, args, stdin, out, err, tail=True),
+    "wc": cmd_wc,
+    "ps": cmd_ps,
+    "hostname": cmd_hostname,
+    "whoami": cmd_whoami,
+    "id": cmd_id,
+    "uname": cmd_uname,
+    "date": cmd_date,
+    "sleep": cmd_sleep,
+    "true": cmd_true,
+    "false": cmd_false,
+    "exit": cmd_exit,
+    "sh": cmd_sh,
+    "ash": cmd_sh,
+    "bash": cmd_sh,
+    "which": cmd_which,
+    "touch": cmd_touch,
+    "mkdir": cmd_mkdir,
+    "rm": cmd_rm,
+    "stty": cmd_stty,
+    "clear": cmd_clear,
 }

@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections import defaultdict, deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import managedfields
 from .errors import ApiError, Expired, already_exists, bad_request, conflict, forbidden, not_found  # noqa: F401 (re-exported)
@@ -19,12 +19,26 @@ from .kinds import STORED
 from .selectors import field_matcher, label_matcher
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-NO_GENERATION = {"configmaps", "secrets", "events", "endpoints", "serviceaccounts", "namespaces", "nodes", "roles", "rolebindings",
-                 "clusterroles", "clusterrolebindings", "persistentvolumeclaims", "persistentvolumes", "storageclasses"}
+NO_GENERATION = {
+    "configmaps",
+    "secrets",
+    "events",
+    "endpoints",
+    "serviceaccounts",
+    "namespaces",
+    "nodes",
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "storageclasses",
+}
 
 
 def now_iso():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def random_suffix(n=5):
@@ -35,7 +49,14 @@ class WatchEvent:
     __slots__ = ("rv", "plural", "namespace", "type", "obj", "old", "_line")
 
     def __init__(self, rv, plural, namespace, event_type, obj, old=None):
-        self.rv, self.plural, self.namespace, self.type, self.obj, self.old = rv, plural, namespace, event_type, obj, old
+        self.rv, self.plural, self.namespace, self.type, self.obj, self.old = (
+            rv,
+            plural,
+            namespace,
+            event_type,
+            obj,
+            old,
+        )
         self._line = None
 
     def line(self):
@@ -186,7 +207,9 @@ class Store:
                     remaining = hi - index
                 last = items[-1]["metadata"]
                 token = {"rv": int(rv), "start": [last.get("namespace", ""), last["name"]]}
-                next_token = base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode().rstrip("=")
+                next_token = (
+                    base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode().rstrip("=")
+                )
                 if not everything:  # only hand out a token when something could follow
                     probe = index
                     while probe < hi:
@@ -215,7 +238,9 @@ class Store:
         with self.lock:
             keys = self.keys.get(resource.key) or []
             if namespace:
-                keys = keys[bisect.bisect_left(keys, (namespace, "")):bisect.bisect_left(keys, (namespace + "\x00", ""))]
+                keys = keys[
+                    bisect.bisect_left(keys, (namespace, "")) : bisect.bisect_left(keys, (namespace + "\x00", ""))
+                ]
             else:
                 keys = list(keys)
         plural = resource.key
@@ -239,14 +264,28 @@ class Store:
             return
         ns = self.objects.get(("namespaces", "", namespace))
         if ns is None:
-            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
-                           {"name": namespace, "kind": "namespaces"})
+            raise ApiError(
+                404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+            )
         if ns["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f'{resource.plural}{"." + resource.group if resource.group else ""} "{name}" is forbidden: '
-                           f"unable to create new content in namespace {namespace} because it is being terminated",
-                           {"name": name, "group": resource.group, "kind": resource.plural,
-                            "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
-                                        "field": "metadata.namespace"}]})
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{resource.plural}{"." + resource.group if resource.group else ""} "{name}" is forbidden: '
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {
+                    "name": name,
+                    "group": resource.group,
+                    "kind": resource.plural,
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     def create(self, resource, namespace, obj, dry_run=False, manager=None, apply_manager=None, force=False):
         """A new object; `manager` records the create in managedFields (an Update), `apply_manager`
@@ -274,13 +313,27 @@ class Store:
                 meta["namespace"] = namespace
             else:
                 meta.pop("namespace", None)
-            for field in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                          "generation", "selfLink"):
+            for field in (
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "selfLink",
+            ):
                 meta.pop(field, None)
-            if resource.has_status and resource.key not in ("nodes", "persistentvolumes", "namespaces", "volumesnapshotcontents"):
+            if resource.has_status and resource.key not in (
+                "nodes",
+                "persistentvolumes",
+                "namespaces",
+                "volumesnapshotcontents",
+            ):
                 obj["status"] = {}  # the main resource ignores status on create
             if apply_manager:
-                obj = managedfields.apply(managedfields.schema(self, resource), resource, None, obj, apply_manager, force, now_iso())
+                obj = managedfields.apply(
+                    managedfields.schema(self, resource), resource, None, obj, apply_manager, force, now_iso()
+                )
                 meta = obj["metadata"]
             if self.admit:
                 self.admit("CREATE", resource, obj, None)
@@ -308,8 +361,20 @@ class Store:
                 meta["resourceVersion"] = self._bump()
                 self._put(resource, self.key(resource, meta.get("namespace", ""), meta["name"]), obj, None)
 
-    def update(self, resource, namespace, name, obj, status_only=False, dry_run=False, manager=None, subresource=None,
-               check_rv=True, keep_status=False, managed_fields=None):
+    def update(
+        self,
+        resource,
+        namespace,
+        name,
+        obj,
+        status_only=False,
+        dry_run=False,
+        manager=None,
+        subresource=None,
+        check_rv=True,
+        keep_status=False,
+        managed_fields=None,
+    ):
         """PUT semantics: replace the object (or, with status_only, only its status). `manager`
         records the write in managedFields (an Update through `subresource`, "status" for
         status_only); a server-side apply passes the managedFields it computed instead."""
@@ -325,17 +390,32 @@ class Store:
             if check_rv and sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
                 raise conflict(resource, name)
             if body_meta.get("uid") and body_meta["uid"] != current["metadata"]["uid"]:
-                raise conflict(resource, name, f'Precondition failed: UID in precondition: {body_meta["uid"]}, UID in object meta: {current["metadata"]["uid"]}')
+                raise conflict(
+                    resource,
+                    name,
+                    f"Precondition failed: UID in precondition: {body_meta['uid']}, "
+                    f"UID in object meta: {current['metadata']['uid']}",
+                )
             if status_only:
                 new = dict(current)
                 new["metadata"] = dict(current["metadata"])
                 new["status"] = copy.deepcopy(obj.get("status") or {})
             else:
-                new = {k: copy.deepcopy(v) for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+                new = {
+                    k: copy.deepcopy(v) for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")
+                }
                 new["apiVersion"], new["kind"] = resource.api_version, resource.kind
                 meta = {k: copy.deepcopy(v) for k, v in body_meta.items()}
-                for field in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                              "generation", "resourceVersion"):
+                for field in (
+                    "name",
+                    "namespace",
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "generation",
+                    "resourceVersion",
+                ):
                     if field in current["metadata"]:
                         meta[field] = current["metadata"][field]
                     else:
@@ -353,17 +433,31 @@ class Store:
                 if current["metadata"].get("deletionTimestamp"):
                     added = set(meta.get("finalizers") or []) - set(current["metadata"].get("finalizers") or [])
                     if added:
-                        raise forbidden(resource, name, "no new finalizers can be added if the object is being deleted, "
-                                        f"found new finalizers {sorted(added)}")
+                        raise forbidden(
+                            resource,
+                            name,
+                            "no new finalizers can be added if the object is being deleted, "
+                            f"found new finalizers {sorted(added)}",
+                        )
             if self.admit:
                 self.admit("UPDATE", resource, new, current)
             if not status_only:
                 ignored = ("metadata", "status", "apiVersion", "kind")
-                if any(new.get(k) != current.get(k) for k in set(new) | set(current) if k not in ignored) and "generation" in current["metadata"]:
+                if (
+                    any(new.get(k) != current.get(k) for k in set(new) | set(current) if k not in ignored)
+                    and "generation" in current["metadata"]
+                ):
                     new["metadata"]["generation"] = current["metadata"]["generation"] + 1
             if manager:
-                managedfields.update(managedfields.schema(self, resource), resource, current, new, manager, now_iso(),
-                                     subresource or ("status" if status_only else ""))
+                managedfields.update(
+                    managedfields.schema(self, resource),
+                    resource,
+                    current,
+                    new,
+                    manager,
+                    now_iso(),
+                    subresource or ("status" if status_only else ""),
+                )
             elif managed_fields is not None:
                 new["metadata"] = dict(new["metadata"], managedFields=managed_fields)
                 if not managed_fields:
@@ -375,7 +469,11 @@ class Store:
             new["metadata"]["resourceVersion"] = self._bump()
             # An update that clears the last finalizer completes a pending deletion; not for
             # namespaces, which the namespace controller removes once they are empty.
-            finished = new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and resource.key != "namespaces"
+            finished = (
+                new["metadata"].get("deletionTimestamp")
+                and not new["metadata"].get("finalizers")
+                and resource.key != "namespaces"
+            )
             if finished and resource.key != "pods":
                 return copy.deepcopy(self._remove(resource, key, new))
             self._put(resource, key, new, current)
@@ -383,7 +481,9 @@ class Store:
                 return copy.deepcopy(self._remove(resource, key))
             return copy.deepcopy(new)
 
-    def mutate(self, resource, namespace, name, change, status_only=False, keep_status=False, manager=None, subresource=None):
+    def mutate(
+        self, resource, namespace, name, change, status_only=False, keep_status=False, manager=None, subresource=None
+    ):
         """Read-modify-write under the lock for controllers: change(copy) edits the copy (or returns
         False to skip). Returns the stored result, or None when the object is gone. A controller
         that names itself `manager` takes ownership of what it changes, as on a real cluster."""
@@ -395,8 +495,16 @@ class Store:
             if change(draft) is False:
                 return current
             draft["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-            return self.update(resource, namespace, name, draft, status_only=status_only, keep_status=keep_status,
-                               manager=manager, subresource=subresource)
+            return self.update(
+                resource,
+                namespace,
+                name,
+                draft,
+                status_only=status_only,
+                keep_status=keep_status,
+                manager=manager,
+                subresource=subresource,
+            )
 
     def replace_status_fast(self, resource, key, status):
         """Swap in a new status without copying the rest (controllers, event bursts)."""
@@ -413,12 +521,16 @@ class Store:
 
     @staticmethod
     def _pod_waits(obj):
-        return obj["kind"] == "Pod" and bool((obj.get("spec") or {}).get("nodeName")) and \
-            (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and \
-            obj["metadata"].get("deletionGracePeriodSeconds", 0) > 0
+        return (
+            obj["kind"] == "Pod"
+            and bool((obj.get("spec") or {}).get("nodeName"))
+            and (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and obj["metadata"].get("deletionGracePeriodSeconds", 0) > 0
+        )
 
-    def delete(self, resource, namespace, name, propagation="Background", dry_run=False, grace_period=None,
-               preconditions=None):
+    def delete(
+        self, resource, namespace, name, propagation="Background", dry_run=False, grace_period=None, preconditions=None
+    ):
         with self.lock:
             key = self.key(resource, namespace, name)
             current = self.objects.get(key)
@@ -427,29 +539,52 @@ class Store:
             meta = current["metadata"]
             preconditions = preconditions or {}
             if preconditions.get("uid") and preconditions["uid"] != meta["uid"]:
-                raise conflict(resource, name, f'Precondition failed: UID in precondition: {preconditions["uid"]}, UID in object meta: {meta["uid"]}')
+                raise conflict(
+                    resource,
+                    name,
+                    f"Precondition failed: UID in precondition: {preconditions['uid']}, "
+                    f"UID in object meta: {meta['uid']}",
+                )
             if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != meta["resourceVersion"]:
-                raise conflict(resource, name, f'Precondition failed: ResourceVersion in precondition: {preconditions["resourceVersion"]}, '
-                               f'ResourceVersion in object meta: {meta["resourceVersion"]}')
+                raise conflict(
+                    resource,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                    f"ResourceVersion in object meta: {meta['resourceVersion']}",
+                )
             if dry_run:
                 return copy.deepcopy(current)
             propagation = propagation or "Background"
             if propagation == "Orphan":
                 self._orphan(meta["uid"])
             finalizers = list(meta.get("finalizers") or [])
-            if propagation == "Foreground" and self.dependents.get(meta["uid"]) and "foregroundDeletion" not in finalizers:
+            if (
+                propagation == "Foreground"
+                and self.dependents.get(meta["uid"])
+                and "foregroundDeletion" not in finalizers
+            ):
                 finalizers.append("foregroundDeletion")
             graceful = False
             if resource.key == "pods":
                 spec = current.get("spec") or {}
                 grace = spec.get("terminationGracePeriodSeconds", 30) if grace_period is None else grace_period
-                graceful = bool(spec.get("nodeName")) and grace > 0 and \
-                    (current.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                graceful = (
+                    bool(spec.get("nodeName"))
+                    and grace > 0
+                    and (current.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                )
                 if meta.get("deletionTimestamp") and grace_period is not None and grace_period == 0:
                     graceful = False
             if finalizers or graceful or resource.key == "namespaces":
-                if meta.get("deletionTimestamp") and finalizers == (meta.get("finalizers") or []) and \
-                        (not graceful or grace_period is None or grace_period >= meta.get("deletionGracePeriodSeconds", 0)):
+                if (
+                    meta.get("deletionTimestamp")
+                    and finalizers == (meta.get("finalizers") or [])
+                    and (
+                        not graceful
+                        or grace_period is None
+                        or grace_period >= meta.get("deletionGracePeriodSeconds", 0)
+                    )
+                ):
                     if not finalizers and not graceful and resource.key != "namespaces":
                         return copy.deepcopy(self._remove(resource, key))
                     return copy.deepcopy(current)
@@ -487,7 +622,9 @@ class Store:
                 continue
             new = dict(child)
             new["metadata"] = dict(child["metadata"])
-            new["metadata"]["ownerReferences"] = [r for r in child["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
+            new["metadata"]["ownerReferences"] = [
+                r for r in child["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid
+            ]
             if not new["metadata"]["ownerReferences"]:
                 del new["metadata"]["ownerReferences"]
             new["metadata"]["resourceVersion"] = self._bump()
@@ -499,6 +636,7 @@ class Store:
             if finalizer not in finalizers:
                 return False
             obj["metadata"]["finalizers"] = [f for f in finalizers if f != finalizer]
+
         return self.mutate(resource, namespace, name, change)
 
     def _remove(self, resource, key, final=None):
@@ -512,7 +650,9 @@ class Store:
         self.by_uid.pop(uid, None)
         self._index_refs(key, obj, False)
         gone = dict(final or obj)
-        gone["metadata"] = dict(gone["metadata"], resourceVersion=self._bump() if final is None else gone["metadata"]["resourceVersion"])
+        gone["metadata"] = dict(
+            gone["metadata"], resourceVersion=self._bump() if final is None else gone["metadata"]["resourceVersion"]
+        )
         self._emit(resource, "DELETED", gone, obj)
         for child_key in list(self.dependents.pop(uid, ())):
             child = self.objects.get(child_key)
@@ -525,8 +665,12 @@ class Store:
         for ref in obj["metadata"].get("ownerReferences") or ():  # a foreground owner waits for its last dependent
             owner_key = self.by_uid.get(ref.get("uid"))
             owner = self.objects.get(owner_key) if owner_key else None
-            if owner and owner["metadata"].get("deletionTimestamp") and "foregroundDeletion" in (owner["metadata"].get("finalizers") or []) \
-                    and not self.dependents.get(ref["uid"]):
+            if (
+                owner
+                and owner["metadata"].get("deletionTimestamp")
+                and "foregroundDeletion" in (owner["metadata"].get("finalizers") or [])
+                and not self.dependents.get(ref["uid"])
+            ):
                 self.remove_finalizer(self.kinds[owner_key[0]], owner_key[1], owner_key[2], "foregroundDeletion")
         return gone
 
@@ -543,8 +687,15 @@ class Store:
         with self.lock:
             if send_initial or not position:
                 for obj in self.list_refs(resource, namespace)[0]:
-                    sub.queue.append(WatchEvent(int(obj["metadata"]["resourceVersion"]), resource.key,
-                                                obj["metadata"].get("namespace", ""), "ADDED", obj))
+                    sub.queue.append(
+                        WatchEvent(
+                            int(obj["metadata"]["resourceVersion"]),
+                            resource.key,
+                            obj["metadata"].get("namespace", ""),
+                            "ADDED",
+                            obj,
+                        )
+                    )
                 sub.initial_rv = self.rv
             else:
                 if position < self.oldest_rv:

@@ -1,6 +1,6 @@
 """meta.k8s.io/v1 Table responses, the server-side printing `kubectl get` asks for."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import quantity
 
@@ -30,8 +30,8 @@ def human_duration(seconds):
 def age(timestamp):
     if not timestamp:
         return "<unknown>"
-    then = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    return human_duration((datetime.now(timezone.utc) - then).total_seconds())
+    then = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return human_duration((datetime.now(UTC) - then).total_seconds())
 
 
 def _s(obj, *path, default=None):
@@ -59,8 +59,14 @@ def pod_row(pod):
         reason = "ContainerCreating"
     if pod["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
-    return [f"{ready}/{total}", reason, restarts, age(pod["metadata"].get("creationTimestamp")),
-            _s(pod, "status", "podIP", default="<none>"), _s(pod, "spec", "nodeName", default="<none>")]
+    return [
+        f"{ready}/{total}",
+        reason,
+        restarts,
+        age(pod["metadata"].get("creationTimestamp")),
+        _s(pod, "status", "podIP", default="<none>"),
+        _s(pod, "spec", "nodeName", default="<none>"),
+    ]
 
 
 def node_row(node):
@@ -68,100 +74,288 @@ def node_row(node):
     status = "Ready" if ready.get("status") == "True" else "NotReady"
     if _s(node, "spec", "unschedulable"):
         status += ",SchedulingDisabled"
-    roles = sorted(k.split("/", 1)[1] for k in (node["metadata"].get("labels") or {}) if k.startswith("node-role.kubernetes.io/"))
-    return [status, ",".join(roles) or "<none>", age(node["metadata"].get("creationTimestamp")),
-            _s(node, "status", "nodeInfo", "kubeletVersion", default="")]
+    roles = sorted(
+        k.split("/", 1)[1] for k in (node["metadata"].get("labels") or {}) if k.startswith("node-role.kubernetes.io/")
+    )
+    return [
+        status,
+        ",".join(roles) or "<none>",
+        age(node["metadata"].get("creationTimestamp")),
+        _s(node, "status", "nodeInfo", "kubeletVersion", default=""),
+    ]
 
 
 def service_row(svc):
     spec = svc.get("spec") or {}
-    ports = ",".join(f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
-                     for p in spec.get("ports") or []) or "<none>"
-    external = ",".join(i.get("ip") or i.get("hostname", "") for i in _s(svc, "status", "loadBalancer", "ingress", default=[]))
+    ports = (
+        ",".join(
+            f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+            for p in spec.get("ports") or []
+        )
+        or "<none>"
+    )
+    external = ",".join(
+        i.get("ip") or i.get("hostname", "") for i in _s(svc, "status", "loadBalancer", "ingress", default=[])
+    )
     if not external:
         external = spec.get("externalName") or ("<pending>" if spec.get("type") == "LoadBalancer" else "<none>")
-    return [spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), external, ports,
-            age(svc["metadata"].get("creationTimestamp"))]
+    return [
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", "<none>"),
+        external,
+        ports,
+        age(svc["metadata"].get("creationTimestamp")),
+    ]
 
 
 COLUMNS = {
     "pods": (["Ready", "Status", "Restarts", "Age", "IP", "Node"], pod_row, [0, 0, 0, 0, 1, 1]),
     "nodes": (["Status", "Roles", "Age", "Version"], node_row, [0, 0, 0, 0]),
     "services": (["Type", "Cluster-IP", "External-IP", "Port(s)", "Age"], service_row, [0] * 5),
-    "namespaces": (["Status", "Age"], lambda o: [_s(o, "status", "phase", default="Active"), age(o["metadata"].get("creationTimestamp"))], [0, 0]),
-    "deployments": (["Ready", "Up-to-date", "Available", "Age"], lambda o: [
-        f"{_s(o, 'status', 'readyReplicas', default=0)}/{_s(o, 'spec', 'replicas', default=1)}",
-        _s(o, "status", "updatedReplicas", default=0), _s(o, "status", "availableReplicas", default=0),
-        age(o["metadata"].get("creationTimestamp"))], [0] * 4),
-    "replicasets": (["Desired", "Current", "Ready", "Age"], lambda o: [
-        _s(o, "spec", "replicas", default=1), _s(o, "status", "replicas", default=0), _s(o, "status", "readyReplicas", default=0),
-        age(o["metadata"].get("creationTimestamp"))], [0] * 4),
-    "statefulsets": (["Ready", "Age"], lambda o: [
-        f"{_s(o, 'status', 'readyReplicas', default=0)}/{_s(o, 'spec', 'replicas', default=1)}",
-        age(o["metadata"].get("creationTimestamp"))], [0, 0]),
-    "daemonsets": (["Desired", "Current", "Ready", "Up-to-date", "Available", "Age"], lambda o: [
-        _s(o, "status", "desiredNumberScheduled", default=0), _s(o, "status", "currentNumberScheduled", default=0),
-        _s(o, "status", "numberReady", default=0), _s(o, "status", "updatedNumberScheduled", default=0),
-        _s(o, "status", "numberAvailable", default=0), age(o["metadata"].get("creationTimestamp"))], [0] * 6),
-    "jobs": (["Status", "Completions", "Age"], lambda o: [
-        next((c["type"] for c in _s(o, "status", "conditions", default=[]) if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"), "Running"),
-        f"{_s(o, 'status', 'succeeded', default=0)}/{_s(o, 'spec', 'completions', default=1)}",
-        age(o["metadata"].get("creationTimestamp"))], [0] * 3),
-    "cronjobs": (["Schedule", "Suspend", "Active", "Last Schedule", "Age"], lambda o: [
-        _s(o, "spec", "schedule", default=""), str(_s(o, "spec", "suspend", default=False)),
-        len(_s(o, "status", "active", default=[])),
-        age(_s(o, "status", "lastScheduleTime")) if _s(o, "status", "lastScheduleTime") else "<none>",
-        age(o["metadata"].get("creationTimestamp"))], [0] * 5),
-    "persistentvolumeclaims": (["Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass",
-                                "Age", "VolumeMode"], lambda o: claim_row(o), [0] * 7 + [1]),
-    "persistentvolumes": (["Capacity", "Access Modes", "Reclaim Policy", "Status", "Claim", "StorageClass",
-                           "VolumeAttributesClass", "Reason", "Age", "VolumeMode"], lambda o: volume_row(o),
-                          [0] * 9 + [1]),
-    "configmaps": (["Data", "Age"], lambda o: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), age(o["metadata"].get("creationTimestamp"))], [0, 0]),
-    "secrets": (["Type", "Data", "Age"], lambda o: [o.get("type", "Opaque"), len(o.get("data") or {}), age(o["metadata"].get("creationTimestamp"))], [0] * 3),
-    "events": (["Last Seen", "Type", "Reason", "Object", "Message"], lambda o: [
-        age(o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")), o.get("type", ""), o.get("reason", ""),
-        f"{_s(o, 'involvedObject', 'kind', default='').lower()}/{_s(o, 'involvedObject', 'name', default='')}", o.get("message", "")], [0] * 5),
-    "ingresses": (["Class", "Hosts", "Address", "Ports", "Age"], lambda o: [
-        _s(o, "spec", "ingressClassName", default="<none>"), ",".join(r.get("host", "*") for r in _s(o, "spec", "rules", default=[])) or "*",
-        ",".join(i.get("ip", "") for i in _s(o, "status", "loadBalancer", "ingress", default=[])),
-        "80, 443" if _s(o, "spec", "tls") else "80", age(o["metadata"].get("creationTimestamp"))], [0] * 5),
-    "horizontalpodautoscalers": (["Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"], lambda o: [
-        f"{_s(o, 'spec', 'scaleTargetRef', 'kind', default='')}/{_s(o, 'spec', 'scaleTargetRef', 'name', default='')}",
-        ", ".join(hpa_target(m, c) for m, c in zip(_s(o, "spec", "metrics", default=[]), _s(o, "status", "currentMetrics", default=[]) + [None] * 9)) or "<none>",
-        _s(o, "spec", "minReplicas", default=1), _s(o, "spec", "maxReplicas", default=0), _s(o, "status", "currentReplicas", default=0),
-        age(o["metadata"].get("creationTimestamp"))], [0] * 6),
-    "storageclasses": (["Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"], lambda o: [
-        o.get("provisioner", ""), o.get("reclaimPolicy", "Delete"), o.get("volumeBindingMode", "Immediate"),
-        bool(o.get("allowVolumeExpansion", False)), age(o["metadata"].get("creationTimestamp"))], [0] * 5),
-    "endpoints": (["Endpoints", "Age"], lambda o: [
-        ",".join(f"{a.get('ip')}:{p.get('port')}" for s in o.get("subsets") or [] for a in s.get("addresses") or [] for p in s.get("ports") or []) or "<none>",
-        age(o["metadata"].get("creationTimestamp"))], [0, 0]),
+    "namespaces": (
+        ["Status", "Age"],
+        lambda o: [_s(o, "status", "phase", default="Active"), age(o["metadata"].get("creationTimestamp"))],
+        [0, 0],
+    ),
+    "deployments": (
+        ["Ready", "Up-to-date", "Available", "Age"],
+        lambda o: [
+            f"{_s(o, 'status', 'readyReplicas', default=0)}/{_s(o, 'spec', 'replicas', default=1)}",
+            _s(o, "status", "updatedReplicas", default=0),
+            _s(o, "status", "availableReplicas", default=0),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 4,
+    ),
+    "replicasets": (
+        ["Desired", "Current", "Ready", "Age"],
+        lambda o: [
+            _s(o, "spec", "replicas", default=1),
+            _s(o, "status", "replicas", default=0),
+            _s(o, "status", "readyReplicas", default=0),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 4,
+    ),
+    "statefulsets": (
+        ["Ready", "Age"],
+        lambda o: [
+            f"{_s(o, 'status', 'readyReplicas', default=0)}/{_s(o, 'spec', 'replicas', default=1)}",
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0, 0],
+    ),
+    "daemonsets": (
+        ["Desired", "Current", "Ready", "Up-to-date", "Available", "Age"],
+        lambda o: [
+            _s(o, "status", "desiredNumberScheduled", default=0),
+            _s(o, "status", "currentNumberScheduled", default=0),
+            _s(o, "status", "numberReady", default=0),
+            _s(o, "status", "updatedNumberScheduled", default=0),
+            _s(o, "status", "numberAvailable", default=0),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 6,
+    ),
+    "jobs": (
+        ["Status", "Completions", "Age"],
+        lambda o: [
+            next(
+                (
+                    c["type"]
+                    for c in _s(o, "status", "conditions", default=[])
+                    if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                ),
+                "Running",
+            ),
+            f"{_s(o, 'status', 'succeeded', default=0)}/{_s(o, 'spec', 'completions', default=1)}",
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 3,
+    ),
+    "cronjobs": (
+        ["Schedule", "Suspend", "Active", "Last Schedule", "Age"],
+        lambda o: [
+            _s(o, "spec", "schedule", default=""),
+            str(_s(o, "spec", "suspend", default=False)),
+            len(_s(o, "status", "active", default=[])),
+            age(_s(o, "status", "lastScheduleTime")) if _s(o, "status", "lastScheduleTime") else "<none>",
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 5,
+    ),
+    "persistentvolumeclaims": (
+        ["Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass", "Age", "VolumeMode"],
+        lambda o: claim_row(o),
+        [0] * 7 + [1],
+    ),
+    "persistentvolumes": (
+        [
+            "Capacity",
+            "Access Modes",
+            "Reclaim Policy",
+            "Status",
+            "Claim",
+            "StorageClass",
+            "VolumeAttributesClass",
+            "Reason",
+            "Age",
+            "VolumeMode",
+        ],
+        lambda o: volume_row(o),
+        [0] * 9 + [1],
+    ),
+    "configmaps": (
+        ["Data", "Age"],
+        lambda o: [
+            len(o.get("data") or {}) + len(o.get("binaryData") or {}),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0, 0],
+    ),
+    "secrets": (
+        ["Type", "Data", "Age"],
+        lambda o: [o.get("type", "Opaque"), len(o.get("data") or {}), age(o["metadata"].get("creationTimestamp"))],
+        [0] * 3,
+    ),
+    "events": (
+        ["Last Seen", "Type", "Reason", "Object", "Message"],
+        lambda o: [
+            age(o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")),
+            o.get("type", ""),
+            o.get("reason", ""),
+            f"{_s(o, 'involvedObject', 'kind', default='').lower()}/{_s(o, 'involvedObject', 'name', default='')}",
+            o.get("message", ""),
+        ],
+        [0] * 5,
+    ),
+    "ingresses": (
+        ["Class", "Hosts", "Address", "Ports", "Age"],
+        lambda o: [
+            _s(o, "spec", "ingressClassName", default="<none>"),
+            ",".join(r.get("host", "*") for r in _s(o, "spec", "rules", default=[])) or "*",
+            ",".join(i.get("ip", "") for i in _s(o, "status", "loadBalancer", "ingress", default=[])),
+            "80, 443" if _s(o, "spec", "tls") else "80",
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 5,
+    ),
+    "horizontalpodautoscalers": (
+        ["Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"],
+        lambda o: [
+            f"{_s(o, 'spec', 'scaleTargetRef', 'kind', default='')}/"
+            f"{_s(o, 'spec', 'scaleTargetRef', 'name', default='')}",
+            ", ".join(
+                hpa_target(m, c)
+                for m, c in zip(
+                    _s(o, "spec", "metrics", default=[]),
+                    _s(o, "status", "currentMetrics", default=[]) + [None] * 9,
+                    strict=False,
+                )
+            )
+            or "<none>",
+            _s(o, "spec", "minReplicas", default=1),
+            _s(o, "spec", "maxReplicas", default=0),
+            _s(o, "status", "currentReplicas", default=0),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 6,
+    ),
+    "storageclasses": (
+        ["Provisioner", "ReclaimPolicy", "VolumeBindingMode", "AllowVolumeExpansion", "Age"],
+        lambda o: [
+            o.get("provisioner", ""),
+            o.get("reclaimPolicy", "Delete"),
+            o.get("volumeBindingMode", "Immediate"),
+            bool(o.get("allowVolumeExpansion", False)),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 5,
+    ),
+    "endpoints": (
+        ["Endpoints", "Age"],
+        lambda o: [
+            ",".join(
+                f"{a.get('ip')}:{p.get('port')}"
+                for s in o.get("subsets") or []
+                for a in s.get("addresses") or []
+                for p in s.get("ports") or []
+            )
+            or "<none>",
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0, 0],
+    ),
     # the printer columns of the external-snapshotter's CRDs; a missing value is an empty cell
-    "volumesnapshots": (["ReadyToUse", "SourcePVC", "SourceSnapshotContent", "RestoreSize", "SnapshotClass",
-                         "SnapshotContent", "CreationTime", "Age"], lambda o: [
-        _s(o, "status", "readyToUse"), _s(o, "spec", "source", "persistentVolumeClaimName"),
-        _s(o, "spec", "source", "volumeSnapshotContentName"), _s(o, "status", "restoreSize"),
-        _s(o, "spec", "volumeSnapshotClassName"), _s(o, "status", "boundVolumeSnapshotContentName"),
-        age(_s(o, "status", "creationTime")) if _s(o, "status", "creationTime") else None,
-        age(o["metadata"].get("creationTimestamp"))], [0] * 8),
-    "volumesnapshotcontents": (["ReadyToUse", "RestoreSize", "DeletionPolicy", "Driver", "VolumeSnapshotClass",
-                                "VolumeSnapshot", "VolumeSnapshotNamespace", "Age"], lambda o: [
-        _s(o, "status", "readyToUse"), _s(o, "status", "restoreSize"), _s(o, "spec", "deletionPolicy"),
-        _s(o, "spec", "driver"), _s(o, "spec", "volumeSnapshotClassName"), _s(o, "spec", "volumeSnapshotRef", "name"),
-        _s(o, "spec", "volumeSnapshotRef", "namespace"), age(o["metadata"].get("creationTimestamp"))], [0] * 8),
-    "volumesnapshotclasses": (["Driver", "DeletionPolicy", "Age"], lambda o: [
-        o.get("driver"), o.get("deletionPolicy"), age(o["metadata"].get("creationTimestamp"))], [0] * 3),
+    "volumesnapshots": (
+        [
+            "ReadyToUse",
+            "SourcePVC",
+            "SourceSnapshotContent",
+            "RestoreSize",
+            "SnapshotClass",
+            "SnapshotContent",
+            "CreationTime",
+            "Age",
+        ],
+        lambda o: [
+            _s(o, "status", "readyToUse"),
+            _s(o, "spec", "source", "persistentVolumeClaimName"),
+            _s(o, "spec", "source", "volumeSnapshotContentName"),
+            _s(o, "status", "restoreSize"),
+            _s(o, "spec", "volumeSnapshotClassName"),
+            _s(o, "status", "boundVolumeSnapshotContentName"),
+            age(_s(o, "status", "creationTime")) if _s(o, "status", "creationTime") else None,
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 8,
+    ),
+    "volumesnapshotcontents": (
+        [
+            "ReadyToUse",
+            "RestoreSize",
+            "DeletionPolicy",
+            "Driver",
+            "VolumeSnapshotClass",
+            "VolumeSnapshot",
+            "VolumeSnapshotNamespace",
+            "Age",
+        ],
+        lambda o: [
+            _s(o, "status", "readyToUse"),
+            _s(o, "status", "restoreSize"),
+            _s(o, "spec", "deletionPolicy"),
+            _s(o, "spec", "driver"),
+            _s(o, "spec", "volumeSnapshotClassName"),
+            _s(o, "spec", "volumeSnapshotRef", "name"),
+            _s(o, "spec", "volumeSnapshotRef", "namespace"),
+            age(o["metadata"].get("creationTimestamp")),
+        ],
+        [0] * 8,
+    ),
+    "volumesnapshotclasses": (
+        ["Driver", "DeletionPolicy", "Age"],
+        lambda o: [o.get("driver"), o.get("deletionPolicy"), age(o["metadata"].get("creationTimestamp"))],
+        [0] * 3,
+    ),
     "roles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
     "clusterroles": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
     "rolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
-    "clusterrolebindings": (["Role", "Age", "Users", "Groups", "ServiceAccounts"], lambda o: binding_row(o), [0, 0, 1, 1, 1]),
+    "clusterrolebindings": (
+        ["Role", "Age", "Users", "Groups", "ServiceAccounts"],
+        lambda o: binding_row(o),
+        [0, 0, 1, 1, 1],
+    ),
     "customresourcedefinitions": (["Created At"], lambda o: [o["metadata"].get("creationTimestamp", "")], [0]),
 }
 
 
-ACCESS_MODES = (("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"),
-                ("ReadWriteOncePod", "RWOP"))
+ACCESS_MODES = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
 
 
 def access_modes(modes):
@@ -171,33 +365,43 @@ def access_modes(modes):
 
 def claim_row(pvc):
     bound = bool(_s(pvc, "spec", "volumeName"))  # capacity and modes are printed once bound
-    return ["Terminating" if pvc["metadata"].get("deletionTimestamp") else _s(pvc, "status", "phase", default=""),
-            _s(pvc, "spec", "volumeName", default=""),
-            quantity.canonical(_s(pvc, "status", "capacity", "storage", default="0")) if bound else "",
-            access_modes(_s(pvc, "status", "accessModes")) if bound else "",
-            (pvc["metadata"].get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
-            or _s(pvc, "spec", "storageClassName", default=""),
-            _s(pvc, "spec", "volumeAttributesClassName") or "<unset>", age(pvc["metadata"].get("creationTimestamp")),
-            _s(pvc, "spec", "volumeMode", default="<unset>")]
+    return [
+        "Terminating" if pvc["metadata"].get("deletionTimestamp") else _s(pvc, "status", "phase", default=""),
+        _s(pvc, "spec", "volumeName", default=""),
+        quantity.canonical(_s(pvc, "status", "capacity", "storage", default="0")) if bound else "",
+        access_modes(_s(pvc, "status", "accessModes")) if bound else "",
+        (pvc["metadata"].get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
+        or _s(pvc, "spec", "storageClassName", default=""),
+        _s(pvc, "spec", "volumeAttributesClassName") or "<unset>",
+        age(pvc["metadata"].get("creationTimestamp")),
+        _s(pvc, "spec", "volumeMode", default="<unset>"),
+    ]
 
 
 def volume_row(pv):
     ref = _s(pv, "spec", "claimRef")
-    return [quantity.canonical(_s(pv, "spec", "capacity", "storage", default="0")),
-            access_modes(_s(pv, "spec", "accessModes")), _s(pv, "spec", "persistentVolumeReclaimPolicy", default=""),
-            "Terminating" if pv["metadata"].get("deletionTimestamp") else _s(pv, "status", "phase", default=""),
-            f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else "",
-            _s(pv, "spec", "storageClassName", default=""), _s(pv, "spec", "volumeAttributesClassName") or "<unset>",
-            _s(pv, "status", "reason", default=""), age(pv["metadata"].get("creationTimestamp")),
-            _s(pv, "spec", "volumeMode", default="<unset>")]
+    return [
+        quantity.canonical(_s(pv, "spec", "capacity", "storage", default="0")),
+        access_modes(_s(pv, "spec", "accessModes")),
+        _s(pv, "spec", "persistentVolumeReclaimPolicy", default=""),
+        "Terminating" if pv["metadata"].get("deletionTimestamp") else _s(pv, "status", "phase", default=""),
+        f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else "",
+        _s(pv, "spec", "storageClassName", default=""),
+        _s(pv, "spec", "volumeAttributesClassName") or "<unset>",
+        _s(pv, "status", "reason", default=""),
+        age(pv["metadata"].get("creationTimestamp")),
+        _s(pv, "spec", "volumeMode", default="<unset>"),
+    ]
 
 
 def name_cell(plural, obj):
     """The Name cell: a default StorageClass says so, as kubectl's printer marks it."""
     name = obj["metadata"].get("name", "")
     annotations = obj["metadata"].get("annotations") or {}
-    if plural == "storageclasses" and "true" in (annotations.get("storageclass.kubernetes.io/is-default-class"),
-                                                 annotations.get("storageclass.beta.kubernetes.io/is-default-class")):
+    if plural == "storageclasses" and "true" in (
+        annotations.get("storageclass.kubernetes.io/is-default-class"),
+        annotations.get("storageclass.beta.kubernetes.io/is-default-class"),
+    ):
         return f"{name} (default)"
     return name
 
@@ -206,10 +410,19 @@ def binding_row(binding):
     ref, subjects = binding.get("roleRef") or {}, binding.get("subjects") or []
 
     def named(kind):
-        return ", ".join((f"{s.get('namespace', '')}/" if kind == "ServiceAccount" else "") + s.get("name", "")
-                         for s in subjects if s.get("kind") == kind)
-    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", age(binding["metadata"].get("creationTimestamp")),
-            named("User"), named("Group"), named("ServiceAccount")]
+        return ", ".join(
+            (f"{s.get('namespace', '')}/" if kind == "ServiceAccount" else "") + s.get("name", "")
+            for s in subjects
+            if s.get("kind") == kind
+        )
+
+    return [
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        age(binding["metadata"].get("creationTimestamp")),
+        named("User"),
+        named("Group"),
+        named("ServiceAccount"),
+    ]
 
 
 def hpa_target(metric, current):
@@ -220,14 +433,34 @@ def hpa_target(metric, current):
         return f"{name}: {'<unknown>' if now is None else now}/{value}"
     target = _s(metric, "resource", "target", "averageUtilization")
     now = _s(current, "resource", "current", "averageUtilization") if current else None
-    return f"{name}: {'<unknown>' if now is None else str(now) + '%'}/{'<auto>' if target is None else str(target) + '%'}"
+    return (
+        f"{name}: {'<unknown>' if now is None else str(now) + '%'}/{'<auto>' if target is None else str(target) + '%'}"
+    )
 
 
 def table(plural, objects, rv, include_object=True, continue_token="", with_columns=True):
-    names, row_of, priorities = COLUMNS.get(plural, (["Age"], lambda o: [age(o["metadata"].get("creationTimestamp"))], [0]))
-    columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}]
-    columns += [{"name": n, "type": "integer" if n in ("Restarts", "Desired", "Current", "Data") else "string", "format": "",
-                 "description": n, "priority": p} for n, p in zip(names, priorities)]
+    names, row_of, priorities = COLUMNS.get(
+        plural, (["Age"], lambda o: [age(o["metadata"].get("creationTimestamp"))], [0])
+    )
+    columns = [
+        {
+            "name": "Name",
+            "type": "string",
+            "format": "name",
+            "description": "Name must be unique within a namespace.",
+            "priority": 0,
+        }
+    ]
+    columns += [
+        {
+            "name": n,
+            "type": "integer" if n in ("Restarts", "Desired", "Current", "Data") else "string",
+            "format": "",
+            "description": n,
+            "priority": p,
+        }
+        for n, p in zip(names, priorities, strict=True)
+    ]
     rows = []
     for obj in objects:
         try:
@@ -238,7 +471,11 @@ def table(plural, objects, rv, include_object=True, continue_token="", with_colu
         if include_object:
             row["object"] = obj
         else:
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
     body = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv}, "rows": rows}
     if continue_token:
@@ -248,4 +485,3 @@ def table(plural, objects, rv, include_object=True, continue_token="", with_colu
     else:
         body["columnDefinitions"] = None
     return body
-

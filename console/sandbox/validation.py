@@ -12,12 +12,16 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                 "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-                 "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-             "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
 LABEL_NAMED = {"namespaces", "services"}  # names that must be DNS-1123 labels
 WORKLOADS = {"deployments", "replicasets", "statefulsets", "daemonsets"}
 RBAC_KINDS = {"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
@@ -29,12 +33,18 @@ class Causes(list):
 
     def bad(self, field, value, message, shown=None):
         """shown: the value as the API server prints it where _show() would not (Go slices, structs)."""
-        self.append((field, f'Invalid value: {_show(value) if shown is None else shown}: {message}',
-                     "FieldValueInvalid"))
+        self.append(
+            (field, f"Invalid value: {_show(value) if shown is None else shown}: {message}", "FieldValueInvalid")
+        )
 
     def unsupported(self, field, value, allowed):
-        self.append((field, f'Unsupported value: {_show(value)}: supported values: '
-                            f'{", ".join(_show(a) for a in allowed)}', "FieldValueNotSupported"))
+        self.append(
+            (
+                field,
+                f"Unsupported value: {_show(value)}: supported values: {', '.join(_show(a) for a in allowed)}",
+                "FieldValueNotSupported",
+            )
+        )
 
     def duplicate(self, field, value):
         self.append((field, f"Duplicate value: {_show(value)}", "FieldValueDuplicate"))
@@ -127,9 +137,18 @@ def default(plural, obj):
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         spec.setdefault("priority", 0)
-        spec.setdefault("tolerations", [
-            {"key": f"node.kubernetes.io/{taint}", "operator": "Exists", "effect": "NoExecute",
-             "tolerationSeconds": 300} for taint in ("not-ready", "unreachable")])
+        spec.setdefault(
+            "tolerations",
+            [
+                {
+                    "key": f"node.kubernetes.io/{taint}",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                }
+                for taint in ("not-ready", "unreachable")
+            ],
+        )
     elif plural in WORKLOADS and isinstance(spec, dict):
         if isinstance(spec.get("template"), dict):
             default_template(spec["template"])
@@ -211,8 +230,12 @@ def default(plural, obj):
     elif plural == "horizontalpodautoscalers" and isinstance(spec, dict):
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):
-            spec["metrics"] = [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+            spec["metrics"] = [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ]
     elif plural == "storageclasses":
         obj.setdefault("reclaimPolicy", "Delete")
         obj.setdefault("volumeBindingMode", "Immediate")
@@ -263,11 +286,19 @@ def validate_meta(plural, obj, causes):
         for key, value in values.items():
             short = key.rsplit("/", 1)[-1]
             if not LABEL_NAME.match(short) or len(short) > 63:
-                causes.bad(f"metadata.{field}", key, "name part must consist of alphanumeric characters, '-', '_' or "
-                           "'.', and must start and end with an alphanumeric character")
+                causes.bad(
+                    f"metadata.{field}",
+                    key,
+                    "name part must consist of alphanumeric characters, '-', '_' or "
+                    "'.', and must start and end with an alphanumeric character",
+                )
             if field == "labels" and (not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value)):
-                causes.bad("metadata.labels", value, "a valid label must be an empty string or consist of alphanumeric "
-                           "characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+                causes.bad(
+                    "metadata.labels",
+                    value,
+                    "a valid label must be an empty string or consist of alphanumeric "
+                    "characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                )
             elif field == "annotations" and not isinstance(value, str):
                 causes.bad("metadata.annotations", value, "must be a string")
 
@@ -300,15 +331,26 @@ def validate_pod_spec(spec, path, causes, restart_policies=("Always", "OnFailure
             for section in ("requests", "limits"):
                 for resource, value in ((container.get("resources") or {}).get(section) or {}).items():
                     if not quantity.valid(value):
-                        causes.bad(f"{where}.resources.{section}[{resource}]", value, "quantities must match the "
-                                   "regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+                        causes.bad(
+                            f"{where}.resources.{section}[{resource}]",
+                            value,
+                            "quantities must match the "
+                            "regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                        )
             requests = (container.get("resources") or {}).get("requests") or {}
             limits = (container.get("resources") or {}).get("limits") or {}
             for resource, value in requests.items():
-                if resource in limits and quantity.valid(value) and quantity.valid(limits[resource]) \
-                        and quantity.parse(value) > quantity.parse(limits[resource]):
-                    causes.bad(f"{where}.resources.requests", value,
-                               f"must be less than or equal to {resource} limit of {limits[resource]}")
+                if (
+                    resource in limits
+                    and quantity.valid(value)
+                    and quantity.valid(limits[resource])
+                    and quantity.parse(value) > quantity.parse(limits[resource])
+                ):
+                    causes.bad(
+                        f"{where}.resources.requests",
+                        value,
+                        f"must be less than or equal to {resource} limit of {limits[resource]}",
+                    )
     policy = spec.get("restartPolicy")
     if policy and policy not in restart_policies:
         causes.unsupported(f"{path}.restartPolicy", policy, restart_policies)
@@ -345,14 +387,20 @@ def validate_workload(plural, obj, causes, old):
             causes.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'")
         rolling = strategy.get("rollingUpdate") or {}
         if str(rolling.get("maxSurge", "1")) in ("0", "0%") and str(rolling.get("maxUnavailable", "1")) in ("0", "0%"):
-            causes.bad("spec.strategy.rollingUpdate.maxUnavailable", rolling.get("maxUnavailable"),
-                       "may not be 0 when `maxSurge` is 0")
+            causes.bad(
+                "spec.strategy.rollingUpdate.maxUnavailable",
+                rolling.get("maxUnavailable"),
+                "may not be 0 when `maxSurge` is 0",
+            )
     if plural == "statefulsets":
         for n, claim in enumerate(spec.get("volumeClaimTemplates") or []):
             if not ((claim or {}).get("metadata") or {}).get("name"):
                 causes.required(f"spec.volumeClaimTemplates[{n}].metadata.name")
-    if old is not None and (old.get("spec") or {}).get("selector") != selector and \
-            plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
+    if (
+        old is not None
+        and (old.get("spec") or {}).get("selector") != selector
+        and plural in ("deployments", "statefulsets", "daemonsets", "replicasets")
+    ):
         causes.bad("spec.selector", selector or {}, "field is immutable")
 
 
@@ -379,8 +427,11 @@ def validate_service(obj, causes, old):
         names.add((port or {}).get("name"))
         node_port = (port or {}).get("nodePort")
         if node_port is not None and (not isinstance(node_port, int) or not 30000 <= node_port <= 32767):
-            causes.bad(f"spec.ports[{n}].nodePort", node_port,
-                       "provided port is not in the valid range. The range of valid ports is 30000-32767")
+            causes.bad(
+                f"spec.ports[{n}].nodePort",
+                node_port,
+                "provided port is not in the valid range. The range of valid ports is 30000-32767",
+            )
     if kind == "ExternalName" and not spec.get("externalName"):
         causes.required("spec.externalName")
     if old is not None:
@@ -404,12 +455,18 @@ def update_claim(spec, old, causes):
     fixed = {k: v for k, v in old_spec.items() if k not in free}
     now = {k: v for k, v in spec.items() if k not in free}
     size, old_size = claim_size({"spec": spec}), claim_size(old)
-    if fixed != now or (old_spec.get("volumeName") and spec.get("volumeName") != old_spec["volumeName"]) or \
-            (not bound and size != old_size):
-        causes.forbidden("spec", "spec is immutable after creation except resources.requests and "
-                         "volumeAttributesClassName for bound claims")
-    elif size < old_size and size <= claim_size({"spec": {"resources": {"requests": (old.get("status") or {}).get(
-            "capacity") or {}}}}):
+    if (
+        fixed != now
+        or (old_spec.get("volumeName") and spec.get("volumeName") != old_spec["volumeName"])
+        or (not bound and size != old_size)
+    ):
+        causes.forbidden(
+            "spec",
+            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        )
+    elif size < old_size and size <= claim_size(
+        {"spec": {"resources": {"requests": (old.get("status") or {}).get("capacity") or {}}}}
+    ):
         causes.forbidden("spec.resources.requests.storage", "field can not be less than status.capacity")
 
 
@@ -439,8 +496,12 @@ def validate(plural, obj, old=None, resource=None):
             except CronError as exc:
                 causes.bad("spec.schedule", spec["schedule"], str(exc))
         template = ((spec or {}).get("jobTemplate") or {}).get("spec") or {}
-        validate_pod_spec((template.get("template") or {}).get("spec"), "spec.jobTemplate.spec.template.spec", causes,
-                          ("OnFailure", "Never"))
+        validate_pod_spec(
+            (template.get("template") or {}).get("spec"),
+            "spec.jobTemplate.spec.template.spec",
+            causes,
+            ("OnFailure", "Never"),
+        )
         policy = (spec or {}).get("concurrencyPolicy")
         if policy not in (None, "Allow", "Forbid", "Replace"):
             causes.unsupported("spec.concurrencyPolicy", policy, ("Allow", "Forbid", "Replace"))
@@ -450,15 +511,21 @@ def validate(plural, obj, old=None, resource=None):
         for field in ("data", "binaryData") if plural == "configmaps" else ("data",):
             for key, value in (obj.get(field) or {}).items():
                 if not CONFIG_KEY.match(key) or len(key) > 253:
-                    causes.bad(f"{field}[{key}]", key,
-                               "a valid config key must consist of alphanumeric characters, '-', '_' or '.'")
+                    causes.bad(
+                        f"{field}[{key}]",
+                        key,
+                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                    )
                 if plural == "secrets" or field == "binaryData":
                     try:
                         base64.b64decode(value or "", validate=True)
                     except (ValueError, TypeError):
                         causes.bad(f"{field}[{key}]", "<secret contents redacted>", "illegal base64 data")
-        if old is not None and old.get("immutable") and \
-                (old.get("data") != obj.get("data") or old.get("binaryData") != obj.get("binaryData")):
+        if (
+            old is not None
+            and old.get("immutable")
+            and (old.get("data") != obj.get("data") or old.get("binaryData") != obj.get("binaryData"))
+        ):
             causes.forbidden("data", "field is immutable when `immutable` is set")
     elif plural == "persistentvolumeclaims":
         if not isinstance(spec, dict):
@@ -502,8 +569,9 @@ def validate(plural, obj, old=None, resource=None):
     elif plural == "volumesnapshots":
         source = (spec or {}).get("source") or {}
         if not (source.get("persistentVolumeClaimName") or source.get("volumeSnapshotContentName")):
-            causes.required("spec.source",
-                            "exactly one of persistentVolumeClaimName and volumeSnapshotContentName should be set")
+            causes.required(
+                "spec.source", "exactly one of persistentVolumeClaimName and volumeSnapshotContentName should be set"
+            )
     if causes:
         resource = resource or STORED[plural]
         meta = obj.get("metadata") or {}

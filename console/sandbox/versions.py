@@ -11,9 +11,12 @@ import json
 from .errors import not_found
 from .kinds import STORED
 
-ANNOTATIONS = {"metrics": "autoscaling.alpha.kubernetes.io/metrics", "behavior": "autoscaling.alpha.kubernetes.io/behavior",
-               "conditions": "autoscaling.alpha.kubernetes.io/conditions",
-               "currentMetrics": "autoscaling.alpha.kubernetes.io/current-metrics"}
+ANNOTATIONS = {
+    "metrics": "autoscaling.alpha.kubernetes.io/metrics",
+    "behavior": "autoscaling.alpha.kubernetes.io/behavior",
+    "conditions": "autoscaling.alpha.kubernetes.io/conditions",
+    "currentMetrics": "autoscaling.alpha.kubernetes.io/current-metrics",
+}
 
 
 def _cpu_target(metric):
@@ -29,8 +32,9 @@ def hpa_to_v1(obj):
     obj = copy.deepcopy(obj)
     obj["apiVersion"] = "autoscaling/v1"
     spec, status = obj.pop("spec", None), obj.pop("status", None)
-    annotations = {k: v for k, v in ((obj.get("metadata") or {}).get("annotations") or {}).items()
-                   if k not in ANNOTATIONS.values()}
+    annotations = {
+        k: v for k, v in ((obj.get("metadata") or {}).get("annotations") or {}).items() if k not in ANNOTATIONS.values()
+    }
     if spec is not None:
         metrics = spec.get("metrics") or []
         cpu = next((_cpu_target(m) for m in metrics if _cpu_target(m) is not None), None)
@@ -43,12 +47,18 @@ def hpa_to_v1(obj):
         if spec.get("behavior"):
             annotations[ANNOTATIONS["behavior"]] = json.dumps(spec["behavior"], separators=(",", ":"))
     if status is not None:
-        obj["status"] = {k: status[k] for k in ("observedGeneration", "lastScaleTime", "currentReplicas", "desiredReplicas")
-                         if k in status}
+        obj["status"] = {
+            k: status[k]
+            for k in ("observedGeneration", "lastScaleTime", "currentReplicas", "desiredReplicas")
+            if k in status
+        }
         for metric in status.get("currentMetrics") or []:
             resource = metric.get("resource") or {}
-            if metric.get("type") == "Resource" and resource.get("name") == "cpu" and \
-                    (resource.get("current") or {}).get("averageUtilization") is not None:
+            if (
+                metric.get("type") == "Resource"
+                and resource.get("name") == "cpu"
+                and (resource.get("current") or {}).get("averageUtilization") is not None
+            ):
                 obj["status"]["currentCPUUtilizationPercentage"] = resource["current"]["averageUtilization"]
         for field in ("conditions", "currentMetrics"):
             if status.get(field):
@@ -75,8 +85,16 @@ def hpa_from_v1(obj):
     spec = obj.get("spec")
     if isinstance(spec, dict):
         cpu = spec.pop("targetCPUUtilizationPercentage", None)
-        metrics = [] if cpu is None else [{"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": cpu}}}]
+        metrics = (
+            []
+            if cpu is None
+            else [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}},
+                }
+            ]
+        )
         metrics += _loads(carried.get("metrics"), [])
         if metrics:
             spec["metrics"] = metrics
@@ -148,8 +166,13 @@ def _convert(body, from_stored):
     if kind.endswith("List") and isinstance(body.get("items"), list):
         return dict(body, apiVersion="autoscaling/v1", items=[from_stored(item) for item in body["items"]])
     if kind == "Table":
-        return dict(body, rows=[dict(row, object=_convert(row.get("object"), from_stored)) if row.get("object") else row
-                                for row in body.get("rows") or []])
+        return dict(
+            body,
+            rows=[
+                dict(row, object=_convert(row.get("object"), from_stored)) if row.get("object") else row
+                for row in body.get("rows") or []
+            ],
+        )
     return body  # a Status
 
 

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import os
 import select
-import socket
 import ssl
 import struct
 import threading
@@ -48,12 +47,18 @@ def handshake(headers, supported):
             raise ValueError
     except ValueError:
         raise HandshakeError("invalid Sec-WebSocket-Key") from None
-    offered = [p.strip() for value in header_values(headers, "Sec-WebSocket-Protocol") for p in value.split(",") if p.strip()]
+    offered = [
+        p.strip() for value in header_values(headers, "Sec-WebSocket-Protocol") for p in value.split(",") if p.strip()
+    ]
     protocol = next((p for p in offered if p in supported), None)
     if protocol is None:
         raise HandshakeError(f"none of the offered subprotocols {offered} is supported; use one of {list(supported)}")
-    return {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept_key(key),
-            "Sec-WebSocket-Protocol": protocol}, protocol
+    return {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Accept": accept_key(key),
+        "Sec-WebSocket-Protocol": protocol,
+    }, protocol
 
 
 def header_values(headers, name):
@@ -161,7 +166,7 @@ class WebSocket:
                     continue
                 try:
                     data = sock.recv(65536)
-                except (socket.timeout, ssl.SSLWantReadError):
+                except (TimeoutError, ssl.SSLWantReadError):
                     continue
                 if not data:
                     break
@@ -261,9 +266,9 @@ class WebSocket:
             raise ProtocolError(TOO_BIG, "message too big")
         if len(buf) < at + 4 + size:
             return None
-        mask = buf[at:at + 4]
-        payload = bytes(buf[at + 4:at + 4 + size])
-        del buf[:at + 4 + size]
+        mask = buf[at : at + 4]
+        payload = bytes(buf[at + 4 : at + 4 + size])
+        del buf[: at + 4 + size]
         if size:
             # XOR with the repeated mask, a whole message at a time (a byte loop is slow for 32 KiB)
             key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")

@@ -7,8 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from console.accounts import accounts
-
+from console import actions
 from console.accounts import throttle
 from console.accounts.access import require
 from console.forms import ConsolePasswordChangeForm, LoginForm
@@ -20,8 +19,9 @@ from console.forms import ConsolePasswordChangeForm, LoginForm
 def login_view(request):
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     # A path on this site only: anything else is dropped (a bare word would be taken for a URL name).
-    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                                                            require_https=request.is_secure()):
+    if not next_url.startswith("/") or not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url or "console:dashboard")
@@ -32,7 +32,7 @@ def login_view(request):
         # Counted before the password is checked, so parallel attempts cannot slip through.
         decision = throttle.reserve(username, request.source_ip)
         if not decision.allowed:
-            accounts.record_throttled_login(username)
+            actions.record_throttled_login(username)
             form = LoginForm(request, initial={"username": username})
             error = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
             status, retry_after = 429, decision.retry_after
@@ -55,7 +55,7 @@ def password_change_view(request):
     form = ConsolePasswordChangeForm(request.user, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
-            user = accounts.change_password(form, acting_user=request.user)
+            user = actions.change_password(form, acting_user=request.user)
         except ValueError:
             return render(request, "console/password_change.html", {"form": form}, status=400)
         update_session_auth_hash(request, user)

@@ -13,14 +13,17 @@ from console.clusters.models import Cluster
 from console.forms import ClusterForm, ConfirmForm
 from console.views.generic import ServiceFormView
 
-may_view = require(lambda user: roles.is_operator(user) or roles.is_auditor(user),
-                   gettext_lazy("Only operators and auditors see the cluster registry."))
+may_view = require(
+    lambda user: roles.is_operator(user) or roles.is_auditor(user),
+    gettext_lazy("Only operators and auditors see the cluster registry."),
+)
 MANAGE_REFUSAL = gettext_lazy("Only operators manage clusters.")
 may_manage = require(roles.is_operator, MANAGE_REFUSAL)
 INSECURE_WARNING = gettext_lazy(
     "This kubeconfig sets insecure-skip-tls-verify: the console does not check the API server's "
     "certificate, so anybody on the network path could pose as the cluster and read its credentials. "
-    "Add certificate-authority-data instead.")
+    "Add certificate-authority-data instead."
+)
 SECTION = {"active_section": "clusters"}
 
 
@@ -43,13 +46,20 @@ class ClusterAddView(ServiceFormView):
 
     def service_kwargs(self, form):
         data = form.cleaned_data
-        return {"name": data["name"], "kubeconfig_text": data["kubeconfig"],
-                **{key: data[key] for key in ("context", "region", "description", "add_anyway")}}
+        return {
+            "name": data["name"],
+            "kubeconfig_text": data["kubeconfig"],
+            **{key: data[key] for key in ("context", "region", "description", "add_anyway")},
+        }
 
     def announce(self, cluster):
         if cluster.permissions_missing:
-            messages.warning(self.request, _("Cluster %(name)s added for read-only use.") % {"name": cluster.name}
-                             + " " + clusters.missing_message(cluster))
+            messages.warning(
+                self.request,
+                _("Cluster %(name)s added for read-only use.") % {"name": cluster.name}
+                + " "
+                + clusters.missing_message(cluster),
+            )
         else:
             messages.success(self.request, _("Cluster %(name)s added.") % {"name": cluster.name})
 
@@ -68,8 +78,13 @@ def cluster_detail(request, name):
 
 
 def detail_context(cluster, **extra):
-    return {**SECTION, "cluster": cluster, "permissions": permissions.report(cluster),
-            "insecure_tls_warning": INSECURE_WARNING if clusters.skips_tls_verify(cluster) else "", **extra}
+    return {
+        **SECTION,
+        "cluster": cluster,
+        "permissions": permissions.report(cluster),
+        "insecure_tls_warning": INSECURE_WARNING if clusters.skips_tls_verify(cluster) else "",
+        **extra,
+    }
 
 
 @require_POST
@@ -79,11 +94,14 @@ def cluster_refresh(request, name):
     if cluster.status == ClusterStatus.UNREACHABLE:
         messages.error(request, cluster.status_message)
     elif cluster.permissions_missing:
-        messages.warning(request, _("Cluster %(name)s refreshed.") % {"name": name}
-                         + " " + clusters.missing_message(cluster))
+        messages.warning(
+            request, _("Cluster %(name)s refreshed.") % {"name": name} + " " + clusters.missing_message(cluster)
+        )
     else:
-        messages.success(request, _("Cluster %(name)s refreshed: the console's identity has every permission it needs.")
-                         % {"name": name})
+        messages.success(
+            request,
+            _("Cluster %(name)s refreshed: the console's identity has every permission it needs.") % {"name": name},
+        )
     return redirect("console:cluster", name=name)
 
 

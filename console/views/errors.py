@@ -14,12 +14,16 @@ OUTAGE_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL or Redis takes a few
 def csrf_failure(request, reason=""):
     request.oplog_result = OperationResult.DENIED
     request.oplog_error = f"CSRF check failed: {reason}"
-    message = _("The form was refused because its security token is missing or out of date. Reload the page and try again.")
+    message = _(
+        "The form was refused because its security token is missing or out of date. Reload the page and try again."
+    )
     return render(request, "403.html", {"message": message}, status=403)
 
 
 def bad_request(request, exception=None):
-    return render(request, "400.html", {"message": str(exception or "") or _("The request could not be understood.")}, status=400)
+    return render(
+        request, "400.html", {"message": str(exception or "") or _("The request could not be understood.")}, status=400
+    )
 
 
 def permission_denied(request, exception=None):

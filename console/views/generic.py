@@ -89,8 +89,9 @@ class ServiceFormView(View):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
         view = super().as_view(**initkwargs)
-        allowed, denied_message, methods = (initkwargs.get(name, getattr(cls, name))
-                                            for name in ("allowed", "denied_message", "http_method_names"))
+        allowed, denied_message, methods = (
+            initkwargs.get(name, getattr(cls, name)) for name in ("allowed", "denied_message", "http_method_names")
+        )
         return require_http_methods([method.upper() for method in methods])(require(allowed, denied_message)(view))
 
     # --- the request -----------------------------------------------------------------

@@ -3,8 +3,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console.jobs import jobs
 from console.accounts.access import call_service, require
+from console.jobs import jobs
 from console.jobs.models import Job
 from console.views.htmx import is_partial
 

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from console import actions
 from console.accounts import roles
 from console.accounts.access import require
 from console.forms import NoticeForm
@@ -21,8 +22,9 @@ PAGE_SIZE = 30
 def notification_list(request):
     page_number = request.GET.get("page", "1")
     if not page_number.isdigit():
-        return render(request, "400.html", {"message": _("The page number must be a positive whole number.")},
-                      status=400)
+        return render(
+            request, "400.html", {"message": _("The page number must be a positive whole number.")}, status=400
+        )
     notice_form = NoticeForm() if roles.can_send_notice(request.user) else None
     return render(request, "console/notification_list.html", list_context(request, int(page_number), notice_form))
 
@@ -38,7 +40,7 @@ def list_context(request, page_number, notice_form):
 @require()
 def notification_read(request, pk):
     try:
-        notification = notifications.mark_read(pk, acting_user=request.user)
+        notification = actions.mark_read(pk, acting_user=request.user)
     except ValueError as exc:
         return render(request, "404.html", {"message": str(exc)}, status=404)
     if is_partial(request):
@@ -49,7 +51,7 @@ def notification_read(request, pk):
 @require_POST
 @require()
 def notification_read_all(request):
-    count = notifications.mark_all_read(acting_user=request.user)
+    count = actions.mark_all_read(acting_user=request.user)
     messages.success(request, _("%(count)s notifications marked read.") % {"count": count})
     return redirect("console:notification_list")
 
@@ -60,7 +62,7 @@ class NoticeSendView(ServiceFormView):
     http_method_names = ["get", "post"]
     allowed = roles.can_send_notice
     denied_message = gettext_lazy("Only operators send notices.")
-    service = notifications.send_notice
+    service = actions.send_notice
     form_class = NoticeForm
     form_name = "notice_form"
     template_name = "console/notification_list.html"

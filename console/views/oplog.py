@@ -8,23 +8,43 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from console.oplog import oplog
-
+from console import actions
 from console.accounts import roles
 from console.accounts.access import require
 from console.choices import OperationResult
-from console.oplog.filters import filter_operation_log
 from console.forms import OperationLogFilterForm
+from console.oplog import oplog
+from console.oplog.filters import filter_operation_log
 from console.oplog.models import ChainVerification
 from console.views.htmx import is_partial
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [
-    "id", "started_at", "finished_at", "actor_name", "actor_role", "tenant", "action", "cluster", "namespace",
-    "target_kind", "target_name", "result", "error", "request_id", "source_ip", "user_agent", "before", "after",
-    "payload", "prev_hash", "entry_hash",
+    "id",
+    "started_at",
+    "finished_at",
+    "actor_name",
+    "actor_role",
+    "tenant",
+    "action",
+    "cluster",
+    "namespace",
+    "target_kind",
+    "target_name",
+    "result",
+    "error",
+    "request_id",
+    "source_ip",
+    "user_agent",
+    "before",
+    "after",
+    "payload",
+    "prev_hash",
+    "entry_hash",
 ]
-must_read_oplog = require(roles.can_read_operation_log, gettext_lazy("Only operators and auditors read the operation log."))
+must_read_oplog = require(
+    roles.can_read_operation_log, gettext_lazy("Only operators and auditors read the operation log.")
+)
 
 
 def _filtered(request):
@@ -57,7 +77,13 @@ def oplog_export(request):
     if entries is None:
         return render(request, "console/oplog.html", {"form": form}, status=400)
     filters = {key: str(value) for key, value in form.cleaned_data.items() if value not in (None, "") and key != "page"}
-    oplog.record(request.user, "oplog.export", result=OperationResult.SUCCEEDED, target={"kind": "OperationLog"}, payload={"filters": filters})
+    oplog.record(
+        request.user,
+        "oplog.export",
+        result=OperationResult.SUCCEEDED,
+        target={"kind": "OperationLog"},
+        payload={"filters": filters},
+    )
     response = StreamingHttpResponse(_csv_rows(entries), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="operation-log-{stamp}.csv"'
@@ -92,5 +118,5 @@ def _csv_value(value):
 @require_POST
 @must_read_oplog
 def oplog_verify(request):
-    verification = oplog.request_verification(acting_user=request.user)
+    verification = actions.request_verification(acting_user=request.user)
     return render(request, "console/_verification.html", {"verification": verification})

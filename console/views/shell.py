@@ -1,15 +1,19 @@
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from console import dashboard as dash, navigation
+from console import dashboard as dash
+from console import navigation
 from console.accounts.access import require
 
 
 @require()
 def dashboard(request):
     panels = [(panel, dash.render_panel(request, panel)) for panel in dash.panels_for(request)]
-    return render(request, "console/dashboard.html", {"panels": panels, "refresh_seconds": dash.REFRESH_SECONDS,
-                                                      "audiences": dash.audiences(request)})
+    return render(
+        request,
+        "console/dashboard.html",
+        {"panels": panels, "refresh_seconds": dash.REFRESH_SECONDS, "audiences": dash.audiences(request)},
+    )
 
 
 @require()

@@ -6,109 +6,225 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('console', '0007_job'),
+        ("console", "0007_job"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=63, verbose_name='namespace')),
-                ('display_name', models.CharField(blank=True, max_length=100, verbose_name='display name')),
-                ('status', models.CharField(choices=[('creating', 'Creating'), ('active', 'Active'), ('updating', 'Updating'), ('deleting', 'Deleting'), ('failed', 'Failed')], default='creating', max_length=16, verbose_name='status')),
-                ('quota', models.JSONField(blank=True, default=dict, verbose_name='quota')),
-                ('limit_range', models.JSONField(blank=True, default=dict, verbose_name='container defaults')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='projects', to='console.cluster')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=63, verbose_name="namespace")),
+                ("display_name", models.CharField(blank=True, max_length=100, verbose_name="display name")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("creating", "Creating"),
+                            ("active", "Active"),
+                            ("updating", "Updating"),
+                            ("deleting", "Deleting"),
+                            ("failed", "Failed"),
+                        ],
+                        default="creating",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("quota", models.JSONField(blank=True, default=dict, verbose_name="quota")),
+                ("limit_range", models.JSONField(blank=True, default=dict, verbose_name="container defaults")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="projects", to="console.cluster"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cluster__name', 'name'],
+                "ordering": ["cluster__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='NetworkPath',
+            name="NetworkPath",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('namespace', 'Allow traffic from a namespace'), ('cidr', 'Allow egress to a CIDR')], max_length=16)),
-                ('peer_namespace', models.CharField(blank=True, max_length=63)),
-                ('cidr', models.CharField(blank=True, max_length=64)),
-                ('port', models.PositiveIntegerField(blank=True, null=True)),
-                ('cross_tenant', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='paths', to='tenants.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("namespace", "Allow traffic from a namespace"), ("cidr", "Allow egress to a CIDR")],
+                        max_length=16,
+                    ),
+                ),
+                ("peer_namespace", models.CharField(blank=True, max_length=63)),
+                ("cidr", models.CharField(blank=True, max_length=64)),
+                ("port", models.PositiveIntegerField(blank=True, null=True)),
+                ("cross_tenant", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="paths", to="tenants.project"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=30, unique=True, verbose_name='name')),
-                ('display_name', models.CharField(max_length=100, verbose_name='display name')),
-                ('contact', models.CharField(blank=True, max_length=200, verbose_name='contact')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended'), ('deleting', 'Deleting')], default='active', max_length=16, verbose_name='status')),
-                ('time_zone', models.CharField(default='Asia/Shanghai', max_length=64, verbose_name='time zone')),
-                ('limits', models.JSONField(blank=True, default=dict, verbose_name='limits')),
-                ('max_namespaces', models.PositiveIntegerField(blank=True, null=True, verbose_name='namespaces')),
-                ('default_quota', models.JSONField(blank=True, default=dict)),
-                ('default_limit_range', models.JSONField(blank=True, default=dict)),
-                ('isolation', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('clusters', models.ManyToManyField(blank=True, related_name='tenants', to='console.cluster', verbose_name='clusters')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=30, unique=True, verbose_name="name")),
+                ("display_name", models.CharField(max_length=100, verbose_name="display name")),
+                ("contact", models.CharField(blank=True, max_length=200, verbose_name="contact")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("suspended", "Suspended"), ("deleting", "Deleting")],
+                        default="active",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("time_zone", models.CharField(default="Asia/Shanghai", max_length=64, verbose_name="time zone")),
+                ("limits", models.JSONField(blank=True, default=dict, verbose_name="limits")),
+                ("max_namespaces", models.PositiveIntegerField(blank=True, null=True, verbose_name="namespaces")),
+                ("default_quota", models.JSONField(blank=True, default=dict)),
+                ("default_limit_range", models.JSONField(blank=True, default=dict)),
+                ("isolation", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "clusters",
+                    models.ManyToManyField(
+                        blank=True, related_name="tenants", to="console.cluster", verbose_name="clusters"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='project',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='projects', to='tenants.tenant'),
+            model_name="project",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="projects", to="tenants.tenant"
+            ),
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('tenant-admin', 'Tenant admin'), ('tenant-member', 'Tenant member')], default='tenant-member', max_length=16, verbose_name='role')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('invited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tenant_memberships', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("tenant-admin", "Tenant admin"), ("tenant-member", "Tenant member")],
+                        default="tenant-member",
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tenant_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user__username'],
+                "ordering": ["user__username"],
             },
         ),
         migrations.CreateModel(
-            name='SuspendedWorkload',
+            name="SuspendedWorkload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('namespace', models.CharField(max_length=63)),
-                ('kind', models.CharField(max_length=32)),
-                ('name', models.CharField(max_length=253)),
-                ('replicas', models.PositiveIntegerField()),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('cluster', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='console.cluster')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suspended_workloads', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("namespace", models.CharField(max_length=63)),
+                ("kind", models.CharField(max_length=32)),
+                ("name", models.CharField(max_length=253)),
+                ("replicas", models.PositiveIntegerField()),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="console.cluster"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suspended_workloads",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'cluster', 'namespace', 'kind', 'name'), name='suspended_unique_workload')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "cluster", "namespace", "kind", "name"), name="suspended_unique_workload"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.UniqueConstraint(fields=('cluster', 'name'), name='project_unique_namespace'),
+            model_name="project",
+            constraint=models.UniqueConstraint(fields=("cluster", "name"), name="project_unique_namespace"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('tenant', 'user'), name='membership_unique_user'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("tenant", "user"), name="membership_unique_user"),
         ),
     ]

@@ -18,7 +18,12 @@ def test_sign_in_records_success(client, operator):
     response = client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_USER_AGENT="pytest-browser")
     assert response.status_code == 302 and response["Location"] == reverse("console:dashboard")
     entry = OperationLogEntry.objects.get(action="account.login")
-    assert (entry.actor_name, entry.actor_role, entry.result, entry.user_agent) == ("op", "operator", "succeeded", "pytest-browser")
+    assert (entry.actor_name, entry.actor_role, entry.result, entry.user_agent) == (
+        "op",
+        "operator",
+        "succeeded",
+        "pytest-browser",
+    )
     assert entry.source_ip == "127.0.0.1" and len(entry.request_id) == 32
     assert OperationLogEntry.objects.count() == 1  # the middleware did not record it twice
 
@@ -124,17 +129,23 @@ def test_a_one_time_password_must_be_changed_and_then_stops_working(client):
     assert user.must_change_password
     client.force_login(user)
     assert client.get(reverse("console:dashboard"))["Location"] == reverse("console:password_change")
-    assert client.get(reverse("workloads:app_list"), HTTP_HX_REQUEST="true")["HX-Redirect"] == reverse("console:password_change")
+    assert client.get(reverse("workloads:app_list"), HTTP_HX_REQUEST="true")["HX-Redirect"] == reverse(
+        "console:password_change"
+    )
     assert client.get(reverse("console:password_change")).status_code == 200
     user.set_password("one-time-Pw-123")
     user.save()
     client.force_login(user)
     # the same password again does not count as a change
-    response = client.post(reverse("console:password_change"), {"old_password": "one-time-Pw-123", "new_password1": "one-time-Pw-123",
-                                                                  "new_password2": "one-time-Pw-123"})
+    response = client.post(
+        reverse("console:password_change"),
+        {"old_password": "one-time-Pw-123", "new_password1": "one-time-Pw-123", "new_password2": "one-time-Pw-123"},
+    )
     assert response.status_code == 400
-    response = client.post(reverse("console:password_change"), {"old_password": "one-time-Pw-123", "new_password1": PASSWORD,
-                                                                  "new_password2": PASSWORD})
+    response = client.post(
+        reverse("console:password_change"),
+        {"old_password": "one-time-Pw-123", "new_password1": PASSWORD, "new_password2": PASSWORD},
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert not user.must_change_password
@@ -164,7 +175,9 @@ def test_an_operator_adding_a_new_name_gives_a_one_time_password(operator):
 def test_an_operator_setting_a_password_in_the_admin_makes_it_one_time(client, operator, tenant_user):
     client.force_login(operator)
     url = reverse("admin:auth_user_password_change", args=[tenant_user.pk])
-    response = client.post(url, {"password1": "Admin-Set-Pw-42", "password2": "Admin-Set-Pw-42", "usable_password": "true"})
+    response = client.post(
+        url, {"password1": "Admin-Set-Pw-42", "password2": "Admin-Set-Pw-42", "usable_password": "true"}
+    )
     assert response.status_code == 302
     tenant_user.refresh_from_db()
     assert tenant_user.must_change_password

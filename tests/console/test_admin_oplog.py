@@ -5,9 +5,7 @@ import pytest
 from django.forms import MultiWidget
 
 from console.accounts.models import User
-
 from console.notifications.models import Notification
-
 from console.oplog.models import OperationLogEntry
 
 from ..factories import mk_user
@@ -23,7 +21,12 @@ def form_as_posted(form):
             continue
         value = form[name].value()
         if isinstance(field.widget, MultiWidget):
-            data.update({f"{name}_{i}": "" if part is None else str(part) for i, part in enumerate(field.widget.decompress(value))})
+            data.update(
+                {
+                    f"{name}_{i}": "" if part is None else str(part)
+                    for i, part in enumerate(field.widget.decompress(value))
+                }
+            )
         elif isinstance(value, bool):
             if value:
                 data[name] = "on"
@@ -54,7 +57,12 @@ def test_a_role_change_is_logged_with_the_field_before_and_after(admin_client):
     alice.refresh_from_db()
     assert alice.platform_role == "auditor"
     [entry] = entries("admin.user.change")
-    assert (entry.actor_name, entry.result, entry.target_kind, entry.target_name) == ("op", "succeeded", "User", "alice")
+    assert (entry.actor_name, entry.result, entry.target_kind, entry.target_name) == (
+        "op",
+        "succeeded",
+        "User",
+        "alice",
+    )
     assert entry.before == {"email": "", "platform_role": ""}
     assert entry.after == {"email": "alice@example.com", "platform_role": "auditor"}
     assert not OperationLogEntry.objects.filter(action__startswith="request.admin").exists()  # one entry, not two
@@ -64,9 +72,16 @@ def test_a_role_change_is_logged_with_the_field_before_and_after(admin_client):
 
 
 def test_a_new_user_is_logged_without_its_password(admin_client):
-    response = admin_client.post("/admin/console/user/add/", {
-        "username": "carol", "password1": "Tall-Giraffe-42-Nights", "password2": "Tall-Giraffe-42-Nights",
-        "usable_password": "true", "platform_role": "operator"})
+    response = admin_client.post(
+        "/admin/console/user/add/",
+        {
+            "username": "carol",
+            "password1": "Tall-Giraffe-42-Nights",
+            "password2": "Tall-Giraffe-42-Nights",
+            "usable_password": "true",
+            "platform_role": "operator",
+        },
+    )
     assert response.status_code == 302
     [entry] = entries("admin.user.add")
     assert (entry.target_kind, entry.target_name, entry.result, entry.before) == ("User", "carol", "succeeded", None)
@@ -76,8 +91,16 @@ def test_a_new_user_is_logged_without_its_password(admin_client):
 
 
 def test_a_refused_form_is_logged_as_failed_and_changes_nothing(admin_client):
-    response = admin_client.post("/admin/console/user/add/", {
-        "username": "dave", "password1": "short", "password2": "other", "usable_password": "true", "platform_role": "operator"})
+    response = admin_client.post(
+        "/admin/console/user/add/",
+        {
+            "username": "dave",
+            "password1": "short",
+            "password2": "other",
+            "usable_password": "true",
+            "platform_role": "operator",
+        },
+    )
     assert response.status_code == 200  # the admin shows the form again with its errors
     assert not User.objects.filter(username="dave").exists()
     [entry] = entries("request.admin:console_user_add")
@@ -90,8 +113,10 @@ def test_deletions_are_logged_one_entry_per_object(admin_client, operator, audit
     response = admin_client.post(f"/admin/console/notification/{notes[0].pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     spare = Notification.objects.create(user=auditor, title="note 3", level="info")
-    response = admin_client.post("/admin/console/notification/", {
-        "action": "delete_selected", "post": "yes", "_selected_action": [notes[1].pk, spare.pk]})
+    response = admin_client.post(
+        "/admin/console/notification/",
+        {"action": "delete_selected", "post": "yes", "_selected_action": [notes[1].pk, spare.pk]},
+    )
     assert response.status_code == 302
     assert not Notification.objects.exists()
     logged = entries("admin.notification.delete")
@@ -102,9 +127,13 @@ def test_deletions_are_logged_one_entry_per_object(admin_client, operator, audit
 def test_setting_a_password_is_logged_with_whose_and_never_the_password(admin_client):
     alice = mk_user("alice")
     url = f"/admin/console/user/{alice.pk}/password/"
-    refused = admin_client.post(url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Loud-Otter-77-Rivers", "usable_password": "true"})
+    refused = admin_client.post(
+        url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Loud-Otter-77-Rivers", "usable_password": "true"}
+    )
     assert refused.status_code == 200
-    done = admin_client.post(url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Quiet-Otter-77-Rivers", "usable_password": "true"})
+    done = admin_client.post(
+        url, {"password1": "Quiet-Otter-77-Rivers", "password2": "Quiet-Otter-77-Rivers", "usable_password": "true"}
+    )
     assert done.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password("Quiet-Otter-77-Rivers")

@@ -35,10 +35,19 @@ from django.urls import resolve, reverse
 
 from console.forms import ClusterForm, NoticeForm
 from tenants.forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm
-from workloads.forms import AppForm, AutoscalerForm, CanaryForm, CanaryTrafficForm, DeleteForm, ExposeForm, ScaleForm, ScheduleForm, UpgradeForm
-from workloads.models import App
+from workloads.forms import (
+    AppForm,
+    AutoscalerForm,
+    CanaryForm,
+    CanaryTrafficForm,
+    DeleteForm,
+    ExposeForm,
+    ScaleForm,
+    ScheduleForm,
+    UpgradeForm,
+)
 
-from ..factories import create_two_tenants, mk_user
+from ..factories import create_two_tenants, mk_app, mk_user
 from .test_access_matrix import MATRIX
 
 ROLES = ("operator", "auditor", "tenant_admin", "tenant_member")
@@ -51,19 +60,63 @@ HUGE = "99999999999999999999"
 # --- query strings -------------------------------------------------------------------
 
 # Every query parameter a console view reads, with a plausible value.
-PLAUSIBLE = {"page": "1", "since": "2026-01-01", "until": "2026-12-31", "sort": "name", "labels": "app=web", "result": "succeeded",
-             "status": "Running", "q": "web", "actor": "op", "tenant": "acme", "action": "app", "target": "web", "namespace": "acme-web",
-             "name": "web", "container": "web", "next": "/"}
+PLAUSIBLE = {
+    "page": "1",
+    "since": "2026-01-01",
+    "until": "2026-12-31",
+    "sort": "name",
+    "labels": "app=web",
+    "result": "succeeded",
+    "status": "Running",
+    "q": "web",
+    "actor": "op",
+    "tenant": "acme",
+    "action": "app",
+    "target": "web",
+    "namespace": "acme-web",
+    "name": "web",
+    "container": "web",
+    "next": "/",
+}
 PARAMS = tuple(PLAUSIBLE)
 # Raw query strings (already percent-encoded): sent as they are.
 QUERIES = [
-    "page=abc", "page=-1", "page=0", f"page={HUGE}", "page=1.5", "page=1e3", "page=", "page=1&page=abc",
-    "since=2026-13-45", "until=notadate", "since=2026-02-30T25:61", "since=99999-01-01", "since=2026-05-01&until=2020-01-01",
-    "sort=bogus", "sort=__class__", "sort=name&sort=bogus",
-    "labels=a%20in%20(", "labels=%3Dx", "labels=a!%3D", "labels=!!", "labels=x%3D%3Dy%3D%3Dz", "labels=a%20notin", "labels=)(",
-    "labels=a%20in%20(b%2C", "labels=" + "a%3Db%2C" * 2000, "labels=app%3D%ff%fe",
-    "result=bogus", "status=bogus", "namespace=UPPER_case", "namespace=-x", "tenant=nope", "name=%25%5F",
-    "next=http://evil.example/", "next=//evil.example", "next=javascript:alert(1)", "next=dashboard",
+    "page=abc",
+    "page=-1",
+    "page=0",
+    f"page={HUGE}",
+    "page=1.5",
+    "page=1e3",
+    "page=",
+    "page=1&page=abc",
+    "since=2026-13-45",
+    "until=notadate",
+    "since=2026-02-30T25:61",
+    "since=99999-01-01",
+    "since=2026-05-01&until=2020-01-01",
+    "sort=bogus",
+    "sort=__class__",
+    "sort=name&sort=bogus",
+    "labels=a%20in%20(",
+    "labels=%3Dx",
+    "labels=a!%3D",
+    "labels=!!",
+    "labels=x%3D%3Dy%3D%3Dz",
+    "labels=a%20notin",
+    "labels=)(",
+    "labels=a%20in%20(b%2C",
+    "labels=" + "a%3Db%2C" * 2000,
+    "labels=app%3D%ff%fe",
+    "result=bogus",
+    "status=bogus",
+    "namespace=UPPER_case",
+    "namespace=-x",
+    "tenant=nope",
+    "name=%25%5F",
+    "next=http://evil.example/",
+    "next=//evil.example",
+    "next=javascript:alert(1)",
+    "next=dashboard",
     # one parameter repeated past Django's limit on the number of fields
     "&".join(["page=1"] * 1_001),
 ]
@@ -83,34 +136,77 @@ KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: [
 # Valid (or nearly valid) posts for the pages whose forms are served by GET and accept POST.
 FORM_PAGES = {
     "console:login": {"username": "nobody", "password": "wrong", "next": "/"},
-    "console:password_change": {"old_password": "wrong", "new_password1": "Long-enough-9-pass", "new_password2": "Long-enough-9-pass"},
-    "console:cluster_add": {"name": "c2", "kubeconfig": KUBECONFIG, "context": "", "region": "north", "description": ""},
-    "tenants:tenant_add": {"name": "initech", "display_name": "Initech", "contact": "ops@example.com", "time_zone": "UTC",
-                           "max_namespaces": "3", "limit_cpu": "4", "quota_cpu": "1", "lr_request_cpu": "100m"},
-    "tenants:tenant_edit": {"display_name": "Acme", "contact": "", "time_zone": "UTC", "max_namespaces": "3", "limit_cpu": "4"},
+    "console:password_change": {
+        "old_password": "wrong",
+        "new_password1": "Long-enough-9-pass",
+        "new_password2": "Long-enough-9-pass",
+    },
+    "console:cluster_add": {
+        "name": "c2",
+        "kubeconfig": KUBECONFIG,
+        "context": "",
+        "region": "north",
+        "description": "",
+    },
+    "tenants:tenant_add": {
+        "name": "initech",
+        "display_name": "Initech",
+        "contact": "ops@example.com",
+        "time_zone": "UTC",
+        "max_namespaces": "3",
+        "limit_cpu": "4",
+        "quota_cpu": "1",
+        "lr_request_cpu": "100m",
+    },
+    "tenants:tenant_edit": {
+        "display_name": "Acme",
+        "contact": "",
+        "time_zone": "UTC",
+        "max_namespaces": "3",
+        "limit_cpu": "4",
+    },
     "workloads:app_upgrade": {"image": "nginx:1.28", "generation": "1", "ports": "80", "cpu_request": "100m"},
 }
 FORMS = {
-    "console:password_change": PasswordChangeForm, "console:cluster_add": ClusterForm, "console:notice_send": NoticeForm,
-    "tenants:member_add": MemberForm, "tenants:path_add": PathForm, "workloads:app_add": AppForm, "workloads:app_upgrade": UpgradeForm,
-    "workloads:app_scale": ScaleForm, "workloads:app_expose": ExposeForm, "workloads:app_delete": DeleteForm,
-    "workloads:schedule_add": ScheduleForm, "workloads:autoscaler_set": AutoscalerForm, "workloads:canary_start": CanaryForm,
+    "console:password_change": PasswordChangeForm,
+    "console:cluster_add": ClusterForm,
+    "console:notice_send": NoticeForm,
+    "tenants:member_add": MemberForm,
+    "tenants:path_add": PathForm,
+    "workloads:app_add": AppForm,
+    "workloads:app_upgrade": UpgradeForm,
+    "workloads:app_scale": ScaleForm,
+    "workloads:app_expose": ExposeForm,
+    "workloads:app_delete": DeleteForm,
+    "workloads:schedule_add": ScheduleForm,
+    "workloads:autoscaler_set": AutoscalerForm,
+    "workloads:canary_start": CanaryForm,
     "workloads:canary_traffic": CanaryTrafficForm,
 }
-EXTRA_FIELDS = {"workloads:app_import": ["manifests", "confirm"], "console:login": ["username", "password", "next"],
-                "tenants:tenant_switch": ["tenant"], "set_language": ["language", "next"]}
+EXTRA_FIELDS = {
+    "workloads:app_import": ["manifests", "confirm"],
+    "console:login": ["username", "password", "next"],
+    "tenants:tenant_switch": ["tenant"],
+    "set_language": ["language", "next"],
+}
 
 # Posts that are not ordinary forms: (label, body, content type); the first for every role.
 RAW_BODIES = [
     ("raw invalid UTF-8 bytes", b"name=\xff\xfe&\xc0=\x80&replicas=%ff%fe", "application/x-www-form-urlencoded"),
-    ("broken multipart", b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue", "multipart/form-data; boundary=xyz"),
+    (
+        "broken multipart",
+        b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue',
+        "multipart/form-data; boundary=xyz",
+    ),
     ("multipart without boundary", b"junk", "multipart/form-data"),
     ("JSON body", b'{"replicas": [1, 2], "name": null}', "application/json"),
     ("too many fields", "&".join(f"f{i}=1" for i in range(1_001)).encode(), "application/x-www-form-urlencoded"),
     ("NUL in a field name", b"na%00me=1&%00=%00", "application/x-www-form-urlencoded"),
 ]
 
-ERROR_MARK = re.compile(r'<(div|p|span|li)[^>]*class="[^"]*\b(alert-danger|alert-warning|invalid-feedback)\b[^"]*"[^>]*>(.*?)</\1>', re.S)
+ERROR_MARK = re.compile(
+    r'<(div|p|span|li)[^>]*class="[^"]*\b(alert-danger|alert-warning|invalid-feedback)\b[^"]*"[^>]*>(.*?)</\1>', re.S
+)
 TAG = re.compile(r"<[^>]+>")
 
 
@@ -124,8 +220,11 @@ def has_message(response):
 
 def app_frame(exc):
     """The innermost frame of the project's own code in a traceback."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(APP_ROOT)) and "/.venv/" not in f.filename
-              and "/tests/" not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.startswith(str(APP_ROOT)) and "/.venv/" not in f.filename and "/tests/" not in f.filename
+    ]
     return f" at {Path(frames[-1].filename).relative_to(APP_ROOT)}:{frames[-1].lineno}" if frames else ""
 
 
@@ -163,12 +262,22 @@ class Prober:
 
     def check(self):
         if self.failures:
-            pytest.fail(f"{len(self.failures)} of {self.count} requests to {self.name} failed:\n" + "\n".join(self.failures), pytrace=False)
+            pytest.fail(
+                f"{len(self.failures)} of {self.count} requests to {self.name} failed:\n" + "\n".join(self.failures),
+                pytrace=False,
+            )
 
 
 def refused(response):
-    return response is None or response.status_code in (403, 404) or (
-        response.status_code == 302 and "/login/" in response.get("Location", "") and "/login/" not in response.request["PATH_INFO"])
+    return (
+        response is None
+        or response.status_code in (403, 404)
+        or (
+            response.status_code == 302
+            and "/login/" in response.get("Location", "")
+            and "/login/" not in response.request["PATH_INFO"]
+        )
+    )
 
 
 def form_fields(name, data, tenant, project):
@@ -279,15 +388,18 @@ def tampered_urls(url):
         index = segments.index(quote(str(value), safe=""))
         values = (HUGE, "0") if converters[key] == "int" else ("a%00b", "%ff%fe", quote(LONG), "%2e%2e")
         for bad in values:
-            yield f"{key}={bad:.30}", "/".join(segments[:index] + [bad] + segments[index + 1:])
+            yield f"{key}={bad:.30}", "/".join(segments[:index] + [bad] + segments[index + 1 :])
 
 
 def setup_world():
     cluster, acme, _globex, project, tenant_users = create_two_tenants()
     # The app the app rows name, so that their forms are read (not a 404 before them).
-    App.objects.create(project=project, name="web", kind="Deployment", status="running",
-                       spec={"image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]})
-    users = {**tenant_users, "operator": mk_user("op-user", "operator", password=None), "auditor": mk_user("aud-user", "auditor", password=None)}
+    mk_app(project)
+    users = {
+        **tenant_users,
+        "operator": mk_user("op-user", "operator", password=None),
+        "auditor": mk_user("aud-user", "auditor", password=None),
+    }
     return cluster, acme, project, users
 
 
@@ -305,7 +417,10 @@ def quick_pages(settings):
     from django.test.utils import _TestState
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    instrumented, plain = base.Template._render, getattr(getattr(_TestState, "saved_data", None), "template_render", None)
+    instrumented, plain = (
+        base.Template._render,
+        getattr(getattr(_TestState, "saved_data", None), "template_render", None),
+    )
     if plain is not None:
         base.Template._render = plain
     yield
@@ -363,7 +478,9 @@ def test_locked_out_sign_in_with_bad_input(client, settings):
     probe = Prober(client, "console:login")
     url = reverse("console:login")
     fields = ["username", "password", "next"]
-    for label, body in post_variants((fields, dict.fromkeys(fields)), FORM_PAGES["console:login"], full=True, alone=True):
+    for label, body in post_variants(
+        (fields, dict.fromkeys(fields)), FORM_PAGES["console:login"], full=True, alone=True
+    ):
         probe.send("anonymous", label, "post", url, data=body)
     for label, body, content_type in RAW_BODIES:
         probe.send("anonymous", label, "post", url, data=body, content_type=content_type)

@@ -9,16 +9,36 @@ from workloads.choices import AppStatus
 
 COLOURS = {
     OperationResult: {"succeeded": "success", "accepted": "info", "failed": "danger", "denied": "warning"},
-    VerificationStatus: {"pending": "secondary", "running": "secondary", "intact": "success", "broken": "danger",
-                         "error": "danger"},
+    VerificationStatus: {
+        "pending": "secondary",
+        "running": "secondary",
+        "intact": "success",
+        "broken": "danger",
+        "error": "danger",
+    },
     ClusterStatus: {"ready": "success", "degraded": "warning", "unreachable": "danger"},
-    JobStatus: {"pending": "secondary", "running": "primary", "succeeded": "success", "failed": "danger",
-                "cancelled": "warning"},
+    JobStatus: {
+        "pending": "secondary",
+        "running": "primary",
+        "succeeded": "success",
+        "failed": "danger",
+        "cancelled": "warning",
+    },
     TenantStatus: {"active": "success", "suspended": "warning", "deleting": "danger"},
-    ProjectStatus: {"creating": "primary", "active": "success", "updating": "primary", "deleting": "warning",
-                    "failed": "danger"},
-    AppStatus: {"deploying": "primary", "running": "success", "updating": "primary", "failed": "danger",
-                "deleting": "warning"},
+    ProjectStatus: {
+        "creating": "primary",
+        "active": "success",
+        "updating": "primary",
+        "deleting": "warning",
+        "failed": "danger",
+    },
+    AppStatus: {
+        "deploying": "primary",
+        "running": "success",
+        "updating": "primary",
+        "failed": "danger",
+        "deleting": "warning",
+    },
 }
 
 
@@ -34,7 +54,10 @@ def test_groups():
     assert JobStatus.active() == (JobStatus.PENDING, JobStatus.RUNNING)
     assert JobStatus.terminal() == (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
     assert VerificationStatus.terminal() == (
-        VerificationStatus.INTACT, VerificationStatus.BROKEN, VerificationStatus.ERROR)
+        VerificationStatus.INTACT,
+        VerificationStatus.BROKEN,
+        VerificationStatus.ERROR,
+    )
     assert AppStatus.active() == (AppStatus.DEPLOYING, AppStatus.UPDATING, AppStatus.DELETING)
     assert ProjectStatus.terminal() == (ProjectStatus.ACTIVE, ProjectStatus.FAILED)
     assert JobStatus("running") is JobStatus.RUNNING and JobStatus.RUNNING == "running"

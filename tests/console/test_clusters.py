@@ -1,25 +1,20 @@
 """Cluster registry: every way a kubeconfig can fail gets its own clear message."""
 
 import base64
-import datetime
 import http.server
-import ipaddress
 import ssl
 import threading
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.urls import reverse
 
-from console.clusters import crypto
+from console import crypto
 from console.clusters.clusters import refresh_cluster
 from console.clusters.models import Cluster
 from console.oplog.models import OperationLogEntry
 
+from ..certs import self_signed
 from ..conftest import sandbox_fixture
 from ..live import free_port
 
@@ -30,32 +25,22 @@ def kubeconfig(server, token="t0ken", context="main", ca_pem=None):
     cluster = {"server": server}
     if ca_pem:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
-        "clusters": [{"name": "c", "cluster": cluster}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
-    })
-
-
-def self_signed(common_name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": {"token": token}}],
+            "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+        }
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 @pytest.fixture
 def tls_server(tmp_path):
     """An HTTPS server whose certificate the kubeconfig's CA did not sign."""
-    cert, key = self_signed("127.0.0.1")
+    cert, key = self_signed("127.0.0.1", ip="127.0.0.1")
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
@@ -78,7 +63,11 @@ def add(client, **fields):
         ("clusters: [unclosed", "not valid YAML"),
         ("- just\n- a list\n", "mapping"),
         ("clusters: []\nusers: []\ncontexts: []\n", "non-empty list"),
-        ("clusters: [{name: c}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n", "needs a name"),
+        (
+            "clusters: [{name: c}]\nusers: [{name: u, user: {}}]\n"
+            "contexts: [{name: x, context: {cluster: c, user: u}}]\n",
+            "needs a name",
+        ),
     ],
 )
 def test_malformed_kubeconfigs(client, operator, text, expected):
@@ -126,7 +115,9 @@ def test_auditor_may_look_but_not_add(client, auditor):
 
 def test_a_cluster_that_stops_answering_is_marked_and_operators_are_told(operator, auditor):
     cluster = Cluster.objects.create(
-        name="gone", server="http://127.0.0.1:1", context="main",
+        name="gone",
+        server="http://127.0.0.1:1",
+        context="main",
         kubeconfig_encrypted=crypto.encrypt(kubeconfig(f"https://127.0.0.1:{free_port()}")),
     )
     refresh_cluster(cluster)
@@ -169,7 +160,9 @@ def test_adding_a_reachable_cluster_keeps_it_encrypted_with_its_nodes(client, op
     assert response.status_code == 400 and Cluster.objects.exists()
     client.post(reverse("console:cluster_remove", args=["prod-1"]), {"confirm_name": "prod-1"})
     assert not Cluster.objects.exists()
-    assert OperationLogEntry.objects.get(action="cluster.remove", result="succeeded").before["version"].startswith("v1.37")
+    assert (
+        OperationLogEntry.objects.get(action="cluster.remove", result="succeeded").before["version"].startswith("v1.37")
+    )
 
 
 def test_wrong_token_is_unauthorized(client, operator, sandbox):
@@ -189,16 +182,21 @@ def test_token_without_read_rights_is_forbidden(client, operator, sandbox):
 
 
 def test_the_permission_list_follows_the_mirror_and_the_namespace_job():
-    from console.kube.kinds import MIRRORED_KINDS
     from console.clusters import permissions
     from console.clusters.permissions import Need
+    from console.kube.kinds import MIRRORED_KINDS
 
     wanted = permissions.required()
     for kind in MIRRORED_KINDS:  # the watcher lists and watches each mirrored kind everywhere
         assert Need("watch", kind.api_version.rpartition("/")[0], kind.plural) in wanted
     # what the namespace job applies as the console (server-side apply: create and patch)
-    for group, resource in (("", "namespaces"), ("", "resourcequotas"), ("", "limitranges"),
-                            ("rbac.authorization.k8s.io", "rolebindings"), ("networking.k8s.io", "networkpolicies")):
+    for group, resource in (
+        ("", "namespaces"),
+        ("", "resourcequotas"),
+        ("", "limitranges"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("networking.k8s.io", "networkpolicies"),
+    ):
         assert "namespaces" in wanted[Need("patch", group, resource)] and Need("create", group, resource) in wanted
     assert wanted[Need("impersonate", "", "users")] == ["impersonation"] and Need("impersonate", "", "groups") in wanted
     assert "apps" in wanted[Need("get", "", "pods", "log")] and Need("patch", "apps", "deployments", "scale") in wanted
@@ -210,7 +208,13 @@ def test_a_view_only_identity_is_refused_with_what_it_may_not_do(client, operato
     body = response.content.decode()
     assert response.status_code == 400 and not Cluster.objects.exists()
     assert "The console&#x27;s identity may not:" in body
-    for missing in ("patch namespaces", "create rolebindings", "patch networkpolicies", "impersonate users", "impersonate groups"):
+    for missing in (
+        "patch namespaces",
+        "create rolebindings",
+        "patch networkpolicies",
+        "impersonate users",
+        "impersonate groups",
+    ):
         assert missing in body
     assert "watch pods" not in body  # reading is allowed: the mirror would work
     assert "Tenant namespaces" in body and "Add anyway (read-only use)" in body
@@ -236,7 +240,11 @@ def test_added_anyway_for_read_only_use_then_tenant_namespaces_are_refused_up_fr
     assert "added for read-only use" in page  # the add result says so too
     assert 'data-testid="permissions-missing"' in page and "patch namespaces" in page and "Tenant namespaces" in page
     entry = OperationLogEntry.objects.get(action="cluster.register")
-    assert entry.result == "succeeded" and entry.payload["add_anyway"] is True and "patch namespaces" in entry.after["permissions_missing"]
+    assert (
+        entry.result == "succeeded"
+        and entry.payload["add_anyway"] is True
+        and "patch namespaces" in entry.after["permissions_missing"]
+    )
 
     tenant = services.create_tenant(acting_user=operator, name="acme", display_name="Acme", clusters=[cluster])
     with pytest.raises(ValidationError, match="read-only use: the console's identity may not .*patch namespaces"):
@@ -247,7 +255,8 @@ def test_added_anyway_for_read_only_use_then_tenant_namespaces_are_refused_up_fr
 
 
 def test_refresh_checks_again(client, operator, sandbox):
-    from kubernetes import client as k8s, config
+    from kubernetes import client as k8s
+    from kubernetes import config
 
     token = sandbox.add_token("system:serviceaccount:caas:console", ("system:serviceaccounts",), read_only=True)
     client.force_login(operator)
@@ -258,9 +267,13 @@ def test_refresh_checks_again(client, operator, sandbox):
 
     admin = config.new_client_from_config_dict(sandbox.kubeconfig())
     rbac = k8s.RbacAuthorizationV1Api(admin)
-    rbac.create_cluster_role_binding({"metadata": {"name": "caas-console"}, "roleRef": {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [
-        {"kind": "ServiceAccount", "name": "console", "namespace": "caas"}]})
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "caas-console"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "console", "namespace": "caas"}],
+        }
+    )
     try:
         response = client.post(reverse("console:cluster_refresh", args=["prod-1"]), follow=True)
         assert "every permission it needs" in response.content.decode()

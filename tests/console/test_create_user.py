@@ -37,7 +37,9 @@ def test_password_from_stdin_is_validated(monkeypatch):
     with pytest.raises(CommandError, match="too short"):
         create("audit", "--role", "auditor", "--password-stdin", stdin="abc\n", monkeypatch=monkeypatch)
     assert not get_user_model().objects.filter(username="audit").exists()
-    output = create("audit", "--role", "auditor", "--password-stdin", stdin="long enough pass phrase 42\n", monkeypatch=monkeypatch)
+    output = create(
+        "audit", "--role", "auditor", "--password-stdin", stdin="long enough pass phrase 42\n", monkeypatch=monkeypatch
+    )
     assert "password:" not in output
     assert get_user_model().objects.get(username="audit").check_password("long enough pass phrase 42")
 

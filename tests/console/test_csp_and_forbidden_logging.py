@@ -47,7 +47,10 @@ def test_templates_have_no_inline_scripts_or_handlers():
     offenders = []
     for template in (ROOT / "templates").rglob("*.html"):
         text = template.read_text()
-        offenders += [f"{template.relative_to(ROOT)}: {m.group(0)[:60]}" for m in (*INLINE_SCRIPT.finditer(text), *INLINE_HANDLER.finditer(text))]
+        offenders += [
+            f"{template.relative_to(ROOT)}: {m.group(0)[:60]}"
+            for m in (*INLINE_SCRIPT.finditer(text), *INLINE_HANDLER.finditer(text))
+        ]
     assert offenders == []
 
 
@@ -58,4 +61,7 @@ def test_a_refused_request_logs_one_line_not_a_traceback(client, caplog):
         assert client.get(reverse("tenants:tenant_add")).status_code == 403
     (record,) = [r for r in caplog.records if r.name == "django.request"]
     assert record.exc_info is None and "Traceback" not in caplog.text
-    assert record.getMessage() == f"Forbidden (Permission denied): {reverse('tenants:tenant_add')} (user aud: Only operators manage tenants.)"
+    assert (
+        record.getMessage()
+        == f"Forbidden (Permission denied): {reverse('tenants:tenant_add')} (user aud: Only operators manage tenants.)"
+    )

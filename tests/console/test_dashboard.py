@@ -10,11 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console import dashboard
-
 from console.clusters import mirror
-
-from console.notifications import notifications
 from console.jobs.models import Job
+from console.notifications import notifications
 from workloads.models import App
 
 from ..factories import mk_cluster, mk_member, mk_project, mk_tenant
@@ -29,28 +27,46 @@ def fresh_figures(monkeypatch):
 
 
 def node(name, ready=True, cpu="4", memory="16Gi", pods="110"):
-    return {"kind": "Node", "apiVersion": "v1", "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1"},
-            "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "kind": "Node",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1"},
+        "status": {
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
 
 
 def pod(name, namespace, requests, phase="Running"):
     containers = [{"name": f"c{i}", "image": "x", "resources": {"requests": r}} for i, r in enumerate(requests)]
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}",
-                                                            "resourceVersion": "1"},
-            "spec": {"nodeName": "n1", "containers": containers}, "status": {"phase": phase}}
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}", "resourceVersion": "1"},
+        "spec": {"nodeName": "n1", "containers": containers},
+        "status": {"phase": phase},
+    }
 
 
 def quota(namespace, used, hard):
-    return {"kind": "ResourceQuota", "apiVersion": "v1", "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"q-{namespace}",
-                                                                      "resourceVersion": "1"},
-            "spec": {"hard": hard}, "status": {"hard": hard, "used": used}}
+    return {
+        "kind": "ResourceQuota",
+        "apiVersion": "v1",
+        "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"q-{namespace}", "resourceVersion": "1"},
+        "spec": {"hard": hard},
+        "status": {"hard": hard, "used": used},
+    }
 
 
 def workload(name, namespace, replicas, ready):
-    return {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": name, "namespace": namespace, "uid": f"d-{namespace}-{name}",
-                                                                        "resourceVersion": "1"},
-            "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}}
+    return {
+        "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "metadata": {"name": name, "namespace": namespace, "uid": f"d-{namespace}-{name}", "resourceVersion": "1"},
+        "spec": {"replicas": replicas},
+        "status": {"readyReplicas": ready},
+    }
 
 
 @pytest.fixture
@@ -61,31 +77,80 @@ def world():
     acme, globex = mk_tenant("acme", clusters=[cluster]), mk_tenant("globex", clusters=[cluster])
     users = {"acme_admin": mk_member(acme, "acme-admin", "tenant-admin"), "globex_dev": mk_member(globex, "globex-dev")}
     web, shop = mk_project(acme, cluster, "web"), mk_project(globex, cluster, "shop")
-    mirror.replace_kind(cluster.pk, "Node", [node("n1"), node("n2"), node("n3", ready=False, cpu="2500m", memory="8Gi")], "1")
-    mirror.replace_kind(cluster.pk, "Pod", [
-        pod("a", web.name, [{"cpu": "500m", "memory": "1Gi"}, {"cpu": "250m", "memory": "512Mi"}]),
-        pod("b", web.name, [{"cpu": "500m", "memory": "1Gi"}]),
-        pod("c", shop.name, [{"cpu": "1", "memory": "2Gi"}]),
-        pod("d", shop.name, [{}]),  # no requests: counts as a pod, asks for nothing
-        pod("done", shop.name, [{"cpu": "8", "memory": "64Gi"}], phase="Succeeded"),  # terminated: holds nothing
-    ], "1")
-    mirror.replace_kind(cluster.pk, "PersistentVolumeClaim", [
-        {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "metadata": {"name": f"data-{i}", "namespace": web.name, "uid": f"pvc-{i}",
-                                                                           "resourceVersion": "1"},
-         "spec": {"resources": {"requests": {"storage": "10Gi"}}}} for i in range(3)], "1")
-    mirror.replace_kind(cluster.pk, "PersistentVolume", [
-        {"kind": "PersistentVolume", "apiVersion": "v1", "metadata": {"name": f"pv-{i}", "uid": f"pv-{i}", "resourceVersion": "1"},
-         "spec": {"capacity": {"storage": "50Gi"}}} for i in range(2)], "1")
-    mirror.replace_kind(cluster.pk, "ResourceQuota", [
-        quota(web.name, {"requests.cpu": "1250m", "requests.memory": "2560Mi", "pods": "2"},
-              {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10", "limits.cpu": "2"}),
-        quota(shop.name, {"requests.cpu": "1", "pods": "2"}, {"requests.cpu": "3", "pods": "7"}),
-    ], "1")
-    mirror.replace_kind(cluster.pk, "Deployment", [
-        workload("api", web.name, 2, 2), workload("batch", web.name, 0, 0), workload("cart", web.name, 3, 1),
-        workload("globex-app", shop.name, 1, 1),
-    ], "1")
-    for name, status in [("api", "running"), ("batch", "running"), ("cart", "running"), ("new", "deploying"), ("old", "failed")]:
+    mirror.replace_kind(
+        cluster.pk, "Node", [node("n1"), node("n2"), node("n3", ready=False, cpu="2500m", memory="8Gi")], "1"
+    )
+    mirror.replace_kind(
+        cluster.pk,
+        "Pod",
+        [
+            pod("a", web.name, [{"cpu": "500m", "memory": "1Gi"}, {"cpu": "250m", "memory": "512Mi"}]),
+            pod("b", web.name, [{"cpu": "500m", "memory": "1Gi"}]),
+            pod("c", shop.name, [{"cpu": "1", "memory": "2Gi"}]),
+            pod("d", shop.name, [{}]),  # no requests: counts as a pod, asks for nothing
+            pod("done", shop.name, [{"cpu": "8", "memory": "64Gi"}], phase="Succeeded"),  # terminated: holds nothing
+        ],
+        "1",
+    )
+    mirror.replace_kind(
+        cluster.pk,
+        "PersistentVolumeClaim",
+        [
+            {
+                "kind": "PersistentVolumeClaim",
+                "apiVersion": "v1",
+                "metadata": {"name": f"data-{i}", "namespace": web.name, "uid": f"pvc-{i}", "resourceVersion": "1"},
+                "spec": {"resources": {"requests": {"storage": "10Gi"}}},
+            }
+            for i in range(3)
+        ],
+        "1",
+    )
+    mirror.replace_kind(
+        cluster.pk,
+        "PersistentVolume",
+        [
+            {
+                "kind": "PersistentVolume",
+                "apiVersion": "v1",
+                "metadata": {"name": f"pv-{i}", "uid": f"pv-{i}", "resourceVersion": "1"},
+                "spec": {"capacity": {"storage": "50Gi"}},
+            }
+            for i in range(2)
+        ],
+        "1",
+    )
+    mirror.replace_kind(
+        cluster.pk,
+        "ResourceQuota",
+        [
+            quota(
+                web.name,
+                {"requests.cpu": "1250m", "requests.memory": "2560Mi", "pods": "2"},
+                {"requests.cpu": "2", "requests.memory": "4Gi", "pods": "10", "limits.cpu": "2"},
+            ),
+            quota(shop.name, {"requests.cpu": "1", "pods": "2"}, {"requests.cpu": "3", "pods": "7"}),
+        ],
+        "1",
+    )
+    mirror.replace_kind(
+        cluster.pk,
+        "Deployment",
+        [
+            workload("api", web.name, 2, 2),
+            workload("batch", web.name, 0, 0),
+            workload("cart", web.name, 3, 1),
+            workload("globex-app", shop.name, 1, 1),
+        ],
+        "1",
+    )
+    for name, status in [
+        ("api", "running"),
+        ("batch", "running"),
+        ("cart", "running"),
+        ("new", "deploying"),
+        ("old", "failed"),
+    ]:
         App.objects.create(project=web, name=name, status=status, spec={"image": "x"})
     App.objects.create(project=shop, name="globex-app", status="running", spec={"image": "x"})
     return {"cluster": cluster, "acme": acme, "globex": globex, "web": web, "shop": shop, **users}
@@ -94,7 +159,7 @@ def world():
 def cluster_row(page):
     html = page.content.decode()
     start = html.index('data-cluster="c1"')
-    return html[start:html.index("</tr>", start)]
+    return html[start : html.index("</tr>", start)]
 
 
 def test_operator_sees_nodes_and_capacity_from_the_mirror(client, operator, world):
@@ -119,11 +184,11 @@ def test_operator_sees_quota_use_per_tenant(client, operator, world):
     client.force_login(operator)
     html = client.get(reverse("console:dashboard")).content.decode()
     start = html.index('<tr data-tenant="acme"')
-    acme = html[start:html.index("</tr>", start)]
+    acme = html[start : html.index("</tr>", start)]
     assert "1.25" in acme and "/ 2<" in acme  # cpu used of hard
     assert "2.5Gi" in acme and "4Gi" in acme
     start = html.index('<tr data-tenant="globex"')
-    globex = html[start:html.index("</tr>", start)]
+    globex = html[start : html.index("</tr>", start)]
     assert "/ 3<" in globex and "/ 7<" in globex
 
 
@@ -147,7 +212,7 @@ def test_tenant_member_sees_only_their_tenant(client, world):
     states = html.split('data-testid="app-states"')[1]
     for state, count in [("running", 1), ("progressing", 1), ("failed", 2), ("zero", 1)]:
         assert f'data-state="{state}"' in states
-        assert f'<div class="fs-4 fw-semibold text-' in states
+        assert '<div class="fs-4 fw-semibold text-' in states
         section = states.split(f'data-state="{state}"')[1]
         assert f">{count}</div>" in section.split("</div></div>")[0], state
     quota_use = html.split('data-testid="quota-use"')[1]
@@ -159,12 +224,32 @@ def test_tenant_member_sees_only_their_tenant(client, world):
 
 def test_jobs_and_notifications_are_the_readers_own(client, operator, world):
     now = timezone.now()
-    mine = Job.objects.create(kind="app.deploy", status="running", tenant_id=world["acme"].pk, tenant_name="acme", target_name="api")
-    Job.objects.create(kind="app.deploy", status="failed", tenant_id=world["acme"].pk, tenant_name="acme", target_name="old",
-                       finished_at=now - timedelta(hours=2))
-    Job.objects.create(kind="app.deploy", status="failed", tenant_id=world["acme"].pk, target_name="ancient", finished_at=now - timedelta(days=3))
-    theirs = Job.objects.create(kind="app.scale", status="failed", tenant_id=world["globex"].pk, tenant_name="globex",
-                                target_name="globex-app", finished_at=now)
+    mine = Job.objects.create(
+        kind="app.deploy", status="running", tenant_id=world["acme"].pk, tenant_name="acme", target_name="api"
+    )
+    Job.objects.create(
+        kind="app.deploy",
+        status="failed",
+        tenant_id=world["acme"].pk,
+        tenant_name="acme",
+        target_name="old",
+        finished_at=now - timedelta(hours=2),
+    )
+    Job.objects.create(
+        kind="app.deploy",
+        status="failed",
+        tenant_id=world["acme"].pk,
+        target_name="ancient",
+        finished_at=now - timedelta(days=3),
+    )
+    theirs = Job.objects.create(
+        kind="app.scale",
+        status="failed",
+        tenant_id=world["globex"].pk,
+        tenant_name="globex",
+        target_name="globex-app",
+        finished_at=now,
+    )
     notifications.notify_user(world["acme_admin"], "Quota nearly full")
     notifications.notify_user(world["globex_dev"], "Globex secret news")
     client.force_login(world["acme_admin"])
@@ -191,8 +276,12 @@ def more_rows(world, n):
     for i in range(n):
         for tenant in (world["acme"], world["globex"]):
             project = mk_project(tenant, cluster, f"extra{i}")
-            mirror.apply_events(cluster.pk, "Pod", [("ADDED", pod(f"p{j}", project.name, [{"cpu": f"{j + 1}00m"}])) for j in range(5)])
-            mirror.apply_events(cluster.pk, "ResourceQuota", [("ADDED", quota(project.name, {"pods": "5"}, {"pods": "9"}))])
+            mirror.apply_events(
+                cluster.pk, "Pod", [("ADDED", pod(f"p{j}", project.name, [{"cpu": f"{j + 1}00m"}])) for j in range(5)]
+            )
+            mirror.apply_events(
+                cluster.pk, "ResourceQuota", [("ADDED", quota(project.name, {"pods": "5"}, {"pods": "9"}))]
+            )
             mirror.apply_events(cluster.pk, "Deployment", [("ADDED", workload("w", project.name, 1, 1))])
             App.objects.create(project=project, name="w", status="running", spec={})
             Job.objects.create(kind="app.deploy", status="failed", tenant_id=tenant.pk, finished_at=timezone.now())

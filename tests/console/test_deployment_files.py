@@ -24,7 +24,10 @@ def compose_environment(service):
         name, default = match.group(1), match.group(3) or ""
         return values.get(name, default if match.group(2) == ":-" else "")
 
-    return {key: re.sub(r"\$\{(\w+)(:[?-])?([^}]*)\}", fill, str(value)) for key, value in COMPOSE["services"][service]["environment"].items()}
+    return {
+        key: re.sub(r"\$\{(\w+)(:[?-])?([^}]*)\}", fill, str(value))
+        for key, value in COMPOSE["services"][service]["environment"].items()
+    }
 
 
 def test_every_process_of_the_design_is_a_service():
@@ -51,9 +54,16 @@ def test_commands_name_what_exists():
 
 
 def test_production_settings_start_with_the_compose_environment_and_refuse_without_it():
-    environment = {**{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}, **compose_environment("web")}
-    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    environment = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        **compose_environment("web"),
+    }
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert checked.returncode == 0, checked.stderr
     del environment["SECRET_KEY"]
-    refused = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr

@@ -17,6 +17,7 @@ def english():
     with translation.override("en"):
         yield
 
+
 # 392 bytes: six levels of ten aliases stand for 10^6 strings once the data is walked.
 ALIAS_BOMB = """a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]
@@ -44,8 +45,9 @@ def test_a_single_anchor_is_refused_with_its_line():
         documents.load_yaml("a: 1\nb: &x {c: 2}\n")
 
 
-@pytest.mark.parametrize("text", ["[" * 2000 + "]" * 2000, "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 200)),
-                                  "{a: " * 3000])
+@pytest.mark.parametrize(
+    "text", ["[" * 2000 + "]" * 2000, "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 200)), "{a: " * 3000]
+)
 def test_deep_nesting_is_refused_before_python_recursion_runs_out(text):
     with pytest.raises(DocumentError, match="nested more than 64 levels"):
         documents.load_yaml(text)
@@ -71,12 +73,15 @@ def test_yaml_errors_name_the_line():
         documents.load_yaml("a: 1\nb: c: d\n")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[" * 65 + "]" * 65, "nested more than 64 levels"),
-    ("[" * 100_000, "nested more than 64 levels"),
-    ('{"a": 1', "not valid JSON"),
-    (b"\xff\xfe", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[" * 65 + "]" * 65, "nested more than 64 levels"),
+        ("[" * 100_000, "nested more than 64 levels"),
+        ('{"a": 1', "not valid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
 def test_json_limits(text, message):
     with pytest.raises(DocumentError, match=message):
         documents.load_json(text)
@@ -98,7 +103,8 @@ def test_a_tenant_member_importing_an_alias_bomb_gets_a_400_fast(client):
     # A ConfigMap carrying the bomb passes every check a plain mapping would fail, so the
     # import used to copy and dump all 10^6 strings.
     bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\nlol:\n" + "".join(
-        f"  {line}\n" for line in ALIAS_BOMB.splitlines())
+        f"  {line}\n" for line in ALIAS_BOMB.splitlines()
+    )
     response = client.post(url, {"manifests": bomb})
     assert response.status_code == 400
     assert "anchors and aliases" in response.content.decode()

@@ -7,9 +7,8 @@ import pytest
 from django.urls import reverse
 
 from console.oplog.models import OperationLogEntry
-from workloads.models import App
 
-from ..factories import create_two_tenants, mk_user
+from ..factories import create_two_tenants, mk_app, mk_user
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +18,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def world():
     _cluster, acme, _globex, project, users = create_two_tenants()
-    App.objects.create(project=project, name="web", kind="Deployment", status="running",
-                       spec={"image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]})
+    mk_app(project)
     return acme, project, {**users, "operator": mk_user("op-user", "operator", password=None)}
 
 

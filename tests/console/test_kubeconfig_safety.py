@@ -15,15 +15,14 @@ import yaml
 from django.test import override_settings
 from django.urls import reverse
 
-from console.clusters import crypto
-
+from console import crypto
+from console.clusters.clusters import refresh_cluster
+from console.clusters.models import Cluster
+from console.clusters.watcher import KindWatcher
 from console.kube.api import ClusterAPI
 from console.kube.errors import ClusterError
 from console.kube.kinds import KINDS
-from console.clusters.clusters import refresh_cluster
-from console.clusters.models import Cluster
 from console.oplog.models import OperationLogEntry
-from console.clusters.watcher import KindWatcher
 
 from ..live import free_port
 from .test_clusters import self_signed
@@ -32,12 +31,16 @@ pytestmark = pytest.mark.django_db
 
 
 def kubeconfig(server, user=None, **cluster_fields):
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "main",
-        "clusters": [{"name": "c", "cluster": {"server": server, **cluster_fields}}],
-        "users": [{"name": "u", "user": user if user is not None else {"token": "t0ken"}}],
-        "contexts": [{"name": "main", "context": {"cluster": "c", "user": "u"}}],
-    })
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "main",
+            "clusters": [{"name": "c", "cluster": {"server": server, **cluster_fields}}],
+            "users": [{"name": "u", "user": user if user is not None else {"token": "t0ken"}}],
+            "contexts": [{"name": "main", "context": {"cluster": "c", "user": "u"}}],
+        }
+    )
 
 
 def _b64(data):
@@ -95,20 +98,35 @@ def plain_listener(tmp_path):
 
 
 def add(client, text, name="prod-1"):
-    return client.post(reverse("console:cluster_add"), {"name": name, "region": "", "description": "", "context": "", "kubeconfig": text})
+    return client.post(
+        reverse("console:cluster_add"),
+        {"name": name, "region": "", "description": "", "context": "", "kubeconfig": text},
+    )
 
 
 def stored(text, name="stored"):
     """A cluster whose kubeconfig went into the database before the checks existed."""
-    return Cluster.objects.create(name=name, server="https://127.0.0.1:1", context="main", kubeconfig_encrypted=crypto.encrypt(text))
+    return Cluster.objects.create(
+        name=name, server="https://127.0.0.1:1", context="main", kubeconfig_encrypted=crypto.encrypt(text)
+    )
 
 
 def program_plugins(marker):
     return {
-        "exec": ({"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "sh", "args": ["-c", f"touch {marker}"]}},
-                 "users[0].user.exec runs a program on the console server; paste a token"),
-        "gcp": ({"auth-provider": {"name": "gcp", "config": {"cmd-path": "touch", "cmd-args": str(marker)}}},
-                "users[0].user.auth-provider runs a program or calls an identity provider"),
+        "exec": (
+            {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1beta1",
+                    "command": "sh",
+                    "args": ["-c", f"touch {marker}"],
+                }
+            },
+            "users[0].user.exec runs a program on the console server; paste a token",
+        ),
+        "gcp": (
+            {"auth-provider": {"name": "gcp", "config": {"cmd-path": "touch", "cmd-args": str(marker)}}},
+            "users[0].user.auth-provider runs a program or calls an identity provider",
+        ),
     }
 
 
@@ -151,11 +169,18 @@ def test_credential_plugins_are_refused_and_never_run(client, operator, listener
         ("cluster", "extensions", "a cluster may only have server, certificate-authority-data"),
     ],
 )
-def test_file_paths_proxies_and_unknown_fields_are_refused(client, operator, listener, tmp_path, section, field, instead):
+def test_file_paths_proxies_and_unknown_fields_are_refused(
+    client, operator, listener, tmp_path, section, field, instead
+):
     secret = f"secret-{uuid.uuid4()}"
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret)
-    value = {"proxy-url": listener.url, "as": "admin", "as-groups": ["system:masters"], "extensions": [{"name": "x", "extension": {}}]}.get(field, str(secret_file))
+    value = {
+        "proxy-url": listener.url,
+        "as": "admin",
+        "as-groups": ["system:masters"],
+        "extensions": [{"name": "x", "extension": {}}],
+    }.get(field, str(secret_file))
     user = {"token": "t0ken"} if field != "tokenFile" else {}
     cluster = {"certificate-authority-data": _b64(listener.ca_pem)}
     (user if section == "user" else cluster)[field] = value
@@ -202,7 +227,10 @@ def test_servers_outside_the_allowed_networks_are_refused(client, operator, list
     server = listener.url.replace("127.0.0.1", host)
     response = add(client, kubeconfig(server, **{"certificate-authority-data": _b64(listener.ca_pem)}))
     body = response.content.decode()
-    assert response.status_code == 400 and "outside the networks the operator allows (CLUSTER_API_ALLOWED_NETWORKS)" in body
+    assert (
+        response.status_code == 400
+        and "outside the networks the operator allows (CLUSTER_API_ALLOWED_NETWORKS)" in body
+    )
     assert listener.requests == []
 
 
@@ -220,7 +248,9 @@ def test_the_allowed_networks_are_checked_at_connection_time_for_stored_clusters
 
 
 @override_settings(CLUSTER_API_ALLOWED_NETWORKS=["0.0.0.0/0", "::/0"])
-@pytest.mark.parametrize("server", ["https://169.254.169.254", "https://[::ffff:169.254.169.254]:443", "https://[fd00:ec2::254]"])
+@pytest.mark.parametrize(
+    "server", ["https://169.254.169.254", "https://[::ffff:169.254.169.254]:443", "https://[fd00:ec2::254]"]
+)
 def test_link_local_and_metadata_addresses_are_always_refused(client, operator, server):
     client.force_login(operator)
     started = time.monotonic()
@@ -261,7 +291,10 @@ def test_insecure_skip_tls_verify_is_accepted_with_a_visible_warning(client, ope
     response = add(client, sandbox.kubeconfig_text(), name="verified")
     assert response.status_code == 302
     assert 'data-testid="insecure-tls"' not in client.get(response.url).content.decode()
-    assert "insecure_skip_tls_verify" not in OperationLogEntry.objects.filter(action="cluster.register").latest("id").payload
+    assert (
+        "insecure_skip_tls_verify"
+        not in OperationLogEntry.objects.filter(action="cluster.register").latest("id").payload
+    )
 
 
 def test_proxies_from_the_environment_are_not_used(client, operator, sandbox, plain_listener, monkeypatch):

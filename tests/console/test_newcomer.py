@@ -13,14 +13,13 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from console.oplog import oplog
 from console.choices import OperationResult
-from console.management.commands import up
-from console.oplog.models import OperationLogEntry
 from console.clusters.watcher import ClusterWatchers
+from console.management.commands import up
+from console.oplog import oplog
+from console.oplog.models import OperationLogEntry
 
 from ..factories import mk_member, mk_tenant
-
 
 # --- a second `make run` ----------------------------------------------------------------
 
@@ -87,7 +86,7 @@ def test_stopping_watchers_while_they_change_does_not_fail():
 def nav(client, user):
     client.force_login(user)
     body = client.get(reverse("console:notification_list")).content.decode()
-    menu = body[body.index('id="main-nav"'):body.index("</aside>")]
+    menu = body[body.index('id="main-nav"') : body.index("</aside>")]
     return {"clusters": reverse("console:cluster_list") in menu, "oplog": reverse("console:oplog") in menu}
 
 
@@ -107,8 +106,14 @@ def test_each_role_sees_in_the_navigation_only_what_it_may_open(client, operator
 @pytest.fixture
 def upgrade(operator):
     target = {"cluster": "prod", "namespace": "shop", "kind": "Deployment", "name": "web"}
-    oplog.record(operator, "app.upgrade", result=OperationResult.ACCEPTED, target=target,
-                 before={"spec": {"image": "nginx:1.25"}}, after={"spec": {"image": "nginx:1.27"}})
+    oplog.record(
+        operator,
+        "app.upgrade",
+        result=OperationResult.ACCEPTED,
+        target=target,
+        before={"spec": {"image": "nginx:1.25"}},
+        after={"spec": {"image": "nginx:1.27"}},
+    )
     oplog.record(operator, "app.scale", result=OperationResult.SUCCEEDED, target=target, payload={"replicas": 3})
     oplog.record(operator, "tenant.create", result=OperationResult.SUCCEEDED, payload={"name": "acme"})
 
@@ -126,11 +131,13 @@ def test_search_looks_into_before_after_and_payload(client, auditor, upgrade):
 def test_the_export_link_follows_the_filter_applied_with_the_button(client, auditor, upgrade):
     client.force_login(auditor)
     # the Filter button swaps in the table only (htmx): the export link must come along
-    table = client.get(reverse("console:oplog"), {"action": "app.", "q": "nginx"}, HTTP_HX_REQUEST="true").content.decode()
-    link = table[table.index('id="export-csv"'):]
+    table = client.get(
+        reverse("console:oplog"), {"action": "app.", "q": "nginx"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    link = table[table.index('id="export-csv"') :]
     assert link.startswith('id="export-csv" hx-swap-oob="true"')
-    href = link[link.index('href="') + 6:]
-    href = href[:href.index('"')].replace("&amp;", "&")
+    href = link[link.index('href="') + 6 :]
+    href = href[: href.index('"')].replace("&amp;", "&")
     assert href.startswith(reverse("console:oplog_export") + "?") and "q=nginx" in href
     rows = list(csv.DictReader(io.StringIO(client.get(href).getvalue().decode().lstrip("\ufeff"))))
     assert [row["action"] for row in rows] == ["app.upgrade"]
@@ -140,9 +147,19 @@ def test_the_export_link_follows_the_filter_applied_with_the_button(client, audi
 def test_search_stays_quick_on_thousands_of_entries(client, auditor):
     import time
 
-    entries = [OperationLogEntry(started_at=timezone.now(), finished_at=timezone.now(), actor_name="system", action=f"bulk.{i}",
-                                 result="succeeded", after={"spec": {"image": f"registry.local/app:{i}"}}, prev_hash="", entry_hash=f"h{i}")
-               for i in range(6000)]
+    entries = [
+        OperationLogEntry(
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            actor_name="system",
+            action=f"bulk.{i}",
+            result="succeeded",
+            after={"spec": {"image": f"registry.local/app:{i}"}},
+            prev_hash="",
+            entry_hash=f"h{i}",
+        )
+        for i in range(6000)
+    ]
     OperationLogEntry.objects.bulk_create(entries, batch_size=2000)
     client.force_login(auditor)
     started = time.monotonic()
@@ -160,7 +177,7 @@ def test_the_language_menu_names_each_language_in_itself(client, operator, langu
     client.force_login(operator)
     client.cookies["django_language"] = language
     body = client.get(reverse("console:notification_list")).content.decode()
-    menu = body[body.index('id="language-switch"'):body.index("</form>", body.index('id="language-switch"'))]
+    menu = body[body.index('id="language-switch"') : body.index("</form>", body.index('id="language-switch"'))]
     assert ">English</option>" in menu and ">简体中文</option>" in menu
     assert "英语" not in menu and "Simplified Chinese" not in menu
 
@@ -193,7 +210,11 @@ def test_pod_log_stamps_are_shown_in_the_console_time_zone(settings):
 
     settings.TIME_ZONE = "Asia/Shanghai"
     view = line_view("2026-12-06T01:20:00.123456789Z INFO  started")
-    assert (view["stamp"], view["utc"], view["text"]) == ("2026-12-06 09:20:00.123", "2026-12-06T01:20:00.123456789Z", "INFO  started")
+    assert (view["stamp"], view["utc"], view["text"]) == (
+        "2026-12-06 09:20:00.123",
+        "2026-12-06T01:20:00.123456789Z",
+        "INFO  started",
+    )
     assert line_view("no stamp here")["stamp"] == ""
 
 
@@ -222,12 +243,26 @@ def test_job_lists_show_the_latest_few_collapsed_and_the_rest_one_click_away(cli
     tenant = mk_tenant("acme")
     steps = [{"at": "2026-01-01T00:00:00+00:00", "text": f"Applied object {i}", "ok": True} for i in range(12)]
     for i in range(6):
-        Job.objects.create(kind="namespace.update", tenant_id=tenant.pk, tenant_name="acme", target_name=f"ns{i}", steps=steps,
-                           status="succeeded", finished_at=timezone.now())
-    running = Job.objects.create(kind="namespace.update", tenant_id=tenant.pk, tenant_name="acme", target_name="busy", steps=steps, status="running")
+        Job.objects.create(
+            kind="namespace.update",
+            tenant_id=tenant.pk,
+            tenant_name="acme",
+            target_name=f"ns{i}",
+            steps=steps,
+            status="succeeded",
+            finished_at=timezone.now(),
+        )
+    running = Job.objects.create(
+        kind="namespace.update",
+        tenant_id=tenant.pk,
+        tenant_name="acme",
+        target_name="busy",
+        steps=steps,
+        status="running",
+    )
     client.force_login(operator)
     body = client.get(reverse("tenants:tenant", args=["acme"])).content.decode()
-    jobs = body[body.index('id="job-list"'):]
+    jobs = body[body.index('id="job-list"') :]
     latest, older = jobs.split('data-testid="older-jobs"')
     assert latest.count('data-testid="job"') == 3 and older.count('data-testid="job"') == 4
     assert "4 older operations" in older
@@ -241,5 +276,8 @@ def test_job_lists_show_the_latest_few_collapsed_and_the_rest_one_click_away(cli
 
 def test_long_names_wrap_between_their_parts_not_mid_word():
     render = Template("{% load console %}{{ value|breakable }}").render
-    assert render(Context({"value": "registry.local/shop/storefront:3.1.0"})) == "registry.local/<wbr>shop/<wbr>storefront:3.1.0"
+    assert (
+        render(Context({"value": "registry.local/shop/storefront:3.1.0"}))
+        == "registry.local/<wbr>shop/<wbr>storefront:3.1.0"
+    )
     assert render(Context({"value": "<b>"})) == "&lt;b&gt;"

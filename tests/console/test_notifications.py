@@ -5,9 +5,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from console.notifications import notifications
-
 from console.live import realtime
+from console.notifications import notifications
 from console.notifications.models import Notification
 from console.oplog.models import OperationLogEntry
 
@@ -29,7 +28,9 @@ def test_notify_tenant_reaches_its_members_only(auditor):
     admin, member = mk_member(acme, "acme-admin", "tenant-admin"), mk_member(acme, "acme-dev")
     outsider = mk_member(globex, "globex-dev")
     assert {n.user for n in notifications.notify_tenant(acme.pk, "Quota raised")} == {admin, member}
-    assert [n.user for n in notifications.notify_tenant(acme.pk, "Admins only", tenant_roles=["tenant-admin"])] == [admin]
+    assert [n.user for n in notifications.notify_tenant(acme.pk, "Admins only", tenant_roles=["tenant-admin"])] == [
+        admin
+    ]
     assert notifications.unread_count(outsider) == 0
 
 
@@ -77,15 +78,25 @@ def test_mark_all_read(client, auditor):
 
 def test_operator_sends_a_notice_to_a_role(client, operator, auditor, tenant_user):
     client.force_login(operator)
-    response = client.post(reverse("console:notice_send"), {"audience": "auditor", "level": "warning", "title": "Audit window", "body": "Friday"})
+    response = client.post(
+        reverse("console:notice_send"),
+        {"audience": "auditor", "level": "warning", "title": "Audit window", "body": "Friday"},
+    )
     assert response.status_code == 302
     assert list(Notification.objects.values_list("user__username", "title")) == [("aud", "Audit window")]
     entry = OperationLogEntry.objects.get(action="notification.send_notice")
     assert entry.after == {"recipients": 1} and entry.payload["audience"] == "auditor"
 
 
-@pytest.mark.parametrize("data", [{"audience": "everyone", "level": "info", "title": "x"}, {"audience": "all", "level": "info", "title": ""},
-                                  {"audience": "all", "level": "purple", "title": "x"}, {"audience": "all", "level": "info", "title": "x" * 300}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"audience": "everyone", "level": "info", "title": "x"},
+        {"audience": "all", "level": "info", "title": ""},
+        {"audience": "all", "level": "purple", "title": "x"},
+        {"audience": "all", "level": "info", "title": "x" * 300},
+    ],
+)
 def test_bad_notice_input_gets_400_and_sends_nothing(client, operator, data):
     mk_user("someone")
     client.force_login(operator)

@@ -11,9 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from console.oplog import oplog
-
 from console.oplog import anchor as oplog_anchor
+from console.oplog import oplog
 from console.oplog.models import OperationLogEntry
 
 from .test_oplog_chain import append, append_at_once, tamper
@@ -38,7 +37,9 @@ def checkpoints():
 def test_untouched_log_is_intact_and_every_entry_is_anchored(anchored, caplog):
     with caplog.at_level(logging.INFO, logger="console.oplog.anchor"):
         entries = anchored(4)
-    assert [(c["id"], c["count"], c["hash"]) for c in checkpoints()] == [(e.pk, i + 1, e.entry_hash) for i, e in enumerate(entries)]
+    assert [(c["id"], c["count"], c["hash"]) for c in checkpoints()] == [
+        (e.pk, i + 1, e.entry_hash) for i, e in enumerate(entries)
+    ]
     assert len([r for r in caplog.records if r.name == "console.oplog.anchor"]) == 4  # the copy for an external sink
     report = oplog.verify_chain()
     assert report.intact and report.checked == 4
@@ -89,8 +90,10 @@ def test_rewriting_the_newest_entry_with_a_fresh_hash_is_detected(anchored):
     """The newest entry has no successor whose link would break: only the anchor knows its hash."""
     *_, newest = anchored(3)
     newest.actor_name = "someone-else"
-    tamper("UPDATE console_operationlogentry SET actor_name = %s, entry_hash = %s WHERE id = %s",
-           [newest.actor_name, oplog.entry_hash(newest), newest.pk])
+    tamper(
+        "UPDATE console_operationlogentry SET actor_name = %s, entry_hash = %s WHERE id = %s",
+        [newest.actor_name, oplog.entry_hash(newest), newest.pk],
+    )
     report = oplog.verify_chain()
     assert not report.intact
     assert report.first_broken_id == newest.pk and "rewritten" in report.reason

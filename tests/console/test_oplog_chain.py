@@ -5,8 +5,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from console.oplog import oplog
 from console.choices import OperationResult
+from console.oplog import oplog
 from console.oplog.models import OperationLogEntry
 
 
@@ -121,7 +121,12 @@ def test_recorded_success_commits_with_the_action(operator):
     with oplog.recorded(operator, "test.ok") as outcome:
         outcome.before, outcome.after = {"replicas": 1}, {"replicas": 3}
     entry = OperationLogEntry.objects.get(action="test.ok")
-    assert (entry.result, entry.before, entry.after, entry.actor_role) == ("succeeded", {"replicas": 1}, {"replicas": 3}, "operator")
+    assert (entry.result, entry.before, entry.after, entry.actor_role) == (
+        "succeeded",
+        {"replicas": 1},
+        {"replicas": 3},
+        "operator",
+    )
 
 
 @pytest.mark.django_db(transaction=True)

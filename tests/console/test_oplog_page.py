@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from console.oplog import oplog
 from console.choices import OperationResult
+from console.oplog import oplog
 from console.oplog.models import ChainVerification, OperationLogEntry
 from console.oplog.tasks import verify_operation_log
 
@@ -17,10 +17,27 @@ URL = reverse("console:oplog")
 
 @pytest.fixture
 def entries(operator, auditor):
-    oplog.record(operator, "app.deploy", result=OperationResult.SUCCEEDED, target={"cluster": "prod", "namespace": "shop", "kind": "Deployment", "name": "web"})
-    oplog.record(operator, "app.scale", result=OperationResult.FAILED, target={"cluster": "prod", "namespace": "shop", "kind": "Deployment", "name": "web"}, error="quota exceeded")
+    oplog.record(
+        operator,
+        "app.deploy",
+        result=OperationResult.SUCCEEDED,
+        target={"cluster": "prod", "namespace": "shop", "kind": "Deployment", "name": "web"},
+    )
+    oplog.record(
+        operator,
+        "app.scale",
+        result=OperationResult.FAILED,
+        target={"cluster": "prod", "namespace": "shop", "kind": "Deployment", "name": "web"},
+        error="quota exceeded",
+    )
     oplog.record(auditor, "oplog.export", result=OperationResult.SUCCEEDED)
-    oplog.record(None, "account.login", actor_name="mallory", result=OperationResult.FAILED, payload={"password": "nope", "note": "=cmd|calc"})
+    oplog.record(
+        None,
+        "account.login",
+        actor_name="mallory",
+        result=OperationResult.FAILED,
+        payload={"password": "nope", "note": "=cmd|calc"},
+    )
 
 
 def rows(response):
@@ -66,8 +83,15 @@ def test_paginates(client, auditor):
 
 @pytest.mark.parametrize(
     "query",
-    [{"page": "abc"}, {"page": "-1"}, {"since": "yesterday"}, {"until": "2026-13-45"}, {"result": "hacked"},
-     {"since": "2026-02-01T00:00", "until": "2026-01-01T00:00"}, {"q": "x" * 500}],
+    [
+        {"page": "abc"},
+        {"page": "-1"},
+        {"since": "yesterday"},
+        {"until": "2026-13-45"},
+        {"result": "hacked"},
+        {"since": "2026-02-01T00:00", "until": "2026-01-01T00:00"},
+        {"q": "x" * 500},
+    ],
 )
 def test_malformed_query_strings_get_400_with_a_message(client, auditor, query):
     client.force_login(auditor)
@@ -92,14 +116,16 @@ def test_csv_export_follows_the_filter_and_is_recorded(client, auditor, entries)
 
 
 def test_csv_cells_cannot_start_a_formula(client, auditor):
-    oplog.record(None, "=HYPERLINK(\"x\")", actor_name="+cmd", result=OperationResult.FAILED)
+    oplog.record(None, '=HYPERLINK("x")', actor_name="+cmd", result=OperationResult.FAILED)
     client.force_login(auditor)
     text = b"".join(client.get(reverse("console:oplog_export")).streaming_content).decode("utf-8-sig")
     row = list(csv.DictReader(io.StringIO(text)))[0]
     assert row["actor_name"] == "'+cmd" and row["action"].startswith("'=")
 
 
-def test_verify_button_queues_a_check_and_the_task_reports(client, auditor, entries, django_capture_on_commit_callbacks):
+def test_verify_button_queues_a_check_and_the_task_reports(
+    client, auditor, entries, django_capture_on_commit_callbacks
+):
     client.force_login(auditor)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(reverse("console:oplog_verify"), HTTP_HX_REQUEST="true")
@@ -134,8 +160,18 @@ def test_scheduled_check_alerts_auditors_and_operators_when_broken(operator, aud
 
 
 def test_filters_by_tenant(client, auditor, operator, entries):
-    oplog.record(operator, "tenant.edit", result=OperationResult.SUCCEEDED, target={"tenant": "acme", "kind": "Tenant", "name": "acme"})
-    oplog.record(operator, "tenant.edit", result=OperationResult.SUCCEEDED, target={"tenant": "acme-labs", "kind": "Tenant", "name": "acme-labs"})
+    oplog.record(
+        operator,
+        "tenant.edit",
+        result=OperationResult.SUCCEEDED,
+        target={"tenant": "acme", "kind": "Tenant", "name": "acme"},
+    )
+    oplog.record(
+        operator,
+        "tenant.edit",
+        result=OperationResult.SUCCEEDED,
+        target={"tenant": "acme-labs", "kind": "Tenant", "name": "acme-labs"},
+    )
     client.force_login(auditor)
     body = client.get(URL, {"tenant": "acme"}).content.decode()
     assert body.count("data-entry=") == 1 and "acme-labs" not in body

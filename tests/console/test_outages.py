@@ -71,7 +71,9 @@ def test_the_log_filter_says_it_once_and_says_when_it_is_back(caplog, settings):
         logger.removeHandler(handler)
     assert [r.getMessage() for r in seen] == ["something else"]  # the outage's records gave way
     messages = [r.getMessage() for r in caplog.records if r.name == "console.outages"]
-    assert len(messages) == 2 and "Redis is unavailable" in messages[0] and "Redis is back after" in messages[1], messages
+    assert len(messages) == 2 and "Redis is unavailable" in messages[0] and "Redis is back after" in messages[1], (
+        messages
+    )
 
 
 def test_requests_share_a_fixed_set_of_threads_one_each_for_its_whole_life():

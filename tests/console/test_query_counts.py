@@ -3,13 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from console.clusters import mirror
-
-from console.notifications import notifications
-
-from console.oplog import oplog
 from console.choices import OperationResult
+from console.clusters import mirror
 from console.clusters.models import Cluster
+from console.notifications import notifications
+from console.oplog import oplog
 
 from .test_mirror import pod
 

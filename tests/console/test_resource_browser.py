@@ -12,17 +12,46 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def cluster():
     cluster = Cluster.objects.create(name="c1", server="http://127.0.0.1:1", context="main", kubeconfig_encrypted="x")
-    deployment = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"name": "web", "namespace": "shop", "uid": "uid-web", "resourceVersion": "1"},
-                  "spec": {"replicas": 2}, "status": {"readyReplicas": 2}}
-    replicaset = {"kind": "ReplicaSet", "apiVersion": "apps/v1", "metadata": {"name": "web-1", "namespace": "shop", "uid": "uid-web-1", "resourceVersion": "2",
-                  "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "uid-web", "controller": True}]}}
-    event = {"kind": "Event", "apiVersion": "v1", "type": "Warning", "reason": "BackOff", "message": "restarting failed container",
-             "metadata": {"name": "web-1-a.1", "namespace": "shop", "uid": "ev1", "resourceVersion": "9"},
-             "involvedObject": {"kind": "Pod", "name": "web-1-a", "uid": "uid-web-1-a"}, "lastTimestamp": "2026-11-25T12:05:39Z"}
+    deployment = {
+        "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "metadata": {"name": "web", "namespace": "shop", "uid": "uid-web", "resourceVersion": "1"},
+        "spec": {"replicas": 2},
+        "status": {"readyReplicas": 2},
+    }
+    replicaset = {
+        "kind": "ReplicaSet",
+        "apiVersion": "apps/v1",
+        "metadata": {
+            "name": "web-1",
+            "namespace": "shop",
+            "uid": "uid-web-1",
+            "resourceVersion": "2",
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "uid-web", "controller": True}],
+        },
+    }
+    event = {
+        "kind": "Event",
+        "apiVersion": "v1",
+        "type": "Warning",
+        "reason": "BackOff",
+        "message": "restarting failed container",
+        "metadata": {"name": "web-1-a.1", "namespace": "shop", "uid": "ev1", "resourceVersion": "9"},
+        "involvedObject": {"kind": "Pod", "name": "web-1-a", "uid": "uid-web-1-a"},
+        "lastTimestamp": "2026-11-25T12:05:39Z",
+    }
     mirror.replace_kind(cluster.pk, "Deployment", [deployment], "3")
     mirror.replace_kind(cluster.pk, "ReplicaSet", [replicaset], "3")
-    mirror.replace_kind(cluster.pk, "Pod", [pod("web-1-a", 4, owner="web-1"), pod("web-1-b", 5, owner="web-1", phase="Pending"),
-                                           pod("cache-0", 6, namespace="infra", labels={"app": "cache"})], "7")
+    mirror.replace_kind(
+        cluster.pk,
+        "Pod",
+        [
+            pod("web-1-a", 4, owner="web-1"),
+            pod("web-1-b", 5, owner="web-1", phase="Pending"),
+            pod("cache-0", 6, namespace="infra", labels={"app": "cache"}),
+        ],
+        "7",
+    )
     mirror.replace_kind(cluster.pk, "Event", [event], "9")
     return cluster
 
@@ -47,7 +76,9 @@ def test_list_filters_sorts_and_paginates(client, auditor, cluster):
     assert f'value="nskind-{cluster.pk}.shop.Pod"' in page  # the page follows its namespace live
 
 
-@pytest.mark.parametrize("query", [{"labels": "app in ("}, {"namespace": "Not_A_Namespace"}, {"sort": "size"}, {"page": "x"}])
+@pytest.mark.parametrize(
+    "query", [{"labels": "app in ("}, {"namespace": "Not_A_Namespace"}, {"sort": "size"}, {"page": "x"}]
+)
 def test_bad_filters_get_400(client, auditor, cluster, query):
     client.force_login(auditor)
     response = client.get(reverse("console:resource_list", args=["c1", "Pod"]), query)

@@ -20,7 +20,6 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -44,7 +43,12 @@ PRODUCTION_ENV = {
 
 def bare_env(tmp_path, **variables):
     """Only what a process needs to run, so the test's own DATABASE_URL etc. do not leak in."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env["CONSOLE_STATE_DIR"] = str(tmp_path / "state")
     env.update(variables)
     return env
@@ -56,7 +60,10 @@ def run_python(env, *args):
 
 def settings_of(env, *names):
     """The settings module's values as a separate process with `env` sees them."""
-    code = f"import json, console.settings as s; print(json.dumps({{n: getattr(s, n, None) for n in {list(names)!r}}}, default=str))"
+    code = (
+        "import json, console.settings as s; "
+        f"print(json.dumps({{n: getattr(s, n, None) for n in {list(names)!r}}}, default=str))"
+    )
     result = run_python(env, "-c", code)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -83,12 +90,26 @@ def test_production_refuses_an_empty_variable_too(tmp_path):
 
 
 def test_production_starts_with_them_and_is_locked_down(tmp_path):
-    env = bare_env(tmp_path, **PRODUCTION_ENV, CSRF_TRUSTED_ORIGINS="https://console.example.com, https://ops.example.com")
+    env = bare_env(
+        tmp_path, **PRODUCTION_ENV, CSRF_TRUSTED_ORIGINS="https://console.example.com, https://ops.example.com"
+    )
     result = run_python(env, "manage.py", "check", "--deploy", "--fail-level", "ERROR")
     assert result.returncode == 0, result.stderr
     assert "security.W004" not in result.stderr  # HSTS is set
-    values = settings_of(env, "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-                         "LANGUAGE_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER", "SECURE_HSTS_SECONDS", "DATABASES", "CACHES")
+    values = settings_of(
+        env,
+        "DEBUG",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "LANGUAGE_COOKIE_SECURE",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_HSTS_SECONDS",
+        "DATABASES",
+        "CACHES",
+    )
     assert values["DEBUG"] is False
     assert values["SECRET_KEY"] == PRODUCTION_ENV["SECRET_KEY"]
     assert values["ALLOWED_HOSTS"] == ["console.example.com"]
@@ -96,19 +117,29 @@ def test_production_starts_with_them_and_is_locked_down(tmp_path):
     assert values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"] and values["LANGUAGE_COOKIE_SECURE"]
     assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["SECURE_HSTS_SECONDS"] >= 180 * 24 * 3600
-    assert values["DATABASES"]["default"]["HOST"] == "db.invalid" and "redis.invalid" in values["CACHES"]["default"]["LOCATION"]
+    assert (
+        values["DATABASES"]["default"]["HOST"] == "db.invalid"
+        and "redis.invalid" in values["CACHES"]["default"]["LOCATION"]
+    )
     assert not (tmp_path / "state").exists()  # no generated secret, no SQLite
 
 
 def test_production_refuses_debug_and_a_wildcard_host(tmp_path):
     debug = run_python(bare_env(tmp_path, **PRODUCTION_ENV, DEBUG="1"), "manage.py", "check")
     assert debug.returncode != 0 and "DEBUG must be off" in debug.stderr.strip().splitlines()[-1]
-    wildcard = run_python(bare_env(tmp_path, **{**PRODUCTION_ENV, "ALLOWED_HOSTS": "console.example.com,*"}), "manage.py", "check")
+    wildcard = run_python(
+        bare_env(tmp_path, **{**PRODUCTION_ENV, "ALLOWED_HOSTS": "console.example.com,*"}), "manage.py", "check"
+    )
     assert wildcard.returncode != 0 and "ALLOWED_HOSTS" in wildcard.stderr.strip().splitlines()[-1]
 
 
 def test_production_may_turn_hsts_off_explicitly(tmp_path):
-    assert settings_of(bare_env(tmp_path, **PRODUCTION_ENV, SECURE_HSTS_SECONDS="0"), "SECURE_HSTS_SECONDS")["SECURE_HSTS_SECONDS"] == 0
+    assert (
+        settings_of(bare_env(tmp_path, **PRODUCTION_ENV, SECURE_HSTS_SECONDS="0"), "SECURE_HSTS_SECONDS")[
+            "SECURE_HSTS_SECONDS"
+        ]
+        == 0
+    )
 
 
 # --- embedded mode: defaults and the generated secret ---------------------------------------
@@ -124,7 +155,9 @@ def test_embedded_mode_needs_no_variables_and_keeps_its_generated_secret(tmp_pat
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert not [p for p in key_file.parent.iterdir() if p.name.startswith(".secret_key.")]  # no temporary left over
 
-    values = settings_of(env, "SECRET_KEY", "DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "ALLOWED_HOSTS", "DATABASES")
+    values = settings_of(
+        env, "SECRET_KEY", "DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "ALLOWED_HOSTS", "DATABASES"
+    )
     assert values["SECRET_KEY"] == first  # reused, not generated again
     assert key_file.read_text().strip() == first
     assert values["DEBUG"] is False  # only when asked for
@@ -137,13 +170,24 @@ def test_embedded_mode_needs_no_variables_and_keeps_its_generated_secret(tmp_pat
 
 
 def test_embedded_mode_debug_and_https_only_when_asked(tmp_path):
-    values = settings_of(bare_env(tmp_path, DEBUG="1", CONSOLE_HTTPS="1"), "DEBUG", "SESSION_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER")
-    assert values == {"DEBUG": True, "SESSION_COOKIE_SECURE": True, "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"]}
-    assert run_python(bare_env(tmp_path, DEBUG="maybe"), "manage.py", "check").returncode != 0  # a typo is not silently off
+    values = settings_of(
+        bare_env(tmp_path, DEBUG="1", CONSOLE_HTTPS="1"), "DEBUG", "SESSION_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER"
+    )
+    assert values == {
+        "DEBUG": True,
+        "SESSION_COOKIE_SECURE": True,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+    }
+    assert (
+        run_python(bare_env(tmp_path, DEBUG="maybe"), "manage.py", "check").returncode != 0
+    )  # a typo is not silently off
 
 
 def test_an_explicit_secret_key_wins_in_embedded_mode_and_nothing_is_generated(tmp_path):
-    assert settings_of(bare_env(tmp_path, SECRET_KEY="given-" + "x" * 50), "SECRET_KEY")["SECRET_KEY"] == "given-" + "x" * 50
+    assert (
+        settings_of(bare_env(tmp_path, SECRET_KEY="given-" + "x" * 50), "SECRET_KEY")["SECRET_KEY"]
+        == "given-" + "x" * 50
+    )
     assert not (tmp_path / "state" / "secret_key").exists()
 
 
@@ -156,14 +200,14 @@ def test_processes_starting_together_agree_on_one_secret(tmp_path, monkeypatch):
         monkeypatch.setattr(settings_module, "STATE_DIR", tmp_path / f"state{attempt}")
         barrier, keys, errors = threading.Barrier(12), [], []
 
-        def generate():
+        def generate(barrier, keys, errors):
             barrier.wait()
             try:
                 keys.append(settings_module.embedded_secret_key())
             except Exception as exc:  # noqa: BLE001 - the test reports any failure
                 errors.append(exc)
 
-        threads = [threading.Thread(target=generate) for _ in range(12)]
+        threads = [threading.Thread(target=generate, args=(barrier, keys, errors)) for _ in range(12)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -180,7 +224,12 @@ def test_cookie_and_header_settings():
     assert s.SESSION_COOKIE_SAMESITE == "Lax" and s.CSRF_COOKIE_SAMESITE == "Lax"
     assert 15 * 60 <= s.SESSION_COOKIE_AGE <= 24 * 3600
     assert s.X_FRAME_OPTIONS == "DENY" and s.SECURE_CONTENT_TYPE_NOSNIFF
-    assert s.SECURE_REFERRER_POLICY in ("same-origin", "strict-origin", "strict-origin-when-cross-origin", "no-referrer")
+    assert s.SECURE_REFERRER_POLICY in (
+        "same-origin",
+        "strict-origin",
+        "strict-origin-when-cross-origin",
+        "no-referrer",
+    )
 
 
 @pytest.mark.django_db
@@ -207,8 +256,12 @@ def test_sign_in_sets_a_hardened_session_cookie_and_rotates_the_session(client, 
 
 
 @pytest.mark.django_db
-@override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), SECURE_HSTS_SECONDS=31536000,
-                   SESSION_COOKIE_SECURE=True, CSRF_COOKIE_SECURE=True)
+@override_settings(
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    SECURE_HSTS_SECONDS=31536000,
+    SESSION_COOKIE_SECURE=True,
+    CSRF_COOKIE_SECURE=True,
+)
 def test_behind_a_tls_proxy_cookies_are_secure_and_hsts_is_sent(client, operator):
     response = client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_X_FORWARDED_PROTO="https")
     assert response.cookies[django_settings.SESSION_COOKIE_NAME]["secure"]
@@ -231,13 +284,19 @@ UNSAFE = re.compile(r"""\bmethod\s*=\s*["']?post\b|\bhx-(post|put|patch|delete)\
 
 
 def forms_without_csrf_token(text):
-    return [m.group(0)[:120] for m in FORM.finditer(text) if UNSAFE.search(m.group("tag")) and "{% csrf_token %}" not in m.group("body")]
+    return [
+        m.group(0)[:120]
+        for m in FORM.finditer(text)
+        if UNSAFE.search(m.group("tag")) and "{% csrf_token %}" not in m.group("body")
+    ]
 
 
 def test_every_post_form_in_the_templates_carries_a_csrf_token():
     files = template_files()
     assert len(files) > 30  # the scan does see the templates
-    missing = {str(path.relative_to(ROOT)): found for path in files if (found := forms_without_csrf_token(path.read_text()))}
+    missing = {
+        str(path.relative_to(ROOT)): found for path in files if (found := forms_without_csrf_token(path.read_text()))
+    }
     assert missing == {}, "POST forms without {% csrf_token %}: " + json.dumps(missing, indent=1)
 
 
@@ -280,7 +339,10 @@ def test_sign_in_form_is_csrf_protected_with_a_clear_page(operator):
     assert entry.result == "denied" and "CSRF" in entry.error and PASSWORD not in json.dumps(entry.payload)
 
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(LOGIN_URL).content.decode()).group(1)
-    assert client.post(LOGIN_URL, {"username": "op", "password": PASSWORD, "csrfmiddlewaretoken": token}).status_code == 302
+    assert (
+        client.post(LOGIN_URL, {"username": "op", "password": PASSWORD, "csrfmiddlewaretoken": token}).status_code
+        == 302
+    )
 
 
 @pytest.mark.django_db
@@ -357,8 +419,11 @@ def test_lockout_shows_a_message_and_is_recorded(client, operator, settings):
     assert "Too many failed sign-in attempts" in response.content.decode()
     denied = OperationLogEntry.objects.get(action="account.login", result="denied")
     assert denied.actor_name == "op" and "too many" in denied.error and denied.source_ip == "127.0.0.1"
-    assert client.post(LOGIN_URL, {"username": "OP ", "password": PASSWORD}).status_code == 429  # same name, other spelling
-    # The lock is this username from this address: other users here and this one elsewhere sign in (tests/console/test_login_throttle.py).
+    assert (
+        client.post(LOGIN_URL, {"username": "OP ", "password": PASSWORD}).status_code == 429
+    )  # same name, other spelling
+    # The lock is this username from this address: other users here and this one elsewhere sign in
+    # (tests/console/test_login_throttle.py).
     mk_user("someone")
     assert client.post(LOGIN_URL, {"username": "someone", "password": PASSWORD}).status_code == 302
 
@@ -381,12 +446,19 @@ def test_lockout_ends(client, operator, settings):
 def test_a_client_cannot_dodge_the_address_lockout_with_a_forged_forwarded_header(client, operator, settings):
     """Behind the proxy, X-Forwarded-For is "<whatever the client sent>, <client as the proxy saw it>"."""
     for i in range(settings.LOGIN_MAX_FAILURES):
-        client.post(LOGIN_URL, {"username": "op", "password": f"guess{i}"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.7")
-    response = client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.99, 203.0.113.7")
+        client.post(
+            LOGIN_URL, {"username": "op", "password": f"guess{i}"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.7"
+        )
+    response = client.post(
+        LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.99, 203.0.113.7"
+    )
     assert response.status_code == 429
     assert OperationLogEntry.objects.filter(action="account.login", result="denied", source_ip="203.0.113.7").exists()
     # a different client behind the same proxy is not locked out
-    assert client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 302
+    assert (
+        client.post(LOGIN_URL, {"username": "op", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code
+        == 302
+    )
 
 
 # --- passwords -----------------------------------------------------------------------------
@@ -394,19 +466,32 @@ def test_a_client_cannot_dodge_the_address_lockout_with_a_forged_forwarded_heade
 
 def test_password_validators_are_configured():
     names = {v["NAME"].rsplit(".", 1)[-1]: v.get("OPTIONS", {}) for v in django_settings.AUTH_PASSWORD_VALIDATORS}
-    assert set(names) >= {"UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator", "NumericPasswordValidator"}
+    assert set(names) >= {
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    }
     assert names["MinimumLengthValidator"].get("min_length", 8) >= 10
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "password, complaint",
-    [("Sh0rt-pw", "too short"), ("1234567890123", "entirely numeric"), ("password1234", "too common"), ("carol.example", "too similar")],
+    [
+        ("Sh0rt-pw", "too short"),
+        ("1234567890123", "entirely numeric"),
+        ("password1234", "too common"),
+        ("carol.example", "too similar"),
+    ],
 )
 def test_password_change_enforces_each_validator(client, password, complaint):
     user = mk_user("carol.example", email="carol@example.com")
     client.force_login(user)
-    response = client.post(reverse("console:password_change"), {"old_password": PASSWORD, "new_password1": password, "new_password2": password})
+    response = client.post(
+        reverse("console:password_change"),
+        {"old_password": PASSWORD, "new_password1": password, "new_password2": password},
+    )
     assert response.status_code == 400 and complaint in response.content.decode()
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
@@ -437,15 +522,26 @@ def test_demo_users_get_passwords_that_pass_the_validators():
 @pytest.mark.django_db
 def test_operators_cannot_create_a_weak_account_in_the_admin(client, operator):
     client.force_login(operator)
-    response = client.post("/admin/console/user/add/", {"username": "weak", "usable_password": "true", "password1": "12345", "password2": "12345"})
+    response = client.post(
+        "/admin/console/user/add/",
+        {"username": "weak", "usable_password": "true", "password1": "12345", "password2": "12345"},
+    )
     assert response.status_code == 200 and "too short" in response.content.decode()
     assert not get_user_model().objects.filter(username="weak").exists()
 
 
 # --- open redirects ------------------------------------------------------------------------
 
-FOREIGN = ["https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "http:evil.example",
-           "javascript:alert(1)", " //evil.example", "https://testserver.evil.example/"]
+FOREIGN = [
+    "https://evil.example/",
+    "//evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    " //evil.example",
+    "https://testserver.evil.example/",
+]
 
 
 @pytest.mark.django_db

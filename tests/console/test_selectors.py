@@ -16,7 +16,16 @@ def objects():
         "bare": {},
     }
     for name, labels in rows.items():
-        MirroredObject.objects.create(cluster=cluster, kind="Pod", namespace="n", name=name, uid=name, resource_version="1", labels=labels, object={})
+        MirroredObject.objects.create(
+            cluster=cluster,
+            kind="Pod",
+            namespace="n",
+            name=name,
+            uid=name,
+            resource_version="1",
+            labels=labels,
+            object={},
+        )
 
 
 @pytest.mark.parametrize(

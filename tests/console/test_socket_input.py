@@ -12,9 +12,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
+from console.jobs.models import Job
 from console.live import realtime
 from console.live.consumers import LiveConsumer
-from console.jobs.models import Job
 from workloads.models import App
 
 from ..factories import create_two_tenants, mk_user
@@ -33,57 +33,99 @@ def expecting(expected, frames):
     return [(label, frame, expected) for label, frame in frames.items()]
 
 
-MALFORMED = expecting(NOT_JSON, {
-    "not JSON": "this is not json",
-    "empty frame": "",
-    "unclosed object": '{"subscribe": "user-1"',
-    "single quotes": "{'subscribe': 'user-1'}",
-    "NUL": "\x00",
-    "trailing garbage": '{"subscribe": "user-1"} x',
-    # within 4 KB, nested deeper than Python's recursion limit
-    "deeply nested arrays": "[" * 2000 + "]" * 2000,
-    "deeply nested, unclosed": "[" * 4000,
-    "deeply nested objects, unclosed": '{"":' * 1000,
-})
-NOT_OBJECTS = expecting(NOT_OBJECT, {
-    "array": '["subscribe", "user-1"]',
-    "number": "1",
-    "huge number": "1e999",
-    "NaN": "NaN",
-    "string": '"user-1"',
-    "null": "null",
-    "true": "true",
-})
-UNKNOWN_MESSAGES = expecting(UNKNOWN, {
-    "empty object": "{}",
-    "another type": '{"type": "ping"}',
-    "unsubscribe": '{"unsubscribe": "user-1"}',
-    "subscribe to a number": '{"subscribe": 5}',
-    "subscribe to null": '{"subscribe": null}',
-    "subscribe to a list": '{"subscribe": ["user-1"]}',
-    "subscribe to an object": '{"subscribe": {"group": "user-1"}}',
-    "Subscribe, capitalised": '{"Subscribe": "user-1"}',
-})
-TOO_LARGE = expecting(TOO_BIG, {
-    "4 KB and one character": "x" * 4097,
-    "a subscription past 4 KB": json.dumps({"subscribe": "user-" + "1" * 5000}),
-    "1 MB": "[" + "1," * 500_000 + "1]",
-    "binary frame": b"\x00\x01\xff",
-    "binary JSON": b'{"subscribe": "user-1"}',
-})
+MALFORMED = expecting(
+    NOT_JSON,
+    {
+        "not JSON": "this is not json",
+        "empty frame": "",
+        "unclosed object": '{"subscribe": "user-1"',
+        "single quotes": "{'subscribe': 'user-1'}",
+        "NUL": "\x00",
+        "trailing garbage": '{"subscribe": "user-1"} x',
+        # within 4 KB, nested deeper than Python's recursion limit
+        "deeply nested arrays": "[" * 2000 + "]" * 2000,
+        "deeply nested, unclosed": "[" * 4000,
+        "deeply nested objects, unclosed": '{"":' * 1000,
+    },
+)
+NOT_OBJECTS = expecting(
+    NOT_OBJECT,
+    {
+        "array": '["subscribe", "user-1"]',
+        "number": "1",
+        "huge number": "1e999",
+        "NaN": "NaN",
+        "string": '"user-1"',
+        "null": "null",
+        "true": "true",
+    },
+)
+UNKNOWN_MESSAGES = expecting(
+    UNKNOWN,
+    {
+        "empty object": "{}",
+        "another type": '{"type": "ping"}',
+        "unsubscribe": '{"unsubscribe": "user-1"}',
+        "subscribe to a number": '{"subscribe": 5}',
+        "subscribe to null": '{"subscribe": null}',
+        "subscribe to a list": '{"subscribe": ["user-1"]}',
+        "subscribe to an object": '{"subscribe": {"group": "user-1"}}',
+        "Subscribe, capitalised": '{"Subscribe": "user-1"}',
+    },
+)
+TOO_LARGE = expecting(
+    TOO_BIG,
+    {
+        "4 KB and one character": "x" * 4097,
+        "a subscription past 4 KB": json.dumps({"subscribe": "user-" + "1" * 5000}),
+        "1 MB": "[" + "1," * 500_000 + "1]",
+        "binary frame": b"\x00\x01\xff",
+        "binary JSON": b'{"subscribe": "user-1"}',
+    },
+)
 
 
 def foreign_groups(world):
     """Groups of things the acme member may not see, and names that cannot be groups."""
-    cluster, globex_project, globex_app, operator_job, other_user = world["cluster"], world["globex_project"], world["globex_app"], \
-        world["operator_job"], world["other_user"]
+    cluster, globex_project, globex_app, operator_job, other_user = (
+        world["cluster"],
+        world["globex_project"],
+        world["globex_app"],
+        world["operator_job"],
+        world["other_user"],
+    )
     return [
-        f"user-{other_user.pk}", f"tenant-{globex_project.tenant_id}", f"project-{globex_project.pk}", f"app-{globex_app.pk}",
-        f"job-{operator_job.pk}", f"kind-{cluster.pk}.Pod", f"nskind-{cluster.pk}.{globex_project.name}.Pod",
-        "podlog-not-a-token-of-yours", "secret-1", "user", "user-", "USER-1", "user-1 ", "../user-1", "user-1/..",
-        "user-" + "1" * 200, "job-99999999999999999999", "app-99999999999999999999", "tenant-99999999999999999999",
-        "project-0", "nskind-1.a.b.c", "nskind-x.acme-web.Pod", "kind-99999999999999999999.Pod", "user-\x00", "user-\ud800",
-        "user-١", "job-²", "", " ", "-", "a" * 90 + "-1",
+        f"user-{other_user.pk}",
+        f"tenant-{globex_project.tenant_id}",
+        f"project-{globex_project.pk}",
+        f"app-{globex_app.pk}",
+        f"job-{operator_job.pk}",
+        f"kind-{cluster.pk}.Pod",
+        f"nskind-{cluster.pk}.{globex_project.name}.Pod",
+        "podlog-not-a-token-of-yours",
+        "secret-1",
+        "user",
+        "user-",
+        "USER-1",
+        "user-1 ",
+        "../user-1",
+        "user-1/..",
+        "user-" + "1" * 200,
+        "job-99999999999999999999",
+        "app-99999999999999999999",
+        "tenant-99999999999999999999",
+        "project-0",
+        "nskind-1.a.b.c",
+        "nskind-x.acme-web.Pod",
+        "kind-99999999999999999999.Pod",
+        "user-\x00",
+        "user-\ud800",
+        "user-١",
+        "job-²",
+        "",
+        " ",
+        "-",
+        "a" * 90 + "-1",
     ]
 
 
@@ -96,8 +138,12 @@ def make_world():
         "other_user": users["other_member"],
         "acme_project": acme_project,
         "globex_project": globex_project,
-        "globex_app": App.objects.create(project=globex_project, name="shop", spec={"image": "nginx:1.27", "replicas": 1}),
-        "operator_job": Job.objects.create(kind="cluster.refresh", requested_by=mk_user("op-ws", "operator", password=None)),
+        "globex_app": App.objects.create(
+            project=globex_project, name="shop", spec={"image": "nginx:1.27", "replicas": 1}
+        ),
+        "operator_job": Job.objects.create(
+            kind="cluster.refresh", requested_by=mk_user("op-ws", "operator", password=None)
+        ),
     }
 
 
@@ -125,7 +171,9 @@ def talk(user, frames):
             replies.append(output)
         # Still open and still answering: a last malformed frame gets its error too.
         alive = False
-        if len(replies) == len(frames) and all(isinstance(r, dict) and r.get("type") == "websocket.send" for r in replies):
+        if len(replies) == len(frames) and all(
+            isinstance(r, dict) and r.get("type") == "websocket.send" for r in replies
+        ):
             await communicator.send_to(text_data="still there?")
             alive = NOT_JSON in (await communicator.receive_output(timeout=5)).get("text", "")
         try:
@@ -139,7 +187,8 @@ def talk(user, frames):
 
 def problems(cases, replies):
     found = []
-    for (label, _frame, expected), reply in zip(cases, replies):
+    # replies stop at the first exception: the missing ones are reported below
+    for (label, _frame, expected), reply in zip(cases, replies, strict=False):
         if isinstance(reply, Exception):
             found.append(f"{label}: the consumer raised {type(reply).__name__}: {str(reply)[:200]}")
         elif reply.get("type") != "websocket.send":
@@ -165,7 +214,11 @@ def assert_each_answered(user, cases):
     assert alive, "the socket stopped answering"
 
 
-@pytest.mark.parametrize("cases", [MALFORMED, NOT_OBJECTS, UNKNOWN_MESSAGES, TOO_LARGE], ids=["malformed", "not-objects", "unknown", "too-large"])
+@pytest.mark.parametrize(
+    "cases",
+    [MALFORMED, NOT_OBJECTS, UNKNOWN_MESSAGES, TOO_LARGE],
+    ids=["malformed", "not-objects", "unknown", "too-large"],
+)
 def test_bad_frames_get_a_clear_error_and_the_socket_stays_open(cases):
     assert_each_answered(mk_user("ws-frames", password=None), cases)
 

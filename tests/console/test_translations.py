@@ -32,6 +32,9 @@ def read_po(path):
         if entry is not None and entry.get("msgid"):
             entries.append(entry)
 
+    def new_entry(line):
+        return {"msgctxt": None, "msgid": "", "msgid_plural": None, "msgstr": {}, "fuzzy": False, "line": line}
+
     for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#~"):
@@ -41,7 +44,7 @@ def read_po(path):
                 close()
                 entry, field = None, None
             if entry is None:
-                entry = {"msgctxt": None, "msgid": "", "msgid_plural": None, "msgstr": {}, "fuzzy": False, "line": number}
+                entry = new_entry(number)
             if line.startswith("#,") and "fuzzy" in line:
                 entry["fuzzy"] = True
             continue
@@ -51,16 +54,16 @@ def read_po(path):
         else:
             if keyword in ("msgctxt", "msgid") and (entry is None or field not in (None, "msgctxt")):
                 close()
-                entry = {"msgctxt": None, "msgid": "", "msgid_plural": None, "msgstr": {}, "fuzzy": False, "line": number}
+                entry = new_entry(number)
             elif entry is None:
-                entry = {"msgctxt": None, "msgid": "", "msgid_plural": None, "msgstr": {}, "fuzzy": False, "line": number}
+                entry = new_entry(number)
             field, text = keyword, ast.literal_eval(rest)
         if field in ("msgctxt", "msgid", "msgid_plural"):
             entry[field] = (entry[field] or "") + text
         elif field == "msgstr":
             entry["msgstr"][0] = entry["msgstr"].get(0, "") + text
         elif field and field.startswith("msgstr["):
-            index = int(field[len("msgstr["):-1])
+            index = int(field[len("msgstr[") : -1])
             entry["msgstr"][index] = entry["msgstr"].get(index, "") + text
     close()
     return entries
@@ -112,7 +115,14 @@ def test_every_string_marked_in_the_sources_is_in_the_catalogue(tmp_path, settin
     monkeypatch.chdir(tmp_path)
     settings.LOCALE_PATHS = [tmp_path / "locale"]
     for domain in ("django", "djangojs"):
-        call_command("makemessages", locale=["zh_Hans"], domain=domain, symlinks=True, ignore_patterns=NOT_TRANSLATED, verbosity=0)
+        call_command(
+            "makemessages",
+            locale=["zh_Hans"],
+            domain=domain,
+            symlinks=True,
+            ignore_patterns=NOT_TRANSLATED,
+            verbosity=0,
+        )
     problems = []
     for po in sorted((tmp_path / "locale" / "zh_Hans" / "LC_MESSAGES").glob("*.po")):
         problems += problems_of(po)
@@ -121,22 +131,55 @@ def test_every_string_marked_in_the_sources_is_in_the_catalogue(tmp_path, settin
 
 def test_the_po_reader_sees_fuzzy_and_untranslated_entries(tmp_path):
     po = tmp_path / "django.po"
-    po.write_text('msgid ""\nmsgstr ""\n"Language: zh_Hans\\n"\n\n#: a.py:1\nmsgid "Done"\nmsgstr "完成"\n\n'
-                  '#, fuzzy\nmsgid "Old"\nmsgstr "旧"\n\nmsgid "New"\nmsgstr ""\n\n'
-                  'msgid "%(n)s pod"\nmsgid_plural "%(n)s pods"\nmsgstr[0] ""\n\n#~ msgid "Gone"\n#~ msgstr ""\n', encoding="utf-8")
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Language: zh_Hans\\n"\n\n#: a.py:1\nmsgid "Done"\nmsgstr "完成"\n\n'
+        '#, fuzzy\nmsgid "Old"\nmsgstr "旧"\n\nmsgid "New"\nmsgstr ""\n\n'
+        'msgid "%(n)s pod"\nmsgid_plural "%(n)s pods"\nmsgstr[0] ""\n\n#~ msgid "Gone"\n#~ msgstr ""\n',
+        encoding="utf-8",
+    )
     assert [e["msgid"] for e in read_po(po)] == ["Done", "Old", "New", "%(n)s pod"]
     assert [p.split(": ", 1)[1] for p in problems_of(po)] == [
-        "fuzzy (check the translation, then remove the flag)", "not translated", "not translated"]
+        "fuzzy (check the translation, then remove the flag)",
+        "not translated",
+        "not translated",
+    ]
 
 
 # --- the pages -------------------------------------------------------------------------
 
 # Latin words a Chinese page may show: Kubernetes and other technical terms, product names.
 ALLOWED_WORDS = {
-    "CPU", "CSV", "YAML", "API", "Server", "Kubernetes", "Pod", "Pods", "Ceph", "RBD", "Calico", "Webhook", "CI", "CD",
-    "Deployment", "StatefulSet", "Service", "Ingress", "Namespace", "kubeconfig", "Kubeconfig",
+    "CPU",
+    "CSV",
+    "YAML",
+    "API",
+    "Server",
+    "Kubernetes",
+    "Pod",
+    "Pods",
+    "Ceph",
+    "RBD",
+    "Calico",
+    "Webhook",
+    "CI",
+    "CD",
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "Ingress",
+    "Namespace",
+    "kubeconfig",
+    "Kubeconfig",
+    "keyring",
 }
-NAV = {"仪表盘": "Dashboard", "集群": "Clusters", "租户": "Tenants", "工作负载": "Workloads", "操作日志": "Operation log", "通知": "Notifications"}
+NAV = {
+    "仪表盘": "Dashboard",
+    "集群": "Clusters",
+    "租户": "Tenants",
+    "工作负载": "Workloads",
+    "操作日志": "Operation log",
+    "通知": "Notifications",
+}
 
 
 class VisibleText(HTMLParser):
@@ -195,13 +238,30 @@ def test_main_pages_read_in_chinese_for_an_operator(operator):
     client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")  # a Chinese browser; no cookie, no session language
     client.force_login(operator)
     pages = {  # url: (title, heading, English originals that must not be on the page)
-        reverse("console:dashboard"): ("仪表盘", "仪表盘", ["Latest operations", "Sections", "available", "Signed in as"]),
+        reverse("console:dashboard"): (
+            "仪表盘",
+            "仪表盘",
+            ["Latest operations", "Sections", "available", "Signed in as"],
+        ),
         reverse("console:oplog"): ("操作日志", "操作日志", ["Verify chain", "Export CSV", "Filter", "Actor", "Result"]),
-        reverse("console:notification_list"): ("通知", "通知", ["Mark all read", "Send a notice", "Mark read", "Everybody"]),
+        reverse("console:notification_list"): (
+            "通知",
+            "通知",
+            ["Mark all read", "Send a notice", "Mark read", "Everybody"],
+        ),
         reverse("tenants:tenant_list"): ("租户", "租户", ["Create tenant", "Contact", "No tenants yet"]),
         reverse("console:cluster_list"): ("集群", "集群", ["Add cluster", "Nodes ready", "No clusters yet"]),
-        reverse("console:password_change"): ("修改密码", "修改密码", ["Old password", "New password", "Change password"]),
-        reverse("console:section", args=["storage"]): ("存储", "存储", ["This section is not built yet", "later release"]),
+        reverse("console:password_change"): (
+            "修改密码",
+            "修改密码",
+            ["Old password", "New password", "Change password"],
+        ),
+        reverse("console:section", args=["templates"]): (
+            "编排模板",
+            "编排模板",
+            ["This section is not built yet", "later release"],
+        ),
+        reverse("storage:volume_list"): ("存储", "存储", ["Volumes", "Create volume", "Pools", "Health"]),
     }
     for url, (title, heading, english) in pages.items():
         page_title, text = read_page(client, url)

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from console.notifications import notifications
 from console.jobs.models import Job
+from console.notifications import notifications
 
 from ..console.test_dashboard import world  # noqa: F401  (the seeded mirror, tenants and apps)
 from ..factories import PASSWORD, mk_user
@@ -17,7 +17,14 @@ def test_dashboard_for_operator_and_tenant_admin(new_page, world):  # noqa: F811
     world["acme_admin"].set_password(PASSWORD)
     world["acme_admin"].save()
     mk_user("dash-op", "operator")
-    Job.objects.create(kind="app.deploy", status="running", tenant_id=world["acme"].pk, tenant_name="acme", namespace="acme-web", target_name="new")
+    Job.objects.create(
+        kind="app.deploy",
+        status="running",
+        tenant_id=world["acme"].pk,
+        tenant_name="acme",
+        namespace="acme-web",
+        target_name="new",
+    )
     notifications.notify_user(world["acme_admin"], "Quota of acme-web is 80% used", level="warning")
     for locale, heading in (("en-US", "Dashboard"), ("zh-CN", "仪表盘")):
         operator = sign_in(new_page(locale=locale), "dash-op")

@@ -8,10 +8,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from console.kube.kinds import KINDS
 from console.clusters.models import MirroredObject
-from console.jobs.models import Job
 from console.clusters.watcher import ClusterWatchers
+from console.jobs.models import Job
+from console.kube.kinds import KINDS
 from tenants import services as tenant_services
 from tenants.models import Project
 from workloads import services as app_services
@@ -30,8 +30,12 @@ LISTEN = """() => {
                       "htmx:swapError", "htmx:targetError", "htmx:onLoadError", "htmx:wsError"]) {
     document.addEventListener(name, (event) => {
       const detail = event.detail || {};
-      const where = typeof detail.target === "string" ? detail.target : (detail.elt && detail.elt.id ? "#" + detail.elt.id : "");
-      const what = detail.content ? detail.content.outerHTML.slice(0, 120) : (detail.requestConfig ? detail.requestConfig.path : "");
+      const where = typeof detail.target === "string"
+        ? detail.target
+        : (detail.elt && detail.elt.id ? "#" + detail.elt.id : "");
+      const what = detail.content
+        ? detail.content.outerHTML.slice(0, 120)
+        : (detail.requestConfig ? detail.requestConfig.path : "");
       window.__htmxErrors.push(name + " " + where + " " + what);
     });
   }
@@ -53,9 +57,19 @@ def console_with_an_app(sandbox):
     operator = mk_user("e-op", "operator")
     mk_user("e-aud", "auditor")
     tenant = tenant_services.create_tenant(
-        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"}, default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
-        default_limit_range={"request_cpu": "100m", "limit_cpu": "200m", "request_memory": "64Mi", "limit_memory": "128Mi"})
+        acting_user=operator,
+        name="acme",
+        display_name="Acme",
+        clusters=[cluster],
+        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
+        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
+        default_limit_range={
+            "request_cpu": "100m",
+            "limit_cpu": "200m",
+            "request_memory": "64Mi",
+            "limit_memory": "128Mi",
+        },
+    )
     mk_member(tenant, "e-admin", "tenant-admin", password=PASSWORD)
     member = mk_member(tenant, "e-dev", password=PASSWORD)
     project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
@@ -63,8 +77,13 @@ def console_with_an_app(sandbox):
     watchers = ClusterWatchers(kinds=[KINDS[kind] for kind in WATCHED])
     watchers.refresh()
     project.refresh_from_db()
-    app, _job = app_services.deploy_app(project, acting_user=member, name="shop", kind="Deployment",
-                                        spec={"image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]})
+    app, _job = app_services.deploy_app(
+        project,
+        acting_user=member,
+        name="shop",
+        kind="Deployment",
+        spec={"image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]},
+    )
     wait(lambda: App.objects.get(pk=app.pk).status == "running", 60, "the app did not come up")
     yield app
     watchers.stop(timeout=5)
@@ -72,14 +91,21 @@ def console_with_an_app(sandbox):
 
 def nav_links(page):
     """The pages the navigation leads to (side bar, bell, account menu), on this site."""
-    hrefs = page.eval_on_selector_all("#main-nav a, [data-testid=bell], .dropdown-menu a.dropdown-item",
-                                      "links => links.map(a => a.getAttribute('href'))")
+    hrefs = page.eval_on_selector_all(
+        "#main-nav a, [data-testid=bell], .dropdown-menu a.dropdown-item",
+        "links => links.map(a => a.getAttribute('href'))",
+    )
     return [href for href in dict.fromkeys(hrefs) if href and href.startswith("/") and not href.startswith("/admin/")]
 
 
 def visit_all(new_page, username, locale, extra, problems):
     page = new_page(locale=locale)
-    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(f"{username} {locale} {page.url}: {m.type} {m.text}"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type in ("error", "warning") and problems.append(f"{username} {locale} {page.url}: {m.type} {m.text}")
+        ),
+    )
     page.on("pageerror", lambda exc: problems.append(f"{username} {locale} {page.url}: pageerror {exc}"))
     page.add_init_script(f"({LISTEN})()")  # from the start: snapshots arrive right after the socket opens
     sign_in(page, username)
@@ -108,7 +134,12 @@ def test_every_page_without_browser_errors(new_page, console_with_an_app):
     for_platform = for_tenant + ["/clusters/sandbox/", resource_path]
     problems = []
     for locale in ("zh-CN", "en-US"):
-        for username, extra in (("e-op", for_platform), ("e-aud", for_platform), ("e-admin", for_tenant), ("e-dev", for_tenant)):
+        for username, extra in (
+            ("e-op", for_platform),
+            ("e-aud", for_platform),
+            ("e-admin", for_tenant),
+            ("e-dev", for_tenant),
+        ):
             visit_all(new_page, username, locale, extra, problems)
 
     # a page open while a job changes the app: its panels refresh without errors

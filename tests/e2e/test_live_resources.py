@@ -3,13 +3,12 @@
 import pytest
 from playwright.sync_api import expect
 
-from console.clusters import crypto
-
-from console.kube.kinds import KINDS
+from console import crypto
 from console.clusters.models import Cluster
+from console.clusters.watcher import ClusterWatchers
+from console.kube.kinds import KINDS
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
-from console.clusters.watcher import ClusterWatchers
 
 from ..factories import mk_user
 from .conftest import screenshot, sign_in
@@ -23,7 +22,12 @@ PODS = BY_PATH[("", "v1", "pods")]
 def watched_sandbox():
     sandbox = SandboxCluster(nodes=3, clock_speed=5).start()
     sandbox.store.create(BY_PATH[("", "v1", "namespaces")], "", {"metadata": {"name": "shop"}})
-    Cluster.objects.create(name="sbx", server=sandbox.url, context="sandbox", kubeconfig_encrypted=crypto.encrypt(sandbox.kubeconfig_text()))
+    Cluster.objects.create(
+        name="sbx",
+        server=sandbox.url,
+        context="sandbox",
+        kubeconfig_encrypted=crypto.encrypt(sandbox.kubeconfig_text()),
+    )
     watchers = ClusterWatchers(kinds=[KINDS["Pod"], KINDS["Deployment"]])
     watchers.refresh()
     yield sandbox
@@ -39,9 +43,21 @@ def test_pods_appear_change_and_disappear_without_reload(new_page, watched_sandb
     expect(page.locator("#resource-rows")).to_contain_text("No objects match")
     page.evaluate("window.__loads = performance.getEntriesByType('navigation').length")
 
-    watched_sandbox.store.create(DEPLOYMENTS, "shop", {"metadata": {"name": "web"}, "spec": {
-        "replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    watched_sandbox.store.create(
+        DEPLOYMENTS,
+        "shop",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                },
+            },
+        },
+    )
     rows = page.locator("#resource-rows tbody tr[data-object]")
     expect(rows).to_have_count(2)
     expect(page.locator("#resource-rows [data-phase]").first).to_have_text("Running", timeout=15_000)

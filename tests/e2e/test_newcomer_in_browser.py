@@ -4,8 +4,8 @@ role, the favicon, and names in narrow columns (screenshots in test-artifacts/).
 import pytest
 from playwright.sync_api import expect
 
-from console.oplog import oplog
 from console.choices import OperationResult
+from console.oplog import oplog
 
 from ..factories import PASSWORD, mk_member, mk_tenant, mk_user
 from .conftest import screenshot, sign_in
@@ -44,7 +44,9 @@ def test_language_menu_navigation_per_role_and_favicon(new_page):
     assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     assert operator.request.get("/favicon.ico").url.endswith("favicon.svg")
     icon_url = operator.evaluate("href => new URL(href, location.href).href", icon)
-    operator.set_content("".join(f'<img src="{icon_url}" width="{size}" height="{size}" style="margin:4px">' for size in (16, 32, 128)))
+    operator.set_content(
+        "".join(f'<img src="{icon_url}" width="{size}" height="{size}" style="margin:4px">' for size in (16, 32, 128))
+    )
     operator.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
     screenshot(operator, "newcomer-favicon")
 
@@ -52,9 +54,15 @@ def test_language_menu_navigation_per_role_and_favicon(new_page):
 def test_names_stay_whole_and_dates_read_iso_in_a_narrow_window(new_page):
     mk_user("nb-aud", "auditor")
     target = {"cluster": "sandbox", "namespace": "demo-shop", "kind": "Deployment", "name": "storefront-canary"}
-    oplog.record(None, "app.canary", actor_name="system", result=OperationResult.SUCCEEDED, target=target,
-                 before={"spec": {"image": "registry.local/shop/storefront:3.1.0"}},
-                 after={"spec": {"image": "registry.local/shop/storefront:3.2.0"}})
+    oplog.record(
+        None,
+        "app.canary",
+        actor_name="system",
+        result=OperationResult.SUCCEEDED,
+        target=target,
+        before={"spec": {"image": "registry.local/shop/storefront:3.1.0"}},
+        after={"spec": {"image": "registry.local/shop/storefront:3.2.0"}},
+    )
 
     page = new_page(locale="zh-CN")
     page.set_viewport_size({"width": 900, "height": 900})
@@ -62,9 +70,11 @@ def test_names_stay_whole_and_dates_read_iso_in_a_narrow_window(new_page):
     page.goto("/oplog/")
     since = page.locator("#id_since")
     expect(since).to_have_attribute("placeholder", "2026-01-31 08:00")
-    page.locator(f"tr:has-text('storefront-canary') details summary").first.click()
+    page.locator("tr:has-text('storefront-canary') details summary").first.click()
     screenshot(page, "newcomer-oplog-narrow-zh")
     # no name is cut inside a word: each code cell holds one line
     lines = page.locator("#oplog-entries td code").evaluate_all(
-        "codes => codes.map(c => Math.round(c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight || 16)))")
+        "codes => codes.map(c => "
+        "Math.round(c.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight || 16)))"
+    )
     assert lines and max(lines) <= 1, lines

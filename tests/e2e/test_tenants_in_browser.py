@@ -24,8 +24,18 @@ def test_tenant_setup_namespace_and_isolation(new_page, cluster):
     operator.click("text=Create tenant")
     fill(operator, {"#id_name": "acme", "#id_display_name": "Acme Corp"})
     operator.select_option("#id_clusters", label=cluster.name)
-    fill(operator, {"#id_limit_cpu": "4", "#id_limit_memory": "8Gi", "#id_limit_pods": "20",
-                    "#id_quota_cpu": "1", "#id_quota_memory": "2Gi", "#id_quota_pods": "10"}, submit=CREATE)
+    fill(
+        operator,
+        {
+            "#id_limit_cpu": "4",
+            "#id_limit_memory": "8Gi",
+            "#id_limit_pods": "20",
+            "#id_quota_cpu": "1",
+            "#id_quota_memory": "2Gi",
+            "#id_quota_pods": "10",
+        },
+        submit=CREATE,
+    )
     expect(operator.locator("h1")).to_contain_text("Acme Corp")
     operator.fill("#member-form input[name=username]", "wile")
     operator.select_option("#member-form select[name=role]", "tenant-admin")
@@ -37,8 +47,15 @@ def test_tenant_setup_namespace_and_isolation(new_page, cluster):
     member = sign_in(new_page(), "wile", password)
     # the one-time password works once: the console asks for the member's own first
     expect(member.get_by_test_id("must-change-password")).to_be_visible()
-    fill(member, {"#id_old_password": password, "#id_new_password1": "Wile-E-Coyote-2026",
-                  "#id_new_password2": "Wile-E-Coyote-2026"}, submit="button[type=submit]:has-text('Change password')")
+    fill(
+        member,
+        {
+            "#id_old_password": password,
+            "#id_new_password1": "Wile-E-Coyote-2026",
+            "#id_new_password2": "Wile-E-Coyote-2026",
+        },
+        submit="button[type=submit]:has-text('Change password')",
+    )
     expect(member.get_by_test_id("must-change-password")).to_have_count(0)
     expect(member.locator("#tenant-select")).to_have_value("acme")
     member.click("#main-nav >> text=Tenants")
@@ -69,4 +86,6 @@ def test_tenant_setup_namespace_and_isolation(new_page, cluster):
 
     assert OperationLogEntry.objects.filter(action="namespace.create", actor_name="wile", result="accepted").exists()
     assert OperationLogEntry.objects.filter(action="namespace.create", actor_name="wile", result="failed").count() == 2
-    assert OperationLogEntry.objects.filter(action="namespace.apply", namespace="acme-shop").count() == 8  # no LimitRange: no defaults
+    assert (
+        OperationLogEntry.objects.filter(action="namespace.apply", namespace="acme-shop").count() == 8
+    )  # no LimitRange: no defaults

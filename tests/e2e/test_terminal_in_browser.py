@@ -15,7 +15,9 @@ from .conftest import screenshot, sign_in
 from .test_workloads_in_browser import acme_web, sandbox  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-ROWS = "Array.from(document.querySelectorAll('#terminal-panel .xterm-rows > div')).map(row => row.textContent.trimEnd())"
+ROWS = (
+    "Array.from(document.querySelectorAll('#terminal-panel .xterm-rows > div')).map(row => row.textContent.trimEnd())"
+)
 
 
 def test_type_a_command_in_the_terminal(new_page, acme_web):  # noqa: F811
@@ -44,7 +46,9 @@ def test_type_a_command_in_the_terminal(new_page, acme_web):  # noqa: F811
     pod = page.locator("#pod-table tr[data-pod]").get_attribute("data-pod")
     entries = OperationLogEntry.objects.filter(actor_name="wile", action__startswith="app.terminal").order_by("id")
     assert [(e.action, e.result, e.target_name, e.namespace) for e in entries] == [
-        ("app.terminal.start", "succeeded", pod, app.namespace), ("app.terminal.end", "succeeded", pod, app.namespace)]
+        ("app.terminal.start", "succeeded", pod, app.namespace),
+        ("app.terminal.end", "succeeded", pod, app.namespace),
+    ]
     assert entries[1].payload["exit_code"] == 2
 
     # an auditor sees the app but is offered no terminal

@@ -8,10 +8,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from console.clusters.watcher import ClusterWatchers
 from console.kube.api import ClusterAPI
 from console.kube.kinds import KINDS
 from console.oplog.models import OperationLogEntry
-from console.clusters.watcher import ClusterWatchers
 from tenants import services as tenant_services
 from tenants.models import Project
 
@@ -30,9 +30,19 @@ def acme_web(cluster):
     and the watcher keeping the mirror."""
     operator = mk_user("w-op", "operator")
     tenant = tenant_services.create_tenant(
-        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"}, default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
-        default_limit_range={"request_cpu": "100m", "limit_cpu": "200m", "request_memory": "64Mi", "limit_memory": "128Mi"})
+        acting_user=operator,
+        name="acme",
+        display_name="Acme",
+        clusters=[cluster],
+        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
+        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
+        default_limit_range={
+            "request_cpu": "100m",
+            "limit_cpu": "200m",
+            "request_memory": "64Mi",
+            "limit_memory": "128Mi",
+        },
+    )
     mk_member(tenant, "wile", password=PASSWORD)
     project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
     deadline = time.monotonic() + 30
@@ -53,8 +63,11 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     deploy = "#deploy-form button[type=submit]"
     fill(page, {"#id_name": "shop", "#id_image": "nginx 1.27", "#id_ports": "http:80"}, submit=deploy)
     expect(page.locator("[data-field-error=image]")).to_contain_text("is not a valid image reference")
-    fill(page, {"#id_image": "nginx:1.27", "#id_replicas": "2", "#id_env": "MODE=prod", "#id_readiness_path": "/"},
-         submit=deploy)
+    fill(
+        page,
+        {"#id_image": "nginx:1.27", "#id_replicas": "2", "#id_env": "MODE=prod", "#id_readiness_path": "/"},
+        submit=deploy,
+    )
 
     expect(page.locator("h1")).to_contain_text("shop")
     # the worker's steps arrive over the websocket, the pods through the watcher's mirror
@@ -91,8 +104,11 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
 
     # a canary at 20 %, watched beside stable, then promoted
     page.click("#canary summary")
-    fill(page, {"#canary-form [name=image]": "nginx:1.29", "#canary-form [name=weight]": "20"},
-         submit="#canary-form button[type=submit]")
+    fill(
+        page,
+        {"#canary-form [name=image]": "nginx:1.29", "#canary-form [name=weight]": "20"},
+        submit="#canary-form button[type=submit]",
+    )
     expect(page.locator("[data-testid=canary]")).to_contain_text("20%")
     expect(page.locator("#canary-live [data-canary-ready]")).to_have_text("1", timeout=20_000)
     expect(page.locator("#canary-live tr[data-track=stable]")).to_contain_text("80%")
@@ -102,14 +118,28 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     expect(page.locator("[data-testid=canary-live]")).to_have_count(0, timeout=15_000)
     expect(page.locator("[data-testid=app-image]")).to_have_text("nginx:1.29")
 
-    actions = set(OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result"))
-    for wanted in [("app.deploy", "accepted"), ("app.expose", "accepted"), ("app.upgrade", "accepted"),
-                   ("app.rollback", "accepted"), ("app.deploy.finish", "succeeded"), ("app.upgrade.finish", "succeeded"),
-                   ("app.rollback.finish", "succeeded"), ("app.revision", "succeeded"), ("app.canary_start", "accepted"),
-                   ("app.canary.finish", "succeeded"), ("app.canary_promote", "accepted"), ("app.canary_promote.finish", "succeeded")]:
+    actions = set(
+        OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result")
+    )
+    for wanted in [
+        ("app.deploy", "accepted"),
+        ("app.expose", "accepted"),
+        ("app.upgrade", "accepted"),
+        ("app.rollback", "accepted"),
+        ("app.deploy.finish", "succeeded"),
+        ("app.upgrade.finish", "succeeded"),
+        ("app.rollback.finish", "succeeded"),
+        ("app.revision", "succeeded"),
+        ("app.canary_start", "accepted"),
+        ("app.canary.finish", "succeeded"),
+        ("app.canary_promote", "accepted"),
+        ("app.canary_promote.finish", "succeeded"),
+    ]:
         assert wanted in actions, wanted
     # the refused form (bad image) was recorded too, by the request log
-    assert OperationLogEntry.objects.filter(actor_name="wile", action="request.workloads:app_add", result="failed").exists()
+    assert OperationLogEntry.objects.filter(
+        actor_name="wile", action="request.workloads:app_add", result="failed"
+    ).exists()
 
 
 LAST_LINE = "document.querySelector('#pod-log-panel [data-podlog-lines]').lastElementChild?.textContent || ''"

@@ -26,7 +26,13 @@ def start(state_dir, port, **services):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CONSOLE_KEY_PREFIX")}
     env.update(CONSOLE_STATE_DIR=str(state_dir), PYTHONUNBUFFERED="1", **services)
     log = open(state_dir / f"up-{port}.log", "w")
-    process = subprocess.Popen([sys.executable, "manage.py", "up", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -61,7 +67,9 @@ class Browser:
 
     def post(self, path, data=None, headers=None):
         body = urllib.parse.urlencode({"csrfmiddlewaretoken": self.cookie("csrftoken"), **(data or {})}).encode()
-        request = urllib.request.Request(self.base + path, data=body, headers={"Referer": self.base + "/", **(headers or {})})
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={"Referer": self.base + "/", **(headers or {})}
+        )
         return self.opener.open(request, timeout=10)
 
 
@@ -78,7 +86,9 @@ def signed_in_auditor(base, log):
 def verification_is_pushed(browser, port):
     """The worker checks the chain and pushes the result to the page's socket."""
     socket_cookie = f"sessionid={browser.cookie('sessionid')}; django_language=en"
-    with connect(f"ws://127.0.0.1:{port}/ws/live/", origin=browser.base, additional_headers={"Cookie": socket_cookie}) as socket:
+    with connect(
+        f"ws://127.0.0.1:{port}/ws/live/", origin=browser.base, additional_headers={"Cookie": socket_cookie}
+    ) as socket:
         socket.send("{}")  # round trip: the socket has joined its groups
         assert "subscribe" in socket.recv(timeout=5)
         browser.post("/oplog/verify/", headers={"HX-Request": "true"})
@@ -100,6 +110,7 @@ def test_embedded_run_serves_works_and_stops_cleanly(tmp_path):
             assert time.monotonic() < deadline, pods[-2000:]
             time.sleep(0.5)
         assert "sandbox-node-1" in browser.get("/clusters/sandbox/")
+
         # and the demo tenant's app, deployed by the console once the namespace is provisioned
         # (while the console serves already)
         def storefront_row():
@@ -131,8 +142,13 @@ def test_the_same_command_runs_on_postgresql_and_redis(tmp_path):
     admin.cursor().execute(f"CREATE DATABASE {database}")
     url = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/caas"))
     port = free_port()
-    process, base, log = start(tmp_path, port, DATABASE_URL=url._replace(path=f"/{database}").geturl(),
-                               REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), CONSOLE_KEY_PREFIX=f"caas-up-{os.getpid()}")
+    process, base, log = start(
+        tmp_path,
+        port,
+        DATABASE_URL=url._replace(path=f"/{database}").geturl(),
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        CONSOLE_KEY_PREFIX=f"caas-up-{os.getpid()}",
+    )
     try:
         assert f"database ready: {database}" in log.read_text()
         verification_is_pushed(signed_in_auditor(base, log), port)

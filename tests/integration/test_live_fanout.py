@@ -12,11 +12,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from websockets.asyncio.client import connect
 
+from console.clusters import mirror, watcher
 from console.live import fanout
-
-from console.clusters import mirror
-
-from console.clusters import watcher
 
 from ..factories import mk_cluster, mk_user
 from .test_worker_and_websocket import session_cookie
@@ -30,7 +27,9 @@ STAMP = re.compile(r'data-tick="([0-9.]+)"')
 def redis_connections(url):
     """The TCP connections to Redis held by the daphne serving `url`."""
     port = int(url.rsplit(":", 1)[1])
-    server = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == psutil.CONN_LISTEN)
+    server = next(
+        c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == psutil.CONN_LISTEN
+    )
     redis_port = int(settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0])
     return sum(1 for c in psutil.Process(server).net_connections("tcp") if c.raddr and c.raddr.port == redis_port)
 
@@ -46,15 +45,21 @@ class RecordingAnnouncer(watcher.Announcer):
 
 
 async def client(url, cookie, group, received):
-    socket = await connect(url.replace("http", "ws") + "/ws/live/", origin=url, additional_headers={"Cookie": cookie},
-                           open_timeout=30, max_queue=None)
-    await socket.send('{"subscribe": "%s"}' % group)
+    socket = await connect(
+        url.replace("http", "ws") + "/ws/live/",
+        origin=url,
+        additional_headers={"Cookie": cookie},
+        open_timeout=30,
+        max_queue=None,
+    )
+    await socket.send(f'{{"subscribe": "{group}"}}')
 
     async def read():
         async for message in socket:
             stamp = STAMP.search(message)
             if stamp:
                 received.append((float(stamp[1]), time.time()))
+
     return socket, asyncio.ensure_future(read())
 
 

@@ -42,7 +42,9 @@ session = SessionStore()
 session.update({SESSION_KEY: str(operator.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
                 HASH_SESSION_KEY: operator.get_session_auth_hash()})
 session.create()
-services.create_tenant(acting_user=operator, name="acme", display_name="Acme", clusters=[Cluster.objects.get(name="sandbox")])
+services.create_tenant(
+    acting_user=operator, name="acme", display_name="Acme", clusters=[Cluster.objects.get(name="sandbox")]
+)
 print(json.dumps({"session": session.session_key}))
 """
 
@@ -53,7 +55,8 @@ from console.accounts.models import User
 from console.clusters.models import Cluster
 from tenants import services
 from tenants.models import Tenant
-operator, tenant, cluster = User.objects.get(username="op"), Tenant.objects.get(name="acme"), Cluster.objects.get(name="sandbox")
+operator, tenant = User.objects.get(username="op"), Tenant.objects.get(name="acme")
+cluster = Cluster.objects.get(name="sandbox")
 jobs = [services.create_project(tenant, acting_user=operator, cluster=cluster, short_name=name)[1].pk for name in NAMES]
 print(json.dumps(jobs))
 """
@@ -71,13 +74,46 @@ def spawn_all(env):
     (live.ROOT / "test-artifacts").mkdir(exist_ok=True)
     port = live.free_port()
     processes = {
-        "worker": live.spawn([str(live.BIN / "celery"), "-A", "console", "worker", "-c", "1", "-l", "INFO", "--without-gossip",
-                              "--without-mingle", "-n", f"restarts-{port}@%h"], env, "restarts-worker.log"),
-        "beat": live.spawn([str(live.BIN / "celery"), "-A", "console", "beat", "-l", "INFO", "--schedule",
-                            env["CONSOLE_STATE_DIR"] + "/celerybeat-schedule"], env, "restarts-beat.log"),
-        "watcher": live.spawn([str(live.BIN / "python"), "manage.py", "watch_clusters", "--rescan", "2"], env, "restarts-watcher.log"),
-        "daphne": live.spawn([str(live.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"], env,
-                             "restarts-daphne.log"),
+        "worker": live.spawn(
+            [
+                str(live.BIN / "celery"),
+                "-A",
+                "console",
+                "worker",
+                "-c",
+                "1",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"restarts-{port}@%h",
+            ],
+            env,
+            "restarts-worker.log",
+        ),
+        "beat": live.spawn(
+            [
+                str(live.BIN / "celery"),
+                "-A",
+                "console",
+                "beat",
+                "-l",
+                "INFO",
+                "--schedule",
+                env["CONSOLE_STATE_DIR"] + "/celerybeat-schedule",
+            ],
+            env,
+            "restarts-beat.log",
+        ),
+        "watcher": live.spawn(
+            [str(live.BIN / "python"), "manage.py", "watch_clusters", "--rescan", "2"], env, "restarts-watcher.log"
+        ),
+        "daphne": live.spawn(
+            [str(live.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "console.asgi:application"],
+            env,
+            "restarts-daphne.log",
+        ),
     }
     url = f"http://127.0.0.1:{port}"
     live.wait_for_http(url + "/login/", processes["daphne"])
@@ -101,7 +137,9 @@ class PagePoller(threading.Thread):
         with requests.Session() as session:
             while not self.done.wait(0.2):
                 try:
-                    status = session.get(self.url, headers={"Cookie": self.cookie}, timeout=10, allow_redirects=False).status_code
+                    status = session.get(
+                        self.url, headers={"Cookie": self.cookie}, timeout=10, allow_redirects=False
+                    ).status_code
                 except requests.RequestException:
                     status = 0
                 self.answers.append((time.monotonic(), status))
@@ -115,7 +153,9 @@ class PagePoller(threading.Thread):
 
 
 def job_states(postgres, ids):
-    rows = postgres.psql("console", f"SELECT id, status, error FROM console_job WHERE id IN ({','.join(map(str, ids))})")
+    rows = postgres.psql(
+        "console", f"SELECT id, status, error FROM console_job WHERE id IN ({','.join(map(str, ids))})"
+    )
     return {int(line.split("|")[0]): line.split("|", 2)[1:] for line in rows.splitlines()}
 
 
@@ -125,14 +165,18 @@ def wait_for_jobs(postgres, ids, since):
             states = job_states(postgres, ids)
         except subprocess.CalledProcessError:  # PostgreSQL not back yet
             states = {}
-        if len(states) == len(ids) and all(status in ("succeeded", "failed", "cancelled") for status, _error in states.values()):
+        if len(states) == len(ids) and all(
+            status in ("succeeded", "failed", "cancelled") for status, _error in states.values()
+        ):
             return states
         time.sleep(0.5)
     return job_states(postgres, ids)
 
 
 def open_socket(url, cookie):
-    return connect(url.replace("http", "ws") + "/ws/live/", origin=url, additional_headers={"Cookie": cookie}, open_timeout=10)
+    return connect(
+        url.replace("http", "ws") + "/ws/live/", origin=url, additional_headers={"Cookie": cookie}, open_timeout=10
+    )
 
 
 @pytest.fixture
@@ -149,13 +193,24 @@ def services():
 
 def test_redis_then_postgresql_restarted_under_load(services, sandbox, tmp_path):
     postgres, redis = services
-    env = live.process_env({"USER": "postgres", "HOST": "127.0.0.1", "PORT": postgres.port, "NAME": "console"}, "caas-restarts",
-                           REDIS_URL=redis.url, CONSOLE_ENV="production", SECRET_KEY=secrets.token_urlsafe(40),
-                           ALLOWED_HOSTS="127.0.0.1,localhost", CONSOLE_HTTPS="false", CONSOLE_STATE_DIR=str(tmp_path),
-                           # beat sends the (light) reaper every second: it sends while Redis is away
-                           CLUSTER_REFRESH_SECONDS="3600", JOB_REAP_INTERVAL_SECONDS="1", LOG_LEVEL="INFO")
+    env = live.process_env(
+        {"USER": "postgres", "HOST": "127.0.0.1", "PORT": postgres.port, "NAME": "console"},
+        "caas-restarts",
+        REDIS_URL=redis.url,
+        CONSOLE_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(40),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CONSOLE_HTTPS="false",
+        CONSOLE_STATE_DIR=str(tmp_path),
+        # beat sends the (light) reaper every second: it sends while Redis is away
+        CLUSTER_REFRESH_SECONDS="3600",
+        JOB_REAP_INTERVAL_SECONDS="1",
+        LOG_LEVEL="INFO",
+    )
     manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput", "--verbosity", "0")  # as a production start does (whitenoise warns without)
+    manage(
+        env, "collectstatic", "--noinput", "--verbosity", "0"
+    )  # as a production start does (whitenoise warns without)
     kubeconfig = tmp_path / "sandbox.kubeconfig"
     kubeconfig.write_text(sandbox.kubeconfig_text())
     manage(env, "attach_cluster", "sandbox", str(kubeconfig))
@@ -210,7 +265,9 @@ def test_redis_then_postgresql_restarted_under_load(services, sandbox, tmp_path)
         poller.done.set()
         poller.join()
         sandbox.knobs.set_api_faults(stall_rate=0.0)
-        for name in ("beat", "watcher", "daphne", "worker") if "processes" in locals() else ():  # beat first: nothing sent to a stopped worker
+        for name in (
+            ("beat", "watcher", "daphne", "worker") if "processes" in locals() else ()
+        ):  # beat first: nothing sent to a stopped worker
             live.stop(processes[name])
 
     statuses = {status for _t, status in poller.answers}
@@ -219,17 +276,25 @@ def test_redis_then_postgresql_restarted_under_load(services, sandbox, tmp_path)
     for name, process in processes.items():
         log = Path(process.log.name).read_text()
         at = log.find("Traceback")
-        assert at < 0, f"{name}:\n{log[max(0, at - 300):at + 4000]}"
+        assert at < 0, f"{name}:\n{log[max(0, at - 300) : at + 4000]}"
         for line in log.splitlines():
             assert " ERROR " not in line and ": ERROR/" not in line and "CRITICAL" not in line, f"{name}: {line}"
             if "WARNING" in line or "Warning:" in line:  # the outage's own two, and the worker's when run as root
                 # daphne's "took too long to shut down": now and then a socket that closes right as Redis
                 # restarts leaves channels_redis' blocking receive to time out (seen once in five runs).
-                assert "is unavailable (" in line or "is back after" in line or "superuser privileges" in line \
-                    or "took too long to shut down" in line, f"{name}: {line}"
+                assert (
+                    "is unavailable (" in line
+                    or "is back after" in line
+                    or "superuser privileges" in line
+                    or "took too long to shut down" in line
+                ), f"{name}: {line}"
         processes_in_log = 2 if name == "worker" else 1  # the worker's main process and its pool child
         for service in ("PostgreSQL", "Redis"):
             went, back = log.count(f"{service} is unavailable"), log.count(f"{service} is back after")
-            assert went <= processes_in_log and back == went, f"{name}: {service} went away {went}×, came back {back}×\n{log[-4000:]}"
+            assert went <= processes_in_log and back == went, (
+                f"{name}: {service} went away {went}×, came back {back}×\n{log[-4000:]}"
+            )
     daphne_log = Path(processes["daphne"].log.name).read_text()
-    assert daphne_log.count("PostgreSQL is unavailable") == 1 and daphne_log.count("Redis is unavailable") == 1, daphne_log[-4000:]
+    assert daphne_log.count("PostgreSQL is unavailable") == 1 and daphne_log.count("Redis is unavailable") == 1, (
+        daphne_log[-4000:]
+    )

@@ -24,7 +24,10 @@ def test_worker_provisions_a_namespace_and_pushes_progress(live_console, sandbox
     outsider = mk_member(mk_tenant("globex"), "globex-dev")
     # Slow the API server down so the page is subscribed before the worker's first step.
     sandbox.knobs.set_api_faults(stall_rate=1.0, stall_seconds=0.3)
-    with open_socket(live_console, session_cookie(admin)) as socket, open_socket(live_console, session_cookie(outsider)) as foreign:
+    with (
+        open_socket(live_console, session_cookie(admin)) as socket,
+        open_socket(live_console, session_cookie(outsider)) as foreign,
+    ):
         _project, job = services.create_project(acme, acting_user=admin, cluster=cluster, short_name="web")
         socket.send(json.dumps({"subscribe": f"job-{job.pk}"}))
         foreign.send(json.dumps({"subscribe": f"job-{job.pk}"}))

@@ -8,17 +8,13 @@ import time
 import pytest
 from django.db import OperationalError
 
-from console.clusters import crypto
-
-from console.kube import kinds
-
-from console.clusters import mirror
-
-from console.clusters import watcher
+from console import crypto
+from console.clusters import mirror, watcher
 from console.clusters.models import Cluster, MirroredObject, WatchCursor
+from console.clusters.watcher import ClusterWatchers
+from console.kube import kinds
 from console.sandbox import SandboxCluster
 from console.sandbox.kinds import BY_PATH
-from console.clusters.watcher import ClusterWatchers
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 CONFIGMAPS = BY_PATH[("", "v1", "configmaps")]
@@ -35,8 +31,12 @@ def sandbox():
 
 @pytest.fixture
 def watchers(sandbox):
-    Cluster.objects.create(name="sbx", server=sandbox.url, context="sandbox",
-                           kubeconfig_encrypted=crypto.encrypt(sandbox.kubeconfig_text()))
+    Cluster.objects.create(
+        name="sbx",
+        server=sandbox.url,
+        context="sandbox",
+        kubeconfig_encrypted=crypto.encrypt(sandbox.kubeconfig_text()),
+    )
     running = ClusterWatchers(kinds=KINDS)
     running.refresh()
     yield running
@@ -44,11 +44,18 @@ def watchers(sandbox):
 
 
 def server_state(sandbox, plural):
-    return {(k[1], k[2]): obj["metadata"]["resourceVersion"] for k, obj in sandbox.store.objects.items() if k[0] == plural}
+    return {
+        (k[1], k[2]): obj["metadata"]["resourceVersion"] for k, obj in sandbox.store.objects.items() if k[0] == plural
+    }
 
 
 def mirror_state(kind):
-    return {(ns, name): rv for ns, name, rv in MirroredObject.objects.filter(kind=kind).values_list("namespace", "name", "resource_version")}
+    return {
+        (ns, name): rv
+        for ns, name, rv in MirroredObject.objects.filter(kind=kind).values_list(
+            "namespace", "name", "resource_version"
+        )
+    }
 
 
 def converges(sandbox, plural, kind, timeout=60):  # generous: reconnects back off up to 30 s
@@ -93,7 +100,9 @@ def test_mirror_follows_the_server_through_outages_and_expiry(sandbox, watchers)
     sandbox.start()
     assert converges(sandbox, "configmaps", "ConfigMap"), (
         "relist after 410 did not restore the mirror",
-        list(WatchCursor.objects.filter(kind="ConfigMap").values()), len(server_state(sandbox, "configmaps")), len(mirror_state("ConfigMap")),
+        list(WatchCursor.objects.filter(kind="ConfigMap").values()),
+        len(server_state(sandbox, "configmaps")),
+        len(mirror_state("ConfigMap")),
     )
     assert WatchCursor.objects.get(kind="ConfigMap").relists == relists_before + 1
     assert not MirroredObject.objects.filter(kind="ConfigMap", name="before-0").exists()
@@ -101,9 +110,21 @@ def test_mirror_follows_the_server_through_outages_and_expiry(sandbox, watchers)
 
 def test_controller_changes_reach_the_mirror(sandbox, watchers):
     sandbox.store.create(NAMESPACES, "", {"metadata": {"name": "shop"}})
-    sandbox.store.create(BY_PATH[("apps", "v1", "deployments")], "shop", {"metadata": {"name": "web"}, "spec": {
-        "replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    sandbox.store.create(
+        BY_PATH[("apps", "v1", "deployments")],
+        "shop",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                },
+            },
+        },
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if MirroredObject.objects.filter(kind="Pod", namespace="shop", phase="Running").count() == 3:
@@ -113,7 +134,10 @@ def test_controller_changes_reach_the_mirror(sandbox, watchers):
     assert [p.phase for p in pods] == ["Running"] * 3
     assert {p.owner_kind for p in pods} == {"ReplicaSet"}
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not MirroredObject.objects.filter(kind="Deployment", name="web", phase="Ready").exists():
+    while (
+        time.monotonic() < deadline
+        and not MirroredObject.objects.filter(kind="Deployment", name="web", phase="Ready").exists()
+    ):
         time.sleep(0.1)
     assert MirroredObject.objects.get(kind="Deployment", name="web").object["status"]["readyReplicas"] == 3
     assert converges(sandbox, "deployments", "Deployment")
@@ -132,8 +156,12 @@ def test_writer_keeps_the_order_across_batches_and_lists_and_applies_the_queue_o
     def configmap(name, value):
         nonlocal rv
         rv += 1
-        return {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)},
-                "data": {"v": value}}
+        return {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": "default", "resourceVersion": str(rv)},
+            "data": {"v": value},
+        }
 
     def read(event_type, name, value):
         writer.put(("ConfigMap",) + mirror.prepare_event(cluster.pk, event_type, configmap(name, value)), stop)
@@ -232,7 +260,12 @@ def test_a_row_postgresql_refuses_is_left_out_and_the_rest_stored():
 def test_stop_does_not_wait_for_the_next_event():
     quiet = SandboxCluster(nodes=1, bookmark_seconds=120).start()  # no bookmark would end the reads
     try:
-        Cluster.objects.create(name="quiet", server=quiet.url, context="sandbox", kubeconfig_encrypted=crypto.encrypt(quiet.kubeconfig_text()))
+        Cluster.objects.create(
+            name="quiet",
+            server=quiet.url,
+            context="sandbox",
+            kubeconfig_encrypted=crypto.encrypt(quiet.kubeconfig_text()),
+        )
         running = ClusterWatchers(kinds=KINDS)
         running.refresh()
         deadline = time.monotonic() + 20
@@ -242,6 +275,8 @@ def test_stop_does_not_wait_for_the_next_event():
         started = time.monotonic()
         running.stop(timeout=20)
         assert time.monotonic() - started < 3
-        assert not any(thread.is_alive() for thread in [*running.threads.values(), *running.writers.values(), running.announcer])
+        assert not any(
+            thread.is_alive() for thread in [*running.threads.values(), *running.writers.values(), running.announcer]
+        )
     finally:
         quiet.stop()

@@ -8,9 +8,8 @@ from django.test import Client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from console import actions
 from console.notifications import notifications
-
-from console.oplog import oplog
 from console.oplog.models import ChainVerification
 
 from ..factories import mk_user
@@ -35,13 +34,20 @@ def session_cookie(user):
 
 def open_socket(live_console, cookie=None, origin=None):
     headers = {"Cookie": cookie} if cookie else {}
-    return connect(live_console.replace("http", "ws") + "/ws/live/", origin=origin or live_console, additional_headers=headers, open_timeout=5)
+    return connect(
+        live_console.replace("http", "ws") + "/ws/live/",
+        origin=origin or live_console,
+        additional_headers=headers,
+        open_timeout=5,
+    )
 
 
 def test_worker_process_runs_a_requested_verification(live_console):
     auditor = mk_user("aud-w", "auditor", password=None)
-    verification = oplog.request_verification(acting_user=auditor)
-    assert wait_until(lambda: ChainVerification.objects.get(pk=verification.pk).status == "intact"), "worker did not finish"
+    verification = actions.request_verification(acting_user=auditor)
+    assert wait_until(lambda: ChainVerification.objects.get(pk=verification.pk).status == "intact"), (
+        "worker did not finish"
+    )
     verification.refresh_from_db()
     assert verification.checked >= 1
     assert auditor.notifications.filter(level="success").exists()

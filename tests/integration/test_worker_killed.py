@@ -75,4 +75,6 @@ def test_a_killed_workers_job_is_run_again_by_the_next_worker(live_env, sandbox,
         assert project.status == "active"
 
         retry = services.retry_project(project, acting_user=admin)  # accepted: nothing is "still running"
-        assert wait_until(lambda: Job.objects.get(pk=retry.pk).status == "succeeded", timeout=30), live.read_log(rescuer)
+        assert wait_until(lambda: Job.objects.get(pk=retry.pk).status == "succeeded", timeout=30), live.read_log(
+            rescuer
+        )

@@ -6,8 +6,19 @@ from kubernetes import client, config
 
 from console.sandbox import SandboxCluster
 
-FAST_DELAYS = {"pull": 0.5, "ready": 0.5, "terminate": 0.5, "job_run": 2.0, "pvc_bind": 0.5, "snapshot_ready": 1.0,
-               "crash_after": 1.0, "backoff": 2.0, "hpa_sync": 2.0, "lb": 0.5, "log_interval": 0.5}
+FAST_DELAYS = {
+    "pull": 0.5,
+    "ready": 0.5,
+    "terminate": 0.5,
+    "job_run": 2.0,
+    "pvc_bind": 0.5,
+    "snapshot_ready": 1.0,
+    "crash_after": 1.0,
+    "backoff": 2.0,
+    "hpa_sync": 2.0,
+    "lb": 0.5,
+    "log_interval": 0.5,
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,8 +33,13 @@ def clear_cache():
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    cluster = SandboxCluster(nodes=3, clock_speed=20, bookmark_seconds=0.5, delays=FAST_DELAYS,
-                             kubeconfig_path=tmp_path_factory.mktemp("kube") / "config").start()
+    cluster = SandboxCluster(
+        nodes=3,
+        clock_speed=20,
+        bookmark_seconds=0.5,
+        delays=FAST_DELAYS,
+        kubeconfig_path=tmp_path_factory.mktemp("kube") / "config",
+    ).start()
     yield cluster
     cluster.stop()
 

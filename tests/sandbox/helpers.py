@@ -18,8 +18,13 @@ def wait_for(predicate, timeout=15, interval=0.05):
 
 
 def kubectl(sandbox, *args, timeout=30, input=None):
-    return subprocess.run([KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args], capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    return subprocess.run(
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
 
 
 def body(exc):
@@ -28,8 +33,15 @@ def body(exc):
 
 def deployment(name, replicas=2, image="nginx:1.27", labels=None, **spec):
     labels = labels or {"app": name}
-    return {"metadata": {"name": name}, "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}}, **spec}}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}},
+            **spec,
+        },
+    }
 
 
 def resize_claim(sandbox, name, size, namespace="default"):
@@ -39,5 +51,7 @@ def resize_claim(sandbox, name, size, namespace="default"):
 
 
 def snapshot_manifest(name, claim, namespace="default"):
-    return (f"apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {{name: {name}, namespace: "
-            f"{namespace}}}\nspec: {{source: {{persistentVolumeClaimName: {claim}}}}}\n")
+    return (
+        f"apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {{name: {name}, namespace: "
+        f"{namespace}}}\nspec: {{source: {{persistentVolumeClaimName: {claim}}}}}\n"
+    )

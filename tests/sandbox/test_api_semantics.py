@@ -12,7 +12,6 @@ from kubernetes.client.exceptions import ApiException
 from .helpers import body, deployment, wait_for
 
 
-
 @pytest.fixture(scope="module")
 def ns(core):
     core.create_namespace({"metadata": {"name": "sem"}})
@@ -20,8 +19,16 @@ def ns(core):
 
 
 def raw(api, method, path, body=None, headers=None, query=None):
-    response = api.call_api(*api.param_serialize(method, path, query_params=query or [], header_params=headers or {},
-                                                 body=body, auth_settings=["BearerToken"]))
+    response = api.call_api(
+        *api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers or {},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+    )
     response.read()
     return response.status, json.loads(response.data or b"{}")
 
@@ -37,14 +44,26 @@ def test_discovery_lists_kinds_short_names_and_subresources(api):
     assert next(r for r in apps_list["resources"] if r["name"] == "deployments")["shortNames"] == ["deploy"]
     _, groups = raw(api, "GET", "/apis")
     names = {g["name"] for g in groups["groups"]}
-    assert {"apps", "batch", "networking.k8s.io", "autoscaling", "storage.k8s.io", "snapshot.storage.k8s.io", "metrics.k8s.io"} <= names
+    assert {
+        "apps",
+        "batch",
+        "networking.k8s.io",
+        "autoscaling",
+        "storage.k8s.io",
+        "snapshot.storage.k8s.io",
+        "metrics.k8s.io",
+    } <= names
     assert client.VersionApi(api).get_code().git_version.startswith("v1.37")
 
 
 def test_table_output_as_kubectl_asks(api, ns, core):
     core.create_namespaced_config_map(ns, {"metadata": {"name": "tabled"}, "data": {"a": "1", "b": "2"}})
-    status, table = raw(api, "GET", f"/api/v1/namespaces/{ns}/configmaps",
-                        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    status, table = raw(
+        api,
+        "GET",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
+    )
     assert status == 200 and table["kind"] == "Table"
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Data", "Age"]
     row = next(r for r in table["rows"] if r["cells"][0] == "tabled")
@@ -58,7 +77,11 @@ def test_create_conflict_not_found_invalid_and_bad_json(api, core, apps, ns):
         core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": []}})
     status = body(missing_containers.value)
     assert missing_containers.value.status == 422 and status["reason"] == "Invalid"
-    assert status["details"]["causes"][0] == {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}
+    assert status["details"]["causes"][0] == {
+        "reason": "FieldValueRequired",
+        "message": "Required value",
+        "field": "spec.containers",
+    }
     bad = deployment("bad")
     bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
     with pytest.raises(ApiException) as mismatch:
@@ -67,7 +90,13 @@ def test_create_conflict_not_found_invalid_and_bad_json(api, core, apps, ns):
     with pytest.raises(ApiException) as no_image:
         core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}})
     assert body(no_image.value)["details"]["causes"][0]["field"] == "spec.containers[0].image"
-    status, answer = raw(api, "POST", f"/api/v1/namespaces/{ns}/configmaps", body="{not json", headers={"Content-Type": "application/json"})
+    status, answer = raw(
+        api,
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        body="{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 400 and answer["kind"] == "Status" and answer["reason"] == "BadRequest"
     status, answer = raw(api, "POST", f"/api/v1/namespaces/{ns}/configmaps/named", body={})
     assert status == 405 and answer["reason"] == "MethodNotAllowed"
@@ -83,49 +112,97 @@ def test_generation_changes_on_spec_only(apps, ns):
     assert apps.read_namespaced_deployment("gen", ns).metadata.generation == first.metadata.generation
     apps.patch_namespaced_deployment("gen", ns, {"spec": {"replicas": 2}})
     assert apps.read_namespaced_deployment("gen", ns).metadata.generation == first.metadata.generation + 1
-    assert wait_for(lambda: apps.read_namespaced_deployment("gen", ns).status.observed_generation == first.metadata.generation + 1)
+    assert wait_for(
+        lambda: apps.read_namespaced_deployment("gen", ns).status.observed_generation == first.metadata.generation + 1
+    )
 
 
 def test_four_patch_flavours(apps, ns):
     apps.create_namespaced_deployment(ns, deployment("patched", replicas=1))
-    merge = apps.patch_namespaced_deployment("patched", ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "side", "image": "busybox:1"}]}}}}, _content_type="application/merge-patch+json")
+    merge = apps.patch_namespaced_deployment(
+        "patched",
+        ns,
+        {"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox:1"}]}}}},
+        _content_type="application/merge-patch+json",
+    )
     assert [c.name for c in merge.spec.template.spec.containers] == ["side"]  # merge patch replaces lists
-    strategic = apps.patch_namespaced_deployment("patched", ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "main", "image": "nginx:1.28", "env": [{"name": "A", "value": "1"}]}]}}}},
-        _content_type="application/strategic-merge-patch+json")
-    assert [(c.name, c.image) for c in strategic.spec.template.spec.containers] == [("side", "busybox:1"), ("main", "nginx:1.28")]
-    deleted = apps.patch_namespaced_deployment("patched", ns, {"spec": {"template": {"spec": {"containers": [
-        {"name": "side", "$patch": "delete"}]}}}})
+    strategic = apps.patch_namespaced_deployment(
+        "patched",
+        ns,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "main", "image": "nginx:1.28", "env": [{"name": "A", "value": "1"}]}]
+                    }
+                }
+            }
+        },
+        _content_type="application/strategic-merge-patch+json",
+    )
+    assert [(c.name, c.image) for c in strategic.spec.template.spec.containers] == [
+        ("side", "busybox:1"),
+        ("main", "nginx:1.28"),
+    ]
+    deleted = apps.patch_namespaced_deployment(
+        "patched", ns, {"spec": {"template": {"spec": {"containers": [{"name": "side", "$patch": "delete"}]}}}}
+    )
     assert [c.name for c in deleted.spec.template.spec.containers] == ["main"]
-    json_patched = apps.patch_namespaced_deployment("patched", ns, [
-        {"op": "replace", "path": "/spec/replicas", "value": 3},
-        {"op": "add", "path": "/metadata/labels", "value": {"via": "json-patch"}}], _content_type="application/json-patch+json")
+    json_patched = apps.patch_namespaced_deployment(
+        "patched",
+        ns,
+        [
+            {"op": "replace", "path": "/spec/replicas", "value": 3},
+            {"op": "add", "path": "/metadata/labels", "value": {"via": "json-patch"}},
+        ],
+        _content_type="application/json-patch+json",
+    )
     assert json_patched.spec.replicas == 3 and json_patched.metadata.labels == {"via": "json-patch"}
     with pytest.raises(ApiException) as failed_test:
-        apps.patch_namespaced_deployment("patched", ns, [{"op": "test", "path": "/spec/replicas", "value": 9}],
-                                         _content_type="application/json-patch+json")
+        apps.patch_namespaced_deployment(
+            "patched",
+            ns,
+            [{"op": "test", "path": "/spec/replicas", "value": 9}],
+            _content_type="application/json-patch+json",
+        )
     assert failed_test.value.status == 422
-    ssa = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "patched", "annotations": {"owner": "ssa"}},
-           "spec": {"replicas": 4}}
+    ssa = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "patched", "annotations": {"owner": "ssa"}},
+        "spec": {"replicas": 4},
+    }
     with pytest.raises(ApiException) as taken:  # the JSON patch above made the client (an Update manager) own replicas
-        apps.patch_namespaced_deployment("patched", ns, ssa, field_manager="tester", _content_type="application/apply-patch+yaml")
+        apps.patch_namespaced_deployment(
+            "patched", ns, ssa, field_manager="tester", _content_type="application/apply-patch+yaml"
+        )
     assert taken.value.status == 409
-    assert body(taken.value)["message"] == ('Apply failed with 1 conflict: conflict with "OpenAPI-Generator" using apps/v1: '
-                                            ".spec.replicas")
-    applied = apps.patch_namespaced_deployment("patched", ns, ssa, field_manager="tester", force=True,
-                                               _content_type="application/apply-patch+yaml")
+    assert body(taken.value)["message"] == (
+        'Apply failed with 1 conflict: conflict with "OpenAPI-Generator" using apps/v1: .spec.replicas'
+    )
+    applied = apps.patch_namespaced_deployment(
+        "patched", ns, ssa, field_manager="tester", force=True, _content_type="application/apply-patch+yaml"
+    )
     assert applied.spec.replicas == 4 and applied.metadata.annotations["owner"] == "ssa"
     assert any(m.manager == "tester" and m.operation == "Apply" for m in applied.metadata.managed_fields)
     with pytest.raises(ApiException) as clash:
-        apps.patch_namespaced_deployment("patched", ns, {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                          "metadata": {"name": "patched"}, "spec": {"replicas": 5}},
-                                         field_manager="other", _content_type="application/apply-patch+yaml")
+        apps.patch_namespaced_deployment(
+            "patched",
+            ns,
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "patched"}, "spec": {"replicas": 5}},
+            field_manager="other",
+            _content_type="application/apply-patch+yaml",
+        )
     assert clash.value.status == 409
     assert body(clash.value)["message"] == 'Apply failed with 1 conflict: conflict with "tester": .spec.replicas'
-    forced = apps.patch_namespaced_deployment("patched", ns, {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                               "metadata": {"name": "patched"}, "spec": {"replicas": 5}},
-                                              field_manager="other", force=True, _content_type="application/apply-patch+yaml")
+    forced = apps.patch_namespaced_deployment(
+        "patched",
+        ns,
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "patched"}, "spec": {"replicas": 5}},
+        field_manager="other",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
     assert forced.spec.replicas == 5
 
 
@@ -157,20 +234,34 @@ def test_stale_update_conflicts(core, ns):
 def test_delete_propagation_orphan_foreground_background(apps, core, ns):
     for name in ("orphaned", "foreground", "background"):
         apps.create_namespaced_deployment(ns, deployment(name, replicas=1))
-    assert wait_for(lambda: all(apps.read_namespaced_deployment(n, ns).status.ready_replicas == 1 for n in ("orphaned", "foreground", "background")))
+    assert wait_for(
+        lambda: all(
+            apps.read_namespaced_deployment(n, ns).status.ready_replicas == 1
+            for n in ("orphaned", "foreground", "background")
+        )
+    )
 
     def replicasets(app):
         return apps.list_namespaced_replica_set(ns, label_selector=f"app={app}").items
+
     apps.delete_namespaced_deployment("orphaned", ns, propagation_policy="Orphan")
     orphan = replicasets("orphaned")
     assert len(orphan) == 1 and not orphan[0].metadata.owner_references
     apps.delete_namespaced_deployment("foreground", ns, propagation_policy="Foreground")
     held = apps.read_namespaced_deployment("foreground", ns)  # waits for its dependents
     assert held.metadata.deletion_timestamp and "foregroundDeletion" in held.metadata.finalizers
-    assert wait_for(lambda: not core.list_namespaced_pod(ns, label_selector="app=foreground").items and
-                    not apps.list_namespaced_deployment(ns, field_selector="metadata.name=foreground").items)
+    assert wait_for(
+        lambda: (
+            not core.list_namespaced_pod(ns, label_selector="app=foreground").items
+            and not apps.list_namespaced_deployment(ns, field_selector="metadata.name=foreground").items
+        )
+    )
     apps.delete_namespaced_deployment("background", ns)
-    assert wait_for(lambda: not replicasets("background") and not core.list_namespaced_pod(ns, label_selector="app=background").items)
+    assert wait_for(
+        lambda: (
+            not replicasets("background") and not core.list_namespaced_pod(ns, label_selector="app=background").items
+        )
+    )
     assert core.list_namespaced_pod(ns, label_selector="app=orphaned").items  # orphans live on
 
 
@@ -185,6 +276,14 @@ def test_finalizers_hold_deletion(core, ns):
     assert gone.value.status == 404
 
 
+def namespace_gone(core, name):
+    try:
+        core.read_namespace(name)
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
 def test_namespace_termination(core, apps):
     core.create_namespace({"metadata": {"name": "doomed"}})
     apps.create_namespaced_deployment("doomed", deployment("web", replicas=2))
@@ -195,12 +294,7 @@ def test_namespace_termination(core, apps):
         core.create_namespaced_config_map("doomed", {"metadata": {"name": "late"}})
     assert forbidden.value.status == 403 and "because it is being terminated" in forbidden.value.body
 
-    def gone():
-        try:
-            core.read_namespace("doomed")
-        except ApiException as exc:
-            return exc.status == 404
-    assert wait_for(gone)
+    assert wait_for(lambda: namespace_gone(core, "doomed"))
 
 
 def test_a_terminating_namespace_survives_status_updates_until_it_is_empty(core):
@@ -213,53 +307,70 @@ def test_a_terminating_namespace_survives_status_updates_until_it_is_empty(core)
     def content_remaining():
         conditions = core.read_namespace("held-open").status.conditions or []
         return any(c.type == "NamespaceContentRemaining" for c in conditions)
+
     assert wait_for(content_remaining)
     assert core.read_namespace("held-open").status.phase == "Terminating"
     core.patch_namespaced_config_map("pin", "held-open", {"metadata": {"finalizers": None}})
 
-    def gone():
-        try:
-            core.read_namespace("held-open")
-        except ApiException as exc:
-            return exc.status == 404
-    assert wait_for(gone)
+    assert wait_for(lambda: namespace_gone(core, "held-open"))
 
 
 def test_quota_admission_and_status(core, ns):
     core.create_namespace({"metadata": {"name": "quota"}})
-    core.create_namespaced_resource_quota("quota", {"metadata": {"name": "compute"}, "spec": {"hard": {"pods": "2", "configmaps": "10"}}})
+    core.create_namespaced_resource_quota(
+        "quota", {"metadata": {"name": "compute"}, "spec": {"hard": {"pods": "2", "configmaps": "10"}}}
+    )
     pod = {"spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
     for i in range(2):
         core.create_namespaced_pod("quota", {"metadata": {"name": f"p{i}"}, **pod})
     with pytest.raises(ApiException) as over:
         core.create_namespaced_pod("quota", {"metadata": {"name": "p2"}, **pod})
     assert over.value.status == 403
-    assert body(over.value)["message"] == 'pods "p2" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2'
-    assert wait_for(lambda: (core.read_namespaced_resource_quota("compute", "quota").status.used or {}).get("pods") == "2")
+    assert (
+        body(over.value)["message"]
+        == 'pods "p2" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2'
+    )
+    assert wait_for(
+        lambda: (core.read_namespaced_resource_quota("compute", "quota").status.used or {}).get("pods") == "2"
+    )
     assert core.read_namespaced_resource_quota("compute", "quota").status.hard == {"pods": "2", "configmaps": "10"}
     core.create_namespace({"metadata": {"name": "quota-cpu"}})
-    core.create_namespaced_resource_quota("quota-cpu", {"metadata": {"name": "cpu"}, "spec": {"hard": {"requests.cpu": "1"}}})
+    core.create_namespaced_resource_quota(
+        "quota-cpu", {"metadata": {"name": "cpu"}, "spec": {"hard": {"requests.cpu": "1"}}}
+    )
     with pytest.raises(ApiException) as unspecified:
         core.create_namespaced_pod("quota-cpu", {"metadata": {"name": "p3"}, **pod})
-    assert body(unspecified.value)["message"] == 'pods "p3" is forbidden: failed quota: cpu: must specify requests.cpu for: c'
+    assert (
+        body(unspecified.value)["message"]
+        == 'pods "p3" is forbidden: failed quota: cpu: must specify requests.cpu for: c'
+    )
     sized = {"spec": {"containers": [{"name": "c", "image": "busybox:1", "resources": {"requests": {"cpu": "600m"}}}]}}
     core.create_namespaced_pod("quota-cpu", {"metadata": {"name": "p4"}, **sized})
     with pytest.raises(ApiException) as too_big:
         core.create_namespaced_pod("quota-cpu", {"metadata": {"name": "p5"}, **sized})
-    assert body(too_big.value)["message"] == ('pods "p5" is forbidden: exceeded quota: cpu, requested: requests.cpu=600m, '
-                                              'used: requests.cpu=600m, limited: requests.cpu=1')
+    assert body(too_big.value)["message"] == (
+        'pods "p5" is forbidden: exceeded quota: cpu, requested: requests.cpu=600m, '
+        "used: requests.cpu=600m, limited: requests.cpu=1"
+    )
 
 
 def test_selectors_field_selectors_and_pagination(core, ns):
     core.create_namespace({"metadata": {"name": "labels"}})
     for i in range(7):
-        core.create_namespaced_config_map("labels", {"metadata": {"name": f"cm-{i}", "labels": {"n": str(i), "tier": "a" if i < 3 else "b"}}})
-    names = lambda selector: [c.metadata.name for c in core.list_namespaced_config_map("labels", label_selector=selector).items]  # noqa: E731
+        core.create_namespaced_config_map(
+            "labels", {"metadata": {"name": f"cm-{i}", "labels": {"n": str(i), "tier": "a" if i < 3 else "b"}}}
+        )
+
+    def names(selector):
+        return [c.metadata.name for c in core.list_namespaced_config_map("labels", label_selector=selector).items]
+
     assert names("tier=a") == ["cm-0", "cm-1", "cm-2"]
     assert names("tier!=a,n") == ["cm-3", "cm-4", "cm-5", "cm-6"]
     assert names("n notin (0,1,2,3,4),tier") == ["cm-5", "cm-6"]
     assert wait_for(lambda: "kube-root-ca.crt" in names("!n"))
-    assert [c.metadata.name for c in core.list_namespaced_config_map("labels", field_selector="metadata.name=cm-4").items] == ["cm-4"]
+    assert [
+        c.metadata.name for c in core.list_namespaced_config_map("labels", field_selector="metadata.name=cm-4").items
+    ] == ["cm-4"]
     with pytest.raises(ApiException) as unsupported:
         core.list_namespaced_config_map("labels", field_selector="data.x=1")
     assert unsupported.value.status == 400
@@ -279,10 +390,18 @@ def test_events_by_involved_object(core, apps, ns):
     apps.create_namespaced_deployment(ns, deployment("eventful", replicas=1))
     assert wait_for(lambda: core.list_namespaced_pod(ns, label_selector="app=eventful").items)
     pod = core.list_namespaced_pod(ns, label_selector="app=eventful").items[0]
-    events = wait_for(lambda: [e for e in core.list_namespaced_event(ns, field_selector=f"involvedObject.name={pod.metadata.name}").items
-                               if e.reason == "Started"])
+    events = wait_for(
+        lambda: [
+            e
+            for e in core.list_namespaced_event(ns, field_selector=f"involvedObject.name={pod.metadata.name}").items
+            if e.reason == "Started"
+        ]
+    )
     assert events and events[0].involved_object.kind == "Pod" and events[0].count >= 1 and events[0].first_timestamp
-    reasons = {e.reason for e in core.list_namespaced_event(ns, field_selector=f"involvedObject.name={pod.metadata.name}").items}
+    reasons = {
+        e.reason
+        for e in core.list_namespaced_event(ns, field_selector=f"involvedObject.name={pod.metadata.name}").items
+    }
     assert {"Scheduled", "Pulling", "Pulled", "Created", "Started"} <= reasons
 
 
@@ -293,10 +412,17 @@ def test_watch_selector_transitions_bookmarks_and_gone(core, ns, sandbox):
     def writes():
         core.create_namespaced_config_map("watched", {"metadata": {"name": "w", "labels": {"keep": "yes"}}})
         core.patch_namespaced_config_map("w", "watched", {"metadata": {"labels": {"keep": "no"}}})
+
     threading.Timer(0.2, writes).start()
     seen = []
-    for event in watch.Watch().stream(core.list_namespaced_config_map, "watched", resource_version=start, label_selector="keep=yes",
-                                      allow_watch_bookmarks=True, timeout_seconds=5):
+    for event in watch.Watch().stream(
+        core.list_namespaced_config_map,
+        "watched",
+        resource_version=start,
+        label_selector="keep=yes",
+        allow_watch_bookmarks=True,
+        timeout_seconds=5,
+    ):
         seen.append(event["type"])
         if "DELETED" in seen and "BOOKMARK" in seen:
             break
@@ -305,7 +431,11 @@ def test_watch_selector_transitions_bookmarks_and_gone(core, ns, sandbox):
     sandbox.store.oldest_rv = sandbox.store.rv
     try:
         with pytest.raises(ApiException) as gone:
-            list(watch.Watch().stream(core.list_namespaced_config_map, "watched", resource_version=start, timeout_seconds=2))
+            list(
+                watch.Watch().stream(
+                    core.list_namespaced_config_map, "watched", resource_version=start, timeout_seconds=2
+                )
+            )
         assert gone.value.status == 410
     finally:
         sandbox.store.oldest_rv = saved
@@ -332,10 +462,23 @@ def test_scale_subresource_and_eviction(api, apps, core, ns):
     scale = apps.read_namespaced_deployment_scale("scaled", ns)
     assert scale.spec.replicas == 1 and scale.status.selector == "app=scaled"
     apps.patch_namespaced_deployment_scale("scaled", ns, {"spec": {"replicas": 3}})
-    assert wait_for(lambda: len([p for p in core.list_namespaced_pod(ns, label_selector="app=scaled").items if p.status.phase == "Running"]) == 3)
+    assert wait_for(
+        lambda: (
+            len(
+                [
+                    p
+                    for p in core.list_namespaced_pod(ns, label_selector="app=scaled").items
+                    if p.status.phase == "Running"
+                ]
+            )
+            == 3
+        )
+    )
     victim = core.list_namespaced_pod(ns, label_selector="app=scaled").items[0].metadata.name
     core.create_namespaced_pod_eviction(victim, ns, {"metadata": {"name": victim, "namespace": ns}})
-    assert wait_for(lambda: victim not in [p.metadata.name for p in core.list_namespaced_pod(ns, label_selector="app=scaled").items])
+    assert wait_for(
+        lambda: victim not in [p.metadata.name for p in core.list_namespaced_pod(ns, label_selector="app=scaled").items]
+    )
 
 
 def test_tokens(sandbox):
@@ -348,8 +491,10 @@ def test_tokens(sandbox):
     with pytest.raises(ApiException) as forbidden:
         viewer.create_namespace({"metadata": {"name": "nope"}})
     assert forbidden.value.status == 403
-    assert body(forbidden.value)["message"] == ('namespaces is forbidden: User "sandbox:viewer" cannot create resource "namespaces" '
-                                                'in API group "" at the cluster scope')
+    assert body(forbidden.value)["message"] == (
+        'namespaces is forbidden: User "sandbox:viewer" cannot create resource "namespaces" '
+        'in API group "" at the cluster scope'
+    )
     nobody = client.CoreV1Api(config.new_client_from_config_dict(sandbox.kubeconfig(sandbox.no_access_token)))
     with pytest.raises(ApiException) as no_rights:
         nobody.list_node()

@@ -96,8 +96,19 @@ def pods(sandbox):
 
 
 def execute(sandbox, *args, input=None, container="main"):
-    return kubectl(sandbox, "exec", "-n", NS, *(("-i",) if input is not None else ()), "shell", "-c", container, "--", *args,
-                   input=input)
+    return kubectl(
+        sandbox,
+        "exec",
+        "-n",
+        NS,
+        *(("-i",) if input is not None else ()),
+        "shell",
+        "-c",
+        container,
+        "--",
+        *args,
+        input=input,
+    )
 
 
 def test_exec_runs_a_command_and_reports_its_exit_code(pods):
@@ -107,11 +118,17 @@ def test_exec_runs_a_command_and_reports_its_exit_code(pods):
     three = execute(pods, "sh", "-c", "exit 3")
     assert three.returncode == 3 and three.stderr == "command terminated with exit code 3\n"
     missing = execute(pods, "sh", "-c", "frobnicate --now")
-    assert missing.returncode == 127 and missing.stderr == "sh: frobnicate: not found\ncommand terminated with exit code 127\n"
+    assert (
+        missing.returncode == 127
+        and missing.stderr == "sh: frobnicate: not found\ncommand terminated with exit code 127\n"
+    )
     # without a shell the runtime itself refuses a program the image lacks
     direct = execute(pods, "frobnicate")
     assert direct.returncode == 1
-    assert 'exec: "frobnicate": executable file not found in $PATH' in direct.stderr and "Internal error occurred" in direct.stderr
+    assert (
+        'exec: "frobnicate": executable file not found in $PATH' in direct.stderr
+        and "Internal error occurred" in direct.stderr
+    )
     chained = execute(pods, "sh", "-c", "false || echo fallback; false && echo never; echo status=$?")
     assert chained.stdout == "fallback\nstatus=1\n"
     # kubectl upgraded to a websocket every time: no SPDY fallback
@@ -138,7 +155,11 @@ def test_environment_and_files_come_from_the_pod(pods):
     assert execute(pods, "cat", "/var/run/secrets/kubernetes.io/serviceaccount/namespace").stdout == NS
     assert execute(pods, "hostname").stdout == "shell\n"
     ps = execute(pods, "ps").stdout.splitlines()
-    assert ps[0].split() == ["PID", "USER", "TIME", "COMMAND"] and ps[1].split()[0] == "1" and "nginx: master process" in ps[1]
+    assert (
+        ps[0].split() == ["PID", "USER", "TIME", "COMMAND"]
+        and ps[1].split()[0] == "1"
+        and "nginx: master process" in ps[1]
+    )
     gone = execute(pods, "ls", "/nope")
     assert gone.returncode == 1 and gone.stderr.startswith("ls: /nope: No such file or directory")
     # the container keeps what is written in it; mounted ConfigMaps and Secrets are read-only
@@ -154,8 +175,26 @@ def test_a_terminal_session_through_a_pty(pods):
     """kubectl exec -it from a real terminal: prompt, echo, line editing, ^C, the window size, exit."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen([KUBECTL, "--kubeconfig", str(pods.kubeconfig_path), "exec", "-it", "-n", NS, "shell", "-c", "main",
-                                "--", "sh"], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    process = subprocess.Popen(
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(pods.kubeconfig_path),
+            "exec",
+            "-it",
+            "-n",
+            NS,
+            "shell",
+            "-c",
+            "main",
+            "--",
+            "sh",
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
     os.close(slave)
     seen = bytearray()
 
@@ -201,25 +240,34 @@ def test_refusals_in_the_api_servers_words(pods):
     # scheduled, but its container never started (the node is gone): the upgrade succeeds, the kubelet refuses
     not_running = kubectl(pods, "exec", "-n", NS, "nowhere", "--", "echo")
     assert not_running.returncode == 1
-    assert not_running.stderr == 'error: Internal error occurred: unable to upgrade connection: container not found ("main")\n'
+    assert (
+        not_running.stderr
+        == 'error: Internal error occurred: unable to upgrade connection: container not found ("main")\n'
+    )
     # kubectl checks container names itself; the API server answers 400 to clients that do not
     wrong = raw(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?command=echo&stdout=true&container=nope")
     assert wrong[0] == 400 and wrong[1]["message"] == "container nope is not valid for pod shell"
     unnamed = raw(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?command=echo&stdout=true")
-    assert unnamed[0] == 400 and unnamed[1]["message"] == "a container name must be specified for pod shell, choose one of: [main side]"
+    assert (
+        unnamed[0] == 400
+        and unnamed[1]["message"] == "a container name must be specified for pod shell, choose one of: [main side]"
+    )
     plain = raw(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?command=echo&stdout=true&container=main")
     assert plain[0] == 400 and plain[1]["message"] == "Upgrade request required"
 
 
 def test_exec_needs_create_on_pods_exec(pods):
-    member = kubectl(pods, "exec", "-n", NS, "--as=alice", "--as-group=team", "shell", "-c", "main", "--", "echo", "member")
+    member = kubectl(
+        pods, "exec", "-n", NS, "--as=alice", "--as-group=team", "shell", "-c", "main", "--", "echo", "member"
+    )
     assert (member.returncode, member.stdout) == (0, "member\n")
     assert pods.audit_events(impersonatedUser="alice", subresource="exec")[-1]["code"] == 101
     viewer = kubectl(pods, "exec", "-n", NS, "--as=viewer", "shell", "-c", "main", "--", "echo")
     # refused at the websocket upgrade (get), then at kubectl's SPDY fallback (create), in kubectl's words
     assert viewer.returncode == 1 and viewer.stderr == (
-        'error: unable to upgrade connection: pods "shell" is forbidden: User "viewer" cannot create resource "pods/exec" in API '
-        'group "" in the namespace "ex"\n')
+        'error: unable to upgrade connection: pods "shell" is forbidden: '
+        'User "viewer" cannot create resource "pods/exec" in API group "" in the namespace "ex"\n'
+    )
     assert [e["code"] for e in pods.audit_events(impersonatedUser="viewer", subresource="exec")] == [403, 403]
     # the read-only token may `get` everything, pods/exec included, but not `create`: refused
     token = pods.read_only_token
@@ -228,33 +276,59 @@ def test_exec_needs_create_on_pods_exec(pods):
     can = kubectl(pods, "auth", "can-i", "create", "pods/exec", "-n", NS, "--as=alice", "--as-group=team")
     assert can.stdout.strip() == "yes"
     resources = json.loads(kubectl(pods, "get", "--raw", "/api/v1").stdout)["resources"]
-    subresources = {r["name"]: (r["kind"], sorted(r["verbs"])) for r in resources if r["name"] in ("pods/exec", "pods/attach")}
-    assert subresources == {"pods/exec": ("PodExecOptions", ["create", "get"]), "pods/attach": ("PodAttachOptions", ["create", "get"])}
+    subresources = {
+        r["name"]: (r["kind"], sorted(r["verbs"])) for r in resources if r["name"] in ("pods/exec", "pods/attach")
+    }
+    assert subresources == {
+        "pods/exec": ("PodExecOptions", ["create", "get"]),
+        "pods/attach": ("PodAttachOptions", ["create", "get"]),
+    }
 
 
 def test_the_channel_protocol_v4(pods):
     """A v4 client: one channel byte per message, the final Status on channel 3, resizes on 4."""
-    query = "command=sh&command=-c&command=echo%20out%3B%20echo%20err%201%3E%262%3B%20exit%205&stdout=true&stderr=true&container=main"
+    query = (
+        "command=sh&command=-c&command=echo%20out%3B%20echo%20err%201%3E%262%3B%20exit%205"
+        "&stdout=true&stderr=true&container=main"
+    )
     messages = ws_session(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?{query}", "v4.channel.k8s.io")
     assert stream(messages, 1) == b"out\n" and stream(messages, 2) == b"err\n"
     status = json.loads(stream(messages, 3))
     assert status["status"] == "Failure" and status["reason"] == "NonZeroExitCode"
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "5"}]
     # v5: stdin's end is a close signal (255, 0); resizes and bad sizes change nothing for cat
-    ok = ws_session(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?command=cat&stdin=true&stdout=true&container=main",
-                    "v5.channel.k8s.io", send=[bytes([4]) + b'{"Width":120,"Height":40}', bytes([4]) + b"not json",
-                                               bytes([0]) + b"piped", bytes([255, 0])])
+    ok = ws_session(
+        pods,
+        f"/api/v1/namespaces/{NS}/pods/shell/exec?command=cat&stdin=true&stdout=true&container=main",
+        "v5.channel.k8s.io",
+        send=[
+            bytes([4]) + b'{"Width":120,"Height":40}',
+            bytes([4]) + b"not json",
+            bytes([0]) + b"piped",
+            bytes([255, 0]),
+        ],
+    )
     assert stream(ok, 1) == b"piped" and json.loads(stream(ok, 3)) == {"metadata": {}, "status": "Success"}
     with pytest.raises(InvalidStatus) as refused:
-        ws_session(pods, f"/api/v1/namespaces/{NS}/pods/shell/exec?command=echo&stdout=true&container=main", "base64.channel.k8s.io")
+        ws_session(
+            pods,
+            f"/api/v1/namespaces/{NS}/pods/shell/exec?command=echo&stdout=true&container=main",
+            "base64.channel.k8s.io",
+        )
     assert refused.value.response.status_code == 400
 
 
 def test_attach_streams_the_main_process_output(pods):
-    process = subprocess.Popen([KUBECTL, "--kubeconfig", str(pods.kubeconfig_path), "attach", "-n", NS, "shell", "-c", "main"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(pods.kubeconfig_path), "attach", "-n", NS, "shell", "-c", "main"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
-        lines = wait_for(lambda: select.select([process.stdout], [], [], 0.2)[0] and os.read(process.stdout.fileno(), 65536), timeout=15)
+        lines = wait_for(
+            lambda: select.select([process.stdout], [], [], 0.2)[0] and os.read(process.stdout.fileno(), 65536),
+            timeout=15,
+        )
         assert lines and any(level in lines for level in (b"INFO", b"WARN", b"ERROR", b"DEBUG")), lines
     finally:
         process.kill()
@@ -280,8 +354,13 @@ def raw(sandbox, path):
 
 def ws_session(sandbox, path, protocol, send=()):
     url = sandbox.url.replace("https://", "wss://") + path
-    with connect(url, ssl=ssl_context(sandbox), subprotocols=[protocol], additional_headers={"Authorization": f"Bearer {sandbox.token}"},
-                 open_timeout=10) as socket:
+    with connect(
+        url,
+        ssl=ssl_context(sandbox),
+        subprotocols=[protocol],
+        additional_headers={"Authorization": f"Bearer {sandbox.token}"},
+        open_timeout=10,
+    ) as socket:
         assert socket.subprotocol == protocol
         for message in send:
             socket.send(message)

@@ -43,9 +43,14 @@ def test_object_semantics(core):
 def test_selectors_and_pagination(core):
     core.create_namespace({"metadata": {"name": "paging"}})
     for i in range(7):
-        core.create_namespaced_config_map("paging", {"metadata": {"name": f"cm-{i}", "labels": {"n": str(i), "even": str(i % 2 == 0).lower()}}})
+        core.create_namespaced_config_map(
+            "paging", {"metadata": {"name": f"cm-{i}", "labels": {"n": str(i), "even": str(i % 2 == 0).lower()}}}
+        )
     assert len(core.list_namespaced_config_map("paging", label_selector="even=true").items) == 4
-    assert [c.metadata.name for c in core.list_namespaced_config_map("paging", label_selector="n in (1,2)").items] == ["cm-1", "cm-2"]
+    assert [c.metadata.name for c in core.list_namespaced_config_map("paging", label_selector="n in (1,2)").items] == [
+        "cm-1",
+        "cm-2",
+    ]
     assert len(core.list_namespaced_config_map("paging", field_selector="metadata.name=cm-3").items) == 1
     names, token = [], None
     while True:
@@ -57,20 +62,32 @@ def test_selectors_and_pagination(core):
     assert names == [f"cm-{i}" for i in range(7)]
 
 
+def config_map_events(core, namespace, start, seconds):
+    """A watch of the namespace's config maps from resourceVersion start, with bookmarks."""
+    return watch.Watch().stream(
+        core.list_namespaced_config_map,
+        namespace,
+        resource_version=start,
+        allow_watch_bookmarks=True,
+        timeout_seconds=seconds,
+    )
+
+
 def test_watch_streams_changes_bookmarks_and_410(core, sandbox):
     core.create_namespace({"metadata": {"name": "watching"}})
     start = core.list_namespaced_config_map("watching").metadata.resource_version
     threading.Timer(0.3, lambda: core.create_namespaced_config_map("watching", {"metadata": {"name": "w1"}})).start()
     seen = []
-    for event in watch.Watch().stream(core.list_namespaced_config_map, "watching", resource_version=start,
-                                      allow_watch_bookmarks=True, timeout_seconds=3):
+    for event in config_map_events(core, "watching", start, 3):
         seen.append((event["type"], event["object"].metadata.name if event["type"] != "BOOKMARK" else None))
         if ("BOOKMARK", None) in seen and ("ADDED", "w1") in seen:
             break
     assert ("ADDED", "w1") in seen and ("BOOKMARK", None) in seen
     sandbox.store.oldest_rv = sandbox.store.rv  # pretend the event window moved on
     with pytest.raises(ApiException) as gone:
-        list(watch.Watch().stream(core.list_namespaced_config_map, "watching", resource_version=start, timeout_seconds=2))
+        list(
+            watch.Watch().stream(core.list_namespaced_config_map, "watching", resource_version=start, timeout_seconds=2)
+        )
     assert gone.value.status == 410
     sandbox.store.oldest_rv = 0
 
@@ -78,10 +95,23 @@ def test_watch_streams_changes_bookmarks_and_410(core, sandbox):
 def test_deployment_rolls_out_pods_and_cascades(apps, core):
     core.create_namespace({"metadata": {"name": "rollout"}})
     labels = {"app": "web"}
-    apps.create_namespaced_deployment("rollout", {"metadata": {"name": "web"}, "spec": {
-        "replicas": 2, "selector": {"matchLabels": labels},
-        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
-    assert wait_for(lambda: (apps.read_namespaced_deployment("web", "rollout").status.ready_replicas or 0) == 2, timeout=10)
+    apps.create_namespaced_deployment(
+        "rollout",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                },
+            },
+        },
+    )
+    assert wait_for(
+        lambda: (apps.read_namespaced_deployment("web", "rollout").status.ready_replicas or 0) == 2, timeout=10
+    )
     pods = core.list_namespaced_pod("rollout").items
     assert {p.status.phase for p in pods} == {"Running"} and all(p.spec.node_name for p in pods)
     assert pods[0].metadata.owner_references[0].kind == "ReplicaSet"
@@ -125,7 +155,9 @@ spec:
     assert nodes.stdout.split() == ["node/sandbox-node-1", "node/sandbox-node-2", "node/sandbox-node-3"]
     scaled = kubectl(sandbox, "scale", "deployment/api", "-n", "kubectl-demo", "--replicas=3")
     assert scaled.returncode == 0, scaled.stderr
-    assert wait_for(lambda: len(kubectl(sandbox, "get", "pods", "-n", "kubectl-demo", "-o", "name").stdout.split()) == 3, timeout=10)
+    assert wait_for(
+        lambda: len(kubectl(sandbox, "get", "pods", "-n", "kubectl-demo", "-o", "name").stdout.split()) == 3, timeout=10
+    )
     missing = kubectl(sandbox, "get", "deployment", "nope", "-n", "kubectl-demo")
     assert missing.returncode == 1 and 'deployments.apps "nope" not found' in missing.stderr
 
@@ -147,8 +179,7 @@ def test_no_event_is_lost_around_bookmarks(core, sandbox):
     writer.start()
     seen = []
     try:
-        for event in watch.Watch().stream(core.list_namespaced_config_map, "bookmarks", resource_version=start,
-                                          allow_watch_bookmarks=True, timeout_seconds=5):
+        for event in config_map_events(core, "bookmarks", start, 5):
             if event["type"] == "ADDED" and event["object"].metadata.name.startswith("cm-"):  # not kube-root-ca.crt
                 seen.append(event["object"].metadata.name)
             if len(seen) == len(names):

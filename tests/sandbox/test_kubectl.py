@@ -61,8 +61,14 @@ def create_namespace(sandbox, name):
 
 
 def run_pod(sandbox, name, namespace, image="busybox:1.36"):
-    done = kubectl(sandbox, "apply", "-f", "-", input=f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
-                                                       f"spec: {{containers: [{{name: {name}, image: '{image}'}}]}}\n")
+    done = kubectl(
+        sandbox,
+        "apply",
+        "-f",
+        "-",
+        input=f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+        f"spec: {{containers: [{{name: {name}, image: '{image}'}}]}}\n",
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -71,7 +77,11 @@ def test_apply_get_rollout_undo_history_scale(sandbox, tmp_path):
     manifest.write_text(APP)
     applied = kubectl(sandbox, "apply", "-f", str(manifest))  # default flags: validation is left to the server
     assert applied.returncode == 0, applied.stderr
-    assert applied.stdout.split("\n")[:3] == ["namespace/kc created", "deployment.apps/web created", "service/web created"]
+    assert applied.stdout.split("\n")[:3] == [
+        "namespace/kc created",
+        "deployment.apps/web created",
+        "service/web created",
+    ]
     status = kubectl(sandbox, "rollout", "status", "deployment/web", "-n", "kc", "--timeout=30s")
     assert status.returncode == 0 and 'deployment "web" successfully rolled out' in status.stdout, status.stderr
     table = kubectl(sandbox, "get", "deployments", "-n", "kc")
@@ -88,7 +98,9 @@ def test_apply_get_rollout_undo_history_scale(sandbox, tmp_path):
     undone = kubectl(sandbox, "rollout", "undo", "deployment/web", "-n", "kc")
     assert undone.returncode == 0 and "rolled back" in undone.stdout, undone.stderr
     assert kubectl(sandbox, "rollout", "status", "deployment/web", "-n", "kc", "--timeout=30s").returncode == 0
-    image = kubectl(sandbox, "get", "deployment", "web", "-n", "kc", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    image = kubectl(
+        sandbox, "get", "deployment", "web", "-n", "kc", "-o", "jsonpath={.spec.template.spec.containers[0].image}"
+    )
     assert image.stdout == "nginx:1.27"
     replicasets = kubectl(sandbox, "get", "rs", "-n", "kc", "-o", "name").stdout.split()
     assert len(replicasets) == 2  # the old ReplicaSet came back rather than a third one
@@ -99,20 +111,34 @@ def test_apply_get_rollout_undo_history_scale(sandbox, tmp_path):
     assert scaled.returncode == 0 and "scaled" in scaled.stdout
     assert wait_for(lambda: kubectl(sandbox, "get", "pods", "-n", "kc").stdout.count("Running") == 4)
     endpoints = kubectl(sandbox, "get", "endpoints", "web", "-n", "kc", "-o", "jsonpath={.subsets[0].addresses[*].ip}")
-    assert wait_for(lambda: len(kubectl(sandbox, "get", "endpoints", "web", "-n", "kc", "-o",
-                                        "jsonpath={.subsets[0].addresses[*].ip}").stdout.split()) == 4), endpoints.stdout
+    assert wait_for(
+        lambda: (
+            len(
+                kubectl(
+                    sandbox, "get", "endpoints", "web", "-n", "kc", "-o", "jsonpath={.subsets[0].addresses[*].ip}"
+                ).stdout.split()
+            )
+            == 4
+        )
+    ), endpoints.stdout
 
 
 def test_get_watch_prints_changes(sandbox):
     create_namespace(sandbox, "kw")
-    process = subprocess.Popen([KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "get", "pods", "-n", "kw", "-w"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "get", "pods", "-n", "kw", "-w"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(1)
     run_pod(sandbox, "solo", "kw")
     lines = read_lines(process, 4)
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert all(line.startswith("solo ") for line in lines[1:])
-    assert any("Running" in line for line in lines[1:]) or any("ContainerCreating" in line or "Pending" in line for line in lines[1:])
+    assert any("Running" in line for line in lines[1:]) or any(
+        "ContainerCreating" in line or "Pending" in line for line in lines[1:]
+    )
 
 
 def test_logs_follow_streams(sandbox):
@@ -121,8 +147,12 @@ def test_logs_follow_streams(sandbox):
     assert wait_for(lambda: "Running" in kubectl(sandbox, "get", "pod", "talker", "-n", "kl").stdout)
     tail = kubectl(sandbox, "logs", "talker", "-n", "kl", "--tail=2")
     assert len(tail.stdout.strip().split("\n")) == 2
-    process = subprocess.Popen([KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "logs", "-f", "--tail=1", "talker", "-n", "kl"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "logs", "-f", "--tail=1", "talker", "-n", "kl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = read_lines(process, 5)
     assert len(lines) == 5 and all(line[:4].isdigit() and line[23:24] == "Z" for line in lines), lines
     stamps = [line[:24] for line in lines]
@@ -143,18 +173,34 @@ def test_delete_cascade_orphan(sandbox):
 def test_server_side_apply_and_diff(sandbox, tmp_path):
     create_namespace(sandbox, "ks")
     manifest = tmp_path / "cm.yaml"
-    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ks}\ndata: {mode: fast}\n")
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ks}\ndata: {mode: fast}\n"
+    )
     applied = kubectl(sandbox, "apply", "--server-side", "-f", str(manifest))
     assert applied.returncode == 0 and "configmap/settings serverside-applied" in applied.stdout, applied.stderr
-    managers = kubectl(sandbox, "get", "cm", "settings", "-n", "ks", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
+    managers = kubectl(
+        sandbox,
+        "get",
+        "cm",
+        "settings",
+        "-n",
+        "ks",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    )
     assert managers.stdout == "kubectl"
     same = kubectl(sandbox, "diff", "--server-side", "-f", str(manifest))
     assert same.returncode == 0 and same.stdout == ""
-    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ks}\ndata: {mode: slow}\n")
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ks}\ndata: {mode: slow}\n"
+    )
     changed = kubectl(sandbox, "diff", "-f", str(manifest))
     assert changed.returncode == 1, changed.stderr
     assert "-  mode: fast" in changed.stdout and "+  mode: slow" in changed.stdout
-    assert kubectl(sandbox, "get", "cm", "settings", "-n", "ks", "-o", "jsonpath={.data.mode}").stdout == "fast"  # diff is a dry run
+    assert (
+        kubectl(sandbox, "get", "cm", "settings", "-n", "ks", "-o", "jsonpath={.data.mode}").stdout == "fast"
+    )  # diff is a dry run
 
 
 def test_errors_top_and_describe(sandbox):

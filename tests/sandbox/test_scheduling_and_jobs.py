@@ -11,14 +11,17 @@ from .conftest import FAST_DELAYS
 from .helpers import kubectl, wait_for
 
 INDEX = "batch.kubernetes.io/job-completion-index"
-CORDONED = ("0/1 nodes are available: 1 node(s) were unschedulable. "
-            "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+CORDONED = (
+    "0/1 nodes are available: 1 node(s) were unschedulable. "
+    "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+)
 
 
 @pytest.fixture(scope="module")
 def one_node(tmp_path_factory):
-    cluster = SandboxCluster(nodes=1, clock_speed=20, delays=FAST_DELAYS,
-                             kubeconfig_path=tmp_path_factory.mktemp("kube") / "config").start()
+    cluster = SandboxCluster(
+        nodes=1, clock_speed=20, delays=FAST_DELAYS, kubeconfig_path=tmp_path_factory.mktemp("kube") / "config"
+    ).start()
     api = config.new_client_from_config(str(cluster.kubeconfig_path))
     yield cluster, client.CoreV1Api(api), client.BatchV1Api(api)
     api.close()
@@ -35,34 +38,65 @@ def test_cordoned_ready_node_is_unschedulable_not_unreachable(one_node):
     cordon = kubectl(cluster, "cordon", "sandbox-node-1")
     assert cordon.returncode == 0 and "node/sandbox-node-1 cordoned" in cordon.stdout, cordon.stderr
     node = wait_for(lambda: (lambda n: n if n.spec.taints else None)(core.read_node("sandbox-node-1")))
-    assert [(t.key, t.effect, t.time_added) for t in node.spec.taints] == \
-        [("node.kubernetes.io/unschedulable", "NoSchedule", None)]
+    assert [(t.key, t.effect, t.time_added) for t in node.spec.taints] == [
+        ("node.kubernetes.io/unschedulable", "NoSchedule", None)
+    ]
     assert next(c for c in node.status.conditions if c.type == "Ready").status == "True"
     row = kubectl(cluster, "get", "node", "sandbox-node-1").stdout.split("\n")[1].split()
     assert row[1] == "Ready,SchedulingDisabled"
 
-    core.create_namespaced_pod("default", {"metadata": {"name": "waits"},
-                                           "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    core.create_namespaced_pod(
+        "default", {"metadata": {"name": "waits"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    )
     scheduled = wait_for(lambda: scheduled_condition(core, "waits"))
     assert (scheduled.status, scheduled.reason, scheduled.message) == ("False", "Unschedulable", CORDONED)
     events = core.list_namespaced_event("default", field_selector="involvedObject.name=waits").items
-    assert [(e.reason, e.type, e.message, e.source.component) for e in events] == \
-        [("FailedScheduling", "Warning", CORDONED, "default-scheduler")]
-    assert any(e.reason == "NodeNotSchedulable" for e in
-               core.list_namespaced_event("default", field_selector="involvedObject.name=sandbox-node-1").items)
+    assert [(e.reason, e.type, e.message, e.source.component) for e in events] == [
+        ("FailedScheduling", "Warning", CORDONED, "default-scheduler")
+    ]
+    assert any(
+        e.reason == "NodeNotSchedulable"
+        for e in core.list_namespaced_event("default", field_selector="involvedObject.name=sandbox-node-1").items
+    )
 
     assert kubectl(cluster, "uncordon", "sandbox-node-1").returncode == 0
     assert wait_for(lambda: not core.read_node("sandbox-node-1").spec.taints)
     assert wait_for(lambda: core.read_namespaced_pod("waits", "default").spec.node_name == "sandbox-node-1", timeout=10)
 
 
+def start_indexed_job(batch, name, completions, parallelism):
+    batch.create_namespaced_job(
+        "default",
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "completionMode": "Indexed",
+                "completions": completions,
+                "parallelism": parallelism,
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": "busybox:1.36"}]}
+                },
+            },
+        },
+    )
+
+
+def finished_job(batch, name, succeeded):
+    """The job once `succeeded` of its pods have."""
+    return wait_for(
+        lambda: (lambda j: j if j.status.succeeded == succeeded else None)(batch.read_namespaced_job(name, "default")),
+        timeout=30,
+    )
+
+
 def test_indexed_job_pods_started_together_get_distinct_indexes(one_node):
     _, core, batch = one_node
-    batch.create_namespaced_job("default", {"metadata": {"name": "shards"}, "spec": {
-        "completionMode": "Indexed", "completions": 5, "parallelism": 3,
-        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": "busybox:1.36"}]}}}})
-    first = wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
-        core.list_namespaced_pod("default", label_selector="job-name=shards").items))
+    start_indexed_job(batch, "shards", completions=5, parallelism=3)
+    first = wait_for(
+        lambda: (lambda p: p if len(p) >= 3 else None)(
+            core.list_namespaced_pod("default", label_selector="job-name=shards").items
+        )
+    )
     started = sorted(first, key=lambda p: p.metadata.creation_timestamp)[:3]
     indexes = [p.metadata.annotations[INDEX] for p in started]
     assert sorted(indexes) == ["0", "1", "2"]  # one pass started three pods, each with its own index
@@ -75,8 +109,7 @@ def test_indexed_job_pods_started_together_get_distinct_indexes(one_node):
         env = {e.name: e for e in pod.spec.containers[0].env}
         assert env["JOB_COMPLETION_INDEX"].value_from.field_ref.field_path == f"metadata.annotations['{INDEX}']"
 
-    job = wait_for(lambda: (lambda j: j if j.status.succeeded == 5 else None)(
-        batch.read_namespaced_job("shards", "default")), timeout=30)
+    job = finished_job(batch, "shards", succeeded=5)
     assert job.status.completed_indexes == "0-4"
     assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions)
     pods = core.list_namespaced_pod("default", label_selector="job-name=shards").items
@@ -85,9 +118,6 @@ def test_indexed_job_pods_started_together_get_distinct_indexes(one_node):
 
 def test_completed_indexes_of_a_pair_take_a_comma(one_node):
     _, _, batch = one_node
-    batch.create_namespaced_job("default", {"metadata": {"name": "pair"}, "spec": {
-        "completionMode": "Indexed", "completions": 2, "parallelism": 2,
-        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": "busybox:1.36"}]}}}})
-    job = wait_for(lambda: (lambda j: j if j.status.succeeded == 2 else None)(
-        batch.read_namespaced_job("pair", "default")), timeout=30)
+    start_indexed_job(batch, "pair", completions=2, parallelism=2)
+    job = finished_job(batch, "pair", succeeded=2)
     assert job.status.completed_indexes == "0,1"

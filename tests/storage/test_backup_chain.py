@@ -35,7 +35,7 @@ class Volume:
 
     def write(self, offset, data):
         self.ceph.write(self.name, offset, data)
-        self.bytes[offset:offset + len(data)] = data
+        self.bytes[offset : offset + len(data)] = data
 
     def grow(self, size):
         self.ceph.resize_image(self.name, size)
@@ -111,8 +111,7 @@ def test_replaying_the_chain_into_fresh_images_gives_each_node_back(ceph, name):
         assert ceph.checksum(target, snapshot=backup.snapshot) == ceph.checksum(vol.name, snapshot=backup.snapshot)
 
 
-def test_artefacts_are_byte_for_byte_what_rbd_export_diff_writes_and_rbd_import_diff_reads(ceph, name,
-                                                                                            ceph_cluster):
+def test_artefacts_are_byte_for_byte_what_rbd_export_diff_writes_and_rbd_import_diff_reads(ceph, name, ceph_cluster):
     rng = random.Random(3)
     vol = Volume(ceph, name("cli"), 8 * MIB)
     vol.write(MIB, random_bytes(rng, 2 * MIB))
@@ -131,8 +130,14 @@ def test_artefacts_are_byte_for_byte_what_rbd_export_diff_writes_and_rbd_import_
     copy = name("cli-copy")
     cephdev.admin("rbd", "create", "--size", "8M", f"{ceph.config.pool}/{copy}", conf=conf)
     for backup in (full, incremental):
-        cephdev.admin("rbd", "import-diff", "-", f"{ceph.config.pool}/{copy}", conf=conf,
-                      input=b"".join(ceph.backup_stream(backup.name)))
+        cephdev.admin(
+            "rbd",
+            "import-diff",
+            "-",
+            f"{ceph.config.pool}/{copy}",
+            conf=conf,
+            input=b"".join(ceph.backup_stream(backup.name)),
+        )
     assert ceph.checksum(copy, snapshot="a") == ceph.checksum(vol.name, snapshot="a")
     assert ceph.checksum(copy) == vol.expected()
 
@@ -221,8 +226,9 @@ def test_backup_names_and_unfinished_backups(ceph, name):
         ceph.backup(name("missing"), "s1")
 
     # A writer that stopped half-way leaves a manifest in state "writing" (and some chunks).
-    unfinished = artefacts.Manifest(name=name("half"), pool="rbd", image=vol.name, snapshot="s1", since=None,
-                                    image_size=4 * MIB)
+    unfinished = artefacts.Manifest(
+        name=name("half"), pool="rbd", image=vol.name, snapshot="s1", since=None, image_size=4 * MIB
+    )
     manifests = ceph._backup_ioctx(artefacts.MANIFEST_NAMESPACE)
     artefacts.claim(manifests, unfinished)
     ceph._backup_ioctx(artefacts.DATA_NAMESPACE).write_full(artefacts.chunk_name(unfinished.name, 0), b"partial")

@@ -233,8 +233,19 @@ def test_a_full_pool_is_a_typed_error_and_backups_can_be_removed_from_it(ceph_cl
     cephdev.admin("ceph", "osd", "pool", "create", pool, "8", conf=conf)
     cephdev.admin("ceph", "osd", "pool", "application", "enable", pool, "rbd", conf=conf)
     try:
-        cephdev.admin("ceph", "auth", "get-or-create", client, "mon", "profile rbd", "osd",
-                      f"profile rbd pool=rbd, profile rbd pool={pool}", "-o", str(keyring), conf=conf)
+        cephdev.admin(
+            "ceph",
+            "auth",
+            "get-or-create",
+            client,
+            "mon",
+            "profile rbd",
+            "osd",
+            f"profile rbd pool=rbd, profile rbd pool={pool}",
+            "-o",
+            str(keyring),
+            conf=conf,
+        )
         config = CephConfig(conf=conf, keyring=str(keyring), client=client, backup_pool=pool, timeout=3)
         with Ceph(config) as ceph:
             vol = name("full")

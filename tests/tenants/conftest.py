@@ -12,10 +12,19 @@ def acme(cluster, operator):
     from tenants import services
 
     tenant = services.create_tenant(
-        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"}, max_namespaces=3,
+        acting_user=operator,
+        name="acme",
+        display_name="Acme",
+        clusters=[cluster],
+        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
+        max_namespaces=3,
         default_quota={"cpu": "1", "memory": "2Gi", "pods": "5"},
-        default_limit_range={"request_cpu": "100m", "limit_cpu": "500m", "request_memory": "128Mi", "limit_memory": "256Mi"},
+        default_limit_range={
+            "request_cpu": "100m",
+            "limit_cpu": "500m",
+            "request_memory": "128Mi",
+            "limit_memory": "256Mi",
+        },
     )
     return tenant
 

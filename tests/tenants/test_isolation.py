@@ -5,9 +5,8 @@ import pytest
 from django.urls import reverse
 
 from console.jobs import jobs
-
-from console.live import realtime
 from console.jobs.models import Job
+from console.live import realtime
 from tenants.models import NetworkPath
 
 from ..factories import create_two_tenants, mk_user
@@ -18,10 +17,21 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     cluster, acme, globex, project, users = create_two_tenants()
-    job = Job.objects.create(kind="namespace.create", tenant_id=acme.pk, tenant_name="acme", cluster=cluster.name, namespace=project.name)
+    job = Job.objects.create(
+        kind="namespace.create", tenant_id=acme.pk, tenant_name="acme", cluster=cluster.name, namespace=project.name
+    )
     path = NetworkPath.objects.create(project=project, kind="cidr", cidr="10.0.0.0/8")
     auditor = mk_user("aud-iso", "auditor", password=None)
-    return {"cluster": cluster, "acme": acme, "globex": globex, "project": project, "job": job, "path": path, "auditor": auditor, **users}
+    return {
+        "cluster": cluster,
+        "acme": acme,
+        "globex": globex,
+        "project": project,
+        "job": job,
+        "path": path,
+        "auditor": auditor,
+        **users,
+    }
 
 
 def test_foreign_tenant_pages_answer_404_like_missing_ones(client, world):
@@ -53,7 +63,9 @@ def test_foreign_objects_cannot_be_changed_by_guessing_ids(client, world):
     acme_member = world["acme"].memberships.first()
     # Ids of acme's objects under globex's own URLs: not found there.
     assert client.post(reverse("tenants:member_remove", args=["globex", acme_member.pk])).status_code == 400
-    assert client.post(reverse("tenants:path_remove", args=["globex", "globex-shop", world["path"].pk])).status_code == 400
+    assert (
+        client.post(reverse("tenants:path_remove", args=["globex", "globex-shop", world["path"].pk])).status_code == 400
+    )
     assert world["acme"].memberships.filter(pk=acme_member.pk).exists()
     assert NetworkPath.objects.filter(pk=world["path"].pk).exists()
 
@@ -68,7 +80,9 @@ def test_operation_log_and_resources_stay_closed_to_tenant_users(client, world):
     client.force_login(world["tenant_admin"])
     assert client.get(reverse("console:oplog_export")).status_code == 403
     assert client.get(reverse("console:oplog") + "?tenant=globex").status_code == 403
-    assert client.get(reverse("console:resource_list", args=["c1", "Pod"]) + "?namespace=globex-shop").status_code == 403
+    assert (
+        client.get(reverse("console:resource_list", args=["c1", "Pod"]) + "?namespace=globex-shop").status_code == 403
+    )
 
 
 def test_websocket_groups_of_other_tenants_are_refused(world):

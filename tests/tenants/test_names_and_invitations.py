@@ -21,24 +21,33 @@ pytestmark = pytest.mark.django_db
 # --- names ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("existing,new", [("rival", "rival-x"), ("rival", "rival-x-y"), ("acme-corp", "acme"), ("a-b-c", "a-b")])
+@pytest.mark.parametrize(
+    "existing,new", [("rival", "rival-x"), ("rival", "rival-x-y"), ("acme-corp", "acme"), ("a-b-c", "a-b")]
+)
 def test_a_tenant_name_may_not_extend_or_start_another(operator, existing, new):
     mk_tenant(existing)
     with pytest.raises(ValidationError) as refused:
         services.create_tenant(acting_user=operator, name=new, display_name="")
     assert "another tenant's name" in refused.value.messages[0] and existing not in refused.value.messages[0]
-    services.create_tenant(acting_user=operator, name=new.replace("-", "") + "z", display_name="")  # unrelated names still go
+    services.create_tenant(
+        acting_user=operator, name=new.replace("-", "") + "z", display_name=""
+    )  # unrelated names still go
 
 
 def test_a_namespace_in_another_tenants_space_is_refused_without_naming_it():
     """Tenants named before names were checked: "rival" must not take "rival-x-dev" from "rival-x"."""
     cluster = mk_cluster()
     rival, rival_x = mk_tenant("rival", clusters=[cluster]), mk_tenant("rival-x", clusters=[cluster])
-    rival_admin, rival_x_admin = mk_member(rival, "r-admin", "tenant-admin"), mk_member(rival_x, "rx-admin", "tenant-admin")
+    rival_admin, rival_x_admin = (
+        mk_member(rival, "r-admin", "tenant-admin"),
+        mk_member(rival_x, "rx-admin", "tenant-admin"),
+    )
     with pytest.raises(ValidationError) as refused:
         services.create_project(rival, acting_user=rival_admin, cluster=cluster, short_name="x-dev", quota={})
     assert refused.value.messages == ["The namespace name rival-x-dev is not available; choose another."]
-    project, _job = services.create_project(rival_x, acting_user=rival_x_admin, cluster=cluster, short_name="dev", quota={})
+    project, _job = services.create_project(
+        rival_x, acting_user=rival_x_admin, cluster=cluster, short_name="dev", quota={}
+    )
     assert project.name == "rival-x-dev"
     # Once it exists, the same answer: not "exists already on <cluster>".
     with pytest.raises(ValidationError) as again:
@@ -64,7 +73,9 @@ def world():
 
 def invite(client, admin, username, role="tenant-member"):
     client.force_login(admin)
-    response = client.post(reverse("tenants:member_add", args=["acme"]), {"username": username, "role": role}, follow=True)
+    response = client.post(
+        reverse("tenants:member_add", args=["acme"]), {"username": username, "role": role}, follow=True
+    )
     assert response.status_code == 200
     notice = re.search(r'role="status">(.*?)</div>', response.content.decode(), re.S).group(1)
     client.logout()
@@ -80,7 +91,9 @@ def test_inviting_answers_the_same_whether_or_not_the_name_exists(client, world)
     assert answers[0] == answers[1] == answers[2]
     assert "Invitation for" in answers[0]
     # nobody was added, and no account was made
-    assert list(Membership.objects.filter(tenant=world["acme"]).values_list("user__username", flat=True)) == ["acme-admin"]
+    assert list(Membership.objects.filter(tenant=world["acme"]).values_list("user__username", flat=True)) == [
+        "acme-admin"
+    ]
     assert not OperationLogEntry.objects.filter(action="tenant.member_add", after__new_account=True).exists()
     from django.contrib.auth import get_user_model
 
@@ -97,7 +110,10 @@ def test_the_invitee_joins_only_by_accepting_signed_in_as_themselves(client, wor
     # another account may not use it
     client.force_login(world["admin"])
     assert client.get(page).status_code == 403
-    assert client.post(reverse("tenants:invitation_accept"), {"token": parse_qs(link.query)["token"][0]}).status_code == 403
+    assert (
+        client.post(reverse("tenants:invitation_accept"), {"token": parse_qs(link.query)["token"][0]}).status_code
+        == 403
+    )
     assert not Membership.objects.filter(tenant=world["acme"], user=world["rival_user"]).exists()
     # the invitee sees who invites them where, and joins
     client.force_login(world["rival_user"])
@@ -109,7 +125,9 @@ def test_the_invitee_joins_only_by_accepting_signed_in_as_themselves(client, wor
     assert response.status_code == 302 and response["Location"] == reverse("tenants:tenant", args=["acme"])
     membership = Membership.objects.get(tenant=world["acme"], user=world["rival_user"])
     assert (membership.role, membership.invited_by) == ("tenant-admin", world["admin"])
-    assert OperationLogEntry.objects.filter(action="tenant.member_join", actor_name="globex-dev", result="succeeded").exists()
+    assert OperationLogEntry.objects.filter(
+        action="tenant.member_join", actor_name="globex-dev", result="succeeded"
+    ).exists()
 
 
 def test_a_forged_or_stale_invitation_is_refused(client, world):

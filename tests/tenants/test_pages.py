@@ -11,9 +11,13 @@ pytestmark = pytest.mark.django_db
 
 
 def quota(namespace, used):
-    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"u-{namespace}",
-                                                                     "resourceVersion": "1"},
-            "spec": {"hard": {"pods": "10"}}, "status": {"hard": {"pods": "10"}, "used": used}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "caas-quota", "namespace": namespace, "uid": f"u-{namespace}", "resourceVersion": "1"},
+        "spec": {"hard": {"pods": "10"}},
+        "status": {"hard": {"pods": "10"}, "used": used},
+    }
 
 
 def test_usage_bars_come_from_the_mirrored_quotas(client):
@@ -22,8 +26,15 @@ def test_usage_bars_come_from_the_mirrored_quotas(client):
     acme.save()
     project.quota = {"pods": "10", "memory": "4Gi"}
     project.save()
-    mirror.replace_kind(cluster.pk, "ResourceQuota", [quota("acme-web", {"pods": "5", "requests.memory": "1Gi", "limits.memory": "2Gi"}),
-                                                      quota("globex-shop", {"pods": "9"})], "10")
+    mirror.replace_kind(
+        cluster.pk,
+        "ResourceQuota",
+        [
+            quota("acme-web", {"pods": "5", "requests.memory": "1Gi", "limits.memory": "2Gi"}),
+            quota("globex-shop", {"pods": "9"}),
+        ],
+        "10",
+    )
     client.force_login(users["tenant_member"])
     page = client.get(reverse("tenants:project", args=["acme", "acme-web"])).content.decode()
     assert 'aria-valuenow="50"' in page  # pods 5 of 10; memory 2Gi (the larger of request and limit) of 4Gi

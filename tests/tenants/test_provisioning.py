@@ -4,9 +4,9 @@ worker runs them, results read back from the cluster."""
 import pytest
 from django.core.exceptions import ValidationError
 
+from console.jobs.models import Job
 from console.kube.api import ClusterAPI
 from console.kube.errors import ApiRefused
-from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
 from tenants import access, manifests, services
 from tenants.models import NetworkPath, Project, SuspendedWorkload, Tenant
@@ -17,8 +17,12 @@ from .conftest import run
 
 pytestmark = pytest.mark.django_db
 # tenant namespaces enforce Pod Security "restricted": pods made here directly must pass it
-HARDENED = {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
-            "capabilities": {"drop": ["ALL"]}}
+HARDENED = {
+    "allowPrivilegeEscalation": False,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "capabilities": {"drop": ["ALL"]},
+}
 
 
 def test_namespace_is_provisioned_with_quota_defaults_bindings_and_policies(cluster, acme, acme_admin):
@@ -32,16 +36,27 @@ def test_namespace_is_provisioned_with_quota_defaults_bindings_and_policies(clus
         assert ns["metadata"]["labels"][manifests.TENANT_LABEL] == "acme"
         assert ns["metadata"]["annotations"]["caas.io/requested-by"] == "acme-admin"
         quota = api.get("ResourceQuota", "caas-quota", "acme-web")
-        assert quota["spec"]["hard"] == {"requests.cpu": "1", "limits.cpu": "1", "requests.memory": "2Gi", "limits.memory": "2Gi", "pods": "5"}
+        assert quota["spec"]["hard"] == {
+            "requests.cpu": "1",
+            "limits.cpu": "1",
+            "requests.memory": "2Gi",
+            "limits.memory": "2Gi",
+            "pods": "5",
+        }
         limits = api.get("LimitRange", "caas-defaults", "acme-web")["spec"]["limits"][0]
-        assert limits["default"] == {"cpu": "500m", "memory": "256Mi"} and limits["defaultRequest"] == {"cpu": "100m", "memory": "128Mi"}
+        assert limits["default"] == {"cpu": "500m", "memory": "256Mi"} and limits["defaultRequest"] == {
+            "cpu": "100m",
+            "memory": "128Mi",
+        }
         bindings = {b["metadata"]["name"]: b for b in api.list("RoleBinding", "acme-web")}
         assert bindings["caas-tenant-admins"]["subjects"][0]["name"] == "caas:tenant:acme:admins"
         assert bindings["caas-tenant-members"]["roleRef"]["name"] == "edit"
         policies = {p["metadata"]["name"]: p["spec"] for p in api.list("NetworkPolicy", "acme-web")}
         assert set(policies) == set(manifests.BASE_POLICIES)
         assert policies["caas-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        assert policies["caas-allow-tenant"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {manifests.TENANT_LABEL: "acme"}
+        assert policies["caas-allow-tenant"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+            manifests.TENANT_LABEL: "acme"
+        }
         assert {"protocol": "UDP", "port": 53} in policies["caas-allow-dns"]["egress"][0]["ports"]
     steps = OperationLogEntry.objects.filter(action="namespace.apply", tenant="acme", result="succeeded")
     assert steps.count() == 9 and set(steps.values_list("actor_name", flat=True)) == {"acme-admin"}
@@ -61,11 +76,21 @@ def test_running_a_job_twice_converges(cluster, acme, acme_admin):
 
 
 def test_tenant_limits_are_enforced_before_kubernetes_is_called(cluster, acme, acme_admin):
-    services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="a", quota={"cpu": "3", "memory": "2Gi", "pods": "5"})
+    services.create_project(
+        acme, acting_user=acme_admin, cluster=cluster, short_name="a", quota={"cpu": "3", "memory": "2Gi", "pods": "5"}
+    )
     with pytest.raises(ValidationError, match=r"cpu: asking for 2, but only 1 of the tenant's 4 is left"):
-        services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="b", quota={"cpu": "2", "memory": "1Gi", "pods": "1"})
+        services.create_project(
+            acme,
+            acting_user=acme_admin,
+            cluster=cluster,
+            short_name="b",
+            quota={"cpu": "2", "memory": "1Gi", "pods": "1"},
+        )
     with pytest.raises(ValidationError, match="needs a memory quota"):
-        services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="b", quota={"cpu": "1", "pods": "1"})
+        services.create_project(
+            acme, acting_user=acme_admin, cluster=cluster, short_name="b", quota={"cpu": "1", "pods": "1"}
+        )
     assert list(Project.objects.values_list("name", flat=True)) == ["acme-a"]
     assert Job.objects.count() == 1
     assert OperationLogEntry.objects.filter(action="namespace.create", result="failed").count() == 2
@@ -113,22 +138,55 @@ def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox
     run(job)
     with ClusterAPI(cluster) as api:
         for i in range(3):
-            api.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "acme-busy"},
-                       "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-                                                "securityContext": HARDENED}]}})
+            api.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"p{i}", "namespace": "acme-busy"},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": "nginx:1.27",
+                                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+                                "securityContext": HARDENED,
+                            }
+                        ]
+                    },
+                }
+            )
     # The watcher keeps the mirror; here the test mirrors the quota's current state itself.
     with ClusterAPI(cluster) as api:
-        assert wait_until(lambda: (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods") == "3", timeout=10)
+        assert wait_until(
+            lambda: (
+                (api.get("ResourceQuota", "caas-quota", "acme-busy").get("status") or {}).get("used", {}).get("pods")
+                == "3"
+            ),
+            timeout=10,
+        )
         quota = api.get("ResourceQuota", "caas-quota", "acme-busy")
     quota["kind"] = "ResourceQuota"
     mirror.apply_events(cluster.pk, "ResourceQuota", [("ADDED", quota)])
     with pytest.raises(ValidationError, match=r"pods quota 2 is below what the namespace uses now \(3\)"):
-        services.update_project(project, acting_user=acme_admin, quota={"cpu": "1", "memory": "2Gi", "pods": "2"}, limit_range={})
+        services.update_project(
+            project, acting_user=acme_admin, quota={"cpu": "1", "memory": "2Gi", "pods": "2"}, limit_range={}
+        )
     with pytest.raises(ValidationError, match=r"pods limit 2 is below what the tenant has"):
-        services.update_tenant(acme, acting_user=_operator(), display_name="Acme", contact="", clusters=[cluster],
-                               limits={"cpu": "4", "memory": "8Gi", "pods": "2"}, max_namespaces=3, default_quota={},
-                               default_limit_range={}, time_zone="UTC")
-    job = services.update_project(project, acting_user=acme_admin, quota={"cpu": "1", "memory": "2Gi", "pods": "4"}, limit_range={})
+        services.update_tenant(
+            acme,
+            acting_user=_operator(),
+            display_name="Acme",
+            contact="",
+            clusters=[cluster],
+            limits={"cpu": "4", "memory": "8Gi", "pods": "2"},
+            max_namespaces=3,
+            default_quota={},
+            default_limit_range={},
+            time_zone="UTC",
+        )
+    job = services.update_project(
+        project, acting_user=acme_admin, quota={"cpu": "1", "memory": "2Gi", "pods": "4"}, limit_range={}
+    )
     assert run(job).status == "succeeded"
     with ClusterAPI(cluster) as api:
         assert api.get("ResourceQuota", "caas-quota", "acme-busy")["spec"]["hard"]["pods"] == "4"
@@ -136,10 +194,19 @@ def test_quota_below_current_usage_is_refused(cluster, acme, acme_admin, sandbox
 
 
 def test_kubernetes_quota_refusal_reaches_the_user_in_its_own_words(cluster, acme, acme_admin):
-    project, job = services.create_project(acme, acting_user=acme_admin, cluster=cluster, short_name="tight",
-                                           quota={"cpu": "1", "memory": "1Gi", "pods": "1"})
+    project, job = services.create_project(
+        acme,
+        acting_user=acme_admin,
+        cluster=cluster,
+        short_name="tight",
+        quota={"cpu": "1", "memory": "1Gi", "pods": "1"},
+    )
     run(job)
-    pod = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": HARDENED}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "securityContext": HARDENED}]},
+    }
     with ClusterAPI(cluster) as api:
         api.apply({**pod, "metadata": {"name": "one", "namespace": "acme-tight"}})
         with pytest.raises(ApiRefused) as refused:
@@ -171,12 +238,16 @@ def test_network_paths(cluster, acme, acme_admin, globex, operator):
         services.add_path(project, acting_user=acme_admin, kind="cidr", cidr="10.0.0.0/8", port=70000)
     egress, job = services.add_path(project, acting_user=acme_admin, kind="cidr", cidr="10.20.0.1/16", port=5432)
     run(job)
-    cross, job = services.add_path(project, acting_user=operator, kind="namespace", peer_namespace="globex-shop", port=8080)
+    cross, job = services.add_path(
+        project, acting_user=operator, kind="namespace", peer_namespace="globex-shop", port=8080
+    )
     assert cross.cross_tenant
     run(job)
     with ClusterAPI(cluster) as api:
         spec = api.get("NetworkPolicy", egress.policy_name, "acme-api")["spec"]
-        assert spec["egress"] == [{"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}]
+        assert spec["egress"] == [
+            {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+        ]
         ingress = api.get("NetworkPolicy", cross.policy_name, "acme-api")["spec"]["ingress"][0]
         assert ingress["from"][0]["namespaceSelector"]["matchLabels"] == {manifests.NAMESPACE_NAME_LABEL: "globex-shop"}
         assert api.get("NetworkPolicy", f"{cross.policy_name}-egress", "globex-shop") is not None
@@ -195,9 +266,21 @@ def test_suspend_scales_to_zero_and_resume_restores(cluster, acme, acme_admin, o
     run(job)
     with ClusterAPI(cluster) as api:
         for name, replicas in (("web", 3), ("idle", 0)):
-            api.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "acme-app"},
-                       "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}})
+            api.apply(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": name, "namespace": "acme-app"},
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": {"app": name}},
+                        "template": {
+                            "metadata": {"labels": {"app": name}},
+                            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+                        },
+                    },
+                }
+            )
     assert run(services.suspend_tenant(acme, acting_user=operator)).status == "succeeded"
     acme.refresh_from_db()
     assert acme.status == "suspended"
@@ -269,10 +352,15 @@ def test_the_clusters_own_rbac_refuses_cross_tenant_access(cluster, acme, acme_a
         with pytest.raises(ApiRefused) as quota:  # members may not loosen their own quota
             api.patch("ResourceQuota", "caas-quota", "acme-own", {"spec": {"hard": {"pods": "1000"}}})
     assert foreign.value.status == 403
-    assert 'User "acme-dev" cannot patch resource "configmaps" in API group "" in the namespace "globex-theirs"' in foreign.value.message
+    assert (
+        'User "acme-dev" cannot patch resource "configmaps" in API group "" in the namespace "globex-theirs"'
+        in foreign.value.message
+    )
     assert everywhere.value.status == 403 and "at the cluster scope" in everywhere.value.message
     assert quota.value.status == 403
-    audit = [e for e in sandbox.audit_events() if e.get("impersonatedUser") == "acme-dev" or e.get("user") == "acme-dev"]
+    audit = [
+        e for e in sandbox.audit_events() if e.get("impersonatedUser") == "acme-dev" or e.get("user") == "acme-dev"
+    ]
     assert any(e.get("namespace") == "globex-theirs" and e.get("code") == 403 for e in audit)
 
 
@@ -283,7 +371,9 @@ def test_calico_global_policy_where_the_cluster_has_calico(db, operator):
 
     with SandboxCluster(nodes=1, calico=True) as sandbox:
         cluster = mk_cluster("calico", kubeconfig_text=sandbox.kubeconfig_text())
-        tenant = services.create_tenant(acting_user=operator, name="initech", display_name="Initech", clusters=[cluster])
+        tenant = services.create_tenant(
+            acting_user=operator, name="initech", display_name="Initech", clusters=[cluster]
+        )
         _project, job = services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="app")
         assert run(job).status == "succeeded"
         with ClusterAPI(cluster) as api:
@@ -291,6 +381,11 @@ def test_calico_global_policy_where_the_cluster_has_calico(db, operator):
         assert policy["spec"]["namespaceSelector"] == "caas.io/tenant == 'initech'"
         assert policy["spec"]["ingress"][-1] == {"action": "Deny"}
         assert Tenant.objects.get(pk=tenant.pk).isolation["calico"]["calico"] is True
-        assert run(services.delete_tenant(Tenant.objects.get(pk=tenant.pk), acting_user=operator, confirm_name="initech")).status == "succeeded"
+        assert (
+            run(
+                services.delete_tenant(Tenant.objects.get(pk=tenant.pk), acting_user=operator, confirm_name="initech")
+            ).status
+            == "succeeded"
+        )
         with ClusterAPI(cluster) as api:
             assert api.get("GlobalNetworkPolicy", "caas-tenant-initech") is None

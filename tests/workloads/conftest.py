@@ -20,10 +20,18 @@ def acme(cluster, operator):
     from tenants import services
 
     return services.create_tenant(
-        acting_user=operator, name="acme", display_name="Acme", clusters=[cluster],
+        acting_user=operator,
+        name="acme",
+        display_name="Acme",
+        clusters=[cluster],
         limits={"cpu": "8", "memory": "16Gi", "pods": "40", "storage": "50Gi"},
         default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "10Gi"},
-        default_limit_range={"request_cpu": "100m", "limit_cpu": "500m", "request_memory": "64Mi", "limit_memory": "256Mi"},
+        default_limit_range={
+            "request_cpu": "100m",
+            "limit_cpu": "500m",
+            "request_memory": "64Mi",
+            "limit_memory": "256Mi",
+        },
     )
 
 
@@ -38,7 +46,9 @@ def project(acme, cluster, operator):
     """A provisioned namespace of acme, new for every test: quota, container defaults, RBAC."""
     from tenants import services
 
-    project, job = services.create_project(acme, acting_user=operator, cluster=cluster, short_name=f"ns{next(_namespaces)}")
+    project, job = services.create_project(
+        acme, acting_user=operator, cluster=cluster, short_name=f"ns{next(_namespaces)}"
+    )
     assert run_tenant(job).status == "succeeded"
     project.refresh_from_db()
     return project
@@ -66,17 +76,23 @@ def spec(**changes):
     from workloads import specs
 
     value = specs.empty_spec()
-    value.update(image="nginx:1.27", replicas=2, ports=[{"name": "http", "port": 80}],
-                 resources={"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}})
+    value.update(
+        image="nginx:1.27",
+        replicas=2,
+        ports=[{"name": "http", "port": 80}],
+        resources={"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
+    )
     value.update(changes)
     return value
 
 
-def mirror_namespace(cluster, namespace, kinds=("Deployment", "StatefulSet", "ReplicaSet", "Pod", "Event", "Service", "Ingress")):
+def mirror_namespace(
+    cluster, namespace, kinds=("Deployment", "StatefulSet", "ReplicaSet", "Pod", "Event", "Service", "Ingress")
+):
     """What the watcher would do: copy the namespace's objects into the resource mirror."""
     from console.clusters import mirror
-    from console.kube.api import ClusterAPI
     from console.clusters.models import MirroredObject
+    from console.kube.api import ClusterAPI
 
     with ClusterAPI(cluster) as api:
         for kind in kinds:

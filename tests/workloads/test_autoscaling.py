@@ -2,14 +2,15 @@
 HorizontalPodAutoscaler: every automatic scaling action is logged and announced."""
 
 import time
-from datetime import datetime, time as clock, timezone
+from datetime import UTC, datetime
+from datetime import time as clock
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from console.clusters import mirror
-from console.kube.api import ClusterAPI
 from console.jobs.models import Job
+from console.kube.api import ClusterAPI
 from console.notifications.models import Notification
 from console.oplog.models import OperationLogEntry
 from workloads import services, tasks
@@ -32,10 +33,10 @@ def test_scheduled_scaling_runs_once_a_day_at_the_tenants_local_time(cluster, we
     services.add_scale_schedule(web, acting_user=dev, at=clock(22, 0), replicas=1, weekdays=weekdays)
     ScaleSchedule.objects.update(last_run_on=None)
     # Wednesday 25 Nov 2026, 07:59 in Shanghai is 23:59 UTC the day before: not yet
-    assert tasks.run_scale_schedules(now=datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc)) == 0
+    assert tasks.run_scale_schedules(now=datetime(2026, 11, 24, 23, 59, tzinfo=UTC)) == 0
     # 08:01 in Shanghai: the morning schedule is due
-    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 0, 1, tzinfo=timezone.utc)) == 1
-    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 0, 5, tzinfo=timezone.utc)) == 0  # once a day
+    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 0, 1, tzinfo=UTC)) == 1
+    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 0, 5, tzinfo=UTC)) == 0  # once a day
     job = run(Job.objects.filter(kind="app.scale").get())
     assert job.status == "succeeded", job.error
     assert replicas(web, cluster) == 4
@@ -46,7 +47,7 @@ def test_scheduled_scaling_runs_once_a_day_at_the_tenants_local_time(cluster, we
     assert notes["web scaled from 2 to 4 replicas"].startswith("Scheduled scaling")
     assert ScaleSchedule.objects.get(pk=morning.pk).last_run_on.isoformat() == "2026-11-25"
     # Saturday: not on the list
-    assert tasks.run_scale_schedules(now=datetime(2026, 11, 28, 14, 30, tzinfo=timezone.utc)) == 0
+    assert tasks.run_scale_schedules(now=datetime(2026, 11, 28, 14, 30, tzinfo=UTC)) == 0
 
 
 def test_schedule_rules_and_a_refused_run_is_announced(cluster, web, dev, operator):
@@ -56,13 +57,18 @@ def test_schedule_rules_and_a_refused_run_is_announced(cluster, web, dev, operat
         services.add_scale_schedule(web, acting_user=dev, at=clock(8, 0), replicas=500, weekdays=[0])
     schedule = services.add_scale_schedule(web, acting_user=dev, at=clock(8, 0), replicas=50, weekdays=list(range(7)))
     ScaleSchedule.objects.update(last_run_on=None)
-    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 1, 0, tzinfo=timezone.utc)) == 0
+    assert tasks.run_scale_schedules(now=datetime(2026, 11, 25, 1, 0, tzinfo=UTC)) == 0
     notes = {str(note.title): str(note.body) for note in Notification.objects.filter(user=dev)}
     assert "Not enough quota" in notes["Scheduled scaling of web to 50 did not run"]
     assert OperationLogEntry.objects.get(action="app.scale", result="failed").actor_name == "system"
     services.remove_scale_schedule(web, acting_user=dev, schedule_id=schedule.pk)
     assert not ScaleSchedule.objects.exists()
-    assert OperationLogEntry.objects.filter(action__in=["app.schedule_add", "app.schedule_remove"], result="succeeded").count() == 2
+    assert (
+        OperationLogEntry.objects.filter(
+            action__in=["app.schedule_add", "app.schedule_remove"], result="succeeded"
+        ).count()
+        == 2
+    )
 
 
 def test_autoscaler_scales_with_load_and_each_change_is_recorded(cluster, sandbox, web, dev):
@@ -76,7 +82,10 @@ def test_autoscaler_scales_with_load_and_each_change_is_recorded(cluster, sandbo
     assert web.autoscaler == {"min": 2, "max": 4, "cpu": 50, "memory": None} and web.observed_replicas == 2
     with ClusterAPI(cluster) as api:
         hpa = api.get("HorizontalPodAutoscaler", "web", web.namespace)
-    assert hpa["spec"]["metrics"][0]["resource"] == {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}
+    assert hpa["spec"]["metrics"][0]["resource"] == {
+        "name": "cpu",
+        "target": {"type": "Utilization", "averageUtilization": 50},
+    }
     with pytest.raises(ValidationError, match="An autoscaler sets this app's replicas"):
         services.scale_app(web, acting_user=dev, replicas=3)
     with pytest.raises(ValidationError, match="remove it before scheduling"):
@@ -104,9 +113,15 @@ def test_autoscaler_scales_with_load_and_each_change_is_recorded(cluster, sandbo
 
 
 def test_a_scaling_the_console_had_no_count_before_reads_scaled_to_never_from_none(cluster, web, dev):
-    App.objects.filter(pk=web.pk).update(autoscaler={"min": 2, "max": 4, "cpu": 50, "memory": None}, observed_replicas=None)
-    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "status": {"desiredReplicas": 3},
-           "metadata": {"name": "web", "namespace": web.namespace, "uid": "hpa-web", "resourceVersion": "7"}}
+    App.objects.filter(pk=web.pk).update(
+        autoscaler={"min": 2, "max": 4, "cpu": 50, "memory": None}, observed_replicas=None
+    )
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "status": {"desiredReplicas": 3},
+        "metadata": {"name": "web", "namespace": web.namespace, "uid": "hpa-web", "resourceVersion": "7"},
+    }
     mirror.apply_events(cluster.pk, "HorizontalPodAutoscaler", [("ADDED", hpa)])
     assert tasks.observe_autoscalers() == 1
     titles = [str(note.title) for note in Notification.objects.filter(user=dev)]

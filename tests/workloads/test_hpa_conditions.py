@@ -15,9 +15,12 @@ from .conftest import mirror_namespace, run
 
 pytestmark = pytest.mark.django_db
 
-UNAVAILABLE = ("the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource "
-               "cpu: unable to fetch metrics from resource metrics API: the server is currently unable to handle the request "
-               "(get pods.metrics.k8s.io)")
+UNAVAILABLE = (
+    "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+    "unable to get metrics for resource cpu: "
+    "unable to fetch metrics from resource metrics API: the server is currently unable to handle the request "
+    "(get pods.metrics.k8s.io)"
+)
 
 
 def conditions_when(cluster, app, wanted, timeout=15):
@@ -34,7 +37,9 @@ def conditions_when(cluster, app, wanted, timeout=15):
 
 
 def page(client, app):
-    return client.get(reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name])).content.decode()
+    return client.get(
+        reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name])
+    ).content.decode()
 
 
 @pytest.fixture
@@ -53,7 +58,9 @@ def test_without_metrics_the_autoscaler_is_shown_inactive_and_why(client, cluste
     assert refused.value.status == 503 and refused.value.message.strip() == "service unavailable"
     assert sandbox.stats()["metrics_api"] is False
 
-    assert run(services.set_autoscaler(web, acting_user=dev, min_replicas=2, max_replicas=4, cpu=50)).status == "succeeded"
+    assert (
+        run(services.set_autoscaler(web, acting_user=dev, min_replicas=2, max_replicas=4, cpu=50)).status == "succeeded"
+    )
     web.refresh_from_db()
     hpa, conditions = conditions_when(cluster, web, lambda c: "ScalingActive" in c)
     assert conditions["AbleToScale"]["status"] == "True" and conditions["AbleToScale"]["reason"] == "SucceededGetScale"
@@ -65,8 +72,12 @@ def test_without_metrics_the_autoscaler_is_shown_inactive_and_why(client, cluste
     with ClusterAPI(cluster) as api:
         warnings = api.list("Event", web.namespace, field_selector="involvedObject.name=web,type=Warning")
     reasons = {e["reason"]: e["message"] for e in warnings if e["involvedObject"]["kind"] == "HorizontalPodAutoscaler"}
-    assert reasons["FailedGetResourceMetric"] == UNAVAILABLE.removeprefix("the HPA was unable to compute the replica count: ")
-    assert reasons["FailedComputeMetricsReplicas"].startswith("invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value:")
+    assert reasons["FailedGetResourceMetric"] == UNAVAILABLE.removeprefix(
+        "the HPA was unable to compute the replica count: "
+    )
+    assert reasons["FailedComputeMetricsReplicas"].startswith(
+        "invalid metrics (1 invalid out of 1), first error is: failed to get cpu resource metric value:"
+    )
 
     mirror_namespace(cluster, web.namespace, kinds=("HorizontalPodAutoscaler",))
     assert tasks.observe_autoscalers() == 0  # desiredReplicas 0 means "no count yet", not a scaling to zero
@@ -82,12 +93,17 @@ def test_without_metrics_the_autoscaler_is_shown_inactive_and_why(client, cluste
     sandbox.set_metrics_api(True)
     hpa, conditions = conditions_when(cluster, web, lambda c: c.get("ScalingActive", {}).get("status") == "True")
     assert conditions["ScalingActive"]["reason"] == "ValidMetricFound"
-    assert conditions["ScalingActive"]["message"] == ("the HPA was able to successfully calculate a replica count from cpu resource "
-                                                      "utilization (percentage of request)")
+    assert conditions["ScalingActive"]["message"] == (
+        "the HPA was able to successfully calculate a replica count from cpu resource "
+        "utilization (percentage of request)"
+    )
     assert conditions["ScalingLimited"]["status"] in ("True", "False")
     assert hpa["status"]["currentMetrics"][0]["type"] == "Resource"
     with ClusterAPI(cluster) as api:
-        assert api._request("GET", f"/apis/metrics.k8s.io/v1beta1/namespaces/{web.namespace}/pods")["kind"] == "PodMetricsList"
+        assert (
+            api._request("GET", f"/apis/metrics.k8s.io/v1beta1/namespaces/{web.namespace}/pods")["kind"]
+            == "PodMetricsList"
+        )
     mirror_namespace(cluster, web.namespace, kinds=("HorizontalPodAutoscaler",))
     body = page(client, web)
     assert 'data-active="true"' in body and "The autoscaler is not active." not in body
@@ -101,16 +117,44 @@ def test_no_autoscaler_shows_nothing_and_a_missing_request_is_named(client, clus
     labels = {"app": "bare"}
     with ClusterAPI(cluster) as api:
         api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hpa-bare"}})
-        api.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bare", "namespace": "hpa-bare"},
-                   "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-                       "metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}})
-        api.apply({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "bare", "namespace": "hpa-bare"},
-                   "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "bare"}, "minReplicas": 1,
-                            "maxReplicas": 3, "metrics": [{"type": "Resource", "resource": {
-                                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}})
+        api.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "bare", "namespace": "hpa-bare"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+                    },
+                },
+            }
+        )
+        api.apply(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "bare", "namespace": "hpa-bare"},
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "bare"},
+                    "minReplicas": 1,
+                    "maxReplicas": 3,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}},
+                        }
+                    ],
+                },
+            }
+        )
     bare = type("Bare", (), {"name": "bare", "namespace": "hpa-bare"})
     _hpa, conditions = conditions_when(cluster, bare, lambda c: "ScalingActive" in c)
     active = conditions["ScalingActive"]
     assert active["status"] == "False" and active["reason"] == "FailedGetResourceMetric"
-    assert active["message"].startswith("the HPA was unable to compute the replica count: failed to get cpu utilization: "
-                                        "missing request for cpu in container main of Pod bare-")
+    assert active["message"].startswith(
+        "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        "missing request for cpu in container main of Pod bare-"
+    )

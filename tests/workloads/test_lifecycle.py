@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from console.kube.api import ClusterAPI
 from console.jobs.models import Job
+from console.kube.api import ClusterAPI
 from console.notifications.models import Notification
 from console.oplog.models import OperationLogEntry
 from workloads import quota, selectors, services
@@ -28,7 +28,11 @@ def live(app, cluster):
 
 def test_upgrade_rolls_out_a_new_revision_and_rollback_returns_to_any_earlier_one(cluster, web, dev, acme):
     other = mk_member(acme, "acme-ops")
-    job = run(services.upgrade_app(web, acting_user=dev, spec=spec(image="nginx:1.28", env=[{"name": "MODE", "value": "blue"}])))
+    job = run(
+        services.upgrade_app(
+            web, acting_user=dev, spec=spec(image="nginx:1.28", env=[{"name": "MODE", "value": "blue"}])
+        )
+    )
     assert job.status == "succeeded", job.error
     texts = [str(s["text"]) for s in job.steps]
     assert "Rollout complete: 2 of 2 replicas ready." in texts
@@ -60,14 +64,18 @@ def test_upgrade_rolls_out_a_new_revision_and_rollback_returns_to_any_earlier_on
     assert job.status == "succeeded", job.error
     deployment = live(web, cluster)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
-    assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "4"  # revision 1 came back as 4
+    assert (
+        deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "4"
+    )  # revision 1 came back as 4
     mirror_namespace(cluster, web.namespace)
     revisions = {r.number: r for r in selectors.live_context(web)["revisions"]}
     assert (revisions[4].image, revisions[4].by, revisions[4].current) == ("nginx:1.27", "acme-ops", True)
     assert 1 not in revisions  # the same ReplicaSet, renumbered, as Kubernetes does
     assert App.objects.get(pk=web.pk).spec["image"] == "nginx:1.27"
     rollback = OperationLogEntry.objects.get(action="app.rollback")
-    assert rollback.actor_name == "acme-ops" and rollback.after["revision"] == "1" and rollback.before == {"revision": "3"}
+    assert (
+        rollback.actor_name == "acme-ops" and rollback.after["revision"] == "1" and rollback.before == {"revision": "3"}
+    )
     with pytest.raises(ValidationError, match="Revision 4 is the current one"):
         services.rollback_app(web, acting_user=dev, revision=4)
     with pytest.raises(ValidationError, match="Revision 9 does not exist"):
@@ -79,8 +87,11 @@ def _wait_rollout(cluster, app, revision, timeout=10):
     while time.monotonic() < deadline:
         obj = live(app, cluster)
         status = obj.get("status") or {}
-        if (obj["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision") == revision and \
-                status.get("updatedReplicas") == status.get("availableReplicas") == status.get("replicas") == obj["spec"]["replicas"]:
+        if (obj["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision"
+        ) == revision and status.get("updatedReplicas") == status.get("availableReplicas") == status.get(
+            "replicas"
+        ) == obj["spec"]["replicas"]:
             return obj
         time.sleep(0.1)
     raise AssertionError(f"revision {revision} did not roll out: {obj.get('status')}")
@@ -106,11 +117,16 @@ def test_an_upgrade_whose_surge_pods_do_not_fit_the_quota_is_refused_first(clust
     assert not Job.objects.filter(kind="app.upgrade").exists()
 
 
-@pytest.mark.parametrize("kind,strategy,replicas,surge", [
-    ("Deployment", None, 9, 3), ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}, 9, 1),
-    ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "50%"}}, 3, 2), ("Deployment", {"type": "Recreate"}, 9, 0),
-    ("StatefulSet", None, 9, 0),
-])
+@pytest.mark.parametrize(
+    "kind,strategy,replicas,surge",
+    [
+        ("Deployment", None, 9, 3),
+        ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}, 9, 1),
+        ("Deployment", {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "50%"}}, 3, 2),
+        ("Deployment", {"type": "Recreate"}, 9, 0),
+        ("StatefulSet", None, 9, 0),
+    ],
+)
 def test_surge_pods_follow_the_strategy(kind, strategy, replicas, surge):
     workload = {"spec": {"replicas": replicas, **({"strategy": strategy} if strategy else {})}}
     assert quota.surge_pods(kind, workload) == surge
@@ -155,7 +171,9 @@ def test_scaling_notifies_the_tenant_and_logs_from_to_and_why(cluster, web, dev,
     assert job.status == "succeeded", job.error
     assert live(web, cluster)["status"]["readyReplicas"] == 4
     accepted = OperationLogEntry.objects.get(action="app.scale")
-    assert accepted.before == {"replicas": 2} and accepted.after["replicas"] == 4 and accepted.after["reason"] == "manual"
+    assert (
+        accepted.before == {"replicas": 2} and accepted.after["replicas"] == 4 and accepted.after["reason"] == "manual"
+    )
     done = OperationLogEntry.objects.get(action="workload.scale", namespace=web.namespace)
     assert done.before == {"replicas": 2} and done.after == {"replicas": 4, "reason": "manual", "by": "acme-dev"}
     for user in (dev, admin):
@@ -170,7 +188,10 @@ def test_scaling_notifies_the_tenant_and_logs_from_to_and_why(cluster, web, dev,
         services.scale_app(web, acting_user=dev, replicas=101)
     # the system scales too (scheduled scaling): no person, a reason
     assert run(services.scale_app(web, acting_user=None, replicas=1, reason="schedule")).status == "succeeded"
-    assert OperationLogEntry.objects.filter(action="workload.scale", namespace=web.namespace).latest("id").after["reason"] == "schedule"
+    assert (
+        OperationLogEntry.objects.filter(action="workload.scale", namespace=web.namespace).latest("id").after["reason"]
+        == "schedule"
+    )
 
 
 def test_pause_and_resume_a_rollout(cluster, web, dev):
@@ -183,8 +204,12 @@ def test_pause_and_resume_a_rollout(cluster, web, dev):
     assert live(web, cluster)["status"].get("updatedReplicas", 0) == 0  # nothing rolled while paused
     services.resume_app(web, acting_user=dev)
     _wait_rollout(cluster, web, "2")
-    assert [e.action for e in OperationLogEntry.objects.filter(action__in=["app.pause", "app.resume"], result="succeeded").order_by("id")] == \
-        ["app.pause", "app.resume"]
+    assert [
+        e.action
+        for e in OperationLogEntry.objects.filter(action__in=["app.pause", "app.resume"], result="succeeded").order_by(
+            "id"
+        )
+    ] == ["app.pause", "app.resume"]
 
 
 def test_restart_a_pod_and_read_its_log(cluster, web, dev):
@@ -199,8 +224,11 @@ def test_restart_a_pod_and_read_its_log(cluster, web, dev):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with ClusterAPI(cluster) as api:
-            now = {p["metadata"]["name"] for p in api.list("Pod", web.namespace, label_selector="caas.io/app=web")
-                   if not p["metadata"].get("deletionTimestamp")}
+            now = {
+                p["metadata"]["name"]
+                for p in api.list("Pod", web.namespace, label_selector="caas.io/app=web")
+                if not p["metadata"].get("deletionTimestamp")
+            }
         if victim not in now and len(now) == 2:
             break
         time.sleep(0.1)
@@ -211,30 +239,61 @@ def test_restart_a_pod_and_read_its_log(cluster, web, dev):
 
 def test_expose_with_service_and_ingress_then_take_it_back(cluster, web, dev):
     with ClusterAPI(cluster) as api:
-        api.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "shop-tls", "namespace": web.namespace},
-                   "stringData": {"tls.crt": "x", "tls.key": "y"}})
+        api.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/tls",
+                "metadata": {"name": "shop-tls", "namespace": web.namespace},
+                "stringData": {"tls.crt": "x", "tls.key": "y"},
+            }
+        )
     with pytest.raises(ValidationError, match="not a valid host name"):
         services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80, host="shop_example")
     with pytest.raises(ValidationError, match="30000 to 32767"):
         services.expose_app(web, acting_user=dev, service_type="NodePort", port=80, node_port=80)
     with pytest.raises(ValidationError, match="no Secret named missing"):
-        services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80, host="shop.example.com", tls_secret="missing")
-    job = run(services.expose_app(web, acting_user=dev, service_type="NodePort", port=8080, node_port=30080,
-                                  host="shop.example.com", path="/", tls_secret="shop-tls"))
+        services.expose_app(
+            web, acting_user=dev, service_type="ClusterIP", port=80, host="shop.example.com", tls_secret="missing"
+        )
+    job = run(
+        services.expose_app(
+            web,
+            acting_user=dev,
+            service_type="NodePort",
+            port=8080,
+            node_port=30080,
+            host="shop.example.com",
+            path="/",
+            tls_secret="shop-tls",
+        )
+    )
     assert job.status == "succeeded", job.error
     with ClusterAPI(cluster) as api:
         svc = api.get("Service", "web", web.namespace)
         ingress = api.get("Ingress", "web", web.namespace)
         endpoints = _wait(lambda: api.get("Endpoints", "web", web.namespace))
-    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0] == {**svc["spec"]["ports"][0], "port": 8080, "targetPort": 80, "nodePort": 30080}
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0] == {
+        **svc["spec"]["ports"][0],
+        "port": 8080,
+        "targetPort": 80,
+        "nodePort": 30080,
+    }
     assert svc["spec"]["selector"] == {"caas.io/app": "web"}
     assert len(endpoints["subsets"][0]["addresses"]) == 2  # both replicas behind it
     rule = ingress["spec"]["rules"][0]
-    assert rule["host"] == "shop.example.com" and rule["http"]["paths"][0]["backend"]["service"] == {"name": "web", "port": {"number": 8080}}
+    assert rule["host"] == "shop.example.com" and rule["http"]["paths"][0]["backend"]["service"] == {
+        "name": "web",
+        "port": {"number": 8080},
+    }
     assert ingress["spec"]["tls"] == [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]
     web.refresh_from_db()
     assert web.ingress == {"host": "shop.example.com", "path": "/", "tls_secret": "shop-tls"}
-    assert job.steps and OperationLogEntry.objects.get(action="app.expose", result="accepted").after["ingress"]["host"] == "shop.example.com"
+    assert (
+        job.steps
+        and OperationLogEntry.objects.get(action="app.expose", result="accepted").after["ingress"]["host"]
+        == "shop.example.com"
+    )
     job = run(services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80))
     assert job.status == "succeeded", job.error
     with ClusterAPI(cluster) as api:
@@ -268,9 +327,15 @@ def test_stateful_app_delete_keeps_volumes_unless_asked(cluster, project, dev):
     drop, job = services.deploy_app(project, acting_user=dev, name="drop", kind="StatefulSet", spec=wanted)
     run(job)
     assert run(services.delete_app(keep, acting_user=dev, confirm_name="keep")).status == "succeeded"
-    assert run(services.delete_app(drop, acting_user=dev, confirm_name="drop", delete_volumes=True)).status == "succeeded"
+    assert (
+        run(services.delete_app(drop, acting_user=dev, confirm_name="drop", delete_volumes=True)).status == "succeeded"
+    )
     with ClusterAPI(cluster) as api:
-        claims = [c["metadata"]["name"] for c in api.list("PersistentVolumeClaim", project.name) if not c["metadata"].get("deletionTimestamp")]
+        claims = [
+            c["metadata"]["name"]
+            for c in api.list("PersistentVolumeClaim", project.name)
+            if not c["metadata"].get("deletionTimestamp")
+        ]
     assert claims == ["data-keep-0"]
 
 
@@ -315,7 +380,10 @@ def test_stateful_app_lists_its_controller_revisions_and_rolls_back_to_any(clust
     mirror_namespace(cluster, db.namespace)
     revisions = selectors.live_context(db, dev)["revisions"]
     assert [(r.number, r.image, r.by, r.via_console) for r in revisions] == [
-        (3, "nginx:1.29", "acme-dev", True), (2, "nginx:1.28", "acme-dev", True), (1, "nginx:1.27", "acme-dev", True)]
+        (3, "nginx:1.29", "acme-dev", True),
+        (2, "nginx:1.28", "acme-dev", True),
+        (1, "nginx:1.27", "acme-dev", True),
+    ]
     assert [r.current for r in revisions] == [True, False, False]
     assert revisions[0].ready == revisions[0].replicas == 2 and revisions[2].replicas == 0
     assert "-  - image: nginx:1.28" in revisions[0].diff and "+  - image: nginx:1.29" in revisions[0].diff
@@ -341,7 +409,9 @@ def test_stateful_app_lists_its_controller_revisions_and_rolls_back_to_any(clust
     assert "rolled back to revision 1" in current[0].change_cause
     assert {r.image: r.by for r in revisions if not r.current} == {"nginx:1.28": "acme-dev", "nginx:1.29": "acme-dev"}
     rollback = OperationLogEntry.objects.get(action="app.rollback")
-    assert rollback.actor_name == "acme-ops" and rollback.after["revision"] == "1" and rollback.before == {"revision": "3"}
+    assert (
+        rollback.actor_name == "acme-ops" and rollback.after["revision"] == "1" and rollback.before == {"revision": "3"}
+    )
     assert rollback.after["controllerrevision"] == current[0].replicaset
     with pytest.raises(ValidationError, match=f"Revision {current[0].number} is the current one"):
         services.rollback_app(db, acting_user=dev, revision=current[0].number)
@@ -350,4 +420,9 @@ def test_stateful_app_lists_its_controller_revisions_and_rolls_back_to_any(clust
     client = Client()
     client.force_login(dev)
     text = client.get(reverse("workloads:app", args=[acme.name, db.namespace, "db"])).content.decode()
-    assert 'id="revision-table"' in text and 'data-testid="rollback"' in text and "acme-ops" in text and "nginx:1.28" in text
+    assert (
+        'id="revision-table"' in text
+        and 'data-testid="rollback"' in text
+        and "acme-ops" in text
+        and "nginx:1.28" in text
+    )

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from console.live import realtime
-from console.kube.api import ClusterAPI
 from console.jobs.models import Job
+from console.kube.api import ClusterAPI
+from console.live import realtime
 from console.oplog.models import OperationLogEntry
 from tenants import services as tenant_services
 from workloads import services
@@ -21,9 +21,19 @@ from .conftest import mirror_namespace, run, spec
 
 pytestmark = pytest.mark.django_db
 
-FORM = {"name": "web", "kind": "Deployment", "image": "nginx:1.27", "replicas": "2", "ports": "http:80", "env": "MODE=prod",
-        "cpu_request": "100m", "cpu_limit": "200m", "memory_request": "64Mi", "memory_limit": "128Mi",
-        "readiness_path": "/ready"}
+FORM = {
+    "name": "web",
+    "kind": "Deployment",
+    "image": "nginx:1.27",
+    "replicas": "2",
+    "ports": "http:80",
+    "env": "MODE=prod",
+    "cpu_request": "100m",
+    "cpu_limit": "200m",
+    "memory_request": "64Mi",
+    "memory_limit": "128Mi",
+    "readiness_path": "/ready",
+}
 
 
 def url(name, app, *extra):
@@ -72,7 +82,7 @@ def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, c
     for pod in pods:
         assert f'data-pod="{pod["metadata"]["name"]}"' in text
         assert pod["spec"]["nodeName"] in text
-    assert text.count('data-phase>Running<') == 2
+    assert text.count("data-phase>Running<") == 2
     assert 'data-count="ready">2<' in text and 'data-testid="rollout-state">Complete<' in text
     assert 'data-revision="1"' in text and "acme-dev" in text
     assert "Started container web" in text  # the latest events of the app's pods
@@ -86,20 +96,37 @@ def test_app_page_shows_pods_events_revisions_and_yaml_from_the_mirror(client, c
     # the inside of #app-live (it stays on the page) and the panels outside it, by id
     fragment = live.content.decode()
     assert live.status_code == 200 and 'id="rollout"' in fragment and 'id="app-live"' not in fragment
-    for panel in ("app-status", "app-image", "app-access", "app-actions", "autoscaler-summary", "autoscaler-status", "canary"):
+    for panel in (
+        "app-status",
+        "app-image",
+        "app-access",
+        "app-actions",
+        "autoscaler-summary",
+        "autoscaler-status",
+        "canary",
+    ):
         assert re.search(f'id="{panel}"[^>]*hx-swap-oob="true"', fragment), panel
 
 
 def test_who_may_see_and_change_an_app(client, cluster, web, dev, operator, auditor, acme):
     globex_admin = mk_member(mk_tenant("globex", clusters=[cluster]), "globex-admin", "tenant-admin")
     loner = mk_user("loner")
-    for user, page_status, scale_status in ((globex_admin, 404, 404), (loner, 404, 404), (auditor, 200, 403),
-                                            (operator, 200, 302), (dev, 200, 302)):
+    for user, page_status, scale_status in (
+        (globex_admin, 404, 404),
+        (loner, 404, 404),
+        (auditor, 200, 403),
+        (operator, 200, 302),
+        (dev, 200, 302),
+    ):
         client.force_login(user)
         assert client.get(url("app", web)).status_code == page_status, user
-        response = client.post(url("app_scale", web), {"replicas": str(App.objects.get(pk=web.pk).spec["replicas"] + 1)})
+        response = client.post(
+            url("app_scale", web), {"replicas": str(App.objects.get(pk=web.pk).spec["replicas"] + 1)}
+        )
         assert response.status_code == scale_status, user
-        assert client.post(url("pod_restart", web, "web-x")).status_code in ((400,) if scale_status == 302 else (scale_status,))
+        assert client.post(url("pod_restart", web, "web-x")).status_code in (
+            (400,) if scale_status == 302 else (scale_status,)
+        )
     assert OperationLogEntry.objects.filter(action="app.scale", actor_name="aud", result="denied").exists()
     client.force_login(auditor)
     assert client.get(url("app_upgrade", web)).status_code == 403
@@ -116,16 +143,29 @@ def test_upgrade_form_starts_from_what_runs_and_reports_conflicts(client, cluste
     mirror_namespace(cluster, web.namespace)
     client.force_login(dev)
     form = client.get(url("app_upgrade", web))
-    assert form.status_code == 200 and b'value="nginx:1.27"' in form.content and b'name="generation" value="1"' in form.content
+    assert (
+        form.status_code == 200
+        and b'value="nginx:1.27"' in form.content
+        and b'name="generation" value="1"' in form.content
+    )
     # someone else upgrades meanwhile
     run(services.upgrade_app(web, acting_user=dev, spec=spec(image="nginx:1.28")))
     response = client.post(url("app_upgrade", web), {"image": "nginx:1.29", "ports": "http:80", "generation": "1"})
     assert response.status_code == 409
     text = response.content.decode()
     assert "changed by someone else" in text and 'value="nginx:1.28"' in text  # the form shows the new state
-    response = client.post(url("app_upgrade", web), {"image": "nginx:1.29", "ports": "http:80", "generation": "2",
-                                                     "cpu_request": "100m", "cpu_limit": "200m", "memory_request": "64Mi",
-                                                     "memory_limit": "128Mi"})
+    response = client.post(
+        url("app_upgrade", web),
+        {
+            "image": "nginx:1.29",
+            "ports": "http:80",
+            "generation": "2",
+            "cpu_request": "100m",
+            "cpu_limit": "200m",
+            "memory_request": "64Mi",
+            "memory_limit": "128Mi",
+        },
+    )
     assert response.status_code == 302
     assert Job.objects.filter(kind="app.upgrade").count() == 2
 

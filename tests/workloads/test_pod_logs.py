@@ -6,14 +6,15 @@ its cap; only the user who opened the panel, and while they may see the app, may
 import asyncio
 import re
 import time
+from itertools import pairwise
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from console.live import realtime
 from console.kube.api import ClusterAPI
+from console.live import realtime
 from tenants import services as tenant_services
 from workloads import podlogs, services
 
@@ -55,8 +56,14 @@ class Listener:
         match = BATCH.search(html)
         assert match and 'id="podlog-inbox" hx-swap-oob="beforeend"' in html, html[:300]
         state = re.search(r'data-state="([^"]*)" data-message="([^"]*)"', match["attrs"])
-        batch = {"token": match["token"], "reset": "data-reset" in match["attrs"], "state": state[1] if state else "",
-                 "message": state[2] if state else "", "lines": LINE.findall(match["body"]), "at": time.monotonic()}
+        batch = {
+            "token": match["token"],
+            "reset": "data-reset" in match["attrs"],
+            "state": state[1] if state else "",
+            "message": state[2] if state else "",
+            "lines": LINE.findall(match["body"]),
+            "at": time.monotonic(),
+        }
         self.batches.append(batch)
         return batch
 
@@ -94,14 +101,22 @@ def test_following_a_pod_pushes_its_new_lines_as_the_user(sandbox, web, pod, dev
     tail = listener.until(lambda b: b["lines"])["lines"]
     assert 0 < len(tail) <= podlogs.TAIL_LINES
     newer = listener.until(lambda b: b["lines"] and stamp(b["lines"][0]) > stamp(tail[-1]))
-    assert all(re.match(r'^<time [^>]*datetime="\d{4}-\d\d-\d\dT[\d:.]+Z"[^>]*>\d{4}-\d\d-\d\d [\d:.]+</time> (INFO|DEBUG|WARN|ERROR)', line)
-               for line in newer["lines"]), newer["lines"][:3]
+    assert all(
+        re.match(
+            r'^<time [^>]*datetime="\d{4}-\d\d-\d\dT[\d:.]+Z"[^>]*>'
+            r"\d{4}-\d\d-\d\d [\d:.]+</time> (INFO|DEBUG|WARN|ERROR)",
+            line,
+        )
+        for line in newer["lines"]
+    ), newer["lines"][:3]
     assert podlogs.running() == {token}
     # read as the tenant member (impersonated), so the cluster's RBAC and audit apply
-    follows = [e for e in sandbox.audit_events(impersonatedUser="acme-dev", subresource="log") if "follow=true" in e["uri"]]
+    follows = [
+        e for e in sandbox.audit_events(impersonatedUser="acme-dev", subresource="log") if "follow=true" in e["uri"]
+    ]
     assert follows and follows[-1]["code"] == 200 and follows[-1]["name"] == pod
     # pushes come in batches, at most every FLUSH_SECONDS
-    gaps = [b["at"] - a["at"] for a, b in zip(listener.batches[2:], listener.batches[3:])]
+    gaps = [b["at"] - a["at"] for a, b in pairwise(listener.batches[2:])]
     assert all(gap > podlogs.FLUSH_SECONDS * 0.5 for gap in gaps), gaps
 
 
@@ -168,7 +183,10 @@ def test_one_follower_per_panel_and_a_few_per_user(web, pod, dev):
     for _other, other_group in others:
         subscribe(dev, other_group)
     replaced = listener.until(lambda b: b["state"] and b["state"] != "following")
-    assert replaced["state"] == "replaced" and replaced["message"] == f"Stopped: you follow {podlogs.MAX_PER_USER} other logs."
+    assert (
+        replaced["state"] == "replaced"
+        and replaced["message"] == f"Stopped: you follow {podlogs.MAX_PER_USER} other logs."
+    )
     time.sleep(0.2)
     assert podlogs.running() == {other for other, _group in others}
 
@@ -222,7 +240,11 @@ def test_panel_comes_from_the_log_view_with_clear_errors(client, web, pod, dev, 
     mirror_namespace(cluster, web.namespace)  # the page lists pods from the mirror
     client.force_login(dev)
     page = client.get(reverse("workloads:app", args=["acme", web.namespace, "web"])).content.decode()
-    assert f'data-pod-log-url="{url}?container=web"' in page and 'id="podlog-subscription"' in page and "js/podlog.js" in page
+    assert (
+        f'data-pod-log-url="{url}?container=web"' in page
+        and 'id="podlog-subscription"' in page
+        and "js/podlog.js" in page
+    )
     panel = client.get(url, {"container": "web"}, HTTP_HX_REQUEST="true")
     assert panel.status_code == 200
     html = panel.content.decode()

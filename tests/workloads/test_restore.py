@@ -67,8 +67,15 @@ def worker(monkeypatch):
 
 
 def test_apps_come_back_with_service_ingress_and_autoscaler(web, dev, fresh_sandbox):
-    assert run(services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80, host="shop.example.com")).status == "succeeded"
-    assert run(services.set_autoscaler(web, acting_user=dev, min_replicas=2, max_replicas=4, cpu=60)).status == "succeeded"
+    assert (
+        run(
+            services.expose_app(web, acting_user=dev, service_type="ClusterIP", port=80, host="shop.example.com")
+        ).status
+        == "succeeded"
+    )
+    assert (
+        run(services.set_autoscaler(web, acting_user=dev, min_replicas=2, max_replicas=4, cpu=60)).status == "succeeded"
+    )
 
     before_restart = OperationLogEntry.objects.latest("id").pk
     cluster = restart_on(fresh_sandbox)
@@ -89,7 +96,9 @@ def test_apps_come_back_with_service_ingress_and_autoscaler(web, dev, fresh_sand
     assert App.objects.get(pk=web.pk).status == "running"
     # the start is one entry in the operation log (and the new revision, for the revision list)
     restored = OperationLogEntry.objects.filter(pk__gt=before_restart)
-    assert sorted(restored.values_list("action", flat=True)) == ["app.revision", "cluster.attach_embedded"], list(restored.values_list("action", "target_name"))
+    assert sorted(restored.values_list("action", flat=True)) == ["app.revision", "cluster.attach_embedded"], list(
+        restored.values_list("action", "target_name")
+    )
 
     # a second start finds the app in place and changes nothing
     restart_on(fresh_sandbox)
@@ -104,7 +113,9 @@ def test_an_ordinary_namespace_update_leaves_removed_apps_removed(web, acme, ope
     with ClusterAPI(cluster) as api:
         api.delete("Deployment", "web", web.namespace)
     project = web.project
-    job = tenant_services.update_project(project, acting_user=operator, quota=project.quota, limit_range=project.limit_range)
+    job = tenant_services.update_project(
+        project, acting_user=operator, quota=project.quota, limit_range=project.limit_range
+    )
     assert run_tenant(job).status == "succeeded"
     assert not Job.objects.filter(kind="app.restore").exists()
 
@@ -120,11 +131,17 @@ def test_the_demo_tenant_starts_with_an_app_of_the_console(fresh_sandbox, worker
     assert "created demo app 'storefront' in demo-shop" in said
     tenant = Tenant.objects.get(name="demo")
     assert sorted(tenant.memberships.values_list("user__username", "role")) == [
-        ("alice", "tenant-admin"), ("bob", "tenant-member")]
+        ("alice", "tenant-admin"),
+        ("bob", "tenant-member"),
+    ]
     assert sorted(tenant.projects.values_list("name", "status")) == [("demo-batch", "active"), ("demo-shop", "active")]
     app = App.objects.get()
     assert (app.namespace, app.name, app.status, app.created_by.username) == (
-        "demo-shop", "storefront", "running", "alice")
+        "demo-shop",
+        "storefront",
+        "running",
+        "alice",
+    )
     assert app.autoscaler["max"] == 6 and app.ingress["host"] == "storefront.demo.local"
 
     with ClusterAPI(cluster) as api:
@@ -137,8 +154,12 @@ def test_the_demo_tenant_starts_with_an_app_of_the_console(fresh_sandbox, worker
     actions = ("tenant.create", "tenant.member_add", "namespace.create", "app.deploy", "app.autoscale")
     made = OperationLogEntry.objects.filter(action__in=actions, result__in=["succeeded", "accepted"])
     assert set(made.values_list("action", "actor_name")) == {
-        ("tenant.create", "operator"), ("tenant.member_add", "operator"), ("namespace.create", "alice"),
-        ("app.deploy", "alice"), ("app.autoscale", "alice")}
+        ("tenant.create", "operator"),
+        ("tenant.member_add", "operator"),
+        ("namespace.create", "alice"),
+        ("app.deploy", "alice"),
+        ("app.autoscale", "alice"),
+    }
 
     # running it again changes nothing
     entries, jobs = OperationLogEntry.objects.count(), Job.objects.count()
@@ -159,7 +180,9 @@ def test_the_demo_users_alone_without_a_cluster():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     assert re.findall(r"created demo user '(\w+)' \((\w+)\) with password: \S+", out.getvalue()) == [
-        ("operator", "operator"), ("auditor", "auditor")]
+        ("operator", "operator"),
+        ("auditor", "auditor"),
+    ]
     assert not Tenant.objects.exists()
     call_command("seed_demo", stdout=out)
     assert out.getvalue().count("password:") == 2

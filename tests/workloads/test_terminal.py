@@ -126,11 +126,16 @@ def test_a_member_runs_a_command_and_the_session_is_recorded(sandbox, web, pod, 
     # the cluster saw the member, impersonated: its RBAC and audit apply
     opened = sandbox.audit_events(impersonatedUser="acme-dev", subresource="exec")
     assert [(e["name"], e["code"]) for e in opened] == [(pod, 101)]
-    start, = entries("app.terminal.start")
-    end, = entries("app.terminal.end")
+    (start,) = entries("app.terminal.start")
+    (end,) = entries("app.terminal.end")
     for entry in (start, end):
-        assert (entry.actor_name, entry.cluster, entry.namespace, entry.target_kind, entry.target_name) == \
-               ("acme-dev", "sandbox", web.namespace, "Pod", pod)
+        assert (entry.actor_name, entry.cluster, entry.namespace, entry.target_kind, entry.target_name) == (
+            "acme-dev",
+            "sandbox",
+            web.namespace,
+            "Pod",
+            pod,
+        )
         assert entry.result == "succeeded" and entry.payload["container"] == "web" and entry.payload["command"] == "sh"
     assert end.payload["ended"] == "exited" and end.payload["exit_code"] == 3 and end.started_at <= end.finished_at
     assert end.payload["session"] == start.payload["session"]
@@ -167,10 +172,17 @@ def test_refused_by_the_cluster_and_for_bad_containers(sandbox, web, pod, dev):
     # RBAC decides on the cluster: members who may only view (no pods/exec) get no session
     with ClusterAPI(web.project.cluster) as api:
         api.delete("RoleBinding", "caas-tenant-members", web.namespace)
-        api.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                   "metadata": {"name": "viewers", "namespace": web.namespace},
-                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": web.project.tenant.group}]})
+        api.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "viewers", "namespace": web.namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": web.project.tenant.group}
+                ],
+            }
+        )
     token, _containers = services.open_terminal(web, user=dev, pod_name=pod)
 
     async def session():
@@ -211,7 +223,9 @@ def test_sessions_are_bounded(settings, web, pod, dev):
         # nothing typed and nothing shown: the session ends by itself
         began = time.monotonic()
         ended = await browser.state()
-        assert ended["state"] == "ended" and "without input or output" in ended["message"] and time.monotonic() - began < 6
+        assert (
+            ended["state"] == "ended" and "without input or output" in ended["message"] and time.monotonic() - began < 6
+        )
         await browser.closed()
 
     async_to_sync(sessions)()
@@ -249,7 +263,7 @@ def test_closing_the_browser_ends_the_exec(sandbox, web, pod, dev):
     deadline = time.monotonic() + 10
     while not entries("app.terminal.end") and time.monotonic() < deadline:
         time.sleep(0.05)
-    end, = entries("app.terminal.end")
+    (end,) = entries("app.terminal.end")
     assert end.payload["ended"] == "closed" and end.result == "succeeded"
     # no_bridges_left: the console's bridge and the sandbox's exec process are both gone
 
@@ -261,7 +275,11 @@ def test_the_page_offers_the_terminal_to_those_who_may_use_it(client, cluster, w
     client.force_login(dev)
     page = client.get(page_url)
     html = page.content.decode()
-    assert f'data-terminal-url="{url}?container=web"' in html and "js/terminal.js" in html and "vendor/xterm/xterm-6.0.0.js" in html
+    assert (
+        f'data-terminal-url="{url}?container=web"' in html
+        and "js/terminal.js" in html
+        and "vendor/xterm/xterm-6.0.0.js" in html
+    )
     assert "script-src 'self'" in page["Content-Security-Policy"] and "<script>" not in html
     panel = client.get(url, {"container": "web"}, HTTP_HX_REQUEST="true")
     assert panel.status_code == 200

@@ -25,7 +25,9 @@ def opened(client, project, kind, name):
 
 
 def edit(client, project, kind, name, obj, version, action):
-    return client.post(url(project, kind, name), {"text": yaml.safe_dump(obj), "resource_version": version, "action": action})
+    return client.post(
+        url(project, kind, name), {"text": yaml.safe_dump(obj), "resource_version": version, "action": action}
+    )
 
 
 def test_preview_shows_a_diff_and_save_applies_it(client, cluster, web, dev):
@@ -42,13 +44,23 @@ def test_preview_shows_a_diff_and_save_applies_it(client, cluster, web, dev):
     assert "-      - image: nginx:1.27" in diff and "+      - image: nginx:1.28" in diff and "after your edit" in diff
     assert "+      - image: nginx:1.28" in page
     with ClusterAPI(cluster) as api:  # a preview changes nothing
-        assert api.get("Deployment", "web", project.name)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+        assert (
+            api.get("Deployment", "web", project.name)["spec"]["template"]["spec"]["containers"][0]["image"]
+            == "nginx:1.27"
+        )
     saved = edit(client, project, "Deployment", "web", obj, version, "save")
     assert saved.status_code == 302 and saved["Location"].endswith("/apps/web/")
     with ClusterAPI(cluster) as api:
-        assert api.get("Deployment", "web", project.name)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+        assert (
+            api.get("Deployment", "web", project.name)["spec"]["template"]["spec"]["containers"][0]["image"]
+            == "nginx:1.28"
+        )
     entry = OperationLogEntry.objects.get(action="object.edit")
-    assert entry.result == "succeeded" and entry.actor_name == "acme-dev" and "+      - image: nginx:1.28" in entry.payload["diff"]
+    assert (
+        entry.result == "succeeded"
+        and entry.actor_name == "acme-dev"
+        and "+      - image: nginx:1.28" in entry.payload["diff"]
+    )
     assert App.objects.get(pk=web.pk).spec["image"] == "nginx:1.28"
     app_page = client.get(reverse("workloads:app", args=[project.tenant.name, project.name, "web"])).content.decode()
     assert url(project, "Deployment", "web") in app_page
@@ -87,13 +99,19 @@ def test_a_concurrent_change_makes_the_save_fail_with_409(client, cluster, proje
     assert edit(client, project, "ConfigMap", "settings", obj, version, "save").status_code == 302
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda o: o.update(kind="StatefulSet"), "The kind may not change"),
-    (lambda o: o["metadata"].update(name="other"), "The name may not change"),
-    (lambda o: o["metadata"].update(namespace="kube-system"), "only"),
-    (lambda o: o["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(privileged=True), "privileged"),
-    (lambda o: o.update(apiVersion="apps/v1beta1"), "use apiVersion apps/v1"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda o: o.update(kind="StatefulSet"), "The kind may not change"),
+        (lambda o: o["metadata"].update(name="other"), "The name may not change"),
+        (lambda o: o["metadata"].update(namespace="kube-system"), "only"),
+        (
+            lambda o: o["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(privileged=True),
+            "privileged",
+        ),
+        (lambda o: o.update(apiVersion="apps/v1beta1"), "use apiVersion apps/v1"),
+    ],
+)
 def test_import_checks_apply_to_the_edited_text(client, cluster, web, dev, change, message):
     project = web.project
     client.force_login(dev)
@@ -113,7 +131,9 @@ def test_secrets_and_bad_yaml_are_refused(client, project, dev, auditor):
     configs.create_configmap(project, acting_user=dev, name="settings", data={"MODE": "prod"})
     _obj, version = opened(client, project, "ConfigMap", "settings")
     for text in ("a: &x 1\nb: *x\n", "kind: [", "---\nkind: ConfigMap\n---\nkind: ConfigMap\n"):
-        response = client.post(url(project, "ConfigMap", "settings"), {"text": text, "resource_version": version, "action": "preview"})
+        response = client.post(
+            url(project, "ConfigMap", "settings"), {"text": text, "resource_version": version, "action": "preview"}
+        )
         assert response.status_code == 400
     assert editor.EDITABLE_KINDS == editor.imports.ALLOWED_KINDS and "Secret" not in editor.EDITABLE_KINDS
     client.force_login(auditor)

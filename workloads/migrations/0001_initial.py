@@ -6,33 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='App',
+            name="App",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=40, verbose_name='name')),
-                ('kind', models.CharField(choices=[('Deployment', 'Stateless (Deployment)'), ('StatefulSet', 'Stateful (StatefulSet)')], default='Deployment', max_length=16, verbose_name='kind')),
-                ('status', models.CharField(choices=[('deploying', 'Deploying'), ('running', 'Running'), ('updating', 'Updating'), ('failed', 'Failed'), ('deleting', 'Deleting')], default='deploying', max_length=16, verbose_name='status')),
-                ('spec', models.JSONField(default=dict, verbose_name='specification')),
-                ('service', models.JSONField(blank=True, default=dict, verbose_name='service')),
-                ('ingress', models.JSONField(blank=True, default=dict, verbose_name='ingress')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='apps', to='tenants.project', verbose_name='namespace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=40, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("Deployment", "Stateless (Deployment)"), ("StatefulSet", "Stateful (StatefulSet)")],
+                        default="Deployment",
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("deploying", "Deploying"),
+                            ("running", "Running"),
+                            ("updating", "Updating"),
+                            ("failed", "Failed"),
+                            ("deleting", "Deleting"),
+                        ],
+                        default="deploying",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("spec", models.JSONField(default=dict, verbose_name="specification")),
+                ("service", models.JSONField(blank=True, default=dict, verbose_name="service")),
+                ("ingress", models.JSONField(blank=True, default=dict, verbose_name="ingress")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="apps",
+                        to="tenants.project",
+                        verbose_name="namespace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project__name', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'name'), name='app_unique_name')],
+                "ordering": ["project__name", "name"],
+                "constraints": [models.UniqueConstraint(fields=("project", "name"), name="app_unique_name")],
             },
         ),
     ]

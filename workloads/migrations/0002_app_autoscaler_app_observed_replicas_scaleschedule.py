@@ -6,37 +6,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workloads', '0001_initial'),
+        ("workloads", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='app',
-            name='autoscaler',
-            field=models.JSONField(blank=True, default=dict, verbose_name='autoscaler'),
+            model_name="app",
+            name="autoscaler",
+            field=models.JSONField(blank=True, default=dict, verbose_name="autoscaler"),
         ),
         migrations.AddField(
-            model_name='app',
-            name='observed_replicas',
+            model_name="app",
+            name="observed_replicas",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='ScaleSchedule',
+            name="ScaleSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.TimeField(verbose_name='time')),
-                ('replicas', models.PositiveIntegerField(verbose_name='replicas')),
-                ('weekdays', models.JSONField(default=list, verbose_name='weekdays')),
-                ('last_run_on', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('app', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='workloads.app')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.TimeField(verbose_name="time")),
+                ("replicas", models.PositiveIntegerField(verbose_name="replicas")),
+                ("weekdays", models.JSONField(default=list, verbose_name="weekdays")),
+                ("last_run_on", models.DateField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "app",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="schedules", to="workloads.app"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workloads', '0002_app_autoscaler_app_observed_replicas_scaleschedule'),
+        ("workloads", "0002_app_autoscaler_app_observed_replicas_scaleschedule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='app',
-            name='canary',
-            field=models.JSONField(blank=True, default=dict, verbose_name='canary'),
+            model_name="app",
+            name="canary",
+            field=models.JSONField(blank=True, default=dict, verbose_name="canary"),
         ),
     ]

@@ -13,14 +13,19 @@ from console.signals import embedded_cluster_attached
 
 
 class Command(BaseCommand):
-    help = ("Register a cluster by kubeconfig file; its address may change at every start (the row is updated, "
-            "the mirror lists again).")
+    help = (
+        "Register a cluster by kubeconfig file; its address may change at every start (the row is updated, "
+        "the mirror lists again)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("kubeconfig", help="path of the kubeconfig file (inline credentials only)")
-        parser.add_argument("--demo", action="store_true",
-                            help="then make the demo users and tenants on it (seed_demo), as `manage.py up` does")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="then make the demo users and tenants on it (seed_demo), as `manage.py up` does",
+        )
         parser.add_argument("--description", default="")
 
     def handle(self, *args: Any, name: str, kubeconfig: str, demo: bool, description: str, **options: Any) -> None:

@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from console.oplog import oplog
 from console.choices import OperationResult, PlatformRole
+from console.oplog import oplog
 
 ROLES = {"operator": PlatformRole.OPERATOR, "auditor": PlatformRole.AUDITOR, "none": PlatformRole.NONE}
 

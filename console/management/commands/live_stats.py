@@ -16,12 +16,17 @@ FIELDS = ["published", "delivered", "dropped", "ticks", "merged", "groups", "soc
 
 
 class Command(BaseCommand):
-    help = "Show each process's live delivery counts: pushes published, delivered, dropped (full socket mailboxes), ticks merged."
+    help = (
+        "Show each process's live delivery counts: "
+        "pushes published, delivered, dropped (full socket mailboxes), ticks merged."
+    )
 
     def handle(self, *args, **options):
         config = settings.CHANNEL_LAYERS["default"]
         if not config["BACKEND"].endswith("FanoutChannelLayer"):
-            raise CommandError(_("Live delivery counts need the fan-out channel layer (production mode, with REDIS_URL)."))
+            raise CommandError(
+                _("Live delivery counts need the fan-out channel layer (production mode, with REDIS_URL).")
+            )
         client = redis.Redis.from_url(config["CONFIG"]["url"])
         try:
             rows = client.hgetall(fanout.stats_key(config["CONFIG"]["prefix"]))
@@ -34,4 +39,8 @@ class Command(BaseCommand):
         for process, raw in sorted(rows.items()):
             stats = json.loads(raw)
             age = time.time() - stats.get("at", 0)
-            self.stdout.write(" ".join([process.decode().ljust(34), *(f"{stats.get(name, 0):>10}" for name in FIELDS), f"{age:>10.0f}"]))
+            self.stdout.write(
+                " ".join(
+                    [process.decode().ljust(34), *(f"{stats.get(name, 0):>10}" for name in FIELDS), f"{age:>10.0f}"]
+                )
+            )

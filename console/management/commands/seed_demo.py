@@ -23,8 +23,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cluster", help="the registered cluster the demo tenants live on (without: users only)")
-        parser.add_argument("--wait", type=float, default=WAIT_SECONDS,
-                            help="seconds what needs the worker's work first may wait for it (an app, its namespace)")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=WAIT_SECONDS,
+            help="seconds what needs the worker's work first may wait for it (an app, its namespace)",
+        )
 
     def handle(self, *args: Any, cluster: str | None, wait: float, background: bool = False, **options: Any) -> None:
         found = None

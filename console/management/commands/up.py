@@ -44,16 +44,19 @@ class Command(BaseCommand):
         schedule = str(settings.STATE_DIR / "celerybeat-schedule")
         beat = EmbeddedService(celery_app, thread=True, schedule_filename=schedule)
         watchers = ClusterWatchers()
-        with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-                          shutdown_timeout=30):
+        with start_worker(
+            celery_app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+        ):
             beat.start()
             rescan = threading.Event()
-            threading.Thread(target=self.watch_clusters, args=(watchers, rescan), name="cluster-rescan",
-                             daemon=True).start()
+            threading.Thread(
+                target=self.watch_clusters, args=(watchers, rescan), name="cluster-rescan", daemon=True
+            ).start()
             try:
                 if not no_demo:  # what waits for the worker (the demo app) is done while the console serves
-                    call_command("seed_demo", cluster=cluster.name if cluster else None, background=True,
-                                 stdout=self.stdout)
+                    call_command(
+                        "seed_demo", cluster=cluster.name if cluster else None, background=True, stdout=self.stdout
+                    )
                 self.serve(host, port)
             finally:
                 self.stdout.write("stopping watchers, worker and beat ...")
@@ -68,8 +71,9 @@ class Command(BaseCommand):
         """Before migrating or starting anything: a taken port would only fail at the very end."""
         if port_in_use(host, port):
             other = 8080 if port != 8080 else 8081
-            self.stderr.write(f"Port {port} is already in use: is the console already running? "
-                              f"Use make run PORT={other}.")
+            self.stderr.write(
+                f"Port {port} is already in use: is the console already running? Use make run PORT={other}."
+            )
             sys.exit(1)
 
     @staticmethod
@@ -94,9 +98,17 @@ class Command(BaseCommand):
         """The default cluster of the embedded run, reached through its kubeconfig only; with
         the demo, it holds the demo workloads made outside the console, as a real one would."""
         from console.sandbox import SandboxCluster
+        from console.sandbox.ceph import CephOptions
         from console.sandbox.demo import seed_demo as seed_sandbox_objects
 
-        sandbox = SandboxCluster(nodes=3).start()
+        # With the console's Ceph configured, the sandbox's ceph-csi makes real RBD images in
+        # it, so volumes and backup chains act on real data (SANDBOX_CEPH_* still win).
+        ceph = CephOptions.from_env() or (
+            CephOptions(settings.CEPH_CONF, settings.CEPH_KEYRING, settings.CEPH_CLIENT, settings.CEPH_POOL)
+            if settings.CEPH_CONF
+            else None
+        )
+        sandbox = SandboxCluster(nodes=3, ceph=ceph).start()
         path = sandbox.write_kubeconfig(settings.STATE_DIR / "sandbox.kubeconfig")
         if demo:
             seed_sandbox_objects(sandbox.store)

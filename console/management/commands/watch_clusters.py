@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Keep the resource mirror in step with every registered cluster (list + watch)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rescan", type=float, default=10.0, help="seconds between checks for added or removed clusters")
+        parser.add_argument(
+            "--rescan", type=float, default=10.0, help="seconds between checks for added or removed clusters"
+        )
 
     def handle(self, *args, rescan, **options):
         # The watcher makes and drops many objects per event; frozen, the long-lived ones

@@ -48,17 +48,36 @@ class Autoscaling(Controller):
         at = now_iso()
         conditions = list(old.get("conditions") or [])
         if target is None:
-            conditions = set_condition(conditions, condition(
-                "AbleToScale", "False", "FailedGetScale", f'the HPA controller was unable to get the target\'s current '
-                f'scale: {plural or ref.get("kind")} "{ref.get("name")}" not found', at))
-            status = dict(old, conditions=conditions, currentReplicas=old.get("currentReplicas", 0),
-                          desiredReplicas=old.get("desiredReplicas", 0))
+            conditions = set_condition(
+                conditions,
+                condition(
+                    "AbleToScale",
+                    "False",
+                    "FailedGetScale",
+                    f"the HPA controller was unable to get the target's current "
+                    f'scale: {plural or ref.get("kind")} "{ref.get("name")}" not found',
+                    at,
+                ),
+            )
+            status = dict(
+                old,
+                conditions=conditions,
+                currentReplicas=old.get("currentReplicas", 0),
+                desiredReplicas=old.get("desiredReplicas", 0),
+            )
             ctx.put_status(key, status, old)
         else:
             # As the HPA controller does: AbleToScale once the scale was read, then the metrics.
-            conditions = set_condition(conditions, condition(
-                "AbleToScale", "True", "SucceededGetScale",
-                "the HPA controller was able to get the target's current scale", at))
+            conditions = set_condition(
+                conditions,
+                condition(
+                    "AbleToScale",
+                    "True",
+                    "SucceededGetScale",
+                    "the HPA controller was able to get the target's current scale",
+                    at,
+                ),
+            )
             self.evaluate(key, hpa, target, plural, conditions, at)
         ctx.wake(key, now + ctx.delays["hpa_sync"])
 
@@ -75,9 +94,14 @@ class Autoscaling(Controller):
             utilization = target_spec.get("type", "Utilization") == "Utilization"
             if not metrics.available:
                 what = "utilization" if utilization else "usage"
-                invalid.append((resource, f"failed to get {resource} {what}: unable to get metrics for resource "
-                                          f"{resource}: unable to fetch metrics from resource metrics API: "
-                                          f"{UNAVAILABLE_METRICS}"))
+                invalid.append(
+                    (
+                        resource,
+                        f"failed to get {resource} {what}: unable to get metrics for resource "
+                        f"{resource}: unable to fetch metrics from resource metrics API: "
+                        f"{UNAVAILABLE_METRICS}",
+                    )
+                )
                 statuses.append({"type": ""})  # the controller leaves a failed metric's status empty
                 continue
             if not pods:
@@ -90,12 +114,23 @@ class Autoscaling(Controller):
             shown = quantity.fmt_cpu(round(average, 3)) if resource == "cpu" else quantity.fmt_bytes(average)
             entry = {"type": "Resource", "resource": {"name": resource, "current": {"averageValue": shown}}}
             if utilization:
-                lacking = next(((c.get("name"), p["metadata"]["name"]) for p in pods
-                                for c in (p.get("spec") or {}).get("containers") or []
-                                if not ((c.get("resources") or {}).get("requests") or {}).get(resource)), None)
+                lacking = next(
+                    (
+                        (c.get("name"), p["metadata"]["name"])
+                        for p in pods
+                        for c in (p.get("spec") or {}).get("containers") or []
+                        if not ((c.get("resources") or {}).get("requests") or {}).get(resource)
+                    ),
+                    None,
+                )
                 if lacking:
-                    invalid.append((resource, f"failed to get {resource} utilization: missing request for {resource} "
-                                              f"in container {lacking[0]} of Pod {lacking[1]}"))
+                    invalid.append(
+                        (
+                            resource,
+                            f"failed to get {resource} utilization: missing request for {resource} "
+                            f"in container {lacking[0]} of Pod {lacking[1]}",
+                        )
+                    )
                     statuses.append({"type": ""})
                     continue
                 utilization_now = usage_total / request_total * 100
@@ -115,8 +150,13 @@ class Autoscaling(Controller):
         spec = hpa.get("spec") or {}
         current = (target.get("spec") or {}).get("replicas", 1)
         match = selector_matcher((target.get("spec") or {}).get("selector"))
-        pods = [p for p in self.store.iter_refs(R["pods"], key[1]) if match(p["metadata"].get("labels"))
-                and pod_active(p) and (p.get("status") or {}).get("phase") == "Running"]
+        pods = [
+            p
+            for p in self.store.iter_refs(R["pods"], key[1])
+            if match(p["metadata"].get("labels"))
+            and pod_active(p)
+            and (p.get("status") or {}).get("phase") == "Running"
+        ]
         statuses, proposals, invalid = self.measure(spec, pods, current)
         resource_metrics = [m for m in spec.get("metrics") or [] if m.get("type") == "Resource"]
         best = max(proposals, key=lambda p: p[0]) if proposals else None
@@ -125,22 +165,48 @@ class Autoscaling(Controller):
         else:
             self.rescale(key, hpa, plural, current, statuses, conditions, best, at)
 
-    def metrics_failed(self, key: Key, hpa: dict, current: int, statuses: list, conditions: list[dict],
-                       invalid: list, metric_count: int, at: str) -> None:
+    def metrics_failed(
+        self,
+        key: Key,
+        hpa: dict,
+        current: int,
+        statuses: list,
+        conditions: list[dict],
+        invalid: list,
+        metric_count: int,
+        at: str,
+    ) -> None:
         """No replica count (or only a smaller one, which the controller does not trust): the
         scale stays, ScalingActive says why, and the errors become Warning events."""
         old = hpa.get("status") or {}
         resource, error = invalid[0]
-        conditions = set_condition(conditions, condition(
-            "ScalingActive", "False", "FailedGetResourceMetric",
-            f"the HPA was unable to compute the replica count: {error}", at))
+        conditions = set_condition(
+            conditions,
+            condition(
+                "ScalingActive",
+                "False",
+                "FailedGetResourceMetric",
+                f"the HPA was unable to compute the replica count: {error}",
+                at,
+            ),
+        )
         self.ctx.event(hpa, "FailedGetResourceMetric", error, "Warning", COMPONENT)
-        self.ctx.event(hpa, "FailedComputeMetricsReplicas", f"invalid metrics ({len(invalid)} invalid out of "
-                       f"{metric_count}), first error is: failed to get {resource} resource metric value: {error}",
-                       "Warning", COMPONENT)
-        status = {"currentReplicas": current, "desiredReplicas": old.get("desiredReplicas", 0),
-                  "currentMetrics": statuses, "conditions": conditions, "lastScaleTime": old.get("lastScaleTime"),
-                  "observedGeneration": hpa["metadata"].get("generation", 1)}
+        self.ctx.event(
+            hpa,
+            "FailedComputeMetricsReplicas",
+            f"invalid metrics ({len(invalid)} invalid out of "
+            f"{metric_count}), first error is: failed to get {resource} resource metric value: {error}",
+            "Warning",
+            COMPONENT,
+        )
+        status = {
+            "currentReplicas": current,
+            "desiredReplicas": old.get("desiredReplicas", 0),
+            "currentMetrics": statuses,
+            "conditions": conditions,
+            "lastScaleTime": old.get("lastScaleTime"),
+            "observedGeneration": hpa["metadata"].get("generation", 1),
+        }
         self.ctx.put_status(key, without_none(status), old)
 
     def desired(self, hpa: dict, current: int, recommended: int) -> tuple[int, bool, bool]:
@@ -162,22 +228,40 @@ class Autoscaling(Controller):
             desired = current  # scaling is disabled while the target is at zero
         return desired, stabilized, limited
 
-    def rescale(self, key: Key, hpa: dict, plural: str, current: int, statuses: list, conditions: list[dict],
-                best: tuple | None, at: str) -> None:
+    def rescale(
+        self,
+        key: Key,
+        hpa: dict,
+        plural: str,
+        current: int,
+        statuses: list,
+        conditions: list[dict],
+        best: tuple | None,
+        at: str,
+    ) -> None:
         old, maximum = hpa.get("status") or {}, (hpa.get("spec") or {}).get("maxReplicas", 1)
         desired, stabilized, limited = self.desired(hpa, current, best[0] if best else current)
         if desired != current:
             able = ("SucceededRescale", f"the HPA controller was able to update the target scale to {desired}")
         elif stabilized:
-            able = ("ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest "
-                                           "recent recommendation")
+            able = (
+                "ScaleDownStabilized",
+                "recent recommendations were higher than current one, applying the highest recent recommendation",
+            )
         else:
             able = ("ReadyForNewScale", "recommended size matches current size")
         conditions = set_condition(conditions, condition("AbleToScale", "True", *able, at))
         if best:
-            conditions = set_condition(conditions, condition(
-                "ScalingActive", "True", "ValidMetricFound",
-                f"the HPA was able to successfully calculate a replica count from {best[1]}", at))
+            conditions = set_condition(
+                conditions,
+                condition(
+                    "ScalingActive",
+                    "True",
+                    "ValidMetricFound",
+                    f"the HPA was able to successfully calculate a replica count from {best[1]}",
+                    at,
+                ),
+            )
         if not limited:
             limit = ("False", "DesiredWithinRange", "the desired count is within the acceptable range")
         elif desired == maximum:
@@ -185,20 +269,32 @@ class Autoscaling(Controller):
         else:
             limit = ("True", "TooFewReplicas", "the desired replica count is less than the minimum replica count")
         conditions = set_condition(conditions, condition("ScalingLimited", *limit, at))
-        status = {"currentReplicas": current, "desiredReplicas": desired, "currentMetrics": statuses or None,
-                  "conditions": conditions}
+        status = {
+            "currentReplicas": current,
+            "desiredReplicas": desired,
+            "currentMetrics": statuses or None,
+            "conditions": conditions,
+        }
         if old.get("lastScaleTime"):
             status["lastScaleTime"] = old["lastScaleTime"]
         if desired != current:
+
             def scale(obj):
                 obj["spec"]["replicas"] = desired
+
             # through the scale subresource, as the HPA controller does: it then owns spec.replicas
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-            self.store.mutate(R[plural], key[1], ref["name"], scale, manager="kube-controller-manager",
-                              subresource="scale")
+            self.store.mutate(
+                R[plural], key[1], ref["name"], scale, manager="kube-controller-manager", subresource="scale"
+            )
             status["lastScaleTime"] = at
-            self.ctx.event(hpa, "SuccessfulRescale", f"New size: {desired}; reason: "
-                           f"{best[2] if best else 'All metrics below target'}", "Normal", COMPONENT)
+            self.ctx.event(
+                hpa,
+                "SuccessfulRescale",
+                f"New size: {desired}; reason: {best[2] if best else 'All metrics below target'}",
+                "Normal",
+                COMPONENT,
+            )
         status = without_none(status)
         status["observedGeneration"] = hpa["metadata"].get("generation", 1)
         self.ctx.put_status(key, status, old)

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..ceph import CephOptions, Csi
@@ -58,7 +58,7 @@ class Clock:
 
     def wall(self, sim=None):
         """The simulated wall-clock time (UTC datetime) at simulated second `sim` (default: now)."""
-        return datetime.fromtimestamp(self.wall0 + (self.now() if sim is None else sim), tz=timezone.utc)
+        return datetime.fromtimestamp(self.wall0 + (self.now() if sim is None else sim), tz=UTC)
 
     def iso(self, sim=None):
         return self.wall(sim).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -70,8 +70,16 @@ class Clock:
 class Context:
     """The state every controller family shares, and the small operations they all need."""
 
-    def __init__(self, cluster, nodes: int, clock_speed: float, delays: dict[str, float] | None, seed: bool,
-                 max_events: int, ceph: CephOptions | None = None) -> None:
+    def __init__(
+        self,
+        cluster,
+        nodes: int,
+        clock_speed: float,
+        delays: dict[str, float] | None,
+        seed: bool,
+        max_events: int,
+        ceph: CephOptions | None = None,
+    ) -> None:
         self.cluster = cluster
         self.store = cluster.store
         self.node_count = nodes

@@ -10,8 +10,14 @@ from .workloads import WorkloadController
 R = STORED
 COMPONENT = "daemonset-controller"
 # the taints of node conditions that DaemonSet pods tolerate, as the controller adds them
-TOLERATED = (("not-ready", "NoExecute"), ("unreachable", "NoExecute"), ("disk-pressure", "NoSchedule"),
-             ("memory-pressure", "NoSchedule"), ("pid-pressure", "NoSchedule"), ("unschedulable", "NoSchedule"))
+TOLERATED = (
+    ("not-ready", "NoExecute"),
+    ("unreachable", "NoExecute"),
+    ("disk-pressure", "NoSchedule"),
+    ("memory-pressure", "NoSchedule"),
+    ("pid-pressure", "NoSchedule"),
+    ("unschedulable", "NoSchedule"),
+)
 
 
 def ds_node(pod: dict) -> str | None:
@@ -19,7 +25,8 @@ def ds_node(pod: dict) -> str | None:
     if spec.get("nodeName"):
         return spec["nodeName"]
     required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {}
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     for term in required.get("nodeSelectorTerms") or []:
         for expr in term.get("matchFields") or []:
             if expr.get("key") == "metadata.name" and expr.get("values"):
@@ -58,9 +65,15 @@ class DaemonSets(WorkloadController):
         pods = [p for p in self.ctx.owned(R["pods"], ds) if pod_active(p)]
         ready = sum(1 for p in pods if pod_ready(p))
         updated = sum(1 for p in pods if revision_hash(p) == revision)
-        status = {"currentNumberScheduled": len(pods), "desiredNumberScheduled": len(node_names),
-                  "numberMisscheduled": 0, "numberReady": ready, "numberAvailable": ready,
-                  "updatedNumberScheduled": updated, "observedGeneration": meta.get("generation", 1)}
+        status = {
+            "currentNumberScheduled": len(pods),
+            "desiredNumberScheduled": len(node_names),
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "numberAvailable": ready,
+            "updatedNumberScheduled": updated,
+            "observedGeneration": meta.get("generation", 1),
+        }
         if len(node_names) - ready > 0:
             status["numberUnavailable"] = len(node_names) - ready
         self.ctx.put_status(key, status, ds.get("status") or {})
@@ -68,14 +81,30 @@ class DaemonSets(WorkloadController):
     def place(self, ds: dict, node: str, revision: str) -> None:
         """A pod for `node`: pinned there by node affinity, tolerating its condition taints."""
         template = (ds.get("spec") or {}).get("template") or {}
-        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
+        affinity = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+                    ]
+                }
+            }
+        }
         tolerations = list((template.get("spec") or {}).get("tolerations") or []) + [
-            {"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": e} for t, e in TOLERATED]
-        labels = {"controller-revision-hash": revision,
-                  "pod-template-generation": str(ds["metadata"].get("generation", 1))}
-        self.spawn(ds, template, COMPONENT, generate=f"{ds['metadata']['name']}-", extra_labels=labels,
-                   extra_spec={"affinity": affinity, "tolerations": tolerations})
+            {"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": e} for t, e in TOLERATED
+        ]
+        labels = {
+            "controller-revision-hash": revision,
+            "pod-template-generation": str(ds["metadata"].get("generation", 1)),
+        }
+        self.spawn(
+            ds,
+            template,
+            COMPONENT,
+            generate=f"{ds['metadata']['name']}-",
+            extra_labels=labels,
+            extra_spec={"affinity": affinity, "tolerations": tolerations},
+        )
 
     def roll(self, ds: dict, revision: str) -> None:
         """Replace one stale pod at a time, when all the others are ready."""

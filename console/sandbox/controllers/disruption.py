@@ -16,8 +16,11 @@ class Disruption(Controller):
         """(healthy, desired healthy, expected) pods of the budget."""
         spec = pdb.get("spec") or {}
         match = selector_matcher(spec.get("selector") or {})
-        pods = [p for p in self.store.iter_refs(R["pods"], pdb["metadata"]["namespace"])
-                if match(p["metadata"].get("labels")) and pod_active(p)]
+        pods = [
+            p
+            for p in self.store.iter_refs(R["pods"], pdb["metadata"]["namespace"])
+            if match(p["metadata"].get("labels")) and pod_active(p)
+        ]
         healthy = sum(1 for p in pods if pod_ready(p))
         expected = len(pods)
         if spec.get("minAvailable") is not None:
@@ -36,11 +39,25 @@ class Disruption(Controller):
         allowed = max(0, healthy - desired)
         old = pdb.get("status") or {}
         generation = pdb["metadata"].get("generation", 1)
-        conditions = set_condition(old.get("conditions"), condition(
-            "DisruptionAllowed", "True" if allowed else "False", "SufficientPods" if allowed else "InsufficientPods",
-            "", now_iso(), observedGeneration=generation))
-        status = {"currentHealthy": healthy, "desiredHealthy": desired, "disruptionsAllowed": allowed,
-                  "expectedPods": expected, "observedGeneration": generation, "conditions": conditions}
+        conditions = set_condition(
+            old.get("conditions"),
+            condition(
+                "DisruptionAllowed",
+                "True" if allowed else "False",
+                "SufficientPods" if allowed else "InsufficientPods",
+                "",
+                now_iso(),
+                observedGeneration=generation,
+            ),
+        )
+        status = {
+            "currentHealthy": healthy,
+            "desiredHealthy": desired,
+            "disruptionsAllowed": allowed,
+            "expectedPods": expected,
+            "observedGeneration": generation,
+            "conditions": conditions,
+        }
         self.ctx.put_status(key, status, old)
 
     def check_eviction(self, namespace: str, pod_name: str) -> None:
@@ -52,7 +69,13 @@ class Disruption(Controller):
                 continue
             healthy, desired, _ = self.numbers(pdb)
             if pod_ready(pod) and healthy - 1 < desired:
-                message = f"The disruption budget {pdb['metadata']['name']} needs {desired} healthy pods and has " \
-                          f"{healthy} currently"
-                raise ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption "
-                               "budget.", {"causes": [{"reason": "DisruptionBudget", "message": message}]})
+                message = (
+                    f"The disruption budget {pdb['metadata']['name']} needs {desired} healthy pods and has "
+                    f"{healthy} currently"
+                )
+                raise ApiError(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    {"causes": [{"reason": "DisruptionBudget", "message": message}]},
+                )

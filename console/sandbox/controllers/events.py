@@ -16,8 +16,17 @@ class EventRecorder:
         self.index = {}  # (uid, reason, message) -> (namespace, event name)
         self.order = deque()
 
-    def record(self, obj: dict, reason: str, message: str, kind: str = "Normal", component: str = "",
-               host: str | None = None, field_path: str | None = None, aggregate: bool = False) -> None:
+    def record(
+        self,
+        obj: dict,
+        reason: str,
+        message: str,
+        kind: str = "Normal",
+        component: str = "",
+        host: str | None = None,
+        field_path: str | None = None,
+        aggregate: bool = False,
+    ) -> None:
         """Record an event, or count one more of the same. aggregate: one event per object and
         reason whatever the message (failed creations name a new pod each retry), as the
         event recorder combines similar events."""
@@ -27,24 +36,41 @@ class EventRecorder:
         at = now_iso()
         existing = self.index.get(key)
         if existing and self.store.exists(STORED["events"], existing[0], existing[1]):
+
             def bump(ev):
                 ev["count"] = ev.get("count", 1) + 1
                 ev["lastTimestamp"] = at
                 ev["message"] = message
+
             self.store.mutate(STORED["events"], existing[0], existing[1], bump)
             return
-        involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace", ""), "name": meta.get("name"),
-                    "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion"),
-                    "resourceVersion": meta.get("resourceVersion")}
+        involved = {
+            "kind": obj.get("kind"),
+            "namespace": meta.get("namespace", ""),
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+            "apiVersion": obj.get("apiVersion"),
+            "resourceVersion": meta.get("resourceVersion"),
+        }
         if not involved["namespace"]:
             del involved["namespace"]
         if field_path:
             involved["fieldPath"] = field_path
         name = f"{meta.get('name')}.{time.time_ns():x}"[:253]
-        body = {"metadata": {"name": name}, "involvedObject": involved, "reason": reason, "message": message,
-                "source": {"component": component} | ({"host": host} if host else {}), "firstTimestamp": at,
-                "lastTimestamp": at, "count": 1, "type": kind, "eventTime": None, "reportingComponent": component,
-                "reportingInstance": host or ""}
+        body = {
+            "metadata": {"name": name},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "source": {"component": component} | ({"host": host} if host else {}),
+            "firstTimestamp": at,
+            "lastTimestamp": at,
+            "count": 1,
+            "type": kind,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
+        }
         try:
             self.store.create(STORED["events"], namespace, body)
         except ApiError:

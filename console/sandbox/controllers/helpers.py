@@ -4,7 +4,7 @@ conditions, pod predicates."""
 import hashlib
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..store import NAME_CHARS, now_iso
 
@@ -35,8 +35,14 @@ def template_key(template):
 
 
 def owner_ref(obj, controller=True):
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"],
-            "uid": obj["metadata"]["uid"], "controller": controller, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
 
 
 def controller_uid(obj):
@@ -63,8 +69,11 @@ def set_condition(conditions, new, update_time_key=None):
         if old.get("type") == new["type"]:
             if old.get("status") == new["status"]:
                 new["lastTransitionTime"] = old.get("lastTransitionTime", new["lastTransitionTime"])
-                if update_time_key and old.get("reason") == new.get("reason") \
-                        and old.get("message") == new.get("message"):
+                if (
+                    update_time_key
+                    and old.get("reason") == new.get("reason")
+                    and old.get("message") == new.get("message")
+                ):
                     new[update_time_key] = old.get(update_time_key, new.get(update_time_key))
             conditions[n] = new
             return conditions
@@ -74,8 +83,9 @@ def set_condition(conditions, new, update_time_key=None):
 
 def has_condition(obj, kind):
     """Whether obj's status holds the condition `kind` with status True."""
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in (obj.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == kind and c.get("status") == "True" for c in (obj.get("status") or {}).get("conditions") or []
+    )
 
 
 def resolve_percent(value, total, round_up):
@@ -92,8 +102,10 @@ def pod_ready(pod):
 
 
 def pod_active(pod):
-    return not pod["metadata"].get("deletionTimestamp") \
-        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    return not pod["metadata"].get("deletionTimestamp") and (pod.get("status") or {}).get("phase") not in (
+        "Succeeded",
+        "Failed",
+    )
 
 
 def qos_class(pod):
@@ -107,8 +119,13 @@ def qos_class(pod):
         limits.append(lim)
     if not any_set:
         return "BestEffort"
-    guaranteed = all(lim.get("cpu") and lim.get("memory") and (req.get("cpu", lim["cpu"]) == lim["cpu"]) and
-                     (req.get("memory", lim["memory"]) == lim["memory"]) for req, lim in zip(requests, limits))
+    guaranteed = all(
+        lim.get("cpu")
+        and lim.get("memory")
+        and (req.get("cpu", lim["cpu"]) == lim["cpu"])
+        and (req.get("memory", lim["memory"]) == lim["memory"])
+        for req, lim in zip(requests, limits, strict=True)
+    )
     return "Guaranteed" if guaranteed else "Burstable"
 
 
@@ -122,4 +139,4 @@ def copied(value):
 
 
 def time_of(stamp):
-    return datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()

@@ -2,7 +2,7 @@
 and CronJobs (schedules in simulated time, concurrency policies, history limits)."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import cron
 from ..errors import ApiError
@@ -28,7 +28,7 @@ def completion_index(pod: dict) -> int | None:
 
 
 def intervals(indexes: set[int]) -> str:
-    """"0-2,4,6,7": indexes as the Job controller writes completedIndexes (two in a row take a comma)."""
+    """ "0-2,4,6,7": indexes as the Job controller writes completedIndexes (two in a row take a comma)."""
     runs: list[list[int]] = []
     for i in sorted(indexes):
         if runs and i == runs[-1][1] + 1:
@@ -48,25 +48,39 @@ def indexed_template(job: dict, index: int) -> tuple[dict, str]:
     meta.setdefault("labels", {})[INDEX] = value
     spec = template.setdefault("spec", {})
     spec["hostname"] = f"{name}-{index}"
-    env = {"name": "JOB_COMPLETION_INDEX",
-           "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.annotations['{INDEX}']"}}}
+    env = {
+        "name": "JOB_COMPLETION_INDEX",
+        "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.annotations['{INDEX}']"}},
+    }
     for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         if not any(e.get("name") == env["name"] for e in container.get("env") or []):
             container.setdefault("env", []).append(copied(env))
     suffix = f"-{index}-"
-    return template, name[:MAX_GENERATE_NAME - len(suffix)] + suffix
+    return template, name[: MAX_GENERATE_NAME - len(suffix)] + suffix
 
 
 def finished_as(job: dict) -> str | None:
-    """"Complete" or "Failed" once the Job finished, else None."""
-    return next((c["type"] for c in (job.get("status") or {}).get("conditions") or []
-                 if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"), None)
+    """ "Complete" or "Failed" once the Job finished, else None."""
+    return next(
+        (
+            c["type"]
+            for c in (job.get("status") or {}).get("conditions") or []
+            if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        ),
+        None,
+    )
 
 
 def job_ref(job: dict) -> dict:
     meta = job["metadata"]
-    return {"kind": "Job", "namespace": meta["namespace"], "name": meta["name"], "uid": meta["uid"],
-            "apiVersion": "batch/v1", "resourceVersion": meta["resourceVersion"]}
+    return {
+        "kind": "Job",
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "apiVersion": "batch/v1",
+        "resourceVersion": meta["resourceVersion"],
+    }
 
 
 class Jobs(WorkloadController):
@@ -96,16 +110,19 @@ class Jobs(WorkloadController):
             nonlocal conditions
             for kind in kinds:
                 conditions = set_condition(conditions, condition(kind, "True", reason, message, now, lastProbeTime=now))
+
         if failed > spec.get("backoffLimit", 6):
             for pod in active:
                 self.store.delete(R["pods"], key[1], pod["metadata"]["name"])
             finish(("FailureTarget", "Failed"), "BackoffLimitExceeded", "Job has reached the specified backoff limit")
-            self.ctx.event(job, "BackoffLimitExceeded", "Job has reached the specified backoff limit", "Warning",
-                           "job-controller")
+            self.ctx.event(
+                job, "BackoffLimitExceeded", "Job has reached the specified backoff limit", "Warning", "job-controller"
+            )
             active = []
         elif completions is not None and succeeded >= completions:
-            finish(("SuccessCriteriaMet", "Complete"), "CompletionsReached",
-                   "Reached expected number of succeeded pods")
+            finish(
+                ("SuccessCriteriaMet", "Complete"), "CompletionsReached", "Reached expected number of succeeded pods"
+            )
             status["completionTime"] = now
             self.ctx.event(job, "Completed", "Job completed", "Normal", "job-controller")
         elif not spec.get("suspend"):
@@ -113,9 +130,15 @@ class Jobs(WorkloadController):
             self.start_pods(job, done, active, min(spec.get("parallelism", 1), remaining) - len(active))
         if indexed and done:
             status["completedIndexes"] = intervals(done)
-        status.update(active=len(active), succeeded=succeeded, failed=failed, conditions=conditions,
-                      ready=sum(1 for p in active if pod_ready(p)), terminating=0,
-                      uncountedTerminatedPods={})
+        status.update(
+            active=len(active),
+            succeeded=succeeded,
+            failed=failed,
+            conditions=conditions,
+            ready=sum(1 for p in active if pod_ready(p)),
+            terminating=0,
+            uncountedTerminatedPods={},
+        )
         for field in ("active", "succeeded", "failed"):
             if not status[field]:
                 del status[field]
@@ -146,8 +169,9 @@ class Jobs(WorkloadController):
             index = next(free, None)
             if spec.get("completionMode") == "Indexed" and index is None:
                 break
-            template, prefix = (copied(spec.get("template") or {}), f"{name}-") if index is None else \
-                indexed_template(job, index)
+            template, prefix = (
+                (copied(spec.get("template") or {}), f"{name}-") if index is None else indexed_template(job, index)
+            )
             pod = self.spawn(job, template, "job-controller", generate=prefix)
             if pod is None:
                 break
@@ -167,8 +191,9 @@ class CronJobs(WorkloadController):
         status["active"] = [job_ref(j) for j in running]
         successes = [j for j in jobs if finished_as(j) == "Complete"]
         if successes:
-            status["lastSuccessfulTime"] = max((j.get("status") or {}).get("completionTime", "") for j in successes) \
-                or old.get("lastSuccessfulTime")
+            status["lastSuccessfulTime"] = max(
+                (j.get("status") or {}).get("completionTime", "") for j in successes
+            ) or old.get("lastSuccessfulTime")
         now_wall = self.ctx.clock.wall()
         last = old.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"]
         try:
@@ -183,8 +208,9 @@ class CronJobs(WorkloadController):
         self.ctx.put_status(key, status, old)
         try:
             scheduled = status.get("lastScheduleTime") or old.get("lastScheduleTime")
-            upcoming = cron.next_after(spec.get("schedule", ""),
-                                       self.sim_wall_of(status.get("lastScheduleTime") or last, bool(scheduled)))
+            upcoming = cron.next_after(
+                spec.get("schedule", ""), self.sim_wall_of(status.get("lastScheduleTime") or last, bool(scheduled))
+            )
             self.ctx.wake(key, self.ctx.clock.now() + max(0.0, (upcoming - now_wall).total_seconds()) + 0.01)
         except cron.CronError:
             pass
@@ -198,8 +224,9 @@ class CronJobs(WorkloadController):
         if policy == "Replace":
             for job in running:
                 self.store.delete(R["jobs"], namespace, job["metadata"]["name"], "Background")
-                self.ctx.event(cj, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}", "Normal",
-                               "cronjob-controller")
+                self.ctx.event(
+                    cj, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}", "Normal", "cronjob-controller"
+                )
         job_name = f"{name}-{int(due.timestamp() // 60)}"
         template = copied(spec.get("jobTemplate") or {})
         job_meta = template.get("metadata") or {}
@@ -211,28 +238,37 @@ class CronJobs(WorkloadController):
             status["active"].append(job_ref(job))
         except ApiError as exc:
             if exc.code != 409:
-                self.ctx.event(cj, "FailedCreate", f"Error creating job: {exc.message}", "Warning",
-                               "cronjob-controller")
+                self.ctx.event(
+                    cj, "FailedCreate", f"Error creating job: {exc.message}", "Warning", "cronjob-controller"
+                )
         status["lastScheduleTime"] = due.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def trim_history(self, cj: dict, jobs: list[dict]) -> None:
         spec, namespace = cj.get("spec") or {}, cj["metadata"]["namespace"]
-        for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit", 3)),
-                            ("Failed", spec.get("failedJobsHistoryLimit", 1))):
-            finished = sorted((j for j in jobs if finished_as(j) == kind),
-                              key=lambda j: j["metadata"]["creationTimestamp"] + j["metadata"]["name"])
+        for kind, limit in (
+            ("Complete", spec.get("successfulJobsHistoryLimit", 3)),
+            ("Failed", spec.get("failedJobsHistoryLimit", 1)),
+        ):
+            finished = sorted(
+                (j for j in jobs if finished_as(j) == kind),
+                key=lambda j: j["metadata"]["creationTimestamp"] + j["metadata"]["name"],
+            )
             for job in finished[: max(0, len(finished) - limit)]:
                 try:
                     self.store.delete(R["jobs"], namespace, job["metadata"]["name"], "Background")
-                    self.ctx.event(cj, "SawCompletedJob" if kind == "Complete" else "SawFailedJob",
-                                   f"Saw completed job: {job['metadata']['name']}, condition: {kind}", "Normal",
-                                   "cronjob-controller")
+                    self.ctx.event(
+                        cj,
+                        "SawCompletedJob" if kind == "Complete" else "SawFailedJob",
+                        f"Saw completed job: {job['metadata']['name']}, condition: {kind}",
+                        "Normal",
+                        "cronjob-controller",
+                    )
                 except ApiError:
                     pass
 
     def sim_wall_of(self, stamp: str, simulated: bool) -> datetime:
         """A timestamp as simulated wall time: schedule times are simulated already; creation times are real."""
-        moment = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
         if simulated:
             return moment
         clock = self.ctx.clock

@@ -10,7 +10,8 @@ R = STORED
 ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the "
     "internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes "
-    "clusters.")
+    "clusters."
+)
 PLACEHOLDER_CA = "-----BEGIN CERTIFICATE-----\nsandbox\n-----END CERTIFICATE-----\n"
 
 
@@ -30,10 +31,17 @@ class Namespaces(Controller):
             ctx.create_if_missing(R["serviceaccounts"], name, {"metadata": {"name": "default"}})
         if not store.exists(R["configmaps"], name, "kube-root-ca.crt") and ctx.seed_system:
             ca = (ctx.cluster.ca_pem or b"").decode() or PLACEHOLDER_CA
-            ctx.create_if_missing(R["configmaps"], name, {
-                "metadata": {"name": "kube-root-ca.crt",
-                             "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
-                "data": {"ca.crt": ca}})
+            ctx.create_if_missing(
+                R["configmaps"],
+                name,
+                {
+                    "metadata": {
+                        "name": "kube-root-ca.crt",
+                        "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION},
+                    },
+                    "data": {"ca.crt": ca},
+                },
+            )
 
     def finalize(self, key: Key) -> None:
         store, name = self.store, key[2]
@@ -56,11 +64,19 @@ class Namespaces(Controller):
             return
 
         def terminating(obj):
-            conditions = [condition("NamespaceContentRemaining", "True", "SomeResourcesRemain",
-                                    f"Some resources are remaining: {remaining} objects")]
-            if obj["status"].get("conditions") and \
-                    [c.get("message") for c in obj["status"]["conditions"]] == [c["message"] for c in conditions]:
+            conditions = [
+                condition(
+                    "NamespaceContentRemaining",
+                    "True",
+                    "SomeResourcesRemain",
+                    f"Some resources are remaining: {remaining} objects",
+                )
+            ]
+            if obj["status"].get("conditions") and [c.get("message") for c in obj["status"]["conditions"]] == [
+                c["message"] for c in conditions
+            ]:
                 return False
             obj["status"]["conditions"] = conditions
+
         store.mutate(R["namespaces"], "", name, terminating, status_only=True)
         self.ctx.wake(key, self.ctx.clock.now() + 0.5)

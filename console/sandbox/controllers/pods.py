@@ -18,8 +18,22 @@ CONDITION_ORDER = ["PodReadyToStartContainers", "Initialized", "Ready", "Contain
 class PodRun:
     """What the simulated kubelet knows about one pod."""
 
-    __slots__ = ("stage", "since", "bound_at", "restarts", "ready_since", "last_exit", "started_iso", "ip",
-                 "events_sent", "node", "unschedulable_message", "exit_code", "finished_iso", "run_started")
+    __slots__ = (
+        "stage",
+        "since",
+        "bound_at",
+        "restarts",
+        "ready_since",
+        "last_exit",
+        "started_iso",
+        "ip",
+        "events_sent",
+        "node",
+        "unschedulable_message",
+        "exit_code",
+        "finished_iso",
+        "run_started",
+    )
 
     def __init__(self, now):
         self.stage, self.since, self.bound_at, self.restarts = "pulling", now, now, 0
@@ -94,8 +108,15 @@ class Kubelet(Controller):
             run.stage, run.since = "terminating", now
             ctx.pods[uid] = run
             for container in spec.get("containers") or []:
-                ctx.event(pod, "Killing", f"Stopping container {container.get('name')}", "Normal", "kubelet",
-                          spec.get("nodeName"), container_path(container))
+                ctx.event(
+                    pod,
+                    "Killing",
+                    f"Stopping container {container.get('name')}",
+                    "Normal",
+                    "kubelet",
+                    spec.get("nodeName"),
+                    container_path(container),
+                )
         due = run.since + min(ctx.delays["terminate"], meta.get("deletionGracePeriodSeconds") or 0)
         if now >= due or not ctx.node_is_ready(spec.get("nodeName") or ""):
             if not meta.get("finalizers"):
@@ -137,8 +158,15 @@ class Kubelet(Controller):
             run.events_sent.add("started")
         else:
             for container in (pod.get("spec") or {}).get("containers") or []:
-                self.ctx.event(pod, "Pulling", f'Pulling image "{container.get("image")}"', "Normal", "kubelet",
-                               pod["spec"]["nodeName"], container_path(container))
+                self.ctx.event(
+                    pod,
+                    "Pulling",
+                    f'Pulling image "{container.get("image")}"',
+                    "Normal",
+                    "kubelet",
+                    pod["spec"]["nodeName"],
+                    container_path(container),
+                )
         return run
 
     def reached(self, pod: dict, due: float, now: float) -> bool:
@@ -153,8 +181,15 @@ class Kubelet(Controller):
         node = pod["spec"]["nodeName"]
         for container in pod["spec"].get("containers") or []:
             for reason, message in events:
-                self.ctx.event(pod, reason, message.format(name=container.get("name"), image=container.get("image")),
-                               "Normal", "kubelet", node, container_path(container))
+                self.ctx.event(
+                    pod,
+                    reason,
+                    message.format(name=container.get("name"), image=container.get("image")),
+                    "Normal",
+                    "kubelet",
+                    node,
+                    container_path(container),
+                )
 
     # --- the stages: each returns whether the pod moved on to another stage
 
@@ -166,12 +201,19 @@ class Kubelet(Controller):
         run.stage, run.since, run.run_started = "running", due, due
         run.started_iso = run.started_iso or now_iso()
         node = spec["nodeName"]
-        run.ip = run.ip or ((pod.get("status") or {}).get("podIP") or
-                            (node_ip(node) if spec.get("hostNetwork") else self.pod_ip(node)))
-        pulled = ('Pulled', 'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
-                            'Image size: 52428800 bytes.')
-        self.container_events(pod, *([pulled] if run.restarts == 0 else []), ("Created", "Created container: {name}"),
-                              ("Started", "Started container {name}"))
+        run.ip = run.ip or (
+            (pod.get("status") or {}).get("podIP") or (node_ip(node) if spec.get("hostNetwork") else self.pod_ip(node))
+        )
+        pulled = (
+            "Pulled",
+            'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). Image size: 52428800 bytes.',
+        )
+        self.container_events(
+            pod,
+            *([pulled] if run.restarts == 0 else []),
+            ("Created", "Created container: {name}"),
+            ("Started", "Started container {name}"),
+        )
         return True
 
     def ran(self, pod: dict, run: PodRun, now: float, fault: str | None, node_ready: bool) -> bool:
@@ -186,8 +228,14 @@ class Kubelet(Controller):
             run.ready_since = None
             if "unhealthy" not in run.events_sent:
                 run.events_sent.add("unhealthy")
-                self.ctx.event(pod, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                               "Warning", "kubelet", spec["nodeName"])
+                self.ctx.event(
+                    pod,
+                    "Unhealthy",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    "Warning",
+                    "kubelet",
+                    spec["nodeName"],
+                )
         return False
 
     def exited(self, pod: dict, run: PodRun, now: float, fault: str | None) -> bool:
@@ -201,9 +249,13 @@ class Kubelet(Controller):
         if not self.reached(pod, due, now):
             return False
         run.exit_code = exit_code
-        run.last_exit = {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
-                         "startedAt": run.started_iso, "finishedAt": now_iso(),
-                         "containerID": f"containerd://{safe_hash([meta['uid'], run.restarts], 32)}"}
+        run.last_exit = {
+            "exitCode": exit_code,
+            "reason": "Completed" if exit_code == 0 else "Error",
+            "startedAt": run.started_iso,
+            "finishedAt": now_iso(),
+            "containerID": f"containerd://{safe_hash([meta['uid'], run.restarts], 32)}",
+        }
         run.finished_iso = now_iso()
         if spec.get("restartPolicy") == "Never" or (spec.get("restartPolicy") == "OnFailure" and exit_code == 0):
             run.stage, run.since = "terminated", due
@@ -211,9 +263,16 @@ class Kubelet(Controller):
         run.stage, run.since = "backoff", due
         run.restarts += 1
         for container in spec.get("containers") or []:
-            self.ctx.event(pod, "BackOff", "Back-off restarting failed container "
-                           f"{container.get('name')} in pod {meta['name']}_{meta['namespace']}({meta['uid']})",
-                           "Warning", "kubelet", spec["nodeName"], container_path(container))
+            self.ctx.event(
+                pod,
+                "BackOff",
+                "Back-off restarting failed container "
+                f"{container.get('name')} in pod {meta['name']}_{meta['namespace']}({meta['uid']})",
+                "Warning",
+                "kubelet",
+                spec["nodeName"],
+                container_path(container),
+            )
         return True
 
     def restarted(self, pod: dict, run: PodRun, now: float, fault: str | None, node_ready: bool) -> bool:
@@ -222,8 +281,11 @@ class Kubelet(Controller):
             return False
         run.stage, run.since, run.run_started, run.ready_since = "running", due, due, None
         run.started_iso = now_iso()
-        self.container_events(pod, ("Pulled", 'Container image "{image}" already present on machine'),
-                              ("Started", "Started container {name}"))
+        self.container_events(
+            pod,
+            ("Pulled", 'Container image "{image}" already present on machine'),
+            ("Started", "Started container {name}"),
+        )
         return True
 
     # --- what it reports
@@ -238,10 +300,15 @@ class Kubelet(Controller):
         meta = pod["metadata"]
         cid = f"containerd://{safe_hash([meta['uid'], container.get('name'), run.restarts], 32)}"
         image = container.get("image", "")
-        entry = {"name": container.get("name"),
-                 "image": image if ":" in image.rsplit("/", 1)[-1] or "@" in image else image + ":latest",
-                 "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
-                 "restartCount": run.restarts, "ready": ready, "started": run.stage == "running", "lastState": {}}
+        entry = {
+            "name": container.get("name"),
+            "image": image if ":" in image.rsplit("/", 1)[-1] or "@" in image else image + ":latest",
+            "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+            "restartCount": run.restarts,
+            "ready": ready,
+            "started": run.stage == "running",
+            "lastState": {},
+        }
         if run.stage == "pulling":
             entry["state"] = {"waiting": {"reason": "ContainerCreating"}}
             entry["imageID"] = ""
@@ -250,9 +317,15 @@ class Kubelet(Controller):
             entry["containerID"] = cid
         elif run.stage == "backoff":
             delay = int(backoff_delay(run, self.ctx.delays))
-            entry["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": (
-                f"back-off {delay}s restarting failed container={container.get('name')} "
-                f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")}}
+            entry["state"] = {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": (
+                        f"back-off {delay}s restarting failed container={container.get('name')} "
+                        f"pod={meta['name']}_{meta['namespace']}({meta['uid']})"
+                    ),
+                }
+            }
             entry["containerID"] = cid
         elif run.stage == "terminated":
             entry["state"] = {"terminated": dict(run.last_exit or {"exitCode": 0, "reason": "Completed"})}
@@ -260,8 +333,9 @@ class Kubelet(Controller):
             entry["started"] = False
         if run.last_exit and run.stage in ("running", "backoff") and run.restarts:
             entry["lastState"] = {"terminated": dict(run.last_exit)}
-        entry["volumeMounts"] = [{"name": m.get("name"), "mountPath": m.get("mountPath")}
-                                 for m in container.get("volumeMounts") or []]
+        entry["volumeMounts"] = [
+            {"name": m.get("name"), "mountPath": m.get("mountPath")} for m in container.get("volumeMounts") or []
+        ]
         if not entry["volumeMounts"]:
             del entry["volumeMounts"]
         return entry
@@ -280,19 +354,37 @@ class Kubelet(Controller):
         at = old.get("startTime") or run.started_iso or now_iso()
         conditions = list(old.get("conditions") or [])
         started = run.stage != "pulling"
-        for kind, value in (("PodReadyToStartContainers", started or run.stage == "pulling"), ("Initialized", True),
-                            ("Ready", ready), ("ContainersReady", ready), ("PodScheduled", True)):
+        for kind, value in (
+            ("PodReadyToStartContainers", started or run.stage == "pulling"),
+            ("Initialized", True),
+            ("Ready", ready),
+            ("ContainersReady", ready),
+            ("PodScheduled", True),
+        ):
             if phase in ("Succeeded", "Failed") and kind in ("Ready", "ContainersReady"):
                 value = False
-            reason = "" if value or kind in ("PodReadyToStartContainers", "Initialized", "PodScheduled") else (
-                "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady")
-            message = "" if not reason or reason == "PodCompleted" else \
-                f"containers with unready status: [{' '.join(c.get('name', '') for c in containers)}]"
+            reason = (
+                ""
+                if value or kind in ("PodReadyToStartContainers", "Initialized", "PodScheduled")
+                else ("PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady")
+            )
+            message = (
+                ""
+                if not reason or reason == "PodCompleted"
+                else f"containers with unready status: [{' '.join(c.get('name', '') for c in containers)}]"
+            )
             conditions = set_condition(conditions, condition(kind, "True" if value else "False", reason, message))
         conditions.sort(key=lambda c: CONDITION_ORDER.index(c["type"]) if c["type"] in CONDITION_ORDER else 99)
         host_ip = node_ip(spec.get("nodeName", ""))
-        status = {"phase": phase, "conditions": conditions, "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
-                  "startTime": at, "containerStatuses": statuses, "qosClass": qos_class(pod)}
+        status = {
+            "phase": phase,
+            "conditions": conditions,
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "startTime": at,
+            "containerStatuses": statuses,
+            "qosClass": qos_class(pod),
+        }
         if run.ip and run.stage != "pulling":
             status["podIP"], status["podIPs"] = run.ip, [{"ip": run.ip}]
         elif old.get("podIP"):

@@ -20,9 +20,24 @@ from .seed import seed as seed_cluster
 log = logging.getLogger(__name__)
 R = STORED
 RESYNC_REAL_SECONDS = 1.0
-RESYNCED = ("namespaces", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "services",
-            "persistentvolumeclaims", "persistentvolumes", "volumesnapshots", "volumesnapshotcontents",
-            "horizontalpodautoscalers", "resourcequotas", "ingresses", "poddisruptionbudgets")
+RESYNCED = (
+    "namespaces",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "services",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "volumesnapshots",
+    "volumesnapshotcontents",
+    "horizontalpodautoscalers",
+    "resourcequotas",
+    "ingresses",
+    "poddisruptionbudgets",
+)
 # A change to a kind also queues these sweeps: (kind, per namespace (else cluster-wide)).
 FOLLOWERS: dict[str, tuple[tuple[str, bool], ...]] = {
     "pods": (("@endpoints", True), ("@quota", True), ("@daemonsets", False), ("@pvc-users", True)),
@@ -56,8 +71,16 @@ class Controllers:
     node_count = shared("node_count")
     errors = shared("errors")
 
-    def __init__(self, cluster, nodes: int = 3, clock_speed: float = 1.0, delays: dict[str, float] | None = None,
-                 seed: bool = True, max_events: int = 5000, ceph: CephOptions | None = None) -> None:
+    def __init__(
+        self,
+        cluster,
+        nodes: int = 3,
+        clock_speed: float = 1.0,
+        delays: dict[str, float] | None = None,
+        seed: bool = True,
+        max_events: int = 5000,
+        ceph: CephOptions | None = None,
+    ) -> None:
         self.ctx = Context(cluster, nodes, clock_speed, delays, seed, max_events, ceph)
         self.families = Families(self.ctx)
         self.registry: dict[str, Handler] = build_registry(self.families)

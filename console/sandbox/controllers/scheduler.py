@@ -29,8 +29,10 @@ def affinity_allows(pod: dict, node: dict) -> bool:
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms")
+    required = (
+        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+        or {}
+    ).get("nodeSelectorTerms")
     if not required:
         return True
     return any(term_matches(term, node["metadata"]["name"], labels) for term in required)
@@ -43,8 +45,12 @@ def term_matches(term: dict, name: str, labels: dict) -> bool:
     for expr in term.get("matchExpressions") or []:
         op, key, values = expr.get("operator"), expr.get("key"), expr.get("values", [])
         value = labels.get(key)
-        if (op == "In" and value not in values) or (op == "NotIn" and value in values) or \
-                (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+        if (
+            (op == "In" and value not in values)
+            or (op == "NotIn" and value in values)
+            or (op == "Exists" and key not in labels)
+            or (op == "DoesNotExist" and key in labels)
+        ):
             return False
     return True
 
@@ -64,12 +70,18 @@ def tolerated(tolerations: list[dict], taint: dict) -> bool:
 def untolerated_taint(pod: dict, node: dict) -> dict | None:
     """The first NoSchedule or NoExecute taint of the node the pod does not tolerate."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    return next((t for t in (node.get("spec") or {}).get("taints") or []
-                 if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(tolerations, t)), None)
+    return next(
+        (
+            t
+            for t in (node.get("spec") or {}).get("taints") or []
+            if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(tolerations, t)
+        ),
+        None,
+    )
 
 
 def histogram(counts: dict[str, int]) -> str:
-    """"2 Insufficient cpu, 1 node(s) were unschedulable": counted reasons, sorted as text, as the scheduler does."""
+    """ "2 Insufficient cpu, 1 node(s) were unschedulable": counted reasons, sorted as text, as the scheduler does."""
     return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
@@ -119,6 +131,7 @@ class Scheduler(Controller):
 
         def reject(reason):
             reasons[reason] = reasons.get(reason, 0) + 1
+
         usage = self.node_usage()
         totals = container_totals(pod)
         want_cpu, want_mem = float(totals.get("requests.cpu", 0)), float(totals.get("requests.memory", 0))
@@ -152,14 +165,17 @@ class Scheduler(Controller):
     def schedule(self, pod: dict) -> None:
         nodes = list(self.store.iter_refs(R["nodes"]))
         claim_problem, waiting = self.claims(pod)
-        candidates, reasons, unresolvable = ([], {}, len(nodes)) if claim_problem else \
-            self.filter_nodes(pod, nodes)
+        candidates, reasons, unresolvable = ([], {}, len(nodes)) if claim_problem else self.filter_nodes(pod, nodes)
         if not candidates:
             total = len(nodes)
             preemption = {k: n for k, n in ((NOT_HELPFUL, unresolvable), (NO_VICTIMS, total - unresolvable)) if n}
-            self.unschedulable(pod, "no nodes available to schedule pods" if not nodes else
-                               f"0/{total} nodes are available: {claim_problem or histogram(reasons)}. preemption: "
-                               f"0/{total} nodes are available: {histogram(preemption)}.")
+            self.unschedulable(
+                pod,
+                "no nodes available to schedule pods"
+                if not nodes
+                else f"0/{total} nodes are available: {claim_problem or histogram(reasons)}. preemption: "
+                f"0/{total} nodes are available: {histogram(preemption)}.",
+            )
             return
         node = min(candidates)[2]
         chosen = {(c["metadata"].get("annotations") or {}).get(SELECTED_NODE) for c in waiting}
@@ -175,20 +191,31 @@ class Scheduler(Controller):
             if annotations.get(SELECTED_NODE) == node:
                 return False
             annotations[SELECTED_NODE] = node
+
         for claim in claims:
-            self.store.mutate(R["persistentvolumeclaims"], claim["metadata"]["namespace"], claim["metadata"]["name"],
-                              select)
+            self.store.mutate(
+                R["persistentvolumeclaims"], claim["metadata"]["namespace"], claim["metadata"]["name"], select
+            )
 
     def bind(self, pod: dict, node: str) -> None:
         meta = pod["metadata"]
 
         def bind(obj):
             obj["spec"]["nodeName"] = node
-            obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj),
-                             "conditions": [condition("PodScheduled", "True")]}
+            obj["status"] = {
+                "phase": "Pending",
+                "qosClass": qos_class(obj),
+                "conditions": [condition("PodScheduled", "True")],
+            }
+
         self.store.mutate(R["pods"], meta["namespace"], meta["name"], bind, keep_status=True)
-        self.ctx.event(pod, "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
-                       "Normal", "default-scheduler")
+        self.ctx.event(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
+            "Normal",
+            "default-scheduler",
+        )
 
     def unschedulable(self, pod: dict, message: str) -> None:
         meta = pod["metadata"]
@@ -196,8 +223,9 @@ class Scheduler(Controller):
         wanted = condition("PodScheduled", "False", "Unschedulable", message)
         current = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
         if current.get("message") != message or status.get("phase") != "Pending":
-            status.update(phase="Pending", qosClass=qos_class(pod),
-                          conditions=set_condition(status.get("conditions"), wanted))
+            status.update(
+                phase="Pending", qosClass=qos_class(pod), conditions=set_condition(status.get("conditions"), wanted)
+            )
             self.store.update(R["pods"], meta["namespace"], meta["name"], {"status": status}, status_only=True)
             self.ctx.event(pod, "FailedScheduling", message, "Warning", "default-scheduler")
         self.ctx.wake(("pods", meta["namespace"], meta["name"]), self.ctx.clock.now() + 5)

@@ -22,10 +22,19 @@ def endpoint_ports(spec: dict, sample: dict | None) -> list[dict]:
     for port in spec.get("ports") or []:
         target = port.get("targetPort", port.get("port"))
         if isinstance(target, str) and sample:
-            target = next((p.get("containerPort") for c in (sample.get("spec") or {}).get("containers") or []
-                           for p in c.get("ports") or [] if p.get("name") == target), target)
-        entry = {"port": target if isinstance(target, int) else port.get("port"),
-                 "protocol": port.get("protocol", "TCP")}
+            target = next(
+                (
+                    p.get("containerPort")
+                    for c in (sample.get("spec") or {}).get("containers") or []
+                    for p in c.get("ports") or []
+                    if p.get("name") == target
+                ),
+                target,
+            )
+        entry = {
+            "port": target if isinstance(target, int) else port.get("port"),
+            "protocol": port.get("protocol", "TCP"),
+        }
         if port.get("name"):
             entry["name"] = port["name"]
         ports.append(entry)
@@ -42,12 +51,20 @@ class Services(Controller):
                 except ApiError:
                     pass
             return
-        if (svc.get("spec") or {}).get("type") == "LoadBalancer" and not has_address(svc) and \
-                not self.ctx.waiting(key, "lb", svc["metadata"]["uid"], "lb"):
+        if (
+            (svc.get("spec") or {}).get("type") == "LoadBalancer"
+            and not has_address(svc)
+            and not self.ctx.waiting(key, "lb", svc["metadata"]["uid"], "lb")
+        ):
             octet = 100 + int(hashlib.md5(svc["metadata"]["uid"].encode()).hexdigest()[:2], 16) % 150
-            self.store.update(R["services"], key[1], key[2], {"status": {"loadBalancer": {"ingress": [
-                {"ip": f"172.18.255.{octet}", "ipMode": "VIP"}]}}}, status_only=True)
-            self.ctx.event(svc, "IPAllocated", f"Assigned IP [\"172.18.255.{octet}\"]", "Normal", "metallb-controller")
+            self.store.update(
+                R["services"],
+                key[1],
+                key[2],
+                {"status": {"loadBalancer": {"ingress": [{"ip": f"172.18.255.{octet}", "ipMode": "VIP"}]}}},
+                status_only=True,
+            )
+            self.ctx.event(svc, "IPAllocated", f'Assigned IP ["172.18.255.{octet}"]', "Normal", "metallb-controller")
         self.sync_endpoints_for(svc)
 
     def sync_endpoints(self, key: Key) -> None:
@@ -67,9 +84,16 @@ class Services(Controller):
             ip = (pod.get("status") or {}).get("podIP")
             if not ip or not pod_active(pod):
                 continue
-            address = {"ip": ip, "nodeName": (pod.get("spec") or {}).get("nodeName"),
-                       "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"],
-                                     "uid": pod["metadata"]["uid"]}}
+            address = {
+                "ip": ip,
+                "nodeName": (pod.get("spec") or {}).get("nodeName"),
+                "targetRef": {
+                    "kind": "Pod",
+                    "namespace": namespace,
+                    "name": pod["metadata"]["name"],
+                    "uid": pod["metadata"]["uid"],
+                },
+            }
             (ready if pod_ready(pod) else not_ready).append(address)
         subsets = []
         if ready or not_ready:
@@ -87,14 +111,21 @@ class Services(Controller):
             except ApiError:
                 pass
         elif current.get("subsets", []) != subsets:
+
             def change(obj):
                 obj["subsets"] = subsets
+
             self.store.mutate(R["endpoints"], namespace, name, change)
 
     def sync_ingress(self, key: Key) -> None:
         ing = self.ctx.get(key)
         if ing is None or has_address(ing) or self.ctx.waiting(key, "lb", ing["metadata"]["uid"], "lb"):
             return
-        self.store.update(R["ingresses"], key[1], key[2],
-                          {"status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.11"}]}}}, status_only=True)
+        self.store.update(
+            R["ingresses"],
+            key[1],
+            key[2],
+            {"status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.11"}]}}},
+            status_only=True,
+        )
         self.ctx.event(ing, "Sync", "Scheduled for sync", "Normal", "nginx-ingress-controller")

@@ -13,7 +13,7 @@ COMPONENT = "statefulset-controller"
 
 
 def ordinal(pod_name: str, set_name: str) -> int:
-    suffix = pod_name[len(set_name) + 1:]
+    suffix = pod_name[len(set_name) + 1 :]
     return int(suffix) if suffix.isdigit() else -1
 
 
@@ -38,9 +38,17 @@ class StatefulSets(WorkloadController):
         if updated == wanted and ready == wanted and len(live) == wanted:
             current_revision = update_revision
         current = sum(1 for p in live if revision_hash(p) == current_revision)
-        status = {"observedGeneration": meta.get("generation", 1), "replicas": len(live), "readyReplicas": ready,
-                  "currentReplicas": current, "updatedReplicas": updated, "availableReplicas": ready,
-                  "currentRevision": current_revision, "updateRevision": update_revision, "collisionCount": 0}
+        status = {
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": len(live),
+            "readyReplicas": ready,
+            "currentReplicas": current,
+            "updatedReplicas": updated,
+            "availableReplicas": ready,
+            "currentRevision": current_revision,
+            "updateRevision": update_revision,
+            "collisionCount": 0,
+        }
         self.ctx.put_status(key, status, old_status)
 
     def members(self, sts: dict) -> dict[str, dict]:
@@ -73,13 +81,21 @@ class StatefulSets(WorkloadController):
             labels = dict((template.get("metadata") or {}).get("labels") or {})
             labels.update((claim.get("metadata") or {}).get("labels") or {})
             try:
-                self.store.create(R["persistentvolumeclaims"], namespace, {
-                    "metadata": {"name": claim_name, "labels": labels}, "spec": copied(claim.get("spec") or {})})
-                self.event(sts, "SuccessfulCreate",
-                           f"create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success")
+                self.store.create(
+                    R["persistentvolumeclaims"],
+                    namespace,
+                    {"metadata": {"name": claim_name, "labels": labels}, "spec": copied(claim.get("spec") or {})},
+                )
+                self.event(
+                    sts, "SuccessfulCreate", f"create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success"
+                )
             except ApiError as exc:
-                self.event(sts, "FailedCreate", f"create Claim {claim_name} for Pod {pod_name} in StatefulSet {name} "
-                           f"failed error: {exc.message}", warning=True)
+                self.event(
+                    sts,
+                    "FailedCreate",
+                    f"create Claim {claim_name} for Pod {pod_name} in StatefulSet {name} failed error: {exc.message}",
+                    warning=True,
+                )
 
     def create_member(self, sts: dict, i: int, update_revision: str) -> None:
         spec, name = sts.get("spec") or {}, sts["metadata"]["name"]
@@ -88,32 +104,53 @@ class StatefulSets(WorkloadController):
         volumes = list((template.get("spec") or {}).get("volumes") or [])
         for claim in spec.get("volumeClaimTemplates") or []:
             volumes = [v for v in volumes if v.get("name") != claim["metadata"]["name"]]
-            volumes.append({"name": claim["metadata"]["name"],
-                            "persistentVolumeClaim": {"claimName": f"{claim['metadata']['name']}-{pod_name}"}})
+            volumes.append(
+                {
+                    "name": claim["metadata"]["name"],
+                    "persistentVolumeClaim": {"claimName": f"{claim['metadata']['name']}-{pod_name}"},
+                }
+            )
         extra_spec = {"hostname": pod_name}
         if spec.get("serviceName"):
             extra_spec["subdomain"] = spec["serviceName"]
         if volumes:
             extra_spec["volumes"] = volumes
         try:
-            self.new_pod(sts, template, name=pod_name, extra_labels={
-                "controller-revision-hash": update_revision, "statefulset.kubernetes.io/pod-name": pod_name,
-                "apps.kubernetes.io/pod-index": str(i)}, extra_spec=extra_spec)
+            self.new_pod(
+                sts,
+                template,
+                name=pod_name,
+                extra_labels={
+                    "controller-revision-hash": update_revision,
+                    "statefulset.kubernetes.io/pod-name": pod_name,
+                    "apps.kubernetes.io/pod-index": str(i),
+                },
+                extra_spec=extra_spec,
+            )
             self.event(sts, "SuccessfulCreate", f"create Pod {pod_name} in StatefulSet {name} successful")
         except ApiError as exc:
-            self.event(sts, "FailedCreate", f"create Pod {pod_name} in StatefulSet {name} failed error: {exc.message}",
-                       warning=True)
+            self.event(
+                sts,
+                "FailedCreate",
+                f"create Pod {pod_name} in StatefulSet {name} failed error: {exc.message}",
+                warning=True,
+            )
 
     def delete_member(self, sts: dict, pod: dict) -> None:
         self.store.delete(R["pods"], sts["metadata"]["namespace"], pod["metadata"]["name"])
-        self.event(sts, "SuccessfulDelete",
-                   f"delete Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} successful")
+        self.event(
+            sts,
+            "SuccessfulDelete",
+            f"delete Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} successful",
+        )
 
     def scale_down(self, sts: dict, pods: dict[str, dict], parallel: bool) -> None:
         """From the highest ordinal, one at a time unless Parallel."""
         name, wanted = sts["metadata"]["name"], (sts.get("spec") or {}).get("replicas", 1)
-        extra = sorted((p for n, p in pods.items() if ordinal(n, name) >= wanted),
-                       key=lambda p: -ordinal(p["metadata"]["name"], name))
+        extra = sorted(
+            (p for n, p in pods.items() if ordinal(n, name) >= wanted),
+            key=lambda p: -ordinal(p["metadata"]["name"], name),
+        )
         if extra and (parallel or not any(p["metadata"].get("deletionTimestamp") for p in pods.values())):
             for pod in extra if parallel else extra[:1]:
                 if not pod["metadata"].get("deletionTimestamp"):
@@ -126,11 +163,17 @@ class StatefulSets(WorkloadController):
         pods = self.members(sts)
         in_range = [pods[f"{name}-{i}"] for i in range(wanted) if f"{name}-{i}" in pods]
         strategy = spec.get("updateStrategy") or {}
-        partition = ((strategy.get("rollingUpdate") or {}).get("partition") or 0)
-        if strategy.get("type", "RollingUpdate") != "RollingUpdate" or len(in_range) != wanted or \
-                not all(pod_ready(p) and not p["metadata"].get("deletionTimestamp") for p in in_range):
+        partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+        if (
+            strategy.get("type", "RollingUpdate") != "RollingUpdate"
+            or len(in_range) != wanted
+            or not all(pod_ready(p) and not p["metadata"].get("deletionTimestamp") for p in in_range)
+        ):
             return
-        stale = [p for p in in_range if revision_hash(p) != update_revision
-                 and ordinal(p["metadata"]["name"], name) >= partition]
+        stale = [
+            p
+            for p in in_range
+            if revision_hash(p) != update_revision and ordinal(p["metadata"]["name"], name) >= partition
+        ]
         if stale:
             self.delete_member(sts, max(stale, key=lambda p: ordinal(p["metadata"]["name"], name)))

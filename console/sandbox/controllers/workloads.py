@@ -10,8 +10,15 @@ R = STORED
 
 
 class WorkloadController(Controller):
-    def new_pod(self, owner: dict, template: dict, name: str | None = None, generate: str | None = None,
-                extra_labels: dict | None = None, extra_spec: dict | None = None) -> dict:
+    def new_pod(
+        self,
+        owner: dict,
+        template: dict,
+        name: str | None = None,
+        generate: str | None = None,
+        extra_labels: dict | None = None,
+        extra_spec: dict | None = None,
+    ) -> dict:
         labels = dict((template.get("metadata") or {}).get("labels") or {})
         labels.update(extra_labels or {})
         metadata = {"labels": labels, "ownerReferences": [owner_ref(owner)]}
@@ -31,14 +38,16 @@ class WorkloadController(Controller):
         try:
             created = self.new_pod(owner, template, **pod)
         except ApiError as exc:
-            self.ctx.event(owner, "FailedCreate", f"Error creating: {exc.message}", "Warning", component,
-                           aggregate=True)
+            self.ctx.event(
+                owner, "FailedCreate", f"Error creating: {exc.message}", "Warning", component, aggregate=True
+            )
             return None
         self.ctx.event(owner, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", "Normal", component)
         return created
 
-    def revision_for(self, owner: dict, template: dict,
-                     kind_label: str = "controller-revision-hash") -> tuple[str, int]:
+    def revision_for(
+        self, owner: dict, template: dict, kind_label: str = "controller-revision-hash"
+    ) -> tuple[str, int]:
         """The ControllerRevision holding this template (created when new): (name, revision number)."""
         namespace, name = owner["metadata"]["namespace"], owner["metadata"]["name"]
         digest = safe_hash(template_key(template), 10)
@@ -50,9 +59,15 @@ class WorkloadController(Controller):
         number = max((r.get("revision", 0) for r in revisions), default=0) + 1
         labels = dict((template.get("metadata") or {}).get("labels") or {}, **{kind_label: digest})
         try:
-            self.store.create(R["controllerrevisions"], namespace, {
-                "metadata": {"name": rev_name, "labels": labels, "ownerReferences": [owner_ref(owner)]},
-                "data": {"spec": {"template": dict(template, **{"$patch": "replace"})}}, "revision": number})
+            self.store.create(
+                R["controllerrevisions"],
+                namespace,
+                {
+                    "metadata": {"name": rev_name, "labels": labels, "ownerReferences": [owner_ref(owner)]},
+                    "data": {"spec": {"template": dict(template, **{"$patch": "replace"})}},
+                    "revision": number,
+                },
+            )
         except ApiError:
             pass
         limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)

@@ -1,0 +1,603 @@
+"""Storage operations: volumes (PVCs on the Ceph RBD StorageClass) and their backup chains.
+
+Each takes the acting user, checks the rules (tenant access, quota, the chain's shape, what
+mounts the volume), writes the operation log (`oplog.recorded`) and queues a Job; the Celery
+task (tasks.py, queue `ceph`) does the Kubernetes and Ceph work. Nothing here calls Ceph:
+the checks that need the cluster read it through the Kubernetes API as the user."""
+
+import datetime
+import re
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from console import quantity
+from console.accounts.access import require_permission
+from console.accounts.models import User
+from console.ceph import config as ceph_config
+from console.ceph.errors import CephNotConfigured
+from console.jobs import jobs
+from console.jobs.models import Job
+from console.kube.api import ClusterAPI
+from console.oplog import oplog
+from tenants import access
+from tenants.choices import ProjectStatus
+from tenants.models import Project
+from workloads.checks import check_may_change as check_workloads
+from workloads.cluster import storage_class_for, talking_to
+from workloads.manifests import APP_LABEL
+from workloads.models import App
+
+from .choices import BackupKind, BackupStatus, VolumeStatus
+from .models import Backup, BackupPolicy, Volume
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+MIN_SIZE = 1 << 20  # 1 MiB: ceph-csi rounds up to whole MiB
+MAX_SIZE = 64 << 40  # 64 TiB
+ENDED = ("Succeeded", "Failed")
+
+
+# --- checks ------------------------------------------------------------------------
+
+
+def check_may_change(user: User | None, project: Project) -> None:
+    """The user may change the namespace's volumes; the namespace and cluster take changes."""
+    require_permission(
+        access.may_operate(user, project.tenant),
+        _("Only the tenant's members and operators change its volumes and backups."),
+    )
+    check_workloads(user, project)
+
+
+def parse_size(text: object, field: str = "size") -> int:
+    try:
+        size = quantity.parse(text)
+    except ValueError:
+        raise ValidationError(
+            {field: _("%(text)s is not a size: write it like 10Gi or 512Mi.") % {"text": text}}
+        ) from None
+    if size != size.to_integral_value() or not MIN_SIZE <= size <= MAX_SIZE:
+        raise ValidationError({field: _("A volume has from 1Mi to 64Ti.")})
+    return int(size)
+
+
+def check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ValidationError(
+            {
+                "name": _(
+                    "Use lower-case letters, digits and '-', at most 63 characters, starting and "
+                    "ending with a letter or digit."
+                )
+            }
+        )
+
+
+def require_ceph() -> None:
+    """Backups need the console's own access to Ceph (CEPH_CONF and CEPH_KEYRING)."""
+    try:
+        ceph_config.from_settings()
+    except CephNotConfigured as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def check_volume(user: User | None, volume: Volume) -> None:
+    check_may_change(user, volume.project)
+    if volume.busy:
+        raise ValidationError(
+            _("Volume %(name)s is busy (%(status)s): wait until that ends.")
+            % {"name": volume.name, "status": volume.get_status_display()}
+        )
+    if volume.status == VolumeStatus.FAILED and not volume.image:
+        raise ValidationError(_("Volume %(name)s was never created: delete it.") % {"name": volume.name})
+
+
+def check_no_backup_running(volume: Volume) -> None:
+    running = volume.backups.filter(status__in=BackupStatus.active()).first()
+    if running is not None:
+        raise ValidationError(
+            _("Backup %(node)s of %(name)s is still %(status)s: wait until it ends.")
+            % {"node": running, "name": volume.name, "status": running.get_status_display()}
+        )
+
+
+def check_storage_quota(api: ClusterAPI, project: Project, extra_bytes: int, new_claims: int) -> None:
+    """The namespace's ResourceQuotas (requests.storage, persistentvolumeclaims) leave room."""
+    wanted = {"requests.storage": Decimal(extra_bytes), "persistentvolumeclaims": Decimal(new_claims)}
+    for quota in api.list("ResourceQuota", project.name):
+        status = quota.get("status") or {}
+        hard = status.get("hard") or (quota.get("spec") or {}).get("hard") or {}
+        used = status.get("used") or {}
+        for key, need in wanted.items():
+            if key not in hard or need <= 0:
+                continue
+            limit, in_use = quantity.parse(hard[key]), quantity.parse(used.get(key, "0"))
+            if in_use + need > limit:
+                show = quantity.format_bytes if key == "requests.storage" else (lambda value: f"{value.normalize():f}")
+                raise ValidationError(
+                    _("Not enough quota: %(need)s more of %(key)s, but quota %(quota)s leaves %(free)s of %(hard)s.")
+                    % {
+                        "need": show(need),
+                        "key": key,
+                        "quota": quota["metadata"]["name"],
+                        "free": show(max(limit - in_use, Decimal(0))),
+                        "hard": show(limit),
+                    }
+                )
+
+
+def mounting_pods(api: ClusterAPI, volume: Volume) -> list[dict]:
+    """The namespace's pods (not finished) that mount the volume's claim."""
+    return [
+        pod
+        for pod in api.list("Pod", volume.namespace)
+        if (pod.get("status") or {}).get("phase") not in ENDED
+        and any(
+            (v.get("persistentVolumeClaim") or {}).get("claimName") == volume.name
+            for v in (pod.get("spec") or {}).get("volumes") or ()
+        )
+    ]
+
+
+def apps_of(volume: Volume, pods: list[dict]) -> tuple[list[App], list[str]]:
+    """The console apps the pods belong to, and the pods that belong to none."""
+    names = {(pod["metadata"].get("labels") or {}).get(APP_LABEL) for pod in pods}
+    apps = list(App.objects.filter(project=volume.project, name__in=[n for n in names if n]).order_by("name"))
+    known = {app.name for app in apps}
+    strays = [
+        pod["metadata"]["name"] for pod in pods if (pod["metadata"].get("labels") or {}).get(APP_LABEL) not in known
+    ]
+    return apps, strays
+
+
+def pvc(project: Project, name: str, size: int, storage_class: str, labels: dict | None = None) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": name,
+            "namespace": project.name,
+            "labels": {"app.kubernetes.io/managed-by": "caas-console", **(labels or {})},
+        },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": storage_class,
+            "resources": {"requests": {"storage": str(size)}},
+        },
+    }
+
+
+def _queue(volume: Volume, acting_user: User | None, kind: str, payload: dict | None = None) -> Job:
+    target = {
+        "cluster": volume.project.cluster.name,
+        "namespace": volume.namespace,
+        "kind": "PersistentVolumeClaim",
+        "name": volume.name,
+    }
+    return jobs.create_job(
+        kind,
+        requested_by=acting_user,
+        tenant=(volume.project.tenant_id, volume.project.tenant.name),
+        target=target,
+        payload={"volume": volume.pk, **(payload or {})},
+    )
+
+
+def _new_volume(
+    project: Project, api: ClusterAPI, *, acting_user: User, name: str, size: int, restored_from: Backup | None = None
+) -> Volume:
+    """The checks every new volume passes, then its row (the job creates the claim)."""
+    check_name(name)
+    if (
+        Volume.objects.filter(project=project, name=name).exists()
+        or api.get("PersistentVolumeClaim", name, project.name) is not None
+    ):
+        raise ValidationError(
+            {"name": _("A volume named %(name)s exists already in %(ns)s.") % {"name": name, "ns": project.name}}
+        )
+    storage_class = storage_class_for(project.cluster)
+    check_storage_quota(api, project, size, 1)
+    api.apply(pvc(project, name, size, storage_class), dry_run=True)
+    status = VolumeStatus.RESTORING if restored_from else VolumeStatus.CREATING
+    return Volume.objects.create(
+        project=project,
+        name=name,
+        size_bytes=size,
+        storage_class=storage_class,
+        status=status,
+        restored_from=restored_from,
+        created_by=acting_user,
+    )
+
+
+# --- volumes -----------------------------------------------------------------------
+
+
+def create_volume(project: Project, *, acting_user: User, name: str, size: str | int) -> tuple[Volume, Job]:
+    """A PVC on the cluster's Ceph RBD StorageClass; the job waits for it to be bound and maps
+    it to its RBD image."""
+    target = {
+        "tenant": project.tenant.name,
+        "cluster": project.cluster.name,
+        "namespace": project.name,
+        "kind": "PersistentVolumeClaim",
+        "name": name,
+    }
+    with oplog.recorded(acting_user, "volume.create", target=target, payload={"size": str(size)}) as outcome:
+        check_may_change(acting_user, project)
+        size = parse_size(size)
+        with talking_to(project, acting_user) as api:
+            volume = _new_volume(project, api, acting_user=acting_user, name=name, size=size)
+        job = outcome.accepted(
+            _queue(volume, acting_user, "volume.create"), size=size, storage_class=volume.storage_class
+        )
+    return volume, job
+
+
+def resize_volume(volume: Volume, *, acting_user: User, size: str | int) -> Job:
+    """Grow the volume (Kubernetes and RBD grow only)."""
+    with oplog.recorded(acting_user, "volume.resize", target=volume.target(), payload={"size": str(size)}) as outcome:
+        check_volume(acting_user, volume)
+        size = parse_size(size)
+        outcome.before = {"size": volume.size_bytes}
+        if size < volume.size_bytes:
+            raise ValidationError(
+                {
+                    "size": _("A volume only grows: %(name)s has %(size)s, more than %(new)s.")
+                    % {
+                        "name": volume.name,
+                        "size": quantity.format_bytes(volume.size_bytes),
+                        "new": quantity.format_bytes(size),
+                    }
+                }
+            )
+        if size == volume.size_bytes:
+            raise ValidationError({"size": _("%(name)s has this size already.") % {"name": volume.name}})
+        with talking_to(volume.project, acting_user) as api:
+            check_storage_quota(api, volume.project, size - volume.size_bytes, 0)
+            api.apply(pvc(volume.project, volume.name, size, volume.storage_class), dry_run=True)
+        Volume.objects.filter(pk=volume.pk).update(status=VolumeStatus.RESIZING)
+        job = outcome.accepted(_queue(volume, acting_user, "volume.resize", {"size": size}), size=size)
+    return job
+
+
+def delete_volume(volume: Volume, *, acting_user: User, with_backups: bool = False, confirm_name: str = "") -> Job:
+    """Delete the claim (and its image). Refused while a pod mounts it; refused while it has
+    backups unless `with_backups` (they go first)."""
+    payload = {"with_backups": bool(with_backups)}
+    with oplog.recorded(acting_user, "volume.delete", target=volume.target(), payload=payload) as outcome:
+        check_may_change(acting_user, volume.project)
+        if volume.status == VolumeStatus.DELETING:
+            raise ValidationError(_("Volume %(name)s is being deleted.") % {"name": volume.name})
+        if volume.busy:
+            raise ValidationError(
+                _("Volume %(name)s is busy (%(status)s): wait until that ends.")
+                % {"name": volume.name, "status": volume.get_status_display()}
+            )
+        if confirm_name != volume.name:
+            raise ValidationError(
+                {"confirm_name": _("Type the volume's name, %(name)s, to confirm.") % {"name": volume.name}}
+            )
+        check_no_backup_running(volume)
+        count = volume.backups.count()
+        if count and not with_backups:
+            raise ValidationError(
+                _("Volume %(name)s has %(count)s backups: delete them first, or confirm that they go with the volume.")
+                % {"name": volume.name, "count": count}
+            )
+        if count:
+            require_ceph()
+        with talking_to(volume.project, acting_user) as api:
+            pods = mounting_pods(api, volume)
+        if pods:
+            raise ValidationError(
+                _("Volume %(name)s is mounted by %(pods)s: stop what uses it first.")
+                % {"name": volume.name, "pods": ", ".join(p["metadata"]["name"] for p in pods)}
+            )
+        outcome.before = {"size": volume.size_bytes, "image": f"{volume.pool}/{volume.image}", "backups": count}
+        Volume.objects.filter(pk=volume.pk).update(status=VolumeStatus.DELETING)
+        job = outcome.accepted(_queue(volume, acting_user, "volume.delete", payload))
+    return job
+
+
+# --- the backup chain --------------------------------------------------------------
+
+
+def create_backup(volume: Volume, *, acting_user: User | None) -> tuple[Backup, Job]:
+    """A new node: the first one full, later ones incremental from the last good node."""
+    with oplog.recorded(acting_user, "backup.create", target=volume.target()) as outcome:
+        check_volume(acting_user, volume)
+        require_ceph()
+        if not volume.image:
+            raise ValidationError(_("Volume %(name)s has no RBD image yet.") % {"name": volume.name})
+        check_no_backup_running(volume)
+        backup, job = _add_node(volume, acting_user, "backup.create")
+        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id)
+    return backup, job
+
+
+def _add_node(
+    volume: Volume, acting_user: User | None, kind: str, scheduled_for: datetime.datetime | None = None
+) -> tuple[Backup, Job]:
+    """The new node (incremental from the last good one, full when there is none) and its job."""
+    parent = volume.backups.filter(status=BackupStatus.SUCCEEDED).order_by("-created_at", "-pk").first()
+    backup = Backup.objects.create(
+        volume=volume,
+        parent=parent,
+        kind=BackupKind.INCREMENTAL if parent else BackupKind.FULL,
+        requested_by=acting_user,
+        requested_by_name=acting_user.get_username() if acting_user else "system",
+        scheduled_for=scheduled_for,
+    )
+    backup.snapshot = f"caas-backup-{backup.pk}"
+    backup.artefact = f"{volume.pool}/{volume.image}@{backup.snapshot}"
+    job = _queue(volume, acting_user, kind, {"backup": backup.pk})
+    backup.job = job
+    backup.save(update_fields=["snapshot", "artefact", "job"])
+    return backup, job
+
+
+def _check_node(user: User | None, backup: Backup) -> None:
+    check_volume(user, backup.volume)
+    if not backup.succeeded:
+        raise ValidationError(
+            _("Backup %(node)s is %(status)s: only a succeeded backup can be used.")
+            % {"node": backup, "status": backup.get_status_display()}
+        )
+    require_ceph()
+
+
+def rollback_backup(backup: Backup, *, acting_user: User, scale_down: bool = False) -> Job:
+    """Put the volume's content back to the node. Refused while pods mount it, unless
+    `scale_down`: then the job scales their apps to zero first and back after."""
+    volume = backup.volume
+    with oplog.recorded(
+        acting_user,
+        "backup.rollback",
+        target=volume.target(),
+        payload={"backup": backup.pk, "scale_down": bool(scale_down)},
+    ) as outcome:
+        _check_node(acting_user, backup)
+        check_no_backup_running(volume)
+        with talking_to(volume.project, acting_user) as api:
+            pods = mounting_pods(api, volume)
+            apps, strays = apps_of(volume, pods)
+            replicas = {}
+            for app in apps:
+                workload = api.get(app.kind, app.name, app.namespace) or {}
+                replicas[app.pk] = (workload.get("spec") or {}).get("replicas", 1)
+        if pods and not scale_down:
+            raise ValidationError(
+                _(
+                    "Volume %(name)s is mounted by %(pods)s: rolling back under a mounted file system would corrupt "
+                    "it. Confirm scaling %(apps)s to zero during the rollback."
+                )
+                % {
+                    "name": volume.name,
+                    "pods": ", ".join(p["metadata"]["name"] for p in pods),
+                    "apps": ", ".join(app.name for app in apps) or _("their workloads"),
+                }
+            )
+        if strays:
+            raise ValidationError(
+                _("Volume %(name)s is mounted by pods no console app runs (%(pods)s): stop them first.")
+                % {"name": volume.name, "pods": ", ".join(strays)}
+            )
+        Volume.objects.filter(pk=volume.pk).update(status=VolumeStatus.ROLLING_BACK)
+        apps_payload = [
+            {"app": app.pk, "name": app.name, "kind": app.kind, "replicas": replicas[app.pk]} for app in apps
+        ]
+        job = _queue(volume, acting_user, "backup.rollback", {"backup": backup.pk, "apps": apps_payload})
+        outcome.accepted(job, backup=backup.pk, snapshot=backup.snapshot, scaled=[a["name"] for a in apps_payload])
+    return job
+
+
+def restore_backup(backup: Backup, *, acting_user: User, name: str) -> tuple[Volume, Job]:
+    """A new volume (PVC) in the same namespace with the node's content: the chain up to
+    the node is imported into its image."""
+    source = backup.volume
+    project = source.project
+    target = {**source.target(), "name": name}
+    with oplog.recorded(
+        acting_user, "backup.restore", target=target, payload={"backup": backup.pk, "from": source.name}
+    ) as outcome:
+        check_may_change(acting_user, project)
+        if not backup.succeeded:
+            raise ValidationError(
+                _("Backup %(node)s is %(status)s: only a succeeded backup can be restored.")
+                % {"node": backup, "status": backup.get_status_display()}
+            )
+        require_ceph()
+        busy = [node for node in backup.chain() if not node.succeeded]
+        if busy:
+            raise ValidationError(
+                _("Backup %(node)s, which %(target)s continues, is %(status)s: wait until that ends.")
+                % {"node": busy[0], "target": backup, "status": busy[0].get_status_display()}
+            )
+        size = backup.image_size or source.size_bytes
+        with talking_to(project, acting_user) as api:
+            volume = _new_volume(project, api, acting_user=acting_user, name=name, size=size, restored_from=backup)
+        job = _queue(volume, acting_user, "backup.restore", {"backup": backup.pk})
+        outcome.accepted(job, volume=volume.pk, size=size, chain=[node.pk for node in backup.chain()])
+    return volume, job
+
+
+def delete_backup(backup: Backup, *, acting_user: User) -> Job:
+    """Remove a node (its artefact and snapshot). Refused while later nodes depend on it."""
+    volume = backup.volume
+    with oplog.recorded(acting_user, "backup.delete", target=volume.target(), payload={"backup": backup.pk}) as outcome:
+        check_may_change(acting_user, volume.project)
+        if backup.status in BackupStatus.active():
+            raise ValidationError(
+                _("Backup %(node)s is %(status)s: wait until it ends.")
+                % {"node": backup, "status": backup.get_status_display()}
+            )
+        check_no_backup_running(volume)
+        children = list(backup.children.order_by("pk"))
+        if children:
+            raise ValidationError(
+                _(
+                    "Backup %(node)s cannot be deleted: the incremental backups %(later)s continue it and would be "
+                    "lost with it. Delete the later nodes first (newest first), or consolidate the chain."
+                )
+                % {"node": backup, "later": ", ".join(str(child) for child in children)}
+            )
+        if (
+            volume.status == VolumeStatus.ROLLING_BACK
+            or backup.restored_volumes.filter(status=VolumeStatus.RESTORING).exists()
+        ):
+            raise ValidationError(
+                _("Volume %(name)s is using its backups (%(status)s): wait until that ends.")
+                % {"name": volume.name, "status": volume.get_status_display()}
+            )
+        require_ceph()
+        outcome.before = {
+            "kind": backup.kind,
+            "snapshot": backup.snapshot,
+            "artefact": backup.artefact,
+            "checksum": backup.checksum,
+        }
+        Backup.objects.filter(pk=backup.pk).update(status=BackupStatus.DELETING)
+        job = outcome.accepted(_queue(volume, acting_user, "backup.delete", {"backup": backup.pk}))
+    return job
+
+
+def _check_chain_idle(volume: Volume) -> None:
+    """No rollback or restore reads the chain while it is rewritten."""
+    if (
+        volume.status == VolumeStatus.ROLLING_BACK
+        or Volume.objects.filter(restored_from__volume=volume, status=VolumeStatus.RESTORING).exists()
+    ):
+        raise ValidationError(
+            _("Volume %(name)s is using its backups (a rollback or a restore): wait until that ends.")
+            % {"name": volume.name}
+        )
+
+
+def consolidate_backup(backup: Backup, *, acting_user: User) -> Job:
+    """Remove a node that later nodes continue, keeping the chain restorable: each node that
+    continues it is stored again from its own snapshot (still on the volume's image) as an
+    incremental from the node's parent, or as a full backup when the node was the full one.
+    Then the node goes like a deleted one (artefact and snapshot)."""
+    volume = backup.volume
+    with oplog.recorded(
+        acting_user, "backup.consolidate", target=volume.target(), payload={"backup": backup.pk}
+    ) as outcome:
+        check_volume(acting_user, volume)
+        if not backup.succeeded:
+            raise ValidationError(
+                _("Backup %(node)s is %(status)s: only a succeeded backup is consolidated; delete it instead.")
+                % {"node": backup, "status": backup.get_status_display()}
+            )
+        children = list(backup.children.order_by("pk"))
+        if not children:
+            raise ValidationError(
+                _("No backup continues %(node)s: delete it instead, nothing needs consolidating.") % {"node": backup}
+            )
+        check_no_backup_running(volume)
+        _check_chain_idle(volume)
+        require_ceph()
+        outcome.before = {
+            "backup": backup.pk,
+            "kind": backup.kind,
+            "parent": backup.parent_id,
+            "children": [child.pk for child in children],
+            "checksum": backup.checksum,
+        }
+        Backup.objects.filter(pk=backup.pk).update(status=BackupStatus.DELETING)
+        job = outcome.accepted(
+            _queue(volume, acting_user, "backup.consolidate", {"backup": backup.pk}),
+            merged_into=[child.pk for child in children],
+            new_parent=backup.parent_id,
+        )
+    return job
+
+
+# --- backup policies (scheduled backups with retention) -------------------------------
+
+MAX_DAILY = 366
+MAX_WEEKLY = 260
+
+
+def set_backup_policy(
+    volume: Volume, *, acting_user: User, at: datetime.time | None, keep_daily: int | None, keep_weekly: int | None
+) -> BackupPolicy:
+    """Back the volume up every day at `at` (the tenant's time zone), keeping `keep_daily`
+    daily and `keep_weekly` weekly scheduled backups. Replaces the volume's policy."""
+    payload = {"at": at.strftime("%H:%M") if at else None, "keep_daily": keep_daily, "keep_weekly": keep_weekly}
+    with oplog.recorded(acting_user, "backup.policy_set", target=volume.target(), payload=payload) as outcome:
+        check_may_change(acting_user, volume.project)
+        if volume.status == VolumeStatus.DELETING:
+            raise ValidationError(_("Volume %(name)s is being deleted.") % {"name": volume.name})
+        if at is None:
+            raise ValidationError({"at": _("Give the time of day (HH:MM).")})
+        for field, value, limit in (("keep_daily", keep_daily, MAX_DAILY), ("keep_weekly", keep_weekly, MAX_WEEKLY)):
+            if value is None or not 0 <= value <= limit:
+                raise ValidationError({field: _("Keep from 0 to %(limit)s.") % {"limit": limit}})
+        if not keep_daily and not keep_weekly:
+            raise ValidationError({"keep_daily": _("Keep at least one daily or one weekly backup.")})
+        require_ceph()
+        zone = volume.project.tenant.zone
+        local_now = timezone.now().astimezone(zone)
+        policy = BackupPolicy.objects.filter(volume=volume).first()
+        outcome.before = (
+            {"at": policy.at.strftime("%H:%M"), "keep_daily": policy.keep_daily, "keep_weekly": policy.keep_weekly}
+            if policy
+            else None
+        )
+        if policy is None:
+            policy = BackupPolicy(volume=volume, created_by=acting_user)
+        if policy.pk is None or policy.at != at:
+            # set after today's time has passed: it first runs on the next day
+            policy.last_run_on = local_now.date() if local_now.time() >= at else None
+        policy.at, policy.keep_daily, policy.keep_weekly = at, keep_daily, keep_weekly
+        policy.save()
+        outcome.after = {**payload, "time_zone": volume.project.tenant.time_zone}
+    return policy
+
+
+def remove_backup_policy(volume: Volume, *, acting_user: User) -> None:
+    """Stop the scheduled backups; the backups made so far stay."""
+    with oplog.recorded(acting_user, "backup.policy_remove", target=volume.target()) as outcome:
+        check_may_change(acting_user, volume.project)
+        policy = BackupPolicy.objects.filter(volume=volume).first()
+        if policy is None:
+            raise ValidationError(_("Volume %(name)s has no backup policy.") % {"name": volume.name})
+        outcome.before = {
+            "at": policy.at.strftime("%H:%M"),
+            "keep_daily": policy.keep_daily,
+            "keep_weekly": policy.keep_weekly,
+        }
+        policy.delete()
+
+
+def run_backup_policy(policy: BackupPolicy, *, now: datetime.datetime) -> tuple[Backup, Job]:
+    """The scheduled backup of `now`'s slot, as the system: its job backs the volume up, then
+    applies the policy's retention (tasks.scheduled_backup)."""
+    volume = policy.volume
+    payload = {"policy": policy.pk, "slot": now.isoformat()}
+    with oplog.recorded(
+        None, "backup.scheduled", target=volume.target(), payload=payload, actor_name="system"
+    ) as outcome:
+        project = volume.project
+        if not project.tenant.is_active:
+            raise PermissionError(_("The tenant is suspended: no scheduled backups."))
+        if project.status not in (ProjectStatus.ACTIVE, ProjectStatus.UPDATING):
+            raise ValidationError(
+                _("Namespace %(ns)s is not ready (%(status)s).")
+                % {"ns": project.name, "status": project.get_status_display()}
+            )
+        if volume.busy or not volume.image:
+            raise ValidationError(
+                _("Volume %(name)s is busy (%(status)s): wait until that ends.")
+                % {"name": volume.name, "status": volume.get_status_display()}
+            )
+        require_ceph()
+        check_no_backup_running(volume)
+        backup, job = _add_node(volume, None, "backup.scheduled", scheduled_for=now)
+        job.payload = {**job.payload, "policy": policy.pk}
+        job.save(update_fields=["payload"])
+        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id)
+    return backup, job
