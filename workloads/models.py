@@ -7,7 +7,19 @@ from tenants.models import Project
 from .choices import AppKind, AppStatus
 
 
-class App(models.Model):
+class InNamespace:
+    """A model in a tenant namespace (its `project`)."""
+
+    @property
+    def tenant(self):
+        return self.project.tenant
+
+    @property
+    def namespace(self):
+        return self.project.name
+
+
+class App(InNamespace, models.Model):
     """An application in a tenant namespace: one Deployment or StatefulSet (named like the
     app), and what exposes it. `spec` is what the console last applied, in the deploy
     form's terms; the cluster stays the truth for what runs (changes made with kubectl
@@ -43,16 +55,8 @@ class App(models.Model):
         return self.name
 
     @property
-    def tenant(self):
-        return self.project.tenant
-
-    @property
     def cluster(self):
         return self.project.cluster
-
-    @property
-    def namespace(self):
-        return self.project.name
 
     @property
     def status_colour(self):

@@ -93,10 +93,14 @@ def read_manifest(manifests: Any, name: str) -> Manifest:
 
 
 def list_manifests(manifests: Any) -> Iterator[Manifest]:
+    import rados
+
     for obj in manifests.list_objects():
         try:
             yield read_manifest(manifests, obj.key)
         except ValueError:  # not ours: skip it rather than fail the whole list
+            continue
+        except rados.ObjectNotFound:  # removed since it was listed (another client's clean-up)
             continue
 
 

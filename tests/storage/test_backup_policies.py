@@ -15,24 +15,14 @@ from django.core.exceptions import ValidationError
 from console.jobs.models import Job
 from console.notifications.models import Notification
 from console.oplog.models import OperationLogEntry
+from tests.storage.conftest import backup_now, succeeded
 from tests.storage.test_consolidate import restores_to_recorded_checksums
-from tests.storage.test_volumes import (  # noqa: F401 (fixtures)
-    acme,
-    backup_now,
-    ceph,
-    ceph_settings,
-    dev,
-    english,
-    project,
-    sandbox,
-    succeeded,
-    volume,
-)
 from workloads.storage import retention, services, tasks
 from workloads.storage.choices import BackupKind, BackupStatus, VolumeStatus
 from workloads.storage.models import Backup, BackupPolicy, Volume
 
 MIB = 1 << 20
+pytestmark = pytest.mark.usefixtures("english", "ceph_settings")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

@@ -9,23 +9,13 @@ from django.core.exceptions import ValidationError
 
 from console.jobs.models import Job
 from console.oplog.models import OperationLogEntry
-from tests.storage.test_volumes import (  # noqa: F401 (fixtures)
-    acme,
-    backup_now,
-    ceph,
-    ceph_settings,
-    dev,
-    english,
-    project,
-    sandbox,
-    succeeded,
-    volume,
-)
+from tests.storage.conftest import backup_now, succeeded
 from workloads.storage import services
 from workloads.storage.choices import BackupKind, BackupStatus
 from workloads.storage.models import Backup
 
 MIB = 1 << 20
+pytestmark = pytest.mark.usefixtures("english", "ceph_settings")
 
 
 def restores_to_recorded_checksums(source, user, gateway, prefix):
@@ -131,7 +121,7 @@ def test_consolidation_refusals(project, dev, volume, ceph, client):  # noqa: F8
     # and the chain is as it was: the node is good again, nothing rewritten, nothing left over
     ceph.remove_snapshot(volume.image, later.snapshot, pool=volume.pool)
     job = services.consolidate_backup(only, acting_user=dev)
-    from tests.storage.test_volumes import run
+    from tests.storage.conftest import run
 
     job = run(job)
     assert job.status == "failed" and later.snapshot in str(job.error)

@@ -3,120 +3,22 @@ jobs run as the worker runs them, against the sandbox cluster whose ceph-csi cre
 REAL RBD image of each claim on the test suite's throwaway Ceph. Data is written into the
 volume's image through the gateway and checked by checksum after rollback and restore."""
 
-import itertools
 import random
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from console.ceph.gateway import Ceph
 from console.kube.api import ClusterAPI
 from console.oplog.models import OperationLogEntry
-from console.sandbox import CephOptions, SandboxCluster
-from tests.conftest import english_fixture
 from tests.factories import mk_member, mk_tenant
+from tests.storage.conftest import backup_now, succeeded
 from workloads.storage import services
 from workloads.storage.choices import BackupKind, BackupStatus, VolumeStatus
 from workloads.storage.models import Backup, Volume
 
 MIB = 1 << 20
-_namespaces = itertools.count(1)
-english = english_fixture(autouse=True)
-
-
-@pytest.fixture(scope="module")
-def sandbox(ceph_cluster, tmp_path_factory):
-    """The sandbox with ceph-csi on the real Ceph: each claim gets its real RBD image."""
-    options = CephOptions(ceph_cluster.conf, ceph_cluster.keyring, ceph_cluster.client, pool="rbd")
-    with SandboxCluster(nodes=1, clock_speed=20, ceph=options) as cluster:
-        yield cluster
-
-
-@pytest.fixture(autouse=True)
-def ceph_settings(settings, ceph_cluster, quick_rollouts):
-    settings.CEPH_CONF, settings.CEPH_KEYRING = ceph_cluster.conf, ceph_cluster.keyring
-    settings.CEPH_CLIENT, settings.CEPH_POOL = ceph_cluster.client, ceph_cluster.pool
-    settings.CEPH_BACKUP_POOL = ceph_cluster.backup_pool
-
-
-@pytest.fixture
-def ceph(ceph_cluster):
-    with Ceph(ceph_cluster) as gateway:
-        yield gateway
-
-
-@pytest.fixture
-def acme(cluster, operator):
-    from tenants import services as tenant_services
-
-    return tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "8", "memory": "16Gi", "pods": "40", "storage": "50Gi"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "1Gi"},
-        default_limit_range={
-            "request_cpu": "100m",
-            "limit_cpu": "500m",
-            "request_memory": "64Mi",
-            "limit_memory": "256Mi",
-        },
-    )
-
-
-@pytest.fixture
-def dev(acme):
-    return mk_member(acme, "acme-dev")
-
-
-@pytest.fixture
-def project(acme, cluster, operator):
-    from tenants import services as tenant_services
-    from tenants.tasks import run_tenant_job
-
-    project, job = tenant_services.create_project(
-        acme, acting_user=operator, cluster=cluster, short_name=f"st{next(_namespaces)}"
-    )
-    run_tenant_job.apply(args=[job.pk])
-    project.refresh_from_db()
-    assert project.status == "active"
-    return project
-
-
-def run(job):
-    from console.jobs.models import Job
-    from workloads.storage.tasks import run_storage_job
-
-    run_storage_job.apply(args=[job.pk])
-    return Job.objects.get(pk=job.pk)
-
-
-def succeeded(job):
-    job = run(job)
-    assert job.status == "succeeded", (job.error, [str(step["text"]) for step in job.steps])
-    return job
-
-
-@pytest.fixture
-def volume(project, dev):
-    volume, job = services.create_volume(project, acting_user=dev, name="data", size="64Mi")
-    succeeded(job)
-    volume.refresh_from_db()
-    return volume
-
-
-def backup_now(volume, user):
-    started = time.monotonic()
-    node, job = services.create_backup(volume, acting_user=user)
-    succeeded(job)
-    node.refresh_from_db()
-    print(
-        f"backup {node} ({node.kind}): {node.data_bytes} B of data in {node.seconds} s "
-        f"(job {time.monotonic() - started:.2f} s)"
-    )
-    return node
+pytestmark = pytest.mark.usefixtures("english", "ceph_settings")
 
 
 def test_backup_chain_rollback_and_restore_keep_the_bytes(cluster, project, dev, volume, ceph, client):

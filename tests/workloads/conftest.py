@@ -15,8 +15,8 @@ def rollouts_end_soon(quick_rollouts):
     """Every test here has quick rollouts."""
 
 
-@pytest.fixture
-def acme(cluster, operator):
+def create_acme(cluster, operator, storage_quota="10Gi"):
+    """Tenant acme on `cluster`, each namespace's default quota allowing `storage_quota`."""
     from tenants import services
 
     return services.create_tenant(
@@ -25,7 +25,7 @@ def acme(cluster, operator):
         display_name="Acme",
         clusters=[cluster],
         limits={"cpu": "8", "memory": "16Gi", "pods": "40", "storage": "50Gi"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "10Gi"},
+        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": storage_quota},
         default_limit_range={
             "request_cpu": "100m",
             "limit_cpu": "500m",
@@ -33,6 +33,11 @@ def acme(cluster, operator):
             "limit_memory": "256Mi",
         },
     )
+
+
+@pytest.fixture
+def acme(cluster, operator):
+    return create_acme(cluster, operator)
 
 
 @pytest.fixture
@@ -44,11 +49,14 @@ def dev(acme):
 @pytest.fixture
 def project(acme, cluster, operator):
     """A provisioned namespace of acme, new for every test: quota, container defaults, RBAC."""
+    return provisioned_project(acme, cluster, operator, f"ns{next(_namespaces)}")
+
+
+def provisioned_project(tenant, cluster, operator, short_name):
+    """A namespace of `tenant` created and provisioned as the worker would."""
     from tenants import services
 
-    project, job = services.create_project(
-        acme, acting_user=operator, cluster=cluster, short_name=f"ns{next(_namespaces)}"
-    )
+    project, job = services.create_project(tenant, acting_user=operator, cluster=cluster, short_name=short_name)
     assert run_tenant(job).status == "succeeded"
     project.refresh_from_db()
     return project

@@ -10,11 +10,12 @@ from django.utils.translation import gettext_lazy as _
 from console.jobs.models import Job
 from console.texts import TextDecoder, TextEncoder
 from tenants.models import Project
+from workloads.models import InNamespace
 
 from .choices import BackupKind, BackupStatus, VolumeStatus
 
 
-class Volume(models.Model):
+class Volume(InNamespace, models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="volumes", verbose_name=_("namespace"))
     name = models.CharField(_("name"), max_length=63)  # the PersistentVolumeClaim's
     size_bytes = models.BigIntegerField(_("size"))
@@ -37,14 +38,6 @@ class Volume(models.Model):
 
     def __str__(self):
         return self.name
-
-    @property
-    def tenant(self):
-        return self.project.tenant
-
-    @property
-    def namespace(self):
-        return self.project.name
 
     @property
     def status_colour(self):

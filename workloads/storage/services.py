@@ -339,13 +339,15 @@ def _add_node(
     return backup, job
 
 
+def _require_succeeded(backup: Backup, refusal: str) -> None:
+    """Refuse (400) a node that has not succeeded; `refusal` names %(node)s and %(status)s."""
+    if not backup.succeeded:
+        raise ValidationError(refusal % {"node": backup, "status": backup.get_status_display()})
+
+
 def _check_node(user: User | None, backup: Backup) -> None:
     check_volume(user, backup.volume)
-    if not backup.succeeded:
-        raise ValidationError(
-            _("Backup %(node)s is %(status)s: only a succeeded backup can be used.")
-            % {"node": backup, "status": backup.get_status_display()}
-        )
+    _require_succeeded(backup, _("Backup %(node)s is %(status)s: only a succeeded backup can be used."))
     require_ceph()
 
 
@@ -404,11 +406,7 @@ def restore_backup(backup: Backup, *, acting_user: User, name: str) -> tuple[Vol
         acting_user, "backup.restore", target=target, payload={"backup": backup.pk, "from": source.name}
     ) as outcome:
         check_may_change(acting_user, project)
-        if not backup.succeeded:
-            raise ValidationError(
-                _("Backup %(node)s is %(status)s: only a succeeded backup can be restored.")
-                % {"node": backup, "status": backup.get_status_display()}
-            )
+        _require_succeeded(backup, _("Backup %(node)s is %(status)s: only a succeeded backup can be restored."))
         require_ceph()
         busy = [node for node in backup.chain() if not node.succeeded]
         if busy:
@@ -486,11 +484,9 @@ def consolidate_backup(backup: Backup, *, acting_user: User) -> Job:
         acting_user, "backup.consolidate", target=volume.target(), payload={"backup": backup.pk}
     ) as outcome:
         check_volume(acting_user, volume)
-        if not backup.succeeded:
-            raise ValidationError(
-                _("Backup %(node)s is %(status)s: only a succeeded backup is consolidated; delete it instead.")
-                % {"node": backup, "status": backup.get_status_display()}
-            )
+        _require_succeeded(
+            backup, _("Backup %(node)s is %(status)s: only a succeeded backup is consolidated; delete it instead.")
+        )
         children = list(backup.children.order_by("pk"))
         if not children:
             raise ValidationError(

@@ -297,17 +297,22 @@ def backup(job):
     }
 
 
+def _remove_from_ceph(ceph, volume, node):
+    """Remove a backup node's artefact and snapshot; what is gone already is fine."""
+    try:
+        ceph.remove_backup(node.artefact)
+    except BackupNotFound:
+        pass
+    try:
+        ceph.remove_snapshot(volume.image, node.snapshot, pool=volume.pool)
+    except (SnapshotNotFound, ImageNotFound):
+        pass
+
+
 def _clean_up(job, ceph, volume, node):
     """A failed backup leaves neither a snapshot nor an artefact behind (best effort: Ceph may be down)."""
     try:
-        try:
-            ceph.remove_backup(node.artefact)
-        except BackupNotFound:
-            pass
-        try:
-            ceph.remove_snapshot(volume.image, node.snapshot, pool=volume.pool)
-        except (SnapshotNotFound, ImageNotFound):
-            pass
+        _remove_from_ceph(ceph, volume, node)
         jobs.step(job, CLEANED_UP(snapshot=node.snapshot), ok=False)
     except CephError:
         pass
@@ -325,14 +330,7 @@ def clean_up_failed_backup(self, backup_id):
     volume = node.volume
     try:
         with Ceph() as ceph:
-            try:
-                ceph.remove_backup(node.artefact)
-            except BackupNotFound:
-                pass
-            try:
-                ceph.remove_snapshot(volume.image, node.snapshot, pool=volume.pool)
-            except (SnapshotNotFound, ImageNotFound):
-                pass
+            _remove_from_ceph(ceph, volume, node)
     except CephError as exc:
         if not exc.retryable:
             log.warning("could not remove what the failed backup %s left: %s", node, exc)
@@ -419,14 +417,7 @@ def restore(job):
 
 
 def _remove_node(job, ceph, volume, node):
-    try:
-        ceph.remove_backup(node.artefact)
-    except BackupNotFound:
-        pass
-    try:
-        ceph.remove_snapshot(volume.image, node.snapshot, pool=volume.pool)
-    except (SnapshotNotFound, ImageNotFound):
-        pass
+    _remove_from_ceph(ceph, volume, node)
     jobs.step(job, BACKUP_REMOVED(node=str(node), artefact=node.artefact, snapshot=node.snapshot))
     jobs.record(
         job,

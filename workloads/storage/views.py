@@ -23,6 +23,7 @@ from console.jobs.models import Job
 from console.views.generic import ServiceFormView
 from console.views.htmx import is_partial
 from tenants import access
+from workloads.views import operable_project
 
 from . import forms, live, services
 from .choices import BackupStatus
@@ -121,10 +122,12 @@ class VolumeAddView(ServiceFormView):
     success_message = gettext_lazy("Creating volume %(name)s.")
 
     def get_object(self):
-        project = access.get_project(self.request.user, self.kwargs["tenant"], self.kwargs["namespace"])
-        if not access.may_operate(self.request.user, project.tenant):
-            raise PermissionDenied(_("Only the tenant's members and operators create volumes."))
-        return project
+        return operable_project(
+            self.request,
+            self.kwargs["tenant"],
+            self.kwargs["namespace"],
+            _("Only the tenant's members and operators create volumes."),
+        )
 
     def get_context_data(self, **extra):
         return {**SECTION, "project": self.object, "tenant": self.object.tenant, **extra}
