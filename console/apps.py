@@ -13,7 +13,9 @@ class ConsoleConfig(AppConfig):
         # console.tasks).
         from console import dashboard, signals  # noqa: F401
         from console.clusters import mirror  # noqa: F401
+        from console.clusters import tasks as cluster_tasks  # noqa: F401
         from console.jobs import jobs  # noqa: F401
+        from console.jobs import tasks as job_tasks  # noqa: F401
         from console.oplog import tasks as oplog_tasks  # noqa: F401
 
 

@@ -248,3 +248,21 @@ def test_cancel_button_and_who_may_press_it(client, acme, admin, cluster, audito
     response = client.post(url, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and 'data-status="cancelled"' in response.content.decode()
     assert client.post(url).status_code == 409  # ended already
+
+
+
+def test_every_beat_task_is_registered_where_workers_load_it():
+    """Beat sends tasks by name: a name no loaded module registers is dropped by the worker
+    ("unregistered task"). Checked in a fresh process, as a worker starts: only what the
+    apps' ready() imports is loaded there (this test module imports tasks itself)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup(); from console.celery import app; "
+        "names = {e['task'] for e in app.conf.beat_schedule.values()}; "
+        "print(sorted(names - set(app.tasks)) or 'ok', len(names))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    missing, count = done.stdout.split()[-2:] if done.stdout.split()[-2] == "ok" else (done.stdout, "0")
+    assert missing == "ok" and int(count) >= 4, done.stdout + done.stderr

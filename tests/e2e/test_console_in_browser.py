@@ -38,7 +38,7 @@ def test_sign_in_and_switch_language(new_page):
     page.select_option("#language-switch select", "en")
     expect(page.locator("h1")).to_have_text("Dashboard")
     expect(page.locator("#main-nav")).to_contain_text("Operation log")
-    page.click("#main-nav >> text=Storage")
+    page.click("#main-nav >> text=Templates")
     expect(page.get_by_role("status")).to_contain_text("This section is not built yet.")
 
 

@@ -22,6 +22,8 @@ from console.ceph.errors import (
 )
 from tests import cephdev
 
+pytestmark = pytest.mark.usefixtures("english")  # the tests read the gateway's English messages
+
 MIB = 1 << 20
 
 

@@ -8,6 +8,8 @@ import pytest
 from console.ceph import diffstream
 from console.ceph.diffstream import DiffFormatError, FromSnap, Size, ToSnap, Write, Zero
 
+pytestmark = pytest.mark.usefixtures("english")  # the tests read the gateway's English messages
+
 
 def stream(**kwargs):
     image = bytes(range(256)) * 64  # 16 KiB
