@@ -250,7 +250,6 @@ def test_cancel_button_and_who_may_press_it(client, acme, admin, cluster, audito
     assert client.post(url).status_code == 409  # ended already
 
 
-
 def test_every_beat_task_is_registered_where_workers_load_it():
     """Beat sends tasks by name: a name no loaded module registers is dropped by the worker
     ("unregistered task"). Checked in a fresh process, as a worker starts: only what the
