@@ -1,6 +1,7 @@
 from zoneinfo import available_timezones
 
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from console.clusters.models import Cluster
@@ -98,6 +99,34 @@ class TenantForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):
 class MemberForm(BootstrapMixin, forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=TenantRole.choices, initial=TenantRole.MEMBER)
+
+
+class NewAccountForm(BootstrapMixin, forms.Form):
+    """The password someone new chooses when their invitation link makes their account."""
+
+    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(
+        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args, username, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.username = username
+
+    def clean(self):
+        data = super().clean()
+        password = data.get("password1")
+        if password and password != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        elif password:
+            try:
+                password_validation.validate_password(password, get_user_model()(username=self.username))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+    def arguments(self):
+        return {"password": self.cleaned_data["password1"]}
 
 
 class ProjectForm(QuotaFieldsMixin, BootstrapMixin, forms.Form):

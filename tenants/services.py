@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -336,6 +337,43 @@ def accept_invitation(token: str, *, acting_user: User) -> Membership:
             "user": invitation.username,
             "role": membership.role,
             "invited_by": invitation.invited_by.get_username(),
+        }
+    return membership
+
+
+def invitation_needs_account(token: str) -> bool:
+    """Whether a valid invitation names someone new to the console (its link makes the account)."""
+    try:
+        invitation = read_invitation(token)
+    except PermissionError:
+        return False
+    return not get_user_model().objects.filter(username=invitation.username).exists()
+
+
+def join_with_new_account(token: str, *, acting_user: User, password: str) -> Membership:
+    """Someone new to the console opens their invitation link: the account of the invited
+    name is made with the password they chose, and joins the tenant. The link is good for
+    one account: once the name exists, accepting means signing in as it."""
+    with oplog.recorded(None, "tenant.member_join", target={"kind": "Membership"}, actor_name="anonymous") as outcome:
+        invitation = read_invitation(token)
+        outcome.target.update(_tenant_target(invitation.tenant, kind="Membership", name=invitation.username))
+        require_permission(not acting_user.is_authenticated, _("Sign out first: this invitation makes a new account."))
+        taken = PermissionError(
+            _("This invitation is for %(name)s: sign in as %(name)s to accept it.") % {"name": invitation.username}
+        )
+        try:
+            with transaction.atomic():  # a second click racing the first meets the unique name
+                user = get_user_model().objects.create_user(username=invitation.username, password=password)
+        except IntegrityError:
+            raise taken from None
+        membership = Membership.objects.create(
+            tenant=invitation.tenant, user=user, role=invitation.role, invited_by=invitation.invited_by
+        )
+        outcome.after = {
+            "user": invitation.username,
+            "role": membership.role,
+            "invited_by": invitation.invited_by.get_username(),
+            "new_account": True,
         }
     return membership
 

@@ -3,6 +3,7 @@ not see), call a service, render. Refusals from services become 403, bad input 4
 The actions are configurations of console.views.generic.ServiceFormView."""
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from console.jobs.models import Job
 from console.views.generic import ServiceFormView
 
 from . import access, services, usage
-from .forms import MemberForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm
+from .forms import MemberForm, NewAccountForm, PathForm, ProjectForm, ProjectQuotaForm, TenantForm
 
 signed_in = require()
 OPERATORS_ONLY = gettext_lazy("Only operators manage tenants.")
@@ -150,8 +151,8 @@ class MemberAddView(TenantPageView):
                 self.request,
                 _(
                     "Invitation for %(user)s created. Send them this link, valid for %(days)s days; they join when "
-                    "they open it signed in as %(user)s (people new to the console get their account from an "
-                    "operator first): %(link)s"
+                    "they open it signed in as %(user)s (someone new to the console chooses a password there and "
+                    "gets the account): %(link)s"
                 )
                 % {"user": username, "days": services.INVITATION_DAYS, "link": link},
             )
@@ -245,7 +246,41 @@ class InvitationAcceptView(ServiceFormView):
         return tenant_url(membership.tenant)
 
 
-invitation_accept = InvitationAcceptView.as_view()
+class NewAccountView(InvitationAcceptView):
+    """The invitation link opened by someone new to the console: they choose a password,
+    their account is made and joins the tenant, and they are signed in."""
+
+    anonymous = True
+    service = services.join_with_new_account
+    form_class = NewAccountForm
+    form_name = "account_form"
+    success_message = gettext_lazy("Welcome: your account is ready and you joined %(tenant)s.")
+
+    def get_object(self):
+        try:
+            return services.read_invitation(self.token)
+        except PermissionError as exc:
+            raise PermissionDenied(str(exc)) from None
+
+    def get_form_kwargs(self):
+        return {"username": self.object.username}
+
+    def announce(self, membership):
+        login(self.request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+        super().announce(membership)
+
+
+signed_in_accept = InvitationAcceptView.as_view()
+new_account_accept = NewAccountView.as_view()
+
+
+def invitation_accept(request):
+    """One link for every invitee: someone new to the console makes their account here;
+    everybody else signs in (if need be) and joins."""
+    token = (request.POST if request.method == "POST" else request.GET).get("token", "")
+    if not request.user.is_authenticated and services.invitation_needs_account(token):
+        return new_account_accept(request)
+    return signed_in_accept(request)
 
 
 # --- namespaces --------------------------------------------------------------------

@@ -58,7 +58,8 @@ class ServiceFormView(View):
     - `invalid_message`: said (as a message) when the form does not parse; `errors_as_message`:
       the service's refusal is said as a message too (pages whose forms are folded away).
     - `success_message` (`%(name)s` is the object's name), `success_url` (a URL or URL name).
-    - `allowed`, `denied_message`: the role check (`console.accounts.access.require`).
+    - `allowed`, `denied_message`: the role check (`console.accounts.access.require`);
+      `anonymous`: a page for people not signed in (no check at all).
 
     Hooks: `get_object` (lookup and permission check, before the form is read),
     `get_form_kwargs`, `get_context_data`, `service_args`, `service_kwargs`, `refused`,
@@ -79,6 +80,8 @@ class ServiceFormView(View):
     success_url: str = ""
     allowed: Callable[[Any], bool] | None = None
     denied_message: str | None = None
+    # Pages for people not signed in (an invitation making an account): no sign-in check.
+    anonymous: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -89,10 +92,13 @@ class ServiceFormView(View):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
         view = super().as_view(**initkwargs)
-        allowed, denied_message, methods = (
-            initkwargs.get(name, getattr(cls, name)) for name in ("allowed", "denied_message", "http_method_names")
+        allowed, denied_message, methods, anonymous = (
+            initkwargs.get(name, getattr(cls, name))
+            for name in ("allowed", "denied_message", "http_method_names", "anonymous")
         )
-        return require_http_methods([method.upper() for method in methods])(require(allowed, denied_message)(view))
+        if not anonymous:
+            view = require(allowed, denied_message)(view)
+        return require_http_methods([method.upper() for method in methods])(view)
 
     # --- the request -----------------------------------------------------------------
 

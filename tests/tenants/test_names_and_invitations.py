@@ -144,3 +144,52 @@ def test_operators_still_add_members_at_once(world):
     operator = mk_user("op", "operator")
     invited = services.invite_member(world["acme"], acting_user=operator, username="fresh")
     assert invited.membership.user.username == "fresh" and invited.password and not invited.token
+
+
+def test_someone_new_makes_their_account_from_the_invitation_link(client, world):
+    """The same link, opened signed out for a name without an account: choose a password,
+    join, signed in. The link then works like any other: sign in as the name."""
+    from django.contrib.auth import get_user_model
+
+    _response, notice = invite(client, world["admin"], "newcomer")
+    link = urlsplit(re.search(r"(http://\S+)", notice).group(1))
+    token = parse_qs(link.query)["token"][0]
+    page = client.get(f"{link.path}?{link.query}")
+    assert page.status_code == 200 and "choose a password for your account" in page.content.decode()
+    accept = reverse("tenants:invitation_accept")
+    # a weak password, or two that differ: the form again with its messages, nothing made
+    weak = client.post(accept, {"token": token, "password1": "newcomer", "password2": "newcomer"})
+    differ = client.post(accept, {"token": token, "password1": "Long-enough-1", "password2": "Long-enough-2"})
+    assert weak.status_code == differ.status_code == 400
+    assert "invalid-feedback" in weak.content.decode() and "The two passwords differ." in differ.content.decode()
+    assert not get_user_model().objects.filter(username="newcomer").exists()
+    # a forged token makes nothing either
+    assert client.post(accept, {"token": token + "x", "password1": PASSWORD, "password2": PASSWORD}).status_code in (
+        302,
+        403,
+    )
+    assert not get_user_model().objects.filter(username="newcomer").exists()
+
+    response = client.post(accept, {"token": token, "password1": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("tenants:tenant", args=["acme"])
+    user = get_user_model().objects.get(username="newcomer")
+    assert user.check_password(PASSWORD) and not user.must_change_password
+    assert Membership.objects.get(tenant=world["acme"], user=user).role == "tenant-member"
+    assert client.get(reverse("tenants:tenant", args=["acme"])).status_code == 200  # signed in
+    entry = OperationLogEntry.objects.get(action="tenant.member_join", result="succeeded")
+    assert entry.after["new_account"] is True and entry.after["user"] == "newcomer"
+
+    # used once: signed out again, the link now asks to sign in as newcomer
+    client.logout()
+    again = client.post(accept, {"token": token, "password1": "Other-pass-99", "password2": "Other-pass-99"})
+    assert again.status_code == 302 and again["Location"].startswith(reverse("console:login"))
+    assert get_user_model().objects.get(username="newcomer").check_password(PASSWORD)
+
+
+def test_a_signed_in_user_cannot_make_the_invited_account(world):
+    invited = services.invite_member(world["acme"], acting_user=world["admin"], username="someone-new")
+    with pytest.raises(PermissionError):
+        services.join_with_new_account(invited.token, acting_user=world["rival_user"], password=PASSWORD)
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="someone-new").exists()
