@@ -117,6 +117,17 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     expect(page.locator("#revision-table tr[data-current] td").nth(1)).to_have_text("nginx:1.29", timeout=20_000)
     expect(page.locator("[data-testid=canary-live]")).to_have_count(0, timeout=15_000)
     expect(page.locator("[data-testid=app-image]")).to_have_text("nginx:1.29")
+    # no pod row outlives its pod (the canary's goes with the promotion): the rows become the
+    # cluster's pods, so every row's Logs button names a pod that exists
+    deadline = time.monotonic() + 20
+    while True:
+        rows = sorted(page.locator("#pod-table tr[data-pod]").evaluate_all("rows => rows.map(r => r.dataset.pod)"))
+        with ClusterAPI(acme_web.cluster) as api:
+            pods = sorted(p["metadata"]["name"] for p in api.list("Pod", acme_web.name, label_selector="caas.io/app"))
+        if rows == pods:
+            break
+        assert time.monotonic() < deadline, ("pod rows differ from the cluster's pods", rows, pods)
+        time.sleep(0.3)
 
     actions = set(
         OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result")
