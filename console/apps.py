@@ -16,6 +16,7 @@ class ConsoleConfig(AppConfig):
         from console.clusters import tasks as cluster_tasks  # noqa: F401
         from console.jobs import jobs  # noqa: F401
         from console.jobs import tasks as job_tasks  # noqa: F401
+        from console.notifications import tasks as notification_tasks  # noqa: F401
         from console.oplog import tasks as oplog_tasks  # noqa: F401
 
 

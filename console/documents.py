@@ -123,21 +123,43 @@ def load_yaml(text, *, max_bytes=MAX_BYTES):
     return documents[0] if documents else None
 
 
-def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH):
+def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH, scan_depth=True):
     """JSON text as Python data. The depth is counted before parsing: the standard
-    parser recurses per level and a deep enough text ends in RecursionError."""
+    parser recurses per level and a deep enough text ends in RecursionError.
+    scan_depth=False (high-rate machine input, e.g. log batches): no scan first; the data is
+    measured after parsing instead, and a text too deep for the parser is refused the same way."""
     check_size(text, max_bytes)
     if isinstance(text, bytes):
         try:
             text = text.decode()
         except UnicodeDecodeError:
             raise DocumentError(_("The document is not UTF-8 text.")) from None
-    if json_depth(text) > max_depth:
-        raise DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
+    too_deep = DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
+    if scan_depth and json_depth(text) > max_depth:
+        raise too_deep
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DocumentError(_("This is not valid JSON: %(problem)s") % {"problem": exc.msg}, exc.lineno) from None
+    except RecursionError:
+        raise too_deep from None
+    if not scan_depth and data_depth(data, max_depth) > max_depth:
+        raise too_deep
+    return data
+
+
+def data_depth(data, limit):
+    """How deep parsed JSON nests (counting stops past `limit`)."""
+    deepest, level, todo = 0, 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = value.values() if isinstance(value, dict) else value
+            todo.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def json_depth(text):

@@ -131,7 +131,13 @@ INSTALLED_APPS = [
     "tenants",
     "workloads",
     "workloads.storage",
+    "workloads.stacks",
+    "workloads.pipelines",
     "monitoring",
+    "monitoring.metrics",
+    "monitoring.alerts",
+    "monitoring.logs",
+    "monitoring.topology",
 ]
 
 MIDDLEWARE = [
@@ -294,7 +300,34 @@ CELERY_BEAT_SCHEDULE = {
         "task": "console.jobs.tasks.reap_stale_jobs",
         "schedule": env_int("JOB_REAP_INTERVAL_SECONDS", 60),
     },
+    "deliver-due-notifications": {"task": "console.notifications.tasks.deliver_due", "schedule": 60.0},
 }
+
+# --- Notification channels (console/notifications/channels.py) and alerts ----------
+# SMTP for email channels (Django's own names).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "caas-console@localhost")
+# Webhooks go only to public addresses; networks listed here (CIDR, e.g. "10.20.0.0/16") are
+# allowed too: the operator's choice, never a tenant's (no requests to the console's own services).
+NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS = env_list("NOTIFICATION_WEBHOOK_ALLOWED_NETWORKS")
+NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS = env_float("NOTIFICATION_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 30)
+ALERT_EVALUATION_SECONDS = env_int("ALERT_EVALUATION_SECONDS", 30)
+
+# --- Metrics (monitoring/metrics) -------------------------------------------------
+# How often Celery beat scrapes every cluster (metrics.k8s.io, health checks, kubelet
+# volume stats, the mirror), and how often raw samples are rolled up into 1-minute/1-hour ones.
+METRICS_SCRAPE_SECONDS = env_int("METRICS_SCRAPE_SECONDS", 30)
+METRICS_DOWNSAMPLE_SECONDS = env_int("METRICS_DOWNSAMPLE_SECONDS", 60)
+if METRICS_SCRAPE_SECONDS < 1:
+    raise ImproperlyConfigured(f"METRICS_SCRAPE_SECONDS must be at least 1, got {METRICS_SCRAPE_SECONDS}")
 
 # --- Jobs ------------------------------------------------------------------------
 # A running job whose worker has not beaten for this long is taken as lost (its worker
@@ -414,6 +447,8 @@ CAAS_NAMESPACE_DELETE_TIMEOUT = env_int("CAAS_NAMESPACE_DELETE_TIMEOUT", 300)
 # --- Workloads -----------------------------------------------------------------
 # How long a rollout may go without progress before its job fails.
 CAAS_ROLLOUT_TIMEOUT = env_int("CAAS_ROLLOUT_TIMEOUT", 300)
+# Pipelines (workloads/pipelines): a stage's Kubernetes Job is stopped after this long (activeDeadlineSeconds).
+PIPELINE_STAGE_DEADLINE_SECONDS = env_int("PIPELINE_STAGE_DEADLINE_SECONDS", 3600)
 # Web terminals: idle cut-off, hard cap, sessions per user.
 CAAS_TERMINAL_IDLE_SECONDS = env_float("CAAS_TERMINAL_IDLE_SECONDS", 15 * 60)
 CAAS_TERMINAL_MAX_SECONDS = env_float("CAAS_TERMINAL_MAX_SECONDS", 4 * 3600)
@@ -434,3 +469,21 @@ CEPH_POOL = env_str("CEPH_POOL", "rbd")  # volume images
 CEPH_BACKUP_POOL = env_str("CEPH_BACKUP_POOL", "caas-backups")  # backup artefacts
 # Seconds for connecting and for each monitor or OSD operation (a backup is many operations).
 CEPH_TIMEOUT = env_int("CEPH_TIMEOUT", 10)
+
+# --- Logs (monitoring/logs) ------------------------------------------------------
+# Days of lines kept (whole daily partitions are dropped after that) and days of partitions made ahead.
+LOGS_RETENTION_DAYS = env_int("LOGS_RETENTION_DAYS", 7)
+LOGS_PARTITIONS_AHEAD = env_int("LOGS_PARTITIONS_AHEAD", 2)
+# Ingest limits: a request body as sent (compressed), the same body decompressed, one line's message.
+LOGS_INGEST_MAX_BODY_BYTES = env_int("LOGS_INGEST_MAX_BODY_BYTES", 8 * 1024 * 1024)
+LOGS_INGEST_MAX_DECOMPRESSED_BYTES = env_int("LOGS_INGEST_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024)
+LOGS_MAX_LINE_BYTES = env_int("LOGS_MAX_LINE_BYTES", 64 * 1024)
+# Batches written at once per web process, and how long a write may take before the endpoint
+# answers 429 with Retry-After (the collector keeps the batch in its buffer and retries).
+LOGS_INGEST_CONCURRENCY = env_int("LOGS_INGEST_CONCURRENCY", 4)
+LOGS_INGEST_DB_TIMEOUT_SECONDS = env_float("LOGS_INGEST_DB_TIMEOUT_SECONDS", 5)
+LOGS_INGEST_RETRY_AFTER_SECONDS = env_int("LOGS_INGEST_RETRY_AFTER_SECONDS", 5)
+# Where lines are kept: "postgres" (this database, partitioned) or "clickhouse" (its HTTP interface).
+LOGS_STORE = env_str("LOGS_STORE", "postgres")
+LOGS_CLICKHOUSE_URL = env_str("LOGS_CLICKHOUSE_URL", "http://127.0.0.1:8123/")
+LOGS_CLICKHOUSE_TABLE = env_str("LOGS_CLICKHOUSE_TABLE", "logs_line")

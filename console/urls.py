@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from console.views import accounts, clusters, jobs, notifications, oplog, resources, shell
+from console.views import accounts, channels, clusters, jobs, notifications, oplog, resources, shell
 
 console_patterns = [
     path("", shell.dashboard, name="dashboard"),
@@ -34,6 +34,11 @@ console_patterns = [
     path("notifications/<int:pk>/read/", notifications.notification_read, name="notification_read"),
     path("notifications/read-all/", notifications.notification_read_all, name="notification_read_all"),
     path("notifications/notice/", notifications.notice_send, name="notice_send"),
+    path("notifications/channels/", channels.channel_list, name="channel_list"),
+    path("notifications/channels/add/", channels.channel_add, name="channel_add"),
+    path("notifications/channels/<int:pk>/", channels.channel, name="channel"),
+    path("notifications/channels/<int:pk>/delete/", channels.channel_delete, name="channel_delete"),
+    path("notifications/channels/<int:pk>/test/", channels.channel_test, name="channel_test"),
 ]
 
 
@@ -48,6 +53,12 @@ urlpatterns = [
     path("tenants/", include("tenants.urls")),
     path("workloads/", include("workloads.urls")),
     path("storage/", include("workloads.storage.urls")),
+    path("logs/", include("monitoring.logs.urls")),
+    path("templates/", include("workloads.stacks.urls")),
+    path("pipelines/", include("workloads.pipelines.urls")),
+    path("topology/", include("monitoring.topology.urls")),
+    path("monitoring/", include("monitoring.metrics.urls")),
+    path("alerts/", include("monitoring.alerts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

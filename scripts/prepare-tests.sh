@@ -18,6 +18,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# A real Prometheus for the metrics tests (tests/metrics/test_prometheus.py starts it on loopback,
+# scraping the sandbox's node-exporter- and cAdvisor-shaped endpoints); no exporters of its own.
+if ! command -v prometheus >/dev/null; then
+    echo "installing: prometheus"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+# ClickHouse for the log store's second implementation (tests/logs/test_clickhouse.py starts a
+# throwaway server on loopback with its own config; Debian's 18.16).
+if ! [ -x /usr/sbin/clickhouse-server ]; then
+    echo "installing: clickhouse-server"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends clickhouse-server >/dev/null
+fi
+
 # A throwaway Ceph for the storage tests (scripts/ceph-dev.sh starts it), and its Python bindings.
 # Without recommends: no dashboard and its dependencies.
 ceph_missing=()

@@ -29,8 +29,7 @@ class WorkloadsConfig(AppConfig):
 
 
 def register_sections() -> None:
-    """Its section, and placeholders for the nested apps still to come (workloads/stacks,
-    workloads/pipelines): each replaces its own with its list page (workloads/storage registers its own)."""
+    """Its section (workloads/storage, stacks and pipelines register their own)."""
     from console import navigation
 
     navigation.register_section(
@@ -39,16 +38,6 @@ def register_sections() -> None:
         "workloads:app_list",
         _("Deploy, upgrade, roll back, scale and canary-release applications."),
         order=30,
-    )
-    navigation.register_section(
-        "templates",
-        _("Templates"),
-        None,
-        _("Orchestration templates: build, extract, replicate and estimate cost."),
-        order=70,
-    )
-    navigation.register_section(
-        "pipelines", _("Pipelines"), None, _("CI/CD: webhooks, image builds, quality gates and deployments."), order=80
     )
 
 

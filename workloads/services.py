@@ -26,7 +26,7 @@ from console.oplog import oplog
 from tenants import access
 from tenants.models import Project
 
-from . import imports, manifests, podlogs, podsecurity, specs, terminal
+from . import imports, manifests, panels, podlogs, podsecurity, specs, terminal
 from .checks import (
     check_app,
     check_autoscaler,
@@ -416,6 +416,7 @@ def delete_app(app: App, *, acting_user: User, confirm_name: str, delete_volumes
         if confirm_name != app.name:
             raise ValidationError({"confirm_name": _("Type the app's name to confirm.")})
         app = App.objects.select_for_update().get(pk=app.pk)
+        panels.before_app_delete(app, bool(delete_volumes))
         outcome.before = {
             "spec": specs.loggable(app.spec),
             "service": app.service,

@@ -73,10 +73,6 @@ AUTOSCALED_BY = message("Autoscaler: %(metrics)s, in %(ns)s.")
 NO_METRICS = message("no metrics yet")
 
 
-def rollout_timeout():
-    return settings.CAAS_ROLLOUT_TIMEOUT
-
-
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def run_app_job(self, job_id):
     jobs.run(self, job_id)
@@ -201,7 +197,7 @@ def _apply_all(job, api, objects, *, fresh=False):
 def follow(job, api, app, generation):
     """Watch the workload until the rollout is complete; report each change. Returns
     "complete", "paused" or "superseded" (someone changed the app again meanwhile)."""
-    deadline = time.monotonic() + rollout_timeout()
+    deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
     last = None
     while True:
         obj = api.get(app.kind, app.name, app.namespace)
@@ -228,7 +224,7 @@ def follow(job, api, app, generation):
             if problem:
                 raise JobFailed(STUCK(problem=problem))
         if time.monotonic() > deadline:
-            raise JobFailed(TOO_SLOW(seconds=rollout_timeout(), progress=progress.summary()))
+            raise JobFailed(TOO_SLOW(seconds=settings.CAAS_ROLLOUT_TIMEOUT, progress=progress.summary()))
         jobs.wait(job, POLL_SECONDS)
 
 
@@ -489,7 +485,7 @@ def delete(job):
 
 
 def _wait_for_pods_gone(job, api, app):
-    deadline = time.monotonic() + rollout_timeout()
+    deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
     last = None
     while True:
         pods = api.list("Pod", app.namespace, label_selector=manifests.selector_text(app))
@@ -501,7 +497,7 @@ def _wait_for_pods_gone(job, api, app):
             jobs.step(job, PODS_STOPPING(count=last))
             tick(app)
         if time.monotonic() > deadline:
-            raise JobFailed(PODS_STAY(count=last, seconds=rollout_timeout()))
+            raise JobFailed(PODS_STAY(count=last, seconds=settings.CAAS_ROLLOUT_TIMEOUT))
         jobs.wait(job, POLL_SECONDS)
 
 

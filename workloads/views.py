@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from console import object_panels
 from console.accounts import roles
 from console.accounts.access import call_service, require
 from console.clusters import mirror
@@ -164,7 +165,11 @@ def app_context(request, app, **extra):
 
 def app_page_context(request, app, **extra):
     """The whole page: the live part and the YAML documents."""
-    return {**app_context(request, app, **extra), "documents": selectors.yaml_documents(app)}
+    return {
+        **app_context(request, app, **extra),
+        "documents": selectors.yaml_documents(app),
+        "app_panels": object_panels.render_object_panels("app", request, app),
+    }
 
 
 @require_GET

@@ -755,6 +755,13 @@ class Ceph:
             found = [backup for backup in found if backup.image == image and backup.pool == pool]
         return sorted(found, key=lambda backup: (backup.created, backup.name))
 
+    def backup_names(self, prefix: str = "") -> list[str]:
+        """The names of the backups (finished or not) that start with `prefix`, sorted; lists
+        names only, without reading the manifests (cheap enough to run before each job)."""
+        manifests = self._backup_ioctx(artefacts.MANIFEST_NAMESPACE)
+        with self._translated(self.config.backup_pool):
+            return sorted(obj.key for obj in manifests.list_objects() if obj.key.startswith(prefix))
+
     def remove_backup(self, name: str) -> None:
         """Remove a backup, finished or not (also from a full backup pool: that is how it gets space back)."""
         manifest = self.backup_info(name)

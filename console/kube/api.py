@@ -31,6 +31,7 @@ FIELD_MANAGER = "caas-console"
 Object = dict[str, Any]  # a Kubernetes object or Status as JSON
 # Aliases, not `list[...]` in the class: its method `list` would shadow the builtin there.
 Objects = list[Object]
+Checks = list[tuple[str, bool]]  # health checks: [(name, ok)]
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,36 @@ class ClusterAPI:
     def has_api_group(self, group: str) -> bool:
         groups = self._request("GET", "/apis").get("groups", [])
         return any(item.get("name") == group for item in groups)
+
+    # --- monitoring reads (metrics.k8s.io, kubelet stats through the node proxy, health checks)
+
+    def read_path(self, path: str, query: Query | None = None, timeout: Timeout | None = None) -> Object:
+        """GET a read-only API path as JSON: /apis/metrics.k8s.io/v1beta1/nodes,
+        /api/v1/nodes/<node>/proxy/stats/summary, ..."""
+        return self._request("GET", path, query, timeout=timeout)
+
+    def health_checks(self, endpoint: str, timeout: Timeout | None = None) -> Checks:
+        """The API server's named checks from /readyz?verbose or /livez?verbose as [(name, ok)].
+        A failing check answers 500 with the same list, which is read, not raised."""
+        if endpoint not in ("readyz", "livez"):
+            raise ValueError(endpoint)
+
+        def call():
+            method_, url, headers, _body, _post = self.api.param_serialize(
+                "GET", f"/{endpoint}", query_params=[("verbose", "true")], auth_settings=["BearerToken"]
+            )
+            response = self.api.call_api(method_, url, header_params=headers, _request_timeout=timeout)
+            return response.status, response.read().decode(errors="replace")
+
+        status, text = translate_errors(call)
+        if status not in (200, 500):
+            raise refused(status, text.encode())
+        checks = [
+            (line[3:].split(" ")[0], line.startswith("[+]"))
+            for line in (raw.strip() for raw in text.splitlines())
+            if line.startswith(("[+]", "[-]"))
+        ]
+        return checks or [(endpoint, status == 200)]
 
     def kind_of(self, obj: Object) -> Kind:
         """The kind of an object the console is to send, which must be one it knows at that apiVersion."""

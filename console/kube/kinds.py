@@ -79,6 +79,9 @@ KINDS: dict[str, Kind] = {
         Kind("StorageClass", "storage.k8s.io", "v1", "storageclasses", namespaced=False),
         Kind("IngressClass", _NETWORKING, "v1", "ingressclasses", namespaced=False),
         Kind("ControllerRevision", _APPS, "v1", "controllerrevisions"),
+        Kind("VolumeSnapshot", "snapshot.storage.k8s.io", "v1", "volumesnapshots"),
+        Kind("VolumeSnapshotContent", "snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", namespaced=False),
+        Kind("VolumeSnapshotClass", "snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", namespaced=False),
     ]
 }
 

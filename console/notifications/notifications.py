@@ -11,8 +11,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from console.accounts import roles
-from console.choices import NotificationLevel
+from console.choices import NotificationLevel, PlatformRole
 from console.live import realtime
+from console.notifications import delivery
 from console.notifications.models import Notification
 from console.texts import Joined, Stored, Text
 
@@ -34,20 +35,35 @@ def notify_user(user: Any, title: Stored, **kwargs: Any) -> Notification:
     return notify_users([user], title, **kwargs)[0]
 
 
+CHANNEL_ONLY = ("topic", "key", "resolved")
+
+
+def _in_app(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in kwargs.items() if name not in CHANNEL_ONLY}
+
+
 def notify_role(role: str, title: Stored, **kwargs: Any) -> list[Notification]:
-    """Notify every active user with a platform role (operator, auditor)."""
+    """Notify every active user with a platform role (operator, auditor). Operators'
+    notifications go out through the platform's channels too (console.notifications.delivery;
+    `topic`, `key` and `resolved` are for those)."""
     users = get_user_model().objects.filter(is_active=True, platform_role=role)
-    return notify_users(list(users), title, **kwargs)
+    created = notify_users(list(users), title, **_in_app(kwargs))
+    if role == PlatformRole.OPERATOR:
+        delivery.notify_channels(None, title, **kwargs)
+    return created
 
 
 def notify_tenant(
     tenant_id: int, title: Stored, *, tenant_roles: list[str] | None = None, **kwargs: Any
 ) -> list[Notification]:
-    """Notify the members of a tenant (optionally only some tenant roles)."""
+    """Notify the members of a tenant (optionally only some tenant roles), in the list and
+    through the tenant's channels."""
     provider = roles.tenant_provider()
     if provider is None:
         raise RuntimeError("no tenant provider is registered: tenants are not enabled")
-    return notify_users(list(provider.members(tenant_id, tenant_roles)), title, **kwargs)
+    created = notify_users(list(provider.members(tenant_id, tenant_roles)), title, **_in_app(kwargs))
+    delivery.notify_channels(tenant_id, title, **kwargs)
+    return created
 
 
 def unread_count(user):

@@ -44,6 +44,14 @@ READYZ_CHECKS = [
     "poststarthook/rbac/bootstrap-roles",
     "shutdown",
 ]
+LIVEZ_CHECKS = [
+    "ping",
+    "log",
+    "etcd",
+    "poststarthook/start-apiserver-admission-initializer",
+    "poststarthook/generic-apiserver-start-informers",
+    "poststarthook/rbac/bootstrap-roles",
+]
 SUBRESOURCE_KINDS = {
     "scale": ("autoscaling", "v1", "Scale", ["get", "patch", "update"]),
     "eviction": ("policy", "v1", "Eviction", ["create"]),
@@ -135,22 +143,51 @@ class Api:
         self.cluster = cluster
         self.store = cluster.store
 
+    # --- health and kubelet stats
+
+    def health(self, endpoint, path, query):
+        """/livez, /readyz (and /healthz) as kube-apiserver answers them: "ok", or with ?verbose
+        each named check; a failing check (knob set_component_health) makes the answer a 500
+        listing every check, and /<endpoint>/<check> answers for one check."""
+        checks = LIVEZ_CHECKS if endpoint in ("livez", "healthz") else READYZ_CHECKS
+        failing = self.cluster.metrics.failing_checks
+        sub = path[len(endpoint) + 2 :]
+        if sub:
+            if sub not in checks:
+                return Response(404, text="404 page not found\n")
+            if sub in failing:
+                return Response(500, text=f"internal server error: {failing[sub]}\n")
+            return Response(text="ok")
+        bad = [c for c in checks if c in failing]
+        if not bad and "verbose" not in query:
+            return Response(text="ok")
+        lines = "".join(f"[-]{c} failed: reason withheld\n" if c in failing else f"[+]{c} ok\n" for c in checks)
+        if bad:
+            return Response(500, text=f"{lines}{endpoint} check failed\n")
+        return Response(text=f"{lines}{endpoint} check passed\n")
+
+    def stats_summary(self, node):
+        """The kubelet's /stats/summary through the API server's node proxy."""
+        summary = self.cluster.metrics.stats_summary(node) if node and "/" not in node else None
+        if summary is None:
+            raise not_found(BY_PATH[("", "v1", "nodes")], node)
+        return Response(body=summary)
+
     # --- entry point
 
     def handle(self, req):
         path = req.path.rstrip("/") or "/"
-        if path in ("/healthz", "/livez") or path.startswith(("/healthz/", "/livez/")):
-            return Response(text="ok")
-        if path == "/readyz" or path.startswith("/readyz/"):
-            if "verbose" in req.query:
-                return Response(text="".join(f"[+]{c} ok\n" for c in READYZ_CHECKS) + "readyz check passed\n")
-            return Response(text="ok")
+        for endpoint in ("healthz", "livez", "readyz"):
+            if path == f"/{endpoint}" or path.startswith(f"/{endpoint}/"):
+                return self.health(endpoint, path, req.query)
         if path == "/version":
             return Response(body=VERSION)
         if req.attrs is not None:  # RBAC decides before anything else is looked at, as on a real API server
             allowed, reason = self.cluster.rbac.authorize(req.attrs)
             if not allowed:
                 raise forbidden(req.attrs, reason)
+        if path.startswith("/api/v1/nodes/") and path.endswith("/proxy/stats/summary"):
+            return self.stats_summary(path[len("/api/v1/nodes/") : -len("/proxy/stats/summary")])
         if path.startswith("/apis/metrics.k8s.io/") and not self.cluster.metrics.available:
             # kube-aggregator's answer for an APIService whose backend is gone (plain text; /apis
             # and /apis/metrics.k8s.io are served by the aggregator itself and still list it)

@@ -58,6 +58,8 @@ class Knobs:
         "set_delays",
         "set_calico",
         "set_metrics_api",
+        "set_component_health",
+        "set_volume_usage",
         "audit",
         "clear_audit",
     )
@@ -397,6 +399,27 @@ class Knobs:
         ScalingActive=False / FailedGetResourceMetric) or back on."""
         self.cluster.metrics.available = bool(enabled)
         return {"metrics_api": self.cluster.metrics.available}
+
+    def set_component_health(self, check, healthy=True, reason="reason withheld"):
+        """Make a /readyz or /livez check ("etcd", "informer-sync", ...) fail or pass again."""
+        from .api import LIVEZ_CHECKS, READYZ_CHECKS
+
+        if check not in set(READYZ_CHECKS) | set(LIVEZ_CHECKS):
+            raise bad_request(f"unknown check {check!r}")
+        healthy = str(healthy).lower() not in ("false", "0", "no")
+        if healthy:
+            self.cluster.metrics.failing_checks.pop(check, None)
+        else:
+            self.cluster.metrics.failing_checks[check] = str(reason)
+        return {"failing": sorted(self.cluster.metrics.failing_checks)}
+
+    def set_volume_usage(self, namespace, claim, used=None):
+        """Bytes used on a claim's volume as the kubelet reports it (a quantity or bytes; None: back to default)."""
+        if used is None:
+            self.cluster.metrics.volume_usage.pop((namespace, claim), None)
+        else:
+            self.cluster.metrics.volume_usage[(namespace, claim)] = float(quantity.parse(used))
+        return {"namespace": namespace, "claim": claim, "used": used}
 
     def audit(self, limit=None, **match):
         """Audit records (see SandboxCluster.audit_events), filtered by field equality; code as a number."""

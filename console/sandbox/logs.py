@@ -5,6 +5,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
+from .controllers.pods import run_seconds
 from .errors import ApiError
 from .responses import Response
 
@@ -85,6 +86,8 @@ class Logs:
         if status is None or "waiting" in (status.get("state") or {}) and not status.get("restartCount"):
             reason = ((status or {}).get("state") or {}).get("waiting", {}).get("reason", "ContainerCreating")
             raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+        if run is not None and run.process and query.get("previous") not in ("true", "1"):
+            return self.process_output(pod, container, run, query)
         previous = query.get("previous") in ("true", "1")
         restarts = status.get("restartCount", 0)
         if previous and not restarts:
@@ -174,6 +177,71 @@ class Logs:
                     next_index = index + 1
                 if chunk:
                     yield "".join(chunk).encode()
+
+        response = Response(text="")
+        response.stream = follow()
+        return response
+
+    def process_output(self, pod, container, run, query):
+        """What a run-to-completion container's process wrote (processes.py), each line at the moment it
+        was written in simulated time; `follow` streams them until the container ends."""
+        clock = self.cluster.controllers.clock
+        delays = self.cluster.controllers.delays
+        process = run.process
+        spread = max(0.0, run_seconds(pod, delays))
+        count = len(process.output)
+        started = run.run_started if run.run_started is not None else clock.now()
+        moments = [started + offset + spread * (i + 1) / (count + 1) for i, (offset, _) in enumerate(process.output)]
+
+        def render(index):
+            text = process.output[index][1] + "\n"
+            if query.get("timestamps") in ("true", "1"):
+                sim = moments[index]
+                stamp = datetime.fromtimestamp(time.time() - (clock.now() - sim) / clock.speed, tz=UTC)
+                text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond * 1000:09d}Z " + text
+            return text
+
+        def visible(now):
+            return [i for i in range(count) if moments[i] <= now]
+
+        shown = visible(clock.now())
+        tail = query.get("tailLines")
+        if tail not in (None, ""):
+            shown = shown[-int(tail) :] if int(tail) > 0 else []
+        text = "".join(render(i) for i in shown)
+        limit = query.get("limitBytes")
+        if limit:
+            text = text[: int(limit)]
+        if query.get("follow") not in ("true", "1"):
+            return Response(text=text)
+        uid, namespace, name = pod["metadata"]["uid"], pod["metadata"]["namespace"], pod["metadata"]["name"]
+        store, stopping = self.cluster.store, self.cluster.stopping
+        next_index = (shown[-1] + 1) if shown else len(visible(clock.now()))
+
+        def follow(next_index=next_index):
+            yield text.encode()
+            while not stopping.is_set():
+                time.sleep(0.1)
+                current = store.objects.get(("pods", namespace, name))
+                if current is None or current["metadata"]["uid"] != uid:
+                    return
+                now = clock.now()
+                chunk = []
+                while next_index < count and moments[next_index] <= now:
+                    chunk.append(render(next_index))
+                    next_index += 1
+                if chunk:
+                    yield "".join(chunk).encode()
+                state = next(
+                    (
+                        s.get("state") or {}
+                        for s in (current.get("status") or {}).get("containerStatuses") or []
+                        if s.get("name") == container
+                    ),
+                    {},
+                )
+                if "running" not in state and next_index >= count:
+                    return
 
         response = Response(text="")
         response.stream = follow()

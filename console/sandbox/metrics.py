@@ -33,6 +33,10 @@ class Metrics:
         # False: metrics-server is gone (knob set_metrics_api): /apis/metrics.k8s.io/* answers
         # 503 and the HPA controller cannot compute resource metrics
         self.available = True
+        # check name -> reason: failing /readyz and /livez checks (knob set_component_health)
+        self.failing_checks = {}
+        # (namespace, claim) -> bytes used on the volume (knob set_volume_usage)
+        self.volume_usage = {}
 
     def container_usage(self, pod, container, now):
         load = self.cluster.knobs.load_for(pod)
@@ -137,3 +141,74 @@ class Metrics:
             for n in self.cluster.store.iter_refs(STORED["nodes"])
             if self.cluster.controllers.node_faults.get(n["metadata"]["name"]) != "NotReady"
         ]
+
+    # --- the kubelet's /stats/summary (served through the API server's node proxy)
+
+    def volume_used(self, namespace, claim, capacity, uid):
+        """Bytes used on a claim's volume: the knob's figure, else a steady share of its capacity."""
+        used = self.volume_usage.get((namespace, claim))
+        if used is None:
+            used = capacity * (0.05 + 0.3 * _seed(uid + "fs"))
+        return int(min(max(used, 0), capacity)) if capacity else int(max(used, 0))
+
+    def stats_summary(self, name):
+        node = self.cluster.store.get_ref(STORED["nodes"], "", name)
+        if node is None:
+            return None
+        totals = self.node_totals().get(name, (0.0, 0.0))
+        now_iso = self.cluster.clock.iso()
+        pods = []
+        for pod in self.cluster.store.iter_refs(STORED["pods"]):
+            if (pod.get("spec") or {}).get("nodeName") != name or not self.running(pod):
+                continue
+            meta = pod["metadata"]
+            volumes = []
+            for volume in (pod.get("spec") or {}).get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if not claim:
+                    continue
+                pvc = self.cluster.store.get_ref(STORED["persistentvolumeclaims"], meta["namespace"], claim)
+                if pvc is None or (pvc.get("status") or {}).get("phase") != "Bound":
+                    continue
+                capacity = int(quantity.parse(((pvc.get("status") or {}).get("capacity") or {}).get("storage", "0")))
+                used = self.volume_used(meta["namespace"], claim, capacity, pvc["metadata"]["uid"])
+                volumes.append(
+                    {
+                        "time": now_iso,
+                        "name": volume.get("name"),
+                        "pvcRef": {"name": claim, "namespace": meta["namespace"]},
+                        "capacityBytes": capacity,
+                        "usedBytes": used,
+                        "availableBytes": max(capacity - used, 0),
+                        "inodes": 1_000_000,
+                        "inodesUsed": 1_000 + used // 65536,
+                        "inodesFree": 1_000_000 - 1_000 - used // 65536,
+                    }
+                )
+            usage = self.pod_usage_totals(pod)
+            pods.append(
+                {
+                    "podRef": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+                    "startTime": meta.get("creationTimestamp"),
+                    "cpu": {"time": now_iso, "usageNanoCores": int(usage["cpu"] * 1e9)},
+                    "memory": {"time": now_iso, "workingSetBytes": int(usage["memory"])},
+                    **({"volume": volumes} if volumes else {}),
+                }
+            )
+        capacity = (node.get("status") or {}).get("capacity") or {}
+        fs_capacity = int(quantity.parse(capacity.get("ephemeral-storage", "100Gi")))
+        return {
+            "node": {
+                "nodeName": name,
+                "startTime": node["metadata"].get("creationTimestamp"),
+                "cpu": {"time": now_iso, "usageNanoCores": int((totals[0] + SYSTEM_CPU) * 1e9)},
+                "memory": {"time": now_iso, "workingSetBytes": int(totals[1] + SYSTEM_MEMORY)},
+                "fs": {
+                    "time": now_iso,
+                    "capacityBytes": fs_capacity,
+                    "usedBytes": int(fs_capacity * (0.2 + 0.1 * _seed(name + "fs"))),
+                    "availableBytes": int(fs_capacity * (0.8 - 0.1 * _seed(name + "fs"))),
+                },
+            },
+            "pods": pods,
+        }

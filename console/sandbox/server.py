@@ -264,6 +264,7 @@ class SandboxCluster:
         self._kubeconfig_dir = None
         self.kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path else None
         self.httpd = None
+        self.exporters = None  # start_exporters()
         self.started_at = None
 
     # --- lifecycle
@@ -301,8 +302,21 @@ class SandboxCluster:
         self.write_kubeconfig(self.kubeconfig_path)
         return self
 
+    def start_exporters(self):
+        """Serve per-node node-exporter and cAdvisor /metrics on a plain-HTTP loopback port of
+        their own (see exporters.py); returns their base URL. stop() ends them."""
+        from .exporters import Exporters
+
+        if self.exporters is None:
+            self.exporters = Exporters(self)
+            self.exporters.start()
+        return self.exporters.url
+
     def stop(self):
         """Stop serving: open watches and connections end; the objects stay, so start() brings it back."""
+        if self.exporters is not None:
+            self.exporters.stop()
+            self.exporters = None
         self.stopping.set()
         self.store.close_watches("the server is shutting down")
         if self.httpd:

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from console import object_panels
 from console.accounts import roles
 from console.accounts.access import require
 from console.choices import ClusterStatus
@@ -74,7 +75,11 @@ cluster_add = ClusterAddView.as_view()
 @may_view
 def cluster_detail(request, name):
     cluster = get_object_or_404(Cluster, name=name)
-    return render(request, "console/cluster.html", detail_context(cluster))
+    return render(
+        request,
+        "console/cluster.html",
+        detail_context(cluster, cluster_panels=object_panels.render_object_panels("cluster", request, cluster)),
+    )
 
 
 def detail_context(cluster, **extra):

@@ -9,6 +9,7 @@ from console import actions
 from console.accounts import roles
 from console.accounts.access import require
 from console.forms import NoticeForm
+from console.notification_channels import services as channel_services
 from console.notifications import notifications
 from console.notifications.models import Notification
 from console.views.generic import ServiceFormView
@@ -33,7 +34,12 @@ def list_context(request, page_number, notice_form):
     page = Paginator(Notification.objects.filter(user=request.user), PAGE_SIZE).get_page(page_number)
     # The first page follows new notifications (they go on top); later pages stay still.
     live_group = notifications.list_group(request.user.pk) if page.number == 1 else ""
-    return {"page": page, "notice_form": notice_form, "live_group": live_group}
+    return {
+        "page": page,
+        "notice_form": notice_form,
+        "live_group": live_group,
+        "may_open_channels": channel_services.may_open_channels(request.user),
+    }
 
 
 @require_POST

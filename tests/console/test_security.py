@@ -361,7 +361,9 @@ def test_every_unsafe_console_view_enforces_csrf(operator):
     # The admin marks its views exempt and re-protects them itself (csrf_protect inside).
     # A new exempt endpoint (a webhook, an ingest API) must authenticate its callers in
     # another way (a signed token): list it here with a test of that.
-    allowed_exempt = ("admin/",)
+    # logs/ingest/: a cluster's bearer token (tests/logs); pipelines/hooks/: the provider's
+    # signature or token (tests/pipelines).
+    allowed_exempt = ("admin/", "logs/ingest/", "pipelines/hooks/")
     assert all(route.startswith(allowed_exempt) for route in exempt), f"views without CSRF protection: {exempt}"
 
 

@@ -134,6 +134,15 @@ def db_spec():
     return spec
 
 
+# Each link arrow (←, or | before a new full chain) sits on the same line as the node after it,
+# right before it, and that node fits the screen.
+ARROWS_BESIDE_THEIR_NODES = """() => [...document.querySelectorAll('#backup-chain .backup-link')].map(arrow => {
+  const a = arrow.getBoundingClientRect(), card = arrow.nextElementSibling.getBoundingClientRect();
+  return a.right <= card.left + 1 && a.top >= card.top && a.bottom <= card.bottom
+    && card.right <= document.documentElement.clientWidth;
+})"""
+
+
 def never_reloaded(page):
     return page.evaluate("performance.getEntriesByType('navigation').length") == 1 and page.evaluate("window.__kept")
 
@@ -222,6 +231,11 @@ def test_backup_chain_grows_live_rolls_back_and_restores(pages, storage_console,
     assert never_reloaded(page) and never_reloaded(watcher)
     screenshot(page, "storage-volume-chain-en")
     screenshot(watcher, "storage-volume-chain-zh")
+    for width in (1280, 390):  # the chain wraps on narrow screens; an arrow never leaves its node
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate(ARROWS_BESIDE_THEIR_NODES) == [True, True], width
+        screenshot(page, f"storage-volume-chain-{width}px")
+    page.set_viewport_size({"width": 1400, "height": 900})
 
     # Restore the first node into a new volume.
     first = node_card(page, chain[0])

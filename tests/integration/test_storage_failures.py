@@ -306,6 +306,54 @@ def test_a_worker_killed_mid_backup_leaves_a_consistent_chain(
     assert OperationLogEntry.objects.filter(action="backup.create.finish", result="failed").count() == 1
 
 
+# --- kill -9 mid-consolidation -------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_consolidation_leaves_a_stray_the_next_job_removes(
+    live_env, sandbox, queue, settings, ceph_cluster, images_removed
+):
+    """The rewrite of the node that continues the consolidated one is stored under
+    `<artefact>.j<job>`; killed while writing it, nothing names that artefact. The reaper fails
+    the job, the consolidated node stays good (a node still continues it), and the next job on
+    the image removes the stray."""
+    env = worker_env(live_env, queue, ceph_settings(settings, ceph_cluster))
+    cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+    rng = random.Random(17)
+    with Ceph(ceph_cluster) as ceph:
+        with live.celery_worker(env, "doomed") as doomed:
+            project, dev = tenant_namespace(cluster, "strays", doomed)
+            volume = new_volume(project, dev, "data", "64Mi", doomed, images_removed)
+            ceph.write(volume.image, 0, rng.randbytes(2 * MIB), pool=volume.pool)
+            first = backed_up(volume, dev, doomed)
+            ceph.write(volume.image, 8 * MIB, rng.randbytes(40 * MIB), pool=volume.pool)
+            second = backed_up(volume, dev, doomed)
+            assert second.parent_id == first.pk
+            throttle(ceph_cluster, volume, 4 * MIB)  # the second, stored again as full, takes ~10 s
+            job = services.consolidate_backup(first, acting_user=dev)
+            stray = f"{second.artefact}.j{job.pk}"
+            stray_node = Backup(artefact=stray)
+            assert wait_until(lambda: artefact_half_written(ceph, stray_node), timeout=30), live.read_log(doomed)
+            doomed.kill()
+            doomed.wait()
+        throttle(ceph_cluster, volume, None)
+        assert stray in {b.name for b in ceph.backups(image=volume.image, pool=volume.pool)}
+
+        time.sleep(HEARTBEAT_TIMEOUT + 0.5)
+        with live.celery_worker(env, "rescuer") as rescuer:
+            job = ended(job, rescuer)
+            first.refresh_from_db()
+            second.refresh_from_db()
+            assert job.status == "failed"
+            assert first.status == BackupStatus.SUCCEEDED  # still continued by the second: still good
+            assert (second.parent_id, second.artefact) == (first.pk, f"{volume.pool}/{volume.image}@{second.snapshot}")
+            third = backed_up(volume, dev, rescuer)  # the next job on the image
+            removed = f"Removed {stray}, left by an interrupted job: no backup uses it."
+            assert removed in steps_of(Job.objects.get(pk=third.job_id))
+            names = {b.name for b in ceph.backups(image=volume.image, pool=volume.pool)}
+            assert names == {first.artefact, second.artefact, third.artefact}
+            assert OperationLogEntry.objects.filter(action="backup.collect_stray", result="succeeded").count() == 1
+
+
 # --- Ceph stopped mid-operation ------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils.html import escape
 
 from console.jobs.models import Job
 from console.notifications.models import Notification
@@ -121,17 +122,22 @@ def test_scheduled_backups_with_retention_on_real_ceph(project, dev, volume, cep
     assert entries.filter(action="backup.scheduled.finish", result="succeeded").count() == 5
     assert OperationLogEntry.objects.filter(action="backup.policy_set", result="succeeded").count() == 1
 
-    # a run that cannot start (the volume is busy) is announced and logged, and not retried that day
+    # a volume busy with another job skips that day's backup: logged, announced, shown on the policy
     Volume.objects.filter(pk=volume.pk).update(status=VolumeStatus.RESIZING)
     assert run_due(local(2026, 3, 5, 2, 0)) is None
-    assert ("Scheduled backup of data did not run") in [title for title, _ in notes] + [
-        str(n.title) for n in Notification.objects.filter(user=dev)
-    ]
-    assert OperationLogEntry.objects.filter(action="backup.scheduled", result="failed").count() == 1
+    skipped = [(str(n.title), str(n.body)) for n in Notification.objects.filter(user=dev, level="warning")]
+    reason = "Volume data was busy (Resizing) at the scheduled time: that day's backup is skipped."
+    assert skipped == [("Scheduled backup of data skipped today", reason)]
+    entry = OperationLogEntry.objects.get(action="backup.scheduled", after__skipped__isnull=False)
+    assert (entry.result, entry.after["skipped"]) == ("succeeded", reason)
+    assert not OperationLogEntry.objects.filter(action="backup.scheduled", result="failed").exists()
     Volume.objects.filter(pk=volume.pk).update(status=VolumeStatus.READY)
-    assert run_due(local(2026, 3, 5, 3, 0)) is None
+    assert run_due(local(2026, 3, 5, 3, 0)) is None  # not retried that day
     policy.refresh_from_db()
-    assert policy.last_run_on.isoformat() == "2026-03-05"
+    assert policy.last_run_on.isoformat() == "2026-03-05" and policy.skipped_on.isoformat() == "2026-03-05"
+    client.force_login(dev)
+    html = client.get(f"/storage/acme/{volume.namespace}/volumes/data/").content.decode()
+    assert 'data-testid="policy-skipped"' in html and "Skipped on 2026-03-05:" in html and escape(reason) in html
 
     # every node left restores to the checksum it recorded
     volume.refresh_from_db()

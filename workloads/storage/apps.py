@@ -9,19 +9,21 @@ class StorageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from console import navigation
-        from console.jobs import jobs
+        from console import navigation, object_panels
+        from console.apps import register_feature_app
         from console.live import realtime
+        from workloads import panels
 
-        from . import live, tasks
+        from . import live, permissions, services, tasks, views
         from .choices import JOB_KINDS
 
-        jobs.register_kind_labels(JOB_KINDS)
-        jobs.register(tasks.KINDS)
+        register_feature_app(JOB_KINDS, tasks, permissions)
         navigation.register_section(
             "storage", _("Storage"), "storage:volume_list", _("Ceph RBD volumes and their backup chains."), order=40
         )
         realtime.register_group("backupchain", live.may_follow_chain, live.snapshot)
+        object_panels.register_object_panel("app", "volumes", "storage/_app_volumes.html", views.app_panel, order=40)
+        panels.register_before_app_delete("storage", services.before_app_delete)
         register_beat()
 
 

@@ -21,6 +21,14 @@ class BackupStatus(StatusChoices):
     DELETING = status("deleting", _("Deleting"), "warning", StatusGroup.RUNNING)
 
 
+class BackupMethod(StatusChoices):
+    """How a node is stored: an RBD snapshot and its export(-diff) in the backup pool (the console
+    reaches Ceph), or a CSI VolumeSnapshot made through the cluster's API (it does not)."""
+
+    RBD = status("rbd", _("Ceph RBD chain"), "dark")
+    CSI = status("csi", _("CSI VolumeSnapshot"), "secondary")
+
+
 class BackupKind(StatusChoices):
     FULL = status("full", _("Full"), "dark")
     INCREMENTAL = status("incremental", _("Incremental"), "info")

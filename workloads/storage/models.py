@@ -8,11 +8,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from console.jobs.models import Job
-from console.texts import TextDecoder, TextEncoder
+from console.texts import StoredTextField, TextDecoder, TextEncoder
 from tenants.models import Project
 from workloads.models import InNamespace
 
-from .choices import BackupKind, BackupStatus, VolumeStatus
+from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus
 
 
 class Volume(InNamespace, models.Model):
@@ -67,8 +67,11 @@ class Backup(models.Model):
     volume = models.ForeignKey(Volume, on_delete=models.CASCADE, related_name="backups")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.RESTRICT, related_name="children")
     kind = models.CharField(_("kind"), max_length=16, choices=BackupKind.choices)
-    snapshot = models.CharField(_("snapshot"), max_length=128, blank=True)  # on the volume's image
-    artefact = models.CharField(_("artefact"), max_length=255, blank=True)  # in the backup pool
+    # rbd: `snapshot` is on the volume's image, `artefact` in the backup pool; csi: `snapshot` is the
+    # VolumeSnapshot (in the volume's namespace), `artefact` its bound VolumeSnapshotContent.
+    method = models.CharField(_("method"), max_length=8, choices=BackupMethod.choices, default=BackupMethod.RBD)
+    snapshot = models.CharField(_("snapshot"), max_length=128, blank=True)
+    artefact = models.CharField(_("artefact"), max_length=255, blank=True)
     image_size = models.BigIntegerField(_("volume size"), null=True, blank=True)  # the image's, at the snapshot
     size_bytes = models.BigIntegerField(_("size"), null=True, blank=True)  # the artefact's
     data_bytes = models.BigIntegerField(_("data"), null=True, blank=True)  # changed data it holds
@@ -105,6 +108,10 @@ class Backup(models.Model):
     def succeeded(self):
         return self.status == BackupStatus.SUCCEEDED
 
+    @property
+    def csi(self):
+        return self.method == BackupMethod.CSI
+
     def chain(self):
         """The nodes a restore of this one replays: the full backup first, this node last."""
         nodes, node = [], self
@@ -126,6 +133,9 @@ class BackupPolicy(models.Model):
     keep_daily = models.PositiveSmallIntegerField(_("daily backups kept"), default=7)
     keep_weekly = models.PositiveSmallIntegerField(_("weekly backups kept"), default=4)
     last_run_on = models.DateField(null=True, blank=True)  # the tenant-local date it last ran
+    # the last day a scheduled backup was skipped (the volume was busy with another job), and why
+    skipped_on = models.DateField(_("skipped on"), null=True, blank=True)
+    skipped_because = StoredTextField(_("skipped because"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

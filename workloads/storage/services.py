@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from console import quantity
+from console import quantity, texts
 from console.accounts.access import require_permission
 from console.accounts.models import User
 from console.ceph import config as ceph_config
 from console.ceph.errors import CephNotConfigured
+from console.clusters.models import MirroredObject
 from console.jobs import jobs
 from console.jobs.models import Job
 from console.kube.api import ClusterAPI
@@ -30,9 +31,10 @@ from workloads.cluster import storage_class_for, talking_to
 from workloads.manifests import APP_LABEL
 from workloads.models import App
 
-from .choices import BackupKind, BackupStatus, VolumeStatus
+from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus
 from .models import Backup, BackupPolicy, Volume
 
+SNAPSHOT_GROUP = "snapshot.storage.k8s.io"
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 MIN_SIZE = 1 << 20  # 1 MiB: ceph-csi rounds up to whole MiB
 MAX_SIZE = 64 << 40  # 64 TiB
@@ -81,6 +83,27 @@ def require_ceph() -> None:
         ceph_config.from_settings()
     except CephNotConfigured as exc:
         raise ValidationError(str(exc)) from None
+
+
+def backup_method(api: ClusterAPI) -> str:
+    """How the cluster's volumes are backed up now: through Ceph when the console reaches it
+    (RBD snapshots and export-diff chains), else through the cluster's snapshot API (CSI
+    VolumeSnapshots, each one full); neither: refused, saying how to enable either."""
+    if ceph_config.is_configured():
+        return BackupMethod.RBD
+    if api.has_api_group(SNAPSHOT_GROUP):
+        return BackupMethod.CSI
+    not_configured = ceph_config.NOT_CONFIGURED(missing=", ".join(ceph_config.missing_settings()))
+    raise ValidationError(
+        _("No way to back up: %(ceph)s Or use a cluster that serves the snapshot API (%(group)s).")
+        % {"ceph": str(not_configured), "group": SNAPSHOT_GROUP}
+    )
+
+
+def require_node_method(node: Backup) -> None:
+    """What operating on the node needs: Ceph for an RBD node (a CSI node goes through the cluster)."""
+    if node.method == BackupMethod.RBD:
+        require_ceph()
 
 
 def check_volume(user: User | None, volume: Volume) -> None:
@@ -152,8 +175,11 @@ def apps_of(volume: Volume, pods: list[dict]) -> tuple[list[App], list[str]]:
     return apps, strays
 
 
-def pvc(project: Project, name: str, size: int, storage_class: str, labels: dict | None = None) -> dict:
-    return {
+def pvc(
+    project: Project, name: str, size: int, storage_class: str, labels: dict | None = None, source: dict | None = None
+) -> dict:
+    """The claim of a volume; `source`: its dataSource (a VolumeSnapshot it is restored from)."""
+    claim = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {
@@ -167,6 +193,9 @@ def pvc(project: Project, name: str, size: int, storage_class: str, labels: dict
             "resources": {"requests": {"storage": str(size)}},
         },
     }
+    if source:
+        claim["spec"]["dataSource"] = source
+    return claim
 
 
 def _queue(volume: Volume, acting_user: User | None, kind: str, payload: dict | None = None) -> Job:
@@ -287,7 +316,7 @@ def delete_volume(volume: Volume, *, acting_user: User, with_backups: bool = Fal
                 _("Volume %(name)s has %(count)s backups: delete them first, or confirm that they go with the volume.")
                 % {"name": volume.name, "count": count}
             )
-        if count:
+        if volume.backups.filter(method=BackupMethod.RBD).exists():
             require_ceph()
         with talking_to(volume.project, acting_user) as api:
             pods = mounting_pods(api, volume)
@@ -302,6 +331,86 @@ def delete_volume(volume: Volume, *, acting_user: User, with_backups: bool = Fal
     return job
 
 
+def claim_pattern(app: App) -> re.Pattern | None:
+    """The names of the claims a StatefulSet's volumeClaimTemplates make: <template>-<app>-<ordinal>."""
+    templates = [v["name"] for v in (app.spec or {}).get("volumes") or []]
+    if app.kind != "StatefulSet" or not templates:
+        return None
+    return re.compile(rf"^({'|'.join(map(re.escape, templates))})-{re.escape(app.name)}-\d+$")
+
+
+def app_claims(app: App) -> list[dict]:
+    """The claims a StatefulSet's volumeClaimTemplates made (<template>-<app>-<ordinal>, labelled
+    with the app), as the resource mirror last saw them."""
+    pattern = claim_pattern(app)
+    if pattern is None:
+        return []
+    rows = MirroredObject.objects.filter(
+        cluster=app.project.cluster, kind="PersistentVolumeClaim", namespace=app.namespace
+    ).order_by("name")
+    return [row.object for row in rows if pattern.match(row.name) and row.labels.get(APP_LABEL) == app.name]
+
+
+def adopt_app_volumes(app: App) -> list[Volume]:
+    """The app's volumes: each bound claim of its StatefulSet gets its Volume (mapped to its RBD
+    image from the PV), so that it has a backup chain like a volume made on the Storage page.
+    Reads the mirror only; a claim the mirror has not seen bound yet is adopted later."""
+    names = []
+    for claim in app_claims(app):
+        meta, spec = claim["metadata"], claim.get("spec") or {}
+        names.append(meta["name"])
+        if (claim.get("status") or {}).get("phase") != "Bound" or not spec.get("volumeName"):
+            continue
+        if Volume.objects.filter(project=app.project, name=meta["name"]).exists():
+            continue
+        pv = MirroredObject.objects.filter(
+            cluster=app.project.cluster, kind="PersistentVolume", namespace="", name=spec["volumeName"]
+        ).first()
+        attributes = (((pv.object if pv else {}).get("spec") or {}).get("csi") or {}).get("volumeAttributes") or {}
+        capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage") or (
+            spec.get("resources") or {}
+        ).get("requests", {}).get("storage", "0")
+        Volume.objects.get_or_create(
+            project=app.project,
+            name=meta["name"],
+            defaults={
+                "size_bytes": int(quantity.parse(capacity)),
+                "storage_class": spec.get("storageClassName") or "",
+                "pool": attributes.get("pool", ""),
+                "image": attributes.get("imageName", ""),
+                "status": VolumeStatus.READY,
+                "created_by": app.created_by,
+            },
+        )
+    return list(Volume.objects.filter(project=app.project, name__in=names).order_by("name"))
+
+
+def before_app_delete(app: App, delete_volumes: bool) -> None:
+    """Deleting a StatefulSet with its volumes (workloads.panels hook): refused while one of its
+    volumes has backups (they would outlive their claim); otherwise their Volume rows go with
+    the claims (a mapping only: the app's page adopts them again if the deletion fails)."""
+    pattern = claim_pattern(app)
+    if not delete_volumes or pattern is None:
+        return
+    volumes = [v for v in Volume.objects.filter(project=app.project) if pattern.match(v.name)]
+    kept = [v.name for v in volumes if v.backups.exists()]
+    if kept:
+        raise ValidationError(
+            _(
+                "The volumes %(names)s of %(app)s have backups: delete them on the volumes' pages first, "
+                "or delete the app and keep its volumes."
+            )
+            % {"names": ", ".join(kept), "app": app.name}
+        )
+    busy = [v.name for v in volumes if v.busy]
+    if busy:
+        raise ValidationError(
+            _("The volumes %(names)s of %(app)s are busy: wait until that ends.")
+            % {"names": ", ".join(busy), "app": app.name}
+        )
+    Volume.objects.filter(pk__in=[v.pk for v in volumes]).delete()
+
+
 # --- the backup chain --------------------------------------------------------------
 
 
@@ -309,30 +418,44 @@ def create_backup(volume: Volume, *, acting_user: User | None) -> tuple[Backup, 
     """A new node: the first one full, later ones incremental from the last good node."""
     with oplog.recorded(acting_user, "backup.create", target=volume.target()) as outcome:
         check_volume(acting_user, volume)
-        require_ceph()
         if not volume.image:
             raise ValidationError(_("Volume %(name)s has no RBD image yet.") % {"name": volume.name})
         check_no_backup_running(volume)
-        backup, job = _add_node(volume, acting_user, "backup.create")
-        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id)
+        with talking_to(volume.project, acting_user) as api:
+            method = backup_method(api)
+        backup, job = _add_node(volume, acting_user, "backup.create", method=method)
+        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id, method=method)
     return backup, job
 
 
 def _add_node(
-    volume: Volume, acting_user: User | None, kind: str, scheduled_for: datetime.datetime | None = None
+    volume: Volume,
+    acting_user: User | None,
+    kind: str,
+    scheduled_for: datetime.datetime | None = None,
+    method: str = BackupMethod.RBD,
 ) -> tuple[Backup, Job]:
-    """The new node (incremental from the last good one, full when there is none) and its job."""
-    parent = volume.backups.filter(status=BackupStatus.SUCCEEDED).order_by("-created_at", "-pk").first()
+    """The new node and its job. RBD: incremental from the last good RBD node, full when there
+    is none. CSI: a VolumeSnapshot, full from the user's view (the chain is flat)."""
+    parent = None
+    if method == BackupMethod.RBD:
+        parent = (
+            volume.backups.filter(status=BackupStatus.SUCCEEDED, method=BackupMethod.RBD)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
     backup = Backup.objects.create(
         volume=volume,
         parent=parent,
+        method=method,
         kind=BackupKind.INCREMENTAL if parent else BackupKind.FULL,
         requested_by=acting_user,
         requested_by_name=acting_user.get_username() if acting_user else "system",
         scheduled_for=scheduled_for,
     )
     backup.snapshot = f"caas-backup-{backup.pk}"
-    backup.artefact = f"{volume.pool}/{volume.image}@{backup.snapshot}"
+    if method == BackupMethod.RBD:
+        backup.artefact = f"{volume.pool}/{volume.image}@{backup.snapshot}"
     job = _queue(volume, acting_user, kind, {"backup": backup.pk})
     backup.job = job
     backup.save(update_fields=["snapshot", "artefact", "job"])
@@ -348,7 +471,7 @@ def _require_succeeded(backup: Backup, refusal: str) -> None:
 def _check_node(user: User | None, backup: Backup) -> None:
     check_volume(user, backup.volume)
     _require_succeeded(backup, _("Backup %(node)s is %(status)s: only a succeeded backup can be used."))
-    require_ceph()
+    require_node_method(backup)
 
 
 def rollback_backup(backup: Backup, *, acting_user: User, scale_down: bool = False) -> Job:
@@ -407,7 +530,7 @@ def restore_backup(backup: Backup, *, acting_user: User, name: str) -> tuple[Vol
     ) as outcome:
         check_may_change(acting_user, project)
         _require_succeeded(backup, _("Backup %(node)s is %(status)s: only a succeeded backup can be restored."))
-        require_ceph()
+        require_node_method(backup)
         busy = [node for node in backup.chain() if not node.succeeded]
         if busy:
             raise ValidationError(
@@ -450,9 +573,10 @@ def delete_backup(backup: Backup, *, acting_user: User) -> Job:
                 _("Volume %(name)s is using its backups (%(status)s): wait until that ends.")
                 % {"name": volume.name, "status": volume.get_status_display()}
             )
-        require_ceph()
+        require_node_method(backup)
         outcome.before = {
             "kind": backup.kind,
+            "method": backup.method,
             "snapshot": backup.snapshot,
             "artefact": backup.artefact,
             "checksum": backup.checksum,
@@ -494,7 +618,7 @@ def consolidate_backup(backup: Backup, *, acting_user: User) -> Job:
             )
         check_no_backup_running(volume)
         _check_chain_idle(volume)
-        require_ceph()
+        require_node_method(backup)
         outcome.before = {
             "backup": backup.pk,
             "kind": backup.kind,
@@ -534,7 +658,8 @@ def set_backup_policy(
                 raise ValidationError({field: _("Keep from 0 to %(limit)s.") % {"limit": limit}})
         if not keep_daily and not keep_weekly:
             raise ValidationError({"keep_daily": _("Keep at least one daily or one weekly backup.")})
-        require_ceph()
+        with talking_to(volume.project, acting_user) as api:
+            backup_method(api)
         zone = volume.project.tenant.zone
         local_now = timezone.now().astimezone(zone)
         policy = BackupPolicy.objects.filter(volume=volume).first()
@@ -569,9 +694,28 @@ def remove_backup_policy(volume: Volume, *, acting_user: User) -> None:
         policy.delete()
 
 
-def run_backup_policy(policy: BackupPolicy, *, now: datetime.datetime) -> tuple[Backup, Job]:
+SKIPPED_BUSY = texts.message(
+    "Volume %(name)s was busy (%(status)s) at the scheduled time: that day's backup is skipped."
+)
+SKIPPED_RUNNING = texts.message(
+    "Backup %(node)s of %(name)s was still %(status)s at the scheduled time: that day's backup is skipped."
+)
+
+
+def busy_for_schedule(volume: Volume) -> texts.Text | None:
+    """Why a scheduled backup of the volume cannot start now (another job holds it), or None."""
+    if volume.busy:
+        return SKIPPED_BUSY(name=volume.name, status=volume.get_status_display())
+    running = volume.backups.filter(status__in=BackupStatus.active()).first()
+    if running is not None:
+        return SKIPPED_RUNNING(node=str(running), name=volume.name, status=running.get_status_display())
+    return None
+
+
+def run_backup_policy(policy: BackupPolicy, *, now: datetime.datetime) -> tuple[Backup | None, Job | None]:
     """The scheduled backup of `now`'s slot, as the system: its job backs the volume up, then
-    applies the policy's retention (tasks.scheduled_backup)."""
+    applies the policy's retention (tasks.scheduled_backup). A volume busy with another job
+    skips that day: (None, None), logged and kept on the policy (skipped_on, skipped_because)."""
     volume = policy.volume
     payload = {"policy": policy.pk, "slot": now.isoformat()}
     with oplog.recorded(
@@ -585,15 +729,19 @@ def run_backup_policy(policy: BackupPolicy, *, now: datetime.datetime) -> tuple[
                 _("Namespace %(ns)s is not ready (%(status)s).")
                 % {"ns": project.name, "status": project.get_status_display()}
             )
-        if volume.busy or not volume.image:
-            raise ValidationError(
-                _("Volume %(name)s is busy (%(status)s): wait until that ends.")
-                % {"name": volume.name, "status": volume.get_status_display()}
+        if not volume.image:
+            raise ValidationError(_("Volume %(name)s has no RBD image yet.") % {"name": volume.name})
+        reason = busy_for_schedule(volume)
+        if reason is not None:
+            BackupPolicy.objects.filter(pk=policy.pk).update(
+                skipped_on=now.astimezone(project.tenant.zone).date(), skipped_because=reason
             )
-        require_ceph()
-        check_no_backup_running(volume)
-        backup, job = _add_node(volume, None, "backup.scheduled", scheduled_for=now)
+            outcome.after = {"skipped": str(reason)}
+            return None, None
+        with talking_to(project, None) as api:
+            method = backup_method(api)
+        backup, job = _add_node(volume, None, "backup.scheduled", scheduled_for=now, method=method)
         job.payload = {**job.payload, "policy": policy.pk}
         job.save(update_fields=["payload"])
-        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id)
+        outcome.accepted(job, backup=backup.pk, kind=backup.kind, parent=backup.parent_id, method=method)
     return backup, job

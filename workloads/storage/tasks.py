@@ -5,6 +5,7 @@ end the job with their own sentence. Progress goes to the job's steps and, as th
 partial, to the volume's page (group backupchain-<id>)."""
 
 import logging
+import re
 import time
 from functools import wraps
 
@@ -27,17 +28,19 @@ from console.ceph.errors import (
 )
 from console.ceph.gateway import Ceph
 from console.choices import JobStatus, NotificationLevel, OperationResult
+from console.clusters.models import Cluster
 from console.jobs import jobs
 from console.jobs.jobs import JobFailed
 from console.jobs.models import Job
 from console.kube.api import ClusterAPI
+from console.kube.errors import ApiRefused, ClusterError
 from console.notifications import notifications
 from console.quantity import format_bytes
 from console.texts import message
 from workloads.cluster import identity
 
-from . import live, retention, services
-from .choices import BackupKind, BackupStatus, VolumeStatus
+from . import csi, live, retention, services
+from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus
 from .models import Backup, BackupPolicy, CephState, Volume
 
 log = logging.getLogger(__name__)
@@ -60,11 +63,13 @@ STORED_INCREMENTAL = message(
     "Stored an incremental backup from %(since)s: %(data)s changed, %(size)s artefact, in %(seconds)s s."
 )
 CHECKSUM = message("Content checksum at the snapshot: %(checksum)s.")
+STRAY_REMOVED = message("Removed %(artefact)s, left by an interrupted job: no backup uses it.")
 CLEANED_UP = message("Removed what the failed backup left (snapshot %(snapshot)s).")
 SCALED_DOWN = message("Scaled %(kind)s %(name)s from %(replicas)s to 0.")
 SCALED_BACK = message("Scaled %(kind)s %(name)s back to %(replicas)s.")
 UNMOUNTED = message("No pod mounts %(name)s any more.")
 STILL_MOUNTED = message("%(name)s is still mounted after %(seconds)s s: nothing was rolled back.")
+RECREATED = message("Made %(name)s again from VolumeSnapshot %(snapshot)s.")
 ROLLED_BACK = message("Rolled %(image)s back to snapshot %(snapshot)s.")
 VERIFIED = message("Verified: the content's checksum is the backup's (%(checksum)s).")
 MISMATCH = message("The content's checksum %(found)s differs from the backup's %(expected)s.")
@@ -90,10 +95,7 @@ RETENTION_NOTHING = message("Retention (%(daily)s daily, %(weekly)s weekly) keep
 SCHEDULED_MADE = message("Made backup %(node)s (%(kind)s, %(data)s of data); retention removed %(removed)s.")
 SCHEDULED_MADE_ONLY = message("Made backup %(node)s (%(kind)s, %(data)s of data); retention removed nothing.")
 SCHEDULED_NOT_RUN = message("Scheduled backup of %(volume)s did not run")
-
-
-def timeout():
-    return settings.CAAS_ROLLOUT_TIMEOUT
+SCHEDULED_SKIPPED = message("Scheduled backup of %(volume)s skipped today")
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
@@ -153,26 +155,50 @@ def _set_backup(backup, **fields):
     live.push_chain(backup.volume)
 
 
-def _claim(job, api, volume, size):
+def _claim(job, api, volume, size, source=None):
+    after = {"size": size, "storage_class": volume.storage_class}
+    if source:
+        after["data_source"] = source
     return jobs.apply(
         job,
         api,
-        services.pvc(volume.project, volume.name, size, volume.storage_class),
+        services.pvc(volume.project, volume.name, size, volume.storage_class, source=source),
         action="volume.apply",
-        after={"size": size, "storage_class": volume.storage_class},
+        after=after,
     )
+
+
+def _replace_claim(job, api, volume, node):
+    """CSI rollback: the claim is deleted (nothing mounts it) and made again from the node's
+    VolumeSnapshot, under the same name; it is bound to a new PV (a clone of the snapshot)."""
+    csi.ready(volume, node)
+    _touch(job)  # from here a failure leaves the volume to be made again: failed, not ready
+    if api.delete("PersistentVolumeClaim", volume.name, volume.namespace):
+        jobs.step(job, CLAIM_DELETED(name=volume.name))
+        jobs.record(job, "volume.delete_object", OperationResult.SUCCEEDED, after={"reason": "volume rollback"})
+    deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
+    while api.get("PersistentVolumeClaim", volume.name, volume.namespace) is not None:
+        if time.monotonic() > deadline:
+            raise JobFailed(CLAIM_STAYS(name=volume.name, seconds=settings.CAAS_ROLLOUT_TIMEOUT))
+        jobs.wait(job, POLL_SECONDS)
+    size = max(volume.size_bytes, node.image_size or 0)
+    _claim(job, api, volume, size, source=csi.data_source(node))
+    _wait_bound(job, api, volume)
+    jobs.step(job, RECREATED(name=volume.name, snapshot=node.snapshot))
+    if size != volume.size_bytes:
+        _set_volume(volume, size_bytes=size)
 
 
 def _wait_bound(job, api, volume):
     """Wait for the claim to be bound; map it to its RBD image (the PV's ceph-csi attributes)."""
-    deadline = time.monotonic() + timeout()
+    deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
     while True:
         claim = api.get("PersistentVolumeClaim", volume.name, volume.namespace) or {}
         phase = (claim.get("status") or {}).get("phase", "")
         if phase == "Bound":
             break
         if time.monotonic() > deadline:
-            raise JobFailed(NOT_BOUND(name=volume.name, seconds=timeout(), phase=phase or "-"))
+            raise JobFailed(NOT_BOUND(name=volume.name, seconds=settings.CAAS_ROLLOUT_TIMEOUT, phase=phase or "-"))
         jobs.wait(job, POLL_SECONDS)
     pv_name = claim["spec"]["volumeName"]
     with ClusterAPI(volume.project.cluster) as console:  # PVs are cluster-wide: read as the console itself
@@ -198,10 +224,10 @@ def _capacity(volume, claim):
 
 
 def _wait_unmounted(job, api, volume):
-    deadline = time.monotonic() + timeout()
+    deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
     while services.mounting_pods(api, volume):
         if time.monotonic() > deadline:
-            raise JobFailed(STILL_MOUNTED(name=volume.name, seconds=timeout()))
+            raise JobFailed(STILL_MOUNTED(name=volume.name, seconds=settings.CAAS_ROLLOUT_TIMEOUT))
         jobs.wait(job, POLL_SECONDS)
     jobs.step(job, UNMOUNTED(name=volume.name))
 
@@ -231,18 +257,74 @@ def resize(job):
     size = job.payload["size"]
     with _api(job, volume) as api:
         _claim(job, api, volume, size)
-        deadline = time.monotonic() + timeout()
+        deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
         while True:  # the PV grows once ceph-csi grew the image; the claim's own capacity waits for a node
             claim = api.get("PersistentVolumeClaim", volume.name, volume.namespace) or {}
             if _capacity(volume, claim) >= size:
                 break
             if time.monotonic() > deadline:
-                raise JobFailed(NOT_GROWN(name=volume.name, seconds=timeout()))
+                raise JobFailed(NOT_GROWN(name=volume.name, seconds=settings.CAAS_ROLLOUT_TIMEOUT))
             jobs.wait(job, POLL_SECONDS)
     before = volume.size_bytes
     _set_volume(volume, size_bytes=size, status=VolumeStatus.READY)
     jobs.step(job, GREW(name=volume.name, size=format_bytes(size)))
     return {"from": before, "to": size}
+
+
+def _csi_backup(job, node):
+    """A node made through the cluster: its VolumeSnapshot, ready to use."""
+    volume = node.volume
+    try:
+        taken = csi.take(job, volume, node)
+    except Exception:
+        try:
+            csi.discard(volume, node)
+            jobs.step(job, CLEANED_UP(snapshot=node.snapshot), ok=False)
+        except Exception:  # the cluster may be down: the failing hook tries again
+            log.warning("could not delete the VolumeSnapshot of failed backup %s", node, exc_info=True)
+        raise
+    _set_backup(
+        node,
+        status=BackupStatus.SUCCEEDED,
+        artefact=taken["content"],
+        image_size=taken["restore_size"],
+        finished_at=timezone.now(),
+        seconds=taken["seconds"],
+    )
+    return {
+        "backup": node.pk,
+        "kind": node.kind,
+        "method": node.method,
+        "content": taken["content"],
+        "restore_size": taken["restore_size"],
+        "deletion_policy": taken["deletion_policy"],
+        "seconds": taken["seconds"],
+    }
+
+
+STRAY = re.compile(r"@caas-backup-\d+\.j(\d+)$")
+
+
+def _collect_strays(job, ceph, volume):
+    """Remove artefacts of the volume's image that no node names any more and no running job
+    is writing: what a consolidation or retention killed mid-way left (`...@<snapshot>.j<job>`,
+    or the old artefact of a node it had already stored again)."""
+    named = set(Backup.objects.filter(volume=volume).values_list("artefact", flat=True))
+    for name in ceph.backup_names(f"{volume.pool}/{volume.image}@caas-backup-"):
+        if name in named:
+            continue
+        match = STRAY.search(name)
+        writer = int(match.group(1)) if match else None
+        if writer is not None and Job.objects.filter(pk=writer, status__in=JobStatus.active()).exists():
+            continue
+        if writer is None and not Backup.objects.filter(artefact__startswith=name + ".j").exists():
+            continue  # not the old artefact of a node stored again: leave what we do not know
+        try:
+            ceph.remove_backup(name)
+        except BackupNotFound:
+            continue
+        jobs.step(job, STRAY_REMOVED(artefact=name))
+        jobs.record(job, "backup.collect_stray", OperationResult.SUCCEEDED, before={"artefact": name})
 
 
 @ceph_failures
@@ -251,8 +333,11 @@ def backup(job):
     volume = node.volume
     parent = node.parent
     _set_backup(node, status=BackupStatus.RUNNING)
+    if node.method == BackupMethod.CSI:
+        return _csi_backup(job, node)
     started = time.monotonic()
     with Ceph() as ceph:
+        _collect_strays(job, ceph, volume)
         try:
             try:
                 ceph.create_snapshot(volume.image, node.snapshot, pool=volume.pool)
@@ -324,10 +409,23 @@ def clean_up_failed_backup(self, backup_id):
     half-written (the gateway removes an unfinished one too). Queued when the node fails, also
     when the reaper fails it after its worker died mid-way; tried again while Ceph does not
     answer. Returns whether it looked."""
-    node = Backup.objects.select_related("volume").filter(pk=backup_id, status=BackupStatus.FAILED).first()
+    node = (
+        Backup.objects.select_related("volume__project__cluster")
+        .filter(pk=backup_id, status=BackupStatus.FAILED)
+        .first()
+    )
     if node is None or not node.volume.image:
         return False
     volume = node.volume
+    if node.method == BackupMethod.CSI:
+        try:
+            csi.discard(volume, node)
+        except ClusterError:
+            raise self.retry(countdown=min(2 ** (self.request.retries + 1), 60)) from None
+        except ApiRefused as exc:
+            log.warning("could not delete the VolumeSnapshot of failed backup %s: %s", node, exc)
+            return False
+        return True
     try:
         with Ceph() as ceph:
             _remove_from_ceph(ceph, volume, node)
@@ -360,10 +458,14 @@ def rollback(job):
                     after={"replicas": 0, "reason": "volume rollback"},
                 )
             _wait_unmounted(job, api, volume)
-            with Ceph() as ceph:
-                ceph.rollback(volume.image, node.snapshot, pool=volume.pool)
-                jobs.step(job, ROLLED_BACK(image=volume.image, snapshot=node.snapshot))
-                checksum = _verify(job, ceph, volume, node)
+            if node.method == BackupMethod.CSI:
+                _replace_claim(job, api, volume, node)
+                checksum = ""
+            else:
+                with Ceph() as ceph:
+                    ceph.rollback(volume.image, node.snapshot, pool=volume.pool)
+                    jobs.step(job, ROLLED_BACK(image=volume.image, snapshot=node.snapshot))
+                    checksum = _verify(job, ceph, volume, node)
         finally:
             for app in scaled:  # whatever happened, the apps come back
                 api.scale(app["kind"], app["name"], volume.namespace, app["replicas"])
@@ -386,6 +488,8 @@ def restore(job):
     node = _backup(job)
     volume = _volume(job)
     chain = node.chain()
+    if node.method == BackupMethod.CSI:
+        return _csi_restore(job, node, volume)
     with _api(job, volume) as api:
         try:
             _claim(job, api, volume, volume.size_bytes)
@@ -416,23 +520,73 @@ def restore(job):
     return {"backup": node.pk, "chain": [link.pk for link in chain], "image": volume.image, "checksum": checksum}
 
 
-def _remove_node(job, ceph, volume, node):
-    _remove_from_ceph(ceph, volume, node)
-    jobs.step(job, BACKUP_REMOVED(node=str(node), artefact=node.artefact, snapshot=node.snapshot))
-    jobs.record(
-        job,
-        "backup.remove",
-        OperationResult.SUCCEEDED,
-        before={"backup": node.pk, "artefact": node.artefact, "snapshot": node.snapshot},
-    )
+def _csi_restore(job, node, volume):
+    """A new claim whose dataSource is the node's VolumeSnapshot (ceph-csi clones its RBD snapshot)."""
+    csi.ready(node.volume, node)
+    with _api(job, volume) as api:
+        try:
+            _claim(job, api, volume, volume.size_bytes, source=csi.data_source(node))
+            _wait_bound(job, api, volume)
+        except (ClusterError, JobFailed, ApiRefused):
+            if api.delete("PersistentVolumeClaim", volume.name, volume.namespace):
+                jobs.step(job, RESTORE_REMOVED(name=volume.name), ok=False)
+            raise
+    _set_volume(volume, status=VolumeStatus.READY)
+    return {"backup": node.pk, "snapshot": node.snapshot, "image": volume.image}
+
+
+def _touch(job):
+    """From here on the job changes what it removes: a failure no longer leaves it whole."""
+    if not job.payload.get("touched"):
+        job.payload = {**job.payload, "touched": True}
+        Job.objects.filter(pk=job.pk).update(payload=job.payload)
+
+
+class Removal:
+    """Removes a volume's nodes, each the way it was made: an RBD node's artefact and snapshot
+    through Ceph (connected on first need), a CSI node's VolumeSnapshot through the cluster."""
+
+    def __init__(self, job, volume):
+        self.job, self.volume, self._ceph = job, volume, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._ceph is not None:
+            self._ceph.close()
+
+    @property
+    def ceph(self):
+        if self._ceph is None:
+            ceph = Ceph()
+            ceph.connect()
+            self._ceph = ceph
+        return self._ceph
+
+    def __call__(self, node):
+        job, volume = self.job, self.volume
+        if node.method == BackupMethod.CSI:
+            csi.remove(job, volume, node, touched=lambda: _touch(job))
+            return
+        ceph = self.ceph
+        _touch(job)
+        _remove_from_ceph(ceph, volume, node)
+        jobs.step(job, BACKUP_REMOVED(node=str(node), artefact=node.artefact, snapshot=node.snapshot))
+        jobs.record(
+            job,
+            "backup.remove",
+            OperationResult.SUCCEEDED,
+            before={"backup": node.pk, "artefact": node.artefact, "snapshot": node.snapshot},
+        )
 
 
 @ceph_failures
 def delete_backup(job):
     node = _backup(job)
-    volume = node.volume
-    with Ceph() as ceph:
-        _remove_node(job, ceph, volume, node)
+    volume = _volume(job)
+    with Removal(job, volume) as remove:
+        remove(node)
     node.delete()
     live.push_chain(volume)
     return {"backup": job.payload["backup"]}
@@ -449,18 +603,18 @@ def delete(job):
         return {}
     nodes = list(volume.backups.order_by("-created_at", "-pk"))
     if nodes and volume.image:
-        with Ceph() as ceph:
+        with Removal(job, volume) as remove:
             for node in nodes:  # newest first: no node goes before one that continues it
-                _remove_node(job, ceph, volume, node)
+                remove(node)
                 node.delete()
     with _api(job, volume) as api:
         if api.delete("PersistentVolumeClaim", volume.name, volume.namespace):
             jobs.step(job, CLAIM_DELETED(name=volume.name))
             jobs.record(job, "volume.delete_object", OperationResult.SUCCEEDED)
-        deadline = time.monotonic() + timeout()
+        deadline = time.monotonic() + settings.CAAS_ROLLOUT_TIMEOUT
         while api.get("PersistentVolumeClaim", volume.name, volume.namespace) is not None:
             if time.monotonic() > deadline:
-                raise JobFailed(CLAIM_STAYS(name=volume.name, seconds=timeout()))
+                raise JobFailed(CLAIM_STAYS(name=volume.name, seconds=settings.CAAS_ROLLOUT_TIMEOUT))
             jobs.wait(job, POLL_SECONDS)
     live.push_chain(volume, gone=True)
     volume.delete()
@@ -518,7 +672,7 @@ def _rewrite(job, ceph, volume, node, base):
         pass
 
 
-def _drop(job, ceph, volume, drop):
+def _drop(job, removal, volume, drop):
     """Remove the nodes `drop` (pks) from the chain and keep every other node restorable: a
     kept node that continues a dropped one is stored again from its nearest kept ancestor
     (full if none), once; then the dropped nodes go, newest first."""
@@ -537,14 +691,14 @@ def _drop(job, ceph, volume, drop):
         node.volume = volume
         base = kept_ancestor(node)
         if node.succeeded:
-            _rewrite(job, ceph, volume, node, base)
+            _rewrite(job, removal.ceph, volume, node, base)
         else:  # a failed attempt holds nothing to rewrite
             old = str(node.parent)
             _set_backup(node, parent=base)
             jobs.step(job, REPARENTED(node=str(node), old=old))
     for node in reversed(nodes):
         if node.pk in drop:
-            _remove_node(job, ceph, volume, node)
+            removal(node)
             node.delete()
     live.push_chain(volume)
 
@@ -554,8 +708,9 @@ def consolidate(job):
     node = _backup(job)
     volume = _volume(job)
     merged = sorted(node.children.values_list("pk", flat=True))
-    with Ceph() as ceph:
-        _drop(job, ceph, volume, {node.pk})
+    with Removal(job, volume) as removal:
+        _collect_strays(job, removal.ceph, volume)
+        _drop(job, removal, volume, {node.pk})
     return {"backup": node.pk, "merged_into": merged, "new_parent": node.parent_id}
 
 
@@ -588,8 +743,8 @@ def _retain(job):
     counts = {"daily": policy.keep_daily, "weekly": policy.keep_weekly, "kept": _names(keep)}
     jobs.step(job, RETENTION(removed=_names(drop), **counts) if drop else RETENTION_NOTHING(**counts))
     if drop:
-        with Ceph() as ceph:
-            _drop(job, ceph, volume, drop)
+        with Removal(job, volume) as removal:
+            _drop(job, removal, volume, drop)
     return {"kept": sorted(keep), "removed": sorted(drop)}
 
 
@@ -621,10 +776,13 @@ AFTER_FAILURE = {  # what a volume is after a failed job of this kind
 def _failing(job, _error):
     volume = Volume.objects.filter(pk=job.payload.get("volume")).first()
     if volume is not None and job.kind in AFTER_FAILURE:
-        _set_volume(volume, status=AFTER_FAILURE[job.kind])
+        replaced = job.kind == "backup.rollback" and job.payload.get("touched")  # a CSI rollback's claim went
+        _set_volume(volume, status=VolumeStatus.FAILED if replaced else AFTER_FAILURE[job.kind])
     if job.kind == "backup.delete":
         node = Backup.objects.select_related("volume").filter(pk=job.payload.get("backup")).first()
-        if node is not None:
+        if node is not None and not job.payload.get("touched"):  # nothing was removed: it is as it was
+            _set_backup(node, status=BackupStatus.SUCCEEDED)
+        elif node is not None:
             _set_backup(node, status=BackupStatus.FAILED, finished_at=timezone.now())
     if job.kind in ("backup.create", "backup.scheduled"):  # a scheduled one: maybe in the retention after
         node = Backup.objects.select_related("volume").filter(pk=job.payload.get("backup")).first()
@@ -710,8 +868,20 @@ def run_backup_policies(now=None):
             last_run_on=local.date()
         ):
             continue
+        link = reverse("storage:volume", args=[tenant.name, volume.namespace, volume.name])
         try:
-            services.run_backup_policy(policy, now=now)
+            made, _job = services.run_backup_policy(policy, now=now)
+            if made is None:  # busy with another job: that day is skipped, and said so
+                policy.refresh_from_db(fields=["skipped_because"])
+                log.info("scheduled backup of %s skipped: %s", volume, policy.skipped_because)
+                notifications.notify_tenant(
+                    tenant.pk,
+                    SCHEDULED_SKIPPED(volume=volume.name),
+                    body=policy.skipped_because,
+                    level=NotificationLevel.WARNING,
+                    link=link,
+                )
+                continue
             started += 1
         except (ValidationError, PermissionError) as exc:
             notifications.notify_tenant(
@@ -719,12 +889,25 @@ def run_backup_policies(now=None):
                 SCHEDULED_NOT_RUN(volume=volume.name),
                 body=" ".join(getattr(exc, "messages", [str(exc)])),
                 level=NotificationLevel.WARNING,
-                link=reverse("storage:volume", args=[tenant.name, volume.namespace, volume.name]),
+                link=link,
             )
     return started
 
 
 # --- Ceph's state for the storage page ------------------------------------------------
+
+
+def snapshot_apis():
+    """{cluster name: whether it serves snapshot.storage.k8s.io} (None: it did not answer); the
+    storage page says from it which way each cluster's volumes are backed up without Ceph."""
+    found = {}
+    for cluster in Cluster.objects.order_by("name"):
+        try:
+            with ClusterAPI(cluster) as api:
+                found[cluster.name] = api.has_api_group(services.SNAPSHOT_GROUP)
+        except (ClusterError, ApiRefused):
+            found[cluster.name] = None
+    return found
 
 
 @shared_task
@@ -758,5 +941,6 @@ def refresh_ceph_state():
         data = {}
     except CephError as exc:
         data = {"problem": exc.text}
+    data["snapshot_api"] = snapshot_apis()
     CephState.objects.update_or_create(pk=1, defaults={"taken_at": timezone.now(), "data": data})
     return data.get("health", {}).get("status", "")

@@ -26,7 +26,7 @@ from tenants import access
 from workloads.views import operable_project
 
 from . import forms, live, services
-from .choices import BackupStatus
+from .choices import BackupMethod, BackupStatus
 from .models import Backup, BackupPolicy, CephState, Volume
 
 signed_in = require()
@@ -61,18 +61,41 @@ def volume_url(volume):
     return reverse("storage:volume", args=[volume.project.tenant.name, volume.namespace, volume.name])
 
 
-def ceph_context(user):
-    """What operators read about Ceph: whether it is configured, and its last reading."""
-    try:
-        ceph_config.from_settings()
-    except CephNotConfigured as exc:
-        return {"ceph_configured": False, "ceph_problem": str(exc)}
+def stored_state():
+    """The last reading a worker took (Ceph, and which clusters serve the snapshot API); a
+    fresh one is asked for when it is old."""
     state = CephState.objects.filter(pk=1).first()
     if state is None or state.taken_at is None or timezone.now() - state.taken_at > STALE:
         from .tasks import refresh_ceph_state
 
         transaction.on_commit(refresh_ceph_state.delay)
+    return state
+
+
+def ceph_context(user, state):
+    """What operators read about Ceph: whether it is configured, and its last reading."""
+    try:
+        ceph_config.from_settings()
+    except CephNotConfigured as exc:
+        return {"ceph_configured": False, "ceph_problem": str(exc)}
     return {"ceph_configured": True, "ceph_state": state}
+
+
+def backup_method_of(cluster, state):
+    """How volumes on the cluster are backed up now: "rbd" (the console reaches Ceph), "csi"
+    (the cluster serves the snapshot API), "" (neither) or None (not known yet)."""
+    if ceph_config.is_configured():
+        return BackupMethod.RBD
+    served = ((state.data if state else {}).get("snapshot_api") or {}).get(cluster.name)
+    return None if served is None else (BackupMethod.CSI if served else "")
+
+
+def backup_methods(projects, state):
+    clusters = {project.cluster.pk: project.cluster for project in projects}
+    return [
+        {"cluster": cluster, "method": backup_method_of(cluster, state)}
+        for cluster in sorted(clusters.values(), key=lambda c: c.name)
+    ]
 
 
 @require_GET
@@ -96,21 +119,20 @@ def volume_list(request):
         .values_list("volume__project__tenant__name")
         .annotate(total=Sum("size_bytes"))
     )
-    projects = [
-        project
-        for project in access.visible_projects(request.user)
-        .select_related("tenant", "cluster")
-        .order_by("tenant__name", "name")
-        if access.may_operate(request.user, project.tenant)
-    ]
+    visible = list(
+        access.visible_projects(request.user).select_related("tenant", "cluster").order_by("tenant__name", "name")
+    )
+    projects = [project for project in visible if access.may_operate(request.user, project.tenant)]
+    state = stored_state()
     context = {
         **SECTION,
         "volumes": volumes,
         "projects": projects,
         "usage": [{**row, "backups": backup_bytes.get(row["project__tenant__name"], 0)} for row in usage],
+        "backup_methods": backup_methods(visible, state),
     }
     if roles.is_operator(request.user) or roles.is_auditor(request.user):
-        context.update(ceph_context(request.user), show_ceph=True)
+        context.update(ceph_context(request.user, state), show_ceph=True)
     return render(request, "storage/volume_list.html", context)
 
 
@@ -152,6 +174,7 @@ def volume_context(request, volume, **extra):
     return {
         **SECTION,
         **live.chain_context(volume, may_change=may_change),
+        "backup_method": backup_method_of(volume.project.cluster, stored_state()),
         "project": volume.project,
         "tenant": volume.project.tenant,
         "jobs": jobs,
@@ -273,3 +296,19 @@ backup_policy_remove = VolumeActionView.as_view(
     service=services.remove_backup_policy,
     success_message=gettext_lazy("Scheduled backups of %(name)s are stopped."),
 )
+
+
+def app_panel(request, app):
+    """The app page's Volumes panel (console.object_panels): a StatefulSet's claims, each with its
+    backup chain's page; None for an app without persistent volumes."""
+    if app.kind != "StatefulSet" or not (app.spec or {}).get("volumes"):
+        return None
+    volumes = services.adopt_app_volumes(app)
+    counts = dict(
+        Backup.objects.filter(volume__in=volumes, status=BackupStatus.SUCCEEDED)
+        .values_list("volume")
+        .annotate(n=Count("pk"))
+    )
+    for volume in volumes:
+        volume.nodes = counts.get(volume.pk, 0)
+    return {"volumes": volumes, "templates": app.spec["volumes"]}

@@ -111,7 +111,27 @@ class Jobs(WorkloadController):
             for kind in kinds:
                 conditions = set_condition(conditions, condition(kind, "True", reason, message, now, lastProbeTime=now))
 
-        if failed > spec.get("backoffLimit", 6):
+        if (spec.get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure":
+            # with OnFailure the kubelet restarts the container in place: its restarts are the Job's retries
+            failed += sum(
+                s.get("restartCount", 0) for p in active for s in (p.get("status") or {}).get("containerStatuses") or []
+            )
+        deadline = spec.get("activeDeadlineSeconds")
+        overdue = False
+        if deadline is not None and not spec.get("suspend"):
+            ran = (time.time() - time_of(status["startTime"])) * self.ctx.clock.speed
+            overdue = ran >= deadline
+            if not overdue:
+                self.ctx.wake(key, self.ctx.clock.now() + deadline - ran + 0.01)
+        if overdue:
+            for pod in active:
+                self.store.delete(R["pods"], key[1], pod["metadata"]["name"])
+            finish(("FailureTarget", "Failed"), "DeadlineExceeded", "Job was active longer than specified deadline")
+            self.ctx.event(
+                job, "DeadlineExceeded", "Job was active longer than specified deadline", "Warning", "job-controller"
+            )
+            active = []
+        elif failed > spec.get("backoffLimit", 6):
             for pod in active:
                 self.store.delete(R["pods"], key[1], pod["metadata"]["name"])
             finish(("FailureTarget", "Failed"), "BackoffLimitExceeded", "Job has reached the specified backoff limit")

@@ -3,6 +3,7 @@
 
 import hashlib
 
+from .. import processes
 from ..errors import ApiError
 from ..kinds import STORED
 from ..store import now_iso
@@ -33,6 +34,7 @@ class PodRun:
         "exit_code",
         "finished_iso",
         "run_started",
+        "process",
     )
 
     def __init__(self, now):
@@ -47,6 +49,7 @@ class PodRun:
         self.exit_code = 0
         self.finished_iso = None
         self.run_started = None
+        self.process = None  # the main process of a run-to-completion container (processes.py)
 
 
 def run_seconds(pod, delays):
@@ -244,8 +247,13 @@ class Kubelet(Controller):
         if fault in ("crash", "fail"):
             due, exit_code = run.since + delays["crash_after"], 1
         else:
-            due = run.since + run_seconds(pod, delays)
-            exit_code = int((meta.get("annotations") or {}).get("sandbox.k8s.io/exit-code", "0"))
+            process = self.main_process(pod, run)
+            due = run.since + run_seconds(pod, delays) + (process.seconds if process else 0.0)
+            exit_code = (
+                process.exit_code
+                if process
+                else int((meta.get("annotations") or {}).get("sandbox.k8s.io/exit-code", "0"))
+            )
         if not self.reached(pod, due, now):
             return False
         run.exit_code = exit_code
@@ -256,6 +264,8 @@ class Kubelet(Controller):
             "finishedAt": now_iso(),
             "containerID": f"containerd://{safe_hash([meta['uid'], run.restarts], 32)}",
         }
+        if run.process and run.process.message:
+            run.last_exit["message"] = run.process.message[:4096]  # the kubelet keeps 4 KiB of it
         run.finished_iso = now_iso()
         if spec.get("restartPolicy") == "Never" or (spec.get("restartPolicy") == "OnFailure" and exit_code == 0):
             run.stage, run.since = "terminated", due
@@ -275,10 +285,22 @@ class Kubelet(Controller):
             )
         return True
 
+    def main_process(self, pod: dict, run: PodRun) -> "processes.Process | None":
+        """The first container's main process, run once per start of the container."""
+        if run.process is None:
+            containers = pod["spec"].get("containers") or [{}]
+            try:
+                run.process = processes.run(self.ctx.cluster, pod, containers[0], run.restarts) or False
+            except Exception as exc:  # the model of a process must never stop the kubelet
+                self.ctx.errors.append(f"process of pod {pod['metadata']['name']}: {exc!r}")
+                run.process = False
+        return run.process or None
+
     def restarted(self, pod: dict, run: PodRun, now: float, fault: str | None, node_ready: bool) -> bool:
         due = run.since + backoff_delay(run, self.ctx.delays)
         if not self.reached(pod, due, now):
             return False
+        run.process = None  # a restarted container runs its process again
         run.stage, run.since, run.run_started, run.ready_since = "running", due, due, None
         run.started_iso = now_iso()
         self.container_events(

@@ -1,0 +1,111 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from console.accounts import roles
+from console.clusters.models import Cluster
+from console.forms import BootstrapMixin
+from monitoring.metrics import query
+from tenants.models import Tenant
+
+from . import services
+from .choices import Comparison, RuleKind, Severity
+
+CHECK = {"class": "form-check-input"}
+
+
+class RuleForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(label=_("name"), max_length=100)
+    kind = forms.ChoiceField(label=_("watches"), choices=RuleKind.choices)
+    severity = forms.ChoiceField(label=_("severity"), choices=Severity.choices, initial=Severity.WARNING)
+    tenant = forms.ModelChoiceField(
+        label=_("tenant"), queryset=Tenant.objects.none(), required=False, to_field_name="name"
+    )
+    cluster = forms.ModelChoiceField(
+        label=_("cluster"), queryset=Cluster.objects.none(), required=False, to_field_name="name"
+    )
+    namespace = forms.SlugField(label=_("namespace"), max_length=63, required=False)
+    app = forms.SlugField(label=_("app"), max_length=63, required=False)
+    metric = forms.CharField(
+        label=_("metric"),
+        max_length=100,
+        required=False,
+        help_text=_("For a metric threshold, e.g. pod_memory_usage_bytes."),
+        widget=forms.TextInput(attrs={"list": "metric-names"}),
+    )
+    comparison = forms.ChoiceField(label=_("when it is"), choices=Comparison.choices, initial=Comparison.ABOVE)
+    threshold = forms.FloatField(label=_("threshold"), required=False)
+    percent_of_limit = forms.BooleanField(
+        label=_("the threshold is a percentage of the limit or capacity"),
+        required=False,
+        widget=forms.CheckboxInput(attrs=CHECK),
+    )
+    for_seconds = forms.IntegerField(
+        label=_("for (seconds)"),
+        min_value=0,
+        max_value=services.MAX_FOR_SECONDS,
+        initial=300,
+        help_text=_("How long the condition must last before the alert fires."),
+    )
+    enabled = forms.BooleanField(
+        label=_("enabled"), required=False, initial=True, widget=forms.CheckboxInput(attrs=CHECK)
+    )
+
+    def __init__(self, data=None, files=None, *, user=None, rule=None):
+        initial = {}
+        if rule is not None:
+            initial = {
+                "name": rule.name,
+                "kind": rule.kind,
+                "severity": rule.severity,
+                "tenant": rule.tenant,
+                "cluster": rule.cluster,
+                "namespace": rule.namespace,
+                "app": rule.app,
+                "metric": rule.metric,
+                "comparison": rule.comparison,
+                "threshold": rule.threshold,
+                "percent_of_limit": rule.percent_of_limit,
+                "for_seconds": rule.for_seconds,
+                "enabled": rule.enabled,
+            }
+        super().__init__(data, files, initial=initial)
+        if roles.is_operator(user):
+            self.fields["tenant"].queryset = Tenant.objects.order_by("name")
+            self.fields["cluster"].queryset = Cluster.objects.order_by("name")
+        else:
+            tenants = Tenant.objects.filter(pk__in=services.admin_tenant_ids(user)).order_by("name")
+            self.fields["tenant"].queryset = tenants
+            self.fields["tenant"].required = True
+            self.fields["cluster"].queryset = (
+                Cluster.objects.filter(projects__tenant__in=tenants).distinct().order_by("name")
+            )
+            self.fields["kind"].choices = [
+                c for c in RuleKind.choices if c[0] not in ("node_not_ready", "component_unhealthy")
+            ]
+        self.metric_names = sorted(query.METRICS)
+
+    def arguments(self):
+        data = self.cleaned_data
+        names = (
+            "name",
+            "kind",
+            "severity",
+            "tenant",
+            "cluster",
+            "namespace",
+            "app",
+            "metric",
+            "comparison",
+            "threshold",
+        )
+        values = {name: data.get(name) for name in names}
+        values.update(
+            percent_of_limit=data.get("percent_of_limit", False),
+            for_seconds=data.get("for_seconds"),
+            enabled=data.get("enabled", False),
+        )
+        return values
+
+
+class SilenceForm(BootstrapMixin, forms.Form):
+    minutes = forms.IntegerField(label=_("minutes"), min_value=0, max_value=services.MAX_SILENCE_MINUTES, initial=60)

@@ -1,0 +1,255 @@
+"""The log store on ClickHouse, over its HTTP interface (no client library: plain HTTP and
+JSONEachRow). For when one PostgreSQL is not enough: ClickHouse compresses log lines about
+ten-fold and scans hundreds of millions of them per second per core.
+
+Written for the oldest server the project tests against, Debian's clickhouse-server 18.16 (no
+DateTime64, no data-skipping indexes, no TTL, no query parameters), in SQL current ClickHouse
+runs as well: the time is a DateTime (partitions by UTC day) plus epoch microseconds for
+order; retention drops whole day partitions; values are quoted here with ClickHouse's string
+escapes. Words and substrings are case-insensitive `positionCaseInsensitive` scans of the
+(cluster, namespace, time)-ordered parts the time range selects.
+"""
+
+import json
+import random
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from .store import EPOCH, Line, LogStore, Page, StoreBusy, parse_cursor, utc_day
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    ts DateTime,
+    us UInt64,
+    id UInt64,
+    cluster_id UInt32,
+    tenant_id Nullable(UInt32),
+    namespace String,
+    app String,
+    pod String,
+    container String,
+    node String,
+    source String,
+    level String,
+    stream String,
+    message String
+) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (cluster_id, namespace, us, id)
+"""
+FIELDS = "id, us, cluster_id, tenant_id, namespace, app, pod, container, node, source, level, stream, message"
+
+
+class ClickHouseError(Exception):
+    pass
+
+
+def quote(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(int(value))
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def micros(moment):
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+class ClickHouseStore(LogStore):
+    def __init__(self, url=None, table=None, timeout=None):
+        self.url = (url or settings.LOGS_CLICKHOUSE_URL).rstrip("/") + "/"
+        self.table = table or settings.LOGS_CLICKHOUSE_TABLE
+        self.timeout = timeout or settings.LOGS_INGEST_DB_TIMEOUT_SECONDS
+
+    # --- HTTP -----------------------------------------------------------------------
+
+    def _post(self, sql, body=b""):
+        data = sql.encode() + (b"\n" + body if body else b"")
+        request = urllib.request.Request(self.url, data=data, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raise ClickHouseError(exc.read().decode("utf-8", "replace")[:500]) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise StoreBusy(f"ClickHouse: {exc}") from None
+
+    def _rows(self, sql):
+        answer = self._post(sql + " FORMAT JSONEachRow")
+        return [json.loads(line) for line in answer.splitlines() if line.strip()]
+
+    def create(self):
+        self._post(SCHEMA.format(table=self.table))
+
+    # --- writing --------------------------------------------------------------------
+
+    def write(self, rows):
+        if not rows:
+            return 0
+        out = []
+        for ts, cluster_id, tenant_id, namespace, app, pod, container, node, source, level, stream, message in rows:
+            out.append(
+                json.dumps(
+                    {
+                        "ts": int(ts.timestamp()),
+                        "us": micros(ts),
+                        "id": random.getrandbits(63),
+                        "cluster_id": cluster_id,
+                        "tenant_id": tenant_id,
+                        "namespace": namespace,
+                        "app": app,
+                        "pod": pod,
+                        "container": container,
+                        "node": node,
+                        "source": source,
+                        "level": level,
+                        "stream": stream,
+                        "message": message,
+                    },
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+            )
+        try:
+            self._post(f"INSERT INTO {self.table} FORMAT JSONEachRow", "\n".join(out).encode())
+        except ClickHouseError as exc:
+            raise StoreBusy(str(exc)) from exc
+        return len(rows)
+
+    # --- reading --------------------------------------------------------------------
+
+    def _where(self, query):
+        start, end = utc_day(query.start), query.end
+        clauses = [
+            f"ts >= toDateTime({int(start.timestamp())})",  # prunes day partitions
+            f"ts <= toDateTime({int(end.timestamp()) + 1})",
+            f"us >= {micros(query.start)}",
+            f"us < {micros(query.end)}",
+        ]
+        if query.scope is not None:
+            if not query.scope:
+                clauses.append("0")
+            else:
+                pairs = ", ".join(f"({int(c)}, {quote(n)})" for c, n in query.scope)
+                clauses.append(f"(cluster_id, namespace) IN ({pairs})")
+        for column in ("cluster_id", "tenant_id"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = {int(value)}")
+        for column in ("namespace", "app", "pod", "container", "source"):
+            value = getattr(query, column)
+            if value:
+                clauses.append(f"{column} = {quote(value)}")
+        if query.levels:
+            clauses.append(f"level IN ({', '.join(quote(level) for level in query.levels)})")
+        for word in words_of(query.words):
+            clauses.append(f"positionCaseInsensitive(message, {quote(word)}) > 0")
+        if query.substring:
+            clauses.append(f"positionCaseInsensitive(message, {quote(query.substring)}) > 0")
+        return " AND ".join(clauses)
+
+    def _lines(self, sql):
+        return [
+            Line(
+                id=int(row["id"]),
+                ts=EPOCH + timedelta(microseconds=int(row["us"])),
+                cluster_id=int(row["cluster_id"]),
+                tenant_id=None if row["tenant_id"] is None else int(row["tenant_id"]),
+                namespace=row["namespace"],
+                app=row["app"],
+                pod=row["pod"],
+                container=row["container"],
+                node=row["node"],
+                source=row["source"],
+                level=row["level"],
+                stream=row["stream"],
+                message=row["message"],
+            )
+            for row in self._rows(sql)
+        ]
+
+    def search(self, query, *, limit, cursor=""):
+        where = self._where(query)
+        position = parse_cursor(cursor)
+        if position:
+            at, ident = micros(position[0]), position[1]
+            where += f" AND (us < {at} OR (us = {at} AND id < {int(ident)}))"
+        lines = self._lines(
+            f"SELECT {FIELDS} FROM {self.table} WHERE {where} ORDER BY us DESC, id DESC LIMIT {int(limit) + 1}"
+        )
+        from .store import make_cursor
+
+        more = len(lines) > limit
+        lines = lines[:limit]
+        return Page(lines, more, make_cursor(lines[-1]) if more and lines else "")
+
+    def histogram(self, query, *, buckets):
+        width = max((query.end - query.start) / buckets, timedelta(seconds=1))
+        width_us = width // timedelta(microseconds=1)
+        start_us = micros(query.start)
+        rows = self._rows(
+            f"SELECT intDiv(us - {start_us}, {width_us}) AS bucket, count() AS n FROM {self.table} "
+            f"WHERE {self._where(query)} GROUP BY bucket"
+        )
+        counts = {int(row["bucket"]): int(row["n"]) for row in rows}
+        return [(query.start + width * n, counts.get(n, 0)) for n in range(buckets)], width
+
+    def get(self, line_id, ts, query):
+        lines = self._lines(
+            f"SELECT {FIELDS} FROM {self.table} WHERE {self._where(query)} AND id = {int(line_id)} "
+            f"AND us = {micros(ts)} LIMIT 1"
+        )
+        return lines[0] if lines else None
+
+    def context(self, line_id, ts, query, *, before, after):
+        where, at, ident = self._where(query), micros(ts), int(line_id)
+        older = self._lines(
+            f"SELECT {FIELDS} FROM {self.table} WHERE {where} AND (us < {at} OR (us = {at} AND id <= {ident})) "
+            f"ORDER BY us DESC, id DESC LIMIT {int(before) + 1}"
+        )
+        newer = self._lines(
+            f"SELECT {FIELDS} FROM {self.table} WHERE {where} AND (us > {at} OR (us = {at} AND id > {ident})) "
+            f"ORDER BY us, id LIMIT {int(after)}"
+        )
+        return list(reversed(older)) + newer
+
+    # --- partitions -----------------------------------------------------------------
+
+    def partitions(self):
+        """Days are made as lines arrive; the bounds the ingest uses are the retention's."""
+        today = utc_day(datetime.now(UTC))
+        oldest = today - timedelta(days=settings.LOGS_RETENTION_DAYS - 1)
+        return [oldest + timedelta(days=n) for n in range((today - oldest).days + settings.LOGS_PARTITIONS_AHEAD + 1)]
+
+    def maintain(self, now=None):
+        today = utc_day(now or datetime.now(UTC))
+        oldest = today - timedelta(days=settings.LOGS_RETENTION_DAYS - 1)
+        parts = self._rows(
+            f"SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() "
+            f"AND table = {quote(self.table)} AND active"
+        )
+        dropped = []
+        for row in parts:
+            day = datetime.strptime(str(row["partition"]), "%Y%m%d").replace(tzinfo=UTC)
+            if day < oldest:
+                self._post(f"ALTER TABLE {self.table} DROP PARTITION {int(row['partition'])}")
+                dropped.append(day)
+        return [], sorted(dropped)
+
+
+def words_of(text):
+    """The words of a full-text query, as the PostgreSQL store reads them (quotes kept together,
+    "or" and -negations left out: this store ANDs plain words)."""
+    import re
+
+    out = []
+    for quoted, plain in re.findall(r'"([^"]+)"|(\S+)', text or ""):
+        word = quoted or plain
+        if word.lower() != "or" and not word.startswith("-"):
+            out.append(word)
+    return out

@@ -1,0 +1,337 @@
+"""The log store: one interface (LogStore), implemented on PostgreSQL here.
+
+PostgreSQL keeps the lines in `logs_line`, range-partitioned by day on `ts` (UTC days): a
+search names a time range, so it only ever reads the partitions of that range, and
+retention drops whole partitions instead of deleting rows. Writes are one COPY per batch,
+inside a transaction whose statement_timeout makes a slow database answer "later" (the
+ingest endpoint turns that into 429 + Retry-After) instead of holding the collector.
+Words are searched with a GIN full-text index (`simple` configuration: log lines are not
+prose in one language), substrings with a pg_trgm GIN index.
+"""
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.utils import OperationalError
+
+COLUMNS = (
+    "ts",
+    "cluster_id",
+    "tenant_id",
+    "namespace",
+    "app",
+    "pod",
+    "container",
+    "node",
+    "source",
+    "level",
+    "stream",
+    "message",
+)
+SELECT = "id, " + ", ".join(COLUMNS)
+PARTITION_PREFIX = "logs_line_p"
+
+
+class StoreBusy(Exception):
+    """The store cannot take the batch now (slow or saturated): try again later."""
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    ts: datetime
+    cluster_id: int
+    tenant_id: int | None
+    namespace: str
+    app: str
+    pod: str
+    container: str
+    node: str
+    source: str
+    level: str
+    stream: str
+    message: str
+
+
+@dataclass
+class Query:
+    """What a search asks for. `scope` is None for people who see every namespace, else the
+    (cluster id, namespace) pairs the reader may see (an empty list: nothing)."""
+
+    start: datetime
+    end: datetime
+    scope: list | None = None
+    cluster_id: int | None = None
+    tenant_id: int | None = None
+    namespace: str = ""
+    app: str = ""
+    pod: str = ""
+    container: str = ""
+    source: str = ""
+    levels: list = field(default_factory=list)
+    words: str = ""  # full text: websearch syntax ("a b", "a or b", -a, "exact phrase")
+    substring: str = ""
+
+
+@dataclass
+class Page:
+    lines: list
+    more: bool
+    next_cursor: str = ""
+
+
+def escape_like(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def utc_day(moment):
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class LogStore:
+    """What the console needs from a log store."""
+
+    def write(self, rows):
+        """Store rows (tuples in COLUMNS order) durably, or raise StoreBusy. Returns the count."""
+        raise NotImplementedError
+
+    def search(self, query, *, limit, cursor=""):
+        """Newest first, keyset-paged: a Page whose next_cursor continues after its last line."""
+        raise NotImplementedError
+
+    def histogram(self, query, *, buckets):
+        """[(bucket start, count)] over the query's time range, `buckets` equal buckets."""
+        raise NotImplementedError
+
+    def context(self, line_id, ts, query, *, before, after):
+        """The lines of the same pod and container around one line, oldest first."""
+        raise NotImplementedError
+
+    def since(self, query, *, after_id, limit):
+        """Lines newer than `after_id` (oldest first): how a timeline follows the archive."""
+        raise NotImplementedError
+
+
+class PostgresStore(LogStore):
+    def write(self, rows):
+        if not rows:
+            return 0
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(_copy_value(value) for value in row))
+            buffer.write("\n")
+        buffer.seek(0)
+        timeout = int(settings.LOGS_INGEST_DB_TIMEOUT_SECONDS * 1000)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout)])
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [str(timeout)])
+                with connection.wrap_database_errors:  # psycopg2's errors as Django's, as execute() does
+                    cursor.copy_expert(f"COPY logs_line ({', '.join(COLUMNS)}) FROM STDIN", buffer)
+        except OperationalError as exc:
+            # statement_timeout / lock_timeout (QueryCanceled), too many connections, ...
+            raise StoreBusy(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from exc
+        return len(rows)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _where(self, query):
+        clauses = ["ts >= %s", "ts < %s"]
+        params = [query.start, query.end]
+        if query.scope is not None:
+            if not query.scope:
+                clauses.append("false")
+            elif len(query.scope) <= 100:
+                # Written out, the planner sees how few namespaces these are and walks their
+                # (cluster, namespace, ts) index newest first instead of matching the whole range.
+                clauses.append(f"(cluster_id, namespace) IN ({', '.join(['(%s, %s)'] * len(query.scope))})")
+                params += [value for pair in query.scope for value in pair]
+            else:
+                clauses.append("(cluster_id, namespace) IN (SELECT * FROM unnest(%s::int[], %s::text[]))")
+                params += [[c for c, _ in query.scope], [n for _, n in query.scope]]
+        for column in ("cluster_id", "tenant_id"):
+            value = getattr(query, column)
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        for column in ("namespace", "app", "pod", "container", "source"):
+            value = getattr(query, column)
+            if value:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if query.levels:
+            clauses.append("level = ANY(%s)")
+            params.append(list(query.levels))
+        if query.words:
+            clauses.append("to_tsvector('simple', message) @@ websearch_to_tsquery('simple', %s)")
+            params.append(query.words)
+        if query.substring:
+            clauses.append("message ILIKE %s")
+            params.append(f"%{escape_like(query.substring)}%")
+        return " AND ".join(clauses), params
+
+    def search(self, query, *, limit, cursor=""):
+        where, params = self._where(query)
+        position = parse_cursor(cursor)
+        if position:
+            where += " AND (ts, id) < (%s, %s)"
+            params += list(position)
+        sql = f"SELECT {SELECT} FROM logs_line WHERE {where} ORDER BY ts DESC, id DESC LIMIT %s"
+        lines = self._fetch(sql, params + [limit + 1])
+        more = len(lines) > limit
+        lines = lines[:limit]
+        next_cursor = make_cursor(lines[-1]) if more and lines else ""
+        return Page(lines, more, next_cursor)
+
+    def histogram(self, query, *, buckets):
+        where, params = self._where(query)
+        width = max((query.end - query.start) / buckets, timedelta(seconds=1))
+        sql = (
+            f"SELECT date_bin(%s, ts, %s) AS bucket, count(*) FROM logs_line WHERE {where} "
+            "GROUP BY bucket ORDER BY bucket"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            no_jit(cursor)
+            cursor.execute(sql, [width, query.start, *params])
+            counts = dict(cursor.fetchall())
+        return [(query.start + width * n, counts.get(query.start + width * n, 0)) for n in range(buckets)], width
+
+    def context(self, line_id, ts, query, *, before, after):
+        where, params = self._where(query)
+        older = self._fetch(
+            f"SELECT {SELECT} FROM logs_line WHERE {where} AND (ts, id) <= (%s, %s) ORDER BY ts DESC, id DESC LIMIT %s",
+            params + [ts, line_id, before + 1],
+        )
+        newer = self._fetch(
+            f"SELECT {SELECT} FROM logs_line WHERE {where} AND (ts, id) > (%s, %s) ORDER BY ts, id LIMIT %s",
+            params + [ts, line_id, after],
+        )
+        return list(reversed(older)) + newer
+
+    def since(self, query, *, after_id, limit):
+        where, params = self._where(query)
+        return self._fetch(
+            f"SELECT {SELECT} FROM logs_line WHERE {where} AND id > %s ORDER BY ts, id LIMIT %s",
+            params + [after_id, limit],
+        )
+
+    # --- following: each committed line exactly once -----------------------------------
+    # Ids come from a sequence, so concurrent batches commit out of id order and "id > last"
+    # would miss a batch that committed late. The follower walks transaction ids instead: a
+    # horizon is the oldest transaction still running in this database (or the next one to
+    # start), every line written below it is committed, and each poll returns the lines
+    # written in [previous horizon, new horizon). Transaction ids are 32 bits and wrap: the
+    # window is compared modulo 2^32. Other databases on the same server do not hold it back;
+    # a long transaction in the console's own database delays the follower until it ends.
+
+    def horizon(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce((SELECT backend_xid::text::bigint FROM pg_stat_activity "
+                "WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+                "ORDER BY age(backend_xid) DESC LIMIT 1), "
+                "pg_snapshot_xmax(pg_current_snapshot())::text::bigint %% 4294967296)",
+                [],
+            )
+            return cursor.fetchone()[0]
+
+    def follow(self, query, *, since, until, exclude=(), limit):
+        where, params = self._where(query)
+        sql = (
+            f"SELECT {SELECT} FROM logs_line WHERE {where} "
+            "AND ((xmin::text::bigint - %s) %% 4294967296 + 4294967296) %% 4294967296 < %s"
+        )
+        params += [since, (until - since) % 4294967296]
+        if exclude:
+            sql += " AND NOT (id = ANY(%s))"
+            params.append(list(exclude))
+        return self._fetch(sql + " ORDER BY ts, id LIMIT %s", params + [limit])
+
+    def get(self, line_id, ts, query):
+        where, params = self._where(query)
+        rows = self._fetch(
+            f"SELECT {SELECT} FROM logs_line WHERE {where} AND id = %s AND ts = %s", params + [line_id, ts]
+        )
+        return rows[0] if rows else None
+
+    def _fetch(self, sql, params):
+        with transaction.atomic(), connection.cursor() as cursor:
+            no_jit(cursor)
+            cursor.execute(sql, params)
+            return [Line(*row) for row in cursor.fetchall()]
+
+    # --- partitions -------------------------------------------------------------------
+
+    def partitions(self):
+        """The days (UTC midnights) that have a partition, oldest first."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'logs_line'"
+            )
+            names = sorted(row[0] for row in cursor.fetchall() if row[0].startswith(PARTITION_PREFIX))
+        return [datetime.strptime(name[len(PARTITION_PREFIX) :], "%Y%m%d").replace(tzinfo=UTC) for name in names]
+
+    def maintain(self, now=None):
+        """Partitions from the retention horizon to LOGS_PARTITIONS_AHEAD days ahead; older ones dropped.
+        Returns (created, dropped) day lists."""
+        today = utc_day(now or datetime.now(UTC))
+        oldest = today - timedelta(days=settings.LOGS_RETENTION_DAYS - 1)
+        wanted = [oldest + timedelta(days=n) for n in range((today - oldest).days + settings.LOGS_PARTITIONS_AHEAD + 1)]
+        existing = set(self.partitions())
+        created, dropped = [], []
+        with connection.cursor() as cursor:
+            for day in existing:
+                if day < oldest:
+                    cursor.execute(f"DROP TABLE IF EXISTS {partition_name(day)}")
+                    dropped.append(day)
+            for day in wanted:
+                if day not in existing:
+                    cursor.execute(
+                        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF logs_line "
+                        "FOR VALUES FROM (%s) TO (%s)",
+                        [day, day + timedelta(days=1)],
+                    )
+                    created.append(day)
+        return created, dropped
+
+
+def no_jit(cursor):
+    """For this transaction: the planner's cost estimates over millions of lines switch JIT
+    compilation on, which costs 20-40 ms per search and gains nothing for queries that stop at
+    a page of lines."""
+    cursor.execute("SELECT set_config('jit', 'off', true)")
+
+
+def partition_name(day):
+    return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def _copy_value(value):
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def make_cursor(line):
+    return f"{(line.ts - EPOCH) // timedelta(microseconds=1)}_{line.id}"
+
+
+def parse_cursor(text):
+    """(ts, id) from a cursor, or None for none or a malformed one (a malformed one starts over)."""
+    try:
+        stamp, ident = text.split("_")
+        return EPOCH + timedelta(microseconds=int(stamp)), int(ident)
+    except (ValueError, OverflowError, OSError):
+        return None

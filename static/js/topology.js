@@ -1,0 +1,454 @@
+// The topology page: draws the graph JSON of the page's scope with Cytoscape.js, keeps it
+// live (mirror ticks over the websocket make it fetch the graph again and patch what changed,
+// keeping the user's zoom, pan and layout), and opens a node's details in the side drawer.
+(function () {
+  "use strict";
+  var container = document.getElementById("topology");
+  if (!container || typeof cytoscape === "undefined") return;
+  if (typeof cytoscapeFcose !== "undefined") cytoscape.use(cytoscapeFcose);
+
+  var scope = container.dataset.scope;
+  var graphUrl = container.dataset.graphUrl;
+  var expandUrl = container.dataset.expandUrl;
+  var nodeUrl = container.dataset.nodeUrl;
+  var statusLine = document.getElementById("topology-status");
+  var KINDS = ["Namespace", "Ingress", "Service", "HorizontalPodAutoscaler", "Deployment", "StatefulSet", "DaemonSet",
+    "CronJob", "Job", "Pod", "ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim", "PersistentVolume",
+    "RBDImage", "Node"];
+  var SHORT = {Namespace: "ns", Ingress: "ing", Service: "svc", HorizontalPodAutoscaler: "hpa", Deployment: "deploy",
+    StatefulSet: "sts", DaemonSet: "ds", CronJob: "cj", Job: "job", Pod: "pod", ConfigMap: "cm", Secret: "secret",
+    ServiceAccount: "sa", PersistentVolumeClaim: "pvc", PersistentVolume: "pv", RBDImage: "rbd", Node: "node"};
+  var FCOSE_LIMIT = 250;
+  var expanded = {};  // namespace node id -> true, in the cluster and tenant views
+  var paths = [];
+  var startedAt = performance.now();
+
+  var cy = cytoscape({
+    container: container,
+    wheelSensitivity: 0.3,
+    minZoom: 0.02,
+    maxZoom: 4,
+    textureOnViewport: true,
+    hideEdgesOnViewport: true,
+    style: [
+      // Labels are drawn only where they can be read (min-zoomed-font-size): a zoomed-out view of
+      // thousands of pods paints shapes, not text.
+      {selector: "node", style: {
+        "label": "data(label)", "font-size": 8, "text-valign": "bottom", "text-margin-y": 2,
+        "min-zoomed-font-size": 7, "width": 22, "height": 22, "background-color": "#adb5bd", "border-width": 2,
+        "border-color": "#6c757d"}},
+      {selector: "node[health = 'ok']", style: {"background-color": "#75b798", "border-color": "#198754"}},
+      {selector: "node[health = 'warn']", style: {"background-color": "#ffda6a", "border-color": "#cc9a06"}},
+      {selector: "node[health = 'bad']", style: {"background-color": "#ea868f", "border-color": "#dc3545", "border-width": 3}},
+      {selector: "node[kind = 'Ingress']", style: {"shape": "diamond", "width": 28, "height": 28}},
+      {selector: "node[kind = 'Service']", style: {"shape": "round-rectangle", "width": 30}},
+      {selector: "node[kind = 'Deployment'], node[kind = 'StatefulSet'], node[kind = 'DaemonSet'], node[kind = 'Job'], node[kind = 'CronJob']",
+        style: {"shape": "hexagon", "width": 32, "height": 30}},
+      {selector: "node[kind = 'Pod']", style: {"width": 14, "height": 14, "font-size": 7}},
+      {selector: "node[kind = 'ConfigMap'], node[kind = 'Secret'], node[kind = 'ServiceAccount']", style: {"shape": "tag", "width": 16, "height": 16}},
+      {selector: "node[kind = 'PersistentVolumeClaim'], node[kind = 'PersistentVolume'], node[kind = 'RBDImage']", style: {"shape": "barrel"}},
+      {selector: "node[kind = 'Node']", style: {"shape": "rectangle", "width": 34, "height": 20}},
+      {selector: "node[kind = 'HorizontalPodAutoscaler']", style: {"shape": "triangle"}},
+      {selector: "node[kind = 'Namespace']", style: {"shape": "round-rectangle", "width": 60, "height": 40, "font-size": 11,
+        "text-valign": "center", "text-wrap": "wrap", "min-zoomed-font-size": 0}},
+      {selector: ":parent", style: {"background-opacity": 0.06, "text-valign": "top", "font-size": 12, "padding": 12,
+        "shape": "round-rectangle"}},
+      {selector: "node.group", style: {"background-color": "#0d6efd", "border-color": "#0d6efd", "border-width": 1,
+        "border-style": "dashed"}},
+      {selector: "edge", style: {"width": 1, "line-color": "#ced4da", "target-arrow-color": "#ced4da",
+        "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.6}},
+      {selector: "edge[relation = 'routes'], edge[relation = 'selects']", style: {"line-color": "#6ea8fe", "target-arrow-color": "#6ea8fe", "width": 2}},
+      {selector: "edge[relation = 'uses-config'], edge[relation = 'uses-secret'], edge[relation = 'runs-as']", style: {"line-style": "dotted"}},
+      {selector: "edge.policy", style: {"line-style": "dashed", "width": 2, "curve-style": "unbundled-bezier", "z-index": 5}},
+      {selector: "edge.policy[?allowed]", style: {"line-color": "#198754", "target-arrow-color": "#198754"}},
+      {selector: "edge.policy[!allowed]", style: {"line-color": "#dc3545", "target-arrow-color": "#dc3545", "target-arrow-shape": "tee"}},
+      {selector: ".filtered", style: {"display": "none"}},
+      {selector: ".faded", style: {"opacity": 0.15}},
+      {selector: ".match", style: {"border-color": "#0d6efd", "border-width": 4}},
+      {selector: ":selected", style: {"overlay-color": "#0d6efd", "overlay-opacity": 0.15}}
+    ]
+  });
+  window.topology = cy;  // for the browser tests and the curious
+
+  function label(node) {
+    if (node.kind === "Namespace") {
+      return node.name + "\n" + (node.pods || 0) + " " + container.dataset.textPods;
+    }
+    var text = SHORT[node.kind] + " " + node.name;
+    if (node.kind === "Ingress" && node.hosts && node.hosts.length) text += "\n" + node.hosts.join(", ");
+    return text;
+  }
+
+  function nodeData(node, parent) {
+    var data = Object.assign({}, node, {label: label(node), scopeKey: parent || "root"});
+    delete data.labels;
+    data.labelText = Object.keys(node.labels || {}).map(function (k) { return k + "=" + node.labels[k]; }).join(",");
+    if (parent) data.parent = parent;
+    return data;
+  }
+
+  function edgeData(edge, parent) {
+    return {id: edge.id, source: edge.source, target: edge.target, relation: edge.relation, scopeKey: parent || "root"};
+  }
+
+  // Columns in the order of a request's path; long columns wrap, so 2,000 pods take a block.
+  function layered(nodes, origin) {
+    var columns = {};
+    nodes.forEach(function (n) {
+      var kind = n.data("kind");
+      (columns[kind] = columns[kind] || []).push(n);
+    });
+    var x = origin ? origin.x : 0, y0 = origin ? origin.y : 0, rows = 40, positions = {};
+    KINDS.forEach(function (kind) {
+      var column = columns[kind];
+      if (!column) return;
+      column.sort(function (a, b) {
+        var wa = a.data("workload") || "", wb = b.data("workload") || "";
+        return wa < wb ? -1 : wa > wb ? 1 : (a.id() < b.id() ? -1 : 1);
+      });
+      var perColumn = Math.max(rows, Math.ceil(Math.sqrt(column.length * 3)));
+      column.forEach(function (n, i) {
+        positions[n.id()] = {x: x + Math.floor(i / perColumn) * 60, y: y0 + (i % perColumn) * 45};
+      });
+      x += (Math.floor((column.length - 1) / perColumn) + 1) * 60 + 120;
+    });
+    return positions;
+  }
+
+  function runLayout(elements) {
+    var nodes = elements.nodes().filter(function (n) { return !n.isParent(); });
+    if (scope !== "namespace" && nodes.every(function (n) { return n.data("kind") === "Namespace"; })) {
+      elements.layout({name: "grid", avoidOverlap: true, padding: 20, animate: false}).run();
+    } else if (nodes.length <= FCOSE_LIMIT && typeof cytoscapeFcose !== "undefined") {
+      elements.layout({name: "fcose", animate: false, randomize: true, quality: "default", nodeSeparation: 60,
+        idealEdgeLength: 70, packComponents: true}).run();
+    } else {
+      var positions = layered(nodes);
+      nodes.layout({name: "preset", positions: function (n) { return positions[n.id()]; }, animate: false, fit: false}).run();
+    }
+  }
+
+  function fetchGraph(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}}).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    });
+  }
+
+  function expandUrlFor(namespace) {
+    return expandUrl.replace("NAMESPACE", encodeURIComponent(namespace));
+  }
+
+  function setStatus() {
+    var visible = cy.nodes().not(".filtered").not(":parent").length;
+    statusLine.textContent = visible + " / " + cy.nodes().not(":parent").length + " · " + cy.edges().not(".policy").length + " ⟶ · " +
+      new Date().toLocaleTimeString();
+    if (!cy.nodes().length) statusLine.textContent = container.dataset.textNoObjects;
+  }
+
+  // Fit to the nodes' positions: cy.fit() measures every label first, which costs seconds at
+  // thousands of nodes.
+  function fitView() {
+    var nodes = cy.nodes().not(":parent").not(".filtered");
+    if (!nodes.length) return;
+    var x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    nodes.forEach(function (n) {
+      var p = n.position();
+      if (p.x < x1) x1 = p.x;
+      if (p.x > x2) x2 = p.x;
+      if (p.y < y1) y1 = p.y;
+      if (p.y > y2) y2 = p.y;
+    });
+    var pad = 60, width = cy.width(), height = cy.height();
+    var zoom = Math.min(4, (width - 2 * pad) / Math.max(1, x2 - x1), (height - 2 * pad) / Math.max(1, y2 - y1));
+    zoom = Math.max(cy.minZoom(), Math.min(zoom, 2));
+    cy.viewport({zoom: zoom, pan: {x: width / 2 - zoom * (x1 + x2) / 2, y: height / 2 - zoom * (y1 + y2) / 2}});
+  }
+
+  // --- first draw
+
+  var timings = window.topologyTimings = {script: Math.round(startedAt)};
+  function mark(name) { timings[name] = Math.round(performance.now()); }
+
+  // Thousands of elements: straight edges without arrows (haystack) and no pod labels (the
+  // search and the drawer name them); cheap to paint, the same picture at that zoom.
+  var LARGE = 600;
+  function styleForSize(count) {
+    if (count <= LARGE || cy.scratch("large")) return;
+    cy.scratch("large", true);
+    cy.style()
+      .selector("edge").style({"curve-style": "haystack", "haystack-radius": 0, "width": 1})
+      .selector("edge.policy").style({"curve-style": "straight"})
+      .selector("node[kind = 'Pod']").style({"label": ""})
+      .update();
+  }
+
+  function draw(graph) {
+    mark("fetched");
+    styleForSize(graph.nodes.length);
+    cy.startBatch();
+    cy.elements().remove();
+    cy.add(graph.nodes.map(function (n) { return {group: "nodes", data: nodeData(n)}; }));
+    cy.add(graph.edges.map(function (e) { return {group: "edges", data: edgeData(e)}; }));
+    cy.endBatch();
+    mark("added");
+    paths = graph.paths || [];
+    runLayout(cy.elements());
+    mark("laidOut");
+    fitView();
+    applyFilters();
+    setStatus();
+    mark("filtered");
+    // ready once the first frame is painted: the figure bench/topology.py reads
+    requestAnimationFrame(function () {
+      container.dataset.renderedMs = Math.round(performance.now() - startedAt);
+      container.dataset.readyAt = Math.round(performance.now());
+      mark("painted");
+      container.dataset.ready = "1";
+    });
+  }
+
+  // --- live: fetch again and patch
+
+  function patch(graph, parent) {
+    var key = parent || "root", wanted = {}, wantedEdges = {}, added = [];
+    graph.nodes.forEach(function (n) { wanted[n.id] = n; });
+    graph.edges.forEach(function (e) { wantedEdges[e.id] = e; });
+    cy.startBatch();
+    cy.nodes().forEach(function (n) {
+      if (n.data("scopeKey") === key && !wanted[n.id()]) n.remove();
+    });
+    cy.edges().forEach(function (e) {
+      if (e.data("scopeKey") === key && !wantedEdges[e.id()]) e.remove();
+    });
+    graph.nodes.forEach(function (n) {
+      var existing = cy.getElementById(n.id);
+      if (existing.length) {
+        var data = nodeData(n, parent);
+        delete data.parent;
+        existing.data(data);
+      } else {
+        added.push(cy.add({group: "nodes", data: nodeData(n, parent)}));
+      }
+    });
+    graph.edges.forEach(function (e) {
+      if (!cy.getElementById(e.id).length && cy.getElementById(e.source).length && cy.getElementById(e.target).length) {
+        cy.add({group: "edges", data: edgeData(e, parent)});
+      }
+    });
+    cy.endBatch();
+    placeNew(added, cy.nodes().not(":parent").length - added.length);
+    if (graph.paths) paths = parent ? paths.filter(function (p) { return p.parentNs !== parent; }).concat(
+      graph.paths.map(function (p) { return Object.assign({parentNs: parent}, p); })) : graph.paths;
+  }
+
+  // New nodes appear next to what they are connected to, and nothing the user sees moves:
+  // a first batch into an empty view gets a whole layout; later ones a layout in which every
+  // node already shown is fixed where it is (fcose's fixedNodeConstraint).
+  function placeNew(added, before) {
+    if (!added.length) return;
+    if (before === 0) {
+      runLayout(cy.elements());
+      fitView();
+      return;
+    }
+    var placed = 0;
+    added.forEach(function (node) {
+      var neighbour = node.neighborhood("node").filter(function (n) { return added.indexOf(n) < 0; }).first();
+      var base = neighbour.length ? neighbour.position() : {x: cy.extent().x1 + 40, y: cy.extent().y1 + 40};
+      var angle = placed++ * 2.4;
+      node.position({x: base.x + Math.cos(angle) * (50 + placed * 4), y: base.y + Math.sin(angle) * (50 + placed * 4)});
+    });
+    var all = cy.nodes().not(":parent");
+    if (all.length > FCOSE_LIMIT || typeof cytoscapeFcose === "undefined" || cy.nodes(":parent").length) return;
+    var fixed = all.filter(function (n) { return added.indexOf(n) < 0; }).map(function (n) {
+      return {nodeId: n.id(), position: {x: n.position("x"), y: n.position("y")}};
+    });
+    cy.elements().not(".policy").layout({name: "fcose", animate: false, randomize: false, fit: false, quality: "default",
+      nodeSeparation: 60, idealEdgeLength: 70, fixedNodeConstraint: fixed}).run();
+  }
+
+  var refreshTimer = null, refreshing = false, again = false;
+  function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    var work = [fetchGraph(graphUrl).then(function (g) { patch(g, null); })];
+    Object.keys(expanded).forEach(function (nsId) {
+      var ns = nsId.split("/")[2];
+      work.push(fetchGraph(expandUrlFor(ns)).then(function (g) { patch(g, nsId); }));
+    });
+    Promise.all(work).then(function () {
+      if (scope === "namespace" && !cy.nodes().length) return;
+      applyFilters();
+      setStatus();
+      container.dataset.version = String(parseInt(container.dataset.version || "0", 10) + 1);
+    }).catch(function () {}).finally(function () {
+      refreshing = false;
+      if (again) { again = false; scheduleRefresh(); }
+    });
+  }
+  function scheduleRefresh() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, 300);
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.detail.target && event.detail.target.classList.contains("mirror-tick")) scheduleRefresh();
+  });
+
+  // --- expanding a namespace (cluster and tenant views)
+
+  function expand(nsNode) {
+    var ns = nsNode.data("name");
+    if (expanded[nsNode.id()]) return Promise.resolve();
+    return fetchGraph(expandUrlFor(ns)).then(function (graph) {
+      expanded[nsNode.id()] = true;
+      var origin = nsNode.position();
+      cy.startBatch();
+      var added = cy.collection();
+      graph.nodes.forEach(function (n) {
+        if (cy.getElementById(n.id).length) return;  // a Node or PV shared with another namespace
+        added = added.union(cy.add({group: "nodes", data: nodeData(n, nsNode.id())}));
+      });
+      graph.edges.forEach(function (e) {
+        if (cy.getElementById(e.source).length && cy.getElementById(e.target).length && !cy.getElementById(e.id).length) {
+          cy.add({group: "edges", data: edgeData(e, nsNode.id())});
+        }
+      });
+      cy.endBatch();
+      nsNode.data("label", ns);
+      var positions = layered(added, origin);
+      added.layout({name: "preset", positions: function (n) { return positions[n.id()]; }, animate: false, fit: false}).run();
+      paths = paths.concat((graph.paths || []).map(function (p) { return Object.assign({parentNs: nsNode.id()}, p); }));
+      applyFilters();
+      setStatus();
+    });
+  }
+
+  // --- drawer
+
+  function openDrawer(node) {
+    var params = "id=" + encodeURIComponent(node.id());
+    var parent = node.data("parent");
+    if (parent && parent.indexOf("Namespace/") === 0) params += "&namespace=" + encodeURIComponent(parent.split("/")[2]);
+    var url = nodeUrl + (nodeUrl.indexOf("?") >= 0 ? "&" : "?") + params;
+    htmx.ajax("GET", url, {target: "#topology-drawer", swap: "innerHTML"});
+  }
+
+  cy.on("tap", "node", function (event) {
+    var node = event.target;
+    if (node.hasClass("group")) return;
+    if (node.data("kind") === "Namespace" && node.data("collapsed") && scope !== "namespace") expand(node);
+    openDrawer(node);
+  });
+
+  // --- search, filters, grouping, policy overlay
+
+  var search = document.getElementById("topology-search");
+  var kindFilter = document.getElementById("topology-kind");
+  var labelFilter = document.getElementById("topology-label");
+  var groupBy = document.getElementById("topology-group");
+  var policies = document.getElementById("topology-policies");
+
+  function labelMatches(node, wanted) {
+    if (!wanted) return true;
+    var labels = (node.data("labelText") || "").split(",");
+    return wanted.split(",").every(function (term) {
+      term = term.trim();
+      if (!term) return true;
+      if (term.indexOf("=") < 0) return labels.some(function (l) { return l.split("=")[0] === term; });
+      return labels.indexOf(term.replace("==", "=")) >= 0;
+    });
+  }
+
+  function applyFilters() {
+    var kind = kindFilter.value, wanted = labelFilter.value.trim(), text = search.value.trim().toLowerCase();
+    cy.startBatch();
+    if (kind || wanted) {
+      cy.nodes().forEach(function (n) {
+        if (n.hasClass("group") || n.isParent()) return;
+        var hide = (kind && n.data("kind") !== kind) || !labelMatches(n, wanted);
+        if (n.hasClass("filtered") !== !!hide) n.toggleClass("filtered", !!hide);
+      });
+    } else {
+      cy.nodes(".filtered").removeClass("filtered");
+    }
+    cy.elements(".faded, .match").removeClass("faded match");
+    if (text) {
+      var hits = cy.nodes().filter(function (n) { return (n.data("name") || "").toLowerCase().indexOf(text) >= 0; });
+      cy.elements().not(hits).not(hits.connectedEdges()).addClass("faded");
+      hits.addClass("match");
+    }
+    cy.endBatch();
+    drawPolicies();
+  }
+
+  function drawPolicies() {
+    cy.edges(".policy").remove();
+    if (!policies.checked) return;
+    var edges = paths.filter(function (p) {
+      return cy.getElementById(p.source).length && cy.getElementById(p.target).length;
+    }).map(function (p, i) {
+      return {group: "edges", classes: "policy", data: {id: "policy-" + i + "-" + p.source + ">" + p.target, source: p.source,
+        target: p.target, allowed: p.allowed, relation: "policy", why: (p.why || []).join("; "), port: p.port}};
+    });
+    cy.add(edges);
+  }
+
+  function regroup() {
+    var by = groupBy.value;
+    cy.startBatch();
+    cy.nodes().forEach(function (n) {
+      if (n.data("grouped")) { n.move({parent: null}); n.data("grouped", false); }
+    });
+    cy.nodes(".group").remove();
+    if (by) {
+      cy.nodes().forEach(function (n) {
+        if (n.isParent() || n.data("parent")) return;
+        var key = by === "namespace" ? n.data("namespace") : n.data("host");
+        if (!key) return;
+        var gid = "group:" + by + ":" + key;
+        if (!cy.getElementById(gid).length) cy.add({group: "nodes", classes: "group", data: {id: gid, label: key, kind: "group"}});
+        n.move({parent: gid});
+        n.data("grouped", true);
+      });
+    }
+    cy.endBatch();
+    runLayout(cy.elements());
+    fitView();
+  }
+
+  var searchTimer = null;
+  search.addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () {
+      applyFilters();
+      var hits = cy.nodes(".match");
+      if (search.value.trim() && hits.length) cy.animate({fit: {eles: hits, padding: 80}, duration: 200});
+    }, 150);
+  });
+  kindFilter.addEventListener("change", applyFilters);
+  labelFilter.addEventListener("input", applyFilters);
+  groupBy.addEventListener("change", regroup);
+  policies.addEventListener("change", drawPolicies);
+  document.getElementById("topology-fit").addEventListener("click", function () { fitView(); });
+  document.getElementById("topology-relayout").addEventListener("click", function () { runLayout(cy.elements()); fitView(); });
+  document.getElementById("topology-png").addEventListener("click", function () {
+    var blob = cy.png({output: "blob", full: true, bg: "#ffffff", maxWidth: 8000, maxHeight: 8000});
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "topology.png";
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  });
+  // The reach check answers bad input with 400 and its messages: show them (htmx swaps no 4xx by default).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "reach-result" && event.detail.xhr.status === 400) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+  cy.on("mouseover", "edge.policy", function (event) { statusLine.textContent = event.target.data("why"); });
+
+  fetchGraph(graphUrl).then(draw).catch(function (error) { statusLine.textContent = String(error); });
+})();

@@ -1,0 +1,98 @@
+"""An operator makes a cluster's ingest token on the cluster page; a collector (the load
+generator speaking fluentd's out_http format) ships lines to the real daphne; a tenant member
+finds them on the Logs page (words highlighted, context lines opened in place, a saved search),
+and never sees the other tenant's lines. Screenshots in English and Chinese."""
+
+import re
+
+import pytest
+from django.db import connection
+from playwright.sync_api import expect
+
+from ..factories import PASSWORD, mk_cluster, mk_member, mk_project, mk_tenant, mk_user
+from ..logs.conftest import loadgen
+from .conftest import screenshot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def empty_store():
+    """The line table is no Django model: a transactional test's flush leaves it alone."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE logs_line")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE logs_line")
+
+
+def test_lines_shipped_by_a_collector_are_found_by_their_tenant(new_page, live_console, empty_store):
+    cluster = mk_cluster("prod")
+    acme, globex = mk_tenant("acme", clusters=[cluster]), mk_tenant("globex", clusters=[cluster])
+    mk_project(acme, cluster, "web")
+    mk_project(globex, cluster, "shop")
+    mk_user("ops", "operator")
+    mk_member(acme, "acme-dev", password=PASSWORD)
+
+    page = sign_in(new_page(), "ops")
+    page.goto("/clusters/prod/")
+    expect(page.get_by_test_id("cluster-logs")).to_contain_text("none yet")
+    page.get_by_test_id("token-rotate").click()
+    token = page.get_by_test_id("ingest-token").inner_text().strip()
+    assert token.startswith("caaslog_")
+    expect(page.get_by_test_id("fluentd-manifest")).to_have_value(re.compile("kubernetes_metadata"))
+
+    records = [
+        loadgen.container_record("acme-web", f"web-{n % 3}", "web", f"GET /api/orders/{n} 200") for n in range(300)
+    ]
+    records[150] = loadgen.container_record("acme-web", "web-0", "web", "ERROR payment gateway timeout order=150")
+    records.append(loadgen.container_record("globex-shop", "shop-0", "shop", "ERROR payment globex secret"))
+    body, headers = loadgen.encode(records, "json", compress=True)
+    status, answer, _headers = loadgen.post(live_console + "/logs/ingest/", token, body, headers)
+    assert status == 200, answer
+    status, _answer, _headers = loadgen.post(live_console + "/logs/ingest/", "caaslog_wrong", body, headers)
+    assert status == 401
+
+    page.goto("/clusters/prod/")
+    expect(page.locator('[data-outcome="accepted"]')).to_contain_text("301")
+    expect(page.get_by_test_id("unknown-tokens")).to_contain_text("1")
+
+    member = sign_in(new_page(), "acme-dev")
+    member.goto("/logs/")
+    member.fill("#id_q", "payment")
+    member.click("#log-search button[type=submit]")
+    lines = member.get_by_test_id("log-lines").locator("tr.log-line")
+    expect(lines).to_have_count(1)
+    expect(lines.first.locator("mark")).to_have_text("payment")
+    expect(member.get_by_test_id("log-histogram")).to_contain_text("1 matching line")
+    lines.first.get_by_test_id("context-button").click()
+    context = member.get_by_test_id("context")
+    expect(context).to_contain_text("ERROR payment gateway timeout")
+    expect(context).to_contain_text("GET /api/orders/")
+    screenshot(member, "logs-search-en")
+    member.fill('#saved-searches input[name="name"]', "payment errors")
+    member.click("#saved-searches button[type=submit]")
+    expect(member.get_by_test_id("saved-search")).to_have_text("payment errors")
+
+    member.goto("/logs/?range=1h")
+    expect(lines).to_have_count(100)
+    member.get_by_test_id("more-lines").click()
+    expect(lines).to_have_count(200)
+    assert "globex" not in member.content()
+
+    # The app's timeline: the archive, then a line shipped while the page is open, once.
+    member.goto("/logs/acme/acme-web/apps/web/")
+    timeline = member.get_by_test_id("timeline").locator(".timeline-line")
+    expect(timeline).to_have_count(200)
+    late = [loadgen.container_record("acme-web", "web-1", "web", "shipped while you watched")]
+    body, headers = loadgen.encode(late, "msgpack")
+    assert loadgen.post(live_console + "/logs/ingest/", token, body, headers)[0] == 200
+    expect(timeline.filter(has_text="shipped while you watched")).to_have_count(1, timeout=10_000)
+    member.wait_for_timeout(2500)  # another poll or two: still once
+    expect(timeline.filter(has_text="shipped while you watched")).to_have_count(1)
+    screenshot(member, "logs-timeline-en")
+
+    chinese = sign_in(new_page("zh-CN"), "acme-dev")
+    chinese.goto("/logs/?q=payment")
+    expect(chinese.get_by_test_id("log-lines").locator("tr.log-line")).to_have_count(1)
+    screenshot(chinese, "logs-search-zh")

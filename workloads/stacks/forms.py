@@ -1,0 +1,246 @@
+from django import forms
+from django.utils.html import escape
+from django.utils.translation import gettext_lazy as _
+
+from console.accounts import roles
+from console.clusters.models import Cluster
+from tenants import access
+from tenants.models import Project, Tenant
+
+from .choices import ParamType
+from .render import parameters_of
+
+TEXTAREA = {"class": "form-control font-monospace small", "spellcheck": "false"}
+
+
+def operable_projects(user):
+    return [
+        p
+        for p in access.visible_projects(user).select_related("tenant", "cluster").order_by("tenant__name", "name")
+        if access.may_operate(user, p.tenant)
+    ]
+
+
+class ProjectChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name} ({obj.cluster.name})"
+
+
+class VersionForm(forms.Form):
+    manifests = forms.CharField(
+        label=_("Manifests (YAML, documents separated by ---; ${parameter} where a value goes)"),
+        widget=forms.Textarea(attrs={**TEXTAREA, "rows": 22}),
+        required=False,
+    )
+    parameters = forms.CharField(
+        label=_("Parameters (YAML list: name, type, default, required, description, pattern, min, max, choices)"),
+        widget=forms.Textarea(attrs={**TEXTAREA, "rows": 10}),
+        required=False,
+    )
+    outputs = forms.CharField(
+        label=_("Outputs (YAML list of name and value)"),
+        widget=forms.Textarea(attrs={**TEXTAREA, "rows": 3}),
+        required=False,
+    )
+    note = forms.CharField(
+        label=_("Note"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+
+
+class TemplateForm(VersionForm):
+    name = forms.CharField(label=_("Name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"}))
+    owner = forms.ChoiceField(label=_("Owner"), widget=forms.Select(attrs={"class": "form-select"}))
+    description = forms.CharField(
+        label=_("Description"), required=False, max_length=2000, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    field_order = ["name", "owner", "description", "manifests", "parameters", "outputs", "note"]
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        choices = [
+            (t.name, t.display_name or t.name) for t in access.visible_tenants(user) if access.may_operate(user, t)
+        ]
+        if roles.is_operator(user):
+            choices.insert(0, ("", _("Published to every tenant")))
+        self.fields["owner"].choices = choices
+
+    def arguments(self):
+        data = self.cleaned_data
+        owner = data.get("owner") or ""
+        tenant = Tenant.objects.filter(name=owner).first() if owner else None
+        return {
+            "tenant": tenant,
+            "name": data.get("name", ""),
+            "description": data.get("description", ""),
+            "manifests": data.get("manifests", ""),
+            "parameters": data.get("parameters", ""),
+            "outputs": data.get("outputs", ""),
+            "note": data.get("note", ""),
+        }
+
+
+class CopyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name of the copy"),
+        max_length=63,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+    owner = forms.ChoiceField(label=_("Owner"), widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [
+            (t.name, t.display_name or t.name) for t in access.visible_tenants(user) if access.may_operate(user, t)
+        ]
+        if roles.is_operator(user):
+            choices.insert(0, ("", _("Published to every tenant")))
+        self.fields["owner"].choices = choices
+
+    def arguments(self):
+        owner = self.cleaned_data.get("owner") or ""
+        return {
+            "name": self.cleaned_data.get("name", ""),
+            "tenant": Tenant.objects.filter(name=owner).first() if owner else None,
+        }
+
+
+class ConfirmNameForm(forms.Form):
+    confirm_name = forms.CharField(
+        label=_("Type the name to confirm"),
+        required=False,
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+
+
+class StackForm(forms.Form):
+    project = ProjectChoice(
+        label=_("Namespace (cluster)"),
+        queryset=Project.objects.none(),
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    stack_name = forms.CharField(
+        label=_("Stack name"), max_length=40, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    compare_with = forms.ModelChoiceField(
+        label=_("Compare the cost with cluster"),
+        queryset=Cluster.objects.all(),
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args, user=None, template=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        projects = [
+            p.pk for p in operable_projects(user) if template is None or template.tenant_id in (None, p.tenant_id)
+        ]
+        self.fields["project"].queryset = (
+            Project.objects.filter(pk__in=projects).select_related("cluster").order_by("name")
+        )
+
+
+def parameter_form(version, data=None, initial=None):
+    """A form with one field per parameter of the version (validated by the service)."""
+    form = forms.Form(data, prefix="p", initial=initial)
+    for p in parameters_of(version):
+        attrs = {"class": "form-control form-control-sm", "data-type": p.type}
+        if p.type == ParamType.BOOL:
+            field = forms.BooleanField(required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
+        elif p.type == ParamType.ENUM:
+            field = forms.ChoiceField(
+                choices=[(c, c) for c in p.choices], widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+            )
+        else:
+            field = forms.CharField(required=False, max_length=1000, widget=forms.TextInput(attrs=attrs))
+        field.label = p.name
+        kind = ParamType(p.type).label
+        field.help_text = escape(f"{p.description} ({kind})" if p.description else str(kind).capitalize())
+        field.initial = p.default
+        form.fields[p.name] = field
+    return form
+
+
+def parameter_values(form):
+    """The raw values (the service checks them by type)."""
+    values = {}
+    for name, field in form.fields.items():
+        raw = form[name].value()
+        values[name] = bool(raw) if isinstance(field, forms.BooleanField) else (raw or "")
+    return values
+
+
+class ReplicateForm(forms.Form):
+    project = ProjectChoice(
+        label=_("Namespace (cluster)"),
+        queryset=Project.objects.none(),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+    def __init__(self, *args, user=None, stack=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        projects = [
+            p.pk for p in operable_projects(user) if p.tenant_id == stack.project.tenant_id and p != stack.project
+        ]
+        self.fields["project"].queryset = (
+            Project.objects.filter(pk__in=projects).select_related("cluster").order_by("cluster__name", "name")
+        )
+
+    def arguments(self):
+        return {"target": self.cleaned_data.get("project")}
+
+
+class ExtractForm(forms.Form):
+    project = ProjectChoice(
+        label=_("Namespace (cluster)"),
+        queryset=Project.objects.none(),
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    app = forms.CharField(
+        label=_("App (empty: the whole namespace)"),
+        required=False,
+        max_length=63,
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+    name = forms.CharField(
+        label=_("Template name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(
+            pk__in=[p.pk for p in operable_projects(user)]
+        ).select_related("cluster")
+
+
+class PriceForm(forms.Form):
+    currency = forms.CharField(
+        label=_("Currency"), max_length=8, initial="USD", widget=forms.TextInput(attrs={"class": "form-control"})
+    )
+    cpu_core_month = forms.DecimalField(
+        label=_("Per CPU core and month"),
+        min_value=0,
+        max_digits=12,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
+    )
+    memory_gib_month = forms.DecimalField(
+        label=_("Per GiB of memory and month"),
+        min_value=0,
+        max_digits=12,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
+    )
+    storage_gib_month = forms.DecimalField(
+        label=_("Per GiB of storage and month"),
+        min_value=0,
+        max_digits=12,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
+    )
+    load_balancer_month = forms.DecimalField(
+        label=_("Per load balancer and month"),
+        min_value=0,
+        max_digits=12,
+        decimal_places=4,
+        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
+    )
