@@ -36,7 +36,7 @@ run: $(RUN_STAMP)
 	$(BIN)/python manage.py up --host $(HOST) --port $(PORT)
 
 test: prepare-tests $(DEV_STAMP) lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadfile
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -n 2 --dist loadfile --durations=25
 
 # One format, the linter's rules and the boundaries between apps (pyproject.toml); seconds.
 lint: $(DEV_STAMP)

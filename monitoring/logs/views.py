@@ -203,7 +203,9 @@ def line_context(request):
     require_reader(request.user)
     position = parse_cursor(request.GET.get("line", ""))
     if position is None:
-        return HttpResponse(_("Which line? The link is incomplete."), status=400)
+        return HttpResponse(
+            _("Which line? The link is incomplete."), status=400, content_type="text/plain; charset=utf-8"
+        )
     ts, line_id = position
     window = timedelta(hours=1)
     scope = scope_of(request.user)
@@ -284,9 +286,13 @@ def app_follow(request, tenant, namespace, app):
         since = int(request.GET.get("since", ""))
         exclude = [int(n) for n in request.GET.get("exclude", "").split(",") if n][:TIMELINE_LINES]
     except ValueError:
-        return HttpResponse(_("The follow link is incomplete; reload the page."), status=400)
+        return HttpResponse(
+            _("The follow link is incomplete; reload the page."), status=400, content_type="text/plain; charset=utf-8"
+        )
     if not 0 <= since < 2**32:
-        return HttpResponse(_("The follow link is incomplete; reload the page."), status=400)
+        return HttpResponse(
+            _("The follow link is incomplete; reload the page."), status=400, content_type="text/plain; charset=utf-8"
+        )
     store = default_store()
     until = store.horizon()
     lines = store.follow(query, since=since, until=until, exclude=exclude, limit=FOLLOW_LIMIT)
@@ -307,6 +313,9 @@ class SavedSearchAddView(ServiceFormView):
     form_name = "save_form"
     template_name = "logs/search.html"
     errors_as_message = True
+    invalid_message = gettext_lazy(
+        "The search was not saved: it needs a name of at most 100 characters and a search of at most 2,000."
+    )
     success_message = gettext_lazy("Search %(name)s saved.")
 
     def get_context_data(self, **extra):

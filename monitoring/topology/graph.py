@@ -118,6 +118,10 @@ def pod_health(pod):
         terminated = state.get("terminated") or {}
         if terminated and terminated.get("exitCode", 0) != 0 and phase != "Succeeded":
             return "bad", terminated.get("reason") or "Error"
+        # restarted after a failure and not ready again yet: the crash loop between its back-offs
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        if last and last.get("exitCode", 0) != 0 and not container.get("ready"):
+            return "bad", last.get("reason") or "Error"
     if phase == "Failed":
         return "bad", status.get("reason") or "Failed"
     if phase == "Succeeded":

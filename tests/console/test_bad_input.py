@@ -19,6 +19,7 @@ field (of each sort) bad on its own with the others valid. A role refused at the
 """
 
 import copy
+import json
 import re
 import traceback
 from pathlib import Path
@@ -211,10 +212,13 @@ TAG = re.compile(r"<[^>]+>")
 
 
 def has_message(response):
-    """A 4xx page says what was wrong: an error box with text in it (plain text: any text)."""
+    """A 4xx page says what was wrong: an error box with text in it (plain text: any text; the
+    JSON of a machine endpoint such as a webhook or the log ingest: its "error")."""
     body = response.content.decode("utf-8", "replace")
     if response.get("Content-Type", "").startswith("text/plain"):
         return bool(body.strip())
+    if response.get("Content-Type", "").startswith("application/json"):
+        return bool(str(json.loads(body).get("error", "")).strip())
     return any(TAG.sub("", match.group(3)).strip() for match in ERROR_MARK.finditer(body))
 
 

@@ -212,3 +212,29 @@ def test_the_service_loses_its_endpoints():
 
 def test_an_empty_namespace_is_an_empty_graph():
     assert graph.build([]) == {"nodes": [], "edges": []}
+
+
+def test_a_pod_between_crash_loop_restarts_stays_bad():
+    """Running again after a failed run and not ready yet: still the crash loop, not a warning."""
+    from monitoring.topology.graph import pod_health
+
+    pod = {
+        "metadata": {"name": "web-1"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [
+                {
+                    "name": "web",
+                    "ready": False,
+                    "restartCount": 3,
+                    "state": {"running": {"startedAt": "2026-12-06T07:00:00Z"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                }
+            ],
+        },
+    }
+    assert pod_health(pod) == ("bad", "Error")
+    pod["status"]["containerStatuses"][0]["ready"] = True  # it came back: fine again
+    pod["status"]["conditions"][0]["status"] = "True"
+    assert pod_health(pod) == ("ok", "Running")
