@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,40 @@ def sign_in(page, username, password=PASSWORD):
 def screenshot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+SMALL_PODS = {"request_cpu": "100m", "limit_cpu": "200m", "request_memory": "64Mi", "limit_memory": "128Mi"}
+
+
+def acme_namespace(
+    cluster,
+    operator,
+    short_name="web",
+    *,
+    limits=None,
+    default_quota=None,
+    default_limit_range=SMALL_PODS,
+    timeout=30,
+    worker_log=lambda: "",
+):
+    """Tenant acme on `cluster` with its namespace acme-<short_name>, provisioned by the real
+    worker; returns (tenant, project). Members are the test's to add."""
+    from tenants import services as tenant_services
+    from tenants.models import Project
+
+    tenant = tenant_services.create_tenant(
+        acting_user=operator,
+        name="acme",
+        display_name="Acme",
+        clusters=[cluster],
+        limits=limits or {"cpu": "4", "memory": "8Gi", "pods": "20"},
+        default_quota=default_quota or {"cpu": "2", "memory": "4Gi", "pods": "10"},
+        **({"default_limit_range": default_limit_range} if default_limit_range else {}),
+    )
+    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name=short_name)
+    deadline = time.monotonic() + timeout
+    while Project.objects.get(pk=project.pk).status != "active":
+        assert time.monotonic() < deadline, "the namespace was not provisioned: " + worker_log()
+        time.sleep(0.2)
+    project.refresh_from_db()
+    return tenant, project

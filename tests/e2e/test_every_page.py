@@ -12,13 +12,11 @@ from console.clusters.models import MirroredObject
 from console.clusters.watcher import ClusterWatchers
 from console.jobs.models import Job
 from console.kube.kinds import KINDS
-from tenants import services as tenant_services
-from tenants.models import Project
 from workloads import services as app_services
 from workloads.models import App
 
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
-from .conftest import screenshot, sign_in
+from .conftest import acme_namespace, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress", "HorizontalPodAutoscaler")
@@ -56,27 +54,11 @@ def console_with_an_app(sandbox):
     cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
     operator = mk_user("e-op", "operator")
     mk_user("e-aud", "auditor")
-    tenant = tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
-        default_limit_range={
-            "request_cpu": "100m",
-            "limit_cpu": "200m",
-            "request_memory": "64Mi",
-            "limit_memory": "128Mi",
-        },
-    )
+    tenant, project = acme_namespace(cluster, operator)
     mk_member(tenant, "e-admin", "tenant-admin", password=PASSWORD)
     member = mk_member(tenant, "e-dev", password=PASSWORD)
-    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
-    wait(lambda: Project.objects.get(pk=project.pk).status == "active", 30, "the namespace was not provisioned")
     watchers = ClusterWatchers(kinds=[KINDS[kind] for kind in WATCHED])
     watchers.refresh()
-    project.refresh_from_db()
     app, _job = app_services.deploy_app(
         project,
         acting_user=member,

@@ -13,8 +13,6 @@ from console.clusters.watcher import ClusterWatchers
 from console.jobs.models import Job
 from console.kube.api import ClusterAPI
 from console.kube.kinds import KINDS
-from tenants import services as tenant_services
-from tenants.models import Project
 from workloads import services as app_services
 from workloads import specs
 from workloads.models import App
@@ -25,7 +23,7 @@ from ..conftest import sandbox_fixture
 from ..factories import PASSWORD, mk_member, mk_user
 from ..pipelines.conftest import pipeline_values
 from ..pipelines.gitrepo import make_repo, push
-from .conftest import screenshot, sign_in
+from .conftest import acme_namespace, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress")
@@ -47,28 +45,10 @@ def wait_job(job, seconds=40):
 @pytest.fixture
 def shop(cluster):
     """Tenant acme, namespace acme-web, member wile, app web exposed with a domain (by the real worker)."""
-    operator = mk_user("p-op", "operator")
-    tenant = tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
-        default_quota={"cpu": "3", "memory": "4Gi", "pods": "12"},
-        default_limit_range={
-            "request_cpu": "100m",
-            "limit_cpu": "200m",
-            "request_memory": "64Mi",
-            "limit_memory": "128Mi",
-        },
+    tenant, project = acme_namespace(
+        cluster, mk_user("p-op", "operator"), default_quota={"cpu": "3", "memory": "4Gi", "pods": "12"}
     )
     wile = mk_member(tenant, "wile", password=PASSWORD)
-    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
-    deadline = time.monotonic() + 30
-    while Project.objects.get(pk=project.pk).status != "active":
-        assert time.monotonic() < deadline, "the namespace was not provisioned"
-        time.sleep(0.2)
-    project.refresh_from_db()
     spec = {**specs.empty_spec(), "image": "nginx:1.27", "replicas": 1, "ports": [{"name": "http", "port": 80}]}
     app, job = app_services.deploy_app(project, acting_user=wile, name="web", kind="Deployment", spec=spec)
     wait_job(job)

@@ -5,7 +5,6 @@ full), then restores the first into a new volume. The sandbox's ceph-csi works o
 suite's real Ceph, so the test checks the restored bytes through its own gateway."""
 
 import random
-import time
 import uuid
 
 import pytest
@@ -14,16 +13,14 @@ from playwright.sync_api import expect
 from console.ceph.errors import CephError
 from console.ceph.gateway import Ceph
 from console.sandbox import CephOptions, SandboxCluster
-from tenants import services as tenant_services
-from tenants.models import Project
 from workloads.storage.choices import BackupMethod
 from workloads.storage.models import Backup, Volume
 
 from .. import live
 from ..conftest import KEY_PREFIX
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
-from .conftest import fill, screenshot, sign_in
-from .test_storage_in_browser import nodes
+from .conftest import acme_namespace, fill, screenshot, sign_in
+from .test_storage_in_browser import WITH_STORAGE, nodes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,23 +59,17 @@ def tenant_ns(sandbox, csi_console, ceph_cluster):
     with Ceph(ceph_cluster) as ceph:
         before = set(ceph.images())
     cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
-    operator = mk_user("c-op", "operator")
-    tenant = tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20", "storage": "10Gi"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "2Gi"},
+    tenant, project = acme_namespace(
+        cluster,
+        mk_user("c-op", "operator"),
+        "csi",
+        **WITH_STORAGE,
+        default_limit_range=None,
+        timeout=60,
+        worker_log=lambda: live.read_log(worker),
     )
     mk_member(tenant, "wile", "tenant-admin", password=PASSWORD)
     mk_member(tenant, "coyote", password=PASSWORD)
-    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="csi")
-    deadline = time.monotonic() + 60
-    while Project.objects.get(pk=project.pk).status != "active":
-        assert time.monotonic() < deadline, "the namespace was not provisioned: " + live.read_log(worker)
-        time.sleep(0.2)
-    project.refresh_from_db()
     yield project
     with Ceph(ceph_cluster) as ceph:
         for _ in range(3):  # clones before the images they were cloned from

@@ -16,8 +16,6 @@ from console.ceph.gateway import Ceph
 from console.jobs.models import Job
 from console.kube.api import ClusterAPI
 from console.sandbox import CephOptions, SandboxCluster
-from tenants import services as tenant_services
-from tenants.models import Project
 from workloads import services as app_services
 from workloads import specs
 from workloads.storage.choices import VolumeStatus
@@ -26,12 +24,19 @@ from workloads.storage.models import Backup, Volume
 from .. import live
 from ..conftest import KEY_PREFIX
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_user
-from .conftest import fill, screenshot, sign_in
+from .conftest import acme_namespace, fill, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MIB = 1 << 20
 LIVE = 30_000  # ms: a job on the worker, then its push
+
+
+# a tenant whose namespace may hold volumes
+WITH_STORAGE = {
+    "limits": {"cpu": "4", "memory": "8Gi", "pods": "20", "storage": "10Gi"},
+    "default_quota": {"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "2Gi"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,29 +90,11 @@ def acme_db(sandbox, storage_console):
     """Tenant acme: admin wile, member coyote, namespace acme-db provisioned by the worker."""
     _url, worker = storage_console
     cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
-    operator = mk_user("s-op", "operator")
-    tenant = tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20", "storage": "10Gi"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10", "storage": "2Gi"},
-        default_limit_range={
-            "request_cpu": "100m",
-            "limit_cpu": "200m",
-            "request_memory": "64Mi",
-            "limit_memory": "128Mi",
-        },
+    tenant, project = acme_namespace(
+        cluster, mk_user("s-op", "operator"), "db", **WITH_STORAGE, timeout=60, worker_log=lambda: live.read_log(worker)
     )
     admin = mk_member(tenant, "wile", "tenant-admin", password=PASSWORD)
     mk_member(tenant, "coyote", password=PASSWORD)
-    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="db")
-    deadline = time.monotonic() + 60
-    while Project.objects.get(pk=project.pk).status != "active":
-        assert time.monotonic() < deadline, "the namespace was not provisioned: " + live.read_log(worker)
-        time.sleep(0.2)
-    project.refresh_from_db()
     yield project, admin, cluster
     images = list(Volume.objects.exclude(image="").values_list("image", flat=True))
     with ClusterAPI(cluster) as api:  # the StatefulSet's other claim, which no console volume maps

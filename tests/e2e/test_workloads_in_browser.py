@@ -12,12 +12,10 @@ from console.clusters.watcher import ClusterWatchers
 from console.kube.api import ClusterAPI
 from console.kube.kinds import KINDS
 from console.oplog.models import OperationLogEntry
-from tenants import services as tenant_services
-from tenants.models import Project
 
 from ..conftest import sandbox_fixture
 from ..factories import PASSWORD, mk_member, mk_user
-from .conftest import fill, screenshot, sign_in
+from .conftest import acme_namespace, fill, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 WATCHED = ("Pod", "Deployment", "ReplicaSet", "Event", "Service", "Ingress")
@@ -28,27 +26,8 @@ sandbox = sandbox_fixture(nodes=2)
 def acme_web(cluster):
     """Tenant acme with a provisioned namespace acme-web (by the real worker), a member,
     and the watcher keeping the mirror."""
-    operator = mk_user("w-op", "operator")
-    tenant = tenant_services.create_tenant(
-        acting_user=operator,
-        name="acme",
-        display_name="Acme",
-        clusters=[cluster],
-        limits={"cpu": "4", "memory": "8Gi", "pods": "20"},
-        default_quota={"cpu": "2", "memory": "4Gi", "pods": "10"},
-        default_limit_range={
-            "request_cpu": "100m",
-            "limit_cpu": "200m",
-            "request_memory": "64Mi",
-            "limit_memory": "128Mi",
-        },
-    )
+    tenant, project = acme_namespace(cluster, mk_user("w-op", "operator"))
     mk_member(tenant, "wile", password=PASSWORD)
-    project, _job = tenant_services.create_project(tenant, acting_user=operator, cluster=cluster, short_name="web")
-    deadline = time.monotonic() + 30
-    while Project.objects.get(pk=project.pk).status != "active":
-        assert time.monotonic() < deadline, "the namespace was not provisioned"
-        time.sleep(0.2)
     watchers = ClusterWatchers(kinds=[KINDS[kind] for kind in WATCHED])
     watchers.refresh()
     yield project
