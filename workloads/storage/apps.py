@@ -30,6 +30,10 @@ class StorageConfig(AppConfig):
 BEAT = {
     "storage-refresh-ceph-state": {"task": "workloads.storage.tasks.refresh_ceph_state", "schedule": 30.0},
     "storage-backup-policies": {"task": "workloads.storage.tasks.run_backup_policies", "schedule": 60.0},
+    "storage-adopt-statefulset-volumes": {
+        "task": "workloads.storage.tasks.adopt_statefulset_volumes",
+        "schedule": 30.0,
+    },
 }
 
 

@@ -37,7 +37,9 @@ from console.kube.errors import ApiRefused, ClusterError
 from console.notifications import notifications
 from console.quantity import format_bytes
 from console.texts import message
+from workloads.choices import AppKind, AppStatus
 from workloads.cluster import identity
+from workloads.models import App
 
 from . import csi, live, retention, services
 from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus
@@ -908,6 +910,16 @@ def snapshot_apis():
         except (ClusterError, ApiRefused):
             found[cluster.name] = None
     return found
+
+
+@shared_task
+def adopt_statefulset_volumes():
+    """Every StatefulSet's bound claims get their Volume rows (services.adopt_app_volumes), so
+    their backup chains exist, and can be backed up, before anyone opens the app's page."""
+    apps = App.objects.filter(kind=AppKind.STATEFULSET).exclude(status=AppStatus.DELETING)
+    for app in apps.select_related("project__cluster", "created_by"):
+        if (app.spec or {}).get("volumes"):
+            services.adopt_app_volumes(app)
 
 
 @shared_task
