@@ -183,9 +183,11 @@ def peer_egress_policy(path, peer_tenant_name):
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": spec}
 
 
-def global_network_policy(tenant):
+def global_network_policy(tenant, cross_tenant_paths=()):
     """Calico, cluster-wide: pods of this tenant accept traffic only from the tenant, the
-    ingress controller and the system namespaces, whatever namespaced policies say."""
+    ingress controller, the system namespaces and the cross-tenant paths an operator opened
+    into its namespaces on this cluster, whatever namespaced policies say. (Calico reads this
+    policy, order 100, before the Kubernetes ones: a path left out here would be denied.)"""
     selector = f"{TENANT_LABEL} == '{tenant.name}'"
     return {
         "apiVersion": "crd.projectcalico.org/v1",
@@ -207,7 +209,21 @@ def global_network_policy(tenant):
                         f"{{'{settings.CAAS_INGRESS_NAMESPACE}', 'kube-system'}}"
                     },
                 },
+                *[_path_rule(path) for path in cross_tenant_paths],
                 {"action": "Deny"},
             ],
         },
     }
+
+
+def _path_rule(path):
+    """A cross-tenant path as a Calico rule: from the peer namespace into the path's, on its port."""
+    rule = {
+        "action": "Allow",
+        "source": {"namespaceSelector": f"{NAMESPACE_NAME_LABEL} == '{path.peer_namespace}'"},
+        "destination": {"namespaceSelector": f"{NAMESPACE_NAME_LABEL} == '{path.project.name}'"},
+    }
+    if path.port:
+        rule["protocol"] = "TCP"  # Calico matches ports only with a protocol
+        rule["destination"]["ports"] = [path.port]
+    return rule

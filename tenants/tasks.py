@@ -16,8 +16,8 @@ from console.kube.errors import ApiRefused
 from console.texts import message
 
 from . import access, manifests
-from .choices import ProjectStatus, TenantStatus
-from .models import Project, SuspendedWorkload, Tenant
+from .choices import PathKind, ProjectStatus, TenantStatus
+from .models import NetworkPath, Project, SuspendedWorkload, Tenant
 from .signals import namespace_provisioned
 
 MAX_RETRIES = 5
@@ -159,7 +159,10 @@ def _sync_paths(job, api, project):
 def _sync_calico(job, api, tenant, cluster):
     calico = api.has_api_group("crd.projectcalico.org")
     if calico:
-        _apply(job, api, manifests.global_network_policy(tenant))
+        paths = NetworkPath.objects.filter(
+            project__tenant=tenant, project__cluster=cluster, kind=PathKind.NAMESPACE, cross_tenant=True
+        ).select_related("project")
+        _apply(job, api, manifests.global_network_policy(tenant, paths))
     else:
         jobs.step(job, NO_CALICO(cluster=cluster.name))
     Tenant.objects.filter(pk=tenant.pk).update(

@@ -381,6 +381,30 @@ def test_calico_global_policy_where_the_cluster_has_calico(db, operator):
         assert policy["spec"]["namespaceSelector"] == "caas.io/tenant == 'initech'"
         assert policy["spec"]["ingress"][-1] == {"action": "Deny"}
         assert Tenant.objects.get(pk=tenant.pk).isolation["calico"]["calico"] is True
+        # a path an operator opens from another tenant is in the Calico policy too (read first:
+        # without it, Calico would deny what the NetworkPolicies allow), and goes with the path
+        hooli = services.create_tenant(acting_user=operator, name="hooli", display_name="Hooli", clusters=[cluster])
+        _peer, job = services.create_project(hooli, acting_user=operator, cluster=cluster, short_name="web")
+        assert run(job).status == "succeeded"
+        path, job = services.add_path(
+            _project, acting_user=operator, kind="namespace", peer_namespace="hooli-web", port=8080
+        )
+        assert run(job).status == "succeeded"
+        with ClusterAPI(cluster) as api:
+            ingress = api.get("GlobalNetworkPolicy", "caas-tenant-initech")["spec"]["ingress"]
+        assert ingress[-2:] == [
+            {
+                "action": "Allow",
+                "protocol": "TCP",
+                "source": {"namespaceSelector": "kubernetes.io/metadata.name == 'hooli-web'"},
+                "destination": {"namespaceSelector": "kubernetes.io/metadata.name == 'initech-app'", "ports": [8080]},
+            },
+            {"action": "Deny"},
+        ]
+        assert run(services.remove_path(_project, acting_user=operator, path_id=path.pk)).status == "succeeded"
+        with ClusterAPI(cluster) as api:
+            ingress = api.get("GlobalNetworkPolicy", "caas-tenant-initech")["spec"]["ingress"]
+        assert len(ingress) == 3 and ingress[-1] == {"action": "Deny"}
         assert (
             run(
                 services.delete_tenant(Tenant.objects.get(pk=tenant.pk), acting_user=operator, confirm_name="initech")

@@ -45,7 +45,7 @@ def platform(settings):
     )
     return {
         "objects": objects,
-        "calico": [manifests.global_network_policy(acme), manifests.global_network_policy(globex)],
+        "calico": [manifests.global_network_policy(acme, [cross]), manifests.global_network_policy(globex)],
         "namespaces": namespaces,
         "web": pod("acme-web", "web-1", {"app": "web"}),
         "db": pod("acme-db", "db-0", {"app": "db"}),
@@ -126,12 +126,15 @@ def test_with_calico_the_tenant_policy_comes_first(platform):
     assert inside.allowed and inside.ingress.reasons == [("allowed-by", "caas-tenant-acme")]
     controller = ask(platform, platform["controller"], platform["web"], 80, calico=True)
     assert controller.allowed and controller.ingress.reasons == [("allowed-by", "caas-tenant-acme")]
-    # The GlobalNetworkPolicy (order 100) ends with Deny before the Kubernetes path policy
-    # (order 1000) is read: Calico refuses the cross-tenant path the NetworkPolicies open.
+    # The GlobalNetworkPolicy (order 100) is read before the Kubernetes path policy (order
+    # 1000): it carries the cross-tenant path itself, on its port only.
     cross = ask(platform, platform["shop"], platform["db"], 5432, calico=True)
-    assert not cross.allowed
-    assert cross.egress.allowed
-    assert cross.ingress.reasons == [("denied-by", "caas-tenant-acme")]
+    assert cross.allowed and cross.egress.allowed
+    assert cross.ingress.reasons == [("allowed-by", "caas-tenant-acme")]
+    other_port = ask(platform, platform["shop"], platform["db"], 22, calico=True)
+    assert not other_port.allowed and other_port.ingress.reasons == [("denied-by", "caas-tenant-acme")]
+    into_web = ask(platform, platform["shop"], platform["web"], 80, calico=True)  # the path opens acme-db only
+    assert not into_web.allowed and into_web.ingress.reasons == [("denied-by", "caas-tenant-acme")]
 
 
 # --- NetworkPolicy rules, one at a time ------------------------------------------------------
