@@ -119,14 +119,16 @@ def read(targets: dict[int, str], start: datetime, end: datetime, table: store.T
     if not targets:
         return {}
     result: dict[str, Points] = {name: [] for name in targets.values()}
-    placeholders = ", ".join(["%s"] * len(targets))
+    if connection.vendor == "postgresql":  # one array parameter: thousands of ids parse and plan faster
+        where, ids = "series_id = ANY(%s)", [list(targets)]
+    else:
+        where, ids = f"series_id IN ({', '.join(['%s'] * len(targets))})", list(targets)
     sql = (
-        f"SELECT series_id, ts, value FROM {table.name} WHERE series_id IN ({placeholders}) "
-        "AND ts >= %s AND ts <= %s ORDER BY series_id, ts"
+        f"SELECT series_id, ts, value FROM {table.name} WHERE {where} AND ts >= %s AND ts <= %s ORDER BY series_id, ts"
     )
     stamps: dict[int, datetime] = {}  # the series of a chart share their timestamps: make each once
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*targets, int(start.timestamp()), int(end.timestamp())])
+        cursor.execute(sql, [*ids, int(start.timestamp()), int(end.timestamp())])
         current_id, points = None, None
         for series_id, ts, value in cursor.fetchall():
             if series_id != current_id:

@@ -27,7 +27,12 @@ HELLO = message("Pod %(pod)s is down")
 
 def mk_channel(user, *, tenant_id=None, kind="webhook", target="", **extra):
     name = extra.pop("name", kind)
-    values = {"topics": [Topic.ALERT, Topic.GENERAL], "min_level": NotificationLevel.INFO, "group_seconds": 0}
+    values = {
+        "topics": [Topic.ALERT, Topic.GENERAL],
+        "min_level": NotificationLevel.INFO,
+        "group_seconds": 0,
+        "language": "en",  # the messages are read in English below
+    }
     values.update(extra)
     return services.create_channel(acting_user=user, tenant_id=tenant_id, name=name, kind=kind, target=target, **values)
 
@@ -274,3 +279,16 @@ def test_members_see_no_channels(tenants, client):
     nobody = mk_user("nobody")
     client.force_login(nobody)
     assert client.get(reverse("console:channel_list")).status_code == 403
+
+
+def test_a_channel_speaks_its_own_language(operator, smtp_server):
+    """The console's default language is Chinese: a channel made without one sends in Chinese,
+    whatever the language of whoever triggered the notification."""
+    channel = mk_channel(operator, kind="email", target="oncall@example.com", language="zh-hans")
+    notifications.notify_role(
+        PlatformRole.OPERATOR, HELLO(pod="web-1"), body="OOMKilled", level="danger", topic="alert"
+    )
+    assert send_all(channel) == "sent 1"
+    assert smtp_server.arrived.wait(5)
+    subject = smtp_server.messages[0]["subject"]
+    assert "Pod web-1 is down" not in subject and "web-1" in subject

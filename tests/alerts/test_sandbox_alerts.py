@@ -57,6 +57,7 @@ def test_cpu_raised_on_the_cluster_fires_and_resolves_everywhere(
             topics=["alert"],
             min_level="warning",
             group_seconds=0,
+            language="en",  # read in English below
         )
     services.create_rule(
         acting_user=admin,
