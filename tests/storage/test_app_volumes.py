@@ -3,6 +3,8 @@ replica a claim on ceph-rbd (a REAL RBD image on the test Ceph), the app's page 
 links to their backup chains, and each backs up like a volume made on the Storage page. Also:
 a backup deletion that removed nothing leaves the node as it was."""
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -67,8 +69,11 @@ def test_a_statefulsets_claims_are_its_volumes_with_backup_chains(cluster, proje
     job = app_services.delete_app(app, acting_user=dev, confirm_name="db", delete_volumes=True)
     assert not Volume.objects.filter(project=project).exists()  # the mapping goes with the claims
     assert run_app(job).status == "succeeded"
-    with ClusterAPI(cluster) as api:
-        assert api.get("PersistentVolumeClaim", "data-db-0", project.name) is None
+    with ClusterAPI(cluster) as api:  # the claim's pvc-protection finalizer holds it until its pod is gone
+        deadline = time.monotonic() + 20
+        while api.get("PersistentVolumeClaim", "data-db-0", project.name) is not None:
+            assert time.monotonic() < deadline, "the app's claim outlived it"
+            time.sleep(0.2)
 
 
 def test_deployments_are_told_to_use_a_statefulset_for_volumes(project, dev, client):
