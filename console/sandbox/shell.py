@@ -574,22 +574,42 @@ def cmd_echo(shell, args, stdin, out, err):
     out(" ".join(args) + ("\n" if newline else ""))
 
 
+# One pass over the format: %% first, then a conversion with its flags and width, or an escape,
+# so that '%%s' prints "%s" and '\\n' prints a backslash and an n, as printf(1) does.
+PRINTF_TOKEN = re.compile(r"%%|%([-+ 0#]*\d*(?:\.\d+)?)([sdicxXo])|\\(.)", re.S)
+PRINTF_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "\\": "\\"}
+
+
 def cmd_printf(shell, args, stdin, out, err):
     if not args:
         err("printf: usage: printf FORMAT [ARG]...\n")
         return 1
-    fmt = args[0].replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
-    values = args[1:]
-    count = len(re.findall(r"%[sd]", fmt))
-    while True:
-        chunk, values = values[:count], values[count:]
-        chunk += [""] * (count - len(chunk))
+    fmt, values = args[0], list(args[1:])
+    conversions = sum(1 for match in PRINTF_TOKEN.finditer(fmt) if match.group(2))
+    status = 0
+
+    def convert(match, chunk):
+        nonlocal status
+        if match.group(0) == "%%":
+            return "%"
+        if match.group(3) is not None:
+            return PRINTF_ESCAPES.get(match.group(3), "\\" + match.group(3))
+        flags, kind = match.group(1), match.group(2)
+        value = chunk.pop(0) if chunk else ""
+        if kind in "sc":
+            return f"%{flags}s" % (value[:1] if kind == "c" else value)
         try:
-            out(re.sub(r"%[sd]", lambda m, chunk=chunk: str(chunk.pop(0)), fmt).replace("%%", "%"))
-        except IndexError:
-            return 1
-        if not values or not count:
-            return 0
+            number = int(value or "0")
+        except ValueError:
+            err(f"printf: invalid number '{value}'\n")
+            status, number = 1, 0
+        return f"%{flags}{'d' if kind == 'i' else kind}" % number
+
+    while True:  # the format is used again while arguments remain, as printf(1) does
+        chunk, values = values[:conversions], values[conversions:]
+        out(PRINTF_TOKEN.sub(lambda match, chunk=chunk: convert(match, chunk), fmt))
+        if not values or not conversions:
+            return status
 
 
 def cmd_env(shell, args, stdin, out, err):
