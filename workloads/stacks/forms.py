@@ -212,35 +212,17 @@ class ExtractForm(forms.Form):
         ).select_related("cluster")
 
 
+def price_field(label):
+    """A price per unit and month (0 or more, four decimals)."""
+    widget = forms.NumberInput(attrs={"class": "form-control", "step": "any"})
+    return forms.DecimalField(label=label, min_value=0, max_digits=12, decimal_places=4, widget=widget)
+
+
 class PriceForm(forms.Form):
     currency = forms.CharField(
         label=_("Currency"), max_length=8, initial="USD", widget=forms.TextInput(attrs={"class": "form-control"})
     )
-    cpu_core_month = forms.DecimalField(
-        label=_("Per CPU core and month"),
-        min_value=0,
-        max_digits=12,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
-    )
-    memory_gib_month = forms.DecimalField(
-        label=_("Per GiB of memory and month"),
-        min_value=0,
-        max_digits=12,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
-    )
-    storage_gib_month = forms.DecimalField(
-        label=_("Per GiB of storage and month"),
-        min_value=0,
-        max_digits=12,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
-    )
-    load_balancer_month = forms.DecimalField(
-        label=_("Per load balancer and month"),
-        min_value=0,
-        max_digits=12,
-        decimal_places=4,
-        widget=forms.NumberInput(attrs={"class": "form-control", "step": "any"}),
-    )
+    cpu_core_month = price_field(_("Per CPU core and month"))
+    memory_gib_month = price_field(_("Per GiB of memory and month"))
+    storage_gib_month = price_field(_("Per GiB of storage and month"))
+    load_balancer_month = price_field(_("Per load balancer and month"))
