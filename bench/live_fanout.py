@@ -3,11 +3,19 @@
 Starts 1 or 2 real daphne processes (tests/live.py), opens N websockets spread over them,
 all subscribed to one nskind group, and runs the watcher's Announcer in a separate
 process, told of a change R times a second. Event→page latency: for each change, until
-each page receives the first tick sent after it (the tick carries its send time).
-Also the Redis connections and RSS of each daphne.
+each page has what was sent after it (the tick carries its send time):
+
+- `--table none`: the tick itself;
+- `--table push`: the table (50 pods) pushed with the tick (console/live/views.py);
+- `--table reread`: the table as the pages got it before live views: on each tick every
+  page GETs it over HTTP (one request in flight per page, a tick meanwhile queues one more,
+  as console.js and hx-sync do).
+
+Also the Redis connections, RSS and CPU of each daphne.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/live_fanout.py \
-        [--pages 100,500,1000] [--rates 100,500] [--web 1,2] [--seconds 10] [--layer channels_redis --tick 0]
+        [--pages 100,500,1000] [--rates 100,500] [--web 1,2] [--seconds 10] [--table none|push|reread]
+        [--layer channels_redis --tick 0]
 """
 
 import argparse
@@ -64,18 +72,50 @@ def redis_and_rss(url):
     return held, process.memory_info().rss / 2**20, process.cpu_times()
 
 
-async def open_pages(urls, cookie, group, pages):
+async def open_pages(urls, cookie, group, pages, table, view):
     from websockets.asyncio.client import connect
 
     inboxes, sockets, readers = [[] for _ in range(pages)], [], []
+    http = None
+    if table == "reread":
+        import aiohttp
+
+        http = aiohttp.ClientSession(
+            headers={"Cookie": cookie, "HX-Request": "true"}, connector=aiohttp.TCPConnector(limit=0)
+        )
 
     async def read(socket, inbox):
         async for message in socket:
             stamp = STAMP.search(message)
-            if stamp:
+            if stamp and (table != "push" or 'hx-swap-oob="innerHTML"' in message):
                 inbox.append((float(stamp[1]), time.time()))
 
+    async def read_and_reread(socket, inbox, url):
+        """On a tick, GET the table; a tick during the request makes one more after it."""
+        latest, wake = [0.0], asyncio.Event()
+
+        async def fetcher():
+            while True:
+                await wake.wait()
+                wake.clear()
+                stamp = latest[0]
+                async with http.get(url + view) as response:
+                    await response.read()
+                    if response.status == 200:
+                        inbox.append((stamp, time.time()))
+
+        task = asyncio.ensure_future(fetcher())
+        try:
+            async for message in socket:
+                stamp = STAMP.search(message)
+                if stamp:
+                    latest[0] = float(stamp[1])
+                    wake.set()
+        finally:
+            task.cancel()
+
     limit = asyncio.Semaphore(50)
+    subscribe = {"subscribe": group, **({"view": view, "target": "resource-table"} if table == "push" else {})}
 
     async def one(i):
         url = urls[i % len(urls)]
@@ -87,22 +127,25 @@ async def open_pages(urls, cookie, group, pages):
                 additional_headers={"Cookie": cookie},
                 open_timeout=60,
             )
-            await socket.send(json.dumps({"subscribe": group}))
+            await socket.send(json.dumps(subscribe))
         sockets.append(socket)
-        readers.append(asyncio.ensure_future(read(socket, inboxes[i])))
+        reader = read_and_reread(socket, inboxes[i], url) if table == "reread" else read(socket, inboxes[i])
+        readers.append(asyncio.ensure_future(reader))
 
     await asyncio.gather(*(one(i) for i in range(pages)))
-    return inboxes, sockets, readers
+    return inboxes, sockets, readers, http
 
 
-async def run_once(urls, cookie, group, pages, rate, seconds, env):
+async def run_once(urls, cookie, group, pages, rate, seconds, env, table, view):
     from channels.layers import get_channel_layer
 
+    from console.live import realtime
+
     layer = get_channel_layer()
-    inboxes, sockets, readers = await open_pages(urls, cookie, group, pages)
+    inboxes, sockets, readers, http = await open_pages(urls, cookie, group, pages, table, view)
     deadline = time.monotonic() + 60
     while not all(inboxes) and time.monotonic() < deadline:  # every page subscribed
-        await layer.group_send(group, {"type": "push.html", "html": '<span data-tick="0"></span>'})
+        await layer.group_send(group, realtime.tick_message(group, "0.001"))
         await asyncio.sleep(0.5)
     subscribed = sum(1 for inbox in inboxes if inbox)
     before = [redis_and_rss(url) for url in urls]
@@ -117,11 +160,13 @@ async def run_once(urls, cookie, group, pages, rate, seconds, env):
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+    if http is not None:
+        await http.close()
 
     sample = events[:: max(1, len(events) // 200)]  # 200 changes x every page
     latencies, missed, ticks = [], 0, 0
     for inbox in inboxes:
-        inbox = [t for t in inbox if t[0] > 0]
+        inbox = sorted(t for t in inbox if t[0] > 1)  # not the subscription probes
         ticks += len(inbox)
         stamps = [stamp for stamp, _arrived in inbox]
         for event in sample:
@@ -153,6 +198,7 @@ def main():
     parser.add_argument("--rates", default="100,500")
     parser.add_argument("--web", default="1,2", help="daphne processes")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--table", default="none", choices=["none", "push", "reread"])
     parser.add_argument("--layer", default="", help="channels_redis: the former channel layer, for comparison")
     parser.add_argument("--tick", default="", help="LIVE_TICK_SECONDS (0: a tick per announcer round, as before)")
     parser.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)
@@ -189,25 +235,39 @@ def main():
 
     cluster = Cluster.objects.filter(name="bench-fanout").first() or mk_cluster("bench-fanout")
     group = mirror.namespace_kind_group(cluster.pk, "bench", "Pod")
+    pods = [
+        {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"name": f"api-{i}", "namespace": "bench", "uid": f"u{i}", "labels": {"app": "api"}},
+            "status": {"phase": "Running"},
+        }
+        for i in range(50)
+    ]
+    mirror.replace_kind(cluster.pk, "Pod", pods, "1")
+    view = f"/clusters/{cluster.name}/resources/Pod/?namespace=bench"
     env = live.process_env(connection.settings_dict, PREFIX)
     connection.close()
 
     print(
         f"layer {django.conf.settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
-        f"tick interval {django.conf.settings.LIVE_TICK_SECONDS} s, {os.cpu_count()} cores, {args.seconds} s per run"
+        f"tick interval {django.conf.settings.LIVE_TICK_SECONDS} s, {os.cpu_count()} cores, {args.seconds} s per run, "
+        f"table: {args.table}"
     )
     for web in [int(w) for w in args.web.split(",")]:
         with ExitStack() as stack:
             urls = [stack.enter_context(live.daphne_server(env, f"fanout-{i}")) for i in range(web)]
             for rate in [int(r) for r in args.rates.split(",")]:
                 for pages in [int(p) for p in args.pages.split(",")]:
-                    result = asyncio.run(run_once(urls, cookie, group, pages, rate, args.seconds, env))
+                    result = asyncio.run(
+                        run_once(urls, cookie, group, pages, rate, args.seconds, env, args.table, view)
+                    )
                     print(
                         f"web {web} rate {rate}/s pages {pages}: p50 {result['p50']:.3f} s, p95 {result['p95']:.3f} s, "
                         f"p99 {result['p99']:.3f} s, max {result['max']:.2f} s, missed {result['missed']}, "
                         f"ticks/page {result['ticks per page']}, subscribed {result['subscribed']}, "
                         f"redis conns {result['redis connections']}, rss MiB {result['rss MiB']}, "
-                        f"daphne cpu s {result['daphne cpu s']}",
+                        f"daphne cpu s {result['daphne cpu s']}, load {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
 

@@ -1,9 +1,7 @@
 """The app page's websocket group, app-<id>: tasks send it ticks as rollouts progress,
 and the page re-reads its live part from the mirror on each tick."""
 
-import time
-
-from console.clusters.mirror import tick_id
+from console.live import realtime
 from tenants import access
 
 from .models import App
@@ -17,5 +15,4 @@ def may_follow_app(user, ident):
 def snapshot(user, ident):
     """A tick right after subscribing: what changed between the page's render and the
     subscription is fetched at once."""
-    group = f"app-{ident}"
-    return f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>'
+    return realtime.tick_message(f"app-{ident}")["html"]

@@ -119,13 +119,7 @@ def _notify(job, ok, detail=""):
 
 def tick(app):
     """Tell the app's open pages to re-read it (the same tick the mirror sends)."""
-    group = app.group
-    from console.clusters.mirror import tick_id
-
-    realtime.push_html(
-        group,
-        f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{time.time():.3f}"></span>',
-    )
+    realtime.push_tick(app.group)
 
 
 def _app(job):

@@ -9,7 +9,6 @@ double-applies anything.
 
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,9 +28,7 @@ def namespace_kind_group(cluster_id, namespace, kind):
     return f"nskind-{cluster_id}.{namespace}.{kind}"
 
 
-def tick_id(group):
-    """A DOM id for a group's tick element (no dots: htmx finds oob targets by CSS selector)."""
-    return "tick-" + re.sub(r"[^A-Za-z0-9_-]", "-", group)
+tick_id = realtime.tick_id
 
 
 def may_follow_kind(user, ident):

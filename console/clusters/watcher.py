@@ -128,11 +128,8 @@ class Announcer(threading.Thread):
         fanout.COUNTS["ticks"] += len(groups)
 
         async def send_one(group):
-            html = (
-                f'<span id="{mirror.tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
-            )
             try:
-                await layer.group_send(group, {"type": "push.html", "html": html})
+                await layer.group_send(group, realtime.tick_message(group, stamp))
             except Exception as exc:  # best effort: the page shows the truth on next load
                 log.warning("push to %s failed: %s", group, exc)
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from console import documents
 from console.live import realtime
+from console.live import views as live_views
 
 MAX_MESSAGE_BYTES = 4096
 CLOSE_UNAUTHENTICATED = 4401
@@ -22,6 +23,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.groups_joined = set()
+        self.views = {}  # group -> {target: live_views.Followed}
         self.language = socket_language(self.scope)
         await self.accept()
         await self._join(realtime.user_group(self.user.pk))
@@ -29,6 +31,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
+        for followed in getattr(self, "views", {}).values():
+            for view in followed.values():
+                live_views.RENDERS.release(view.key)
 
     async def receive(self, text_data=None, bytes_data=None):
         with translation.override(self.language):
@@ -53,10 +58,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not allowed:
             await self._error(_("You may not follow %(group)s.") % {"group": group[:100]})
             return
+        if "view" in message:
+            try:
+                view, html = await database_sync_to_async(live_views.follow)(
+                    self.scope, self.language, message.get("view"), message.get("target")
+                )
+            except live_views.Refused as exc:
+                await self._error(str(exc))
+                return
+            self._follow(group, view)
+            await self._join(group)
+            await self.send(text_data=live_views.wrap(view.target, html))
+            return
         await self._join(group)
         current = await database_sync_to_async(realtime.snapshot)(self.user, group)
         if current:
             await self.send(text_data=current)
+
+    def _follow(self, group, view):
+        followed = self.views.setdefault(group, {})
+        if view.target in followed:  # the page subscribed again (a reconnect): the newest wins
+            live_views.RENDERS.release(followed[view.target].key)
+        followed[view.target] = view
+        live_views.RENDERS.hold(view.key)
 
     async def live_lost(self, event):
         """The channel layer lost Redis for a while and pushes may be missing: send the page
@@ -67,7 +91,28 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=current)
 
     async def push_html(self, event):
-        await self.send(text_data=event.get("languages", {}).get(self.language) or event["html"])
+        html = event.get("languages", {}).get(self.language) or event["html"]
+        followed = self.views.get(event.get("group")) if "tick" in event else None
+        for view in list((followed or {}).values()):
+            html += await self._render_view(event.get("group"), view, event["tick"])
+        await self.send(text_data=html)
+
+    async def _render_view(self, group, view, stamp):
+        """The followed view as of this tick, from the render this process shares for its key.
+        A shared render made as someone who has since lost access is redone as this socket's
+        user; when this user lost access too, the page stops following (and is told)."""
+        status, html = await live_views.RENDERS.get(view.key, stamp, self._renderer(view.path))
+        if status != 200:
+            status, html = await self._renderer(view.path)()
+        if status == 200:
+            return live_views.wrap(view.target, html)
+        del self.views[group][view.target]
+        live_views.RENDERS.release(view.key)
+        with translation.override(self.language):
+            return render_to_string("console/_live_error.html", {"message": _("You may no longer follow this page.")})
+
+    def _renderer(self, path):
+        return lambda: database_sync_to_async(live_views.render)(self.scope, path)
 
     async def _join(self, group):
         await self.channel_layer.group_add(group, self.channel_name)

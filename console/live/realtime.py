@@ -8,6 +8,7 @@ register theirs with `register_group`.
 import asyncio
 import logging
 import re
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -98,10 +99,32 @@ def push_in_each_language(group, template_name, context):
     transaction.on_commit(lambda: send_now(group, html, versions))
 
 
+def tick_id(group):
+    """A DOM id for a group's tick element (no dots: htmx finds oob targets by CSS selector)."""
+    return "tick-" + re.sub(r"[^A-Za-z0-9_-]", "-", group)
+
+
+def tick_message(group, stamp=None):
+    """ "Something in this group changed": a hidden span the page swaps in (console.js then
+    re-reads its live-refresh parts), carrying its group and send time, so the sockets that
+    follow a live view of the group push that view fresh (console.live.views)."""
+    stamp = f"{time.time():.3f}" if stamp is None else stamp
+    html = f'<span id="{tick_id(group)}" class="mirror-tick" hx-swap-oob="true" data-tick="{stamp}"></span>'
+    return {"type": "push.html", "html": html, "group": group, "tick": float(stamp)}
+
+
+def push_tick(group):
+    """A tick once the current transaction commits."""
+    transaction.on_commit(lambda: send_message(group, tick_message(group)))
+
+
 def send_now(group, html, languages=None):
     """languages: the same fragment in other languages, {language code: html}."""
+    send_message(group, {"type": "push.html", "html": html, **({"languages": languages} if languages else {})})
+
+
+def send_message(group, message):
     layer = get_channel_layer()
-    message = {"type": "push.html", "html": html, **({"languages": languages} if languages else {})}
     try:
         if _home_loop is not None and _home_loop.is_running() and not _on_loop(_home_loop):
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _home_loop).result(timeout=5)

@@ -6,6 +6,7 @@ from console.clusters import mirror, resources
 from console.clusters.models import Cluster
 from console.forms import ResourceFilterForm
 from console.kube.kinds import KINDS, MIRRORED_KINDS, is_mirrored
+from console.live.views import live_view
 from console.views.clusters import may_view
 from console.views.htmx import is_partial
 
@@ -30,6 +31,7 @@ def resource_index(request, name):
     )
 
 
+@live_view(shared=True)  # the table is the same for every operator and auditor: no forms, no per-user parts
 @require_GET
 @may_view
 def resource_list(request, name, kind):

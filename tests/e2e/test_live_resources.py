@@ -42,6 +42,8 @@ def test_pods_appear_change_and_disappear_without_reload(new_page, watched_sandb
     expect(page.locator("body")).to_have_attribute("data-live", "open")
     expect(page.locator("#resource-rows")).to_contain_text("No objects match")
     page.evaluate("window.__loads = performance.getEntriesByType('navigation').length")
+    rereads = []  # the server pushes the table (console/live/views.py): the page never asks for it
+    page.on("request", lambda request: rereads.append(request.url) if "/resources/Pod/" in request.url else None)
 
     watched_sandbox.store.create(
         DEPLOYMENTS,
@@ -68,3 +70,4 @@ def test_pods_appear_change_and_disappear_without_reload(new_page, watched_sandb
     expect(page.locator(f'tr[data-object="shop/{victim}"]')).to_have_count(0)
     expect(rows).to_have_count(2)  # the ReplicaSet made a replacement
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # never reloaded
+    assert rereads == []

@@ -1,0 +1,196 @@
+"""Live views: a page's live part rendered on the server after each tick and pushed down
+its socket, rendered once for every page that shows the same thing.
+
+Without them a tick makes every open page re-read its table over HTTP: with 1,000 pages
+on a busy namespace that is 2,000 requests a second, each through the session, the
+middleware and the whole view. Here the page's socket asks to follow a view as well as
+its group:
+
+    {"subscribe": "nskind-3.shop.Pod", "view": "/clusters/c1/resources/Pod/?namespace=shop",
+     "target": "resource-table"}
+
+The view is rendered at once as the socket's own user, through the whole middleware
+stack exactly as the browser's re-read would be (a refusal there refuses the follow),
+and sent as the target's new content. On each tick of the group, each web process
+renders each followed view once per language — once per user for views whose output
+depends on who reads them — and gives the same HTML to all its sockets showing it.
+
+Only views marked with @live_view may be followed, and `shared=True` is a promise that
+the view's HTML is the same for everybody it lets in: no forms (CSRF tokens), no
+per-user buttons.
+"""
+
+import asyncio
+import collections
+import io
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.wsgi import WSGIRequest
+from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
+
+log = logging.getLogger(__name__)
+
+TARGET = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
+MAX_PATH = 1000
+# Renders done and pushes served from a render another socket asked for (manage.py live_stats).
+COUNTS = collections.Counter()
+
+
+def live_view(view=None, *, shared=False):
+    """Mark a view whose htmx partial may be followed live; see the module's docstring for `shared`."""
+
+    def mark(function):
+        function.live_view = "shared" if shared else "per-user"
+        return function
+
+    return mark(view) if view is not None else mark
+
+
+class Refused(ValueError):
+    """The socket may not follow this view; the message says why."""
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One socket's view: where it goes on the page, and the key its render is shared under."""
+
+    target: str
+    path: str
+    key: tuple
+
+
+def wrap(target, html):
+    """The fragment as the new content of the page's element `target` (an htmx oob swap)."""
+    return f'<div id="{target}" hx-swap-oob="innerHTML">{html}</div>'
+
+
+def check(path, target):
+    """The path and target a socket asked for, or Refused. Returns how the view is shared."""
+    if not isinstance(path, str) or not isinstance(target, str) or not TARGET.match(target):
+        raise Refused(_("A live view needs a path and an element id."))
+    parts = urlsplit(path)
+    if len(path) > MAX_PATH or not path.startswith("/") or parts.netloc or parts.scheme:
+        raise Refused(_("A live view is a path of this console."))
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        raise Refused(_("There is no such page to follow.")) from None
+    sharing = getattr(match.func, "live_view", None)
+    if sharing is None:
+        raise Refused(_("This page cannot be followed live."))
+    return sharing
+
+
+def follow(scope, language, path, target):
+    """Check and render the view as the socket's user (run in a thread): (Followed, html)."""
+    sharing = check(path, target)
+    status, html = render(scope, path)
+    if status != 200:
+        raise Refused(_("You may not follow this page."))
+    user = scope["user"]
+    key = (path, language, "shared" if sharing == "shared" else f"user-{user.pk}")
+    return Followed(target, path, key), html
+
+
+# --- rendering: the internal request
+
+_handler = None
+
+
+def _get_handler():
+    global _handler
+    if _handler is None:
+        handler = BaseHandler()
+        handler.load_middleware(is_async=False)
+        _handler = handler
+    return _handler
+
+
+def render(scope, path):
+    """GET `path` as htmx would from the socket's page: its cookies (so its session, user and
+    language), host and address, through the whole middleware stack. (status, html)."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+    host, _sep, port = (headers.get("host") or "localhost").partition(":")
+    parts = urlsplit(path)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port or ("443" if scope.get("scheme") == "wss" else "80"),
+        "REMOTE_ADDR": client[0],
+        "HTTP_HOST": headers.get("host", "localhost"),
+        "HTTP_COOKIE": headers.get("cookie", ""),
+        "HTTP_ACCEPT_LANGUAGE": headers.get("accept-language", ""),
+        "HTTP_USER_AGENT": headers.get("user-agent", ""),
+        "HTTP_HX_REQUEST": "true",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "https" if scope.get("scheme") == "wss" else "http",
+    }
+    for forwarded in ("x-forwarded-for", "x-forwarded-proto"):
+        if forwarded in headers:
+            environ["HTTP_" + forwarded.upper().replace("-", "_")] = headers[forwarded]
+    response = _get_handler().get_response(WSGIRequest(environ))
+    COUNTS["renders"] += 1
+    if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
+        return response.status_code, ""
+    return 200, response.content.decode(response.charset or "utf-8")
+
+
+# --- sharing one render between the sockets of a process
+
+
+class Renders:
+    """One render per key and tick, whichever number of sockets show it; at most one render
+    running and one waiting per key: a tick that comes while its key renders joins the
+    waiting one (which reads the database after that tick, so it is fresh for both). The
+    latest render of each followed key is kept until nobody follows it. Lives on one event
+    loop (daphne's)."""
+
+    def __init__(self):
+        self.latest = {}  # key -> Render
+        self.followers = collections.Counter()
+
+    def hold(self, key):
+        self.followers[key] += 1
+
+    def release(self, key):
+        self.followers[key] -= 1
+        if self.followers[key] <= 0:
+            del self.followers[key]
+            self.latest.pop(key, None)
+
+    async def get(self, key, stamp, render_as):
+        """The HTML of `key` as of `stamp` or later; render_as() renders it (in a thread)."""
+        entry = self.latest.get(key)
+        if entry is not None and (entry.stamp >= stamp or not entry.started):
+            entry.stamp = max(entry.stamp, stamp)
+            COUNTS["shared"] += 1
+            return await asyncio.shield(entry.future)
+        entry = Render(stamp)
+        entry.future = asyncio.ensure_future(entry.run(self.latest.get(key), render_as))
+        if key in self.followers:
+            self.latest[key] = entry
+        return await asyncio.shield(entry.future)
+
+
+class Render:
+    __slots__ = ("stamp", "started", "future")
+
+    def __init__(self, stamp):
+        self.stamp, self.started, self.future = stamp, False, None
+
+    async def run(self, previous, render_as):
+        if previous is not None:
+            await asyncio.wait([previous.future])
+        self.started = True
+        return await render_as()
+
+
+RENDERS = Renders()
