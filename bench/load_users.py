@@ -344,7 +344,7 @@ def main():
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     parser.add_argument("--web", type=int, default=2, help="daphne processes")
-    parser.add_argument("--port", type=int, default=8600, help="the first web process's port")
+    parser.add_argument("--port", type=int, default=8600, help="the console's port (nginx's, when installed)")
     parser.add_argument("--database-url", help="an existing PostgreSQL database instead of a throwaway server")
     parser.add_argument("--redis-url", help="an existing Redis instead of a throwaway server")
     args = parser.parse_args()
@@ -383,7 +383,10 @@ def main():
             os.environ.update(env)
             started = time.monotonic()
             plan = seed(args.users)
-            plan["bases"] = [f"http://127.0.0.1:{args.port + i}" for i in range(args.web)]
+            if "(nginx, in front" in (run_dir / "run-production.out").read_text():
+                plan["bases"] = [f"http://127.0.0.1:{args.port}"]  # the proxy spreads the users
+            else:
+                plan["bases"] = [f"http://127.0.0.1:{args.port + i}" for i in range(args.web)]
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
             print(

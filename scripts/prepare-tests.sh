@@ -12,6 +12,7 @@ command -v xgettext >/dev/null || missing+=(gettext)   # the catalogue test runs
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /etc/postgresql/*/main >/dev/null 2>&1 || missing+=(postgresql)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+command -v nginx >/dev/null || missing+=(nginx)   # run-production.sh's proxy (tests/integration/test_production_run.py)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq

@@ -33,12 +33,12 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
+from console.live.fanout import COUNTS
+
 log = logging.getLogger(__name__)
 
 TARGET = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,60}$")
 MAX_PATH = 1000
-# Renders done and pushes served from a render another socket asked for (manage.py live_stats).
-COUNTS = collections.Counter()
 
 
 def live_view(view=None, *, shared=False):
@@ -137,7 +137,7 @@ def render(scope, path):
         if forwarded in headers:
             environ["HTTP_" + forwarded.upper().replace("-", "_")] = headers[forwarded]
     response = _get_handler().get_response(WSGIRequest(environ))
-    COUNTS["renders"] += 1
+    COUNTS["view renders"] += 1
     if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
         return response.status_code, ""
     return 200, response.content.decode(response.charset or "utf-8")
@@ -171,7 +171,7 @@ class Renders:
         entry = self.latest.get(key)
         if entry is not None and (entry.stamp >= stamp or not entry.started):
             entry.stamp = max(entry.stamp, stamp)
-            COUNTS["shared"] += 1
+            COUNTS["renders shared"] += 1
             return await asyncio.shield(entry.future)
         entry = Render(stamp)
         entry.future = asyncio.ensure_future(entry.run(self.latest.get(key), render_as))

@@ -8,10 +8,12 @@ import json
 import time
 
 import pytest
+import redis
+from django.conf import settings
 from websockets.asyncio.client import connect
 
 from console.clusters import mirror
-from console.live import realtime
+from console.live import fanout, realtime
 
 from ..factories import mk_cluster, mk_member, mk_project, mk_tenant, mk_user
 from .test_worker_and_websocket import session_cookie
@@ -21,6 +23,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def pod(name, namespace="shop"):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "uid": name}}
+
+
+def live_counts():
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    client = redis.Redis.from_url(config["url"])
+    try:
+        return [json.loads(raw) for raw in client.hgetall(fanout.stats_key(config["prefix"])).values()]
+    finally:
+        client.close()
 
 
 def run(coroutine):
@@ -54,6 +65,11 @@ def test_a_tick_pushes_the_table_rendered_once_for_every_page_showing_it(live_co
 
     cookies = [session_cookie(user) for user in [operator] * 3 + [auditor]]
 
+    def shared():
+        return sum(stats.get("renders shared", 0) for stats in live_counts())
+
+    shared_before = shared()
+
     def change():
         mirror.apply_events(cluster.pk, "Pod", [("ADDED", pod("api-2"))])
         realtime.send_message(group, realtime.tick_message(group))
@@ -77,6 +93,12 @@ def test_a_tick_pushes_the_table_rendered_once_for_every_page_showing_it(live_co
     # The same HTML went to the four pages: one render, shared.
     tables = {message[message.index('<div id="resource-table"') :] for message in pushed}
     assert len(tables) == 1
+    # One render for the four pages: three pushes were served from it (the daphne's counts,
+    # as `manage.py live_stats` reads them; written every few seconds).
+    deadline = time.monotonic() + fanout.STATS_SECONDS + 10
+    while shared() < shared_before + 3:
+        assert time.monotonic() < deadline, live_counts()
+        time.sleep(0.5)
 
 
 def test_a_view_is_followed_only_where_the_view_lets_the_user_in(live_console):

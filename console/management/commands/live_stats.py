@@ -1,6 +1,7 @@
 """Live delivery counts of each process (web, worker, watcher), as the processes last wrote
 them to Redis (every few seconds): how many pushes were published, delivered to sockets,
-dropped from full socket mailboxes, and ticks merged at the source."""
+dropped from full socket mailboxes, ticks merged at the source, and live views rendered
+(once per key and tick) and shared (pushes served from another socket's render)."""
 
 import json
 import time
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from console.live import fanout
 
-FIELDS = ["published", "delivered", "dropped", "ticks", "merged", "groups", "sockets"]
+FIELDS = ["published", "delivered", "dropped", "ticks", "merged", "view renders", "renders shared", "groups", "sockets"]
 
 
 class Command(BaseCommand):
@@ -35,12 +36,12 @@ class Command(BaseCommand):
         if not rows:
             self.stdout.write(_("No process has reported live delivery counts yet."))
             return
-        self.stdout.write(" ".join(["process".ljust(34), *(f"{name:>10}" for name in [*FIELDS, "age (s)"])]))
+        self.stdout.write(" ".join(["process".ljust(34), *(f"{name:>14}" for name in [*FIELDS, "age (s)"])]))
         for process, raw in sorted(rows.items()):
             stats = json.loads(raw)
             age = time.time() - stats.get("at", 0)
             self.stdout.write(
                 " ".join(
-                    [process.decode().ljust(34), *(f"{stats.get(name, 0):>10}" for name in FIELDS), f"{age:>10.0f}"]
+                    [process.decode().ljust(34), *(f"{stats.get(name, 0):>14}" for name in FIELDS), f"{age:>10.0f}"]
                 )
             )
