@@ -26,6 +26,9 @@ class TenantRoles(roles.TenantRoleProvider):
     def namespaces(self, user):
         return Project.objects.filter(tenant__memberships__user=user).values_list("cluster_id", "name")
 
+    def tenants(self):
+        return dict(Tenant.objects.order_by("name").values_list("pk", "name"))
+
 
 def role_in(user, tenant):
     """The user's tenant role in this tenant, or None."""

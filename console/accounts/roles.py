@@ -35,6 +35,10 @@ class TenantRoleProvider:
         """(cluster id, namespace) pairs of the user's tenants."""
         raise NotImplementedError
 
+    def tenants(self):
+        """{tenant id: name} of every tenant (what an operator chooses from)."""
+        raise NotImplementedError
+
 
 _tenant_provider = None
 
@@ -52,6 +56,13 @@ def memberships(user):
     if _tenant_provider is None or not user.is_authenticated:
         return []
     return list(_tenant_provider.memberships(user))
+
+
+def all_tenants():
+    """{tenant id: name} of every tenant; empty until the tenants app registers its provider."""
+    if _tenant_provider is None:
+        return {}
+    return dict(_tenant_provider.tenants())
 
 
 def may_see_namespace(user, cluster_id, namespace):

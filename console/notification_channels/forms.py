@@ -83,7 +83,7 @@ class ChannelForm(BootstrapMixin, forms.Form):
         super().__init__(data, files, initial=initial)
         self.channel = channel
         owners = [(PLATFORM, _("the platform (operators)"))] if roles.is_operator(user) else []
-        owners += [(str(pk), name) for pk, name in sorted(services.admin_tenants(user).items(), key=lambda kv: kv[1])]
+        owners += [(str(pk), name) for pk, name in sorted(services.owner_tenants(user).items(), key=lambda kv: kv[1])]
         if channel is not None:
             for name in ("owner", "name", "kind"):
                 self.fields[name].disabled = True

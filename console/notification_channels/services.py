@@ -29,6 +29,12 @@ def admin_tenants(user: Any) -> dict[int, str]:
     return {m.tenant_id: m.tenant_name for m in roles.memberships(user) if m.role == TENANT_ADMIN}
 
 
+def owner_tenants(user: Any) -> dict[int, str]:
+    """tenant id -> name of the tenants whose channels the user may make: operators any tenant,
+    tenant admins the tenants they administer."""
+    return roles.all_tenants() if roles.is_operator(user) else admin_tenants(user)
+
+
 def may_open_channels(user: Any) -> bool:
     return roles.is_operator(user) or roles.is_auditor(user) or bool(admin_tenants(user))
 
@@ -144,6 +150,11 @@ def create_channel(
             if tenant_id is not None
             else _("Only operators configure the platform's channels."),
         )
+        tenant_name = ""
+        if tenant_id is not None:
+            tenant_name = owner_tenants(acting_user).get(tenant_id, "")
+            if not tenant_name:
+                raise ValidationError({"owner": _("There is no tenant with id %(id)s.") % {"id": tenant_id}})
         if not name:
             raise ValidationError({"name": _("Name the channel.")})
         if not target:
@@ -153,7 +164,7 @@ def create_channel(
         cleaned = _settings(kind, target, secret, values)
         channel = Channel.objects.create(
             tenant_id=tenant_id,
-            tenant_name=admin_tenants(acting_user).get(tenant_id, "") if tenant_id is not None else "",
+            tenant_name=tenant_name,
             name=name,
             kind=kind,
             enabled=bool(enabled),

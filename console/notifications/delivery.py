@@ -36,10 +36,21 @@ MAX_BACKOFF_SECONDS = 3600
 TASK = "console.notifications.tasks.deliver_channel"
 
 
-def channels_for(tenant_id: int | None, topic: str, level: str, resolved: bool = False) -> list[Channel]:
+def channels_for(
+    tenant_id: int | None, topic: str, level: str, resolved: bool = False, channel_ids: list[int] | None = None
+) -> list[Channel]:
     """The channels that take this notification. A "resolved" message passes whatever its
-    level: it follows the message that announced the problem."""
+    level: it follows the message that announced the problem. Named channels (an alert rule's
+    `channel_ids`) take it whatever their topics and level, but still only when enabled and
+    of this tenant or the platform: a tenant's channel never carries another's notifications."""
     candidates = Channel.objects.filter(enabled=True)
+    if channel_ids:
+        candidates = candidates.filter(pk__in=channel_ids)
+        return list(
+            candidates.filter(tenant_id__isnull=True)
+            if tenant_id is None
+            else candidates.filter(tenant_id=tenant_id) | candidates.filter(tenant_id__isnull=True)
+        )
     candidates = (
         candidates.filter(tenant_id__isnull=True)
         if tenant_id is None
@@ -59,12 +70,14 @@ def dispatch(
     topic: str = Topic.GENERAL,
     key: str = "",
     resolved: bool = False,
+    channel_ids: list[int] | None = None,
 ) -> list[Delivery]:
     """Queue the notification for every channel that takes it (tenant_id None: the operators'
-    channels). The same `key` again within a channel's dedup window is dropped."""
+    channels; `channel_ids`: only those, see channels_for). The same `key` again within a
+    channel's dedup window is dropped."""
     now = timezone.now()
     queued = []
-    for channel in channels_for(tenant_id, topic, level, resolved):
+    for channel in channels_for(tenant_id, topic, level, resolved, channel_ids):
         if key and (
             Delivery.objects.filter(
                 channel=channel, key=key, created_at__gte=now - timedelta(seconds=channel.dedup_seconds)
@@ -182,5 +195,6 @@ def decrypt(value: str) -> str:
 
 def notify_channels(tenant_id: int | None, title: Stored, **kwargs: Any) -> list[Delivery]:
     """The part of notify_* that goes out through channels (kwargs as `dispatch`)."""
-    fields = {name: kwargs[name] for name in ("body", "level", "link", "topic", "key", "resolved") if name in kwargs}
+    names = ("body", "level", "link", "topic", "key", "resolved", "channel_ids")
+    fields = {name: kwargs[name] for name in names if name in kwargs}
     return dispatch(tenant_id=tenant_id, title=title, **fields)

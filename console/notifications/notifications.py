@@ -35,7 +35,7 @@ def notify_user(user: Any, title: Stored, **kwargs: Any) -> Notification:
     return notify_users([user], title, **kwargs)[0]
 
 
-CHANNEL_ONLY = ("topic", "key", "resolved")
+CHANNEL_ONLY = ("topic", "key", "resolved", "channel_ids")
 
 
 def _in_app(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def _in_app(kwargs: dict[str, Any]) -> dict[str, Any]:
 def notify_role(role: str, title: Stored, **kwargs: Any) -> list[Notification]:
     """Notify every active user with a platform role (operator, auditor). Operators'
     notifications go out through the platform's channels too (console.notifications.delivery;
-    `topic`, `key` and `resolved` are for those)."""
+    `topic`, `key`, `resolved` and `channel_ids` are for those)."""
     users = get_user_model().objects.filter(is_active=True, platform_role=role)
     created = notify_users(list(users), title, **_in_app(kwargs))
     if role == PlatformRole.OPERATOR:

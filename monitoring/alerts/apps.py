@@ -13,7 +13,7 @@ class AlertsConfig(AppConfig):
         from console import alerting, navigation
         from console.live import realtime
 
-        from . import live, services, tasks  # noqa: F401  (the worker's tasks)
+        from . import dashboard, live, services, tasks  # noqa: F401  (the worker's tasks)
 
         navigation.register_section(
             "alerts",
@@ -25,6 +25,7 @@ class AlertsConfig(AppConfig):
         )
         alerting.register_firing_source(services.firing_titles)
         realtime.register_group("alerts", live.may_follow)
+        dashboard.register()
         register_beat()
 
 

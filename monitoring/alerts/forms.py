@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from console.accounts import roles
 from console.clusters.models import Cluster
 from console.forms import BootstrapMixin
+from console.notifications.models import Channel
 from monitoring.metrics import query
 from tenants.models import Tenant
 
@@ -11,6 +12,13 @@ from . import services
 from .choices import Comparison, RuleKind, Severity
 
 CHECK = {"class": "form-check-input"}
+
+
+class ChannelChoiceField(forms.ModelMultipleChoiceField):
+    """Channels shown as "owner / name": two tenants may each have a channel "oncall"."""
+
+    def label_from_instance(self, obj):
+        return f"{obj.tenant_name or obj.tenant_id} / {obj.name}" if obj.tenant_id else f"{_('platform')} / {obj.name}"
 
 
 class RuleForm(BootstrapMixin, forms.Form):
@@ -46,6 +54,17 @@ class RuleForm(BootstrapMixin, forms.Form):
         initial=300,
         help_text=_("How long the condition must last before the alert fires."),
     )
+    channels = ChannelChoiceField(
+        label=_("channels"),
+        queryset=Channel.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "list-unstyled mb-0"}),
+        help_text=_(
+            "Where its notifications go besides the notification list. None chosen: the channels that take "
+            "alerts of its level. A tenant's rule names its tenant's channels (operators: the platform's too)."
+        ),
+        error_messages={"invalid_choice": _("Choose channels of your own tenant: %(value)s is not one of them.")},
+    )
     enabled = forms.BooleanField(
         label=_("enabled"), required=False, initial=True, widget=forms.CheckboxInput(attrs=CHECK)
     )
@@ -67,6 +86,7 @@ class RuleForm(BootstrapMixin, forms.Form):
                 "percent_of_limit": rule.percent_of_limit,
                 "for_seconds": rule.for_seconds,
                 "enabled": rule.enabled,
+                "channels": list(rule.channels.all()),
             }
         super().__init__(data, files, initial=initial)
         if roles.is_operator(user):
@@ -82,6 +102,10 @@ class RuleForm(BootstrapMixin, forms.Form):
             self.fields["kind"].choices = [
                 c for c in RuleKind.choices if c[0] not in ("node_not_ready", "component_unhealthy")
             ]
+        channels = services.usable_channels(user)
+        if rule is not None:  # what the rule names already stays on offer (an operator may have chosen it)
+            channels = channels | Channel.objects.filter(pk__in=rule.channels.values("pk"))
+        self.fields["channels"].queryset = channels.distinct().order_by("tenant_name", "name")
         self.metric_names = sorted(query.METRICS)
 
     def arguments(self):
@@ -99,6 +123,7 @@ class RuleForm(BootstrapMixin, forms.Form):
             "threshold",
         )
         values = {name: data.get(name) for name in names}
+        values["channels"] = list(data.get("channels") or [])
         values.update(
             percent_of_limit=data.get("percent_of_limit", False),
             for_seconds=data.get("for_seconds"),

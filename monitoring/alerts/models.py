@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from console.clusters.models import Cluster
+from console.notifications.models import Channel
 from console.texts import StoredTextField
 from tenants.models import Tenant
 
@@ -29,6 +30,10 @@ class AlertRule(models.Model):
     percent_of_limit = models.BooleanField(_("percent of the limit"), default=False)
     for_seconds = models.PositiveIntegerField(_("for (seconds)"), default=0)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Where its notifications go besides the in-app list; none named: the channels that take
+    # alerts of its level (console.notifications.delivery). A tenant's rule names only that
+    # tenant's channels (or the platform's, when an operator chooses them).
+    channels = models.ManyToManyField(Channel, blank=True, related_name="+", verbose_name=_("channels"))
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,7 +1,7 @@
 """Telling people: an alert that fires or resolves is a notification to the rule's tenant
 (its list, live toast, and its channels) or, for the operators' own rules, to operators and
-the platform's channels. Silenced alerts say nothing; many alerts of one rule in one
-evaluation are one notification."""
+the platform's channels; a rule that names channels goes out through those only. Silenced
+alerts say nothing; many alerts of one rule in one evaluation are one notification."""
 
 from collections import defaultdict
 
@@ -76,6 +76,8 @@ def _send(alerts, *, resolved):
         key = f"alert-{rule.pk}-{'resolved' if resolved else 'firing'}-{min(a.pk for a in alerts)}"
     level = NotificationLevel.SUCCESS if resolved else SEVERITY_LEVEL[rule.severity]
     fields = {"body": body, "level": level, "link": link, "topic": Topic.ALERT, "key": key[:200], "resolved": resolved}
+    # The channels the rule names, if any (else those that take alerts of this level).
+    fields["channel_ids"] = list(rule.channels.values_list("pk", flat=True)) or None
     if rule.tenant_id:
         notifications.notify_tenant(rule.tenant_id, title, **fields)
     else:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from console.accounts import roles
 from console.accounts.access import require_permission
 from console.clusters.models import Cluster
+from console.notifications.models import Channel
 from console.oplog import oplog
 from monitoring.metrics import query
 from tenants import access
@@ -59,11 +60,12 @@ def visible_rules(user: Any) -> QuerySet[AlertRule]:
     return AlertRule.objects.filter(tenant_id__in=member_tenant_ids(user))
 
 
-def visible_alerts(user: Any) -> QuerySet[Alert]:
-    """Alerts of the user's tenants: their own rules', and the operators' rules' on their namespaces."""
+def visible_alerts(user: Any, tenant_ids: set[int] | None = None) -> QuerySet[Alert]:
+    """Alerts of the user's tenants: their own rules', and the operators' rules' on their
+    namespaces (`tenant_ids`: the user's tenants, when the caller has looked them up already)."""
     if access.may_see_all(user):
         return Alert.objects.all()
-    return Alert.objects.filter(tenant_id__in=member_tenant_ids(user))
+    return Alert.objects.filter(tenant_id__in=member_tenant_ids(user) if tenant_ids is None else tenant_ids)
 
 
 # --- checking a rule ---------------------------------------------------------------------
@@ -157,6 +159,50 @@ def _threshold(kind, metric, comparison, threshold, percent, namespace, app, ten
     return metric, comparison, float(threshold), percent
 
 
+def usable_channels(user: Any) -> QuerySet[Channel]:
+    """Channels the user may name on rules: operators any, tenant admins their tenants'. Which
+    of them fit a given rule (its tenant's, or the platform's) `_channels` checks."""
+    if roles.is_operator(user):
+        return Channel.objects.all()
+    return Channel.objects.filter(tenant_id__in=admin_tenant_ids(user))
+
+
+def _channels(user, tenant, channels, rule=None):
+    """The channels a rule names, checked: each is the rule's tenant's or the platform's (a
+    platform rule: the platform's only), and one its author may use (or the rule names it
+    already: a tenant admin keeps what an operator chose)."""
+    chosen = []
+    for channel in channels or []:
+        if not isinstance(channel, Channel):
+            channel = Channel.objects.filter(pk=channel).first() if str(channel).isdigit() else None
+            if channel is None:
+                raise ValidationError({"channels": _("There is no such channel.")})
+        if channel not in chosen:
+            chosen.append(channel)
+    kept = set(rule.channels.values_list("pk", flat=True)) if rule is not None and rule.pk else set()
+    usable = set(usable_channels(user).filter(pk__in=[c.pk for c in chosen]).values_list("pk", flat=True))
+    for channel in chosen:
+        if channel.pk not in usable and channel.pk not in kept:
+            raise ValidationError(
+                {
+                    "channels": _("Tenant admins name only their own tenant's channels.")
+                    if channel.tenant_id is None
+                    else _("Name only the channels of your own tenant.")
+                }
+            )
+        if channel.tenant_id is not None and (tenant is None or channel.tenant_id != tenant.pk):
+            raise ValidationError(
+                {
+                    "channels": _(
+                        "Channel %(name)s belongs to tenant %(owner)s: a rule names only its own tenant's channels "
+                        "or the platform's."
+                    )
+                    % {"name": channel.name, "owner": channel.tenant_name or channel.tenant_id}
+                }
+            )
+    return chosen
+
+
 def clean_rule(
     user,
     *,
@@ -172,7 +218,11 @@ def clean_rule(
     threshold=None,
     percent_of_limit=False,
     for_seconds=0,
+    channels=None,
+    rule=None,
 ):
+    """The rule's fields, checked (`rule`: the rule being changed). The named channels come
+    back as "channels", a list, for the caller to set after saving."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationError({"name": _("Name the rule (at most 100 characters).")})
@@ -201,6 +251,7 @@ def clean_rule(
         "comparison": Comparison.ABOVE,
         "threshold": None,
         "percent_of_limit": False,
+        "channels": _channels(user, tenant, channels, rule),
     }
     if kind in (RuleKind.THRESHOLD, RuleKind.VOLUME_FULL):
         metric, comparison, threshold, percent = _threshold(
@@ -222,11 +273,19 @@ def _summary(rule):
         "percent_of_limit": rule.percent_of_limit,
         "for_seconds": rule.for_seconds,
         "enabled": rule.enabled,
+        "channels": sorted(rule.channels.values_list("name", flat=True)),
     }
 
 
 def _payload(fields):
-    return {k: (v.pk if isinstance(v, (Tenant, Cluster)) else v) for k, v in fields.items()}
+    def plain(value):
+        if isinstance(value, (Tenant, Cluster, Channel)):
+            return value.pk
+        if isinstance(value, (list, tuple, QuerySet)):
+            return [plain(item) for item in value]
+        return value
+
+    return {k: plain(v) for k, v in fields.items()}
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -238,7 +297,9 @@ def create_rule(*, acting_user: Any, enabled: bool = True, **fields: Any) -> Ale
     with oplog.recorded(acting_user, "alert_rule.create", target=target, payload=_payload(fields)) as outcome:
         require_permission(may_add_rules(acting_user), _("Only operators and tenant admins set alert rules."))
         values = clean_rule(acting_user, **fields)
+        channels = values.pop("channels")
         rule = AlertRule.objects.create(created_by=acting_user, enabled=bool(enabled), **values)
+        rule.channels.set(channels)
         outcome.target = rule.target()
         outcome.after = _summary(rule)
     return rule
@@ -250,13 +311,17 @@ def update_rule(rule: AlertRule, *, acting_user: Any, enabled: bool = True, **fi
             may_manage(acting_user, rule.tenant_id), _("Only operators and the tenant's admins change its rules.")
         )
         outcome.before = _summary(rule)
-        values = clean_rule(acting_user, **fields)
+        if "channels" not in fields:  # not given: the rule keeps the channels it names
+            fields["channels"] = list(rule.channels.all())
+        values = clean_rule(acting_user, rule=rule, **fields)
         if values["tenant"] != rule.tenant and not roles.is_operator(acting_user):
             raise ValidationError(_("A rule stays in its tenant."))
+        channels = values.pop("channels")
         for name, value in values.items():
             setattr(rule, name, value)
         rule.enabled = bool(enabled)
         rule.save()
+        rule.channels.set(channels)
         # A changed rule starts afresh: what its old condition opened is closed.
         rule.alerts.filter(state=AlertState.PENDING).delete()
         rule.alerts.filter(state=AlertState.FIRING).update(state=AlertState.RESOLVED, resolved_at=timezone.now())

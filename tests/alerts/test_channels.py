@@ -292,3 +292,77 @@ def test_a_channel_speaks_its_own_language(operator, smtp_server):
     assert smtp_server.arrived.wait(5)
     subject = smtp_server.messages[0]["subject"]
     assert "Pod web-1 is down" not in subject and "web-1" in subject
+
+
+CHANNEL_FORM = {
+    "kind": "webhook",
+    "topics": ["alert", "general"],
+    "min_level": "info",
+    "language": "en",
+    "group_seconds": "0",
+    "dedup_seconds": "60",
+    "max_per_hour": "10",
+    "enabled": "on",
+}
+
+
+def test_an_operator_makes_a_channel_for_a_tenant(tenants, operator, receiver, client):
+    _cluster, acme, globex, _project, users = tenants
+    client.force_login(operator)
+    form = client.get(reverse("console:channel_add")).content.decode()
+    assert f'value="{acme.pk}"' in form and f'value="{globex.pk}"' in form  # every tenant is on offer
+    answered = client.post(
+        reverse("console:channel_add"),
+        {**CHANNEL_FORM, "owner": str(acme.pk), "name": "acme-oncall", "target": receiver.url("/acme")},
+    )
+    assert answered.status_code == 302
+    channel = Channel.objects.get(name="acme-oncall")
+    assert channel.tenant_id == acme.pk and channel.tenant_name == "acme" and channel.created_by == operator
+    logged = OperationLogEntry.objects.get(action="notification_channel.create", result="succeeded")
+    assert logged.payload["tenant_id"] == acme.pk
+    # a tenant that does not exist: a clear 400, nothing made
+    missing = client.post(
+        reverse("console:channel_add"),
+        {**CHANNEL_FORM, "owner": "999999", "name": "ghost", "target": receiver.url("/ghost")},
+    )
+    assert missing.status_code == 400 and not Channel.objects.filter(name="ghost").exists()
+    with pytest.raises(ValidationError) as refused:
+        mk_channel(operator, tenant_id=999999, name="ghost", target=receiver.url("/ghost"))
+    assert "no tenant with id 999999" in " ".join(refused.value.messages)
+    # the channel takes acme's notifications, never globex's
+    notifications.notify_tenant(globex.pk, HELLO(pod="shop-1"), level="danger", topic="alert")
+    assert not Delivery.objects.filter(channel=channel).exists()
+    notifications.notify_tenant(acme.pk, HELLO(pod="web-1"), level="danger", topic="alert")
+    assert send_all(channel) == "sent 1"
+    (post,) = receiver.posts("/acme")
+    assert post["json"]["notifications"][0]["title"] == "Pod web-1 is down"
+    # acme's admin sees and manages it; globex's admin does not even see it
+    url = reverse("console:channel", args=[channel.pk])
+    row = f'id="channel-{channel.pk}"'
+    client.force_login(users["tenant_admin"])
+    assert row in client.get(reverse("console:channel_list")).content.decode()
+    saved = client.post(url, {**CHANNEL_FORM, "min_level": "warning"})
+    assert saved.status_code == 302
+    channel.refresh_from_db()
+    assert channel.min_level == "warning" and channel.tenant_id == acme.pk
+    client.force_login(users["other_member"])
+    assert row not in client.get(reverse("console:channel_list")).content.decode()
+    assert client.get(url).status_code == 404
+    assert client.post(url, {**CHANNEL_FORM, "min_level": "info"}).status_code == 404
+    # the operator edits it too; its tenant stays what it was made for
+    client.force_login(operator)
+    assert client.post(url, {**CHANNEL_FORM, "owner": str(globex.pk), "max_per_hour": "5"}).status_code == 302
+    channel.refresh_from_db()
+    assert channel.max_per_hour == 5 and channel.tenant_id == acme.pk
+
+
+def test_a_tenant_admin_offers_only_their_own_tenants(tenants, receiver, client):
+    _cluster, acme, globex, _project, users = tenants
+    client.force_login(users["tenant_admin"])
+    form = client.get(reverse("console:channel_add")).content.decode()
+    assert f'value="{acme.pk}"' in form and f'value="{globex.pk}"' not in form and 'value="platform"' not in form
+    refused = client.post(
+        reverse("console:channel_add"),
+        {**CHANNEL_FORM, "owner": str(globex.pk), "name": "sneaky", "target": receiver.url("/x")},
+    )
+    assert refused.status_code == 400 and not Channel.objects.filter(name="sneaky").exists()
