@@ -301,18 +301,27 @@ def _claims_of_statefulsets(extraction):
     return made
 
 
-def extract(project, *, app=""):
-    """(manifests text, parameters) of the namespace's workloads, or of one app's."""
+def extract(project, *, app="", selection=()):
+    """(manifests text, parameters) of the namespace's workloads, or of one app's, or of a
+    selection [(kind, name)] (the topology page's): each selected workload with what goes
+    with it, each other selected object as it is."""
     extraction = Extraction(project)
     for name in _claims_of_statefulsets(extraction):
         extraction.all.pop(("PersistentVolumeClaim", name), None)
+    selected = set(selection)
     workloads = [
-        obj for kind in WORKLOADS for obj in extraction.of_kind(kind) if not app or obj["metadata"]["name"] == app
+        obj
+        for kind in WORKLOADS
+        for obj in extraction.of_kind(kind)
+        if (kind, obj["metadata"]["name"]) in selected or (not selected and (not app or obj["metadata"]["name"] == app))
     ]
     for obj in workloads:
         extraction.workload(obj)
     extraction.routes()
-    if not app:  # a whole namespace: its other ConfigMaps and claims too
+    for key in sorted(selected):  # after the routes: a Service selected alone does not bring its Ingresses
+        if key[0] not in WORKLOADS and key in extraction.all:
+            extraction.take(extraction.all[key])
+    if not app and not selected:  # a whole namespace: its other ConfigMaps and claims too
         for kind in ("ConfigMap", "PersistentVolumeClaim"):
             for obj in extraction.of_kind(kind):
                 extraction.take(obj)

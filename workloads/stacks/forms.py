@@ -185,8 +185,12 @@ class ReplicateForm(forms.Form):
             Project.objects.filter(pk__in=projects).select_related("cluster").order_by("cluster__name", "name")
         )
 
+    with_data = forms.BooleanField(
+        label=_("With its volumes' data, each restored from its latest backup"), required=False
+    )
+
     def arguments(self):
-        return {"target": self.cleaned_data.get("project")}
+        return {"target": self.cleaned_data.get("project"), "with_data": self.cleaned_data.get("with_data", False)}
 
 
 class ExtractForm(forms.Form):
@@ -204,12 +208,19 @@ class ExtractForm(forms.Form):
     name = forms.CharField(
         label=_("Template name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"})
     )
+    # the topology page's selection: "Kind/namespace/name,..." (node ids)
+    objects = forms.CharField(required=False, max_length=20000, widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = Project.objects.filter(
             pk__in=[p.pk for p in operable_projects(user)]
         ).select_related("cluster")
+
+    def selection(self):
+        """The selected objects to show, as "Kind/name" (empty: none came with the form)."""
+        text = self["objects"].value() or ""
+        return [item.strip() for item in text.split(",") if item.strip()][:200]
 
 
 def price_field(label):

@@ -5,6 +5,7 @@ queues the work as a job (tasks.py). Tenants self-serve inside their tenant: the
 templates are private to it; operators publish templates to every tenant."""
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -19,10 +20,13 @@ from console.jobs import jobs
 from console.kube.errors import ApiRefused
 from console.oplog import oplog
 from tenants import access
-from workloads import imports, podsecurity, specs
+from workloads import imports, panels, podsecurity, specs
 from workloads.checks import check_may_change
 from workloads.cluster import talking_to
+from workloads.manifests import APP_LABEL
 from workloads.models import App
+from workloads.storage import services as storage
+from workloads.storage.choices import BackupStatus
 
 from . import cost, extract, render
 from .choices import StackStatus
@@ -265,6 +269,7 @@ class Plan:
 def _render_for(project, version, values):
     objects, resolved = render.render(version.manifests, render.parameters_of(version), values, project.name)
     podsecurity.check_objects(project.tenant.pod_security, objects)
+    storage.check_policy_annotations(objects)  # a claim's caas.io/backup-policy names a policy that exists
     return objects, resolved
 
 
@@ -395,18 +400,65 @@ def create_stack(project, *, acting_user, version, name, values) -> tuple[Stack,
     return stack, job
 
 
-def replicate_stack(stack, *, acting_user, target):
+def stack_volumes(stack):
+    """The volumes of the stack's claims (its own PVCs and its StatefulSets'), with what makes
+    their claims: [(volume, labels the claim carries)]."""
+    own = {r["name"] for r in stack.resources if r["kind"] == "PersistentVolumeClaim"}
+    sets = [r["name"] for r in stack.resources if r["kind"] == "StatefulSet"]
+    found = []
+    for volume in stack.project.volumes.order_by("name"):
+        if volume.name in own:
+            found.append((volume, {}))
+            continue
+        for name in sets:  # <claim template>-<statefulset>-<ordinal>, labelled as its pods are
+            if re.match(rf"^[a-z0-9-]+-{re.escape(name)}-\d+$", volume.name):
+                found.append((volume, {APP_LABEL: name}))
+                break
+    return found
+
+
+def replicate_stack(stack, *, acting_user, target, with_data=False):
     """The same version with the same parameters in another namespace of the tenant (on any of
-    its clusters): the whole topology again, checked and created like any instantiation."""
+    its clusters): the whole topology again, checked and created like any instantiation.
+    `with_data`: each of its volumes is first restored from its latest backup into the new
+    namespace under the same name (storage's restore to a new volume), and the new stack's
+    job waits for those restores before it creates anything that mounts them."""
     if target is None:
         raise ValidationError({"project": _("Choose a namespace.")})
     if target.tenant_id != stack.project.tenant_id:
         raise ValidationError({"project": _("A stack is replicated within its tenant.")})
     if target == stack.project:
         raise ValidationError({"project": _("Choose another namespace than the stack's own.")})
-    return create_stack(
-        target, acting_user=acting_user, version=stack.version, name=stack.name, values=dict(stack.parameters)
-    )
+    if not with_data:
+        return create_stack(
+            target, acting_user=acting_user, version=stack.version, name=stack.name, values=dict(stack.parameters)
+        )
+    payload = {"to": f"{target.cluster.name}/{target.name}", "with_data": True}
+    with oplog.recorded(acting_user, "stack.replicate", target=stack.target(), payload=payload) as outcome:
+        sources = []
+        for volume, labels in stack_volumes(stack):
+            node = volume.backups.filter(status=BackupStatus.SUCCEEDED).order_by("-created_at", "-pk").first()
+            if node is None:
+                raise ValidationError(
+                    _("Volume %(name)s has no backup yet: back it up first, or replicate without its data.")
+                    % {"name": volume.name}
+                )
+            sources.append((volume, node, labels))
+        if not sources:
+            raise ValidationError(_("The stack has no volumes with data: replicate it without."))
+        copy, job = create_stack(
+            target, acting_user=acting_user, version=stack.version, name=stack.name, values=dict(stack.parameters)
+        )
+        restores = []
+        for volume, node, labels in sources:
+            restored, _job = storage.restore_backup(
+                node, acting_user=acting_user, name=volume.name, project=target, labels=labels
+            )
+            restores.append({"volume": restored.pk, "name": restored.name, "backup": node.pk})
+        job.payload = {**job.payload, "restores": [r["volume"] for r in restores]}
+        job.save(update_fields=["payload"])
+        outcome.accepted(job, stack=copy.pk, restores=restores)
+    return copy, job
 
 
 def preview_upgrade(stack, *, user, version, values) -> Plan:
@@ -458,6 +510,10 @@ def delete_stack(stack, *, acting_user, confirm_name):
         if stack.status == StackStatus.DELETING:
             raise ValidationError(_("The stack is being deleted already."))
         outcome.before = {"objects": stack.resources, "version": stack.version.number}
+        # its StatefulSets' claims go with it: refused while their volumes have backups (as for an app)
+        names = [r["name"] for r in stack.resources if r["kind"] == "StatefulSet"]
+        for app in App.objects.filter(project=stack.project, kind="StatefulSet", name__in=names):
+            panels.before_app_delete(app, True)
         Stack.objects.filter(pk=stack.pk).update(status=StackStatus.DELETING)
         job = outcome.accepted(_stack_job(stack, acting_user, "stack.delete", {}))
     return job
@@ -466,15 +522,55 @@ def delete_stack(stack, *, acting_user, confirm_name):
 # --- extracting ------------------------------------------------------------------------------
 
 
-def extract_template(project, *, acting_user, name, app="", description="") -> Template:
-    """A private template of the tenant from what runs in the namespace (or one app of it),
-    read from the resource mirror."""
+MAX_SELECTION = 200
+
+
+def parse_selection(text, namespace=""):
+    """[(kind, name)] from "Kind/name,Kind/namespace/name,..." (the topology page's node ids;
+    kinds a template does not hold, such as Pods or Secrets, are left out). ValidationError
+    for what is not such a list."""
+    selection = []
+    for item in [i.strip() for i in (text or "").split(",") if i.strip()][: MAX_SELECTION + 1]:
+        parts = item.split("/")
+        if len(parts) not in (2, 3) or not specs.DNS_SUBDOMAIN.match(parts[-1]) or not parts[0].isalpha():
+            raise ValidationError({"objects": _("%(item)s is not Kind/name.") % {"item": item[:100]}})
+        if len(parts) == 3 and parts[1] != namespace:
+            raise ValidationError(
+                {"objects": _("%(item)s is not in namespace %(ns)s.") % {"item": item[:100], "ns": namespace}}
+            )
+        if parts[0] in extract.KINDS:
+            selection.append((parts[0], parts[-1]))
+    if len(selection) > MAX_SELECTION:
+        raise ValidationError({"objects": _("Select at most %(n)s objects.") % {"n": MAX_SELECTION}})
+    return selection
+
+
+def extract_template(project, *, acting_user, name, app="", objects="", description="") -> Template:
+    """A private template of the tenant from what runs in the namespace (or one app of it, or
+    the objects selected on the topology page: "Kind/name,..."), read from the resource mirror."""
     target = {"tenant": project.tenant.name, "cluster": project.cluster.name, "namespace": project.name}
     target.update(kind="Template", name=name)
-    with oplog.recorded(acting_user, "template.extract", target=target, payload={"app": app}) as outcome:
+    payload = {"app": app, "objects": objects[:2000]} if objects else {"app": app}
+    with oplog.recorded(acting_user, "template.extract", target=target, payload=payload) as outcome:
         check_may_change(acting_user, project)
         _check_name(name, project.tenant)
-        manifests, parameters = extract.extract(project, app=app)
+        selection = parse_selection(objects, project.name)
+        if objects and not selection:
+            raise ValidationError(
+                {
+                    "objects": _(
+                        "None of the selected objects goes into a template: select apps, Services, Ingresses, ..."
+                    )
+                }
+            )
+        if selection and app:
+            raise ValidationError({"app": _("Extract either an app or a selection, not both.")})
+        manifests, parameters = extract.extract(project, app=app, selection=selection)
+        if not manifests and selection:
+            raise ValidationError(
+                _("Nothing to extract: the selected objects are not in the resource mirror of %(ns)s.")
+                % {"ns": project.name}
+            )
         if not manifests:
             raise ValidationError(_("Nothing to extract: no app runs there (as the resource mirror shows)."))
         params = render.check_parameters(parameters)
@@ -485,6 +581,13 @@ def extract_template(project, *, acting_user, name, app="", description="") -> T
                 _("The extracted objects do not make a valid template: %(error)s") % {"error": " ".join(exc.messages)}
             ) from None
         source = f"{project.cluster.name}/{project.name}" + (f"/{app}" if app else "")
+        if selection:
+            source += (
+                " ("
+                + ", ".join(f"{kind}/{obj}" for kind, obj in selection[:10])
+                + ("…" if len(selection) > 10 else "")
+                + ")"
+            )
         template = Template.objects.create(
             name=name,
             tenant=project.tenant,

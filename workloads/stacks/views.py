@@ -398,7 +398,7 @@ class ExtractView(ServiceFormView):
         return None
 
     def get_form(self, data=None, files=None):
-        initial = {k: self.request.GET.get(k, "") for k in ("app", "name")}
+        initial = {k: self.request.GET.get(k, "") for k in ("app", "name", "objects", "project")}
         return forms.ExtractForm(data, user=self.request.user, initial=initial)
 
     def get_context_data(self, **extra):
@@ -408,7 +408,11 @@ class ExtractView(ServiceFormView):
         return (self.form.cleaned_data["project"],)
 
     def service_kwargs(self, form):
-        return {"name": form.cleaned_data["name"], "app": form.cleaned_data.get("app", "")}
+        return {
+            "name": form.cleaned_data["name"],
+            "app": form.cleaned_data.get("app", ""),
+            "objects": form.cleaned_data.get("objects", ""),
+        }
 
     def message_params(self, result):
         return {"name": result.name}

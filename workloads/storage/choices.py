@@ -1,3 +1,4 @@
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from console.choices import StatusChoices, StatusGroup, status
@@ -46,3 +47,15 @@ JOB_KINDS = {
     "backup.scheduled": _("Scheduled backup"),
     "ceph.status": _("Read Ceph status"),
 }
+
+
+class Weekday(models.IntegerChoices):
+    """The day a weekly backup policy runs (Python's weekday(): 0 is Monday)."""
+
+    MONDAY = 0, _("Every Monday")
+    TUESDAY = 1, _("Every Tuesday")
+    WEDNESDAY = 2, _("Every Wednesday")
+    THURSDAY = 3, _("Every Thursday")
+    FRIDAY = 4, _("Every Friday")
+    SATURDAY = 5, _("Every Saturday")
+    SUNDAY = 6, _("Every Sunday")

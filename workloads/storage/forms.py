@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .choices import Weekday
+
 
 class VolumeForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"}))
@@ -52,9 +54,20 @@ class RestoreForm(forms.Form):
     )
 
 
+WEEKDAYS = [("", _("Every day")), *((str(value), label) for value, label in Weekday.choices)]
+
+
 class BackupPolicyForm(forms.Form):
+    weekday = forms.TypedChoiceField(
+        label=_("When"),
+        choices=WEEKDAYS,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
     at = forms.TimeField(
-        label=_("Every day at"),
+        label=_("At"),
         input_formats=["%H:%M"],
         widget=forms.TimeInput(format="%H:%M", attrs={"class": "form-control form-control-sm", "type": "time"}),
     )
@@ -75,4 +88,9 @@ class BackupPolicyForm(forms.Form):
 
     def arguments(self):
         data = self.cleaned_data
-        return {"at": data.get("at"), "keep_daily": data.get("keep_daily"), "keep_weekly": data.get("keep_weekly")}
+        return {
+            "at": data.get("at"),
+            "weekday": data.get("weekday"),
+            "keep_daily": data.get("keep_daily"),
+            "keep_weekly": data.get("keep_weekly"),
+        }

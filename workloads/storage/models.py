@@ -12,7 +12,7 @@ from console.texts import StoredTextField, TextDecoder, TextEncoder
 from tenants.models import Project
 from workloads.models import InNamespace
 
-from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus
+from .choices import BackupKind, BackupMethod, BackupStatus, VolumeStatus, Weekday
 
 
 class Volume(InNamespace, models.Model):
@@ -122,7 +122,7 @@ class Backup(models.Model):
 
 
 class BackupPolicy(models.Model):
-    """Back the volume up every day at `at` (the tenant's local time); after each scheduled
+    """Back the volume up every day (or every `weekday`) at `at` (the tenant's local time); after each scheduled
     backup, keep the newest scheduled node of each of the last `keep_daily` days and of each
     of the last `keep_weekly` ISO weeks that have one, and remove the other scheduled nodes
     (consolidating the chain where a kept node continues one that goes). Nodes made by hand
@@ -130,6 +130,8 @@ class BackupPolicy(models.Model):
 
     volume = models.OneToOneField(Volume, on_delete=models.CASCADE, related_name="policy")
     at = models.TimeField(_("time"))
+    # None: every day; else only on that day of the week (0 Monday ... 6 Sunday, the tenant's calendar)
+    weekday = models.PositiveSmallIntegerField(_("day of the week"), choices=Weekday.choices, null=True, blank=True)
     keep_daily = models.PositiveSmallIntegerField(_("daily backups kept"), default=7)
     keep_weekly = models.PositiveSmallIntegerField(_("weekly backups kept"), default=4)
     last_run_on = models.DateField(null=True, blank=True)  # the tenant-local date it last ran
@@ -143,7 +145,8 @@ class BackupPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
-        return f"{self.volume} at {self.at:%H:%M}, keep {self.keep_daily} daily and {self.keep_weekly} weekly"
+        every = "" if self.weekday is None else f" on weekday {self.weekday}"
+        return f"{self.volume}{every} at {self.at:%H:%M}, keep {self.keep_daily} daily and {self.keep_weekly} weekly"
 
 
 class CephState(models.Model):

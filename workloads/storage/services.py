@@ -215,7 +215,14 @@ def _queue(volume: Volume, acting_user: User | None, kind: str, payload: dict | 
 
 
 def _new_volume(
-    project: Project, api: ClusterAPI, *, acting_user: User, name: str, size: int, restored_from: Backup | None = None
+    project: Project,
+    api: ClusterAPI,
+    *,
+    acting_user: User,
+    name: str,
+    size: int,
+    restored_from: Backup | None = None,
+    labels: dict | None = None,
 ) -> Volume:
     """The checks every new volume passes, then its row (the job creates the claim)."""
     check_name(name)
@@ -228,7 +235,7 @@ def _new_volume(
         )
     storage_class = storage_class_for(project.cluster)
     check_storage_quota(api, project, size, 1)
-    api.apply(pvc(project, name, size, storage_class), dry_run=True)
+    api.apply(pvc(project, name, size, storage_class, labels), dry_run=True)
     status = VolumeStatus.RESTORING if restored_from else VolumeStatus.CREATING
     return Volume.objects.create(
         project=project,
@@ -351,38 +358,64 @@ def app_claims(app: App) -> list[dict]:
     return [row.object for row in rows if pattern.match(row.name) and row.labels.get(APP_LABEL) == app.name]
 
 
-def adopt_app_volumes(app: App) -> list[Volume]:
+def adopt_claim(
+    project: Project, claim: dict, pv: dict | None, *, acting_user: User | None, policy: str | None = None
+) -> Volume | None:
+    """The Volume of a bound claim (mapped to its RBD image from its PV), made once; a new
+    one gets the backup policy the claim names (caas.io/backup-policy), or `policy` (what a
+    StatefulSet's claim template names). None: not bound yet."""
+    meta, spec = claim["metadata"], claim.get("spec") or {}
+    if (claim.get("status") or {}).get("phase") != "Bound" or not spec.get("volumeName"):
+        return None
+    volume = Volume.objects.filter(project=project, name=meta["name"]).first()
+    if volume is not None:
+        return volume
+    attributes = (((pv or {}).get("spec") or {}).get("csi") or {}).get("volumeAttributes") or {}
+    capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage") or (spec.get("resources") or {}).get(
+        "requests", {}
+    ).get("storage", "0")
+    volume, created = Volume.objects.get_or_create(
+        project=project,
+        name=meta["name"],
+        defaults={
+            "size_bytes": int(quantity.parse(capacity)),
+            "storage_class": spec.get("storageClassName") or "",
+            "pool": attributes.get("pool", ""),
+            "image": attributes.get("imageName", ""),
+            "status": VolumeStatus.READY,
+            "created_by": acting_user,
+        },
+    )
+    if created:
+        policy = policy if policy is not None else claim_policy(claim)
+        volume.adopted_note = attach_named_policy(volume, policy, acting_user=acting_user)
+    return volume
+
+
+def adopt_app_volumes(app: App, notes: list | None = None) -> list[Volume]:
     """The app's volumes: each bound claim of its StatefulSet gets its Volume (mapped to its RBD
-    image from the PV), so that it has a backup chain like a volume made on the Storage page.
-    Reads the mirror only; a claim the mirror has not seen bound yet is adopted later."""
+    image from the PV), so that it has a backup chain like a volume made on the Storage page,
+    and the backup policy its claim names. Reads the mirror only; a claim the mirror has not
+    seen bound yet is adopted later. `notes`: gets what attaching each new volume's policy said."""
     names = []
     for claim in app_claims(app):
-        meta, spec = claim["metadata"], claim.get("spec") or {}
-        names.append(meta["name"])
-        if (claim.get("status") or {}).get("phase") != "Bound" or not spec.get("volumeName"):
-            continue
-        if Volume.objects.filter(project=app.project, name=meta["name"]).exists():
+        names.append(claim["metadata"]["name"])
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name or Volume.objects.filter(project=app.project, name=claim["metadata"]["name"]).exists():
             continue
         pv = MirroredObject.objects.filter(
-            cluster=app.project.cluster, kind="PersistentVolume", namespace="", name=spec["volumeName"]
+            cluster=app.project.cluster, kind="PersistentVolume", namespace="", name=volume_name
         ).first()
-        attributes = (((pv.object if pv else {}).get("spec") or {}).get("csi") or {}).get("volumeAttributes") or {}
-        capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage") or (
-            spec.get("resources") or {}
-        ).get("requests", {}).get("storage", "0")
-        Volume.objects.get_or_create(
-            project=app.project,
-            name=meta["name"],
-            defaults={
-                "size_bytes": int(quantity.parse(capacity)),
-                "storage_class": spec.get("storageClassName") or "",
-                "pool": attributes.get("pool", ""),
-                "image": attributes.get("imageName", ""),
-                "status": VolumeStatus.READY,
-                "created_by": app.created_by,
-            },
-        )
+        volume = adopt_claim(app.project, claim, pv.object if pv else None, acting_user=app.created_by)
+        if notes is not None and getattr(volume, "adopted_note", None) is not None:
+            notes.append(volume.adopted_note)
     return list(Volume.objects.filter(project=app.project, name__in=names).order_by("name"))
+
+
+def forget_volumes(project: Project, names: list[str]) -> None:
+    """Claims that were removed again (a stack whose creation failed): their volumes go, unless
+    they have backups (those stay to be seen and deleted on the volume's page)."""
+    Volume.objects.filter(project=project, name__in=names, backups__isnull=True).delete()
 
 
 def before_app_delete(app: App, delete_volumes: bool) -> None:
@@ -519,18 +552,29 @@ def rollback_backup(backup: Backup, *, acting_user: User, scale_down: bool = Fal
     return job
 
 
-def restore_backup(backup: Backup, *, acting_user: User, name: str) -> tuple[Volume, Job]:
-    """A new volume (PVC) in the same namespace with the node's content: the chain up to
-    the node is imported into its image."""
+def restore_backup(
+    backup: Backup, *, acting_user: User, name: str, project: Project | None = None, labels: dict | None = None
+) -> tuple[Volume, Job]:
+    """A new volume (PVC) with the node's content: the chain up to the node is imported into
+    its image. In the volume's namespace, or `project`: another namespace of the tenant, on any
+    of its clusters whose claims are on the console's Ceph (a replicated stack's volume).
+    `labels`: the new claim's own (as the StatefulSet that will use it would set them)."""
     source = backup.volume
-    project = source.project
-    target = {**source.target(), "name": name}
-    with oplog.recorded(
-        acting_user, "backup.restore", target=target, payload={"backup": backup.pk, "from": source.name}
-    ) as outcome:
+    project = project or source.project
+    target = {**source.target(), "cluster": project.cluster.name, "namespace": project.name, "name": name}
+    payload = {"backup": backup.pk, "from": source.name}
+    if project != source.project:
+        payload["from_namespace"] = f"{source.project.cluster.name}/{source.namespace}"
+    with oplog.recorded(acting_user, "backup.restore", target=target, payload=payload) as outcome:
         check_may_change(acting_user, project)
+        if project.tenant_id != source.project.tenant_id:
+            raise ValidationError(_("A backup is restored within its own tenant."))
         _require_succeeded(backup, _("Backup %(node)s is %(status)s: only a succeeded backup can be restored."))
         require_node_method(backup)
+        if backup.method == BackupMethod.CSI and project != source.project:
+            raise ValidationError(
+                _("Backup %(node)s is a VolumeSnapshot: it restores only into its own namespace.") % {"node": backup}
+            )
         busy = [node for node in backup.chain() if not node.succeeded]
         if busy:
             raise ValidationError(
@@ -539,8 +583,10 @@ def restore_backup(backup: Backup, *, acting_user: User, name: str) -> tuple[Vol
             )
         size = backup.image_size or source.size_bytes
         with talking_to(project, acting_user) as api:
-            volume = _new_volume(project, api, acting_user=acting_user, name=name, size=size, restored_from=backup)
-        job = _queue(volume, acting_user, "backup.restore", {"backup": backup.pk})
+            volume = _new_volume(
+                project, api, acting_user=acting_user, name=name, size=size, restored_from=backup, labels=labels
+            )
+        job = _queue(volume, acting_user, "backup.restore", {"backup": backup.pk, "labels": dict(labels or {})})
         outcome.accepted(job, volume=volume.pk, size=size, chain=[node.pk for node in backup.chain()])
     return volume, job
 
@@ -642,11 +688,20 @@ MAX_WEEKLY = 260
 
 
 def set_backup_policy(
-    volume: Volume, *, acting_user: User, at: datetime.time | None, keep_daily: int | None, keep_weekly: int | None
+    volume: Volume,
+    *,
+    acting_user: User | None,
+    at: datetime.time | None,
+    keep_daily: int | None,
+    keep_weekly: int | None,
+    weekday: int | None = None,
 ) -> BackupPolicy:
-    """Back the volume up every day at `at` (the tenant's time zone), keeping `keep_daily`
-    daily and `keep_weekly` weekly scheduled backups. Replaces the volume's policy."""
+    """Back the volume up every day (or, given `weekday`, every week on that day: 0 Monday
+    ... 6 Sunday) at `at` (the tenant's time zone), keeping `keep_daily` daily and
+    `keep_weekly` weekly scheduled backups. Replaces the volume's policy."""
     payload = {"at": at.strftime("%H:%M") if at else None, "keep_daily": keep_daily, "keep_weekly": keep_weekly}
+    if weekday is not None:
+        payload["weekday"] = weekday
     with oplog.recorded(acting_user, "backup.policy_set", target=volume.target(), payload=payload) as outcome:
         check_may_change(acting_user, volume.project)
         if volume.status == VolumeStatus.DELETING:
@@ -658,22 +713,29 @@ def set_backup_policy(
                 raise ValidationError({field: _("Keep from 0 to %(limit)s.") % {"limit": limit}})
         if not keep_daily and not keep_weekly:
             raise ValidationError({"keep_daily": _("Keep at least one daily or one weekly backup.")})
+        if weekday is not None and weekday not in range(7):
+            raise ValidationError({"weekday": _("Choose a day of the week.")})
         with talking_to(volume.project, acting_user) as api:
             backup_method(api)
         zone = volume.project.tenant.zone
         local_now = timezone.now().astimezone(zone)
         policy = BackupPolicy.objects.filter(volume=volume).first()
         outcome.before = (
-            {"at": policy.at.strftime("%H:%M"), "keep_daily": policy.keep_daily, "keep_weekly": policy.keep_weekly}
+            {
+                "at": policy.at.strftime("%H:%M"),
+                "weekday": policy.weekday,
+                "keep_daily": policy.keep_daily,
+                "keep_weekly": policy.keep_weekly,
+            }
             if policy
             else None
         )
         if policy is None:
             policy = BackupPolicy(volume=volume, created_by=acting_user)
-        if policy.pk is None or policy.at != at:
+        if policy.pk is None or policy.at != at or policy.weekday != weekday:
             # set after today's time has passed: it first runs on the next day
             policy.last_run_on = local_now.date() if local_now.time() >= at else None
-        policy.at, policy.keep_daily, policy.keep_weekly = at, keep_daily, keep_weekly
+        policy.at, policy.weekday, policy.keep_daily, policy.keep_weekly = at, weekday, keep_daily, keep_weekly
         policy.save()
         outcome.after = {**payload, "time_zone": volume.project.tenant.time_zone}
     return policy
@@ -692,6 +754,62 @@ def remove_backup_policy(volume: Volume, *, acting_user: User) -> None:
             "keep_weekly": policy.keep_weekly,
         }
         policy.delete()
+
+
+# The backup policies a claim names in its caas.io/backup-policy annotation (the recommended
+# PostgreSQL template sets it on its data volume): attached when the claim becomes a volume.
+POLICY_ANNOTATION = "caas.io/backup-policy"
+NAMED_POLICIES = {
+    "daily": {"at": datetime.time(2, 0), "weekday": None, "keep_daily": 7, "keep_weekly": 4},
+    "weekly": {"at": datetime.time(2, 0), "weekday": 6, "keep_daily": 0, "keep_weekly": 8},
+    "none": None,
+}
+UNKNOWN_POLICY = texts.message(
+    "%(where)s names the backup policy %(policy)s in caas.io/backup-policy; known policies are: %(known)s."
+)
+POLICY_ATTACHED = texts.message("Volume %(name)s is backed up by the %(policy)s policy (caas.io/backup-policy).")
+POLICY_NOT_ATTACHED = texts.message("Volume %(name)s has no backup policy: %(reason)s")
+
+
+def claim_policy(claim: dict) -> str | None:
+    """The policy name a claim (or a StatefulSet's claim template) asks for in its annotation, or None."""
+    value = ((claim.get("metadata") or {}).get("annotations") or {}).get(POLICY_ANNOTATION)
+    return None if value is None else str(value).strip()
+
+
+def check_policy_annotations(objects: list[dict]) -> None:
+    """Every claim and claim template among the objects names a known backup policy; else a
+    ValidationError saying which object names what."""
+    known = ", ".join(NAMED_POLICIES)
+    for obj in objects:
+        claims = [obj] if obj.get("kind") == "PersistentVolumeClaim" else []
+        if obj.get("kind") == "StatefulSet":
+            claims = (obj.get("spec") or {}).get("volumeClaimTemplates") or []
+        for claim in claims:
+            name = claim_policy(claim)
+            if name is not None and name not in NAMED_POLICIES:
+                where = f"{obj['kind']} {obj['metadata'].get('name', '')}"
+                if claim is not obj:
+                    where += f" ({(claim.get('metadata') or {}).get('name', '')})"
+                raise ValidationError(str(UNKNOWN_POLICY(where=where, policy=name[:63], known=known)))
+
+
+def attach_named_policy(volume: Volume, policy: str | None, *, acting_user: User | None) -> texts.Text | None:
+    """Give a new volume the backup policy its claim names; what happened, for a job's steps
+    (None: the claim names none). Never raises for a bad name or a cluster that cannot back
+    up: the volume is there, only without its policy, and the text says why."""
+    if policy is None or policy == "none":
+        return None
+    if policy not in NAMED_POLICIES:
+        where = f"PersistentVolumeClaim {volume.name}"
+        reason = UNKNOWN_POLICY(where=where, policy=policy[:63], known=", ".join(NAMED_POLICIES))
+        return POLICY_NOT_ATTACHED(name=volume.name, reason=reason)
+    try:
+        set_backup_policy(volume, acting_user=acting_user, **NAMED_POLICIES[policy])
+    except (ValidationError, PermissionError) as exc:
+        reason = " ".join(getattr(exc, "messages", [str(exc)]))
+        return POLICY_NOT_ATTACHED(name=volume.name, reason=reason)
+    return POLICY_ATTACHED(name=volume.name, policy=policy)
 
 
 SKIPPED_BUSY = texts.message(

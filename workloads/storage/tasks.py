@@ -98,6 +98,7 @@ SCHEDULED_MADE = message("Made backup %(node)s (%(kind)s, %(data)s of data); ret
 SCHEDULED_MADE_ONLY = message("Made backup %(node)s (%(kind)s, %(data)s of data); retention removed nothing.")
 SCHEDULED_NOT_RUN = message("Scheduled backup of %(volume)s did not run")
 SCHEDULED_SKIPPED = message("Scheduled backup of %(volume)s skipped today")
+NO_POLICY_ATTACHED = message("A volume of %(name)s has no backup policy")
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
@@ -161,10 +162,14 @@ def _claim(job, api, volume, size, source=None):
     after = {"size": size, "storage_class": volume.storage_class}
     if source:
         after["data_source"] = source
+    labels = job.payload.get("labels")  # a restore's for a replicated stack: as its StatefulSet sets them
+    if labels is None:  # the claim keeps the labels it has (server-side apply would drop what is left out)
+        current = api.get("PersistentVolumeClaim", volume.name, volume.namespace) or {}
+        labels = (current.get("metadata") or {}).get("labels")
     return jobs.apply(
         job,
         api,
-        services.pvc(volume.project, volume.name, size, volume.storage_class, source=source),
+        services.pvc(volume.project, volume.name, size, volume.storage_class, labels=labels, source=source),
         action="volume.apply",
         after=after,
     )
@@ -865,6 +870,8 @@ def run_backup_policies(now=None):
         local = now.astimezone(tenant.zone)
         if local.time() < policy.at or (policy.last_run_on is not None and policy.last_run_on >= local.date()):
             continue
+        if policy.weekday is not None and local.weekday() != policy.weekday:
+            continue  # a weekly policy: not its day
         # claim today's run: two beats (or a retried one) never back up twice
         if not BackupPolicy.objects.filter(pk=policy.pk, last_run_on=policy.last_run_on).update(
             last_run_on=local.date()
@@ -917,9 +924,19 @@ def adopt_statefulset_volumes():
     """Every StatefulSet's bound claims get their Volume rows (services.adopt_app_volumes), so
     their backup chains exist, and can be backed up, before anyone opens the app's page."""
     apps = App.objects.filter(kind=AppKind.STATEFULSET).exclude(status=AppStatus.DELETING)
-    for app in apps.select_related("project__cluster", "created_by"):
+    for app in apps.select_related("project__cluster", "project__tenant", "created_by"):
         if (app.spec or {}).get("volumes"):
-            services.adopt_app_volumes(app)
+            notes = []
+            services.adopt_app_volumes(app, notes)
+            for note in notes:  # a policy its claim names that could not be attached: the tenant hears why
+                if note.msgid == services.POLICY_NOT_ATTACHED.msgid:
+                    notifications.notify_tenant(
+                        app.project.tenant_id,
+                        NO_POLICY_ATTACHED(name=app.name),
+                        body=note,
+                        level=NotificationLevel.WARNING,
+                        link=reverse("workloads:app", args=[app.project.tenant.name, app.namespace, app.name]),
+                    )
 
 
 @shared_task

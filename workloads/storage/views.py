@@ -170,7 +170,11 @@ def volume_context(request, volume, **extra):
         tenant_id=volume.project.tenant_id, namespace=volume.namespace, payload__volume=volume.pk
     ).order_by("-created_at")[:5]
     policy = BackupPolicy.objects.filter(volume=volume).first()
-    initial = {"at": policy.at, "keep_daily": policy.keep_daily, "keep_weekly": policy.keep_weekly} if policy else {}
+    initial = (
+        {"at": policy.at, "weekday": policy.weekday, "keep_daily": policy.keep_daily, "keep_weekly": policy.keep_weekly}
+        if policy
+        else {}
+    )
     return {
         **SECTION,
         **live.chain_context(volume, may_change=may_change),

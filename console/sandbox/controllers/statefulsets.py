@@ -80,11 +80,15 @@ class StatefulSets(WorkloadController):
                 continue
             labels = dict((template.get("metadata") or {}).get("labels") or {})
             labels.update((claim.get("metadata") or {}).get("labels") or {})
+            metadata = {"name": claim_name, "labels": labels}
+            annotations = (claim.get("metadata") or {}).get("annotations")
+            if annotations:  # the claim template's metadata is copied, annotations included
+                metadata["annotations"] = dict(annotations)
             try:
                 self.store.create(
                     R["persistentvolumeclaims"],
                     namespace,
-                    {"metadata": {"name": claim_name, "labels": labels}, "spec": copied(claim.get("spec") or {})},
+                    {"metadata": metadata, "spec": copied(claim.get("spec") or {})},
                 )
                 self.event(
                     sts, "SuccessfulCreate", f"create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success"
