@@ -4,8 +4,11 @@ runs in the sandbox's small shell over the container's environment and files, so
 status and the output are those of the script (`exit 1` fails, `echo` prints, `sleep 30`
 lasts 30 simulated seconds); Kaniko's executor (gcr.io/kaniko-project/executor) "builds"
 and "pushes" its --destination, writing the image digest to --digest-file (the termination
-message when that is /dev/termination-log, as Kaniko is used in Jobs). Any other program
-keeps the kubelet's plain behaviour (it runs, then exits with its exit-code annotation)."""
+message when that is /dev/termination-log, as Kaniko is used in Jobs); SonarSource's scanner
+(sonarsource/sonar-scanner-cli) "analyses" /usr/src for SONAR_HOST_URL with SONAR_TOKEN and
+-Dsonar.* arguments, printing its report's task URL (the sandbox reaches no SonarQube: the
+console asks the server itself). Any other program keeps the kubelet's plain behaviour (it
+runs, then exits with its exit-code annotation)."""
 
 import hashlib
 import posixpath
@@ -15,6 +18,7 @@ from . import shell
 
 SHELLS = {"sh", "ash", "bash"}
 KANIKO = "gcr.io/kaniko-project/executor"
+SONAR_SCANNER = "sonarsource/sonar-scanner-cli"
 TERMINATION_LOG = "/dev/termination-log"
 MAX_OUTPUT = 256 * 1024  # a container's log the sandbox keeps (the kubelet rotates at 10 MiB)
 
@@ -67,6 +71,11 @@ def run(cluster, pod: dict, container: dict, attempt: int = 0) -> Process | None
     image = container.get("image", "")
     if image.split("@")[0].rsplit(":", 1)[0] == KANIKO or (argv and argv[0] == "/kaniko/executor"):
         return kaniko(argv[1:] if argv and argv[0] == "/kaniko/executor" else argv)
+    if image.split("@")[0].rsplit(":", 1)[0] == SONAR_SCANNER and (not argv or argv[0].startswith("-")):
+        from .remotecommand import Container
+
+        box = Container(cluster, pod, container.get("name"), f"run://{pod['metadata']['uid']}/{attempt}")
+        return sonar_scanner(argv, box.environment(), container.get("workingDir") or "/usr/src")
     if not argv or posixpath.basename(argv[0]) not in SHELLS:
         return None
     from .remotecommand import Container  # the container as exec sees it: environment and files
@@ -119,3 +128,54 @@ def kaniko(args: list[str]) -> Process:
     lines = [(i * 2.0, stamp.format(i * 2, text)) for i, text in enumerate(steps)]
     message = digest if TERMINATION_LOG in options.get("digest-file", []) else ""
     return Process(0, len(steps) * 2.0, lines, message)
+
+
+def sonar_scanner(args: list[str], env: dict, workdir: str) -> Process:
+    """SonarScanner CLI as its image runs it (entrypoint `sonar-scanner`, the arguments given):
+    properties from -Dkey=value, SONAR_HOST_URL (else http://localhost:9000) and SONAR_TOKEN
+    (else -Dsonar.token). Exit 2 for what the user must fix, as the scanner does."""
+    props = {}
+    for arg in args:
+        if arg.startswith("-D"):
+            key, _, value = arg[2:].partition("=")
+            props[key] = value
+    host = (props.get("sonar.host.url") or env.get("SONAR_HOST_URL") or "http://localhost:9000").rstrip("/")
+    token = props.get("sonar.token") or env.get("SONAR_TOKEN") or props.get("sonar.login")
+    base = props.get("sonar.projectBaseDir") or workdir
+    lines = [
+        "INFO  Scanner configuration file: /opt/sonar-scanner/conf/sonar-scanner.properties",
+        "INFO  Project root configuration file: NONE",
+        "INFO  SonarScanner CLI 7.1.0.4889",
+        "INFO  Java 17.0.14 Eclipse Adoptium (64-bit)",
+        "INFO  Linux 6.8.0 amd64",
+    ]
+
+    def failed(*errors):
+        out = lines + [f"ERROR {e}" for e in errors] + ["INFO  EXECUTION FAILURE"]
+        return Process(2, 3.0, [(i * 0.5, text) for i, text in enumerate(out)])
+
+    if not token:
+        return failed(
+            "Not authorized. Analyzing this project requires authentication. Please check the user token "
+            "in the property 'sonar.token' or the environment variable 'SONAR_TOKEN'."
+        )
+    key = props.get("sonar.projectKey", "")
+    if not key:
+        return failed("You must define the following mandatory properties for 'Unknown': sonar.projectKey")
+    task = "AZ" + hashlib.sha256("\n".join([host, key, *args]).encode()).hexdigest()[:18]
+    lines += [
+        f"INFO  Communicating with SonarQube Server at {host}",
+        "INFO  Load global settings",
+        f"INFO  Project key: {key}",
+        f"INFO  Base dir: {base}",
+        f"INFO  Working dir: {posixpath.join(base, '.scannerwork')}",
+        "INFO  Sensor JavaScript/TypeScript analysis [javascript]",
+        "INFO  Analysis report generated in 112ms, dir size=1.2 MB",
+        "INFO  Analysis report uploaded in 64ms",
+        f"INFO  ANALYSIS SUCCESSFUL, you can find the results at: {host}/dashboard?id={key}",
+        "INFO  Note that you will be able to access the updated dashboard once the server has processed "
+        "the submitted analysis report",
+        f"INFO  More about the report processing at {host}/api/ce/task?id={task}",
+        "INFO  EXECUTION SUCCESS",
+    ]
+    return Process(0, 20.0, [(i * 1.5, text) for i, text in enumerate(lines)])

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from console.accounts.models import User
 from console.clusters.watcher import ClusterWatchers
 from console.jobs.models import Job
 from console.kube.api import ClusterAPI
@@ -82,6 +83,8 @@ def test_push_builds_tests_and_promotes_a_canary_then_a_failing_test_stops(
         name="web-ci",
         **pipeline_values(strategy="canary", canary_weight=25, promote_after_minutes=0.1, test_command=TESTS),
     )
+    # Kaniko runs as root: an operator enables image builds for acme (its build namespace, baseline)
+    services.set_builds(pipeline, acting_user=User.objects.get(username="p-op"), enabled=True)
     work = make_repo(
         tmp_path,
         url=live_console + reverse("pipelines:webhook", args=[pipeline.pk, "gitea"]),

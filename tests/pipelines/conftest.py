@@ -33,10 +33,24 @@ def pipeline_values(**changes):
     return values
 
 
-def make_pipeline(namespace, user, name="web-ci", **changes):
+def make_pipeline(namespace, user, name="web-ci", builds=True, **changes):
+    """A pipeline; with `builds`, an operator has enabled image builds for its tenant (Kaniko runs
+    in the tenant's build namespace, Pod Security baseline)."""
     from workloads.pipelines import services
 
-    return services.create_pipeline(namespace, acting_user=user, name=name, **pipeline_values(**changes))
+    pipeline, secret = services.create_pipeline(namespace, acting_user=user, name=name, **pipeline_values(**changes))
+    if builds:
+        enable_builds(pipeline)
+    return pipeline, secret
+
+
+def enable_builds(pipeline):
+    from console.accounts.models import User
+    from tests.factories import mk_user
+    from workloads.pipelines import services
+
+    operator = User.objects.filter(platform_role="operator").first() or mk_user("pipelines-op", "operator")
+    return services.set_builds(pipeline, acting_user=operator, enabled=True)
 
 
 def run_job(job):

@@ -1,6 +1,7 @@
 """A small local HTTP server speaking the documented shape of SonarQube's
-GET /api/qualitygates/project_status (a mock: SonarQube itself cannot be installed here).
-It answers per project key from `gates`, 401 without the expected token, 404 for unknown projects."""
+GET /api/qualitygates/project_status and GET /api/ce/task (a mock: SonarQube itself cannot be
+installed here). It answers gates per project key from `gates`, tasks per id from `tasks`
+(`task_status` for an id it was not told of), 401 without the expected token, 404 for unknown projects."""
 
 import base64
 import json
@@ -12,8 +13,8 @@ TOKEN = "squ_0123456789abcdef"
 
 
 class SonarMock:
-    def __init__(self, gates):
-        self.gates, self.requests = gates, []
+    def __init__(self, gates, tasks=None, task_status="SUCCESS"):
+        self.gates, self.tasks, self.task_status, self.requests = gates, dict(tasks or {}), task_status, []
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,6 +28,15 @@ class SonarMock:
                 expected = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
                 if self.headers.get("Authorization") != expected:
                     return self.answer(401, {"errors": [{"msg": "Authentication is required"}]})
+                if parts.path == "/api/ce/task":
+                    task_id = query.get("id", "")
+                    status = mock.tasks.get(task_id, mock.task_status)
+                    if isinstance(status, list):  # the statuses it answers in turn (PENDING, ..., SUCCESS)
+                        status = status.pop(0) if len(status) > 1 else status[0]
+                    task = {"id": task_id, "type": "REPORT", "status": status}
+                    if status == "FAILED":
+                        task["errorMessage"] = "Unsupported language: cobol"
+                    return self.answer(200, {"task": task})
                 if parts.path != "/api/qualitygates/project_status":
                     return self.answer(404, {"errors": [{"msg": "Unknown url"}]})
                 gate = mock.gates.get(query.get("projectKey"))

@@ -131,3 +131,46 @@ def test_schedule_runs_when_due(tenants):
     assert run.trigger == "schedule" and run.requested_by == users["tenant_member"] and run.job is not None
     assert services.run_schedules(now=later + datetime.timedelta(minutes=1)) == []
     assert Run.objects.count() == 1
+
+
+def test_deploy_as_is_chosen_on_the_form_by_a_tenant_admin(client, tenants):
+    project, users = tenants
+    pipeline, _ = services.create_pipeline(
+        project, acting_user=users["tenant_member"], name="web-ci", **pipeline_values()
+    )
+    edit = reverse("pipelines:pipeline_edit", args=["acme", "acme-web", "web-ci"])
+    data = {k: v for k, v in form_data().items() if k != "name"}
+    client.force_login(users["tenant_member"])
+    assert client.post(edit, {**data, "run_as": "acme-admin"}).status_code == 403  # a member may not
+    assert client.post(edit, {**data, "run_as": "globex-dev"}).status_code == 400  # not a choice
+    client.force_login(users["tenant_admin"])
+    assert client.post(edit, {**data, "run_as": "acme-admin"}).status_code == 302
+    pipeline.refresh_from_db()
+    assert pipeline.deploys_as == users["tenant_admin"]
+    page = client.get(reverse("pipelines:pipeline", args=["acme", "acme-web", "web-ci"])).content.decode()
+    assert 'data-testid="deploys-as">acme-admin' in page
+    assert "Enable image builds" not in page  # an operator's button
+
+
+def test_an_operator_enables_image_builds_for_the_tenant(client, tenants, operator):
+    from workloads.pipelines.models import BuildSpace
+
+    project, users = tenants
+    services.create_pipeline(project, acting_user=users["tenant_member"], name="web-ci", **pipeline_values())
+    url = reverse("pipelines:pipeline_builds", args=["acme", "acme-web", "web-ci"])
+    client.force_login(users["tenant_admin"])
+    assert client.post(url, {"enabled": "on"}).status_code == 403 and not BuildSpace.objects.exists()
+    client.force_login(operator)
+    page = reverse("pipelines:pipeline", args=["acme", "acme-web", "web-ci"])
+    assert 'data-testid="enable-builds"' in client.get(page).content.decode()
+    assert client.post(url, {"enabled": "on"}).status_code == 302
+    space = BuildSpace.objects.get()
+    assert space.namespace == "caas-build-acme" and space.enabled_by == operator
+    assert "caas-build-acme" in client.get(page).content.decode()
+    assert client.post(url, {}).status_code == 302 and not BuildSpace.objects.exists()
+    entries = OperationLogEntry.objects.filter(action__startswith="pipeline.builds_").order_by("id")
+    assert [(e.action, e.result) for e in entries] == [
+        ("pipeline.builds_enable", "denied"),
+        ("pipeline.builds_enable", "succeeded"),
+        ("pipeline.builds_disable", "succeeded"),
+    ]

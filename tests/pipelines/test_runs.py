@@ -3,6 +3,8 @@ termination message), the test command runs in the built image (a Job: `exit 1` 
 the deploy goes through the workloads services as the person (revision timeline, operation
 log), a canary is promoted when the rule holds; a failed stage leaves the app as it was."""
 
+import json
+
 import pytest
 
 from console.jobs.models import Job
@@ -49,10 +51,23 @@ def test_a_run_builds_tests_and_rolls_the_app_out(cluster, web, dev):
     assert stages["test"].log == "running the tests\nall 12 passed\n"
     assert image_of(cluster, web) == f"{run.image}@{run.image_digest}"
     with ClusterAPI(cluster) as api:
-        built = api.get("Job", "web-ci-1-build", web.namespace)
-        secret_obj = api.get("Secret", "web-ci-registry", web.namespace)
-    assert built["spec"]["template"]["spec"]["containers"][0]["image"].startswith("gcr.io/kaniko-project/executor")
+        # Kaniko ran in the tenant's build namespace (baseline), the tests in the app's (restricted)
+        built = api.get("Job", f"{web.namespace}-web-ci-1-build", "caas-build-acme")
+        secret_obj = api.get("Secret", f"{web.namespace}-web-ci-registry", "caas-build-acme")
+        tested = api.get("Job", "web-ci-1-test", web.namespace)
+        space = api.get("Namespace", "caas-build-acme")
+        quota = api.get("ResourceQuota", "builds", "caas-build-acme")
+        fenced = api.get("NetworkPolicy", "builds-no-ingress", "caas-build-acme")
+        pods = api.list("Pod", "caas-build-acme", label_selector=f"job-name={web.namespace}-web-ci-1-build")
+    kaniko = built["spec"]["template"]["spec"]["containers"][0]
+    assert kaniko["image"].startswith("gcr.io/kaniko-project/executor") and kaniko["securityContext"]["runAsUser"] == 0
     assert secret_obj["type"] == "kubernetes.io/dockerconfigjson"
+    assert tested["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] is True
+    assert space["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert space["metadata"]["labels"]["pod-security.kubernetes.io/warn"] == "restricted"
+    assert quota["spec"]["hard"]["pods"] == "4"  # bounded outside the tenant's quotas
+    assert fenced["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert pods[0]["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
     # the workloads' own entry, as the person, marked as the pipeline's
     upgrade = OperationLogEntry.objects.filter(action="app.upgrade", target_name="web").latest("id")
     assert upgrade.actor_name == "acme-dev" and upgrade.user_agent == "pipeline web-ci run #1"
@@ -176,8 +191,65 @@ def test_a_failing_quality_gate_stops_the_run_before_the_deploy(cluster, web, de
         assert run_job(run.job).status == "failed"
     run.refresh_from_db()
     stages = {s.name: s for s in run.stages.all()}
-    assert [stages[n].status for n in ("build", "quality", "deploy")] == ["succeeded", "failed", "skipped"]
+    assert [stages[n].status for n in ("build", "scan", "quality", "deploy")] == [
+        "succeeded",
+        "succeeded",
+        "failed",
+        "skipped",
+    ]
     assert "new_coverage 41.0 (LT 80)" in str(run.error) and "ERROR new_coverage" in stages["quality"].log
+    assert image_of(cluster, web) == before
+
+
+def test_the_scanner_runs_as_a_job_then_the_gate_of_its_report_is_read(cluster, web, dev):
+    """sonarsource/sonar-scanner-cli as a Job in the app's namespace (restricted admits it): the
+    commit cloned into /usr/src by an init container, SONAR_HOST_URL and SONAR_TOKEN (from a
+    Secret, never in the spec); then the console waits for SonarQube to process the report the
+    scanner printed (api/ce/task) and reads the gate (api/qualitygates/project_status)."""
+    import re
+
+    from .sonarmock import PASSING, TOKEN, SonarMock
+
+    with SonarMock({"acme:web": PASSING}) as mock:
+        pipeline, _ = make_pipeline(
+            web.project, dev, sonar_url=mock.url, sonar_project_key="acme:web", sonar_token=TOKEN, test_command=""
+        )
+        run = services.run_pipeline(pipeline, acting_user=dev)
+        assert [s.name for s in run.stages.all()] == ["build", "scan", "quality", "deploy"]
+        assert run_job(run.job).status == "succeeded", run.error
+    run.refresh_from_db()
+    stages = {s.name: s for s in run.stages.all()}
+    assert "ANALYSIS SUCCESSFUL" in stages["scan"].log and "EXECUTION SUCCESS" in stages["scan"].log
+    task = re.search(r"/api/ce/task\?id=(\w+)", stages["scan"].log)[1]
+    paths = [(path, query) for path, query in mock.requests]
+    assert paths.index(("/api/ce/task", {"id": task})) < [p for p, _ in paths].index("/api/qualitygates/project_status")
+    assert f"report {task}: SUCCESS" in stages["quality"].log and "quality gate: OK" in stages["quality"].log
+    with ClusterAPI(cluster) as api:
+        scanned = api.get("Job", "web-ci-1-scan", web.namespace)
+    spec = scanned["spec"]["template"]["spec"]
+    scanner, checkout = spec["containers"][0], spec["initContainers"][0]
+    assert scanner["image"].startswith("sonarsource/sonar-scanner-cli:")
+    assert "-Dsonar.projectKey=acme:web" in scanner["args"]
+    env = {e["name"]: e for e in scanner["env"]}
+    assert env["SONAR_HOST_URL"]["value"] == mock.url
+    assert env["SONAR_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "token" and TOKEN not in json.dumps(scanned)
+    assert checkout["command"][:2] == ["sh", "-c"] and "git clone" in checkout["command"][2]
+    assert {"name": "source", "mountPath": "/usr/src"} in scanner["volumeMounts"]
+
+
+def test_a_report_sonarqube_could_not_process_fails_the_gate_stage(cluster, web, dev):
+    from .sonarmock import PASSING, TOKEN, SonarMock
+
+    before = image_of(cluster, web)
+    with SonarMock({"acme:web": PASSING}, task_status="FAILED") as mock:
+        pipeline, _ = make_pipeline(
+            web.project, dev, sonar_url=mock.url, sonar_project_key="acme:web", sonar_token=TOKEN, test_command=""
+        )
+        run = services.run_pipeline(pipeline, acting_user=dev)
+        assert run_job(run.job).status == "failed"
+    run.refresh_from_db()
+    assert "could not process the analysis report" in str(run.error) and "Unsupported language" in str(run.error)
+    assert "/api/qualitygates/project_status" not in [path for path, _ in mock.requests]
     assert image_of(cluster, web) == before
 
 
@@ -217,5 +289,113 @@ def test_cancel_stops_a_running_stage_and_deletes_its_job(cluster, project, dev)
     with ClusterAPI(cluster) as api:
         job = api.get("Job", "web-ci-1-test", web.namespace)
         assert job is None or job["metadata"].get("deletionTimestamp")
-        assert api.get("Job", "web-ci-1-build", web.namespace) is not None  # a finished stage's Job stays (TTL)
+        # a finished stage's Job stays (TTL)
+        assert api.get("Job", f"{web.namespace}-web-ci-1-build", "caas-build-acme") is not None
     assert image_of(cluster, web) == before
+
+
+def test_stage_logs_are_followed_and_pushed_live_not_polled(
+    sandbox, cluster, web, dev, django_capture_on_commit_callbacks
+):
+    """The test stage's log is read once, as a stream (follow=true), and its lines reach the
+    run's group (pipelinerun-<id>, the real Redis channel layer) as they are written, appended
+    to the stage's log on the page; nobody asks for the whole log again and again."""
+    import asyncio
+    import html
+    import re
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    pipeline, _ = make_pipeline(
+        web.project, dev, test_command="echo first; sleep 60; echo second; sleep 60; echo third"
+    )
+    run = services.run_pipeline(pipeline, acting_user=dev)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(run.group, channel)
+    with django_capture_on_commit_callbacks(execute=True):  # pushes go out after commit
+        assert run_job(run.job).status == "succeeded"
+    test_stage = run.stages.get(name="test")
+    assert test_stage.log == "first\nsecond\nthird\n"
+
+    async def drain():
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), 1))
+            except TimeoutError:
+                return messages
+
+    appended = re.compile(rf'<pre id="stage-log-{test_stage.pk}" hx-swap-oob="beforeend">(.*?)</pre>', re.DOTALL)
+    pieces = [html.unescape(m[1]) for msg in async_to_sync(drain)() for m in [appended.search(msg["html"])] if m]
+    assert "".join(pieces) == test_stage.log  # every line once, in order
+    assert len(pieces) >= 2, pieces  # as they came: the sleeps part them
+    # the test pod's log was read through one follow=true stream (as the member), not polled
+    pod_reads = [
+        e
+        for e in sandbox.audit_events(impersonatedUser="acme-dev", subresource="log", namespace=web.namespace)
+        if e["name"].startswith("web-ci-1-test-")
+    ]
+    assert len(pod_reads) == 1 and "follow=true" in pod_reads[0]["uri"], pod_reads
+
+
+def test_kaniko_is_refused_where_pod_security_is_restricted(sandbox, cluster, web, dev):
+    """No build namespace enabled: the build Job goes to the app's namespace, whose Pod Security
+    level (restricted, the tenants' default) refuses Kaniko's root pod. The run fails at once
+    with the cluster's own words and says what an operator can do; the app stays as it was."""
+    before = image_of(cluster, web)
+    pipeline, _ = make_pipeline(web.project, dev, builds=False)
+    run = services.run_pipeline(pipeline, acting_user=dev)
+    assert run_job(run.job).status == "failed"
+    run.refresh_from_db()
+    error = str(run.error)
+    assert 'is forbidden: violates PodSecurity "restricted:latest"' in error, error
+    assert "must set securityContext.runAsNonRoot=true" in error and "runAsUser=0" in error, error
+    stages = {s.name: s for s in run.stages.all()}
+    assert [stages[n].status for n in ("build", "test", "deploy")] == ["failed", "skipped", "skipped"]
+    assert "An operator enables image builds for tenant acme" in stages["build"].log
+    assert image_of(cluster, web) == before and not run.image_digest
+    with ClusterAPI(cluster) as api:
+        assert not api.list("Pod", web.namespace, label_selector="job-name=web-ci-1-build")
+
+
+def test_the_build_namespace_is_the_consoles_not_the_tenants(sandbox, cluster, web, dev):
+    """Enabling builds is an operator's act (logged); the build Job is made by the console, and
+    the tenant's members, impersonated, may not even list the build namespace's Jobs."""
+    from console.kube.errors import ApiRefused
+    from tenants.access import identity_for
+
+    pipeline, _ = make_pipeline(web.project, dev, builds=False)
+    with pytest.raises(PermissionError):
+        services.set_builds(pipeline, acting_user=dev, enabled=True)
+    from .conftest import enable_builds
+
+    enable_builds(pipeline)
+    entries = OperationLogEntry.objects.filter(action="pipeline.builds_enable").order_by("id")
+    assert [e.result for e in entries] == ["denied", "succeeded"] and entries[1].target_name == "caas-build-acme"
+    run = services.run_pipeline(pipeline, acting_user=dev)
+    assert run_job(run.job).status == "succeeded"
+    writes = [
+        e
+        for e in sandbox.audit_events(resource="jobs", namespace="caas-build-acme")
+        if e["verb"] in ("create", "patch") and e["name"] == f"{web.namespace}-web-ci-1-build"
+    ]
+    assert writes and all(e["impersonatedUser"] is None and e["code"] in (200, 201) for e in writes), writes
+    with ClusterAPI(cluster, identity_for(dev, web.project.tenant)) as api, pytest.raises(ApiRefused) as refused:
+        api.list("Job", "caas-build-acme")
+    assert refused.value.status == 403
+
+
+def test_a_scanner_without_a_token_fails_the_scan_stage(cluster, web, dev):
+    from .sonarmock import PASSING, SonarMock
+
+    with SonarMock({"acme:web": PASSING}) as mock:
+        pipeline, _ = make_pipeline(web.project, dev, sonar_url=mock.url, sonar_project_key="acme:web", test_command="")
+        run = services.run_pipeline(pipeline, acting_user=dev)
+        assert run_job(run.job).status == "failed"
+    run.refresh_from_db()
+    stages = {s.name: s for s in run.stages.all()}
+    assert [stages[n].status for n in ("scan", "quality", "deploy")] == ["failed", "skipped", "skipped"]
+    assert "Not authorized" in stages["scan"].log and "EXECUTION FAILURE" in stages["scan"].log
+    assert "exit code 2" in str(run.error) and not mock.requests

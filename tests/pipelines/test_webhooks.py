@@ -166,3 +166,73 @@ def test_a_push_to_a_real_git_repository_fires_the_webhook(live_server, tmp_path
     output = push(work, "Work on a branch", branch="feature")
     assert "webhook: 202" in output and "ignored" in output
     assert Run.objects.filter(pipeline=pipeline).count() == 1
+
+
+# --- whom a push deploys as -------------------------------------------------------------
+
+
+def test_a_payload_naming_another_member_does_not_act_as_them(client, acme_pipeline):
+    """Anyone who can push can write any name into a push: the run deploys as the pipeline's
+    "deploy as" member (here its maker, acme-dev), and the claim is recorded as unverified."""
+    pipeline, secret, users = acme_pipeline
+    admin = users["tenant_admin"]
+    body = github_push()
+    body["pusher"] = {"name": admin.username, "email": admin.email or "admin@acme.example"}
+    body["sender"] = {"login": admin.username}
+    data = json.dumps(body).encode()
+    assert post(client, pipeline.pk, "github", data, **github_headers(secret, data)).status_code == 202
+    run = Run.objects.get(pipeline=pipeline)
+    assert run.requested_by == users["tenant_member"] and run.requested_by != admin
+    assert run.pusher == admin.username
+    entry = OperationLogEntry.objects.get(action="pipeline.push")
+    assert entry.payload["pusher_claimed"] == admin.username
+    assert entry.after["acting_for"] == "acme-dev"
+    assert entry.after["pushed_by"] == "acme-admin (as claimed by GitHub)"
+    client.force_login(users["tenant_member"])
+    page = client.get(reverse("pipelines:run", args=["acme", "acme-web", "web-ci", 1])).content.decode()
+    assert "pushed by acme-admin (as claimed by GitHub)" in page and "deploys as acme-dev" in page
+
+
+def test_only_a_tenant_admin_chooses_another_member_to_deploy_as(acme_pipeline):
+    from django.core.exceptions import ValidationError
+
+    pipeline, secret, users = acme_pipeline
+    member, admin = users["tenant_member"], users["tenant_admin"]
+    assert pipeline.deploys_as == member and pipeline.run_as is None
+    with pytest.raises(PermissionError):  # a member may not make pushes deploy as the admin
+        services.update_pipeline(pipeline, acting_user=member, run_as=admin.username, **pipeline_values())
+    with pytest.raises(ValidationError):  # nor as somebody of another tenant
+        services.update_pipeline(pipeline, acting_user=admin, run_as="globex-dev", **pipeline_values())
+    pipeline.refresh_from_db()
+    assert pipeline.run_as is None
+    services.update_pipeline(pipeline, acting_user=admin, run_as=admin.username, **pipeline_values())
+    pipeline.refresh_from_db()
+    assert pipeline.deploys_as == admin
+    entry = OperationLogEntry.objects.filter(action="pipeline.update", result="succeeded").latest("id")
+    assert entry.before["deploys_as"] == "acme-dev" and entry.after["deploys_as"] == "acme-admin"
+    # now that it deploys as the admin, a member may not repoint it (at their own repository, say)
+    with pytest.raises(PermissionError):
+        services.update_pipeline(
+            pipeline, acting_user=member, **pipeline_values(repository_url="https://evil.example.com/x.git")
+        )
+    pipeline.refresh_from_db()
+    assert pipeline.repository_url == "https://git.example.com/acme/web.git"
+    denied = OperationLogEntry.objects.filter(action="pipeline.update", result="denied")
+    assert denied.count() == 2
+
+
+def test_the_deploy_as_member_is_checked_again_when_the_run_starts(client, acme_pipeline):
+    from tenants.models import Membership
+
+    from .conftest import run_job
+
+    pipeline, secret, users = acme_pipeline
+    data = json.dumps(github_push()).encode()
+    assert post(client, pipeline.pk, "github", data, **github_headers(secret, data)).status_code == 202
+    run = Run.objects.get(pipeline=pipeline)
+    Membership.objects.filter(user=users["tenant_member"]).delete()  # left the tenant before the run started
+    job = run_job(run.job)
+    run.refresh_from_db()
+    assert job.status == "failed" and run.status == "failed"
+    assert "acme-dev may no longer deploy in tenant acme" in str(run.error)
+    assert run.stages.exclude(status="skipped").count() == 0  # nothing was built, nothing deployed

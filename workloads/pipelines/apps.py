@@ -13,9 +13,11 @@ class PipelinesConfig(AppConfig):
         from console.jobs import jobs
         from console.live import realtime
 
-        from . import live, tasks
+        from . import dashboard, demo, live, tasks
         from .choices import JOB_KINDS
 
+        dashboard.register()
+        demo.register()
         jobs.register_kind_labels(JOB_KINDS)
         jobs.register(tasks.KINDS)
         navigation.register_section(

@@ -48,6 +48,7 @@ class Provider(models.TextChoices):
 class Stage(models.TextChoices):
     BUILD = "build", _("Build image")
     TEST = "test", _("Test")
+    SCAN = "scan", _("Code analysis")
     QUALITY = "quality", _("Quality gate")
     DEPLOY = "deploy", _("Deploy")
 

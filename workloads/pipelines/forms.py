@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from console.forms import BootstrapMixin
@@ -49,6 +50,14 @@ class PipelineForm(BootstrapMixin, forms.Form):
         help_text=_("Promoted when the canary had no restarts and no alert fired for this long; else aborted."),
     )
     concurrency = forms.ChoiceField(label=_("Later pushes"), choices=Concurrency.choices)
+    run_as = forms.ChoiceField(
+        label=_("Deploy as"),
+        required=False,
+        help_text=_(
+            "Pushes and scheduled runs deploy as this member, never as whoever the push claims to come "
+            "from. Only a tenant admin chooses somebody else."
+        ),
+    )
     schedule_minutes = forms.IntegerField(
         label=_("Run every (minutes)"), min_value=0, max_value=10080, initial=0, help_text=_("0: no schedule.")
     )
@@ -58,11 +67,21 @@ class PipelineForm(BootstrapMixin, forms.Form):
             kwargs["initial"] = {
                 **{name: getattr(pipeline, name) for name in self.base_fields if hasattr(pipeline, name)},
                 "app": pipeline.app.name,
+                "run_as": pipeline.run_as.get_username() if pipeline.run_as else "",
             }
         super().__init__(data, files, **kwargs)
         project = project or (pipeline.project if pipeline else None)
         names = App.objects.filter(project=project).order_by("name").values_list("name", flat=True) if project else []
         self.fields["app"].choices = [(name, name) for name in names]
+        members = (
+            get_user_model()
+            .objects.filter(tenant_memberships__tenant=project.tenant, is_active=True)
+            .order_by("username")
+            .values_list("username", flat=True)
+            if project
+            else []
+        )
+        self.fields["run_as"].choices = [("", _("Whoever made the pipeline")), *((m, m) for m in members)]
         if pipeline is not None:
             del self.fields["name"]
 
@@ -74,3 +93,7 @@ class ImportForm(BootstrapMixin, forms.Form):
     text = forms.CharField(
         label=_("Pipeline YAML"), max_length=64 * 1024, widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"})
     )
+
+
+class BuildsForm(forms.Form):
+    enabled = forms.BooleanField(required=False)

@@ -1,33 +1,24 @@
 """The run page's websocket group, pipelinerun-<run id>: the run partial
-(templates/pipelines/_run.html: stages, their logs and durations) pushed after each change,
-rendered in each language; only who may see the pipeline's tenant may follow it."""
+(templates/pipelines/_run.html: stages, their logs and durations) pushed after each change of
+status, rendered in each language, and new log lines appended as they come (logs.py); only
+who may see the pipeline's tenant may follow it."""
 
 from console.live import realtime
 from tenants import access
 
 from .models import Pipeline, Run
 
-MIN_INTERVAL = 0.3  # seconds between two pushes of one run (log streams are rate-limited)
-_last_push: dict[int, float] = {}
-
 
 def run_context(run, **extra):
     return {"run": run, "pipeline": run.pipeline, "stages": list(run.stages.all()), **extra}
 
 
-def push_run(run, force=True):
-    import time
-
-    now = time.monotonic()
-    if not force and now - _last_push.get(run.pk, 0.0) < MIN_INTERVAL and not run_finished(run):
-        return
-    if len(_last_push) > 1000:  # a long-lived worker forgets old runs
-        _last_push.clear()
-    _last_push[run.pk] = now
-    run = Run.objects.select_related("pipeline__project__tenant").get(pk=run.pk)
+def push_run(run):
+    """The whole run partial, after a stage or the run changed its status (new log lines are
+    pushed on their own, appended: logs.push_lines)."""
+    run = Run.objects.select_related("pipeline__project__tenant", "requested_by").get(pk=run.pk)
     realtime.push_in_each_language(run.group, "pipelines/_run.html", run_context(run, pushed=True))
-    if force:
-        push_runs(run.pipeline)
+    push_runs(run.pipeline)
 
 
 def runs_context(pipeline, **extra):
@@ -55,10 +46,6 @@ def pipeline_snapshot(user, ident):
     if pipeline is None:
         return ""
     return realtime.render_for(user, "pipelines/_runs.html", runs_context(pipeline, pushed=True))
-
-
-def run_finished(run):
-    return not Run.objects.filter(pk=run.pk, status__in=("queued", "running")).exists()
 
 
 def _run(ident):

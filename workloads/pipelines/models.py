@@ -9,9 +9,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from console import crypto
+from console.clusters.models import Cluster
 from console.jobs.models import Job
 from console.texts import StoredTextField
-from tenants.models import Project
+from tenants.models import Project, Tenant
 from workloads.models import App, InNamespace
 
 from .choices import Concurrency, Provider, RunStatus, Stage, StageStatus, Strategy, Trigger
@@ -46,6 +47,16 @@ class Pipeline(InNamespace, models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Whom pushes and schedules deploy as: a member a tenant admin chose, else the maker. Never
+    # the pusher a webhook names: anybody who can push could name anybody.
+    run_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("deploy as"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +70,11 @@ class Pipeline(InNamespace, models.Model):
     def group(self):
         """The websocket group its page (the runs table) follows."""
         return f"pipeline-{self.pk}"
+
+    @property
+    def deploys_as(self):
+        """The member its pushes and schedules deploy as (checked again when a run starts)."""
+        return self.run_as or self.created_by
 
     @property
     def webhook_secret(self):
@@ -88,12 +104,12 @@ class Run(models.Model):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
-    # Whom the deploy acts for: the person who pushed (when a member of the tenant), pressed Run,
-    # or else the pipeline's owner.
+    # Whom the run acts for: who pressed Run (or Run again), else the pipeline's "deploy as"
+    # member (pushes, schedules). Checked again when the run starts.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    pusher = models.CharField(max_length=200, blank=True)  # as the provider named them
+    pusher = models.CharField(max_length=200, blank=True)  # as the provider's payload claims: unverified
     provider = models.CharField(max_length=16, choices=Provider.choices, blank=True)
     branch = models.CharField(max_length=200)
     commit_sha = models.CharField(max_length=64, blank=True)
@@ -164,6 +180,32 @@ class StageRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class BuildSpace(models.Model):
+    """A tenant's build namespace on a cluster (caas-build-<tenant>), enabled by an operator:
+    Kaniko runs as root, which Pod Security "restricted" (tenant namespaces) refuses; this
+    namespace enforces "baseline" and holds nothing but the tenant's build Jobs, made by the
+    console itself. Tenants get no access to it."""
+
+    PREFIX = "caas-build-"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="build_spaces")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    enabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enabled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "cluster"], name="buildspace_unique_cluster")]
+
+    def __str__(self):
+        return self.namespace
+
+    @property
+    def namespace(self):
+        return f"{self.PREFIX}{self.tenant.name}"
 
 
 class Delivery(models.Model):

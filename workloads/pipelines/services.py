@@ -1,8 +1,11 @@
-"""Pipeline operations. Each takes the acting user (a webhook's push acts for the person who
-pushed when they are a member of the tenant, else for the pipeline's owner), checks the
-rules, writes the operation log and queues the run as a console job (tasks.py). One run per
-pipeline at a time: a later run waits in the queue, or supersedes the running one (the
-pipeline's setting)."""
+"""Pipeline operations. Each takes the acting user, checks the rules, writes the operation log
+and queues the run as a console job (tasks.py). One run per pipeline at a time: a later run
+waits in the queue, or supersedes the running one (the pipeline's setting).
+
+Whom a run acts for: who pressed Run; for pushes and schedules the pipeline's "deploy as"
+member (chosen by a tenant admin, else whoever made the pipeline), whose right to deploy is
+checked again when the run starts. The pusher a webhook's payload names is never trusted: it
+is recorded as what the provider claims, nothing more (anyone who can push can name anyone)."""
 
 import secrets
 from urllib.parse import urlsplit
@@ -15,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console import crypto, documents
+from console.accounts import roles
 from console.accounts.access import require_permission
 from console.accounts.models import User
 from console.choices import JobStatus, OperationResult
@@ -31,7 +35,7 @@ from workloads.models import App
 
 from . import live, webhooks
 from .choices import Concurrency, RunStatus, Stage, StageStatus, Strategy, Trigger
-from .models import Delivery, Pipeline, Run, StageRun
+from .models import BuildSpace, Delivery, Pipeline, Run, StageRun
 
 SETTINGS = (
     "app",
@@ -119,6 +123,32 @@ def check_settings(project: Project, values: dict) -> dict:
     return cleaned
 
 
+def check_run_as(project: Project, acting_user: User, username) -> User | None:
+    """The "deploy as" member: none (the pipeline's maker), the acting user themselves, or, when
+    a tenant admin (or an operator) chooses, another active member of the tenant."""
+    if not username:
+        return None
+    tenant = project.tenant
+    user = (
+        get_user_model()
+        .objects.filter(
+            username=str(username), is_active=True, pk__in=Membership.objects.filter(tenant=tenant).values("user")
+        )
+        .first()
+    )
+    if user is None:
+        raise ValidationError({"run_as": _("%(name)s is no active member of the tenant.") % {"name": username}})
+    if user != acting_user and not access.may_administer(acting_user, tenant):
+        raise PermissionError(_("Only a tenant admin chooses another member to deploy as."))
+    return user
+
+
+def may_deploy(user: User | None, pipeline: Pipeline) -> bool:
+    """The member may (still) deploy the pipeline's app: active, a member (or an operator), the tenant active."""
+    tenant = pipeline.project.tenant
+    return user is not None and user.is_active and tenant.is_active and access.may_operate(user, tenant)
+
+
 def loggable(values: dict) -> dict:
     logged = {name: (value.name if isinstance(value, App) else value) for name, value in values.items()}
     for name in SECRET_SETTINGS:
@@ -134,8 +164,11 @@ def _store_secrets(pipeline: Pipeline, values: dict) -> None:
         pipeline.sonar_token_encrypted = crypto.encrypt(values["sonar_token"])
 
 
-def create_pipeline(project: Project, *, acting_user: User, name: str, **values) -> tuple[Pipeline, str]:
-    """A new pipeline and its webhook secret: the secret is shown once, to its maker, never again."""
+def create_pipeline(
+    project: Project, *, acting_user: User, name: str, run_as: str = "", **values
+) -> tuple[Pipeline, str]:
+    """A new pipeline and its webhook secret: the secret is shown once, to its maker, never again.
+    run_as: the member pushes deploy as (a tenant admin may name another member); empty: the maker."""
     target = {
         "tenant": project.tenant.name,
         "cluster": project.cluster.name,
@@ -149,31 +182,53 @@ def create_pipeline(project: Project, *, acting_user: User, name: str, **values)
         if Pipeline.objects.filter(project=project, name=name).exists():
             raise ValidationError({"name": _("A pipeline named %(name)s exists already.") % {"name": name}})
         cleaned = check_settings(project, values)
+        deploy_as = check_run_as(project, acting_user, run_as)
         secret = secrets.token_urlsafe(32)
         pipeline = Pipeline(
             project=project,
             name=name,
             created_by=acting_user,
+            run_as=deploy_as,
             webhook_secret_encrypted=crypto.encrypt(secret),
             **cleaned,
         )
         _store_secrets(pipeline, values)
         pipeline.save()
-        outcome.after = loggable(cleaned)
+        outcome.after = {**loggable(cleaned), "deploys_as": pipeline.deploys_as.get_username()}
     return pipeline, secret
 
 
-def update_pipeline(pipeline: Pipeline, *, acting_user: User, **values) -> Pipeline:
-    """Change the settings; credentials given replace the stored ones, left empty keep them."""
+def _deploys_as_name(pipeline: Pipeline) -> str:
+    return pipeline.deploys_as.get_username() if pipeline.deploys_as else ""
+
+
+def update_pipeline(pipeline: Pipeline, *, acting_user: User, run_as: str | None = None, **values) -> Pipeline:
+    """Change the settings; credentials given replace the stored ones, left empty keep them.
+    run_as None keeps the "deploy as" member, "" makes it the maker again. A pipeline that
+    deploys as somebody else is changed by them or a tenant admin only: else whoever may push
+    could point it at their own repository and deploy as that person."""
     with oplog.recorded(acting_user, "pipeline.update", target=pipeline.target(), payload=loggable(values)) as outcome:
         check_may_change(acting_user, pipeline.project)
+        tenant = pipeline.project.tenant
+        deploys_as = pipeline.deploys_as
+        if deploys_as not in (None, acting_user) and not access.may_administer(acting_user, tenant):
+            raise PermissionError(
+                _("Pipeline %(name)s deploys as %(who)s: only they or a tenant admin change it.")
+                % {"name": pipeline.name, "who": deploys_as.get_username()}
+            )
         cleaned = check_settings(pipeline.project, values)
-        outcome.before = loggable({name: getattr(pipeline, name) for name in SETTINGS})
+        if run_as is not None:
+            cleaned["run_as"] = check_run_as(pipeline.project, acting_user, run_as)
+        outcome.before = {
+            **loggable({name: getattr(pipeline, name) for name in SETTINGS}),
+            "deploys_as": _deploys_as_name(pipeline),
+        }
         for name, value in cleaned.items():
             setattr(pipeline, name, value)
         _store_secrets(pipeline, values)
         pipeline.save()
-        outcome.after = loggable(cleaned)
+        settings = loggable({k: v for k, v in cleaned.items() if k != "run_as"})
+        outcome.after = {**settings, "deploys_as": _deploys_as_name(pipeline)}
     return pipeline
 
 
@@ -243,7 +298,7 @@ def stages_for(pipeline: Pipeline) -> list[str]:
     if pipeline.test_command:
         names.append(Stage.TEST)
     if pipeline.sonar_url:
-        names.append(Stage.QUALITY)
+        names += [Stage.SCAN, Stage.QUALITY]
     return [*names, Stage.DEPLOY]
 
 
@@ -375,7 +430,7 @@ def run_schedules(now=None) -> list[Run]:
             if not updated:
                 continue  # another beat took it
             run = _new_run(
-                pipeline, trigger=Trigger.SCHEDULE, requested_by=pipeline.created_by, **_last_commit(pipeline)
+                pipeline, trigger=Trigger.SCHEDULE, requested_by=pipeline.deploys_as, **_last_commit(pipeline)
             )
             outcome.after = {"run": run.number, "status": run.status}
         started.append(run)
@@ -383,21 +438,6 @@ def run_schedules(now=None) -> list[Run]:
 
 
 # --- webhooks ---------------------------------------------------------------------------
-
-
-def _pusher_user(pipeline: Pipeline, push: webhooks.Push) -> User | None:
-    """The tenant member who pushed (same user name, or same e-mail address), else the pipeline's owner."""
-    tenant = pipeline.project.tenant
-    members = get_user_model().objects.filter(
-        pk__in=Membership.objects.filter(tenant=tenant).values("user"), is_active=True
-    )
-    for field, value in (("username", push.pusher), ("email__iexact", push.pusher_email)):
-        if value:
-            user = members.filter(**{field: value}).first()
-            if user is not None:
-                return user
-    owner = pipeline.created_by
-    return owner if owner is not None and owner.is_active and access.may_operate(owner, tenant) else None
 
 
 def receive_webhook(pipeline_id: int, provider: str, headers, body: bytes) -> tuple[int, str, Run | None]:
@@ -438,14 +478,21 @@ def receive_webhook(pipeline_id: int, provider: str, headers, body: bytes) -> tu
             return 202, f"event {push.event} ignored", None
         if push.deleted or push.branch != pipeline.branch:
             return 202, f"push to {push.branch or 'a tag'} ignored: the pipeline builds {pipeline.branch}", None
-        user = _pusher_user(pipeline, push)
-        payload = {"provider": provider, "delivery": push.delivery_id, "pusher": push.pusher, "commit": push.sha}
+        # The run acts as the pipeline's "deploy as" member, whoever the payload says pushed.
+        user = pipeline.deploys_as
+        claimed = push.pusher or push.pusher_email
+        payload = {
+            "provider": provider,
+            "delivery": push.delivery_id,
+            "pusher_claimed": claimed,  # unverified: what the provider's payload says
+            "commit": push.sha,
+        }
         with oplog.recorded(None, "pipeline.push", target=target, payload=payload, actor_name=actor_name) as outcome:
             run = _new_run(
                 pipeline,
                 trigger=Trigger.PUSH,
                 requested_by=user,
-                pusher=push.pusher or push.pusher_email,
+                pusher=claimed,
                 provider=provider,
                 commit_sha=push.sha,
                 commit_message=push.message,
@@ -453,8 +500,53 @@ def receive_webhook(pipeline_id: int, provider: str, headers, body: bytes) -> tu
             )
             delivery.run = run
             delivery.save(update_fields=["run"])
-            outcome.after = {"run": run.number, "status": run.status, "acting_for": user.get_username() if user else ""}
+            outcome.after = {
+                "run": run.number,
+                "status": run.status,
+                "acting_for": user.get_username() if user else "",
+                "pushed_by": f"{claimed} (as claimed by {run.get_provider_display()})" if claimed else "",
+            }
     return 202, f"run #{run.number} {run.status}", run
+
+
+# --- image builds ---------------------------------------------------------------------------
+
+
+def set_builds(pipeline: Pipeline, *, acting_user: User, enabled: bool) -> BuildSpace | None:
+    """Operators enable (or disable) image builds for the pipeline's tenant on its cluster: its
+    Kaniko Jobs then run in the tenant's build namespace (caas-build-<tenant>, Pod Security
+    baseline), made by the console when a build first needs it, instead of the tenant's own
+    namespaces (restricted, where Kaniko is refused). Disabling leaves the namespace for an
+    operator to delete; builds go back to the tenant's namespaces."""
+    project = pipeline.project
+    tenant, cluster = project.tenant, project.cluster
+    target = {
+        "tenant": tenant.name,
+        "cluster": cluster.name,
+        "kind": "Namespace",
+        "name": BuildSpace.PREFIX + tenant.name,
+    }
+    action = "pipeline.builds_enable" if enabled else "pipeline.builds_disable"
+    with oplog.recorded(acting_user, action, target=target) as outcome:
+        require_permission(roles.is_operator(acting_user), _("Only operators enable image builds for a tenant."))
+        space = BuildSpace.objects.filter(tenant=tenant, cluster=cluster).first()
+        outcome.before = {"enabled": space is not None}
+        if enabled and space is None:
+            space = BuildSpace.objects.create(tenant=tenant, cluster=cluster, enabled_by=acting_user)
+        elif not enabled and space is not None:
+            if Run.objects.filter(
+                pipeline__project__tenant=tenant, pipeline__project__cluster=cluster, status=RunStatus.RUNNING
+            ).exists():
+                raise ValidationError(_("A run of the tenant is in progress: wait for it or cancel it first."))
+            space.delete()
+            space = None
+        outcome.after = {"enabled": space is not None}
+    return space
+
+
+def build_space(pipeline: Pipeline) -> BuildSpace | None:
+    project = pipeline.project
+    return BuildSpace.objects.filter(tenant=project.tenant, cluster=project.cluster).first()
 
 
 def may_change(user, pipeline: Pipeline) -> bool:

@@ -1,8 +1,13 @@
-"""SonarQube, as far as a pipeline asks it: the quality gate of a project (the one gateway to
-it). GET <server>/api/qualitygates/project_status?projectKey=<key>[&branch=<branch>], with the
-user token as HTTP basic user (SonarQube's documented token authentication); the answer is
-{"projectStatus": {"status": "OK" | "WARN" | "ERROR" | "NONE", "conditions": [{"status",
-"metricKey", "comparator", "errorThreshold", "actualValue"}, ...]}}."""
+"""SonarQube, as far as a pipeline asks it, with the user token as HTTP basic user (SonarQube's
+documented token authentication):
+
+- whether the report the scanner uploaded is processed: GET <server>/api/ce/task?id=<the task
+  id the scanner printed> answers {"task": {"status": "PENDING" | "IN_PROGRESS" | "SUCCESS" |
+  "FAILED" | "CANCELED", "errorMessage"?}};
+- the project's quality gate: GET <server>/api/qualitygates/project_status?projectKey=<key>
+  [&branch=<branch>] answers {"projectStatus": {"status": "OK" | "WARN" | "ERROR" | "NONE",
+  "conditions": [{"status", "metricKey", "comparator", "errorThreshold", "actualValue"}, ...]}}.
+"""
 
 import base64
 import json
@@ -49,11 +54,30 @@ class Gate:
 
 
 def project_status(server: str, token: str, project_key: str, branch: str = "") -> Gate:
+    query = {"projectKey": project_key, **({"branch": branch} if branch else {})}
+    data = _get(server, token, "/api/qualitygates/project_status", query)
+    try:
+        status = data["projectStatus"]
+        return Gate(str(status["status"]), [c for c in status.get("conditions") or [] if isinstance(c, dict)])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SonarError(f"SonarQube's answer is not a quality gate status: {exc}") from None
+
+
+def ce_task(server: str, token: str, task_id: str) -> tuple[str, str]:
+    """(status, error message) of the Compute Engine task that processes a scanner's report."""
+    data = _get(server, token, "/api/ce/task", {"id": task_id})
+    try:
+        task = data["task"]
+        return str(task["status"]), str(task.get("errorMessage") or "")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SonarError(f"SonarQube's answer is not a task: {exc}") from None
+
+
+def _get(server: str, token: str, path: str, query: dict) -> dict:
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SonarError(f"SonarQube server {server!r} is not an http(s) URL")
-    query = {"projectKey": project_key, **({"branch": branch} if branch else {})}
-    url = server.rstrip("/") + "/api/qualitygates/project_status?" + urlencode(query)
+    url = server.rstrip("/") + path + "?" + urlencode(query)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     if token:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{token}:".encode()).decode())
@@ -73,8 +97,8 @@ def project_status(server: str, token: str, project_key: str, branch: str = "") 
         raise SonarError(f"SonarQube at {server} did not answer: {getattr(exc, 'reason', exc)}") from None
     try:
         data = documents.load_json(body.decode("utf-8", errors="replace"), max_bytes=MAX_BYTES)
-        status = data["projectStatus"]
-        gate = Gate(str(status["status"]), [c for c in status.get("conditions") or [] if isinstance(c, dict)])
-    except (documents.DocumentError, KeyError, TypeError, AttributeError) as exc:
-        raise SonarError(f"SonarQube's answer is not a quality gate status: {exc}") from None
-    return gate
+    except documents.DocumentError as exc:
+        raise SonarError(f"SonarQube's answer is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SonarError("SonarQube's answer is not a JSON object")
+    return data

@@ -1,23 +1,33 @@
 """A pipeline run as a console job (kind pipeline.run): each stage in turn, the run's page
 following live (group pipelinerun-<id>).
 
-- build: a Kubernetes Job in the tenant's namespace running Kaniko's executor, which builds the
-  commit from the repository and pushes it to --destination; the digest comes back as the
-  container's termination message (--digest-file=/dev/termination-log);
+- build: a Kubernetes Job running Kaniko's executor, which builds the commit from the
+  repository and pushes it to --destination; the digest comes back as the container's
+  termination message (--digest-file=/dev/termination-log). Kaniko runs as root, which Pod
+  Security "restricted" (tenant namespaces) refuses and "baseline" admits: the Job runs in the
+  tenant's build namespace (caas-build-<tenant>, baseline, the console's own) when an operator
+  enabled builds for the tenant, else in the app's namespace as the person, where the cluster
+  refuses its pod unless the tenant's level is baseline (the run fails at once, in its words);
 - test: a Job running the test command in the image just built (`sh -c`), with the commit in
   CI_COMMIT_SHA, CI_COMMIT_BRANCH, CI_COMMIT_MESSAGE;
-- quality: SonarQube's quality gate for the project (api/qualitygates/project_status);
-- deploy: the app changes through the workloads services, as the person the run acts for
+- scan (with SonarQube): a Job running sonarsource/sonar-scanner-cli over the commit (cloned
+  into /usr/src by an init container), SONAR_HOST_URL and SONAR_TOKEN (from a Secret);
+- quality: SonarQube processed the scanner's report (api/ce/task), then its quality gate for
+  the project (api/qualitygates/project_status);
+- deploy: the app changes through the workloads services, as the member the run acts for
   (so the revision timeline and the operation log show it): a rolling upgrade, or a canary
   promoted after the rule held (no restarts, no alert firing) and aborted otherwise.
 
-Jobs are created as the person (impersonated), logs are read through the pod log API while
-they run. A failed stage ends the run: the Jobs of the run are deleted, the app is as it was,
-the person is notified. Then the next queued run of the pipeline starts."""
+Jobs in tenant namespaces are created as the person (impersonated); the member's right to
+deploy is checked again when the run starts. Each stage's log is followed as a stream
+(logs.py) and pushed to the run's page as it comes. A failed stage ends the run: the Jobs of
+the run are deleted, the app is as it was, the person is notified. Then the next queued run
+of the pipeline starts."""
 
 import base64
 import json
 import logging
+import re
 import time
 
 from celery import shared_task
@@ -31,7 +41,7 @@ from console.choices import JobStatus, NotificationLevel
 from console.jobs import jobs
 from console.jobs.jobs import JobCancelled, JobFailed
 from console.jobs.models import Job
-from console.kube.api import ClusterAPI
+from console.kube.api import CONSOLE, ClusterAPI
 from console.kube.errors import ApiRefused, ClusterError
 from console.notifications import notifications
 from console.oplog import oplog
@@ -41,28 +51,42 @@ from workloads import services as app_services
 from workloads.cluster import identity, live_workload
 from workloads.models import App
 
-from . import live, services, sonar
+from . import live, logs, services, sonar
 from .choices import RunStatus, Stage, StageStatus, Strategy
-from .models import Run, StageRun
+from .models import BuildSpace, Run, StageRun
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # waiting for a pod to start, an app job to end, a canary's rule
+CHECK_SECONDS = 1.0  # how often a stage whose log is followed looks at its Job
 KANIKO_IMAGE = "gcr.io/kaniko-project/executor:v1.23.2"
+SONAR_SCANNER_IMAGE = "sonarsource/sonar-scanner-cli:11.3"
+GIT_IMAGE = "alpine/git:2.47.2"
 RUN_LABEL = "caas.io/pipeline-run"
-MAX_LOG = 200_000  # characters of a stage's log kept
+BUILD_TENANT_LABEL = "caas.io/builds-of"  # not caas.io/tenant: the tenant's network policies do not admit it
+MAX_LOG = logs.MAX_LOG
 
 STARTED = message("Run #%(number)s of %(pipeline)s started (%(trigger)s).")
 STAGE_STARTED = message("Stage %(stage)s started.")
 STAGE_DONE = message("Stage %(stage)s succeeded in %(seconds)s s.")
 STAGE_FAILED = message("Stage %(stage)s failed: %(reason)s")
 JOB_FAILED = message("Kubernetes Job %(job)s failed (%(reason)s): %(message)s")
+POD_REFUSED = message("The cluster refused the pod of Job %(job)s in namespace %(namespace)s: %(message)s")
+BUILDS_OFF = message(
+    "Kaniko runs as root, which the Pod Security level of namespace %(namespace)s refuses. An operator "
+    "enables image builds for tenant %(tenant)s (a build namespace at level baseline) on the pipeline's page."
+)
 JOB_TIMEOUT = message("Kubernetes Job %(job)s did not finish within %(seconds)s s.")
 NO_DIGEST = message("The build pushed no image digest.")
 BUILT = message("Built and pushed %(image)s@%(digest)s.")
+REPORT_TIMEOUT = message("SonarQube did not process the analysis report %(task)s within %(seconds)s s.")
+REPORT_FAILED = message("SonarQube could not process the analysis report %(task)s (%(status)s): %(error)s")
 GATE_PASSED = message("Quality gate of %(project)s: %(status)s.")
 GATE_FAILED = message("Quality gate of %(project)s is %(status)s: %(conditions)s")
-NOBODY = message("Nobody to deploy as: the person who pushed is not a member of the tenant and the owner is gone.")
+NOBODY = message("Nobody to deploy as: the pipeline's maker is gone. A tenant admin chooses a member to deploy as.")
+NO_LONGER = message(
+    "%(who)s may no longer deploy in tenant %(tenant)s: a tenant admin chooses another member to deploy as."
+)
 DEPLOY_REFUSED = message("The deploy was refused: %(reason)s")
 APP_JOB_FAILED = message("%(operation)s of %(app)s failed: %(error)s")
 ALREADY = message("%(app)s runs %(image)s already.")
@@ -124,6 +148,8 @@ def execute(job: Job) -> dict:
     user = run.requested_by
     if user is None:
         raise JobFailed(NOBODY())
+    if not services.may_deploy(user, run.pipeline):  # rights are checked when the run starts, not when queued
+        raise JobFailed(NO_LONGER(who=user.get_username(), tenant=run.pipeline.project.tenant.name))
     project = run.pipeline.project
     with ClusterAPI(project.cluster, identity(user, project.tenant)) as api:
         for stage in list(run.stages.all()):
@@ -148,8 +174,11 @@ def execute(job: Job) -> dict:
 # --- Kubernetes Jobs --------------------------------------------------------------------
 
 
-def _job_name(run: Run, stage: StageRun) -> str:
-    return f"{run.pipeline.name}-{run.number}-{stage.name}"[:63].rstrip("-")
+def _job_name(run: Run, stage: StageRun, namespace: str = "") -> str:
+    """<pipeline>-<run>-<stage>; in a tenant's build namespace, which all its namespaces share,
+    prefixed with the pipeline's namespace."""
+    prefix = f"{run.pipeline.namespace}-" if namespace and namespace != run.pipeline.namespace else ""
+    return f"{prefix}{run.pipeline.name}-{run.number}-{stage.name}"[:63].rstrip("-")
 
 
 def _restricted(container: dict) -> dict:
@@ -164,13 +193,25 @@ def _restricted(container: dict) -> dict:
     return container
 
 
-def _batch_job(run: Run, stage: StageRun, container: dict, volumes=()) -> dict:
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _batch_job(
+    run: Run, stage: StageRun, container: dict, volumes=(), namespace: str = "", pod_security=None, init=()
+) -> dict:
+    """A stage's Kubernetes Job. The container is hardened as "restricted" unless it brings its
+    own securityContext (Kaniko's, for a baseline namespace), with the pod's `pod_security`."""
     pipeline = run.pipeline
+    namespace = namespace or pipeline.namespace
     labels = {"caas.io/pipeline": pipeline.name, RUN_LABEL: str(run.pk), "caas.io/stage": stage.name}
+    if namespace != pipeline.namespace:
+        labels["caas.io/pipeline-namespace"] = pipeline.namespace
+    if "securityContext" not in container:
+        _restricted(container)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": _job_name(run, stage), "namespace": pipeline.namespace, "labels": labels},
+        "metadata": {"name": _job_name(run, stage, namespace), "namespace": namespace, "labels": labels},
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": stage_deadline(),
@@ -180,8 +221,9 @@ def _batch_job(run: Run, stage: StageRun, container: dict, volumes=()) -> dict:
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [_restricted(container)],
+                    "securityContext": dict(pod_security or RESTRICTED_POD),
+                    **({"initContainers": [_restricted(c) for c in init]} if init else {}),
+                    "containers": [container],
                     **({"volumes": list(volumes)} if volumes else {}),
                 },
             },
@@ -189,82 +231,175 @@ def _batch_job(run: Run, stage: StageRun, container: dict, volumes=()) -> dict:
     }
 
 
-def _job_pod(api: ClusterAPI, run: Run, name: str) -> dict | None:
-    pods = api.list("Pod", run.pipeline.namespace, label_selector=f"job-name={name}")
+def _job_pod(api: ClusterAPI, namespace: str, name: str) -> dict | None:
+    pods = api.list("Pod", namespace, label_selector=f"job-name={name}")
     return max(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""), default=None)
 
 
-def _read_log(api: ClusterAPI, run: Run, stage: StageRun, pod: dict | None) -> None:
-    if pod is None:
-        return
-    state = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0].get("state") or {}
-    if "waiting" in state or not state:
-        return
-    try:
-        text = api.pod_log(pod["metadata"]["name"], run.pipeline.namespace, tail_lines=5000)
-    except (ApiRefused, ClusterError):
-        return
-    text = text[-MAX_LOG:]
-    if text != stage.log:
-        _stage(stage, log=text)
-        live.push_run(run, force=False)
+def _append_log(run: Run, stage: StageRun, text: str) -> None:
+    """New lines of the stage's log: kept on the stage (the newest MAX_LOG characters) and pushed
+    to the open run pages, appended to what they show."""
+    _stage(stage, log=(stage.log + text)[-MAX_LOG:])
+    logs.push_lines(run, stage, text)
+
+
+def _state(pod: dict | None) -> dict:
+    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or [{}]
+    return statuses[0].get("state") or {}
+
+
+def _started(pod: dict | None) -> bool:
+    """The pod's container runs or ran (its log can be read)."""
+    return "running" in _state(pod) or "terminated" in _state(pod)
+
+
+def _running(pod: dict | None) -> bool:
+    return "running" in _state(pod)
+
+
+def _refused(api: ClusterAPI, namespace: str, name: str) -> str:
+    """Why the Job controller could not make the Job's pod (Pod Security, quota...), in the
+    cluster's words, or "" (a FailedCreate event on the Job, as kubectl describe job shows)."""
+    events = api.list("Event", namespace, field_selector=f"involvedObject.name={name},reason=FailedCreate")
+    events = [e for e in events if (e.get("involvedObject") or {}).get("kind") == "Job"]
+    return max(events, key=lambda e: e.get("lastTimestamp") or "", default={}).get("message", "")
 
 
 def _run_job(job: Job, api: ClusterAPI, run: Run, stage: StageRun, obj: dict) -> dict:
-    """Create the Job, follow its pod's log until it finishes; its pod's container status at the end."""
+    """Create the Job and follow its pod's log (streamed, see logs.py) until it finishes; its
+    pod's container status at the end."""
     name = obj["metadata"]["name"]
-    namespace = run.pipeline.namespace
+    namespace = obj["metadata"]["namespace"]
     if api.get("Job", name, namespace) is None:  # a run taken over by another worker has it already
         api.apply(obj)
     _stage(stage, job_name=name)
     deadline = time.monotonic() + stage_deadline() + 60  # the Job's own deadline ends it before
-    while True:
-        current = api.get("Job", name, namespace)
-        if current is None:
-            raise JobFailed(JOB_FAILED(job=name, reason="Deleted", message="the Job was deleted"))
-        pod = _job_pod(api, run, name)
-        _read_log(api, run, stage, pod)
-        finished = {
-            c["type"]: c
-            for c in (current.get("status") or {}).get("conditions") or []
-            if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-        }
-        if finished:
-            pod = _job_pod(api, run, name) or pod
-            _read_log(api, run, stage, pod)
-            status = ((pod or {}).get("status") or {}).get("containerStatuses") or [{}]
-            terminated = (status[0].get("state") or {}).get("terminated") or {}
-            if "Failed" in finished:
-                condition = finished["Failed"]
-                detail = condition.get("message", "")
-                if terminated:
-                    detail = f"{detail}; exit code {terminated.get('exitCode')}"
-                raise JobFailed(JOB_FAILED(job=name, reason=condition.get("reason", "Failed"), message=detail))
-            return terminated
-        if time.monotonic() > deadline:
-            raise JobFailed(JOB_TIMEOUT(job=name, seconds=stage_deadline()))
-        jobs.wait(job, POLL_SECONDS)
+    follower = None
+    try:
+        while True:
+            current = api.get("Job", name, namespace)
+            if current is None:
+                raise JobFailed(JOB_FAILED(job=name, reason="Deleted", message="the Job was deleted"))
+            pod = _job_pod(api, namespace, name)
+            if follower is not None and follower.done.is_set() and _running(pod):
+                follower.finish(lambda text: _append_log(run, stage, text), timeout=0)
+                follower = None  # the stream broke while the container runs: follow it again
+            if follower is None and _started(pod):
+                follower = logs.LogFollower(api, pod["metadata"]["name"], namespace)
+                _stage(stage, log="")  # the stream starts from the first line (again, for a run taken over)
+                live.push_run(run)
+            if pod is None and not (current.get("status") or {}).get("active"):
+                refusal = _refused(api, namespace, name)
+                if refusal:
+                    raise JobFailed(POD_REFUSED(job=name, message=refusal, namespace=namespace))
+            finished = {
+                c["type"]: c
+                for c in (current.get("status") or {}).get("conditions") or []
+                if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            }
+            if finished:
+                if follower is not None:
+                    follower.finish(lambda text: _append_log(run, stage, text))
+                    follower = None
+                pod = _job_pod(api, namespace, name) or pod
+                status = ((pod or {}).get("status") or {}).get("containerStatuses") or [{}]
+                terminated = (status[0].get("state") or {}).get("terminated") or {}
+                if "Failed" in finished:
+                    condition = finished["Failed"]
+                    detail = condition.get("message", "")
+                    if terminated:
+                        detail = f"{detail}; exit code {terminated.get('exitCode')}"
+                    raise JobFailed(JOB_FAILED(job=name, reason=condition.get("reason", "Failed"), message=detail))
+                return terminated
+            if time.monotonic() > deadline:
+                raise JobFailed(JOB_TIMEOUT(job=name, seconds=stage_deadline()))
+            if follower is not None and not follower.done.is_set():
+                # the log comes as it is written; the Job's status is looked at between two waits
+                follower.pump(CHECK_SECONDS, lambda text: _append_log(run, stage, text))
+                jobs.checkpoint(job)
+            else:
+                jobs.wait(job, POLL_SECONDS)  # no pod running yet, or its container ended: the Job's verdict comes
+    finally:
+        if follower is not None:
+            follower.close()
 
 
-def _registry_secret(api: ClusterAPI, run: Run) -> str:
-    """The docker config Kaniko reads, as a Secret in the namespace (made or updated per run)."""
+def _registry_secret(api: ClusterAPI, run: Run, namespace: str) -> str:
+    """The docker config Kaniko reads, as a Secret in the build's namespace (made or updated per run)."""
     pipeline = run.pipeline
     if not pipeline.registry_username:
         return ""
     registry = pipeline.image_repository.split("/", 1)[0]
     auth = base64.b64encode(f"{pipeline.registry_username}:{pipeline.registry_password}".encode()).decode()
     config = json.dumps({"auths": {registry: {"auth": auth}}})
-    name = f"{pipeline.name}-registry"[:63]
+    prefix = f"{pipeline.namespace}-" if namespace != pipeline.namespace else ""
+    name = f"{prefix}{pipeline.name}-registry"[:63]
     api.apply(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name, "namespace": pipeline.namespace, "labels": {"caas.io/pipeline": pipeline.name}},
+            "metadata": {"name": name, "namespace": namespace, "labels": {"caas.io/pipeline": pipeline.name}},
             "type": "kubernetes.io/dockerconfigjson",
             "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
         }
     )
     return name
+
+
+# Kaniko unpacks the base image and runs the Dockerfile's RUN steps as root (uid 0) with the
+# runtime's default capabilities: not privileged, but "restricted" refuses it (runAsNonRoot,
+# runAsUser=0, allowPrivilegeEscalation, capabilities). "baseline" admits it. (BuildKit rootless
+# would need seccomp and AppArmor Unconfined, which baseline refuses too: "privileged".)
+KANIKO_POD = {"seccompProfile": {"type": "RuntimeDefault"}}
+BUILD_PODS = 4  # build pods of one tenant at a time (its build namespace's ResourceQuota)
+BUILD_RESOURCES = {
+    "defaultRequest": {"cpu": "500m", "memory": "1Gi"},
+    "default": {"cpu": "2", "memory": "4Gi"},
+    "max": {"cpu": "4", "memory": "8Gi"},
+}
+KANIKO_CONTAINER = {"runAsUser": 0}
+
+
+def build_namespace(api: ClusterAPI, space: BuildSpace) -> str:
+    """The tenant's build namespace, made (or kept) as the console: Pod Security baseline enforced,
+    restricted warned and audited, so what would not pass in the tenant's namespaces shows."""
+    labels = {BUILD_TENANT_LABEL: space.tenant.name, "app.kubernetes.io/managed-by": "caas-console"}
+    for mode, level in (("enforce", "baseline"), ("warn", "restricted"), ("audit", "restricted")):
+        labels[f"pod-security.kubernetes.io/{mode}"] = level
+        labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
+    api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": space.namespace, "labels": labels}})
+    meta = {"namespace": space.namespace, "labels": {BUILD_TENANT_LABEL: space.tenant.name}}
+    # outside the tenant's namespace quotas, builds are bounded here: a few at a time, each sized
+    api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "builds", **meta},
+            "spec": {"hard": {"pods": str(BUILD_PODS)}},
+        }
+    )
+    api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "builds", **meta},
+            "spec": {"limits": [{"type": "Container", **BUILD_RESOURCES}]},
+        }
+    )
+    api.apply(  # nothing reaches a build; builds reach out (git, the registry)
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "builds-no-ingress", **meta},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
+    return space.namespace
+
+
+def build_space(run: Run) -> BuildSpace | None:
+    project = run.pipeline.project
+    return BuildSpace.objects.filter(tenant=project.tenant, cluster=project.cluster).select_related("tenant").first()
 
 
 def _image_tag(run: Run) -> str:
@@ -284,9 +419,23 @@ def build(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
         "--digest-file=/dev/termination-log",
         "--cache=true",
     ]
-    container = {"name": "kaniko", "image": KANIKO_IMAGE, "args": [a for a in args if a]}
+    container = {
+        "name": "kaniko",
+        "image": KANIKO_IMAGE,
+        "args": [a for a in args if a],
+        "securityContext": dict(KANIKO_CONTAINER),
+    }
+    space = build_space(run)
+    if space is not None:  # an operator enabled builds for the tenant: in its namespace, as the console
+        with ClusterAPI(run.pipeline.project.cluster) as console_api:
+            _build(job, run, stage, console_api, build_namespace(console_api, space), container, image)
+    else:  # in the app's namespace, as the person: admitted when the tenant's level is baseline
+        _build(job, run, stage, api, run.pipeline.namespace, container, image)
+
+
+def _build(job: Job, run: Run, stage: StageRun, api: ClusterAPI, namespace: str, container: dict, image: str) -> None:
     volumes = []
-    secret = _registry_secret(api, run)
+    secret = _registry_secret(api, run, namespace)
     if secret:
         container["volumeMounts"] = [{"name": "registry", "mountPath": "/kaniko/.docker", "readOnly": True}]
         volumes = [
@@ -295,7 +444,13 @@ def build(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
                 "secret": {"secretName": secret, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]},
             }
         ]
-    terminated = _run_job(job, api, run, stage, _batch_job(run, stage, container, volumes))
+    obj = _batch_job(run, stage, container, volumes, namespace=namespace, pod_security=KANIKO_POD)
+    try:
+        terminated = _run_job(job, api, run, stage, obj)
+    except JobFailed as exc:
+        if "PodSecurity" in str(jobs.reason(exc)) and namespace == run.pipeline.namespace:
+            _log(run, stage, str(BUILDS_OFF(tenant=run.pipeline.project.tenant.name, namespace=namespace)))
+        raise
     digest = (terminated.get("message") or "").strip()
     if not digest.startswith("sha256:"):
         raise JobFailed(NO_DIGEST())
@@ -321,15 +476,88 @@ def test(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
     _run_job(job, api, run, stage, _batch_job(run, stage, container))
 
 
+def _sonar_secret(api: ClusterAPI, run: Run) -> str:
+    """The SonarQube token, as a Secret the scanner's SONAR_TOKEN reads (never in the Job's spec)."""
+    pipeline = run.pipeline
+    name = f"{pipeline.name}-sonar"[:63]
+    api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": pipeline.namespace, "labels": {"caas.io/pipeline": pipeline.name}},
+            "type": "Opaque",
+            "data": {"token": base64.b64encode(pipeline.sonar_token.encode()).decode()},
+        }
+    )
+    return name
+
+
+def scan(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
+    """SonarScanner CLI (its official image) over the commit: an init container clones the
+    repository into /usr/src (the image's working directory), the scanner analyses it and
+    uploads the report to SONAR_HOST_URL with SONAR_TOKEN; the quality stage then waits for the
+    server to process that report and reads the gate."""
+    pipeline = run.pipeline
+    checkout = (
+        'git clone --quiet --depth 50 --branch "$CI_COMMIT_BRANCH" -- "$CI_REPOSITORY_URL" /usr/src'
+        ' && cd /usr/src && if [ -n "$CI_COMMIT_SHA" ]; then git checkout --quiet "$CI_COMMIT_SHA"; fi'
+    )
+    source_env = [
+        {"name": "CI_REPOSITORY_URL", "value": pipeline.repository_url},
+        {"name": "CI_COMMIT_BRANCH", "value": run.branch},
+        {"name": "CI_COMMIT_SHA", "value": run.commit_sha},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    mount = [{"name": "source", "mountPath": "/usr/src"}]
+    init = {"name": "checkout", "image": GIT_IMAGE, "command": ["sh", "-c", checkout], "env": source_env}
+    init["volumeMounts"] = mount
+    args = [f"-Dsonar.projectKey={pipeline.sonar_project_key}"]
+    if run.commit_sha:
+        args.append(f"-Dsonar.scm.revision={run.commit_sha}")
+    env = [{"name": "SONAR_HOST_URL", "value": pipeline.sonar_url}]
+    if pipeline.sonar_token:
+        secret = _sonar_secret(api, run)
+        env.append({"name": "SONAR_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}}})
+    container = {"name": "sonar-scanner", "image": SONAR_SCANNER_IMAGE, "args": args, "env": env}
+    container["volumeMounts"] = mount
+    volumes = [{"name": "source", "emptyDir": {}}]
+    _run_job(job, api, run, stage, _batch_job(run, stage, container, volumes, init=[init]))
+
+
+CE_TASK = re.compile(r"/api/ce/task\?id=([A-Za-z0-9_-]{1,64})")
+CE_WAITING = ("PENDING", "IN_PROGRESS")
+
+
+def _report_processed(job: Job, run: Run, stage: StageRun) -> None:
+    """Wait until SonarQube processed the report the scanner uploaded (the task id it printed):
+    the gate read before that would be the previous analysis's."""
+    pipeline = run.pipeline
+    scanned = run.stages.filter(name=Stage.SCAN).values_list("log", flat=True).first() or ""
+    found = CE_TASK.findall(scanned)
+    if not found:
+        return
+    deadline = time.monotonic() + stage_deadline()
+    while True:
+        status, error = sonar.ce_task(pipeline.sonar_url, pipeline.sonar_token, found[-1])
+        if status not in CE_WAITING:
+            break
+        if time.monotonic() > deadline:
+            raise JobFailed(REPORT_TIMEOUT(task=found[-1], seconds=stage_deadline()))
+        jobs.wait(job, POLL_SECONDS)
+    _log(run, stage, f"report {found[-1]}: {status}")
+    if status != "SUCCESS":
+        raise JobFailed(REPORT_FAILED(task=found[-1], status=status, error=error or "-"))
+
+
 def quality(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
     pipeline = run.pipeline
     try:
+        _report_processed(job, run, stage)
         gate = sonar.project_status(pipeline.sonar_url, pipeline.sonar_token, pipeline.sonar_project_key, run.branch)
     except sonar.SonarError as exc:
-        _stage(stage, log=str(exc))
+        _log(run, stage, str(exc))
         raise JobFailed(str(exc)) from None
-    _stage(stage, log=gate.report())
-    live.push_run(run)
+    _append_log(run, stage, gate.report())
     if gate.status not in ("OK", "WARN"):
         raise JobFailed(
             GATE_FAILED(project=pipeline.sonar_project_key, status=gate.status, conditions=gate.failing() or "-")
@@ -382,8 +610,7 @@ def _app_job(job: Job, run: Run, stage: StageRun, service, *args, **kwargs) -> J
 
 
 def _log(run: Run, stage: StageRun, line: str) -> None:
-    _stage(stage, log=(stage.log + line + "\n")[-MAX_LOG:])
-    live.push_run(run)
+    _append_log(run, stage, line + "\n")
 
 
 def _revision(api: ClusterAPI, app: App) -> str:
@@ -459,7 +686,7 @@ def deploy(job: Job, run: Run, stage: StageRun, api: ClusterAPI) -> None:
     jobs.step(job, promoted)
 
 
-STAGES = {Stage.BUILD: build, Stage.TEST: test, Stage.QUALITY: quality, Stage.DEPLOY: deploy}
+STAGES = {Stage.BUILD: build, Stage.TEST: test, Stage.SCAN: scan, Stage.QUALITY: quality, Stage.DEPLOY: deploy}
 
 
 # --- how a run ends -----------------------------------------------------------------------
@@ -468,13 +695,18 @@ STAGES = {Stage.BUILD: build, Stage.TEST: test, Stage.QUALITY: quality, Stage.DE
 def _delete_jobs(run: Run) -> None:
     """The run's Kubernetes Jobs go (their pods with them): nothing of a stopped run runs on."""
     project = run.pipeline.project
-    try:
-        with ClusterAPI(project.cluster, identity(run.requested_by, project.tenant)) as api:
-            for obj in api.list("Job", project.name, label_selector=f"{RUN_LABEL}={run.pk}"):
-                if not (obj.get("status") or {}).get("completionTime"):
-                    api.delete("Job", obj["metadata"]["name"], project.name, propagation="Background")
-    except (ApiRefused, ClusterError, PermissionError) as exc:
-        log.warning("run %s: its Jobs could not be deleted: %s", run.pk, exc)
+    space = build_space(run)
+    places = [(lambda: identity(run.requested_by, project.tenant), project.name)]
+    if space is not None:
+        places.append((lambda: CONSOLE, space.namespace))  # the build namespace is the console's
+    for who, namespace in places:
+        try:
+            with ClusterAPI(project.cluster, who()) as api:
+                for obj in api.list("Job", namespace, label_selector=f"{RUN_LABEL}={run.pk}"):
+                    if not (obj.get("status") or {}).get("completionTime"):
+                        api.delete("Job", obj["metadata"]["name"], namespace, propagation="Background")
+        except (ApiRefused, ClusterError, PermissionError) as exc:
+            log.warning("run %s: its Jobs in %s could not be deleted: %s", run.pk, namespace, exc)
 
 
 def _abort_leftover_canary(run: Run) -> None:

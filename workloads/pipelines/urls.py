@@ -19,6 +19,7 @@ urlpatterns = [
     path(PIPELINE + "run/", views.pipeline_run, name="pipeline_run"),
     path(PIPELINE + "secret/", views.pipeline_secret, name="pipeline_secret"),
     path(PIPELINE + "export/", views.pipeline_export, name="pipeline_export"),
+    path(PIPELINE + "builds/", views.pipeline_builds, name="pipeline_builds"),
     path(RUN, views.run_detail, name="run"),
     path(RUN + "cancel/", views.run_cancel, name="run_cancel"),
     path(RUN + "rerun/", views.run_rerun, name="run_rerun"),

@@ -37,7 +37,7 @@ def get_pipeline(user, tenant, namespace, name):
     project = access.get_project(user, tenant, namespace)
     pipeline = (
         Pipeline.objects.filter(project=project, name=name)
-        .select_related("project__tenant", "project__cluster", "app")
+        .select_related("project__tenant", "project__cluster", "app", "run_as", "created_by")
         .first()
     )
     if pipeline is None:
@@ -161,6 +161,8 @@ def pipeline_context(request, pipeline, **extra):
         "runs": pipeline.runs.select_related("requested_by")[:30],
         "may_change": services.may_change(request.user, pipeline),
         "webhooks": webhook_urls(request, pipeline),
+        "build_space": services.build_space(pipeline),
+        "may_enable_builds": roles.is_operator(request.user),
         **extra,
     }
 
@@ -228,7 +230,19 @@ class SecretView(PipelineActionView):
         return pipeline_url(self.object)
 
 
+class BuildsView(PipelineActionView):
+    service = services.set_builds
+    form_class = forms.BuildsForm
+    success_message = gettext_lazy("Image builds of tenant %(tenant)s: %(where)s.")
+
+    def message_params(self, result):
+        tenant = self.object.project.tenant.name
+        where = result.namespace if result is not None else _("in its own namespaces")
+        return {"tenant": tenant, "where": where}
+
+
 pipeline_edit = PipelineEditView.as_view()
+pipeline_builds = BuildsView.as_view()
 pipeline_run = PipelineActionView.as_view(
     service=services.run_pipeline, success_message=gettext_lazy("Run #%(number)s of %(name)s is queued.")
 )
