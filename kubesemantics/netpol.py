@@ -19,6 +19,7 @@ caller: reasons are (code, policy) pairs.
 """
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -261,6 +262,9 @@ class Rule:
     peer: object  # callable(endpoint, namespace_labels) -> bool
     ports: list  # [(protocol or None, port or name, end port or None)]; [] = every port
     protocol: str | None = None  # Calico's rule-level protocol
+    # Rules whose peers match the same endpoints have the same key (None: not known to be
+    # shared): the Evaluator matches each key once (every tenant's "allow kube-dns" alike).
+    key: object = None
 
 
 @dataclass
@@ -334,7 +338,10 @@ def _k8s_rules(policy_namespace, rules, peers_key):
             def peer(endpoint, ns_labels):
                 return True
 
-        normalised.append(Rule("Allow", peer, _k8s_ports(rule.get("ports"))))
+        # a peer without a namespaceSelector means the policy's own namespace
+        own = any(isinstance(p, dict) and "namespaceSelector" not in p and "ipBlock" not in p for p in peers)
+        key = ("k8s", policy_namespace if own else "", json.dumps(peers, sort_keys=True, default=str))
+        normalised.append(Rule("Allow", peer, _k8s_ports(rule.get("ports")), key=key))
     return normalised
 
 
@@ -486,10 +493,16 @@ def _decide(policies, direction, subject, peer, port, protocol, destination, nam
     if not subject.is_pod:
         return Decision(True, [("not-applicable", "")])
     subject_ns = namespaces.get(subject.namespace, {})
-    peer_ns = namespaces.get(peer.namespace, {}) if peer.is_pod else {}
     applying = [p for p in policies if direction in p.types and p.selects(subject, subject_ns)]
+    return _first_match(applying, direction, subject, peer, port, protocol, destination, namespaces)
+
+
+def _first_match(applying, direction, subject, peer, port, protocol, destination, namespaces):
+    """The decision of the policies that select the subject (in order), as Calico takes them."""
     if not applying:
         return Decision(True, [("not-selected", "")])
+    subject_ns = namespaces.get(subject.namespace, {})
+    peer_ns = namespaces.get(peer.namespace, {}) if peer.is_pod else {}
     for policy in applying:
         for rule in policy.ingress if direction == "Ingress" else policy.egress:
             if rule.protocol and rule.protocol != protocol:
@@ -522,3 +535,191 @@ def can_reach(source, destination, port, *, policies, namespaces, protocol="TCP"
     egress = _decide(policies, "Egress", source, destination, port, protocol, destination, namespaces)
     ingress = _decide(policies, "Ingress", destination, source, port, protocol, destination, namespaces)
     return Verdict(egress, ingress)
+
+
+# --- many pairs at once --------------------------------------------------------------------
+
+
+def _distinct(rules):
+    """The rules with distinct peers, and each rule's position among them (by id)."""
+    first, positions, distinct = {}, {}, []
+    for rule in rules:
+        key = rule.key if rule.key is not None else ("rule", id(rule))
+        if key not in first:
+            first[key] = len(distinct)
+            distinct.append(rule)
+        positions[id(rule)] = first[key]
+    return distinct, positions
+
+
+def _peer_match(rule, endpoint, ns_labels):
+    return (rule.peer[0] if isinstance(rule.peer, tuple) else rule.peer)(endpoint, ns_labels)
+
+
+class Evaluator:
+    """can_reach for every pair of many sources and destinations, evaluated per selector class
+    rather than per pair. Two endpoints are in one class when the same policies select them and
+    every rule that could decide matches both or neither; every member of a source class reaches
+    every member of a destination class alike (same answer, same reasons), so each pair of
+    classes is decided once, on a representative of each. Exactly can_reach's answers."""
+
+    def __init__(self, policies, namespaces):
+        self.policies, self.namespaces = policies, namespaces
+        # A namespaced policy selects its own namespace's pods only; cluster-wide ones any.
+        self.by_namespace, self.cluster_wide = {}, []
+        for index, policy in enumerate(policies):
+            if policy.kind == "GlobalNetworkPolicy":
+                self.cluster_wide.append(index)
+            else:
+                self.by_namespace.setdefault(policy.namespace, []).append(index)
+        self._applying = {}
+
+    def applying(self, direction, endpoint):
+        """Indices of the policies of `direction` that select the endpoint, in order."""
+        if not endpoint.is_pod:
+            return ()
+        key = (direction, endpoint.namespace, tuple(sorted(endpoint.labels.items())))
+        found = self._applying.get(key)
+        if found is None:
+            ns_labels = self.namespaces.get(endpoint.namespace, {})
+            found = tuple(
+                index
+                for index in sorted(self.by_namespace.get(endpoint.namespace, []) + self.cluster_wide)
+                if direction in self.policies[index].types and self.policies[index].selects(endpoint, ns_labels)
+            )
+            self._applying[key] = found
+        return found
+
+    def _rules(self, direction, policy_sets):
+        rules, seen = [], set()
+        for indices in policy_sets:
+            for index in indices:
+                if index not in seen:
+                    seen.add(index)
+                    policy = self.policies[index]
+                    rules += policy.ingress if direction == "Ingress" else policy.egress
+        return rules
+
+    def classes(self, sources, destinations, ports):
+        """Group the endpoints: ({source class key: [source indices]}, {destination class key:
+        [destination indices]}); `ports[i]` is the port asked of destination i (None: any)."""
+        in_rules = self._rules("Ingress", {self.applying("Ingress", d) for d in destinations})
+        out_rules = self._rules("Egress", {self.applying("Egress", s) for s in sources})
+        in_peers, in_positions = _distinct(in_rules)
+        out_peers, out_positions = _distinct(out_rules)
+        in_calico = [r for r in in_rules if isinstance(r.peer, tuple)]
+        out_calico = [r for r in out_rules if isinstance(r.peer, tuple)]
+        self._positions = {
+            "Ingress": (in_positions, {id(r): i for i, r in enumerate(in_calico)}),
+            "Egress": (out_positions, {id(r): i for i, r in enumerate(out_calico)}),
+        }
+        self._decided = {}
+        self._bits, interned = [], {}
+
+        def intern(bits):  # a signature's bits as a small number: cheap to hash in the keys below
+            number = interned.get(bits)
+            if number is None:
+                number = interned[bits] = len(self._bits)
+                self._bits.append(bits)
+            return number
+
+        def signature(endpoint, peer_rules, own_rules):
+            ns_labels = self.namespaces.get(endpoint.namespace, {}) if endpoint.is_pod else {}
+            as_peer = tuple(_peer_match(rule, endpoint, ns_labels) for rule in peer_rules)
+            as_own = tuple(rule.peer[1](endpoint, ns_labels) for rule in own_rules)
+            return intern(as_peer), intern(as_own), endpoint.is_pod, endpoint.ip if not endpoint.is_pod else ""
+
+        source_classes, destination_classes = {}, {}
+        for index, source in enumerate(sources):
+            key = (self.applying("Egress", source), signature(source, in_peers, out_calico))
+            source_classes.setdefault(key, []).append(index)
+        for index, destination in enumerate(destinations):
+            named = tuple(sorted((k, tuple(v)) for k, v in destination.named_ports.items()))
+            key = (
+                self.applying("Ingress", destination),
+                signature(destination, out_peers, in_calico),
+                named,
+                ports[index],
+            )
+            destination_classes.setdefault(key, []).append(index)
+        return source_classes, destination_classes
+
+    def class_verdict(self, source_key, destination_key, destination, protocol="TCP"):
+        """The verdict between two classes of classes(), decided from their signatures alone
+        (no selector is evaluated again); `destination` is any member of its class."""
+        applying_out, (in_bits, out_own, source_is_pod, _ip) = source_key
+        applying_in, (out_bits, in_own, destination_is_pod, _dip), named, port = destination_key
+        egress = self._by_signature(
+            "Egress", applying_out, source_is_pod, out_bits, out_own, port, protocol, destination, named
+        )
+        ingress = self._by_signature(
+            "Ingress", applying_in, destination_is_pod, in_bits, in_own, port, protocol, destination, named
+        )
+        return Verdict(egress, ingress)
+
+    def _by_signature(self, direction, applying, subject_is_pod, peer_bits, own_bits, port, protocol, dest, named):
+        key = (direction, applying, subject_is_pod, peer_bits, own_bits, port, protocol, named)
+        decision = self._decided.get(key)
+        if decision is not None:
+            return decision
+        positions, own_positions = self._positions[direction]
+        peer_bits, own_bits = self._bits[peer_bits], self._bits[own_bits]
+        decision = Decision(True, [("not-applicable", "")] if not subject_is_pod else [("not-selected", "")])
+        if subject_is_pod and applying:
+            decision = None
+            for index in applying:
+                policy = self.policies[index]
+                for rule in policy.ingress if direction == "Ingress" else policy.egress:
+                    if rule.protocol and rule.protocol != protocol:
+                        continue
+                    if not peer_bits[positions[id(rule)]]:
+                        continue
+                    if isinstance(rule.peer, tuple) and not own_bits[own_positions[id(rule)]]:
+                        continue
+                    if not _port_matches(rule.ports, port, protocol, dest):
+                        continue
+                    code = {"Allow": "allowed-by", "Deny": "denied-by", "Pass": "passed-by"}.get(rule.action)
+                    if code:
+                        decision = Decision(rule.action != "Deny", [(code, policy.ref)])
+                        break
+                if decision is not None:
+                    break
+            if decision is None:
+                decision = self._decided.get(applying)  # the same policies' default deny: one Decision
+                if decision is None:
+                    decision = Decision(False, [("default-deny", self.policies[i].ref) for i in applying])
+                    self._decided[applying] = decision
+        self._decided[key] = decision
+        return decision
+
+    def verdict(self, source, destination, port, protocol="TCP"):
+        """can_reach(source, destination, port), with the selecting policies found once per class."""
+        egress = (
+            _first_match(
+                [self.policies[i] for i in self.applying("Egress", source)],
+                "Egress",
+                source,
+                destination,
+                port,
+                protocol,
+                destination,
+                self.namespaces,
+            )
+            if source.is_pod
+            else Decision(True, [("not-applicable", "")])
+        )
+        ingress = (
+            _first_match(
+                [self.policies[i] for i in self.applying("Ingress", destination)],
+                "Ingress",
+                destination,
+                source,
+                port,
+                protocol,
+                destination,
+                self.namespaces,
+            )
+            if destination.is_pod
+            else Decision(True, [("not-applicable", "")])
+        )
+        return Verdict(egress, ingress)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from console.accounts import roles
 from console.clusters.models import Cluster, MirroredObject, WatchCursor
+from console.kube.kinds import METADATA_ONLY_KINDS
 from console.live import realtime
 
 
@@ -131,12 +132,37 @@ def _timestamp(text):
         return None
 
 
+# What is kept of a metadata-only kind (Secret, ServiceAccount). Not annotations: kubectl's
+# last-applied-configuration holds the whole object, values included, and other tools' may too.
+METADATA_KEPT = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "labels")
+
+
+def metadata_only(obj):
+    """The object without any value: its metadata (METADATA_KEPT, owners), and a Secret's type."""
+    meta = obj.get("metadata") or {}
+    kept = {key: meta[key] for key in METADATA_KEPT if key in meta}
+    owners = [
+        {key: ref[key] for key in ("apiVersion", "kind", "name", "uid", "controller") if key in ref}
+        for ref in meta.get("ownerReferences") or ()
+        if isinstance(ref, dict)
+    ]
+    if owners:
+        kept["ownerReferences"] = owners
+    reduced = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""), "metadata": kept}
+    if obj.get("kind") == "Secret" and isinstance(obj.get("type"), str):
+        reduced["type"] = obj["type"]
+    return reduced
+
+
 def row_values(cluster_id, obj):
-    """One mirror row for an object, as a tuple in COLUMNS order."""
+    """One mirror row for an object, as a tuple in COLUMNS order (Secrets and ServiceAccounts:
+    their metadata only, made here, on the way in, whatever path the object took)."""
+    kind = obj.get("kind", "")
+    if kind in METADATA_ONLY_KINDS:
+        obj = metadata_only(obj)
     meta = obj.get("metadata") or {}
     refs = meta.get("ownerReferences") or ()
     owner = next((o for o in refs if o.get("controller")), None) or (refs[0] if refs else None) or {}
-    kind = obj.get("kind", "")
     return (
         cluster_id,
         kind,

@@ -319,8 +319,9 @@ class KindWatcher(threading.Thread):
                     break
                 log.warning("%s: %s; retrying in %.1fs", self.name, exc, backoff)
                 try:
-                    WatchCursor.objects.filter(cluster_id=self.cluster_id, kind=self.kind.kind).update(
-                        last_error=str(exc)[:2000]
+                    # also before the first list (a 403: the identity may not list this kind), so it is seen
+                    WatchCursor.objects.update_or_create(
+                        cluster_id=self.cluster_id, kind=self.kind.kind, defaults={"last_error": str(exc)[:2000]}
                     )
                 except DatabaseError as db_error:  # PostgreSQL is away too (a restart): keep watching regardless
                     log.warning("%s: the error is not kept on the cursor: %s", self.name, db_error)

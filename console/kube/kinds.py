@@ -15,6 +15,9 @@ class Kind:
     plural: str
     namespaced: bool = True
     mirrored: bool = False
+    # Mirrored without their values: name, namespace, labels, times and owners (and a Secret's
+    # type), never data, stringData or annotations (console.clusters.mirror.metadata_only).
+    metadata_only: bool = False
 
     @property
     def api_version(self) -> str:
@@ -66,11 +69,12 @@ KINDS: dict[str, Kind] = {
         Kind("Ingress", _NETWORKING, "v1", "ingresses", mirrored=True),
         Kind("NetworkPolicy", _NETWORKING, "v1", "networkpolicies", mirrored=True),
         Kind("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers", mirrored=True),
-        # Not mirrored: read or written only by the operations that need them (and Secret data
-        # must not be copied into the console's database).
+        # Their metadata only: whether a Secret or ServiceAccount a pod names exists (topology).
+        # Secret data must never be copied into the console's database.
+        Kind("Secret", _CORE, "v1", "secrets", mirrored=True, metadata_only=True),
+        Kind("ServiceAccount", _CORE, "v1", "serviceaccounts", mirrored=True, metadata_only=True),
+        # Not mirrored: read or written only by the operations that need them.
         Kind("LimitRange", _CORE, "v1", "limitranges"),
-        Kind("Secret", _CORE, "v1", "secrets"),
-        Kind("ServiceAccount", _CORE, "v1", "serviceaccounts"),
         Kind("Role", _RBAC, "v1", "roles"),
         Kind("RoleBinding", _RBAC, "v1", "rolebindings"),
         Kind("ClusterRole", _RBAC, "v1", "clusterroles", namespaced=False),
@@ -86,6 +90,9 @@ KINDS: dict[str, Kind] = {
 }
 
 MIRRORED_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS.values() if k.mirrored)
+
+
+METADATA_ONLY_KINDS: frozenset[str] = frozenset(k.kind for k in MIRRORED_KINDS if k.metadata_only)
 
 
 def is_mirrored(name: str) -> bool:

@@ -31,9 +31,12 @@ def _dns_label(text):
     return 0 < len(text) <= 63 and all(c.isalnum() and c.islower() or c.isdigit() or c == "-" for c in text)
 
 
+PICK = forms.TextInput(attrs={"list": "reach-choices", "autocomplete": "off"})  # the page's datalist, if any
+
+
 class ReachForm(forms.Form):
-    source = forms.CharField(label=_("From"), max_length=400, help_text=ENDPOINT_HELP)
-    target = forms.CharField(label=_("To"), max_length=400, help_text=ENDPOINT_HELP)
+    source = forms.CharField(label=_("From"), max_length=400, help_text=ENDPOINT_HELP, widget=PICK)
+    target = forms.CharField(label=_("To"), max_length=400, help_text=ENDPOINT_HELP, widget=PICK)
     port = forms.IntegerField(label=_("Port"), min_value=1, max_value=65535)
     protocol = forms.ChoiceField(label=_("Protocol"), choices=PROTOCOLS, initial="TCP")
 

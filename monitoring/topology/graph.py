@@ -198,8 +198,10 @@ def _workload_health(kind, obj, pod_healths):
     return _worst(health, *pod_healths)
 
 
-def build(objects, *, nodes_too=True):
-    """The graph of a list of objects (any namespaces): {"nodes": [...], "edges": [...]}."""
+def build(objects, *, nodes_too=True, unlisted=()):
+    """The graph of a list of objects (any namespaces): {"nodes": [...], "edges": [...]}.
+    A ConfigMap, Secret or ServiceAccount named but not among the objects is missing (bad),
+    unless its kind is in `unlisted` (not mirrored from that cluster: not known, idle)."""
     by_kind = {}
     for obj in objects:
         by_kind.setdefault(obj.get("kind"), []).append(obj)
@@ -364,6 +366,11 @@ def build(objects, *, nodes_too=True):
         (_meta(c).get("namespace", ""), _meta(c).get("name", "")): c for c in by_kind.get("PersistentVolumeClaim", ())
     }
     volumes = {_meta(v).get("name", ""): v for v in by_kind.get("PersistentVolume", ())}
+    present = {
+        (kind, _meta(o).get("namespace", ""), _meta(o).get("name", "")): o
+        for kind in ("Secret", "ServiceAccount")
+        for o in by_kind.get(kind, ())
+    }
     for node in list(graph.nodes.values()):
         if node["kind"] == "ConfigMap":
             node["health"] = "ok" if (node["namespace"], node["name"]) in config_maps else "bad"
@@ -373,8 +380,22 @@ def build(objects, *, nodes_too=True):
             claim = claims.get((node["namespace"], node["name"]))
             _claim(graph, node, claim, volumes)
         elif node["kind"] in ("Secret", "ServiceAccount"):
-            node["health"] = "idle"  # not mirrored: named by the pods, their state is not known here
+            _reference(node, present, unlisted)
     return graph.as_dict()
+
+
+def _reference(node, present, unlisted):
+    """A Secret's or ServiceAccount's health: whether it exists (the mirror keeps their metadata only)."""
+    if node["kind"] in unlisted:
+        node["health"] = "idle"  # its kind is not mirrored from this cluster: not known here
+        return
+    found = present.get((node["kind"], node["namespace"], node["name"]))
+    if found is None:
+        node.update(health="bad", reason="missing")
+        return
+    node["health"] = "ok"
+    if found.get("type"):
+        node["type"] = found["type"]
 
 
 def _dependencies(graph, ident, namespace, config_maps, secrets, account):

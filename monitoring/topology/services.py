@@ -2,15 +2,21 @@
 network policies. The views decide who may see which cluster and namespaces; everything
 here takes the namespaces already allowed, so nothing of another tenant is ever read."""
 
+import copy
+import gc
 import json
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import ujson
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Max
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from console import alerting
-from console.clusters.models import MirroredObject
+from console.clusters.models import MirroredObject, WatchCursor
 from kubesemantics import netpol
 from tenants import manifests
 from tenants.models import Tenant
@@ -31,13 +37,17 @@ GRAPH_KINDS = [
     "PersistentVolumeClaim",
     "ConfigMap",
     "HorizontalPodAutoscaler",
+    "Secret",  # metadata only (console.clusters.mirror.metadata_only): whether it exists
+    "ServiceAccount",
 ]
+REFERENCED_KINDS = ("Secret", "ServiceAccount")  # drawn when named; missing only once their kind is listed
 # The kinds whose changes redraw a namespace's graph (the watcher ticks their groups).
 LIVE_KINDS = GRAPH_KINDS + ["NetworkPolicy"]
 BAD_POD_PHASES = ("Failed", "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull")
 WARN_POD_PHASES = ("Pending", "Terminating", "Unknown")
-OVERLAY_WORKLOAD_CAP = 40
-OVERLAY_NAMESPACE_CAP = 30
+# The overlay's endpoints: past these, the rest are left out (measured: bench/topology.py).
+OVERLAY_WORKLOAD_CAP = 2000
+OVERLAY_NAMESPACE_CAP = 1000
 
 
 def _objects(cluster_id, kinds, namespaces=None, names=None):
@@ -50,8 +60,9 @@ def _objects(cluster_id, kinds, namespaces=None, names=None):
             rows = rows.filter(name__in=names)
         return list(rows.values_list("object", flat=True))
     sql = (
-        # The JSON as text, parsed here: faster than psycopg2's conversion, and than cutting
-        # the objects down in SQL (measured: bench/topology.py).
+        # The JSON as text, parsed here by ujson: faster than psycopg2's conversion (json), and
+        # than cutting the objects down in SQL, whose jsonb building costs PostgreSQL what it
+        # saves the parser (measured: bench/topology.py).
         f"SELECT object::text FROM {MirroredObject._meta.db_table} WHERE cluster_id = %s AND kind = ANY(%s)"
     )
     params = [cluster_id, list(kinds)]
@@ -63,7 +74,7 @@ def _objects(cluster_id, kinds, namespaces=None, names=None):
         params.append(list(names))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [json.loads(text) for (text,) in cursor.fetchall()]
+        return [ujson.loads(text) for (text,) in cursor.fetchall()]
 
 
 # The objects of the namespaces drawn lately, parsed: a row is read and parsed again only
@@ -90,7 +101,7 @@ def _namespace_objects(cluster_id, namespaces):
                 [stale],
             )
             for pk, version, text in cursor.fetchall():
-                objects[pk] = (version, json.loads(text))
+                objects[pk] = (version, ujson.loads(text))
     elif stale:
         for pk, version, obj in MirroredObject.objects.filter(pk__in=stale).values_list(
             "id", "resource_version", "object"
@@ -102,21 +113,51 @@ def _namespace_objects(cluster_id, namespaces):
     return [obj for _version, obj in objects.values()]
 
 
+# Decoding a namespace's objects and building its graph makes hundreds of thousands of dicts
+# and lists, none in a cycle: the cyclic collector, run every 700 of them over a heap that
+# holds the parsed objects of recent namespaces, took more time than the work itself
+# (bench/topology.py). It is paused meanwhile (for every thread: a counter, not a flag).
+_gc_lock = threading.Lock()
+_gc_pauses = {"depth": 0, "was_enabled": False}
+
+
+@contextmanager
+def gc_paused():
+    with _gc_lock:
+        if _gc_pauses["depth"] == 0:
+            _gc_pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pauses["depth"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses["depth"] -= 1
+            if _gc_pauses["depth"] == 0 and _gc_pauses["was_enabled"]:
+                gc.enable()
+
+
 def namespace_graph(cluster, namespaces):
     """The full graph of these namespaces of `cluster`, with health from pods and firing alerts."""
-    result = build_namespace_graph(cluster, namespaces, _namespace_objects(cluster.pk, namespaces))
+    with gc_paused():
+        result = build_namespace_graph(cluster, namespaces, _namespace_objects(cluster.pk, namespaces))
     result["nodes"] = with_alerts(cluster.pk, namespaces, result["nodes"])
     return result
 
 
 def build_namespace_graph(cluster, namespaces, objects=None):
+    with gc_paused():
+        return _build_namespace_graph(cluster, namespaces, objects)
+
+
+def _build_namespace_graph(cluster, namespaces, objects):
     objects = list(_objects(cluster.pk, GRAPH_KINDS, namespaces) if objects is None else objects)
     volume_names = {
         (o.get("spec") or {}).get("volumeName") for o in objects if o.get("kind") == "PersistentVolumeClaim"
     } - {None, ""}
     if volume_names:
         objects += _objects(cluster.pk, ["PersistentVolume"], names=volume_names)
-    result = graph.build(objects)
+    result = graph.build(objects, unlisted=unlisted_kinds(cluster.pk))
     hosts = [n["name"] for n in result["nodes"] if n["kind"] == "Node"]
     if hosts:
         phases = dict(
@@ -126,6 +167,17 @@ def build_namespace_graph(cluster, namespaces, objects=None):
             if node["kind"] == "Node":
                 node["health"] = {"Ready": "ok", "NotReady": "bad"}.get(phases.get(node["name"]), "unknown")
     return result
+
+
+def unlisted_kinds(cluster_id):
+    """The referenced kinds the watcher has not listed from this cluster (just added, or its
+    identity may not list Secrets): their objects' absence from the mirror proves nothing."""
+    listed = set(
+        WatchCursor.objects.filter(cluster_id=cluster_id, kind__in=REFERENCED_KINDS, listed_at__isnull=False)
+        .values_list("kind", flat=True)
+        .order_by()
+    )
+    return tuple(kind for kind in REFERENCED_KINDS if kind not in listed)
 
 
 def with_alerts(cluster_id, namespaces, nodes):
@@ -201,21 +253,44 @@ class PolicyWorld:
     policies: list
     namespaces: dict  # name -> labels
     calico: bool
+    fingerprint: tuple = ()  # changes whenever what it was made of changes (empty: not known)
+
+
+# The last policy world of each cluster, and the last overlays, per process: a live page asks
+# the overlay again at every tick, and the policies seldom changed meanwhile.
+_worlds = {}
+_overlays = {}
+OVERLAY_CACHE_SIZE = 16
 
 
 def policy_world(cluster):
     """The cluster's policies: NetworkPolicies from the mirror, and the Calico
     GlobalNetworkPolicy tenants applies where Calico was found (tenants.manifests, as applied)."""
-    network_policies = _objects(cluster.pk, ["NetworkPolicy"])
     calico = [
         manifests.global_network_policy(tenant)
         for tenant in Tenant.objects.filter(clusters=cluster)
         if (tenant.isolation or {}).get(cluster.name, {}).get("calico")
     ]
-    namespaces = dict(MirroredObject.objects.filter(cluster=cluster, kind="Namespace").values_list("name", "labels"))
-    return PolicyWorld(
-        netpol.load_policies(network_policies, calico), netpol.with_default_labels(namespaces), bool(calico)
+    mirrored = (
+        MirroredObject.objects.filter(cluster=cluster, kind__in=["NetworkPolicy", "Namespace"])
+        .values_list("kind")
+        .annotate(Count("id"), Max("synced_at"), Max("id"))
+        .order_by("kind")
     )
+    fingerprint = (cluster.pk, tuple(mirrored), json.dumps(calico, sort_keys=True, default=str))
+    known = _worlds.get(cluster.pk)
+    if known is not None and known.fingerprint == fingerprint:
+        return known
+    network_policies = _objects(cluster.pk, ["NetworkPolicy"])
+    namespaces = dict(MirroredObject.objects.filter(cluster=cluster, kind="Namespace").values_list("name", "labels"))
+    world = PolicyWorld(
+        netpol.load_policies(network_policies, calico),
+        netpol.with_default_labels(namespaces),
+        bool(calico),
+        fingerprint,
+    )
+    _worlds[cluster.pk] = world
+    return world
 
 
 def representative(cluster, namespace, kind, name):
@@ -241,6 +316,28 @@ def representative(cluster, namespace, kind, name):
             "spec": template.get("spec") or {},
         }
     )
+
+
+REACH_CHOICES = 500
+
+
+def reach_choices(cluster, namespaces=None):
+    """What the reach form offers to pick, as it takes them: the namespaces (namespaces=None: the
+    cluster's), then their workloads from the mirror; at most REACH_CHOICES."""
+    if namespaces is None:
+        namespaces = list(
+            MirroredObject.objects.filter(cluster=cluster, kind="Namespace")
+            .order_by("name")
+            .values_list("name", flat=True)[:REACH_CHOICES]
+        )
+    workloads = (
+        MirroredObject.objects.filter(
+            cluster=cluster, kind__in=["Deployment", "StatefulSet", "DaemonSet"], namespace__in=namespaces
+        )
+        .order_by("namespace", "kind", "name")
+        .values_list("kind", "namespace", "name")[: max(0, REACH_CHOICES - len(namespaces))]
+    )
+    return sorted(namespaces) + ["/".join(row) for row in workloads]
 
 
 def namespace_endpoint(namespace):
@@ -282,55 +379,148 @@ def reach(world, source, target, port, protocol="TCP"):
 
 def overlay(cluster, world, result, namespaces):
     """Which workloads of the graph may talk to which (each to the first port of the Services
-    in front of the other), and which namespaces may reach which on some port. Capped."""
-    paths = []
+    in front of the other), and which namespaces may reach which on some port.
+
+    Evaluated per selector class (netpol.Evaluator), not per pair, and answered compactly: for
+    each target one entry with source "*" gives the answer most others get ("*": every other
+    endpoint of result["policy_endpoints"][entry["among"]]), then one entry per other answer,
+    with its "source", or its "sources" when several get it. expand_paths() lists every pair."""
     nodes = {n["id"]: n for n in result["nodes"]}
-    pods_by_workload = {}
+    first_pod = {}
     for node in result["nodes"]:
         if node["kind"] == "Pod" and node.get("workload"):
-            pods_by_workload.setdefault(node["workload"], node)
-    endpoints = {}
-    for ident, pod in list(pods_by_workload.items())[:OVERLAY_WORKLOAD_CAP]:
-        endpoints[ident] = netpol.Endpoint(
+            first_pod.setdefault(node["workload"], node)
+    workloads = {
+        ident: netpol.Endpoint(
             namespace=pod["namespace"], name=pod["name"], labels=pod.get("labels") or {}, ip=pod.get("ip", "")
         )
+        for ident, pod in list(first_pod.items())[:OVERLAY_WORKLOAD_CAP]
+    }
     ports = {}
     for edge in result["edges"]:
-        if edge["relation"] == "selects" and edge["target"] in endpoints:
-            service = nodes.get(edge["source"]) or {}
-            for text in service.get("ports") or []:
-                number = text.split("/")[0]
-                target_port = text.split("→")[1] if "→" in text else number
+        if edge["relation"] == "selects" and edge["target"] in workloads and edge["target"] not in ports:
+            for text in (nodes.get(edge["source"]) or {}).get("ports") or []:
+                target_port = text.split("→")[1] if "→" in text else text.split("/")[0]
                 if target_port.isdigit():
-                    ports.setdefault(edge["target"], int(target_port))
+                    ports[edge["target"]] = int(target_port)
                     break
-    for target, port in ports.items():
-        for source, endpoint in endpoints.items():
-            if source == target:
-                continue
-            verdict = reach(world, endpoint, endpoints[target], port)
-            paths.append(
-                {
-                    "source": source,
-                    "target": target,
-                    "port": port,
-                    "allowed": verdict.allowed,
-                    "why": [text for _d, _a, text in explain(verdict, nodes[source]["name"], nodes[target]["name"])],
-                }
-            )
+    labels = {ident: nodes[ident]["name"] for ident in workloads}
     shown = list(namespaces)[:OVERLAY_NAMESPACE_CAP]
-    if len(shown) > 1:
-        for source in shown:
-            for target in shown:
-                if source != target:
-                    verdict = reach(world, namespace_endpoint(source), namespace_endpoint(target), None)
-                    paths.append(
-                        {
-                            "source": graph.node_id("Namespace", "", source),
-                            "target": graph.node_id("Namespace", "", target),
-                            "port": None,
-                            "allowed": verdict.allowed,
-                            "why": [text for _d, _a, text in explain(verdict, source, target)],
-                        }
-                    )
+    spaces = (
+        {graph.node_id("Namespace", "", name): namespace_endpoint(name) for name in shown} if len(shown) > 1 else {}
+    )
+    result["policy_endpoints"] = {"workloads": list(workloads), "namespaces": list(spaces)}
+    key = (
+        world.fingerprint,
+        get_language(),
+        tuple(
+            (i, e.namespace, tuple(sorted(e.labels.items())), e.ip, ports.get(i), labels[i])
+            for i, e in workloads.items()
+        ),
+        tuple(shown),
+    )
+    if world.fingerprint and key in _overlays:
+        return copy.deepcopy(_overlays[key])
+    evaluator = netpol.Evaluator(world.policies, world.namespaces)
+    paths = _paths(evaluator, workloads, ports, labels, "workloads", _("the other workloads"))
+    if spaces:
+        labels = {ident: ident.split("/")[2] for ident in spaces}
+        paths += _paths(evaluator, spaces, dict.fromkeys(spaces), labels, "namespaces", _("the other namespaces"))
+    if world.fingerprint:
+        if len(_overlays) >= OVERLAY_CACHE_SIZE:
+            _overlays.pop(next(iter(_overlays)))
+        _overlays[key] = copy.deepcopy(paths)
     return paths
+
+
+def _paths(evaluator, endpoints, ports, labels, among, others_label):
+    """The overlay's entries for one level (workloads or namespaces): to each target of `ports`
+    ({id: port or None}) from every other endpoint, the most common answer as one "*" entry."""
+    ids = list(endpoints)
+    sources = [endpoints[i] for i in ids]
+    targets = [t for t in ids if t in ports]
+    source_classes, target_classes = evaluator.classes(
+        sources, [endpoints[t] for t in targets], [ports[t] for t in targets]
+    )
+    paths = []
+    own, own_cache, each_label = (
+        _("(its namespace)"),
+        {},
+        _("each of them"),
+    )  # decisions are the evaluator's, kept: their ids are stable
+    texts = {}  # the reasons' words, each made once
+    class_ids = {key: [ids[m] for m in members] for key, members in source_classes.items()}
+    for target_key, members in target_classes.items():
+        representative = endpoints[targets[members[0]]]
+        port = ports[targets[members[0]]]
+        answers = {}  # (allowed, reasons) -> (verdict, [source ids])
+        for source_key, source_members in source_classes.items():
+            namespace = sources[source_members[0]].namespace
+            verdict = evaluator.class_verdict(source_key, target_key, representative)
+            # each source's own namespace's policies (its default deny) alike: one answer for all
+            egress = own_cache.get((id(verdict.egress), namespace))
+            if egress is None:
+                egress = tuple(_own_policy(reason, namespace, own) for reason in verdict.egress.reasons)
+                own_cache[(id(verdict.egress), namespace)] = egress
+            key = (verdict.allowed, egress, tuple(verdict.ingress.reasons))
+            answers.setdefault(key, (verdict, []))[1].extend(class_ids[source_key])
+        common = max(answers, key=lambda key: len(answers[key][1]))
+        for member in members:
+            target = targets[member]
+            verdict = answers[common][0]
+            if len(answers[common][1]) > (target in answers[common][1]):
+                verdict = netpol.Verdict(netpol.Decision(verdict.egress.allowed, list(common[1])), verdict.ingress)
+                paths.append(_path("*", target, port, verdict, others_label, labels[target], among, texts))
+            for key, (verdict, source_ids) in answers.items():
+                others = [source for source in source_ids if source != target] if key != common else []
+                if len(others) == 1:
+                    paths.append(
+                        _path(others[0], target, port, verdict, labels[others[0]], labels[target], among, texts)
+                    )
+                elif others:  # one entry for the sources that get the same answer: "sources"
+                    verdict = netpol.Verdict(netpol.Decision(verdict.egress.allowed, list(key[1])), verdict.ingress)
+                    entry = _path("", target, port, verdict, each_label, labels[target], among, texts)
+                    del entry["source"]
+                    paths.append({"sources": others, **entry})
+    return paths
+
+
+def _own_policy(reason, namespace, own):
+    code, ref = reason
+    if namespace and ref.startswith(namespace + "/"):
+        return code, own + ref[len(namespace) :]
+    return reason
+
+
+def _path(source, target, port, verdict, source_label, target_label, among, texts):
+    """One overlay entry; `texts` keeps the words of each reason made (explain's, made once)."""
+    why = []
+    for direction, decision, subject in (
+        ("egress", verdict.egress, source_label),
+        ("ingress", verdict.ingress, target_label),
+    ):
+        for code, policy in decision.reasons:
+            key = (direction, code, policy, subject if code == "not-selected" else "")
+            text = texts.get(key)
+            if text is None:
+                text = texts[key] = _reason(code, policy, subject, decision)
+            why.append(text)
+    return {"source": source, "target": target, "port": port, "allowed": verdict.allowed, "why": why, "among": among}
+
+
+def expand_paths(paths, policy_endpoints):
+    """The overlay's entries as one per (source, target) pair: an entry's "sources" are one
+    each; a "*" entry stands for every other endpoint of its level that has none of its own."""
+    pairs = [p for p in paths if p.get("source", "*") != "*"]
+    for entry in paths:
+        if "sources" in entry:
+            pairs += [{**{k: v for k, v in entry.items() if k != "sources"}, "source": s} for s in entry["sources"]]
+    named = {(p["source"], p["target"]) for p in pairs}
+    for entry in paths:
+        if entry.get("source") == "*":
+            pairs += [
+                {**entry, "source": source}
+                for source in policy_endpoints[entry["among"]]
+                if source != entry["target"] and (source, entry["target"]) not in named
+            ]
+    return pairs

@@ -4,7 +4,7 @@ mirror through services, render. The graph itself is drawn in the browser
 (static/js/topology.js) from the JSON views here."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from kubesemantics import netpol
 from tenants import access
 from tenants.models import Project
 
-from . import forms, graph, services
+from . import forms, graph, services, versions
 
 signed_in = require()
 may_see_clusters = require(
@@ -81,6 +81,9 @@ def cluster(request, name):
             "graph_url": reverse("topology:cluster_graph", args=[cluster.name]),
             "expand_url": reverse("topology:cluster_namespace_graph", args=[cluster.name, "NAMESPACE"]),
             "node_url": reverse("topology:cluster_node", args=[cluster.name]),
+            "reach_form": forms.ReachForm(initial={"protocol": "TCP"}),
+            "reach_url": reverse("topology:cluster_reach", args=[cluster.name]),
+            "reach_choices": services.reach_choices(cluster),
         },
     )
 
@@ -125,6 +128,10 @@ def tenant(request, tenant):
             "graph_url": reverse("topology:tenant_graph", args=[tenant.name]) + query,
             "expand_url": reverse("topology:namespace_graph", args=[tenant.name, "NAMESPACE"]),
             "node_url": reverse("topology:tenant_node", args=[tenant.name]) + query,
+            "reach_form": forms.ReachForm(initial={"protocol": "TCP"}) if cluster else None,
+            "reach_url": reverse("topology:tenant_reach", args=[tenant.name]),
+            "reach_cluster": cluster.name if cluster else "",
+            "reach_choices": services.reach_choices(cluster, namespaces) if cluster else [],
         },
     )
 
@@ -149,6 +156,18 @@ def namespace(request, tenant, namespace):
             "node_url": reverse("topology:node", args=[project.tenant.name, project.name]),
             "reach_form": forms.ReachForm(initial={"protocol": "TCP"}),
             "reach_url": reverse("topology:reach", args=[project.tenant.name, project.name]),
+            "reach_choices": services.reach_choices(
+                project.cluster,
+                list(
+                    Project.objects.filter(tenant=project.tenant, cluster=project.cluster).values_list(
+                        "name", flat=True
+                    )
+                ),
+            ),
+            # the templates module's extract flow, for the nodes the person selects (when installed)
+            "extract_url": _url("stacks:extract", query=f"?project={project.pk}")
+            if access.may_operate(request.user, project.tenant) and project.tenant.is_active
+            else "",
         },
     )
 
@@ -157,8 +176,17 @@ def namespace(request, tenant, namespace):
 
 
 def _json(request, data, filename):
-    response = JsonResponse(data)
-    if request.GET.get("download"):
+    """The graph with its version; with ?since=<version>, what changed since then (versions.py).
+    The scope is the view's path (and the tenant view's cluster): access to it was checked."""
+    since = request.GET.get("since")
+    if since is not None and not versions.is_version(since):
+        return JsonResponse({"error": _("Not a version of this graph: %(since)s") % {"since": since[:40]}}, status=400)
+    extra = {key: value for key, value in data.items() if key not in versions.CONTENT_KEYS}
+    scope = f"{request.path}|{request.GET.get('cluster', '')}"
+    download = bool(request.GET.get("download"))
+    text = versions.answer(scope, data, extra, since=None if download else since)
+    response = HttpResponse(text, content_type="application/json")
+    if download:
         response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
     return response
 
@@ -322,7 +350,37 @@ def reach(request, tenant, namespace):
     """A question, not a change: a GET form. Each side is a workload, pod or namespace the user
     may see (else the same answer as a typo), or an address outside the cluster."""
     project = access.get_project(request.user, tenant, namespace)
-    context = {**SECTION, "project": project, "tenant": project.tenant, "cluster": project.cluster}
+    back = (reverse("topology:namespace", args=[project.tenant.name, project.name]), project.name)
+    url = reverse("topology:reach", args=[project.tenant.name, project.name])
+    return _reach(request, project.cluster, None, back, url, {"project": project, "tenant": project.tenant})
+
+
+@require_GET
+@may_see_clusters
+def cluster_reach(request, name):
+    """The same question on the cluster's page: any namespace of the cluster."""
+    cluster = get_object_or_404(Cluster, name=name)
+    back = (reverse("topology:cluster", args=[cluster.name]), cluster.name)
+    return _reach(request, cluster, None, back, reverse("topology:cluster_reach", args=[cluster.name]), {})
+
+
+@require_GET
+@signed_in
+def tenant_reach(request, tenant):
+    """On the tenant's page: both sides among the tenant's own namespaces on that cluster (or an
+    address outside), whoever asks; anything else is the same answer as a typo."""
+    tenant, _clusters, cluster, namespaces = _tenant_and_cluster(request, tenant)
+    if cluster is None:
+        raise Http404("no namespaces")
+    query = f"?cluster={cluster.name}"
+    back = (reverse("topology:tenant", args=[tenant.name]) + query, tenant.display_name or tenant.name)
+    url = reverse("topology:tenant_reach", args=[tenant.name])
+    return _reach(request, cluster, set(namespaces), back, url, {"tenant": tenant, "reach_cluster": cluster.name})
+
+
+def _reach(request, cluster, namespaces, back, url, extra):
+    """namespaces: the only ones either side may name (None: those the user may see)."""
+    context = {**SECTION, **extra, "cluster": cluster, "back_url": back[0], "back_label": back[1], "reach_url": url}
     asked = {"source", "target", "port"} & set(request.GET)
     form = forms.ReachForm(request.GET if asked else None, initial={"target": request.GET.get("target", "")})
     context["form"] = form
@@ -330,10 +388,10 @@ def reach(request, tenant, namespace):
     if not asked:
         return render(request, template, context)
     if form.is_valid():
-        world = services.policy_world(project.cluster)
+        world = services.policy_world(cluster)
         ends = []
         for field in ("source", "target"):
-            endpoint, label = _endpoint(request.user, project.cluster, form.cleaned_data[field])
+            endpoint, label = _endpoint(request.user, cluster, form.cleaned_data[field], namespaces)
             if endpoint is None:
                 form.add_error(field, label)
             ends.append((endpoint, label))
@@ -351,12 +409,13 @@ def reach(request, tenant, namespace):
     return render(request, template, context, status=400)
 
 
-def _endpoint(user, cluster, parsed):
+def _endpoint(user, cluster, parsed, namespaces=None):
     """(Endpoint, label), or (None, message) for what does not exist or may not be seen."""
     if parsed[0] == "ip":
         return netpol.Endpoint(ip=parsed[1]), parsed[1]
     namespace = parsed[1] if parsed[0] == "namespace" else parsed[2]
-    if not roles.may_see_namespace(user, cluster.pk, namespace):
+    seen = namespace in namespaces if namespaces is not None else roles.may_see_namespace(user, cluster.pk, namespace)
+    if not seen:
         return None, _("No namespace %(name)s on this cluster.") % {"name": namespace}
     if parsed[0] == "namespace":
         return services.namespace_endpoint(namespace), _("any pod of %(namespace)s") % {"namespace": namespace}

@@ -1,6 +1,8 @@
 // The topology page: draws the graph JSON of the page's scope with Cytoscape.js, keeps it
-// live (mirror ticks over the websocket make it fetch the graph again and patch what changed,
-// keeping the user's zoom, pan and layout), and opens a node's details in the side drawer.
+// live (a mirror tick over the websocket makes it ask what changed since the version it has,
+// ?since=<version>, and patch that in place, keeping the user's zoom, pan and layout; the
+// whole graph again only when its version is too old), and opens a node's details in the
+// side drawer. Large graphs draw each workload's pods as one node until it is clicked.
 (function () {
   "use strict";
   var container = document.getElementById("topology");
@@ -22,6 +24,8 @@
   var expanded = {};  // namespace node id -> true, in the cluster and tenant views
   var paths = [];
   var startedAt = performance.now();
+  // The graph is asked for first: the server builds it while the page sets Cytoscape up.
+  var firstGraph = fetchGraph(graphUrl);
 
   var cy = cytoscape({
     container: container,
@@ -45,6 +49,7 @@
       {selector: "node[kind = 'Deployment'], node[kind = 'StatefulSet'], node[kind = 'DaemonSet'], node[kind = 'Job'], node[kind = 'CronJob']",
         style: {"shape": "hexagon", "width": 32, "height": 30}},
       {selector: "node[kind = 'Pod']", style: {"width": 14, "height": 14, "font-size": 7}},
+      {selector: "node[?podGroup]", style: {"width": 26, "height": 26, "border-style": "double", "border-width": 4}},
       {selector: "node[kind = 'ConfigMap'], node[kind = 'Secret'], node[kind = 'ServiceAccount']", style: {"shape": "tag", "width": 16, "height": 16}},
       {selector: "node[kind = 'PersistentVolumeClaim'], node[kind = 'PersistentVolume'], node[kind = 'RBDImage']", style: {"shape": "barrel"}},
       {selector: "node[kind = 'Node']", style: {"shape": "rectangle", "width": 34, "height": 20}},
@@ -74,6 +79,7 @@
     if (node.kind === "Namespace") {
       return node.name + "\n" + (node.pods || 0) + " " + container.dataset.textPods;
     }
+    if (node.podGroup) return node.pods + " " + container.dataset.textPods + (node.bad ? " · " + node.bad + " ✕" : "");
     var text = SHORT[node.kind] + " " + node.name;
     if (node.kind === "Ingress" && node.hosts && node.hosts.length) text += "\n" + node.hosts.join(", ");
     return text;
@@ -128,11 +134,105 @@
     }
   }
 
-  function fetchGraph(url) {
+  // What was fetched, for the browser tests: whole graphs and diffs.
+  var fetches = window.topologyFetches = {full: 0, diff: 0};
+  function fetchGraph(url, since) {
+    if (since) url += (url.indexOf("?") >= 0 ? "&" : "?") + "since=" + encodeURIComponent(since);
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}}).then(function (r) {
       if (!r.ok) throw new Error(r.status);
       return r.json();
+    }).then(function (graph) {
+      fetches[graph.diff ? "diff" : "full"] += 1;
+      return graph;
     });
+  }
+
+  // --- the model: each scope's graph as the server last said it (root: the page's graph; a
+  // namespace node's id: that namespace expanded in the cluster and tenant views)
+
+  var models = {};
+  function setModel(key, url, graph) {
+    var model = models[key];
+    if (graph.diff && model && model.version === graph.since) {
+      graph.nodes.removed.forEach(function (id) { delete model.nodes[id]; });
+      graph.nodes.added.concat(graph.nodes.changed).forEach(function (n) { model.nodes[n.id] = n; });
+      graph.edges.removed.forEach(function (id) { delete model.edges[id]; });
+      graph.edges.added.forEach(function (e) { model.edges[e.id] = e; });
+      if (graph.paths) model.paths = graph.paths;
+    } else if (graph.diff) {
+      return null;  // a diff from another version than the model's: the caller fetches it all
+    } else {
+      model = models[key] = {url: url, nodes: {}, edges: {}, paths: graph.paths || []};
+      graph.nodes.forEach(function (n) { model.nodes[n.id] = n; });
+      graph.edges.forEach(function (e) { model.edges[e.id] = e; });
+    }
+    model.version = graph.version;
+    return model;
+  }
+
+  function collectPaths() {
+    paths = [];
+    Object.keys(models).forEach(function (key) {
+      var others = policyOthers(models[key]);
+      (models[key].paths || []).forEach(function (p) {
+        if (p.source === "*") p = Object.assign({others: others[p.among] || []}, p);
+        paths.push(key === "root" ? p : Object.assign({parentNs: key}, p));
+      });
+    });
+  }
+
+  // The overlay's "*" entries stand for every other endpoint of their level (services.overlay):
+  // the workloads that have pods, or the namespaces, of the same graph.
+  function policyOthers(model) {
+    var workloads = {}, namespaces = [];
+    Object.keys(model.nodes).forEach(function (id) {
+      var n = model.nodes[id];
+      if (n.kind === "Pod" && n.workload) workloads[n.workload] = true;
+      if (n.kind === "Namespace") namespaces.push(id);
+    });
+    return {workloads: Object.keys(workloads), namespaces: namespaces};
+  }
+
+  // What is drawn of a model: everything, except that in a large graph the pods of each
+  // workload with more than POD_GROUP_MIN of them are one node ("pods:<workload id>", its
+  // health the worst of theirs) until the user opens it: 2,000 pods are 40 nodes, drawn in a
+  // fraction of the time, and the workloads' pods stay one click away.
+  var COLLAPSE_ABOVE = 400, POD_GROUP_MIN = 5, HEALTH_RANK = {ok: 1, warn: 2, bad: 3};
+  var openGroups = {};
+  function view(model) {
+    var ids = Object.keys(model.nodes), members = {}, grouped = {}, nodes = [], edges = [];
+    if (ids.length > COLLAPSE_ABOVE) {
+      ids.forEach(function (id) {
+        var n = model.nodes[id];
+        if (n.kind === "Pod" && n.workload) (members[n.workload] = members[n.workload] || []).push(n);
+      });
+      Object.keys(members).forEach(function (workload) {
+        var pods = members[workload];
+        if (pods.length <= POD_GROUP_MIN || openGroups["pods:" + workload]) return;
+        var worst = "unknown", bad = 0, group = "pods:" + workload;
+        pods.forEach(function (p) {
+          grouped[p.id] = group;
+          if ((HEALTH_RANK[p.health] || 0) > (HEALTH_RANK[worst] || 0)) worst = p.health;
+          if (p.health === "bad") bad += 1;
+        });
+        var name = workload.split("/")[2];
+        nodes.push({id: group, kind: "Pod", podGroup: true, namespace: pods[0].namespace, name: name, health: worst,
+          workload: workload, pods: pods.length, bad: bad, labels: pods[0].labels,
+          members: pods.map(function (p) { return p.name; }).join("\n")});
+        edges.push({id: workload + ">runs>" + group, source: workload, target: group, relation: "runs"});
+      });
+    }
+    ids.forEach(function (id) { if (!grouped[id]) nodes.push(model.nodes[id]); });
+    var seen = {};
+    Object.keys(model.edges).forEach(function (id) {
+      var e = model.edges[id], source = grouped[e.source] || e.source, target = grouped[e.target] || e.target;
+      if (source === e.source && target === e.target) { edges.push(e); return; }
+      // a group's edges: its pods' volumes once each; not its pods' nodes (one per pod) nor its workload again
+      if (e.relation !== "mounts") return;
+      var gid = source + ">mounts>" + target;
+      if (!seen[gid]) { seen[gid] = true; edges.push({id: gid, source: source, target: target, relation: "mounts"}); }
+    });
+    return {nodes: nodes, edges: edges};
   }
 
   function expandUrlFor(namespace) {
@@ -179,20 +279,21 @@
     cy.style()
       .selector("edge").style({"curve-style": "haystack", "haystack-radius": 0, "width": 1})
       .selector("edge.policy").style({"curve-style": "straight"})
-      .selector("node[kind = 'Pod']").style({"label": ""})
+      .selector("node[kind = 'Pod'][!podGroup]").style({"label": ""})
       .update();
   }
 
   function draw(graph) {
     mark("fetched");
-    styleForSize(graph.nodes.length);
+    var shown = view(setModel("root", graphUrl, graph));
+    styleForSize(shown.nodes.length);
     cy.startBatch();
     cy.elements().remove();
-    cy.add(graph.nodes.map(function (n) { return {group: "nodes", data: nodeData(n)}; }));
-    cy.add(graph.edges.map(function (e) { return {group: "edges", data: edgeData(e)}; }));
+    cy.add(shown.nodes.map(function (n) { return {group: "nodes", data: nodeData(n), scratch: {_src: n}}; }));
+    cy.add(shown.edges.map(function (e) { return {group: "edges", data: edgeData(e)}; }));
     cy.endBatch();
     mark("added");
-    paths = graph.paths || [];
+    collectPaths();
     runLayout(cy.elements());
     mark("laidOut");
     fitView();
@@ -208,9 +309,13 @@
     });
   }
 
-  // --- live: fetch again and patch
+  // --- live: ask what changed and patch it in
 
-  function patch(graph, parent) {
+  // Makes the drawn elements of one scope those of `graph` (a view of its model): removes what
+  // went, updates what changed (data only: positions stay), adds what is new, placed at
+  // `positions` (id -> position) when given, else next to its neighbours (placeNew), or not
+  // at all with place === false (the caller lays them out). Returns the nodes added.
+  function patch(graph, parent, positions, place) {
     var key = parent || "root", wanted = {}, wantedEdges = {}, added = [];
     graph.nodes.forEach(function (n) { wanted[n.id] = n; });
     graph.edges.forEach(function (e) { wantedEdges[e.id] = e; });
@@ -219,16 +324,20 @@
       if (n.data("scopeKey") === key && !wanted[n.id()]) n.remove();
     });
     cy.edges().forEach(function (e) {
-      if (e.data("scopeKey") === key && !wantedEdges[e.id()]) e.remove();
+      if (e.data("scopeKey") === key && !wantedEdges[e.id()] && !e.hasClass("policy")) e.remove();
     });
     graph.nodes.forEach(function (n) {
       var existing = cy.getElementById(n.id);
       if (existing.length) {
+        var src = existing.scratch("_src");
+        if (src === n || (n.podGroup && src && JSON.stringify(src) === JSON.stringify(n))) return;
         var data = nodeData(n, parent);
         delete data.parent;
+        if (existing.data("scopeKey") !== key) delete data.scopeKey;  // a Node or PV another namespace drew first
         existing.data(data);
+        existing.scratch("_src", n);
       } else {
-        added.push(cy.add({group: "nodes", data: nodeData(n, parent)}));
+        added.push(cy.add({group: "nodes", data: nodeData(n, parent), scratch: {_src: n}})[0]);
       }
     });
     graph.edges.forEach(function (e) {
@@ -237,9 +346,15 @@
       }
     });
     cy.endBatch();
-    placeNew(added, cy.nodes().not(":parent").length - added.length);
-    if (graph.paths) paths = parent ? paths.filter(function (p) { return p.parentNs !== parent; }).concat(
-      graph.paths.map(function (p) { return Object.assign({parentNs: parent}, p); })) : graph.paths;
+    var addedNodes = cy.collection(added);
+    if (place === false) return addedNodes;
+    var rest = added;
+    if (positions) {
+      rest = added.filter(function (n) { return !positions[n.id()]; });
+      added.forEach(function (n) { if (positions[n.id()]) n.position(positions[n.id()]); });
+    }
+    placeNew(rest, cy.nodes().not(":parent").length - added.length);
+    return addedNodes;
   }
 
   // New nodes appear next to what they are connected to, and nothing the user sees moves:
@@ -252,16 +367,17 @@
       fitView();
       return;
     }
-    var placed = 0;
+    var placed = 0, isNew = {};
+    added.forEach(function (node) { isNew[node.id()] = true; });
     added.forEach(function (node) {
-      var neighbour = node.neighborhood("node").filter(function (n) { return added.indexOf(n) < 0; }).first();
+      var neighbour = node.neighborhood("node").filter(function (n) { return !isNew[n.id()]; }).first();
       var base = neighbour.length ? neighbour.position() : {x: cy.extent().x1 + 40, y: cy.extent().y1 + 40};
       var angle = placed++ * 2.4;
       node.position({x: base.x + Math.cos(angle) * (50 + placed * 4), y: base.y + Math.sin(angle) * (50 + placed * 4)});
     });
     var all = cy.nodes().not(":parent");
     if (all.length > FCOSE_LIMIT || typeof cytoscapeFcose === "undefined" || cy.nodes(":parent").length) return;
-    var fixed = all.filter(function (n) { return added.indexOf(n) < 0; }).map(function (n) {
+    var fixed = all.filter(function (n) { return !isNew[n.id()]; }).map(function (n) {
       return {nodeId: n.id(), position: {x: n.position("x"), y: n.position("y")}};
     });
     cy.elements().not(".policy").layout({name: "fcose", animate: false, randomize: false, fit: false, quality: "default",
@@ -269,20 +385,33 @@
   }
 
   var refreshTimer = null, refreshing = false, again = false;
+  // Each scope drawn asks what changed since its version; a diff from another version than
+  // the one the page has (two refreshes crossing) is dropped for the whole graph again.
+  function refreshScope(key, url) {
+    var model = models[key];
+    return fetchGraph(url, model && model.version).then(function (g) {
+      if (g.diff && (!model || model.version !== g.since)) return fetchGraph(url);
+      return g;
+    }).then(function (g) {
+      setModel(key, url, g);
+      patch(view(models[key]), key === "root" ? null : key);
+    });
+  }
+
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    var work = [fetchGraph(graphUrl).then(function (g) { patch(g, null); })];
+    var work = [refreshScope("root", graphUrl)];
     Object.keys(expanded).forEach(function (nsId) {
-      var ns = nsId.split("/")[2];
-      work.push(fetchGraph(expandUrlFor(ns)).then(function (g) { patch(g, nsId); }));
+      work.push(refreshScope(nsId, expandUrlFor(nsId.split("/")[2])));
     });
     Promise.all(work).then(function () {
+      collectPaths();
       if (scope === "namespace" && !cy.nodes().length) return;
       applyFilters();
       setStatus();
       container.dataset.version = String(parseInt(container.dataset.version || "0", 10) + 1);
-    }).catch(function () {}).finally(function () {
+    }).catch(function (error) { console.error(error); }).finally(function () {
       refreshing = false;
       if (again) { again = false; scheduleRefresh(); }
     });
@@ -303,25 +432,31 @@
     return fetchGraph(expandUrlFor(ns)).then(function (graph) {
       expanded[nsNode.id()] = true;
       var origin = nsNode.position();
-      cy.startBatch();
-      var added = cy.collection();
-      graph.nodes.forEach(function (n) {
-        if (cy.getElementById(n.id).length) return;  // a Node or PV shared with another namespace
-        added = added.union(cy.add({group: "nodes", data: nodeData(n, nsNode.id())}));
-      });
-      graph.edges.forEach(function (e) {
-        if (cy.getElementById(e.source).length && cy.getElementById(e.target).length && !cy.getElementById(e.id).length) {
-          cy.add({group: "edges", data: edgeData(e, nsNode.id())});
-        }
-      });
-      cy.endBatch();
+      var added = patch(view(setModel(nsNode.id(), expandUrlFor(ns), graph)), nsNode.id(), null, false);
       nsNode.data("label", ns);
       var positions = layered(added, origin);
       added.layout({name: "preset", positions: function (n) { return positions[n.id()]; }, animate: false, fit: false}).run();
-      paths = paths.concat((graph.paths || []).map(function (p) { return Object.assign({parentNs: nsNode.id()}, p); }));
+      collectPaths();
       applyFilters();
       setStatus();
     });
+  }
+
+  // A workload's pods drawn as one node: opened, its pods take its place, in a square.
+  function openGroup(node) {
+    var key = node.data("scopeKey"), model = models[key], origin = node.position(), positions = {};
+    if (!model) return;
+    openGroups[node.id()] = true;
+    var pods = Object.keys(model.nodes).filter(function (id) {
+      return model.nodes[id].kind === "Pod" && "pods:" + model.nodes[id].workload === node.id();
+    }).sort();
+    var side = Math.ceil(Math.sqrt(pods.length));
+    pods.forEach(function (id, i) {
+      positions[id] = {x: origin.x + ((i % side) - (side - 1) / 2) * 30, y: origin.y + (Math.floor(i / side) - (side - 1) / 2) * 30};
+    });
+    patch(view(model), key === "root" ? null : key, positions);
+    applyFilters();
+    setStatus();
   }
 
   // --- drawer
@@ -337,6 +472,7 @@
   cy.on("tap", "node", function (event) {
     var node = event.target;
     if (node.hasClass("group")) return;
+    if (node.data("podGroup")) { openGroup(node); return; }
     if (node.data("kind") === "Namespace" && node.data("collapsed") && scope !== "namespace") expand(node);
     openDrawer(node);
   });
@@ -374,7 +510,10 @@
     }
     cy.elements(".faded, .match").removeClass("faded match");
     if (text) {
-      var hits = cy.nodes().filter(function (n) { return (n.data("name") || "").toLowerCase().indexOf(text) >= 0; });
+      var hits = cy.nodes().filter(function (n) {
+        return (n.data("name") || "").toLowerCase().indexOf(text) >= 0 ||
+          (n.data("members") || "").toLowerCase().indexOf(text) >= 0;
+      });
       cy.elements().not(hits).not(hits.connectedEdges()).addClass("faded");
       hits.addClass("match");
     }
@@ -382,17 +521,48 @@
     drawPolicies();
   }
 
+  // Every pair, "*" entries expanded; past POLICY_EDGE_LIMIT only the selected nodes' paths
+  // are drawn (300 workloads are 90,000 pairs: a picture of nothing).
+  var POLICY_EDGE_LIMIT = 1500;
+  function policyPairs() {
+    var named = {}, pairs = [];
+    paths.forEach(function (p) {
+      (p.sources || (p.source !== "*" ? [p.source] : [])).forEach(function (source) {
+        named[source + ">" + p.target] = true;
+        pairs.push(p.sources ? Object.assign({}, p, {source: source}) : p);
+      });
+    });
+    paths.forEach(function (p) {
+      if (p.source !== "*") return;
+      p.others.forEach(function (source) {
+        if (source !== p.target && !named[source + ">" + p.target]) pairs.push(Object.assign({}, p, {source: source}));
+      });
+    });
+    return pairs;
+  }
+
   function drawPolicies() {
     cy.edges(".policy").remove();
     if (!policies.checked) return;
-    var edges = paths.filter(function (p) {
+    var pairs = policyPairs().filter(function (p) {
       return cy.getElementById(p.source).length && cy.getElementById(p.target).length;
-    }).map(function (p, i) {
+    });
+    container.dataset.policyPaths = String(pairs.length);
+    if (pairs.length > POLICY_EDGE_LIMIT) {
+      var selected = {};
+      cy.nodes(":selected").forEach(function (n) { selected[n.id()] = true; });
+      pairs = pairs.filter(function (p) { return selected[p.source] || selected[p.target]; });
+      statusLine.textContent = container.dataset.textPolicyFocus.replace("%(count)s", container.dataset.policyPaths);
+    }
+    var edges = pairs.map(function (p, i) {
       return {group: "edges", classes: "policy", data: {id: "policy-" + i + "-" + p.source + ">" + p.target, source: p.source,
         target: p.target, allowed: p.allowed, relation: "policy", why: (p.why || []).join("; "), port: p.port}};
     });
     cy.add(edges);
   }
+  cy.on("select unselect", "node", function () {
+    if (policies.checked && parseInt(container.dataset.policyPaths || "0", 10) > POLICY_EDGE_LIMIT) drawPolicies();
+  });
 
   function regroup() {
     var by = groupBy.value;
@@ -450,5 +620,5 @@
   });
   cy.on("mouseover", "edge.policy", function (event) { statusLine.textContent = event.target.data("why"); });
 
-  fetchGraph(graphUrl).then(draw).catch(function (error) { statusLine.textContent = String(error); });
+  firstGraph.then(draw).catch(function (error) { statusLine.textContent = String(error); });
 })();

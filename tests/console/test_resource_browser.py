@@ -87,7 +87,7 @@ def test_bad_filters_get_400(client, auditor, cluster, query):
 
 def test_unknown_kind_or_object_is_404(client, auditor, cluster):
     client.force_login(auditor)
-    assert client.get(reverse("console:resource_list", args=["c1", "Secret"])).status_code == 404
+    assert client.get(reverse("console:resource_list", args=["c1", "Role"])).status_code == 404  # not mirrored
     assert client.get(reverse("console:resource", args=["c1", "Pod", "shop", "nope"])).status_code == 404
 
 

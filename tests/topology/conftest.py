@@ -97,6 +97,8 @@ MIRRORED = (
     "Ingress",
     "NetworkPolicy",
     "PersistentVolumeClaim",
+    "Secret",
+    "ServiceAccount",
 )
 
 

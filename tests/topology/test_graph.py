@@ -203,6 +203,26 @@ def test_missing_references_are_shown_red():
     assert nodes[nid("PersistentVolumeClaim", "data")]["health"] == "bad"
 
 
+def test_secrets_and_service_accounts_exist_or_are_drawn_broken():
+    """The mirror keeps their metadata (a Secret's type too): a named one that is not there is
+    missing (red); while their kind is not listed from the cluster, nothing is known (idle)."""
+    present = [
+        {"kind": "Secret", "metadata": meta("web-env"), "type": "Opaque"},
+        {"kind": "ServiceAccount", "metadata": meta("default")},
+    ]
+    nodes, _ = built(world() + present)
+    assert nodes[nid("Secret", "web-env")]["health"] == "ok" and nodes[nid("Secret", "web-env")]["type"] == "Opaque"
+    assert nodes[nid("ServiceAccount", "default")]["health"] == "ok"  # the bare pod's
+    assert nodes[nid("ServiceAccount", "web-sa")]["health"] == "bad"  # the Deployment's: not there
+    assert nodes[nid("ServiceAccount", "web-sa")]["reason"] == "missing"
+    other_namespace = [{"kind": "Secret", "metadata": {**meta("web-env"), "namespace": "other"}}]
+    nodes, _ = built(world() + other_namespace)
+    assert nodes[nid("Secret", "web-env")]["health"] == "bad"  # a namesake elsewhere is not it
+    unknown = {n["id"]: n for n in graph.build(world(), unlisted=("Secret", "ServiceAccount"))["nodes"]}
+    assert unknown[nid("Secret", "web-env")]["health"] == "idle"
+    assert unknown[nid("ServiceAccount", "web-sa")]["health"] == "idle"
+
+
 def test_the_service_loses_its_endpoints():
     objects = [o for o in world() if o["kind"] != "Endpoints"]
     nodes, _ = built(objects)

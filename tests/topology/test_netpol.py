@@ -282,3 +282,90 @@ def test_bad_calico_selectors_are_refused():
     for text in ("app ==", "app = 'x'", "has(", "x in {'a'"):
         with pytest.raises(netpol.SelectorSyntaxError):
             netpol.calico_selector(text)
+
+
+# --- many pairs at once: per selector class, the same answers ------------------------------
+
+
+def everyone(platform):
+    named = pod("acme-web", "web-2", {"app": "web", "tier": "front"}, ports={"http": [(8080, "TCP")]})
+    outside = netpol.Endpoint(ip="10.20.3.4")
+    spaces = [netpol.Endpoint(namespace=ns, name="*") for ns in ("acme-web", "acme-db", "globex-shop")]
+    pods = [platform[k] for k in ("web", "db", "shop", "controller", "dns")]
+    return pods + [named, outside] + spaces
+
+
+@pytest.mark.parametrize("calico", [False, True])
+def test_the_evaluator_answers_as_can_reach_for_every_pair_and_class(platform, calico):
+    policies = netpol.load_policies(platform["objects"], platform["calico"] if calico else ())
+    evaluator = netpol.Evaluator(policies, platform["namespaces"])
+    endpoints = everyone(platform)
+    for port in (None, 80, 443, 5432, "http"):
+        port_of = 8080 if port == "http" else port
+        destinations = [e for e in endpoints if e.is_pod]
+        sources, targets = evaluator.classes(endpoints, destinations, [port_of] * len(destinations))
+        assert len(sources) < len(endpoints)  # some endpoints do share a class
+        source_class = {i: key for key, members in sources.items() for i in members}
+        target_class = {i: key for key, members in targets.items() for i in members}
+        for s, source in enumerate(endpoints):
+            for d, destination in enumerate(destinations):
+                expected = netpol.can_reach(
+                    source, destination, port_of, policies=policies, namespaces=platform["namespaces"]
+                )
+                got = evaluator.verdict(source, destination, port_of)
+                assert (got.allowed, got.egress.reasons, got.ingress.reasons) == (
+                    expected.allowed,
+                    expected.egress.reasons,
+                    expected.ingress.reasons,
+                ), (source, destination, port)
+                # decided per pair of classes, from their signatures: the same answer
+                stand_in = evaluator.class_verdict(
+                    source_class[s], target_class[d], destinations[targets[target_class[d]][0]]
+                )
+                assert (stand_in.allowed, stand_in.egress.reasons, stand_in.ingress.reasons) == (
+                    expected.allowed,
+                    expected.egress.reasons,
+                    expected.ingress.reasons,
+                ), (source, destination, port)
+
+
+def test_the_overlay_of_many_namespaces_is_compact_and_expands_to_every_pair(english):
+    """Twelve deny-by-default namespaces of four tenants plus three open ones: the overlay's
+    entries expand to the 210 ordered pairs with can_reach's answers, in far fewer entries."""
+    from monitoring.topology import services
+
+    objects, labels = [], {}
+    for t in range(4):
+        tenant = Tenant(name=f"t{t}")
+        for n in range(3):
+            project = Project(name=f"t{t}-n{n}", tenant=tenant)
+            objects += manifests.network_policies(project)
+            labels[project.name] = {TENANT: tenant.name}
+    labels.update({"open-a": {}, "open-b": {}, "open-c": {}})
+    namespaces = netpol.with_default_labels(labels)
+    world = services.PolicyWorld(netpol.load_policies(objects), namespaces, False)
+    result = {"nodes": [], "edges": []}
+    paths = services.overlay(None, world, result, sorted(labels))
+    pairs = services.expand_paths(paths, result["policy_endpoints"])
+    assert len(pairs) == 15 * 14 and len({(p["source"], p["target"]) for p in pairs}) == 15 * 14
+    # per target: one "*" entry, one for its own tenant's other namespaces, one for the open ones
+    assert len(paths) <= 15 * 3 and any(len(p.get("sources", ())) == 3 for p in paths)
+    for entry in pairs:
+        source, target = entry["source"].split("/")[2], entry["target"].split("/")[2]
+        expected = netpol.can_reach(
+            services.namespace_endpoint(source),
+            services.namespace_endpoint(target),
+            None,
+            policies=world.policies,
+            namespaces=namespaces,
+        )
+        assert entry["allowed"] == expected.allowed, (source, target)
+    allowed = {(p["source"], p["target"]) for p in pairs if p["allowed"]}
+    assert ("Namespace//t1-n0", "Namespace//t1-n2") in allowed  # within a tenant
+    assert ("Namespace//t1-n0", "Namespace//t2-n0") not in allowed  # across tenants
+    assert ("Namespace//open-b", "Namespace//open-a") in allowed  # open both ways
+    assert ("Namespace//t1-n0", "Namespace//open-a") not in allowed  # a tenant's egress is closed too
+    tenants_out = next(p for p in paths if p["target"] == "Namespace//open-a" and p.get("source") == "*")
+    assert not tenants_out["allowed"] and "(its namespace)/caas-default-deny" in " ".join(tenants_out["why"])
+    denied = next(p for p in paths if p["target"] == "Namespace//t2-n0" and p.get("source") == "*")
+    assert not denied["allowed"] and "t2-n0/caas-default-deny" in " ".join(denied["why"])

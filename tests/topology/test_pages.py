@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from console.clusters import mirror
 from console.live import realtime
+from monitoring.topology import services
 
 from ..conftest import sandbox_fixture
 from ..factories import mk_user
@@ -149,10 +150,87 @@ def test_the_cluster_view_counts_instead_of_drawing(client, tenants_world):
     groups = {n["name"]: n for n in data["nodes"]}
     assert groups["acme-web"]["pods"] == 2 and groups["acme-web"]["collapsed"]
     assert groups["globex-shop"]["health"] == "ok"
-    denied = {(p["source"], p["target"]) for p in data["paths"] if not p["allowed"]}
+    pairs = services.expand_paths(data["paths"], data["policy_endpoints"])
+    denied = {(p["source"], p["target"]) for p in pairs if not p["allowed"]}
     assert ("Namespace//globex-shop", "Namespace//acme-web") in denied
+    # the overlay follows a policy change (a world and an overlay are kept between requests)
+    from console.kube.api import ClusterAPI
+
+    from .conftest import mirror_cluster
+
+    cluster = tenants_world["web"].cluster
+    with ClusterAPI(cluster) as api:
+        for namespace, direction, peer in (
+            ("acme-web", "ingress", "globex-shop"),
+            ("globex-shop", "egress", "acme-web"),
+        ):
+            selector = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": peer}}}
+            api.apply(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": f"{direction}-{peer}", "namespace": namespace},
+                    "spec": {
+                        "podSelector": {},
+                        "policyTypes": [direction.title()],
+                        direction: [{"from" if direction == "ingress" else "to": [selector]}],
+                    },
+                }
+            )
+    mirror_cluster(cluster, ("NetworkPolicy",))
+    data = get(client, operator, "topology:cluster_graph", "sandbox").json()
+    pairs = services.expand_paths(data["paths"], data["policy_endpoints"])
+    allowed = {(p["source"], p["target"]) for p in pairs if p["allowed"]}
+    assert ("Namespace//globex-shop", "Namespace//acme-web") in allowed
+    assert ("Namespace//acme-web", "Namespace//globex-shop") not in allowed
+    with ClusterAPI(cluster) as api:  # the sandbox is the module's: leave it as it was
+        api.delete("NetworkPolicy", "ingress-globex-shop", "acme-web")
+        api.delete("NetworkPolicy", "egress-acme-web", "globex-shop")
+    mirror_cluster(cluster, ("NetworkPolicy",))
+    data = get(client, operator, "topology:cluster_graph", "sandbox").json()
+    pairs = services.expand_paths(data["paths"], data["policy_endpoints"])
+    assert ("Namespace//globex-shop", "Namespace//acme-web") not in {
+        (p["source"], p["target"]) for p in pairs if p["allowed"]
+    }
     expanded = get(client, operator, "topology:cluster_namespace_graph", "sandbox", "acme-web").json()
     assert "Deployment/acme-web/web" in {n["id"] for n in expanded["nodes"]}
     auditor = mk_user("topo-aud", "auditor")
     assert get(client, auditor, "topology:cluster", "sandbox").status_code == 200
     assert get(client, tenants_world["users"]["acme"], "topology:cluster_graph", "sandbox").status_code == 403
+
+
+def test_can_a_reach_b_on_the_cluster_and_tenant_pages(client, tenants_world):
+    operator = mk_user("topo-op", "operator")
+    dev, stranger = tenants_world["users"]["acme"], tenants_world["users"]["globex"]
+    across = "source=Deployment/globex-shop/web&target=Deployment/acme-web/web&port=80&protocol=TCP"
+    # the operators' cluster page: any namespace of the cluster
+    page = get(client, operator, "topology:cluster", "sandbox").content.decode()
+    assert 'data-testid="reach-form"' in page and reverse("topology:cluster_reach", args=["sandbox"]) in page
+    response = get(client, operator, "topology:cluster_reach", "sandbox", query="?" + across)
+    assert response.status_code == 200 and 'data-allowed="no"' in response.content.decode()
+    assert "acme-web/caas-default-deny" in response.content.decode()
+    assert get(client, dev, "topology:cluster_reach", "sandbox", query="?" + across).status_code == 403
+
+    # the tenant's page: its own namespaces only, whoever asks there
+    assert '<option value="Deployment/globex-shop/web">' in page  # offered to pick: the whole cluster
+    page = get(client, dev, "topology:tenant", "acme").content.decode()
+    assert 'data-testid="reach-form"' in page and 'name="cluster" value="sandbox"' in page
+    choices = page.split('data-testid="reach-choices">')[1].split("</datalist>")[0]
+    assert '<option value="acme-web">' in choices and '<option value="Deployment/acme-web/web">' in choices
+    assert "globex" not in page  # nothing of the other tenant offered, nor anywhere on the page
+    inside = "?cluster=sandbox&source=acme-web&target=Deployment/acme-web/web&port=80&protocol=TCP"
+    response = get(client, dev, "topology:tenant_reach", "acme", query=inside)
+    assert response.status_code == 200 and 'data-allowed="yes"' in response.content.decode()
+    for who in (dev, operator):
+        response = get(client, who, "topology:tenant_reach", "acme", query="?cluster=sandbox&" + across)
+        assert response.status_code == 400
+        assert "No namespace globex-shop on this cluster." in response.content.decode()
+        assert "acme-web/caas" not in response.content.decode()  # no verdict, no policy named
+    outside = "?source=203.0.113.9&target=Deployment/acme-web/web&port=80&protocol=TCP"
+    assert get(client, dev, "topology:tenant_reach", "acme", query=outside).status_code == 200
+    # another tenant: the same answer as a typo, asked on its own page or on acme's
+    assert get(client, stranger, "topology:tenant_reach", "acme", query=inside).status_code == 404
+    foreign = "?source=globex-shop&target=Deployment/acme-web/web&port=80&protocol=TCP"
+    response = get(client, stranger, "topology:tenant_reach", "globex", query=foreign)
+    assert response.status_code == 400 and "No namespace acme-web on this cluster." in response.content.decode()
+    assert get(client, dev, "topology:tenant_reach", "acme", query="?cluster=elsewhere").status_code == 404
