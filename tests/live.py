@@ -146,3 +146,13 @@ def own_queue(name):
         for key in client.scan_iter(f"{name}:*", count=1000):  # the processes' cache and channel keys
             client.delete(key)
         client.close()
+
+
+def run_async(coroutine):
+    """asyncio.run on a thread of its own: a browser test earlier in this process may have
+    left Playwright's event loop running on this one."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

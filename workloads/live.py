@@ -1,5 +1,6 @@
-"""The app page's websocket group, app-<id>: tasks send it ticks as rollouts progress,
-and the page re-reads its live part from the mirror on each tick."""
+"""The app page's websocket group, app-<id>: tasks send it ticks as rollouts progress, and
+on each tick (of it or of the namespace's mirror groups) the page's socket is pushed its live
+part afresh (workloads.views.app_detail, a live view: console/live/views.py)."""
 
 from console.live import realtime
 from tenants import access

@@ -17,6 +17,7 @@ from console.accounts import roles
 from console.accounts.access import call_service, require
 from console.clusters import mirror
 from console.jobs.models import Job
+from console.live.views import live_view
 from console.views.generic import ServiceFormView, message_of
 from console.views.htmx import is_partial
 from tenants import access
@@ -165,13 +166,19 @@ def app_context(request, app, **extra):
 
 def app_page_context(request, app, **extra):
     """The whole page: the live part and the YAML documents."""
+    panels = object_panels.object_panels_live("app", request, app)
     return {
         **app_context(request, app, **extra),
         "documents": selectors.yaml_documents(app),
-        "app_panels": object_panels.render_object_panels("app", request, app),
+        "app_panels": panels.html,
+        "panel_groups": panels.live_groups,  # the panels' own live groups (monitoring's charts)
     }
 
 
+# Followed live by the page's socket (console/live/views.py) on each of its groups' ticks.
+# Rendered for each browser, never shared: its forms (restart, roll back, pause, canary)
+# carry the reader's CSRF token and show only to those who may change the app.
+@live_view
 @require_GET
 @signed_in
 def app_detail(request, tenant, namespace, name):

@@ -1,3 +1,5 @@
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import HttpRequest
@@ -59,6 +61,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._error(_("You may not follow %(group)s.") % {"group": group[:100]})
             return
         if "view" in message:
+            already = self._following(message.get("view"), message.get("target"))
+            if already is not None:  # the same view on more groups (the app page's): rendered once
+                self._follow(group, already)
+                await self._join(group)
+                return
             try:
                 view, html = await database_sync_to_async(live_views.follow)(
                     self.scope, self.language, message.get("view"), message.get("target")
@@ -75,6 +82,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if current:
             await self.send(text_data=current)
 
+    def _following(self, path, target):
+        """The view this socket already follows at `target` from `path` (checked and rendered
+        for this socket's user then), under any group; else None."""
+        for followed in self.views.values():
+            view = followed.get(target) if isinstance(target, str) else None
+            if view is not None and view.path == path:
+                return view
+        return None
+
     def _follow(self, group, view):
         followed = self.views.setdefault(group, {})
         if view.target in followed:  # the page subscribed again (a reconnect): the newest wins
@@ -84,20 +100,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def live_lost(self, event):
         """The channel layer lost Redis for a while and pushes may be missing: send the page
-        a fresh snapshot of each group it follows (list pages catch up on their next tick)."""
+        a fresh snapshot of each group it follows, and each view it follows rendered afresh."""
         for group in list(getattr(self, "groups_joined", ())):
             current = await database_sync_to_async(realtime.snapshot)(self.user, group)
             if current:
                 await self.send(text_data=current)
+        views = {}  # target -> view: a view followed on several groups is rendered once
+        for followed in getattr(self, "views", {}).values():
+            for view in followed.values():
+                views.setdefault(view.target, view)
+        html = ""
+        for view in list(views.values()):
+            html += await self._render_view(view, time.time())
+        if html:
+            await self.send(text_data=html)
 
     async def push_html(self, event):
         html = event.get("languages", {}).get(self.language) or event["html"]
         followed = self.views.get(event.get("group")) if "tick" in event else None
         for view in list((followed or {}).values()):
-            html += await self._render_view(event.get("group"), view, event["tick"])
+            html += await self._render_view(view, event["tick"])
         await self.send(text_data=html)
 
-    async def _render_view(self, group, view, stamp):
+    async def _render_view(self, view, stamp):
         """The followed view as of this tick, from the render this process shares for its key.
         A shared render made as someone who has since lost access is redone as this socket's
         user; when this user lost access too, the page stops following (and is told)."""
@@ -106,8 +131,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             status, html = await self._renderer(view.path)()
         if status == 200:
             return live_views.wrap(view.target, html)
-        del self.views[group][view.target]
-        live_views.RENDERS.release(view.key)
+        for followed in self.views.values():  # under every group that shows it
+            if followed.get(view.target) == view:
+                del followed[view.target]
+                live_views.RENDERS.release(view.key)
         with translation.override(self.language):
             return render_to_string("console/_live_error.html", {"message": _("You may no longer follow this page.")})
 

@@ -17,17 +17,27 @@ depends on who reads them — and gives the same HTML to all its sockets showing
 
 Only views marked with @live_view may be followed, and `shared=True` is a promise that
 the view's HTML is the same for everybody it lets in: no forms (CSRF tokens), no
-per-user buttons.
+per-user buttons. Other views are rendered for each browser (its session and CSRF
+cookie): their forms carry a CSRF token that only that browser's cookie makes valid.
+
+A view's htmx partial may carry, beside the target's new content, top-level elements
+marked hx-swap-oob (a status badge, the action buttons): the ws extension swaps only the
+top-level elements of a message, so those stay at top level and only the rest goes into
+the target's wrapper (`wrap`).
 """
 
 import asyncio
 import collections
+import functools
+import hashlib
 import io
 import logging
 import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIRequest
 from django.urls import Resolver404, resolve
@@ -65,8 +75,79 @@ class Followed:
 
 
 def wrap(target, html):
-    """The fragment as the new content of the page's element `target` (an htmx oob swap)."""
-    return f'<div id="{target}" hx-swap-oob="innerHTML">{html}</div>'
+    """The fragment as the new content of the page's element `target` (an htmx oob swap).
+    Its own top-level oob elements stay beside the wrapper, where htmx swaps them."""
+    oob, rest = split_oob(html)
+    return f'<div id="{target}" hx-swap-oob="innerHTML">{rest}</div>' + "".join(oob)
+
+
+# Elements without content or end tag (HTML's void elements).
+VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+OOB_ATTRIBUTES = ("hx-swap-oob", "data-hx-swap-oob")
+OOB_MENTIONED = re.compile("hx-swap-oob", re.IGNORECASE)
+
+
+class _TopLevel(HTMLParser):
+    """Where each top-level element of a fragment starts and ends, as offsets into its text."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=False)
+        self.text = text
+        self.line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
+        self.stack = []  # open elements' names
+        self.opened = None  # (start offset, is oob) of the open top-level element
+        self.elements = []  # (start, end, is oob) of each closed top-level element
+
+    def position(self):
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        if not self.stack:
+            self.opened = (self.position(), any(name in OOB_ATTRIBUTES for name, _value in attrs))
+            if tag in VOID:  # complete already
+                self._close_top(self.opened[0] + len(self.get_starttag_text()))
+                return
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):  # <x ... />: no content either way
+        if not self.stack:
+            self.opened = (self.position(), any(name in OOB_ATTRIBUTES for name, _value in attrs))
+            self._close_top(self.opened[0] + len(self.get_starttag_text()))
+
+    def handle_endtag(self, tag):
+        if tag not in self.stack:  # a stray end tag: browsers ignore it
+            return
+        while self.stack.pop() != tag:  # elements left open inside (<p>, <li>) end with their parent
+            pass
+        if not self.stack and self.opened is not None:
+            self._close_top(self.text.find(">", self.position()) + 1 or len(self.text))
+
+    def _close_top(self, end):
+        start, oob = self.opened
+        self.elements.append((start, end, oob))
+        self.opened = None
+
+
+@functools.lru_cache(maxsize=32)  # a shared render is wrapped for each of its sockets: parsed once
+def split_oob(html):
+    """((top-level elements marked hx-swap-oob), the rest of the fragment), each as its
+    exact text. An element left unclosed stays in the rest."""
+    if not OOB_MENTIONED.search(html):
+        return (), html
+    parser = _TopLevel(html)
+    parser.feed(html)
+    parser.close()
+    oob = [(start, end) for start, end, is_oob in parser.elements if is_oob]
+    if not oob:
+        return (), html
+    rest, position = [], 0
+    for start, end in oob:
+        rest.append(html[position:start])
+        position = end
+    rest.append(html[position:])
+    return tuple(html[start:end] for start, end in oob), "".join(rest)
 
 
 def check(path, target):
@@ -92,9 +173,18 @@ def follow(scope, language, path, target):
     status, html = render(scope, path)
     if status != 200:
         raise Refused(_("You may not follow this page."))
-    user = scope["user"]
-    key = (path, language, "shared" if sharing == "shared" else f"user-{user.pk}")
-    return Followed(target, path, key), html
+    return Followed(target, path, (path, language, reader(scope, sharing))), html
+
+
+def reader(scope, sharing):
+    """Who a render of the view is for: everybody, or one browser (its user, session and CSRF
+    cookie: forms rendered for one browser carry a token that another browser's cookie
+    refuses, even the same user's)."""
+    if sharing == "shared":
+        return "shared"
+    cookies = scope.get("cookies") or {}
+    browser = "\0".join(cookies.get(name, "") for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME))
+    return f"user-{scope['user'].pk}-{hashlib.sha256(browser.encode()).hexdigest()[:16]}"
 
 
 # --- rendering: the internal request

@@ -10,9 +10,10 @@ health samples), which fires once it has lasted the rule's `for_seconds` (Promet
 worker goes on counting.
 """
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,7 +21,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from console.clusters.models import Cluster, MirroredObject
-from monitoring.metrics import query
+from monitoring.metrics import query, store
 from tenants.models import Project
 
 from .choices import AlertState, Comparison, RuleKind
@@ -213,22 +214,65 @@ def recent_window():
     return timedelta(seconds=max(60, 2 * settings.ALERT_EVALUATION_SECONDS))
 
 
-def beyond(points, comparison, threshold, since):
-    """(held, since when): every point from `since` on (the newest one if none is that
-    recent) is beyond the threshold; the time of the first of them."""
-    recent = [(t, v) for t, v in points if t >= since] or points[-1:]
-    if comparison == Comparison.ABOVE:
-        held = all(v > threshold for _t, v in recent)
-    else:
-        held = all(v < threshold for _t, v in recent)
-    return held, recent[0][0]
+def bounds(group):
+    """(floor, ceiling): a target no rule of the group can find beyond its threshold has its
+    highest value at most the lowest "above" threshold and its lowest value at least the highest
+    "below" one."""
+    above = [r.threshold for r in group if r.kind == RuleKind.VOLUME_FULL or r.comparison == Comparison.ABOVE]
+    below = [r.threshold for r in group if r.kind != RuleKind.VOLUME_FULL and r.comparison != Comparison.ABOVE]
+    return (
+        min((t for t in above if t is not None), default=math.inf),
+        max((t for t in below if t is not None), default=-math.inf),
+    )
+
+
+def threshold_windows(cluster_id, metric, percent, group, start, end, sinces):
+    """{target: (query.Window, factor)} of the targets of a metric that a rule of the group may
+    find beyond its threshold (values times the factor: percentages of the limit for `percent`).
+    The database groups the window's samples per series, pairs usages with their limits and
+    leaves out the targets whose highest value is under every "above" threshold and lowest over
+    every "below" one (most of them). A target whose limit changed within the window, or was
+    not sampled at the usage's times, is computed point by point."""
+    floor, ceiling = bounds(group)
+    namespaces = {rule.namespace for rule in group}
+    namespace = next(iter(namespaces)) if len(namespaces) == 1 and "" not in namespaces else None
+    limit_metric = LIMIT_OF[metric] if percent else None
+    found = query.crossing_windows(
+        cluster_id=cluster_id,
+        metric=metric,
+        limit_metric=limit_metric,
+        namespace=namespace,
+        start=start,
+        end=end,
+        sinces=sinces,
+        above=floor,
+        below=ceiling,
+    )
+    uneven = {target for target, (_window, factor) in found.items() if factor is None}
+    if uneven:
+        first, last = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        used = query.series_of(cluster_id=cluster_id, metric=metric, namespace=namespace)
+        limits = query.series_of(cluster_id=cluster_id, metric=limit_metric, namespace=namespace)
+        points = percent_series(
+            query.read({pk: t for pk, t in used.items() if t in uneven}, first, last, store.RAW),
+            query.read({pk: t for pk, t in limits.items() if t in uneven}, first, last, store.RAW),
+        )
+        for target in uneven:
+            window = query.Window.of(points.get(target, []), sinces)
+            if window is None:
+                del found[target]  # no time with both a usage and a limit
+            else:
+                found[target] = (window, 1.0)
+    return found
 
 
 def threshold_hits(rules, scopes, now):
-    """{rule id: {(cluster, target): Hit}} for threshold and volume rules: one read of the
-    recent window per (cluster, metric), whatever the number of rules. How long a condition
-    has held is the age of its pending alert (as Prometheus's `for`), so an evaluation never
-    reads more than the last window."""
+    """{rule id: {(cluster, target): Hit}} for threshold and volume rules: one grouped read of
+    the recent window per (cluster, metric), whatever the number of rules, that comes back as one
+    summary per series that may cross a threshold (its newest value, and its lowest and highest
+    values since each rule's start); each rule then looks at those in its scope. How long a
+    condition has held is the age of its pending alert (as Prometheus's `for`), so an
+    evaluation never reads more than the last window."""
     wanted = defaultdict(list)  # (cluster, metric, percent) -> rules
     for rule in rules:
         metric = VOLUME_METRIC if rule.kind == RuleKind.VOLUME_FULL else rule.metric
@@ -240,35 +284,53 @@ def threshold_hits(rules, scopes, now):
     hits = {rule.pk: {} for rule in rules}
     apps = pod_apps({c for c, _, _ in wanted}) if any(rule.app for rule in rules) else {}
     recent = recent_window()
+    start = int((now - recent).timestamp())
+    end = int(now.timestamp())
+    stale = now.timestamp() - STALE.total_seconds()
+    # every point from a rule's `since` on must be beyond its threshold (the newest one if none
+    # is that recent); the window's start comes first (a limit constant over all of it)
+    since_of = {}
+    for rule in rules:
+        since = now - min(timedelta(seconds=rule.for_seconds), recent)
+        since_of[rule.pk] = math.ceil(since.timestamp())  # samples are whole seconds
+    sinces = [start, *sorted(set(since_of.values()) - {start})]
+    index_of = {since: k for k, since in enumerate(sinces)}
     for (cluster_id, metric, percent), group in wanted.items():
-        start = now - recent
-        namespace = group[0].namespace if all(r.namespace == group[0].namespace for r in group) else None
-        points = query.samples(cluster_id=cluster_id, metric=metric, start=start, end=now, namespace=namespace or None)
-        if percent:
-            limits = query.samples(
-                cluster_id=cluster_id, metric=LIMIT_OF[metric], start=start, end=now, namespace=namespace or None
-            )
-            points = percent_series(points, limits)
+        found = threshold_windows(cluster_id, metric, percent, group, start, end, sinces)
+        floor, ceiling = bounds(group)  # (again for the targets read point by point)
         by_namespace = defaultdict(list)
-        for target, target_points in points.items():
-            if target_points and now - target_points[-1][0] <= STALE:
-                by_namespace[(cluster_id, namespace_of(target))].append((target, target_points))
+        for target, (window, factor) in found.items():
+            # stats[0] and stats[1]: the lowest and highest values over the whole window
+            if window.last >= stale and (window.stats[1] * factor > floor or window.stats[0] * factor < ceiling):
+                target_namespace = namespace_of(target)
+                by_namespace[(cluster_id, target_namespace)].append((target, target_namespace, window, factor))
         app_by_target = {}
         for rule in group:
-            since = now - min(timedelta(seconds=rule.for_seconds), recent)
-            comparison = Comparison.ABOVE if rule.kind == RuleKind.VOLUME_FULL else rule.comparison
-            for target, target_points in scopes.candidates(rule, by_namespace):
+            k = 3 * index_of[since_of[rule.pk]]  # where the rule's (low, high, first) are in a window's stats
+            above = rule.kind == RuleKind.VOLUME_FULL or rule.comparison == Comparison.ABOVE
+            threshold = rule.threshold
+            rule_hits = hits[rule.pk]
+            for target, target_namespace, window, factor in scopes.candidates(rule, by_namespace):
                 app = ""
                 if rule.app:
                     app = app_by_target.get(target)
                     if app is None:
                         app = app_by_target[target] = app_of(target, apps, cluster_id)
-                if rule.app and app != rule.app:
-                    continue
-                held, first = beyond(target_points, comparison, rule.threshold, since)
+                    if app != rule.app:
+                        continue
+                stats = window.stats
+                first = stats[k + 2]
+                if first is None:  # no point that recent: the newest one says
+                    first = window.last
+                    held = window.value * factor > threshold if above else window.value * factor < threshold
+                else:
+                    held = stats[k] * factor > threshold if above else stats[k + 1] * factor < threshold
                 if held:
-                    hits[rule.pk][(cluster_id, target)] = Hit(
-                        value=target_points[-1][1], namespace=namespace_of(target), app=app, since=first
+                    rule_hits[(cluster_id, target)] = Hit(
+                        value=window.value * factor,
+                        namespace=target_namespace,
+                        app=app,
+                        since=datetime.fromtimestamp(first, UTC),
                     )
     return hits
 
@@ -360,9 +422,9 @@ def _apply(rules, hits, scopes, now, report):
     rule_by_id = {rule.pk: rule for rule in rules}
     open_alerts = {
         (a.rule_id, a.cluster_id, a.target): a
-        for a in Alert.objects.filter(state__in=(AlertState.PENDING, AlertState.FIRING)).only(
-            "id", "rule_id", "cluster_id", "target", "state", "value", "started_at", "silenced_until"
-        )
+        # whole rows: saving a transition and announcing it read their other fields (a deferred
+        # field is one query per alert)
+        for a in Alert.objects.filter(state__in=(AlertState.PENDING, AlertState.FIRING))
         if a.rule_id in rule_by_id
     }
     new, transitioned, revalued, gone_pending = [], [], [], []

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -16,21 +17,24 @@ from console.accounts import roles
 from console.clusters.models import Cluster, MirroredObject
 from tenants.models import Project
 
-from . import live, store
+from . import live
 from .models import Series
-from .query import METRICS, samples
+from .query import MAX_POINTS, METRICS, samples, step_for
 
-# range key -> (seconds, table read): charts of long ranges read the coarser tables, so that
-# a chart never has more than about 1,500 points per line
+# range key -> seconds. A chart asks the store for buckets that keep each line to at most
+# query.MAX_POINTS points (query.step_for): raw samples for the short ranges, averages of
+# 2 minutes (6 h) to 12 hours (90 d) computed by the database from the coarsest table fine enough.
 RANGES = {
-    "15m": (900, store.RAW),
-    "1h": (3600, store.RAW),
-    "6h": (6 * 3600, store.RAW),
-    "24h": (86400, store.MINUTE),
-    "7d": (7 * 86400, store.HOUR),
-    "30d": (30 * 86400, store.HOUR),
-    "90d": (90 * 86400, store.HOUR),
+    "15m": 900,
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "24h": 86400,
+    "7d": 7 * 86400,
+    "30d": 30 * 86400,
+    "90d": 90 * 86400,
 }
+# Charts of ranges up to this follow new points live (their last bucket is read again).
+LIVE_SECONDS = 86400
 DEFAULT_RANGE = "1h"
 SCOPES = ("cluster", "node", "namespace", "workload", "pod")
 WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset")
@@ -229,10 +233,15 @@ def scale_for(unit, peak):
     return (scales[-1][0], str(scales[-1][1])) if scales else (1, "")
 
 
-def lines_points(scope, chart, start, end, table):
+def step_of(seconds):
+    """The bucket size of a chart of that range (0: raw samples)."""
+    return step_for(seconds, settings.METRICS_SCRAPE_SECONDS)
+
+
+def lines_points(scope, chart, start, end, step):
     return [
         samples(
-            cluster_id=scope.cluster.pk, metric=line.metric, start=start, end=end, target=scope.target, table=table
+            cluster_id=scope.cluster.pk, metric=line.metric, start=start, end=end, target=scope.target, step=step
         ).get(scope.target, [])
         for line in chart.lines
     ]
@@ -253,10 +262,13 @@ def _isoformat_cache():
 
 def figure(scope, chart, range_key, now=None):
     """The chart's plotly figure (data and layout) and what the page needs to extend it live."""
-    seconds, table = range_of(range_key)
+    seconds = range_of(range_key)
+    step = step_of(seconds)
     now = time.time() if now is None else now
-    start, end = datetime.fromtimestamp(now - seconds, UTC), datetime.fromtimestamp(now + 60, UTC)
-    per_line = lines_points(scope, chart, start, end, table)
+    begin = int(now - seconds)
+    begin -= begin % step if step else 0  # whole buckets
+    start, end = datetime.fromtimestamp(begin, UTC), datetime.fromtimestamp(now + 60, UTC)
+    per_line = lines_points(scope, chart, start, end, step)
     peak = max((value for points in per_line for _ts, value in points), default=0)
     divisor, unit_label = scale_for(chart.unit, peak)
     iso = _isoformat_cache()
@@ -285,16 +297,19 @@ def figure(scope, chart, range_key, now=None):
         "divisor": divisor,
         "last": int(last),
         "points": sum(len(points) for points in per_line),
-        # live appends only where the chart reads raw samples (coarser tables fill in later)
-        "live": table is store.RAW,
+        "live": seconds <= LIVE_SECONDS,
         "window": seconds,
+        "step": step,
     }
 
 
-def new_points(scope, chart, since, divisor):
-    """What was scraped after `since` (epoch seconds), per line, scaled like the chart."""
-    start = datetime.fromtimestamp(since + 1, UTC)
-    per_line = lines_points(scope, chart, start, datetime.now(UTC), store.RAW)
+def new_points(scope, chart, since, divisor, range_key=DEFAULT_RANGE):
+    """The points after `since` (epoch seconds: the chart's newest), per line, scaled like the
+    chart; for a chart in buckets, from the bucket at `since` on (it was still filling: the page
+    replaces it)."""
+    step = step_of(range_of(range_key))
+    start = datetime.fromtimestamp(since if step else since + 1, UTC)
+    per_line = lines_points(scope, chart, start, datetime.now(UTC), step)
     last = max((points[-1][0].timestamp() for points in per_line if points), default=since)
     return {
         "x": [[ts.isoformat() for ts, _v in points] for points in per_line],
@@ -409,10 +424,10 @@ def prom_figure(scope, chart, range_key, source, now=None):
     """The chart from PromQL over the cluster's Prometheus (a PrometheusError when it cannot answer)."""
     from .prometheus import Prometheus
 
-    seconds, _table = range_of(range_key)
+    seconds = range_of(range_key)
     now = time.time() if now is None else now
     start, end = datetime.fromtimestamp(now - seconds, UTC), datetime.fromtimestamp(now, UTC)
-    step = max(5, seconds // 300)
+    step = max(5, seconds // MAX_POINTS)
     gateway = Prometheus(source.url)
     sel = selector(scope)
     per_line = []

@@ -1,19 +1,27 @@
 """Reading metric history: the one entry point for pages, the dashboard and alert rules.
 
     METRICS: name -> Metric(unit, level, description)
-    samples(cluster_id=, metric=, start=, end=, namespace=None, target=None)
-        -> {target: [(datetime, value), ...]}   oldest first
+    samples(cluster_id=, metric=, start=, end=, namespace=None, target=None, step=0)
+        -> {target: [(datetime, value), ...]}   oldest first (bucket averages with a step)
+    step_for(seconds, every) -> the bucket size that keeps a chart's lines to MAX_POINTS
+    windows(...) -> {target: Window}   a recent window summed up per series
+    crossing_windows(...) -> the same for the series that may cross a threshold (alert rules)
 
 Series are keyed by target: "node/<name>", "pod/<namespace>/<pod>", "pvc/<namespace>/<claim>",
 "deployment/<namespace>/<name>" (and statefulset/, daemonset/), "namespace/<name>",
 "component/<check>" and "cluster". A read goes to the finest table still holding `start`
 (raw for the last day, 1-minute averages for a week, 1-hour ones for 90 days) and is one
-index range scan per table: it reads the rows it returns and no others.
+index range scan per table: it reads the rows it returns and no others. Asked for buckets
+(`step`), it reads the coarsest table fine enough for them and the database averages its rows
+into buckets (`ts - ts % step`, the same on PostgreSQL and SQLite), so a 90-day chart is a few
+hundred rows per line, not thousands.
 """
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
@@ -80,14 +88,29 @@ METRICS: dict[str, Metric] = {
 Points = list[tuple[datetime, float]]
 
 
-def table_for(start: datetime, now: float | None = None) -> store.Table:
-    """The finest table that still holds `start`."""
+# A chart's line never has more points than this: longer ranges are read in buckets.
+MAX_POINTS = 300
+# Bucket sizes a chart may ask for (seconds): round ones, so that buckets fall on the minute/hour.
+STEPS = (60, 120, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
+
+
+def table_for(start: datetime, now: float | None = None, step: int = 0) -> store.Table:
+    """The coarsest table that still holds `start` and is no coarser than `step` (0: the finest
+    holding it): a bucket is made of the fewest rows there are for it."""
     now = time.time() if now is None else now
     age = now - start.timestamp()
-    for table in store.TABLES:
-        if age <= table.keep:
-            return table
-    return store.HOUR
+    holding = [table for table in store.TABLES if age <= table.keep] or [store.HOUR]
+    fitting = [table for table in holding if table.step <= step]
+    return fitting[-1] if fitting else holding[0]
+
+
+def step_for(seconds: int, every: int, max_points: int = MAX_POINTS) -> int:
+    """The bucket size (seconds) so that `seconds` of a series sampled `every` seconds make at
+    most `max_points` points; 0 when the raw samples are few enough."""
+    if seconds <= every * max_points:
+        return 0
+    wanted = seconds / max_points
+    return next((step for step in STEPS if step >= wanted), STEPS[-1])
 
 
 def samples(
@@ -99,9 +122,18 @@ def samples(
     namespace: str | None = None,
     target: str | None = None,
     table: store.Table | None = None,
+    step: int = 0,
 ) -> dict[str, Points]:
-    """{target: [(time, value)]} of `metric` in [start, end]. `table` forces a resolution
-    (charts of long ranges ask for a coarser one than the finest kept)."""
+    """{target: [(time, value)]} of `metric` in [start, end]. With a `step` (seconds), the
+    averages of the buckets of that size (their start as time), computed by the database from the
+    coarsest table fine enough: a long range comes back as a few hundred points per series.
+    `table` forces a table."""
+    targets = series_of(cluster_id=cluster_id, metric=metric, namespace=namespace, target=target)
+    return read(targets, start, end, table or table_for(start, step=step), step=step)
+
+
+def series_of(*, cluster_id: int, metric: str, namespace: str | None = None, target: str | None = None) -> dict:
+    """{series id: target} of a metric in a cluster (in one namespace, or one target)."""
     if metric not in METRICS:
         raise KeyError(metric)
     series = Series.objects.filter(cluster_id=cluster_id, metric=metric)
@@ -109,23 +141,37 @@ def samples(
         series = series.filter(namespace=namespace)
     if target is not None:
         series = series.filter(target=target)
-    targets = dict(series.values_list("id", "target"))
-    return read(targets, start, end, table or table_for(start))
+    return dict(series.values_list("id", "target"))
 
 
-def read(targets: dict[int, str], start: datetime, end: datetime, table: store.Table) -> dict[str, Points]:
+def _ids_clause(ids) -> tuple[str, list]:
+    if connection.vendor == "postgresql":  # one array parameter: thousands of ids parse and plan faster
+        return "series_id = ANY(%s)", [list(ids)]
+    return f"series_id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def read(
+    targets: dict[int, str], start: datetime, end: datetime, table: store.Table, step: int = 0
+) -> dict[str, Points]:
     """The points of the series {id: target} in [start, end] from one table: one range scan of
-    the (series_id, ts) index per day partition, reading only the rows it returns."""
+    the (series_id, ts) index per day partition, reading only the rows it needs. With a `step`,
+    the database averages them into buckets of `step` seconds (starting at multiples of it, as
+    the downsampled tables do) and returns one row per bucket; the same SQL on SQLite."""
     if not targets:
         return {}
     result: dict[str, Points] = {name: [] for name in targets.values()}
-    if connection.vendor == "postgresql":  # one array parameter: thousands of ids parse and plan faster
-        where, ids = "series_id = ANY(%s)", [list(targets)]
+    where, ids = _ids_clause(targets)
+    if step > table.step:  # (buckets of the table's own size are its rows: nothing to average)
+        bucket = f"ts - ts %% {int(step)}"  # %% : a literal % among the parameters
+        sql = (
+            f"SELECT series_id, {bucket} AS bucket, AVG(value) FROM {table.name} "
+            f"WHERE {where} AND ts >= %s AND ts <= %s GROUP BY series_id, {bucket} ORDER BY series_id, bucket"
+        )
     else:
-        where, ids = f"series_id IN ({', '.join(['%s'] * len(targets))})", list(targets)
-    sql = (
-        f"SELECT series_id, ts, value FROM {table.name} WHERE {where} AND ts >= %s AND ts <= %s ORDER BY series_id, ts"
-    )
+        sql = (
+            f"SELECT series_id, ts, value FROM {table.name} WHERE {where} AND ts >= %s AND ts <= %s "
+            "ORDER BY series_id, ts"
+        )
     stamps: dict[int, datetime] = {}  # the series of a chart share their timestamps: make each once
     with connection.cursor() as cursor:
         cursor.execute(sql, [*ids, int(start.timestamp()), int(end.timestamp())])
@@ -138,3 +184,150 @@ def read(targets: dict[int, str], start: datetime, end: datetime, table: store.T
                 stamp = stamps[ts] = datetime.fromtimestamp(ts, UTC)
             points.append((stamp, value))
     return result
+
+
+class Window(NamedTuple):
+    """A series' samples in a window, summed up in SQL: what a threshold held for a while needs
+    (alert evaluation reads 10,000s of series at once, and Python rows cost more than SQL ones).
+    For each `since` asked, `stats` holds three values from then on: the least value, the
+    greatest, and the epoch second of the first point (None, None, None: no point that recent)."""
+
+    count: int
+    ts_sum: int  # with count, first and last: tells whether two series were sampled at the same times
+    first: int  # epoch seconds of the oldest point in the window
+    last: int  # epoch seconds of the newest point
+    value: float  # the newest value
+    stats: tuple  # (low, high, first) for each `since`, flat
+
+    def low(self, k):
+        return self.stats[3 * k]
+
+    def high(self, k):
+        return self.stats[3 * k + 1]
+
+    def since_first(self, k):
+        return self.stats[3 * k + 2]
+
+    @classmethod
+    def of(cls, points: Points, sinces) -> "Window | None":
+        """The same summary from points [(time, value)], oldest first (None without points)."""
+        if not points:
+            return None
+        stamps = [int(t.timestamp()) for t, _v in points]
+        stats = []
+        for since in sinces:
+            recent = [(ts, v) for ts, (_t, v) in zip(stamps, points, strict=True) if ts >= since]
+            stats.append(min((v for _ts, v in recent), default=None))
+            stats.append(max((v for _ts, v in recent), default=None))
+            stats.append(recent[0][0] if recent else None)
+        return cls(len(points), sum(stamps), stamps[0], stamps[-1], points[-1][1], tuple(stats))
+
+
+def _window_sql(where: str, sinces, table: store.Table) -> tuple[str, list]:
+    """A CTE body: one row per series of the points in [start, end] (two parameters after
+    `where`'s), with columns n, tsum, t0, t1, (lo<k>, hi<k>, f<k>) for each since, and v (newest)."""
+    per_since = "".join(
+        f", MIN(CASE WHEN ts >= %s THEN value END) AS lo{k}, MAX(CASE WHEN ts >= %s THEN value END) AS hi{k}"
+        f", MIN(CASE WHEN ts >= %s THEN ts END) AS f{k}"
+        for k, _since in enumerate(sinces)
+    )
+    grouped = (
+        f"SELECT series_id, COUNT(*) AS n, CAST(SUM(ts) AS BIGINT) AS tsum, MIN(ts) AS t0, MAX(ts) AS t1{per_since}"
+    )
+    params = [since for since in sinces for _ in range(3)]
+    if connection.vendor == "postgresql":
+        sql = (
+            f"{grouped}, (array_agg(value ORDER BY ts DESC))[1] AS v FROM {table.name} "
+            f"WHERE {where} AND ts >= %s AND ts <= %s GROUP BY series_id"
+        )
+    else:  # no ordered aggregates: the newest value is one index lookup per series
+        sql = (
+            f"SELECT g.*, (SELECT value FROM {table.name} s WHERE s.series_id = g.series_id AND s.ts = g.t1 "
+            f"LIMIT 1) AS v FROM ({grouped} FROM {table.name} WHERE {where} AND ts >= %s AND ts <= %s "
+            "GROUP BY series_id) g"
+        )
+    return sql, params
+
+
+def crossing_windows(
+    *,
+    cluster_id: int,
+    metric: str,
+    start: int,
+    end: int,
+    sinces,
+    limit_metric: str | None = None,
+    namespace: str | None = None,
+    above: float = math.inf,
+    below: float = -math.inf,
+    table: store.Table = store.RAW,
+) -> dict[str, tuple[Window, float | None]]:
+    """The windows (as in `windows`, `sinces[0]` being `start`) of a metric's series that may
+    cross a threshold: whose highest value over [start, end] is above `above`, or lowest below
+    `below` (alert evaluation: most series are far from every rule's threshold, and never leave
+    the database). {target: (window, factor)}: values times the factor are what the thresholds
+    compare. With a `limit_metric`, as percentages of the target's limit: the factor is
+    100 / limit when the limit is one value over the window sampled at the usage's times, None
+    otherwise (the caller reads that target point by point). One statement: the samples grouped
+    per series, usages paired with their limits by target, and filtered, in SQL."""
+    series = series_of(cluster_id=cluster_id, metric=metric, namespace=namespace)
+    if not series:
+        return {}
+    limits = series_of(cluster_id=cluster_id, metric=limit_metric, namespace=namespace) if limit_metric else {}
+    where, ids = _ids_clause([*series, *limits])
+    body, params = _window_sql(where, sinces, table)
+    k = len(sinces)
+    stats = [f"{name}{i}" for i in range(k) for name in ("lo", "hi", "f")]
+    if not limit_metric:
+        columns = ", ".join(["series_id", "n", "tsum", "t0", "t1", "v", *stats])
+        sql = f"WITH w AS ({body}) SELECT {columns} FROM w WHERE hi0 > %s OR lo0 < %s"
+        extra = [above, below]
+    else:
+        # Per target, its usage's summary and its limit's, side by side: the series' summaries
+        # grouped by target (no join of the summaries with themselves: their count is unknown
+        # to the planner). The percentage is exact from the summaries when the limit is one
+        # value over the window, at the usage's times.
+        usage = ["n", "tsum", "t0", "t1", "v", *stats]
+        limit = ["n", "tsum", "t0", "t1", "v", "lo0", "hi0"]
+        pivot = ", ".join(
+            [f"MAX(CASE WHEN s.metric = %s THEN w.{c} END) AS u{c}" for c in usage]
+            + [f"MAX(CASE WHEN s.metric = %s THEN w.{c} END) AS l{c}" for c in limit]
+        )
+        even = "(llo0 = lhi0 AND lv > 0 AND ln = un AND ltsum = utsum AND lt0 = ut0 AND lt1 = ut1)"
+        columns = ", ".join(["target", *(f"u{c}" for c in usage)])
+        sql = (
+            f"WITH w AS ({body}) SELECT {columns}, CASE WHEN {even} THEN 100.0 / lv END FROM ("
+            f"SELECT s.target, {pivot} FROM w JOIN {Series._meta.db_table} s ON s.id = w.series_id "
+            "GROUP BY s.target) x "
+            f"WHERE un IS NOT NULL AND ln IS NOT NULL "
+            f"AND (NOT {even} OR uhi0 * 100.0 / NULLIF(lv, 0) > %s OR ulo0 * 100.0 / NULLIF(lv, 0) < %s)"
+        )
+        extra = [metric] * len(usage) + [limit_metric] * len(limit) + [above, below]
+    stop = 6 + 3 * k
+    result = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ids, int(start), int(end), *extra])
+        for row in cursor.fetchall():
+            window = Window(row[1], row[2], row[3], row[4], row[5], row[6:stop])
+            if limit_metric:
+                result[row[0]] = (window, row[stop])
+            else:
+                result[series[row[0]]] = (window, 1.0)
+    return result
+
+
+def windows(
+    targets: dict[int, str], start: int, end: int, sinces=(), table: store.Table = store.RAW
+) -> dict[str, Window]:
+    """{target: Window} of the series {id: target} with points in [start, end] (epoch seconds),
+    `sinces` being the epoch seconds the lows and highs are taken from. One grouped range scan
+    of the (series_id, ts) index: one row per series comes back, not one per point."""
+    if not targets:
+        return {}
+    where, ids = _ids_clause(targets)
+    body, params = _window_sql(where, sinces, table)
+    stop = 5 + 3 * len(sinces)
+    with connection.cursor() as cursor:
+        cursor.execute(body, [*params, *ids, int(start), int(end)])
+        # columns: series_id, n, tsum, t0, t1, the stats of each since, v
+        return {targets[row[0]]: Window(*row[1:5], row[-1], row[5:stop]) for row in cursor.fetchall()}

@@ -127,7 +127,7 @@ def chart(request, kind, cluster, key):
             return HttpResponseBadRequest(_("since and divisor must be numbers."))
         if since < 0 or not divisor > 0:
             return HttpResponseBadRequest(_("since and divisor must be positive."))
-        return JsonResponse(charts.new_points(scope, chart_, since, divisor))
+        return JsonResponse(charts.new_points(scope, chart_, since, divisor, range_key))
     fig = charts.figure(scope, chart_, range_key)
     return render(
         request,
@@ -145,9 +145,8 @@ def chart(request, kind, cluster, key):
 
 def app_panel(request, app):
     """The app page's charts (console.object_panels; the app page has authorised the reader).
-    Live by polling: the panel sits outside the page's websocket subscriptions."""
-    from django.conf import settings
-
+    Live like the chart pages: the page's socket follows the app's namespace group, and each
+    scrape's tick makes the charts fetch their new points."""
     project = app.project
     scope = charts.Scope("workload", project.cluster, f"{app.kind.lower()}/{project.name}/{app.name}")
     range_key = charts.DEFAULT_RANGE
@@ -158,7 +157,7 @@ def app_panel(request, app):
             for chart in charts.CHARTS["workload"]
             if chart.key in ("cpu", "memory", "restarts")
         ],
-        "poll_seconds": settings.METRICS_SCRAPE_SECONDS,
+        "live_groups": [scope.group],
         "page_url": reverse(
             "metrics:workload", args=[project.cluster.name, project.name, scope.name.split("/")[0], app.name]
         ),

@@ -27,8 +27,17 @@
         if (!points) return;
         var added = points.x.reduce(function (sum, xs) { return sum + xs.length; }, 0);
         if (added) {
-          var indices = points.x.map(function (_x, i) { return i; });
-          Plotly.extendTraces(el, { x: points.x, y: points.y }, indices);
+          // A chart in buckets gets its last bucket again (it was still filling): the points from
+          // the first one sent on are replaced, the others appended.
+          points.x.forEach(function (xs, i) {
+            var trace = el.data[i];
+            if (!trace || !xs.length) return;
+            var first = Date.parse(xs[0]), keep = trace.x.length;
+            while (keep > 0 && Date.parse(trace.x[keep - 1]) >= first) keep--;
+            trace.x = trace.x.slice(0, keep).concat(xs);
+            trace.y = trace.y.slice(0, keep).concat(points.y[i]);
+          });
+          Plotly.redraw(el);
           var start = new Date((points.last - parseInt(el.dataset.window, 10)) * 1000).toISOString();
           Plotly.relayout(el, { "xaxis.range": [start, new Date(points.last * 1000 + 30000).toISOString()] });
           el.dataset.points = String(parseInt(el.dataset.points || "0", 10) + added);
@@ -38,13 +47,6 @@
       .finally(function () { delete el.dataset.fetching; });
   }
 
-  // Panels outside the page's websocket subscriptions (the app page) poll instead.
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-metrics-poll]").forEach(function (panel) {
-      var seconds = Math.max(5, parseInt(panel.dataset.metricsPoll, 10) || 30);
-      setInterval(function () { panel.querySelectorAll(".metrics-chart[data-drawn]").forEach(extend); }, seconds * 1000);
-    });
-  });
   document.addEventListener("htmx:afterSettle", function (event) { draw(event.detail.elt.parentNode || document); });
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:oobAfterSwap", function (event) {

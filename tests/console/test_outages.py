@@ -16,7 +16,7 @@ from django.utils import translation
 from console import outages
 from console.request_threads import RequestThreads
 
-from ..live import free_port
+from ..live import free_port, run_async
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def test_requests_share_a_fixed_set_of_threads_one_each_for_its_whole_life():
         pool = RequestThreads(app, 3)
         await asyncio.gather(*(pool({"type": "http", "n": n}, None, None) for n in range(12)))
 
-    asyncio.run(main())
+    run_async(main())
     assert most == 3
     assert all(len(names) == 1 for names in threads_of.values())  # one thread (one connection) per request
     assert len(set().union(*threads_of.values())) == 3

@@ -1,7 +1,6 @@
 """Job steps and errors, and notifications, are stored as message ids with parameters
 (console.texts) and read in each reader's language: pages, and live pushes too."""
 
-import asyncio
 import importlib
 import logging
 from pathlib import Path
@@ -19,6 +18,7 @@ from console.notifications import notifications
 from console.notifications.models import Notification
 
 from ..factories import mk_user
+from ..live import run_async
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("console", "tenants", "workloads", "monitoring")
@@ -147,5 +147,5 @@ def test_live_pushes_reach_each_reader_in_the_language_of_their_page(
             received.append(text_data)
 
         consumer.send = send
-        asyncio.run(consumer.push_html({"type": "push.html", "html": html, "languages": languages}))
+        run_async(consumer.push_html({"type": "push.html", "html": html, "languages": languages}))
     assert received == [languages["en"], languages["zh-hans"]]

@@ -4,6 +4,7 @@ an htmx swap without a target, an aborted request). Live updates arrive while th
 are open: a job runs on the app's page and the watcher mirrors its pods."""
 
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -127,13 +128,21 @@ def test_every_page_without_browser_errors(new_page, console_with_an_app):
     ):
         visit_all(new_page, username, locale, extra, problems)
 
-    # a page open while a job changes the app: its panels refresh without errors
+    # a page open while a job changes the app: its panels refresh without errors, pushed by
+    # the server (console/live/views.py): after the page loads it never asks for them again
     page = visit_all(new_page, "e-dev", "en-US", [app_path], problems)
+    rereads = []  # GETs of the app page that are not the page's own loads
+    page.on(
+        "request",
+        lambda r: rereads.append(r.url) if urlsplit(r.url).path == app_path and not r.is_navigation_request() else None,
+    )
     page.fill("#scale-form [name=replicas]", "2")
     page.click("#scale-form button[type=submit]")
     page.locator("#pod-table [data-phase]").nth(1).wait_for(timeout=20_000)
     expect(page.locator("#job-list [data-testid=job][data-status=succeeded]")).to_have_count(2, timeout=20_000)
+    expect(page.locator("[data-count=ready]")).to_have_text("2", timeout=20_000)
     page.wait_for_timeout(1_000)
     problems += [f"e-dev scaling: {error}" for error in page.evaluate("window.__htmxErrors")]
+    assert rereads == [], rereads
     screenshot(page, "every-page-app-after-scaling")
     assert problems == [], "\n".join(problems)

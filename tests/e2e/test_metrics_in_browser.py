@@ -1,6 +1,7 @@
 """A live chart in a real browser: the cluster page draws its charts from the samples, and a
 scrape (the sandbox's load raised between two) appends its points while the page is open."""
 
+import threading
 import time
 
 import pytest
@@ -52,3 +53,39 @@ def test_a_live_chart_appends_the_points_of_each_scrape(new_page, sandbox):
     expect(page.locator('#dash-metrics-health [data-component="etcd"]')).to_be_visible()
     expect(page.locator("#dash-metrics-health")).to_contain_text("shop/web-1")
     screenshot(page, "metrics-dashboard-zh")
+
+
+XS = "el => el.data[0].x"
+
+
+def test_a_chart_in_buckets_refreshes_its_last_bucket_live(new_page, sandbox):
+    """A 6-hour chart reads 2-minute averages (of the 1-minute table): on a tick it reads its
+    last bucket again and replaces it, rather than appending a second point for the same time."""
+    from monitoring.metrics import live, store
+
+    cluster = mk_cluster("sandbox", kubeconfig_text=sandbox.kubeconfig_text())
+    mk_user("metrics-op", "operator")
+    run_pod(cluster, "shop", "web-1")
+    sandbox.set_pod_load("shop", "web-1", cpu="0.1")
+    collect.scrape_cluster(cluster)
+    store.downsample()
+
+    page = sign_in(new_page(locale="en-US"), "metrics-op")
+    page.goto(f"/monitoring/clusters/{cluster.name}/?range=6h")
+    chart = page.locator("[data-testid=chart-cpu]")
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    before_x, before = chart.evaluate(XS), chart.evaluate(LAST)
+    page.wait_for_function("() => document.body.dataset.live === 'open'")
+
+    sandbox.set_pod_load("shop", "web-1", cpu="3")
+    time.sleep(1.1)
+    scrape = collect.scrape_cluster(cluster)
+    store.downsample()  # (the beat's other task: the 1-minute table has the new scrape)
+    pushing = threading.Thread(target=live.tick, args=(scrape,))  # (playwright's loop holds this thread)
+    pushing.start()
+    pushing.join()
+
+    page.wait_for_function(f"() => ({LAST})(document.querySelector('[data-testid=chart-cpu]')) > {before}")
+    xs = chart.evaluate(XS)
+    assert len(xs) == len(set(xs))  # one point per bucket: the one still filling was replaced
+    assert xs[: len(before_x) - 1] == before_x[:-1] and len(xs) - len(before_x) in (0, 1)

@@ -4,6 +4,7 @@ operation log. Real daphne, Celery worker, watcher and sandbox cluster."""
 
 import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -42,6 +43,16 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
     deploy = "#deploy-form button[type=submit]"
     fill(page, {"#id_name": "shop", "#id_image": "nginx 1.27", "#id_ports": "http:80"}, submit=deploy)
     expect(page.locator("[data-field-error=image]")).to_contain_text("is not a valid image reference")
+    # the app page's live part is pushed by the server (console/live/views.py): no page asks for it again
+    rereads = []
+    page.on(
+        "request",
+        lambda r: (
+            rereads.append(r.url)
+            if urlsplit(r.url).path.endswith("/apps/shop/") and r.headers.get("hx-request")
+            else None
+        ),
+    )
     fill(
         page,
         {"#id_image": "nginx:1.27", "#id_replicas": "2", "#id_env": "MODE=prod", "#id_readiness_path": "/"},
@@ -107,6 +118,7 @@ def test_deploy_expose_upgrade_and_roll_back_live(new_page, acme_web):
             break
         assert time.monotonic() < deadline, ("pod rows differ from the cluster's pods", rows, pods)
         time.sleep(0.3)
+    assert rereads == [], rereads
 
     actions = set(
         OperationLogEntry.objects.filter(actor_name="wile", namespace="acme-web").values_list("action", "result")
