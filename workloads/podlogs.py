@@ -41,7 +41,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from console.kube.api import CONSOLE, ClusterAPI
+from console.kube.api import CONSOLE, ClusterAPI, log_lines
 from console.kube.errors import ApiRefused, ClusterError
 from console.live import realtime
 from tenants import access
@@ -338,20 +338,9 @@ class Follower(threading.Thread):
     # --- reading (its own thread)
 
     def _read(self, response):
-        rest = b""
         try:
-            while True:
-                data = response.read1(65536)
-                if not data:
-                    break
-                lines = (rest + data).split(b"\n")
-                rest = lines.pop()
-                if len(rest) > MAX_LINE_CHARS * 4:  # a line without an end: show what there is
-                    lines.append(rest)
-                    rest = b""
+            for lines in log_lines(response, MAX_LINE_CHARS * 4):  # a line without an end: show what there is
                 self._add(lines)
-            if rest:
-                self._add([rest])
         except Exception as exc:  # noqa: BLE001 (our own shutdown, or the connection broke: either ends the stream)
             if not self.closing:
                 self.stream_error = exc

@@ -139,12 +139,24 @@ class ClusterAPI:
         return translate_errors(lambda: self._open("GET", path, query).read().decode(errors="replace"))
 
     def follow_pod_log(
-        self, name: str, namespace: str, container: str = "", tail_lines: int = 200
+        self,
+        name: str,
+        namespace: str,
+        container: str = "",
+        tail_lines: int = 200,
+        since_time: str = "",
+        timestamps: bool = False,
     ) -> urllib3.BaseHTTPResponse:
         """Follow a pod's log (`follow=true`): the open urllib3 response, sending lines as the
         container writes them. Read it with read1(); response.shutdown() ends a blocked read.
-        There is no read timeout: a quiet container may say nothing for a long time."""
+        There is no read timeout: a quiet container may say nothing for a long time.
+        since_time: RFC 3339 (whole seconds, as the API server reads it); timestamps: each line
+        starts with the moment the runtime took it (RFC 3339 with nanoseconds) and a space."""
         query = [("follow", "true"), ("tailLines", str(tail_lines))] + ([("container", container)] if container else [])
+        if since_time:
+            query.append(("sinceTime", since_time))
+        if timestamps:
+            query.append(("timestamps", "true"))
         path = KINDS["Pod"].subresource_path(name, namespace, "log")
         timeout = (INTERACTIVE_TIMEOUT[0], None)
         return translate_errors(lambda: self._open("GET", path, query, timeout=timeout).response)
@@ -288,3 +300,22 @@ class ClusterAPI:
         if response.status >= 300:  # redirects are not followed: one is a refusal too
             raise refused(response.status, response.read())
         return response
+
+
+def log_lines(response: urllib3.BaseHTTPResponse, longest: int, reading=lambda: True):
+    """The lines of a followed pod log (follow_pod_log) as they arrive: a list of whole lines
+    (bytes, no newline) per read. A line still without its end past `longest` bytes is given
+    as it is. Stops when the stream ends or reading() says no more."""
+    rest = b""
+    while reading():
+        data = response.read1(65536)
+        if not data:
+            break
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        if len(rest) > longest:
+            lines.append(rest)
+            rest = b""
+        yield lines
+    if rest and reading():
+        yield [rest]
