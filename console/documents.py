@@ -127,15 +127,21 @@ def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH, scan_depth=True
     """JSON text as Python data. The depth is counted before parsing: the standard
     parser recurses per level and a deep enough text ends in RecursionError.
     scan_depth=False (high-rate machine input, e.g. log batches): no scan first; the data is
-    measured after parsing instead, and a text too deep for the parser is refused the same way."""
+    measured after parsing instead, and a text too deep for the parser is refused the same way.
+    max_depth=None: no limit of ours, only the parser's own (a text too deep for it is refused);
+    for readers that keep none of the nested data (log batches: the walk over every parsed
+    record cost as much as the parse)."""
     check_size(text, max_bytes)
     if isinstance(text, bytes):
         try:
             text = text.decode()
         except UnicodeDecodeError:
             raise DocumentError(_("The document is not UTF-8 text.")) from None
-    too_deep = DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
-    if scan_depth and json_depth(text) > max_depth:
+    if max_depth is None:
+        too_deep = DocumentError(_("The document is nested too deeply."))
+    else:
+        too_deep = DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
+    if scan_depth and max_depth is not None and json_depth(text) > max_depth:
         raise too_deep
     try:
         data = json.loads(text)
@@ -143,7 +149,7 @@ def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH, scan_depth=True
         raise DocumentError(_("This is not valid JSON: %(problem)s") % {"problem": exc.msg}, exc.lineno) from None
     except RecursionError:
         raise too_deep from None
-    if not scan_depth and data_depth(data, max_depth) > max_depth:
+    if not scan_depth and max_depth is not None and data_depth(data, max_depth) > max_depth:
         raise too_deep
     return data
 

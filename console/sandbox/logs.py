@@ -114,7 +114,7 @@ class Logs:
 
         def render(sim, level, message):
             # simulated moments map back onto real wall-clock time, like every other timestamp the sandbox writes
-            stamp = datetime.fromtimestamp(time.time() - (clock.now() - sim) / clock.speed, tz=UTC)
+            stamp = datetime.fromtimestamp(clock.real_time(sim), tz=UTC)
             text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond // 1000:03d}Z {level:<5} {message}\n"
             if query.get("timestamps") in ("true", "1"):
                 text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond * 1000:09d}Z " + text
@@ -132,9 +132,7 @@ class Logs:
         since_time = query.get("sinceTime")
         if since_time:
             moment = datetime.strptime(since_time[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-            lines = [
-                entry for entry in lines if time.time() - (clock.now() - entry[1]) / clock.speed >= moment.timestamp()
-            ]
+            lines = [entry for entry in lines if clock.real_time(entry[1]) >= moment.timestamp()]
         tail = query.get("tailLines")
         if tail not in (None, ""):
             lines = lines[-int(tail) :] if int(tail) > 0 else []
@@ -197,7 +195,7 @@ class Logs:
             text = process.output[index][1] + "\n"
             if query.get("timestamps") in ("true", "1"):
                 sim = moments[index]
-                stamp = datetime.fromtimestamp(time.time() - (clock.now() - sim) / clock.speed, tz=UTC)
+                stamp = datetime.fromtimestamp(clock.real_time(sim), tz=UTC)
                 text = f"{stamp.strftime('%Y-%m-%dT%H:%M:%S')}.{stamp.microsecond * 1000:09d}Z " + text
             return text
 

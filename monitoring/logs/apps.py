@@ -11,8 +11,10 @@ class LogsConfig(AppConfig):
     def ready(self) -> None:
         from console import navigation, object_panels
         from console.jobs import jobs
+        from console.live import realtime
 
-        from . import tasks, views  # noqa: F401  (tasks: registered with the worker)
+        from . import live, tasks, views  # noqa: F401  (tasks: registered with the worker)
+        from .consumers import TimelineConsumer
 
         navigation.register_section(
             "logs",
@@ -27,6 +29,7 @@ class LogsConfig(AppConfig):
             "cluster", "logs", "logs/_cluster_panel.html", views.cluster_panel, order=60
         )
         object_panels.register_object_panel("app", "logs", "logs/_app_panel.html", views.app_panel, order=40)
+        realtime.register_socket(live.SOCKET_ROUTE, TimelineConsumer)
         register_beat()
 
 

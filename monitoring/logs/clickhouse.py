@@ -6,12 +6,14 @@ Written for the oldest server the project tests against, Debian's clickhouse-ser
 DateTime64, no data-skipping indexes, no TTL, no query parameters), in SQL current ClickHouse
 runs as well: the time is a DateTime (partitions by UTC day) plus epoch microseconds for
 order; retention drops whole day partitions; values are quoted here with ClickHouse's string
-escapes. Words and substrings are case-insensitive `positionCaseInsensitive` scans of the
-(cluster, namespace, time)-ordered parts the time range selects.
+escapes. Substrings are case-insensitive `positionCaseInsensitiveUTF8` scans and words whole-word
+regular expressions (see words_condition) over the (cluster, namespace, time)-ordered parts the
+time range selects.
 """
 
 import json
 import random
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -147,10 +149,10 @@ class ClickHouseStore(LogStore):
                 clauses.append(f"{column} = {quote(value)}")
         if query.levels:
             clauses.append(f"level IN ({', '.join(quote(level) for level in query.levels)})")
-        for word in words_of(query.words):
-            clauses.append(f"positionCaseInsensitive(message, {quote(word)}) > 0")
+        if query.words:
+            clauses.append(words_condition(query.words))
         if query.substring:
-            clauses.append(f"positionCaseInsensitive(message, {quote(query.substring)}) > 0")
+            clauses.append(f"positionCaseInsensitiveUTF8(message, {quote(query.substring)}) > 0")
         return " AND ".join(clauses)
 
     def _lines(self, sql):
@@ -242,14 +244,84 @@ class ClickHouseStore(LogStore):
         return [], sorted(dropped)
 
 
-def words_of(text):
-    """The words of a full-text query, as the PostgreSQL store reads them (quotes kept together,
-    "or" and -negations left out: this store ANDs plain words)."""
-    import re
+# --- words -------------------------------------------------------------------------------
+# The PostgreSQL store matches `to_tsvector('simple', message) @@ websearch_to_tsquery('simple',
+# words)`: whole words, case-insensitively; words in a row must all be there (AND), `or` between
+# two of them is OR, -word must not be there, "a quoted phrase" is its words next to each other
+# in that order; a word with punctuation inside (id=42) is such a phrase, except at tsquery's
+# operator characters (user:7 is user AND 7). Here the same
+# query becomes regular expressions over the lower-cased line: a word is a run of letters and
+# digits (PostgreSQL's parser splits at everything else, `_` too), so a term matches where its
+# words stand between non-letters (or the line's ends) with only non-letters between them.
+# Where PostgreSQL's parser keeps a compound as one token (a path /api/orders, a host
+# api.example.com, a version 1.2.3), it matches only the whole compound; here its parts match
+# too. Written for 18.16: no hasToken, no multiSearch; its (?i) flag is not honoured by the
+# substring pre-check, hence lowerUTF8 (one evaluation per query, shared by the terms).
 
-    out = []
-    for quoted, plain in re.findall(r'"([^"]+)"|(\S+)', text or ""):
-        word = quoted or plain
-        if word.lower() != "or" and not word.startswith("-"):
-            out.append(word)
-    return out
+_WORD = re.compile(r"[^\W_]+")
+_ITEM = re.compile(r'(-*)"([^"]*)"?|(\S+)')
+_SPLIT = re.compile(r"[&|!()<:]+")
+_BOUND = "[^\\pL\\pN]"
+OR = "or"
+
+
+def word_terms(text):
+    """A websearch query as OR-groups of AND-ed terms: [[(negated, [word, ...]), ...], ...],
+    read as PostgreSQL's websearch_to_tsquery reads it (terms without any word are left out;
+    a leading or trailing `or`, or a second one in a row, is a word)."""
+    pieces = []  # (dashes, text, quoted)
+    for dashes, quoted, bare in _ITEM.findall(text or ""):
+        if bare:
+            # Outside quotes, websearch_to_tsquery splits at tsquery's operator characters:
+            # user:42 is user AND 42 (id=42 stays the phrase id 42).
+            for n, part in enumerate(_SPLIT.split(bare)):
+                stripped = part.lstrip("-") if n == 0 else part
+                pieces.append((part[: len(part) - len(stripped)], stripped, False))
+        else:
+            pieces.append((dashes, quoted, True))
+    items, negate = [], False
+    for dashes, piece, quoted in pieces:
+        negate ^= len(dashes) % 2 == 1
+        if not piece:
+            continue  # a lone "-": negates what follows
+        if not quoted and not dashes and not negate and piece.lower() == OR:
+            items.append(OR)
+            continue
+        words = _WORD.findall(piece.lower())
+        if words:
+            items.append((negate, words))
+        negate = False
+    groups, current, after_term = [], [], False
+    for n, item in enumerate(items):
+        if item == OR:
+            if after_term and n + 1 < len(items):
+                groups.append(current)
+                current, after_term = [], False
+                continue
+            item = (False, [OR])
+        current.append(item)
+        after_term = True
+    if current:
+        groups.append(current)
+    return groups
+
+
+def word_pattern(words):
+    """The RE2 pattern of one term over a lower-cased line."""
+    return f"(^|{_BOUND})" + f"{_BOUND}+".join(re.escape(word) for word in words) + f"($|{_BOUND})"
+
+
+def words_condition(text):
+    """SQL for a websearch query (see above); a query without any word matches nothing, as
+    PostgreSQL's empty tsquery does."""
+    groups = word_terms(text)
+    if not groups:
+        return "0"
+    ors = []
+    for group in groups:
+        ands = []
+        for negated, words in group:
+            test = f"match(lowerUTF8(message), {quote(word_pattern(words))})"
+            ands.append(f"NOT {test}" if negated else test)
+        ors.append("(" + " AND ".join(ands) + ")")
+    return ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")"

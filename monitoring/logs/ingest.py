@@ -44,6 +44,7 @@ _LEVEL_IN_TEXT = re.compile(r"\b(ERROR|FATAL|CRITICAL|PANIC|WARN(?:ING)?|INFO|NO
 _KLOG = re.compile(r"^([EWID])\d{4} ")  # Kubernetes components: E0102 15:04:05.000000 ...
 _KLOG_LEVELS = {"E": "error", "W": "warn", "I": "info", "D": "debug"}
 APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "component")
+TIME_KEYS = ("time", "date", "@timestamp", "timestamp")
 JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-lines")
 MSGPACK_TYPES = ("application/x-msgpack", "application/msgpack", "application/vnd.msgpack")
 
@@ -105,7 +106,7 @@ def records(body, content_type):
 
 def _document(text, line):
     try:
-        data = load_json(text, max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES, max_depth=32, scan_depth=False)
+        data = load_json(text, max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES, max_depth=None, scan_depth=False)
     except DocumentError as exc:
         raise IngestError(400, MALFORMED, _("Line %(line)s: %(problem)s") % {"line": line, "problem": exc}) from None
     if isinstance(data, dict):
@@ -117,19 +118,24 @@ def _document(text, line):
 
 def _ndjson_records(body):
     """One JSON object per line. Parsed as one array when every line is an object (the fast
-    path); otherwise line by line, so that the refusal names the line."""
-    lines = [raw for raw in body.split(b"\n") if raw.strip()]
-    if all(raw.lstrip()[:1] == b"{" for raw in lines):
+    path: one parser call for the batch); otherwise line by line, so that the refusal names the
+    line. Nested values are not measured (max_depth=None): rows() keeps none of them."""
+    lines = body.split(b"\n")
+    if not lines[-1].strip():
+        lines.pop()  # the newline after the last record
+    if not all(lines):  # blank lines (rare): left out
+        lines = [raw for raw in lines if raw.strip()]
+    if all(raw[:1] == b"{" or raw.lstrip()[:1] == b"{" for raw in lines):
         try:
             items = load_json(
                 b"[" + b",".join(lines) + b"]",
                 max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES + len(lines) + 2,
-                max_depth=32,
+                max_depth=None,
                 scan_depth=False,
             )
         except DocumentError:
             items = None
-        if items is not None and len(items) == len(lines) and all(isinstance(item, dict) for item in items):
+        if items is not None and len(items) == len(lines) and all(type(item) is dict for item in items):
             return items
     out = []
     for number, raw in enumerate(body.split(b"\n"), 1):
@@ -174,9 +180,21 @@ def _event(item):
 
 
 def parse_time(value):
+    kind = type(value)
+    if kind is str:  # the common case first: fluentd's time_type string
+        if not value:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, bool):
+    if kind is bool:
         return None
     if isinstance(value, int | float):
         seconds = value / 1e9 if value > 1e14 else value / 1e3 if value > 1e11 else value
@@ -184,12 +202,6 @@ def parse_time(value):
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
-    if isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return None
 
 
@@ -208,7 +220,10 @@ def level_of(record, message):
 
 
 def _text(value, limit=253):
-    return value[:limit].replace("\x00", "") if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    value = value[:limit]
+    return value.replace("\x00", "") if "\x00" in value else value
 
 
 def rows(items, *, cluster_id, tenants, now=None, oldest=None, newest=None):
@@ -222,7 +237,9 @@ def rows(items, *, cluster_id, tenants, now=None, oldest=None, newest=None):
         record, stamp = _event(item)
         if not isinstance(record, dict):
             raise IngestError(400, MALFORMED, _("Record %(n)s is not an object.") % {"n": number})
-        message = record.get("log", record.get("message", record.get("msg", record.get("MESSAGE"))))
+        message = record.get("log")
+        if message is None:
+            message = record.get("message", record.get("msg", record.get("MESSAGE")))
         if isinstance(message, bytes):
             message = message.decode("utf-8", "replace")
         if not isinstance(message, str):
@@ -236,9 +253,11 @@ def rows(items, *, cluster_id, tenants, now=None, oldest=None, newest=None):
                 _("Record %(n)s is longer than %(kb)s KB; split it or raise LOGS_MAX_LINE_BYTES.")
                 % {"n": number, "kb": max_line // 1024},
             )
-        message = message.rstrip("\n").replace("\x00", "")
+        message = message.rstrip("\n")
+        if "\x00" in message:
+            message = message.replace("\x00", "")
         moment = None
-        for key in ("time", "date", "@timestamp", "timestamp"):
+        for key in TIME_KEYS:
             if key in record:
                 moment = parse_time(record[key])
                 break
@@ -251,11 +270,17 @@ def rows(items, *, cluster_id, tenants, now=None, oldest=None, newest=None):
             continue
         if newest is not None and moment >= newest:
             moment = now
-        kube = record.get("kubernetes") if isinstance(record.get("kubernetes"), dict) else None
-        if kube is not None:
-            labels = kube.get("labels") if isinstance(kube.get("labels"), dict) else {}
+        kube = record.get("kubernetes")
+        if type(kube) is dict:
+            labels = kube.get("labels")
             namespace = _text(kube.get("namespace_name"))
-            app = next((_text(labels[key]) for key in APP_LABELS if isinstance(labels.get(key), str)), "")
+            app = ""
+            if type(labels) is dict:
+                for key in APP_LABELS:
+                    value = labels.get(key)
+                    if type(value) is str:
+                        app = _text(value)
+                        break
             pod, container, node = (
                 _text(kube.get("pod_name")),
                 _text(kube.get("container_name")),

@@ -119,11 +119,7 @@ class PostgresStore(LogStore):
     def write(self, rows):
         if not rows:
             return 0
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(_copy_value(value) for value in row))
-            buffer.write("\n")
-        buffer.seek(0)
+        buffer = io.StringIO(copy_text(rows))
         timeout = int(settings.LOGS_INGEST_DB_TIMEOUT_SECONDS * 1000)
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -308,6 +304,37 @@ def no_jit(cursor):
 
 def partition_name(day):
     return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def copy_text(rows):
+    """Rows (tuples in COLUMNS order: ts, the two ids, then text) as COPY's text format. Most
+    lines need no escaping: a row's texts are joined as they are, and only a row whose joined
+    texts hold a tab, newline, carriage return or backslash beyond the separators is escaped
+    value by value (escaping every value one by one was a third of the ingest's Python time)."""
+    separators = len(COLUMNS) - 4  # between the texts
+    out = []
+    append = out.append
+    for row in rows:
+        ts, cluster_id, tenant_id, *texts = row
+        try:
+            text = "\t".join(texts)
+            fast = (
+                type(cluster_id) is int
+                and (tenant_id is None or type(tenant_id) is int)
+                and text.count("\t") == separators
+                and "\\" not in text
+                and "\n" not in text
+                and "\r" not in text
+            )
+            if fast:
+                tenant = "\\N" if tenant_id is None else str(tenant_id)
+                append(f"{ts.isoformat()}\t{cluster_id}\t{tenant}\t{text}")
+                continue
+        except (AttributeError, TypeError):  # not the usual types (a None text, a ts given as text)
+            pass
+        append("\t".join(_copy_value(value) for value in row))
+    out.append("")
+    return "\n".join(out)
 
 
 def _copy_value(value):

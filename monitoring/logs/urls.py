@@ -9,7 +9,6 @@ urlpatterns = [
     path("context/", views.line_context, name="context"),
     path("ingest/", views.ingest_endpoint, name="ingest"),
     path("<slug:tenant>/<slug:namespace>/apps/<slug:app>/", views.app_timeline, name="app_timeline"),
-    path("<slug:tenant>/<slug:namespace>/apps/<slug:app>/follow/", views.app_follow, name="app_follow"),
     path("saved/", views.saved_search_add, name="saved_search_add"),
     path("saved/<int:pk>/", views.saved_search_open, name="saved_search"),
     path("saved/<int:pk>/delete/", views.saved_search_delete, name="saved_search_delete"),

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.accounts import roles
 from console.accounts.access import call_service, require
+from console.body_limits import body_limit
 from console.clusters.models import Cluster
 from console.middleware import machine_endpoint
 from console.views.generic import ServiceFormView
@@ -28,7 +29,7 @@ from console.views.htmx import is_partial
 from tenants import access
 from tenants.models import Tenant
 
-from . import ingest, manifests, services
+from . import ingest, live, manifests, services
 from .backends import default_store
 from .forms import LogSearchForm, SavedSearchForm
 from .models import SavedSearch
@@ -228,80 +229,41 @@ def line_context(request):
     return render(request, "logs/_context.html", {"rows": rows, "line": line})
 
 
-# --- one app's timeline: the archive, then new lines as they arrive --------------------
+# --- one app's timeline: the archive, then new lines live over the socket (live.py) ------
 
 TIMELINE_LINES = 200
-FOLLOW_LIMIT = 1000
-FOLLOW_WINDOW = timedelta(minutes=30)
 
 
-def timeline_query(request, tenant, namespace, app, window):
+@require_GET
+@signed_in
+def app_timeline(request, tenant, namespace, app):
+    """The app's lines of the last hour; the page's socket then follows new ones (live.py)."""
     project = access.get_project(request.user, tenant, namespace)  # another tenant's: 404
     now = timezone.now()
     query = Query(
-        start=now - window,
+        start=now - live.ARCHIVE_WINDOW,
         end=now + timedelta(minutes=5),
         scope=scope_of(request.user),
         cluster_id=project.cluster_id,
         namespace=project.name,
         app=app,
     )
-    return project, query
-
-
-def follow_url(tenant, namespace, app, since, exclude=()):
-    params = {"since": since}
-    if exclude:
-        params["exclude"] = ",".join(str(n) for n in exclude)
-    return reverse("logs:app_follow", args=[tenant, namespace, app]) + "?" + urlencode(params)
-
-
-@require_GET
-@signed_in
-def app_timeline(request, tenant, namespace, app):
-    """The app's lines of the last hour, then (polled every 2 s) each new line once."""
-    project, query = timeline_query(request, tenant, namespace, app, timedelta(hours=1))
     store = default_store()
-    follows = hasattr(store, "horizon")  # following walks PostgreSQL's transaction ids
-    since = store.horizon() if follows else 0  # before reading the archive: what commits later is followed
+    # before reading the archive: what commits later is followed
+    since = store.horizon() if hasattr(store, "horizon") else None
     lines = list(reversed(store.search(query, limit=TIMELINE_LINES).lines))
     context = {
         **SECTION,
         "project": project,
         "tenant": project.tenant,
         "app": app,
-        "rows": [{"line": line, "html": escape(line.message)} for line in lines],
-        "follow_url": follow_url(tenant, namespace, app, since, [line.id for line in lines]) if follows else "",
+        "rows": live.rows([live.entry_of_line(line) for line in lines]),
+        "socket_url": live.socket_path(
+            project.tenant.name, project.name, app, since=since, start=lines[-1].ts if lines else query.start
+        ),
         "search_url": reverse("logs:search") + "?" + urlencode({"namespace": project.name, "app": app, "range": "1h"}),
     }
     return render(request, "logs/app_timeline.html", context)
-
-
-@require_GET
-@signed_in
-def app_follow(request, tenant, namespace, app):
-    """htmx: the lines committed since the last poll, and the next poll."""
-    _project, query = timeline_query(request, tenant, namespace, app, FOLLOW_WINDOW)
-    try:
-        since = int(request.GET.get("since", ""))
-        exclude = [int(n) for n in request.GET.get("exclude", "").split(",") if n][:TIMELINE_LINES]
-    except ValueError:
-        return HttpResponse(
-            _("The follow link is incomplete; reload the page."), status=400, content_type="text/plain; charset=utf-8"
-        )
-    if not 0 <= since < 2**32:
-        return HttpResponse(
-            _("The follow link is incomplete; reload the page."), status=400, content_type="text/plain; charset=utf-8"
-        )
-    store = default_store()
-    until = store.horizon()
-    lines = store.follow(query, since=since, until=until, exclude=exclude, limit=FOLLOW_LIMIT)
-    context = {
-        "rows": [{"line": line, "html": escape(line.message)} for line in lines],
-        "follow_url": follow_url(tenant, namespace, app, until),
-        "more": len(lines) >= FOLLOW_LIMIT,
-    }
-    return render(request, "logs/_timeline_follow.html", context)
 
 
 # --- saved searches ---------------------------------------------------------------------
@@ -440,12 +402,14 @@ def _refuse(status, message, **headers):
 
 
 @machine_endpoint
+@body_limit(lambda: settings.LOGS_INGEST_MAX_BODY_BYTES)
 @csrf_exempt
 @require_POST
 def ingest_endpoint(request):
     """POST a batch with `Authorization: Bearer <cluster token>`. Synchronous on purpose: it runs
     on one of the request threads (console/request_threads.py), never on the event loop, and
-    answers 200 only once the batch is committed."""
+    answers 200 only once the batch is committed. A body sent without Content-Length (chunked)
+    reaches here cut one byte past the limit (console/body_limits.py) and is refused below."""
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("X-Ingest-Token", "")
     cluster_id = services.cluster_for_token(token)

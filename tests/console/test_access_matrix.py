@@ -402,7 +402,6 @@ MATRIX = [
         "logs:saved_search_add", [], "post", {"name": "errors", "query": "level=error"}, 302, 302, 302, 302, other=302
     ),
     tenant_row("logs:app_timeline", ["acme", "acme-web", "web"], "get", None, 200, 200, 200, 200),
-    tenant_row("logs:app_follow", ["acme", "acme-web", "web"], "get", None, 400, 400, 400, 400),
     tenant_row("logs:app_timeline", ["acme", "nowhere", "web"], "get", None, 404, 404, 404, 404),
     tenant_row("logs:saved_search", [999], "get", None, 404, 404, 404, 404),
     tenant_row("logs:saved_search_delete", [999], "post", {}, 404, 404, 404, 404),

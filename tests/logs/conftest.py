@@ -23,6 +23,15 @@ def quick_user(username, role=""):
     return get_user_model().objects.create_user(username=username, password=None, platform_role=role)
 
 
+@pytest.fixture(scope="session")
+def clickhouse():
+    """A throwaway Debian clickhouse-server (18.16) on loopback: its HTTP URL."""
+    from ..clickhouse import throwaway_clickhouse
+
+    with throwaway_clickhouse() as url:
+        yield url
+
+
 @pytest.fixture
 def world(db):
     """acme (namespace acme-web; an admin and a member) and globex (globex-shop; a member) on one
@@ -78,3 +87,15 @@ def lines(**filters):
         )
         columns = [c[0] for c in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def empty_store():
+    """Transactional tests: the line table is no Django model, so their flush leaves it alone."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE logs_line")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE logs_line")

@@ -11,14 +11,7 @@ from django.test import override_settings
 from monitoring.logs.clickhouse import ClickHouseStore
 from monitoring.logs.store import Query
 
-from ..clickhouse import throwaway_clickhouse
 from .conftest import loadgen, send
-
-
-@pytest.fixture(scope="module")
-def clickhouse():
-    with throwaway_clickhouse() as url:
-        yield url
 
 
 @pytest.fixture

@@ -257,61 +257,6 @@ def test_around_url_is_a_search_of_the_minutes_around_a_moment(client, world):
     assert len(shown(response)) == 2
 
 
-@pytest.fixture
-def empty_store():
-    """Transactional tests: the line table is no Django model, so their flush leaves it alone."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE logs_line")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE logs_line")
-
-
-def follow_link(html):
-    return re.search(r'hx-get="([^"]+)"', html.split('id="timeline-follow"')[1]).group(1).replace("&amp;", "&")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_apps_timeline_shows_the_archive_then_each_new_line_once(client, world, empty_store):
-    import psycopg2
-    from django.db import connection
-
-    old = [loadgen.container_record("acme-web", "web-1", "web", f"old {n}") for n in range(3)]
-    send(client, world["token"], old + [loadgen.container_record("acme-web", "api-1", "api", "other app", app="api")])
-    member = world["users"]["acme-dev"]
-    client.force_login(member)
-    url = reverse("logs:app_timeline", args=["acme", "acme-web", "web"])
-    body = client.get(url).content.decode()
-    assert re.findall(r"(?:old|new|late) \d", body) == ["old 0", "old 1", "old 2"] and "other app" not in body
-    follow = follow_link(body)
-    # A batch that began before another and commits after it: followed all the same, once each.
-    slow = psycopg2.connect(**connection.get_connection_params())
-    try:
-        with slow.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO logs_line (ts, cluster_id, namespace, app, pod, message) "
-                "VALUES (now(), %s, 'acme-web', 'web', 'web-1', 'late 1')",
-                [world["cluster"].pk],
-            )
-            send(client, world["token"], [loadgen.container_record("acme-web", "web-1", "web", "new 1")])
-            answer = client.get(follow, HTTP_HX_REQUEST="true").content.decode()
-            assert re.findall(r"(?:old|new|late) \d", answer) == []  # the earlier batch is still open
-            follow = follow_link(answer)
-        slow.commit()
-    finally:
-        slow.close()
-    answer = client.get(follow, HTTP_HX_REQUEST="true").content.decode()
-    assert sorted(re.findall(r"(?:old|new|late) \d", answer)) == ["late 1", "new 1"]
-    assert re.findall(r"(?:old|new|late) \d", client.get(follow_link(answer)).content.decode()) == []
-    # Another tenant's app: 404, as a typo; a broken follow link: 400.
-    client.force_login(world["users"]["globex-dev"])
-    assert client.get(url).status_code == 404
-    client.force_login(member)
-    assert client.get(reverse("logs:app_follow", args=["acme", "acme-web", "web"]), {"since": "x"}).status_code == 400
-
-
 def test_the_app_page_links_to_the_apps_logs(client, world):
     from ..factories import mk_app
 

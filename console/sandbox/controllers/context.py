@@ -48,12 +48,14 @@ class Clock:
         self.speed = float(speed)
         self._real0, self._sim0 = time.monotonic(), 0.0
         self.wall0 = time.time()
+        self._epoch0 = self.wall0  # the real wall-clock time at _real0
 
     def now(self):
         return self._sim0 + (time.monotonic() - self._real0) * self.speed
 
     def set_speed(self, speed):
         self._sim0, self._real0 = self.now(), time.monotonic()
+        self._epoch0 = time.time()
         self.speed = float(speed)
 
     def wall(self, sim=None):
@@ -62,6 +64,11 @@ class Clock:
 
     def iso(self, sim=None):
         return self.wall(sim).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def real_time(self, sim):
+        """The real wall-clock moment (epoch seconds) of simulated second `sim` at the current speed:
+        the same every time it is asked, as a log line's timestamp is on every read of the log."""
+        return self._epoch0 + (sim - self._sim0) / self.speed if self.speed else self._epoch0
 
     def real_seconds(self, sim_seconds):
         return sim_seconds / self.speed if self.speed else float("inf")
