@@ -222,6 +222,18 @@ def _text(value):
     return str(value).replace("\x00", "")
 
 
+def _storable(value):
+    """The same for data (before, after, payload), at any depth, keys included: an
+    error quoting a sent document may carry its NUL."""
+    if isinstance(value, dict):
+        return {_text(key) if isinstance(key, str) else key: _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    if isinstance(value, str):
+        return _text(value)
+    return value
+
+
 def entry_hash(entry):
     content = {}
     for name in HASHED_FIELDS:
@@ -284,9 +296,9 @@ def record(
         request_id=info.request_id,
         source_ip=info.source_ip,
         user_agent=_text(info.user_agent)[:512],
-        before=mask_secrets(before),
-        after=mask_secrets(after),
-        payload=mask_secrets(payload),
+        before=_storable(mask_secrets(before)),
+        after=_storable(mask_secrets(after)),
+        payload=_storable(mask_secrets(payload)),
         result=result,
         error=mask_secrets(_text(error))[:4000],
     )

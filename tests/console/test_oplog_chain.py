@@ -145,3 +145,22 @@ def test_verify_command_reports_and_fails_on_broken_chain(capsys):
     tamper("UPDATE console_operationlogentry SET result = 'failed' WHERE id = %s", [entries[0].pk])
     with pytest.raises(CommandError, match=f"broken at entry #{entries[0].pk}"):
         call_command("verify_operation_log")
+
+
+@pytest.mark.django_db
+def test_nul_characters_anywhere_in_an_entrys_data_are_stored_without_them():
+    """PostgreSQL's JSON cannot hold NUL: an error quoting a pasted document once made the
+    refused request's own log entry fail to save (a 500)."""
+    entry = oplog.record(
+        None,
+        "test.nul",
+        actor_name="system",
+        result=OperationResult.FAILED,
+        payload={"kubeconfig\x00": ["a\x00b"], "n": 1, "error": "server https://127.0.0.1:1/\x00 refused"},
+        before={"x": "\x00"},
+        error="bad\x00",
+    )
+    entry.refresh_from_db()
+    assert entry.payload == {"kubeconfig": ["ab"], "n": 1, "error": "server https://127.0.0.1:1/ refused"}
+    assert entry.before == {"x": ""} and entry.error == "bad"
+    assert oplog.verify_chain().intact
