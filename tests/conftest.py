@@ -158,3 +158,13 @@ def ceph_cluster():
 
     with cephdev.session() as config:
         yield config
+
+
+@pytest.fixture
+def nothing_sent_to_the_broker(monkeypatch):
+    """For tests that run their jobs' tasks in their own thread: committed jobs are otherwise
+    also sent to the broker, where the session's live worker (live_console, if an earlier
+    test in this process started it) would take them first."""
+    from celery.app.task import Task
+
+    monkeypatch.setattr(Task, "apply_async", lambda self, *args, **kwargs: None)

@@ -31,11 +31,24 @@ def compose_environment(service):
 
 
 def test_every_process_of_the_design_is_a_service():
-    assert set(COMPOSE["services"]) == {"postgres", "redis", *CONSOLE_SERVICES}
+    assert set(COMPOSE["services"]) == {"postgres", "redis", "proxy", *CONSOLE_SERVICES}
     for name in CONSOLE_SERVICES:
         environment = COMPOSE["services"][name]["environment"]
         assert environment["CONSOLE_ENV"] == "production"
         assert {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"} <= set(environment)
+
+
+def test_the_proxy_is_the_address_and_web_can_be_scaled():
+    """`docker compose up --scale web=N`: only the proxy publishes a port (N web containers
+    could not share one), and its configuration, mounted from the repository, sends
+    requests and websocket upgrades to the web service."""
+    proxy, web = COMPOSE["services"]["proxy"], COMPOSE["services"]["web"]
+    assert "ports" not in web and proxy["ports"] == ["8000:8000"]
+    source = proxy["volumes"][0].split(":")[0]
+    config = (ROOT / source).read_text()
+    assert "server web:8000 resolve;" in config and "proxy_pass http://console;" in config
+    assert "proxy_set_header Upgrade $http_upgrade;" in config
+    assert compose_environment("web")["TRUST_X_FORWARDED_FOR"] == "true"
 
 
 def test_commands_name_what_exists():

@@ -14,7 +14,10 @@ CHROMIUM = "/usr/bin/chromium"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright runs, its event loop runs on this thread, and
+# the tests of other folders that a worker runs after these (async_to_sync, asyncio.run, the
+# pushes of services) could not run their own here.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -5,6 +5,7 @@ Ctrl-C."""
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -75,7 +76,11 @@ def test_two_web_processes_behind_the_proxy_serve_pages_and_websockets(live_env,
         user = mk_user("prod-run", "operator", password=None)
         with open_socket(url, session_cookie(user)) as live:
             time.sleep(1)  # subscribed to the user's group
-            notifications.notify_user(user, "through the proxy")
+            # From a thread of its own: a browser test earlier in this process may have left
+            # Playwright's event loop running on this one, where a push cannot be sent.
+            sender = threading.Thread(target=notifications.notify_user, args=(user, "through the proxy"))
+            sender.start()
+            sender.join()
             assert "through the proxy" in live.recv(timeout=10)
     finally:
         process.send_signal(signal.SIGINT)

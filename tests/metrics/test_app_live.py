@@ -6,13 +6,14 @@ import re
 import time
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from console.live.consumers import LiveConsumer
 from monitoring.metrics import collect, live
 from tests.factories import create_two_tenants, mk_app
+from tests.live import run_async
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the socket reads the database from another thread
 
@@ -44,7 +45,7 @@ def follow(user, group, then):
         await socket.disconnect()
         return frames
 
-    return async_to_sync(conversation)()
+    return run_async(conversation())
 
 
 def test_the_app_charts_follow_each_scrape_over_the_pages_socket(client):

@@ -6,6 +6,12 @@ from ..workloads.conftest import acme, deploy_web, dev, project, rollouts_end_so
 english = english_fixture(autouse=True)
 sandbox = sandbox_fixture("module", nodes=2)  # each test gets its own namespace
 
+
+@pytest.fixture(autouse=True)
+def runs_run_here(nothing_sent_to_the_broker):
+    """Runs and jobs here are run in the test's own threads, never by a live worker."""
+
+
 GITHUB_SECRET_HEADERS = ("X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery")
 
 

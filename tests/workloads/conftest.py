@@ -1,4 +1,5 @@
 import itertools
+import time
 
 import pytest
 
@@ -63,21 +64,30 @@ def provisioned_project(tenant, cluster, operator, short_name):
 
 
 def run_tenant(job):
-    from console.jobs.models import Job
     from tenants.tasks import run_tenant_job
 
-    run_tenant_job.apply(args=[job.pk])
-    return Job.objects.get(pk=job.pk)
+    return finished(run_tenant_job, job)
 
 
 def run(job):
-    """Run a queued job's task here, as a worker would (tests do not commit, so nothing
-    was sent to the broker)."""
-    from console.jobs.models import Job
     from workloads.tasks import run_app_job
 
-    run_app_job.apply(args=[job.pk])
-    return Job.objects.get(pk=job.pk)
+    return finished(run_app_job, job)
+
+
+def finished(task, job, timeout=60):
+    """Run a queued job's task here, as a worker would, and return the job once it ended. A
+    test that commits sends its job to the broker too, where the session's live worker (the
+    browser tests' live_console, when one ran earlier in this process) may take it first:
+    then this waits for that worker."""
+    from console.jobs.models import Job
+
+    task.apply(args=[job.pk])
+    deadline = time.monotonic() + timeout
+    while (current := Job.objects.get(pk=job.pk)).status == "running":  # ours ended: another worker's
+        assert time.monotonic() < deadline, current.status
+        time.sleep(0.2)
+    return current
 
 
 def spec(**changes):

@@ -23,13 +23,8 @@ CANCELLED = "Cancelled on request: the steps above were done, nothing after them
 
 
 @pytest.fixture(autouse=True)
-def nothing_sent_to_the_broker(monkeypatch):
-    """These jobs run in the test's own thread. Committed jobs are otherwise sent to the
-    broker, where the session's live worker (live_console, if an earlier test started it)
-    would take them first."""
-    from celery.app.task import Task
-
-    monkeypatch.setattr(Task, "apply_async", lambda self, *args, **kwargs: None)
+def jobs_run_here(nothing_sent_to_the_broker):
+    """These jobs run in the test's own thread."""
 
 
 def wait_for(condition, timeout=30):
