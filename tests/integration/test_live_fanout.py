@@ -123,5 +123,7 @@ def test_a_burst_reaches_every_page_coalesced_with_bounded_redis_connections(liv
         assert stamp >= last_change and arrived - last_change < interval + 1.5, (stamp, arrived, last_change)
         assert len(box) <= len(announcer.rounds) + 30  # probes + ticks: nothing per change
     # Redis connections grow with groups and processes, not with sockets.
-    assert held <= settings.CHANNEL_LAYERS["default"]["CONFIG"].get("max_connections", 4), (before, held)
+    # The layer's own (max_connections), plus Django's cache and Celery's broker connection,
+    # which requests of earlier tests may have opened in this session's daphne.
+    assert held <= settings.CHANNEL_LAYERS["default"]["CONFIG"].get("max_connections", 4) + 2, (before, held)
     assert held - before <= 1, (before, held)

@@ -118,6 +118,7 @@ def chdb_store():
 @pytest.fixture(params=["postgres", "clickhouse-18.16", pytest.param("chdb", marks=needs_chdb)])
 def store(request, db):
     if request.param == "postgres":
+        request.getfixturevalue("empty_store")  # what transactional tests before left behind
         store = PostgresStore()
         store.maintain()
         yield store
