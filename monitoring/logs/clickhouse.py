@@ -37,9 +37,14 @@ CREATE TABLE IF NOT EXISTS {table} (
     source String,
     level String,
     stream String,
-    message String
+    message String,
+    received DateTime MATERIALIZED now()
 ) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (cluster_id, namespace, us, id)
 """
+# The server's clock when a block of lines was written: how the timeline follows what commits
+# (ClickHouseStore.horizon). MATERIALIZED: no insert can set it, and 18.16 fills a DEFAULT column
+# left out of a JSONEachRow row with the type's zero instead of its expression.
+RECEIVED = "received DateTime MATERIALIZED now()"
 FIELDS = "id, us, cluster_id, tenant_id, namespace, app, pod, container, node, source, level, stream, message"
 
 
@@ -87,6 +92,14 @@ class ClickHouseStore(LogStore):
 
     def create(self):
         self._post(SCHEMA.format(table=self.table))
+        columns = self._rows(
+            f"SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {quote(self.table)}"
+        )
+        if "received" not in {row["name"] for row in columns}:
+            # A table made before the timeline followed ClickHouse (18.16 has no ADD COLUMN IF NOT
+            # EXISTS). Its older lines read `received` as the moment they are read, always after a
+            # horizon, so the follow never sends them: they were in the archive already.
+            self._post(f"ALTER TABLE {self.table} ADD COLUMN {RECEIVED}")
 
     # --- writing --------------------------------------------------------------------
 
@@ -219,6 +232,38 @@ class ClickHouseStore(LogStore):
             f"ORDER BY us, id LIMIT {int(after)}"
         )
         return list(reversed(older)) + newer
+
+    # --- following: each committed line once ------------------------------------------
+    # ClickHouse has no transactions and no sequence; the ids are random. What it has: each block
+    # of an INSERT (up to max_insert_block_size rows, a whole ingest batch here) becomes visible at
+    # once, as one part, and `received` (MATERIALIZED now()) stamps the block with the server's
+    # clock, in whole seconds, while the INSERT runs: after it shows in system.processes. So a
+    # horizon is a whole second H such that every block stamped before H is visible: the server's
+    # now() (H can only be later than the stamps of inserts that are done and visible), lowered to
+    # the start of the oldest INSERT still running (its blocks, stamped since it started, may not
+    # all be visible yet), less one second (for a stamp taken in the second it registered). Each
+    # poll returns the lines stamped in [previous horizon, new horizon): every line once, as soon
+    # as its INSERT has ended.
+    # When it can miss a line: the server's clock stepping back (a stamp below a horizon already
+    # passed), or INSERTs this server does not list in its system.processes (several replicas
+    # behind one address, or inserts into another server's shard of a Distributed table): point
+    # LOGS_CLICKHOUSE_URL at one server that takes the inserts. Lines of a table made before this
+    # column existed are not followed (see create).
+
+    def horizon(self):
+        row = self._rows(
+            "SELECT toUInt32(now()) AS now, max(elapsed) AS busy FROM system.processes "
+            "WHERE lower(substring(replaceRegexpAll(query, '^\\\\s+', ''), 1, 6)) = 'insert'"
+        )[0]
+        return int(int(row["now"]) - float(row["busy"] or 0)) - 1
+
+    def follow(self, query, *, since, until, exclude=(), limit):
+        """The lines stamped in [since, until) (horizons), oldest first."""
+        where = self._where(query)
+        where += f" AND received >= toDateTime({int(since)}) AND received < toDateTime({int(until)})"
+        if exclude:
+            where += f" AND id NOT IN ({', '.join(str(int(ident)) for ident in exclude)})"
+        return self._lines(f"SELECT {FIELDS} FROM {self.table} WHERE {where} ORDER BY us, id LIMIT {int(limit)}")
 
     # --- partitions -----------------------------------------------------------------
 

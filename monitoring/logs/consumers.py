@@ -1,12 +1,13 @@
 """The app timeline's socket (monitoring/logs/live.py tells the whole story).
 
-/ws/logs/<tenant>/<namespace>/apps/<app>/?since=<store horizon>&from=<microseconds>: the console
-sends JSON text frames, the browser sends nothing.
+/ws/logs/<tenant>/<namespace>/apps/<app>/?since=<store horizon>&from=<microseconds>[&pod=<name>]:
+the console sends JSON text frames, the browser sends nothing.
 - {"rows": "<html>"}: new lines (templates/logs/_timeline_rows.html), oldest first, each with
   its time (data-ts, microseconds) and key (data-key); the page puts each in place, once;
   "since" comes along: where a reconnecting page asks to go on from.
 - {"state": "following" | "stopped" | "error", "message": "..."}: after "stopped" and "error"
-  the socket closes (4403: not allowed; 4400: a bad address; 1000: stopped).
+  the socket closes (4403: not allowed; 4400: a bad address; 1000: stopped). "following" comes
+  again whenever the containers followed live change; when not all are, it names those that are.
 - {"note": "..."}: something the reader should know (lines skipped, a pod the cluster refused).
 """
 
@@ -47,9 +48,9 @@ class TimelineConsumer(AsyncWebsocketConsumer):
         route = self.scope["url_route"]["kwargs"]
         with translation.override(self.language):
             try:
-                since, start = live.parse_params(parse_qs(self.scope.get("query_string", b"").decode("latin-1")))
+                since, start, pod = live.parse_params(parse_qs(self.scope.get("query_string", b"").decode("latin-1")))
                 self.follow = await database_sync_to_async(live.open_follow)(
-                    user, route["tenant"], route["namespace"], route["app"], since=since, start=start
+                    user, route["tenant"], route["namespace"], route["app"], since=since, start=start, pod=pod
                 )
             except live.BadRequest as exc:
                 await self._send(state="error", message=str(exc))
@@ -88,8 +89,8 @@ class TimelineConsumer(AsyncWebsocketConsumer):
     async def _follow(self):
         follow = self.follow
         refresh, poll = database_sync_to_async(follow.refresh), database_sync_to_async(follow.poll_store)
-        next_refresh = next_poll = 0.0
-        budget, last, containers = live.LINES_PER_SECOND, time.monotonic(), None
+        next_refresh = 0.0
+        budget, last, shown = live.LINES_PER_SECOND, time.monotonic(), None
         while True:
             if follow.closed.is_set():
                 await self._send(state="stopped", message=follow.stop_message or _("Stopped."))
@@ -107,19 +108,19 @@ class TimelineConsumer(AsyncWebsocketConsumer):
                     return
                 except DatabaseError:  # the database is away for a moment: try again at the next refresh
                     log.warning("the timeline of %s/%s could not look up its pods", follow.project.name, follow.app)
-                if follow.containers != containers:
-                    containers = follow.containers
+                if (follow.containers, follow.chosen) != shown:
+                    shown = (follow.containers, follow.chosen)
                     await self._send(state="following", message=following_message(follow))
             entries, skipped, notes = follow.take_api()
-            more = False
-            if now >= next_poll:
-                next_poll = now + live.STORE_SECONDS
+            # The store is asked by the app's poll, once for every socket of this process that
+            # follows the same lines: only when it is due does this socket go to the database thread.
+            if follow.store_due():
                 try:
-                    stored, more = await poll()
+                    await poll()
                 except DatabaseError:  # the next poll goes on from the same horizon
                     log.warning("the timeline of %s/%s could not read the store", follow.project.name, follow.app)
-                    stored = []
-                entries += stored
+            stored, more = follow.take_store()
+            entries += stored
             fresh = follow.admit(entries)
             if len(fresh) > budget:  # the newest go, the oldest are counted
                 skipped += len(fresh) - int(budget)
@@ -147,16 +148,41 @@ class TimelineConsumer(AsyncWebsocketConsumer):
 
 
 def following_message(follow):
-    live_count = min(follow.containers, live.MAX_STREAMS)
+    live_count = len(follow.chosen)
     if not live_count:
         if follow.since is None:
             return _("No container of this app runs now: reload the page for new lines.")
         return _("No container of this app runs now: following the lines collectors deliver.")
-    if follow.containers > live.MAX_STREAMS:
-        return _(
-            "Following %(live)s of %(count)s containers live from the cluster; "
-            "the others' lines come as they are collected."
-        ) % {"live": live_count, "count": follow.containers}
+    if follow.containers > live_count:
+        values = {
+            "live": live_count,
+            "count": follow.containers,
+            "names": ", ".join(f"{pod}/{container}" for pod, container in follow.chosen),
+        }
+        if follow.since is None:
+            return (
+                _(
+                    "Following %(live)s of %(count)s containers live from the cluster: %(names)s. The others' "
+                    "lines reach the archive as collectors deliver them: search for them or reload the page."
+                )
+                % values
+            )
+        if follow.pod and follow.chosen[0][0] == follow.pod:
+            return (
+                _(
+                    "Following %(live)s of %(count)s containers live from the cluster, the pod you picked and then "
+                    "the most recently started: %(names)s. The others' lines come through the archive, as "
+                    "collectors deliver them."
+                )
+                % values
+            )
+        return (
+            _(
+                "Following %(live)s of %(count)s containers live from the cluster, the most recently started: "
+                "%(names)s. The others' lines come through the archive, as collectors deliver them."
+            )
+            % values
+        )
     if follow.since is None:
         return ngettext(
             "Following %(count)s container live from the cluster.",

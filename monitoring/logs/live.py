@@ -9,8 +9,11 @@ once, in time order:
    mirror), read as the user (impersonated, so the cluster's RBAC and audit apply; operators
    and auditors as the console). A line shows the moment the container writes it, long before
    a collector has shipped it.
-2. The log store: the lines ingestion commits after the page's horizon (PostgresStore.follow),
-   which also brings the lines of pods that are gone or not followed live.
+2. The log store: the lines ingestion commits after the page's horizon (`follow` of PostgresStore
+   and ClickHouseStore: each committed line once), which also brings the lines of pods that are
+   gone or not followed live. The store is asked once per STORE_SECONDS per process for all the
+   follows that want the same lines (StorePoll: one cluster, namespace, app and reader's scope),
+   not once per socket: 100 open timelines of one app cost two queries a second, not 200.
 
 Both deliver most lines. A line is its pod, container, timestamp (to the microsecond: the
 runtime's, which the log API and the collector both carry) and text; `line_key` of those goes
@@ -19,10 +22,11 @@ key once (the archive included: sinceTime has whole seconds, so the archive's la
 again) and puts each row in its place by time (ingestion brings older lines late).
 
 Bounds: one follow per socket, ended with the socket (its streams shut, their threads gone); at
-most MAX_STREAMS containers followed live (the others' lines come through ingestion); lines read
-but not sent yet are capped (MAX_PENDING; older ones skipped and counted) and at most
-LINES_PER_SECOND are sent; a user's timelines in one process are capped (MAX_PER_USER: a new one
-ends the oldest). The readers are threads in the daphne process that holds the socket (reads
+most MAX_STREAMS containers followed live: the page's selected pod (?pod=) first, then the most
+recently started (where a new rollout's lines are), and the page is told which (the others' lines
+come through ingestion); lines read but not sent yet are capped (MAX_PENDING; older ones skipped
+and counted) and at most LINES_PER_SECOND are sent; a user's timelines in one process are capped
+(MAX_PER_USER: a new one ends the oldest). The readers are threads in the daphne process that holds the socket (reads
 block), as the pod-log panel's followers are; the store and the mirror are read on the
 consumer's database thread, so a timeline holds no database connection of its own.
 """
@@ -39,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -75,6 +79,7 @@ RETRY_SECONDS, MAX_RETRY_SECONDS = 2.0, 60.0
 # Why a follow stopped
 REPLACED, REFUSED = "replaced", "refused"
 
+POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a DNS subdomain, as Kubernetes names pods
 API_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ")
 
 
@@ -194,7 +199,8 @@ def socket_path(tenant, namespace, app, *, since, start):
 
 
 def parse_params(params):
-    """(since, start) from the socket's query string (a dict of lists), or BadRequest."""
+    """(since, start, pod) from the socket's query string (a dict of lists), or BadRequest. `pod`
+    (the page's ?pod=, "" for none) is the pod the reader picked: followed live first."""
     try:
         since = params.get("since", [None])[0]
         since = int(since) if since not in (None, "") else None
@@ -203,8 +209,11 @@ def parse_params(params):
         raise BadRequest(_("The timeline's address is incomplete; reload the page.")) from None
     if since is not None and not 0 <= since < 2**32:
         raise BadRequest(_("The timeline's address is incomplete; reload the page."))
+    pod = params.get("pod", [""])[0]
+    if pod and not POD_NAME.fullmatch(pod):
+        raise BadRequest(_("%(pod)s is not a pod name.") % {"pod": pod[:80]})
     now = timezone.now()
-    return since, min(max(start, now - ARCHIVE_WINDOW), now)
+    return since, min(max(start, now - ARCHIVE_WINDOW), now), pod
 
 
 # --- following --------------------------------------------------------------------------
@@ -213,20 +222,22 @@ _open = {}  # user id -> [Follow], in this process
 _open_lock = threading.Lock()
 
 
-def open_follow(user, tenant, namespace, app, *, since, start):
+def open_follow(user, tenant, namespace, app, *, since, start, pod=""):
     """A follow of the app's lines for this user: Refused unless they may see its namespace."""
     try:
         project = access.get_project(user, tenant, namespace)  # another tenant's: as if there were none
     except Http404:
         raise Refused(_("You may not follow the logs of this app.")) from None
     store = default_store()
-    follow = Follow(user, project, app, store=store, since=since if hasattr(store, "horizon") else None, start=start)
+    since = since if hasattr(store, "horizon") else None
+    follow = Follow(user, project, app, store=store, since=since, start=start, pod=pod)
     with _open_lock:
         mine = [f for f in _open.get(user.pk, []) if not f.closed.is_set()]
         older = mine[: max(0, len(mine) - MAX_PER_USER + 1)]
         _open[user.pk] = [f for f in mine if f not in older] + [follow]
     for each in older:
         each.stop(REPLACED, _("Stopped: you follow %(count)s other timelines.") % {"count": MAX_PER_USER})
+    follow.join_poll()
     return follow
 
 
@@ -250,15 +261,19 @@ def app_of(labels):
 
 
 class Follow:
-    """What one socket follows. Reader threads add lines; the consumer takes them (take_api),
-    asks the store (poll_store) and the mirror (refresh), and sends what `admit` lets through."""
+    """What one socket follows. Reader threads add lines (add); the store's poll hands it what
+    ingestion committed (offer); the consumer takes both (take_api, take_store), has the poll ask
+    the store when it is due (poll_store), looks at the mirror (refresh), and sends what `admit`
+    lets through."""
 
-    def __init__(self, user, project, app, *, store, since, start):
+    def __init__(self, user, project, app, *, store, since, start, pod=""):
         self.user, self.project, self.app, self.store = user, project, app, store
-        self.since, self.start = since, start
+        self.since, self.start, self.pod = since, start, pod
         self.identity = reader_identity(user, project.tenant)
         self.lock = threading.Lock()
-        self.pending = deque()
+        self.pending = deque()  # from the API
+        self.stored = deque()  # from the store (the poll's)
+        self.more = False  # a poll brought as many lines as one poll takes: there were more
         self.skipped = 0
         self.notes = []
         self.noted = set()  # each message once
@@ -269,23 +284,30 @@ class Follow:
         self.closed = threading.Event()
         self.stop_reason, self.stop_message = "", ""
         self.containers = 0  # running containers of the app at the last refresh
+        self.chosen = []  # those followed live, (pod, container) in the order chosen
+        self.poll = None  # the StorePoll this follow's store lines come from
 
-    def query(self):
-        now = timezone.now()
-        return Query(
-            start=now - STORE_WINDOW,
-            end=now + timedelta(minutes=5),
-            scope=None if access.may_see_all(self.user) else [(self.project.cluster_id, self.project.name)],
-            cluster_id=self.project.cluster_id,
-            namespace=self.project.name,
-            app=self.app,
-        )
+    def scope(self):
+        return None if access.may_see_all(self.user) else [(self.project.cluster_id, self.project.name)]
+
+    def join_poll(self):
+        """Take the store's lines from the poll of these lines in this reader's scope (again after
+        a changed platform role: another scope is another poll)."""
+        if self.since is None or self.closed.is_set():
+            return
+        key = poll_key(self.store, self.project.cluster_id, self.project.name, self.app, self.scope())
+        if self.poll is not None and self.poll.key == key:
+            return
+        if self.poll is not None:
+            self.poll.leave(self)
+        self.poll = StorePoll.join(key, self.store, self)
 
     # --- the consumer's side
 
     def refresh(self):
-        """On the database thread: check access again, find the app's running containers, and
-        follow those not followed yet (at most MAX_STREAMS). Refused when access is gone."""
+        """On the database thread: check access again, rank the app's running containers, and
+        follow the first MAX_STREAMS of them (those no longer among them are let go). Refused
+        when access is gone."""
         try:
             self.user.refresh_from_db()  # a changed platform role counts from now on
         except get_user_model().DoesNotExist:
@@ -293,19 +315,23 @@ class Follow:
         tenant = type(self.project.tenant).objects.filter(pk=self.project.tenant_id).first()
         if not self.user.is_active or tenant is None or not access.may_see(self.user, tenant):
             raise Refused(_("You may no longer follow the logs of this app."))
+        self.join_poll()
         wanted = self._running_containers()
+        chosen = wanted[:MAX_STREAMS]
         self.containers = len(wanted)
         now = time.monotonic()
         with self.lock:
             if self.closed.is_set():
                 return
+            self.chosen = chosen
             for gone in [key for key in self.retry if key not in self.streams and key not in wanted]:
                 self.retry.pop(gone, None)  # pods come and go over a long follow: forget those gone
                 self.last.pop(gone, None)
             if len(self.noted) > 100:
                 self.noted.clear()
-            for key in wanted:
-                if key in self.streams or len(self.streams) >= MAX_STREAMS:
+            dropped = [stream for key, stream in self.streams.items() if key not in chosen]
+            for key in chosen:
+                if key in self.streams:
                     continue
                 if self.retry.get(key, (0, 0))[0] > now:
                     continue
@@ -313,32 +339,48 @@ class Follow:
                 stream = Stream(self, key[0], key[1], since)
                 self.streams[key] = stream
                 stream.start()
+        for stream in dropped:  # newer containers came: those are followed instead
+            stream.drop()
 
     def _running_containers(self):
+        """The app's running containers, (pod, container), in the order to follow them live: the
+        reader's pod first, then the most recently started (a new rollout's lines are the ones
+        looked for), then by name."""
         labels = Q()
         for label in APP_LABELS:
             labels |= Q(labels__contains={label: self.app})
         pods = MirroredObject.objects.filter(
             labels, cluster_id=self.project.cluster_id, kind="Pod", namespace=self.project.name, phase="Running"
-        ).values_list("name", "labels", "object")
+        )
+        fields = ("name", "labels", "object")
+        rows = list(
+            pods.order_by(F("created_at").desc(nulls_last=True), "name").values_list(*fields)[: MAX_STREAMS * 4]
+        )
+        if self.pod and all(name != self.pod for name, *_rest in rows):
+            rows += list(pods.filter(name=self.pod).values_list(*fields))
         found = []
-        for name, pod_labels, obj in pods.order_by("name")[: MAX_STREAMS * 4]:
+        for name, pod_labels, obj in rows:
             if app_of(pod_labels or {}) != self.app:
                 continue
             for status in (obj.get("status") or {}).get("containerStatuses") or []:
-                if "running" in (status.get("state") or {}) and status.get("name"):
-                    found.append((name, status["name"]))
-        return found
+                state = status.get("state") or {}
+                if "running" in state and status.get("name"):
+                    started = (state["running"] or {}).get("startedAt") if isinstance(state["running"], dict) else ""
+                    found.append((name, status["name"], str(started or "")))
+        found.sort(key=lambda c: (c[0], c[1]))
+        found.sort(key=lambda c: c[2], reverse=True)  # RFC 3339 in UTC: in time order as text; stable
+        found.sort(key=lambda c: c[0] != self.pod)
+        return [(pod, container) for pod, container, _started in found]
+
+    def store_due(self):
+        """Whether poll_store would ask the store anything (no database needed to tell)."""
+        return self.poll is not None and self.poll.due_for(self)
 
     def poll_store(self):
-        """On the database thread: the lines committed since the last poll, and whether there
-        were more than one poll takes."""
-        if self.since is None:
-            return [], False
-        until = self.store.horizon()
-        lines = self.store.follow(self.query(), since=self.since, until=until, limit=STORE_LIMIT)
-        self.since = until
-        return [entry_of_line(line) for line in lines], len(lines) >= STORE_LIMIT
+        """On the database thread: the poll asks the store if it is due (for all its follows)."""
+        poll = self.poll
+        if poll is not None and not self.closed.is_set():
+            poll.run()
 
     def take_api(self):
         with self.lock:
@@ -346,6 +388,13 @@ class Follow:
             skipped, self.skipped = self.skipped, 0
             notes, self.notes = self.notes, []
         return entries, skipped, notes
+
+    def take_store(self):
+        """The store's lines handed over since the last take, and whether a poll had more."""
+        with self.lock:
+            entries, self.stored = list(self.stored), deque()
+            more, self.more = self.more, False
+        return entries, more
 
     def admit(self, entries):
         """The entries not sent before (first copy wins), oldest first."""
@@ -360,8 +409,11 @@ class Follow:
         with self.lock:
             self.closed.set()
             streams = list(self.streams.values())
+            self.stored.clear()
         for stream in streams:
             stream.shut()
+        if self.poll is not None:
+            self.poll.leave(self)
         with _open_lock:
             mine = _open.get(self.user.pk, [])
             if self in mine:
@@ -369,15 +421,31 @@ class Follow:
             if not mine:
                 _open.pop(self.user.pk, None)
 
+    # --- the poll's side
+
+    def offer(self, entries, more, until):
+        """Lines the store committed (the poll's, shared: the follow still de-duplicates them);
+        `until` the horizon they reach (None: a catch-up of this follow's own)."""
+        with self.lock:
+            if self.closed.is_set():
+                return
+            self._queue(self.stored, entries)
+            self.more = self.more or more
+            if until is not None:
+                self.since = until
+
     # --- the readers' side
 
     def add(self, entries):
         with self.lock:
-            self.pending.extend(entries)
-            extra = len(self.pending) - MAX_PENDING
-            for _n in range(max(0, extra)):
-                self.pending.popleft()
-            self.skipped += max(0, extra)
+            self._queue(self.pending, entries)
+
+    def _queue(self, queue, entries):
+        queue.extend(entries)
+        extra = len(queue) - MAX_PENDING
+        for _n in range(max(0, extra)):
+            queue.popleft()
+        self.skipped += max(0, extra)
 
     def ended(self, stream, message="", failed=False):
         key = (stream.pod, stream.container)
@@ -386,12 +454,120 @@ class Follow:
                 del self.streams[key]
             if stream.last is not None:
                 self.last[key] = stream.last
+            if stream.dropped:  # let go for a newer container: nothing failed, nothing to say
+                return
             # a stream that failed is tried again later and later; one that ended soon (a restart)
             delay = min(MAX_RETRY_SECONDS, max(RETRY_SECONDS, self.retry.get(key, (0, 0))[1] * 2)) if failed else 0
             self.retry[key] = (time.monotonic() + (delay or RETRY_SECONDS), delay)
             if message and message not in self.noted and not self.closed.is_set():
                 self.noted.add(message)
                 self.notes.append(message)
+
+
+# --- the store, asked once per process for every follow of the same lines ----------------
+
+_polls = {}  # poll_key -> StorePoll, in this process
+_polls_lock = threading.Lock()
+WRAP = 2**32  # PostgreSQL's transaction ids wrap here (ClickHouse's seconds stay far below it)
+
+
+def poll_key(store, cluster_id, namespace, app, scope):
+    """Follows share a poll only when they ask the same store for the same lines in the same
+    scope: lines are never handed across scopes, even where they would be the same."""
+    scope = None if scope is None else tuple(sorted((int(c), str(n)) for c, n in scope))
+    return (
+        type(store).__name__,
+        getattr(store, "url", ""),
+        getattr(store, "table", ""),
+        cluster_id,
+        namespace,
+        app,
+        scope,
+    )
+
+
+def after(a, b):
+    """Whether horizon `b` comes after horizon `a` (modulo WRAP, as the stores compare them)."""
+    return 0 < (b - a) % WRAP < WRAP // 2
+
+
+def store_polls():
+    """The polls open in this process: key -> the number of follows they serve (for tests)."""
+    with _polls_lock:
+        return {key: len(poll.follows) for key, poll in _polls.items()}
+
+
+class StorePoll:
+    """One process's poll of the store for all the follows of one app's lines in one scope: one
+    horizon() and one follow() per STORE_SECONDS whatever the number of sockets (they all run on
+    daphne's one database thread), each follow handed the same lines. A follow that joins with an
+    older horizon (its page was read before the poll's last horizon) is first brought up to the
+    poll's by a query of its own, once; one with a newer horizon gets some of its archive again,
+    which the follow and the page drop."""
+
+    def __init__(self, key, store):
+        self.key, self.store = key, store
+        _kind, _url, _table, self.cluster_id, self.namespace, self.app, scope = key
+        self.scope = None if scope is None else [list(pair) for pair in scope]
+        self.lock = threading.Lock()  # held over a poll: a second socket's call waits, then finds it done
+        self.follows = {}  # Follow -> the horizon it is still to be brought up from (None: up to date)
+        self.since = None  # the horizon the next poll goes on from
+        self.due = 0.0  # monotonic time of the next poll
+
+    @classmethod
+    def join(cls, key, store, follow):
+        with _polls_lock:
+            poll = _polls.get(key)
+            if poll is None:
+                poll = _polls[key] = cls(key, store)
+            with poll.lock:
+                if poll.since is None:
+                    poll.since = follow.since
+                poll.follows[follow] = follow.since if after(follow.since, poll.since) else None
+        return poll
+
+    def leave(self, follow):
+        with _polls_lock, self.lock:
+            self.follows.pop(follow, None)
+            if not self.follows and _polls.get(self.key) is self:
+                del _polls[self.key]
+
+    def due_for(self, follow):
+        return time.monotonic() >= self.due or self.follows.get(follow) is not None
+
+    def query(self):
+        now = timezone.now()
+        return Query(
+            start=now - STORE_WINDOW,
+            end=now + timedelta(minutes=5),
+            scope=self.scope,
+            cluster_id=self.cluster_id,
+            namespace=self.namespace,
+            app=self.app,
+        )
+
+    def run(self):
+        """On a database thread: bring joining follows up to the poll's horizon; when due, ask the
+        store what committed since the last poll and hand it to every follow. A store error
+        propagates (the caller logs it); the next poll goes on from the same horizon."""
+        with self.lock:
+            for follow, since in list(self.follows.items()):
+                if since is not None:
+                    lines = self.store.follow(self.query(), since=since, until=self.since, limit=STORE_LIMIT)
+                    self.follows[follow] = None
+                    follow.offer([entry_of_line(line) for line in lines], len(lines) >= STORE_LIMIT, None)
+            now = time.monotonic()
+            if now < self.due:
+                return
+            self.due = now + STORE_SECONDS  # first: a failing store is asked again a poll later, not by every socket
+            until = self.store.horizon()
+            if not after(self.since, until):  # nothing committed since (or ClickHouse's went back a second)
+                return
+            lines = self.store.follow(self.query(), since=self.since, until=until, limit=STORE_LIMIT)
+            self.since = until
+            entries, more = [entry_of_line(line) for line in lines], len(lines) >= STORE_LIMIT
+            for follow, behind in self.follows.items():
+                follow.offer(entries, more, until if behind is None else None)
 
 
 class Stream(threading.Thread):
@@ -402,7 +578,12 @@ class Stream(threading.Thread):
         self.follow, self.pod, self.container, self.since = follow, pod, container, since
         self.response = None
         self.last = None
+        self.dropped = False  # let go by the follow (a newer container is followed instead)
         self.lock = threading.Lock()
+
+    def drop(self):
+        self.dropped = True
+        self.shut()
 
     def shut(self):
         with self.lock:
@@ -426,7 +607,7 @@ class Stream(threading.Thread):
                 with self.lock:
                     self.response = response
                 try:
-                    if not follow.closed.is_set():
+                    if self.wanted():
                         self._read(response)
                 finally:
                     _shut(response)
@@ -437,14 +618,17 @@ class Stream(threading.Thread):
             failed = True
             message = _("%(pod)s: %(error)s") % {"pod": self.pod, "error": exc}
         except Exception:  # noqa: BLE001 (our own shutdown, or the connection broke)
-            failed = not follow.closed.is_set()
+            failed = self.wanted()
             if failed:
                 log.exception("following the log of %s/%s failed", follow.project.name, self.pod)
         finally:
             follow.ended(self, message, failed)
 
+    def wanted(self):
+        return not self.dropped and not self.follow.closed.is_set()
+
     def _read(self, response):
-        for lines in log_lines(response, MAX_LINE_CHARS * 4, lambda: not self.follow.closed.is_set()):
+        for lines in log_lines(response, MAX_LINE_CHARS * 4, self.wanted):
             self._add(lines)
 
     def _add(self, raw_lines):

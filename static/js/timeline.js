@@ -2,7 +2,8 @@
 // shows the archived lines; this opens the socket in #timeline's data-socket and puts each row
 // it sends in its place by time (data-ts, microseconds), once (data-key: the archive's rows
 // count too), keeping at most MAX_ROWS rows. Frames: {"rows": html, "since"}, {"state",
-// "message"}, {"note"}. A socket that drops is opened again, going on from the newest row.
+// "message"}, {"note"}. A socket that drops is opened again, going on from the newest row. The
+// page's ?pod= goes to the socket too: that pod is followed live first.
 (function () {
   var MAX_ROWS = 3000;
 
@@ -15,6 +16,8 @@
     box.querySelectorAll(".timeline-line[data-key]").forEach(function (row) { keys.add(row.dataset.key); });
     var template = document.createElement("template");
     var address = new URL(box.dataset.socket, window.location.href);
+    var picked = new URLSearchParams(window.location.search).get("pod");
+    if (picked) address.searchParams.set("pod", picked);
     var delay = 1000;
     var finished = false;
     box.scrollTop = box.scrollHeight;

@@ -148,3 +148,6 @@ def test_an_apps_timeline_follows_its_pods_live_from_the_cluster(new_page, clust
     stamps = page.eval_on_selector_all("#timeline .timeline-line", "rows => rows.map(r => Number(r.dataset.ts))")
     assert stamps == sorted(stamps)
     screenshot(page, "logs-timeline-live-en")
+    # the page's ?pod= (the pod to follow live first) goes to the socket, which checks it
+    page.goto(f"/logs/acme/{project.name}/apps/web/?pod=Not_A_Pod")
+    expect(page.get_by_test_id("timeline-status")).to_have_text("Not_A_Pod is not a pod name.", timeout=10_000)

@@ -50,6 +50,7 @@ def no_follows_left():
     while live.running() != ([], []) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.running() == ([], [])
+    assert live.store_polls() == {}
 
 
 class Browser:
@@ -237,6 +238,8 @@ def test_only_who_may_see_the_namespace_follows_it(client, world, empty_store):
     for bad in ("from=soon", "from=", "since=-1&from=0", "since=99999999999&from=0"):
         state, code = run(refused, world["users"]["acme-dev"], url.split("?")[0] + "?" + bad)
         assert state["state"] == "error" and "address is incomplete" in state["message"] and code == 4400
+    state, code = run(refused, world["users"]["acme-dev"], url + "&pod=Web_1")
+    assert state == {"state": "error", "message": "Web_1 is not a pod name."} and code == 4400
     # operators and auditors see every namespace
     for user in (world["operator"], world["auditor"]):
 
@@ -380,3 +383,195 @@ def test_the_sandbox_stamps_a_line_the_same_on_every_read(sandbox, acme_web):
     second = {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in reads[1]}
     common = set(first) & set(second)
     assert len(common) >= 10 and all(first[text] == second[text] for text in common)
+
+
+# --- one poll of the store per app and scope, whatever the number of sockets -----------------
+
+
+def test_sockets_of_one_app_share_one_poll_of_the_store_and_no_other_scope_does(
+    client, world, empty_store, monkeypatch
+):
+    """Two members' timelines of acme's app ask the store once per STORE_SECONDS between them, and
+    both get each line; an operator's (every namespace: another scope) has a poll of its own;
+    globex's member, following an app of the same name in globex's namespace, never gets acme's."""
+    from monitoring.logs.store import PostgresStore
+
+    from .conftest import quick_user
+
+    member, other = world["users"]["acme-dev"], quick_user("acme-ops")
+    world["acme"].memberships.create(user=other, role="tenant-member")
+    asked = []  # (scope, since, until) of each store.follow, on the consumers' database thread
+    real_follow = PostgresStore.follow
+
+    def counted(store, query, **kwargs):
+        asked.append(
+            (None if query.scope is None else tuple(map(tuple, query.scope)), kwargs["since"], kwargs["until"])
+        )
+        return real_follow(store, query, **kwargs)
+
+    monkeypatch.setattr(PostgresStore, "follow", counted)
+    client.force_login(member)
+    acme_url = socket_of(client.get(reverse("logs:app_timeline", args=["acme", "acme-web", "web"])).content.decode())
+    client.force_login(world["users"]["globex-dev"])
+    globex_url = socket_of(
+        client.get(reverse("logs:app_timeline", args=["globex", "globex-shop", "web"])).content.decode()
+    )
+    acme_scope = ((world["cluster"].pk, "acme-web"),)
+
+    async def session():
+        browsers = [
+            Browser(member, acme_url),
+            Browser(other, acme_url),
+            Browser(world["operator"], acme_url),
+            Browser(world["users"]["globex-dev"], globex_url),
+        ]
+        for browser in browsers:
+            assert await browser.open()
+            await browser.until(lambda b: b.states)
+        polls = live.store_polls()
+        assert sorted(polls.values()) == [1, 1, 2] and polls[next(k for k in polls if k[-1] == acme_scope)] == 2
+        asked.clear()
+        started = time.monotonic()
+        batch = [loadgen.container_record("acme-web", "web-1", "web", f"acme {n}") for n in range(3)]
+        await sync_to_async(send)(client, world["token"], batch)
+        for browser in browsers[:3]:
+            await browser.until(lambda b: len(b.rows) >= 3)
+        globex_rows = await browsers[3].rows_within(2 * live.STORE_SECONDS + 0.5)
+        seconds = time.monotonic() - started
+        await sync_to_async(send)(
+            client, world["token"], [loadgen.container_record("globex-shop", "shop-1", "web", "globex's own")]
+        )
+        await browsers[3].until(lambda b: b.rows)
+        for browser in browsers:
+            await browser.socket.disconnect()
+        return [b.texts() for b in browsers], globex_rows, seconds
+
+    texts, globex_rows, seconds = run(session)
+    assert texts[:3] == [["acme 0", "acme 1", "acme 2"]] * 3
+    assert globex_rows == [] and texts[3] == ["globex's own"]
+    # The members' sockets asked the store together: each window of horizons once, one poll per
+    # STORE_SECONDS at most (two sockets polling on their own would ask twice as often).
+    members = [(since, until) for scope, since, until in asked if scope == acme_scope]
+    assert members and len(members) == len(set(members))
+    assert all(after == before for (_s, before), (after, _u) in zip(members, members[1:], strict=False))
+    assert len(members) <= seconds / live.STORE_SECONDS + 1, (members, seconds)
+    assert live.store_polls() == {}  # the polls ended with their sockets
+
+
+# --- which containers are followed live ------------------------------------------------------
+
+
+def mirror_pod(cluster, namespace, name, app, *, started, containers=("web",)):
+    """A running pod of `app` as the watcher mirrors it, its containers started at `started`."""
+    from console.clusters.models import MirroredObject
+
+    stamp = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return MirroredObject.objects.update_or_create(
+        cluster=cluster,
+        kind="Pod",
+        namespace=namespace,
+        name=name,
+        defaults={
+            "api_version": "v1",
+            "uid": f"uid-{name}",
+            "resource_version": "1",
+            "labels": {"app": app},
+            "phase": "Running",
+            "created_at": started,
+            "object": {
+                "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+                "status": {
+                    "phase": "Running",
+                    "containerStatuses": [
+                        {"name": container, "state": {"running": {"startedAt": stamp}}} for container in containers
+                    ],
+                },
+            },
+        },
+    )[0]
+
+
+def test_the_newest_containers_are_followed_live_and_the_page_is_told_which(client, world, empty_store, monkeypatch):
+    """With more running containers than MAX_STREAMS, the most recently started are followed live
+    (the pod the reader picked first), a newer one takes the place of the oldest, and the page's
+    status names them and says the others come through the archive."""
+    from django.utils import timezone
+
+    from console.clusters.models import MirroredObject
+
+    monkeypatch.setattr(live, "MAX_STREAMS", 2)
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 0.3)
+    cluster, member = world["cluster"], world["users"]["acme-dev"]
+    now = timezone.now()
+    for n, minutes in enumerate((30, 10, 20)):  # web-1 oldest, web-2 newest
+        mirror_pod(cluster, "acme-web", f"web-{n + 1}", "web", started=now - timedelta(minutes=minutes))
+    mirror_pod(cluster, "acme-web", "api-1", "api", started=now)  # another app's
+    client.force_login(member)
+    url = socket_of(client.get(reverse("logs:app_timeline", args=["acme", "acme-web", "web"])).content.decode())
+
+    async def session(address, newer):
+        browser = Browser(member, address)
+        assert await browser.open()
+        await browser.until(lambda b: b.states)
+        if newer:
+            await sync_to_async(mirror_pod)(cluster, "acme-web", "web-4", "web", started=now)
+            await browser.until(lambda b: len(b.states) >= 2)
+        await browser.socket.disconnect()
+        return [state["message"] for state in browser.states]
+
+    first, then = run(session, url, True)
+    assert first == (
+        "Following 2 of 3 containers live from the cluster, the most recently started: web-2/web, web-3/web. "
+        "The others' lines come through the archive, as collectors deliver them."
+    )
+    assert then.startswith(
+        "Following 2 of 4 containers live from the cluster, the most recently started: web-4/web, web-2/web."
+    )
+    # the reader's pod first (the page's ?pod= goes to the socket), then the newest
+    MirroredObject.objects.filter(name="web-4").delete()
+    [picked] = run(session, url + "&pod=web-1", False)
+    assert picked == (
+        "Following 2 of 3 containers live from the cluster, the pod you picked and then the most recently "
+        "started: web-1/web, web-2/web. The others' lines come through the archive, as collectors deliver them."
+    )
+
+
+def test_the_timeline_follows_what_clickhouse_commits(client, world, clickhouse, settings):
+    """With LOGS_STORE=clickhouse the socket follows the store as well (ClickHouseStore.horizon and
+    follow): each line ingested after the page was read comes once, the archive's lines not again."""
+    from monitoring.logs.clickhouse import ClickHouseStore
+
+    settings.LOGS_STORE, settings.LOGS_CLICKHOUSE_URL = "clickhouse", clickhouse
+    settings.LOGS_CLICKHOUSE_TABLE = f"logs_timeline_{int(time.time() * 1000)}"
+    store = ClickHouseStore()
+    store.create()
+    try:
+        send(client, world["token"], [loadgen.container_record("acme-web", "web-1", "web", "archived")])
+        member = world["users"]["acme-dev"]
+        client.force_login(member)
+        page = client.get(reverse("logs:app_timeline", args=["acme", "acme-web", "web"])).content.decode()
+        assert "archived" in page and "since=" in socket_of(page)
+
+        async def session():
+            browser = Browser(member, socket_of(page))
+            assert await browser.open()
+            await browser.until(lambda b: b.states)
+            assert browser.states[0]["message"] == (
+                "No container of this app runs now: following the lines collectors deliver."
+            )
+            batch = [loadgen.container_record("acme-web", "web-1", "web", f"new {n}") for n in range(3)]
+            await sync_to_async(send)(client, world["token"], batch)
+            await sync_to_async(send)(client, world["token"], batch[:1])  # a collector's retry: stored twice
+            await browser.until(lambda b: len(b.rows) >= 3)
+            await browser.rows_within(2 * live.STORE_SECONDS + 1)
+            await browser.socket.disconnect()
+            return browser.rows
+
+        rows = run(session)
+        # the horizon is a second behind: the archive's last line may come again; the page drops it
+        archived = {m["key"] for m in ROW.finditer(page)}
+        assert len(archived) == 1 and {r["text"] for r in rows if r["key"] in archived} <= {"archived"}
+        shown = [r for r in rows if r["key"] not in archived]
+        assert [r["text"] for r in shown] == ["new 0", "new 1", "new 2"] and {r["origin"] for r in rows} == {"store"}
+    finally:
+        store._post(f"DROP TABLE IF EXISTS {store.table}")
