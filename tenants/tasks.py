@@ -195,12 +195,12 @@ def _remove_namespace(job, project):
                 name=project.name,
                 namespace=project.name,
             )
-        _wait_until_gone(job, api, project.name)
+        wait_until_gone(job, api, project.name)
     project.delete()
     jobs.step(job, NAMESPACE_GONE(name=project.name))
 
 
-def _wait_until_gone(job, api, name):
+def wait_until_gone(job, api, name):
     deadline = time.monotonic() + settings.CAAS_NAMESPACE_DELETE_TIMEOUT
     last_message = ""
     while True:

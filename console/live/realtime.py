@@ -123,6 +123,32 @@ def send_now(group, html, languages=None):
     send_message(group, {"type": "push.html", "html": html, **({"languages": languages} if languages else {})})
 
 
+def push_html_many(pushes):
+    """`push_html` for many (group, html) at once: sent together once the transaction commits,
+    in one run of an event loop (each send alone costs a loop and a round trip to Redis)."""
+    messages = [(group, {"type": "push.html", "html": html}) for group, html in pushes]
+    if messages:
+        transaction.on_commit(lambda: send_messages(messages))
+
+
+def send_messages(messages):
+    layer = get_channel_layer()
+
+    async def send_all():
+        sent = await asyncio.gather(*(layer.group_send(g, m) for g, m in messages), return_exceptions=True)
+        for (group, _message), result in zip(messages, sent, strict=True):
+            if isinstance(result, Exception):  # best effort, as send_message
+                log.error("push to %s failed: %s", group, result)
+
+    try:
+        if _home_loop is not None and _home_loop.is_running() and not _on_loop(_home_loop):
+            asyncio.run_coroutine_threadsafe(send_all(), _home_loop).result(timeout=5 + len(messages) / 100)
+        else:
+            async_to_sync(send_all)()
+    except Exception:
+        log.exception("pushes to %s groups failed", len(messages))
+
+
 def send_message(group, message):
     layer = get_channel_layer()
     try:

@@ -7,13 +7,16 @@ own task, so a broken webhook delays nothing but itself.
 """
 
 import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone, translation
 
 from console.choices import NotificationLevel
@@ -36,28 +39,61 @@ MAX_BACKOFF_SECONDS = 3600
 TASK = "console.notifications.tasks.deliver_channel"
 
 
+@dataclass
+class Outgoing:
+    """One notification for the channels: the arguments of `dispatch`."""
+
+    tenant_id: int | None
+    title: Stored
+    body: Stored = ""
+    level: str = NotificationLevel.INFO
+    link: str = ""
+    topic: str = Topic.GENERAL
+    key: str = ""
+    resolved: bool = False
+    channel_ids: Collection[int] | None = None
+
+
+def takes(channel: Channel, message: Outgoing) -> bool:
+    """Whether an (enabled) channel takes this notification. A "resolved" message passes
+    whatever its level: it follows the message that announced the problem. Named channels (an
+    alert rule's `channel_ids`) take it whatever their topics and level, but still only when of
+    this tenant or the platform: a tenant's channel never carries another's notifications."""
+    if message.channel_ids:
+        return channel.pk in message.channel_ids and channel.tenant_id in (None, message.tenant_id)
+    if message.tenant_id is None:
+        mine = channel.tenant_id is None
+    else:
+        mine = channel.tenant_id == message.tenant_id or (channel.tenant_id is None and channel.all_tenants)
+    return (
+        mine
+        and message.topic in (channel.topics or [])
+        and (message.resolved or LEVEL_RANK.get(message.level, 0) >= LEVEL_RANK.get(channel.min_level, 0))
+    )
+
+
+def _candidates(tenant_ids: Iterable[int | None]) -> dict[int | None, list[Channel]]:
+    """The enabled channels of these tenants and the platform's, by tenant id (one query)."""
+    ids = {tenant_id for tenant_id in tenant_ids if tenant_id is not None}
+    by_tenant = defaultdict(list)
+    for channel in Channel.objects.filter(Q(tenant_id__isnull=True) | Q(tenant_id__in=ids), enabled=True):
+        by_tenant[channel.tenant_id].append(channel)
+    return by_tenant
+
+
+def _routes(message: Outgoing, by_tenant: dict[int | None, list[Channel]]) -> list[Channel]:
+    found = by_tenant.get(None, []) + (by_tenant.get(message.tenant_id, []) if message.tenant_id is not None else [])
+    return [channel for channel in found if takes(channel, message)]
+
+
 def channels_for(
     tenant_id: int | None, topic: str, level: str, resolved: bool = False, channel_ids: list[int] | None = None
 ) -> list[Channel]:
-    """The channels that take this notification. A "resolved" message passes whatever its
-    level: it follows the message that announced the problem. Named channels (an alert rule's
-    `channel_ids`) take it whatever their topics and level, but still only when enabled and
-    of this tenant or the platform: a tenant's channel never carries another's notifications."""
-    candidates = Channel.objects.filter(enabled=True)
-    if channel_ids:
-        candidates = candidates.filter(pk__in=channel_ids)
-        return list(
-            candidates.filter(tenant_id__isnull=True)
-            if tenant_id is None
-            else candidates.filter(tenant_id=tenant_id) | candidates.filter(tenant_id__isnull=True)
-        )
-    candidates = (
-        candidates.filter(tenant_id__isnull=True)
-        if tenant_id is None
-        else candidates.filter(tenant_id=tenant_id) | candidates.filter(tenant_id__isnull=True, all_tenants=True)
+    """The channels that take this notification (see `takes`)."""
+    message = Outgoing(
+        tenant_id=tenant_id, title="", level=level, topic=topic, resolved=resolved, channel_ids=channel_ids
     )
-    rank = LEVEL_RANK.get(level, 0)
-    return [c for c in candidates if topic in (c.topics or []) and (resolved or rank >= LEVEL_RANK.get(c.min_level, 0))]
+    return _routes(message, _candidates([tenant_id]))
 
 
 def dispatch(
@@ -73,35 +109,67 @@ def dispatch(
     channel_ids: list[int] | None = None,
 ) -> list[Delivery]:
     """Queue the notification for every channel that takes it (tenant_id None: the operators'
-    channels; `channel_ids`: only those, see channels_for). The same `key` again within a
-    channel's dedup window is dropped."""
+    channels; `channel_ids`: only those, see `takes`). The same `key` again within a channel's
+    dedup window is dropped."""
+    message = Outgoing(tenant_id, title, body, level, link, topic, key, resolved, channel_ids)
+    return dispatch_many([message])
+
+
+def dispatch_many(messages: Sequence[Outgoing]) -> list[Delivery]:
+    """`dispatch` for many notifications at once, in a fixed number of queries whatever their
+    number (an alert evaluation may fire hundreds): the channels, the recent keys and the
+    pending groups are each read once, the deliveries written in one insert, and each channel's
+    task queued once."""
+    by_tenant = _candidates(message.tenant_id for message in messages)
+    routed = [(message, channel) for message in messages for channel in _routes(message, by_tenant)]
+    if not routed:
+        return []
     now = timezone.now()
-    queued = []
-    for channel in channels_for(tenant_id, topic, level, resolved, channel_ids):
-        if key and (
-            Delivery.objects.filter(
-                channel=channel, key=key, created_at__gte=now - timedelta(seconds=channel.dedup_seconds)
-            )
+    channels = {channel.pk: channel for _message, channel in routed}
+    keys = {message.key for message, _channel in routed if message.key}
+    last_sent = {}  # (channel, key) -> the newest delivery's time, within the longest dedup window
+    if keys:
+        oldest = now - timedelta(seconds=max(channel.dedup_seconds for channel in channels.values()))
+        recent = (
+            Delivery.objects.filter(channel_id__in=channels, key__in=keys, created_at__gte=oldest)
             .exclude(status=DeliveryStatus.FAILED)
-            .exists()
-        ):
-            continue
-        group_due = Delivery.objects.filter(channel=channel, status=DeliveryStatus.PENDING, attempts=0).aggregate(
-            due=Min("due_at")
-        )["due"]
-        due_at = group_due if group_due and group_due > now else now + timedelta(seconds=channel.group_seconds)
-        delivery = Delivery.objects.create(
-            channel=channel,
-            key=(key or "")[:200],
-            title=title,
-            body=body,
-            level=level,
-            link=link[:500],
-            resolved=resolved,
-            due_at=due_at,
+            .values_list("channel_id", "key")
+            .annotate(last=Max("created_at"))
         )
-        queued.append(delivery)
-        transaction.on_commit(lambda pk=channel.pk, due=due_at: schedule(pk, due))
+        last_sent = {(channel_id, key): last for channel_id, key, last in recent}
+    pending = dict(
+        Delivery.objects.filter(channel_id__in=channels, status=DeliveryStatus.PENDING, attempts=0)
+        .values_list("channel_id")
+        .annotate(due=Min("due_at"))
+    )
+    due_of = {}
+    queued = []
+    for message, channel in routed:
+        if message.key:
+            last = last_sent.get((channel.pk, message.key))
+            if last is not None and last >= now - timedelta(seconds=channel.dedup_seconds):
+                continue
+            last_sent[(channel.pk, message.key)] = now  # the same key twice in one batch: once
+        if channel.pk not in due_of:
+            group_due = pending.get(channel.pk)
+            due_of[channel.pk] = (
+                group_due if group_due and group_due > now else now + timedelta(seconds=channel.group_seconds)
+            )
+        queued.append(
+            Delivery(
+                channel=channel,
+                key=(message.key or "")[:200],
+                title=message.title,
+                body=message.body,
+                level=message.level,
+                link=message.link[:500],
+                resolved=message.resolved,
+                due_at=due_of[channel.pk],
+            )
+        )
+    Delivery.objects.bulk_create(queued)
+    for channel_id, due_at in due_of.items():
+        transaction.on_commit(lambda pk=channel_id, due=due_at: schedule(pk, due))
     return queued
 
 
@@ -193,8 +261,10 @@ def decrypt(value: str) -> str:
     return crypto.decrypt(value) if value else ""
 
 
+CHANNEL_FIELDS = ("body", "level", "link", "topic", "key", "resolved", "channel_ids")
+
+
 def notify_channels(tenant_id: int | None, title: Stored, **kwargs: Any) -> list[Delivery]:
     """The part of notify_* that goes out through channels (kwargs as `dispatch`)."""
-    names = ("body", "level", "link", "topic", "key", "resolved", "channel_ids")
-    fields = {name: kwargs[name] for name in names if name in kwargs}
+    fields = {name: kwargs[name] for name in CHANNEL_FIELDS if name in kwargs}
     return dispatch(tenant_id=tenant_id, title=title, **fields)

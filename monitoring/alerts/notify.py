@@ -1,18 +1,26 @@
 """Telling people: an alert that fires or resolves is a notification to the rule's tenant
 (its list, live toast, and its channels) or, for the operators' own rules, to operators and
-the platform's channels; a rule that names channels goes out through those only. Silenced
-alerts say nothing; many alerts of one rule in one evaluation are one notification."""
+the platform's channels; a rule that names channels goes out through those only (still only
+its tenant's or the platform's, checked again when sent). Silenced and acknowledged alerts
+say nothing; an alert's firing is announced once, and its end only when its firing was; many
+alerts of one rule in one evaluation are one notification.
+
+Announcing what one evaluation changed takes a fixed number of queries, whatever the number
+of alerts: their silences and acknowledgements, the rules' channels, the recipients are each
+read once, and the notifications and deliveries written in bulk (console.notifications)."""
 
 from collections import defaultdict
 
+from django.db import transaction
 from django.urls import reverse
 
-from console.choices import NotificationLevel, PlatformRole
+from console.choices import NotificationLevel
 from console.notifications import notifications
 from console.notifications.models import Topic
 from console.texts import message
 
 from .choices import SEVERITY_LEVEL, Severity
+from .models import Alert, AlertRule
 
 FIRING = message("%(severity)s: %(rule)s on %(target)s")
 FIRING_MANY = message("%(severity)s: %(rule)s on %(count)s targets")
@@ -28,27 +36,63 @@ def severity_label(severity):
     return Severity(severity).label
 
 
+def quiet(silenced_until, acknowledged_at, now):
+    return acknowledged_at is not None or (silenced_until is not None and silenced_until > now)
+
+
 def announce(fired, resolved, now):
-    groups = defaultdict(lambda: ([], []))
-    for alert in fired:
-        if not alert.silenced(now):
+    """Notify what an evaluation changed (after it committed). The alerts are read again, locked:
+    a silence or an acknowledgement given since the evaluation read them counts, and of two
+    announcements of one alert only the first speaks."""
+    changed = [alert.pk for alert in [*fired, *resolved]]
+    if not changed:
+        return
+    with transaction.atomic():
+        rows = (
+            Alert.objects.select_for_update()
+            .filter(pk__in=changed)
+            .values_list("pk", "silenced_until", "acknowledged_at", "notified")
+        )
+        # whether each alert that may speak was announced already (silenced and acknowledged ones may not)
+        announced = {pk: was for pk, silenced_until, acked, was in rows if not quiet(silenced_until, acked, now)}
+        firing = [alert for alert in fired if announced.get(alert.pk) is False]
+        ended = [alert for alert in resolved if announced.get(alert.pk)]  # an end is said where the firing was
+        if not firing and not ended:
+            return
+        _attach_rules([*firing, *ended])
+        channels = defaultdict(list)
+        rule_ids = {alert.rule_id for alert in [*firing, *ended]}
+        for rule_id, channel_id in AlertRule.channels.through.objects.filter(alertrule_id__in=rule_ids).values_list(
+            "alertrule_id", "channel_id"
+        ):
+            channels[rule_id].append(channel_id)
+        groups = defaultdict(lambda: ([], []))
+        for alert in firing:
             groups[alert.rule_id][0].append(alert)
-    for alert in resolved:
-        if not alert.silenced(now):
+        for alert in ended:
             groups[alert.rule_id][1].append(alert)
-    for firing, ended in groups.values():
+        messages = []
+        for rule_id, (group_firing, group_ended) in groups.items():
+            for alerts, resolved_now in ((group_firing, False), (group_ended, True)):
+                if alerts:
+                    messages.append(_message(alerts, channels[rule_id], resolved=resolved_now))
         if firing:
-            _send(firing, resolved=False)
-        if ended:
-            _send(ended, resolved=True)
-    from .models import Alert
-
-    announced = [alert.pk for alert in fired if not alert.silenced(now)]
-    if announced:
-        Alert.objects.filter(pk__in=announced).update(notified=True)
+            Alert.objects.filter(pk__in=[alert.pk for alert in firing]).update(notified=True)
+        notifications.notify_batch(messages)
 
 
-def _send(alerts, *, resolved):
+def _attach_rules(alerts):
+    """The rules of alerts that do not carry theirs yet (the evaluation attaches them): one query."""
+    missing = {alert.rule_id for alert in alerts if not Alert.rule.is_cached(alert)}
+    if missing:
+        rules = AlertRule.objects.in_bulk(missing)
+        for alert in alerts:
+            if alert.rule_id in rules:
+                alert.rule = rules[alert.rule_id]
+
+
+def _message(alerts, channel_ids, *, resolved):
+    """(tenant id or None for the operators, title, fields) of one rule's alerts that fired or ended."""
     rule = alerts[0].rule
     link = reverse("alerts:rule", args=[rule.pk])
     if len(alerts) == 1:
@@ -77,8 +121,5 @@ def _send(alerts, *, resolved):
     level = NotificationLevel.SUCCESS if resolved else SEVERITY_LEVEL[rule.severity]
     fields = {"body": body, "level": level, "link": link, "topic": Topic.ALERT, "key": key[:200], "resolved": resolved}
     # The channels the rule names, if any (else those that take alerts of this level).
-    fields["channel_ids"] = list(rule.channels.values_list("pk", flat=True)) or None
-    if rule.tenant_id:
-        notifications.notify_tenant(rule.tenant_id, title, **fields)
-    else:
-        notifications.notify_role(PlatformRole.OPERATOR, title, **fields)
+    fields["channel_ids"] = sorted(channel_ids) or None
+    return (rule.tenant_id or None, title, fields)

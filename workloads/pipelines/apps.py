@@ -20,6 +20,7 @@ class PipelinesConfig(AppConfig):
         demo.register()
         jobs.register_kind_labels(JOB_KINDS)
         jobs.register(tasks.KINDS)
+        jobs.register(tasks.BUILD_SPACE_KINDS)
         navigation.register_section(
             "pipelines",
             _("Pipelines"),

@@ -53,4 +53,4 @@ class Stage(models.TextChoices):
     DEPLOY = "deploy", _("Deploy")
 
 
-JOB_KINDS = {"pipeline.run": _("Pipeline run")}
+JOB_KINDS = {"pipeline.run": _("Pipeline run"), "pipeline.builds_remove": _("Build namespace removal")}

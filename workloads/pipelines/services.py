@@ -22,6 +22,7 @@ from console.accounts import roles
 from console.accounts.access import require_permission
 from console.accounts.models import User
 from console.choices import JobStatus, OperationResult
+from console.clusters.models import MirroredObject
 from console.jobs import jobs
 from console.jobs.models import Job
 from console.oplog import oplog
@@ -516,30 +517,39 @@ def set_builds(pipeline: Pipeline, *, acting_user: User, enabled: bool) -> Build
     """Operators enable (or disable) image builds for the pipeline's tenant on its cluster: its
     Kaniko Jobs then run in the tenant's build namespace (caas-build-<tenant>, Pod Security
     baseline), made by the console when a build first needs it, instead of the tenant's own
-    namespaces (restricted, where Kaniko is refused). Disabling leaves the namespace for an
-    operator to delete; builds go back to the tenant's namespaces."""
+    namespaces (restricted, where Kaniko is refused). Disabling is refused while a run of the
+    tenant is running; builds go back to the tenant's namespaces at once, and a job deletes the
+    build namespace (also one that an earlier disabling left, as the mirror shows)."""
     project = pipeline.project
     tenant, cluster = project.tenant, project.cluster
-    target = {
-        "tenant": tenant.name,
-        "cluster": cluster.name,
-        "kind": "Namespace",
-        "name": BuildSpace.PREFIX + tenant.name,
-    }
+    namespace = BuildSpace.PREFIX + tenant.name
+    target = {"tenant": tenant.name, "cluster": cluster.name, "kind": "Namespace", "name": namespace}
     action = "pipeline.builds_enable" if enabled else "pipeline.builds_disable"
     with oplog.recorded(acting_user, action, target=target) as outcome:
         require_permission(roles.is_operator(acting_user), _("Only operators enable image builds for a tenant."))
-        space = BuildSpace.objects.filter(tenant=tenant, cluster=cluster).first()
+        space = BuildSpace.objects.select_for_update().filter(tenant=tenant, cluster=cluster).first()
         outcome.before = {"enabled": space is not None}
         if enabled and space is None:
             space = BuildSpace.objects.create(tenant=tenant, cluster=cluster, enabled_by=acting_user)
-        elif not enabled and space is not None:
-            if Run.objects.filter(
-                pipeline__project__tenant=tenant, pipeline__project__cluster=cluster, status=RunStatus.RUNNING
-            ).exists():
-                raise ValidationError(_("A run of the tenant is in progress: wait for it or cancel it first."))
-            space.delete()
-            space = None
+        elif not enabled:
+            left = MirroredObject.objects.filter(cluster=cluster, kind="Namespace", name=namespace).exists()
+            if space is not None or left:
+                if Run.objects.filter(
+                    pipeline__project__tenant=tenant, pipeline__project__cluster=cluster, status=RunStatus.RUNNING
+                ).exists():
+                    raise ValidationError(_("A run of the tenant is in progress: wait for it or cancel it first."))
+                if space is not None:
+                    space.delete()
+                    space = None
+                job = jobs.create_job(
+                    "pipeline.builds_remove",
+                    requested_by=acting_user,
+                    tenant=(tenant.pk, tenant.name),
+                    target={"cluster": cluster.name, "namespace": namespace, "kind": "Namespace", "name": namespace},
+                    payload={"tenant": tenant.pk, "cluster": cluster.pk, "namespace": namespace},
+                )
+                outcome.accepted(job, enabled=False)  # the namespace goes in the job
+                return None
         outcome.after = {"enabled": space is not None}
     return space
 

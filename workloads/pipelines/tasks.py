@@ -37,7 +37,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console import alerting
-from console.choices import JobStatus, NotificationLevel
+from console.choices import JobStatus, NotificationLevel, OperationResult
+from console.clusters.models import Cluster
 from console.jobs import jobs
 from console.jobs.jobs import JobCancelled, JobFailed
 from console.jobs.models import Job
@@ -46,6 +47,8 @@ from console.kube.errors import ApiRefused, ClusterError
 from console.notifications import notifications
 from console.oplog import oplog
 from console.texts import message
+from tenants.manifests import MANAGED_BY, MANAGED_LABEL
+from tenants.tasks import DELETING_NAMESPACE, NAMESPACE_GONE, wait_until_gone
 from workloads import manifests
 from workloads import services as app_services
 from workloads.cluster import identity, live_workload
@@ -98,12 +101,24 @@ CANARY_RESTARTS = message("The canary restarted %(restarts)s times: aborting it.
 CANARY_ALERT = message("Alerts fire on %(app)s (%(alerts)s): aborting the canary.")
 CANARY_ABORTED = message("Canary aborted: the stable version runs on, untouched.")
 PROMOTED = message("The canary held for %(minutes)s min: promoted, revision %(revision)s.")
+BUILDS_AGAIN = message("Image builds of tenant %(tenant)s were enabled again: namespace %(namespace)s stays.")
+NOT_A_BUILD_NAMESPACE = message(
+    "Namespace %(namespace)s is not the console's build namespace of tenant %(tenant)s: it is left alone."
+)
+STILL_BUILDING = message(
+    "Builds still run in namespace %(namespace)s (%(jobs)s): it stays. Disable image builds again once they end."
+)
 RUN_FAILED = message("Run #%(number)s of pipeline %(pipeline)s failed")
 RUN_SUCCEEDED = message("Run #%(number)s of pipeline %(pipeline)s deployed %(image)s")
 
 
 @shared_task(bind=True, max_retries=3)
 def run_pipeline_job(self, job_id):
+    jobs.run(self, job_id)
+
+
+@shared_task(bind=True, max_retries=3)
+def remove_build_namespace_job(self, job_id):
     jobs.run(self, job_id)
 
 
@@ -363,7 +378,7 @@ KANIKO_CONTAINER = {"runAsUser": 0}
 def build_namespace(api: ClusterAPI, space: BuildSpace) -> str:
     """The tenant's build namespace, made (or kept) as the console: Pod Security baseline enforced,
     restricted warned and audited, so what would not pass in the tenant's namespaces shows."""
-    labels = {BUILD_TENANT_LABEL: space.tenant.name, "app.kubernetes.io/managed-by": "caas-console"}
+    labels = {BUILD_TENANT_LABEL: space.tenant.name, MANAGED_LABEL: MANAGED_BY}
     for mode, level in (("enforce", "baseline"), ("warn", "restricted"), ("audit", "restricted")):
         labels[f"pod-security.kubernetes.io/{mode}"] = level
         labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
@@ -761,8 +776,60 @@ def ended(job: Job, outcome) -> None:
     services.launch_next(run.pipeline)
 
 
+# --- the build namespace, when builds are disabled ---------------------------------------
+
+
+def _finished(batch_job: dict) -> bool:
+    status = batch_job.get("status") or {}
+    conditions = status.get("conditions") or []
+    return bool(status.get("completionTime")) or any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions
+    )
+
+
+def remove_build_namespace(job: Job) -> dict:
+    """Delete a tenant's build namespace (its build Jobs, Secrets, quota with it), as the console,
+    and wait until the cluster has finished it. Idempotent: a namespace gone already is done; one
+    enabled again meanwhile, one not made by the console for this tenant, or one where a build
+    still runs (a run started as builds were being disabled) is kept."""
+    tenant_id, cluster_id, namespace = (job.payload[k] for k in ("tenant", "cluster", "namespace"))
+    if BuildSpace.objects.filter(tenant_id=tenant_id, cluster_id=cluster_id).exists():
+        jobs.step(job, BUILDS_AGAIN(tenant=job.tenant_name, namespace=namespace))
+        return {"namespace": namespace, "deleted": False}
+    cluster = Cluster.objects.get(pk=cluster_id)
+    with ClusterAPI(cluster) as api:
+        found = api.get("Namespace", namespace)
+        if found is None:
+            jobs.step(job, NAMESPACE_GONE(name=namespace))
+            return {"namespace": namespace, "deleted": False}
+        labels = (found.get("metadata") or {}).get("labels") or {}
+        if labels.get(BUILD_TENANT_LABEL) != job.tenant_name or labels.get(MANAGED_LABEL) != MANAGED_BY:
+            raise JobFailed(NOT_A_BUILD_NAMESPACE(namespace=namespace, tenant=job.tenant_name))
+        running = [j["metadata"]["name"] for j in api.list("Job", namespace) if not _finished(j)]
+        if running:
+            raise JobFailed(STILL_BUILDING(namespace=namespace, jobs=", ".join(sorted(running))))
+        if api.delete("Namespace", namespace):
+            jobs.step(job, DELETING_NAMESPACE(name=namespace))
+            jobs.record(
+                job,
+                "namespace.delete_object",
+                OperationResult.SUCCEEDED,
+                kind="Namespace",
+                name=namespace,
+                namespace=namespace,
+                before={"labels": labels},
+            )
+        wait_until_gone(job, api, namespace)
+    jobs.step(job, NAMESPACE_GONE(name=namespace))
+    return {"namespace": namespace, "deleted": True}
+
+
 # Idempotent: a run cut off with its worker goes on from its first unfinished stage (a stage's
 # Kubernetes Job is taken over when it exists; a deploy already done is not done again).
 KINDS = jobs.JobKinds(
     task=run_pipeline_job, runners={"pipeline.run": execute}, idempotent=True, failing=failing, ended=ended
+)
+# Each step converges (a deleted namespace is gone, a terminating one is waited for).
+BUILD_SPACE_KINDS = jobs.JobKinds(
+    task=remove_build_namespace_job, runners={"pipeline.builds_remove": remove_build_namespace}, idempotent=True
 )
