@@ -6,13 +6,30 @@ from console.choices import NotificationLevel, OperationResult
 
 
 class BootstrapMixin:
-    """Give widgets Bootstrap's classes so templates can render fields plainly."""
+    """Give widgets Bootstrap's classes so templates can render fields plainly. A class set
+    on a widget wins. Forms with full-size inputs or small selects set the two class names."""
+
+    control_class = "form-control form-control-sm"
+    select_class = "form-select"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css + " form-control-sm" * (css == "form-control"))
+            self.bootstrap(field)
+
+    def bootstrap(self, field):
+        """Style one field; also for fields a form adds after __init__."""
+        widget = field.widget
+        if widget.is_hidden:
+            return field
+        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):  # RadioSelect: also CheckboxSelectMultiple
+            css = "form-check-input"
+        elif isinstance(widget, forms.Select):
+            css = self.select_class
+        else:
+            css = self.control_class
+        widget.attrs.setdefault("class", css)
+        return field
 
 
 class ConfirmForm(forms.Form):
@@ -115,7 +132,6 @@ class ClusterForm(BootstrapMixin, forms.Form):
     add_anyway = forms.BooleanField(
         label=_("Add anyway (read-only use)"),
         required=False,
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
         help_text=_(
             "When the kubeconfig's identity lacks permissions the console needs: "
             "add the cluster all the same, to look at it; tenant namespaces and apps are then refused on it."

@@ -80,6 +80,19 @@ def get_project(user, tenant_name, namespace):
     return project
 
 
+def get_in_namespace(user, tenant_name, namespace, queryset_or_model, name):
+    """The object called `name` in a namespace the user may see: a model, or a queryset
+    carrying its select_related. 404 "no such <model>" when missing, as for a namespace the
+    user may not see. The object gets the looked-up project (its tenant and cluster joined)."""
+    project = get_project(user, tenant_name, namespace)
+    queryset = queryset_or_model._default_manager.all() if isinstance(queryset_or_model, type) else queryset_or_model
+    found = queryset.filter(project=project, name=name).first()
+    if found is None:
+        raise Http404(f"no such {queryset.model._meta.verbose_name}")
+    found.project = project
+    return found
+
+
 def identity_for(user, tenant):
     """How the console presents itself to the cluster when acting for `user` in `tenant`:
     operators (and the system) with the console's own identity, tenant users impersonated

@@ -19,20 +19,20 @@ QUANTITY_HELP = _("Kubernetes quantities: 500m or 2 for CPU, 512Mi or 4Gi for me
 
 
 def quantity_field(label, initial):
-    widget = forms.TextInput(attrs={"placeholder": "—", "class": "form-control form-control-sm"})
+    widget = forms.TextInput(attrs={"placeholder": "—"})
     return forms.CharField(label=label, required=False, max_length=32, initial=initial, widget=widget)
 
 
 class QuotaFieldsMixin:
-    """quota_<resource> fields and limit_range fields, read back as two dicts."""
+    """quota_<resource> fields and limit_range fields, read back as two dicts (beside BootstrapMixin)."""
 
     def add_quota_fields(self, prefix, initial):
         for resource, (label, _keys) in QUOTA_RESOURCES.items():
-            self.fields[f"{prefix}{resource}"] = quantity_field(label, initial.get(resource, ""))
+            self.fields[f"{prefix}{resource}"] = self.bootstrap(quantity_field(label, initial.get(resource, "")))
 
     def add_limit_range_fields(self, prefix, initial):
         for key, label in LIMIT_RANGE_FIELDS.items():
-            self.fields[f"{prefix}{key}"] = quantity_field(label, initial.get(key, ""))
+            self.fields[f"{prefix}{key}"] = self.bootstrap(quantity_field(label, initial.get(key, "")))
 
     def amounts(self, prefix, keys):
         values = {key: (self.cleaned_data.get(f"{prefix}{key}") or "").strip() for key in keys}

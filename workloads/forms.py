@@ -107,12 +107,16 @@ class SpecForm(ColumnsMixin, BootstrapMixin, forms.Form):
         self.fields["env_from"].choices = options
         self.fields["env_from"].widget.attrs["size"] = min(max(len(options), 2), 6)
         for n in range(self.MOUNTS):
+            # a small select beside the small path input (the form's other selects are full size)
             self.fields[f"mount_{n}_source"] = forms.ChoiceField(
-                label=_("Mount"), required=False, choices=[("", "—")] + options
+                label=_("Mount"),
+                required=False,
+                choices=[("", "—")] + options,
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
-            self.fields[f"mount_{n}_path"] = forms.CharField(label=_("at path"), required=False, max_length=200)
-            self.fields[f"mount_{n}_source"].widget.attrs["class"] = "form-select form-select-sm"
-            self.fields[f"mount_{n}_path"].widget.attrs["class"] = "form-control form-control-sm"
+            self.fields[f"mount_{n}_path"] = self.bootstrap(
+                forms.CharField(label=_("at path"), required=False, max_length=200)
+            )
 
     def mount_rows(self):
         return [(self[f"mount_{n}_source"], self[f"mount_{n}_path"]) for n in range(self.MOUNTS)]
@@ -389,7 +393,6 @@ class ScheduleForm(ColumnsMixin, BootstrapMixin, forms.Form):
         kwargs.setdefault("auto_id", "id_schedule_%s")  # the app page also has the scale and canary forms' "replicas"
         super().__init__(*args, **kwargs)
         self.fields["weekdays"].choices = WEEKDAYS
-        self.fields["weekdays"].widget.attrs["class"] = "form-check-input"
 
 
 class AutoscalerForm(ColumnsMixin, BootstrapMixin, forms.Form):

@@ -3,8 +3,10 @@ the tasks with server-side apply (so applying twice changes nothing)."""
 
 import copy
 
-from django.utils.translation import gettext as _
+from django.utils import translation
 
+from console import texts
+from console.texts import message
 from tenants.manifests import MANAGED_BY, MANAGED_LABEL, TENANT_LABEL
 
 from .choices import AppKind
@@ -19,6 +21,16 @@ REVISION = "deployment.kubernetes.io/revision"
 DEFAULT_STORAGE_CLASS = "ceph-rbd"
 CEPH_RBD_PROVISIONER = "rbd.csi.ceph.com"
 INGRESS_CLASS = "nginx"
+
+# Why a workload changed. The annotation is always English (cause_annotation); the operation
+# log keeps the sentence too (cause_note), so the console's revision list shows it translated.
+CAUSE_DEPLOYED = message("deployed %(image)s by %(who)s (console job %(job)s)")
+CAUSE_UPGRADED = message("upgraded (%(changes)s) by %(who)s (console job %(job)s)")
+CAUSE_ROLLED_BACK = message("rolled back to revision %(revision)s (%(image)s) by %(who)s (console job %(job)s)")
+CAUSE_IMPORTED = message("imported from YAML by %(who)s (console job %(job)s)")
+CAUSE_PROMOTED = message("promoted canary %(image)s by %(who)s (console job %(job)s)")
+CAUSE_RESTORED = message("restored by the console (console job %(job)s)")
+CAUSE_CANARY = message("canary of %(app)s with %(image)s")
 
 
 def labels(app):
@@ -113,12 +125,31 @@ def pod_template(app, spec):
     return {"metadata": {"labels": labels(app)}, "spec": pod}
 
 
+def cause_annotation(cause):
+    """The change-cause annotation's text: English whatever the requester's language, since
+    `kubectl rollout history` shows it to readers of any language."""
+    with translation.override("en"):
+        return texts.render(cause)[:250]
+
+
+def cause_note(cause):
+    """What an app.revision entry keeps of its cause: the English text (as on the cluster) and
+    the stored sentence, which cause_shown translates for the reader."""
+    return {"note": cause_annotation(cause), "cause": texts.dumps(cause) if isinstance(cause, texts.Text) else ""}
+
+
+def cause_shown(after):
+    """An app.revision entry's cause in the active language (entries from before: as written)."""
+    stored = (after or {}).get("cause")
+    return texts.render(texts.loads(stored)) if stored else (after or {}).get("note", "")
+
+
 def workload(app, spec, *, change_cause="", job_id=None, template=None):
     """The Deployment or StatefulSet. `template` overrides the pod template (a rollback
     applies an earlier revision's template as it was)."""
     annotations = {}
     if change_cause:
-        annotations[CHANGE_CAUSE] = change_cause[:250]
+        annotations[CHANGE_CAUSE] = cause_annotation(change_cause)
     if job_id:
         annotations[JOB_ANNOTATION] = str(job_id)
     body = {
@@ -152,7 +183,7 @@ def template_patch(current, template, *, change_cause="", job_id=None):
     first operation makes the patch fail if the object was deleted and created again."""
     annotations = dict(current["metadata"].get("annotations") or {})
     if change_cause:
-        annotations[CHANGE_CAUSE] = change_cause[:250]
+        annotations[CHANGE_CAUSE] = cause_annotation(change_cause)
     if job_id:
         annotations[JOB_ANNOTATION] = str(job_id)
     return [
@@ -377,7 +408,7 @@ def canary_objects(app, spec, canary):
     deployment = workload(
         twin,
         {**spec, "image": canary["image"], "replicas": canary["replicas"]},
-        change_cause=_("canary of %(app)s with %(image)s") % {"app": app.name, "image": canary["image"]},
+        change_cause=CAUSE_CANARY(app=app.name, image=canary["image"]),
     )
     for meta in (deployment["metadata"], deployment["spec"]["template"]["metadata"]):
         meta["labels"][CANARY_OF_LABEL] = app.name

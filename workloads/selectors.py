@@ -205,7 +205,7 @@ def revisions(app, workload_row, replicaset_rows):
                 replicas=status.get("replicas", 0),
                 ready=status.get("readyReplicas", 0),
                 current=number == current,
-                change_cause=((entry.after or {}).get("note") if entry else "")
+                change_cause=(manifests.cause_shown(entry.after) if entry else "")
                 or annotations.get(manifests.CHANGE_CAUSE, ""),
                 by=entry.actor_name if entry else (job.requested_by.get_username() if job and job.requested_by else ""),
                 at=entry.finished_at if entry else row.created_at,
@@ -278,7 +278,7 @@ def statefulset_revisions(app, user, workload_row, pod_rows):
                 replicas=len(its_pods),
                 ready=sum(1 for p in its_pods if _pod_ready(p)),
                 current=name == status.get("updateRevision"),
-                change_cause=((entry.after or {}).get("note") if entry else ""),
+                change_cause=(manifests.cause_shown(entry.after) if entry else ""),
                 by=entry.actor_name if entry else "",
                 at=entry.finished_at if entry else created,
                 via_console=entry is not None,

@@ -9,7 +9,6 @@ from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from console.choices import JobStatus, NotificationLevel, OperationResult
 from console.jobs import jobs
@@ -152,7 +151,12 @@ def _replace_template(job, api, app, current, template, change_cause):
         jobs.record(job, "app.apply", OperationResult.FAILED, error=exc.message)
         raise
     jobs.step(job, REPLACED_TEMPLATE(kind=app.kind, name=app.name))
-    jobs.record(job, "app.apply", OperationResult.SUCCEEDED, after={"template": template, "change_cause": change_cause})
+    jobs.record(
+        job,
+        "app.apply",
+        OperationResult.SUCCEEDED,
+        after={"template": template, "change_cause": manifests.cause_annotation(change_cause)},
+    )
     return patched
 
 
@@ -259,9 +263,9 @@ def _stuck(api, app, obj, progress):
     return ""
 
 
-def _record_revision(job, api, app, note=""):
+def _record_revision(job, api, app, cause=""):
     """Tie the workload's current revision (a Deployment's ReplicaSet, a StatefulSet's
-    ControllerRevision) to this job, for the revision list's "who"."""
+    ControllerRevision) to this job, for the revision list's "who" and "why"."""
     obj = api.get(app.kind, app.name, app.namespace)
     if obj is None:
         return None
@@ -294,7 +298,7 @@ def _record_revision(job, api, app, note=""):
             "revision": revision,
             "image": rollout.image_of(template),
             "action": job.kind,
-            "note": note,
+            **manifests.cause_note(cause),
         },
     )
     return revision
@@ -306,11 +310,7 @@ def _record_revision(job, api, app, note=""):
 def deploy(job):
     app = _app(job)
     spec = job.payload["spec"]
-    cause = _("deployed %(image)s by %(who)s (console job %(job)s)") % {
-        "image": spec["image"],
-        "who": _who(job),
-        "job": job.pk,
-    }
+    cause = manifests.CAUSE_DEPLOYED(image=spec["image"], who=_who(job), job=job.pk)
     service, route = job.payload.get("service") or {}, job.payload.get("ingress") or {}
     # the deploy form's Service and Ingress go with the workload: all accepted, or none applied
     exposure = ([manifests.service(app, service)] if service else []) + (
@@ -341,11 +341,7 @@ def upgrade(job):
         current = _current(api, app)
         if app.kind == AppKind.STATEFULSET:
             _apply_all(job, api, [manifests.headless_service(app, spec)])
-        cause = _("upgraded (%(changes)s) by %(who)s (console job %(job)s)") % {
-            "changes": changed,
-            "who": _who(job),
-            "job": job.pk,
-        }
+        cause = manifests.CAUSE_UPGRADED(changes=changed, who=_who(job), job=job.pk)
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -372,12 +368,7 @@ def rollback(job):
         else:
             template = manifests.rollback_template(source)
         image = rollout.image_of(template)
-        cause = _("rolled back to revision %(revision)s (%(image)s) by %(who)s (console job %(job)s)") % {
-            "revision": job.payload["revision"],
-            "image": image,
-            "who": _who(job),
-            "job": job.pk,
-        }
+        cause = manifests.CAUSE_ROLLED_BACK(revision=job.payload["revision"], image=image, who=_who(job), job=job.pk)
         patched = _replace_template(job, api, app, current, template, cause)
         App.objects.filter(pk=app.pk).update(spec=manifests.spec_from_workload(patched, app.kind))
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -545,12 +536,7 @@ def import_manifests(job):
             )
             state = follow(job, api, app, obj["metadata"].get("generation"))
             if state == "complete":
-                _record_revision(
-                    job,
-                    api,
-                    app,
-                    _("imported from YAML by %(who)s (console job %(job)s)") % {"who": _who(job), "job": job.pk},
-                )
+                _record_revision(job, api, app, manifests.CAUSE_IMPORTED(who=_who(job), job=job.pk))
             App.objects.filter(pk=app.pk).update(status=AppStatus.RUNNING, updated_at=timezone.now())
             tick(app)
             results[app.name] = state
@@ -599,11 +585,7 @@ def canary_promote(job):
     App.objects.filter(pk=app.pk).update(status=AppStatus.UPDATING, updated_at=timezone.now())
     with _api(job, app) as api:
         current = _current(api, app)
-        cause = _("promoted canary %(image)s by %(who)s (console job %(job)s)") % {
-            "image": spec["image"],
-            "who": _who(job),
-            "job": job.pk,
-        }
+        cause = manifests.CAUSE_PROMOTED(image=spec["image"], who=_who(job), job=job.pk)
         patched = _replace_template(job, api, app, current, manifests.pod_template(app, spec), cause)
         App.objects.filter(pk=app.pk).update(spec=spec)
         state = follow(job, api, app, patched["metadata"].get("generation"))
@@ -633,7 +615,7 @@ def restore(job):
         if api.get(app.kind, app.name, app.namespace) is not None:
             jobs.step(job, ALREADY_THERE(kind=app.kind, name=app.name))
             return {"message": ALREADY_ON_CLUSTER()}
-        cause = _("restored by the console (console job %(job)s)") % {"job": job.pk}
+        cause = manifests.CAUSE_RESTORED(job=job.pk)
         objects = manifests.objects(app, app.spec, change_cause=cause, job_id=job.pk)
         if app.service:
             objects.append(manifests.service(app, app.service))

@@ -4,7 +4,7 @@ The actions are configurations of console.views.generic.ServiceFormView."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -32,15 +32,7 @@ LIVE_KINDS = ("Pod", "ReplicaSet", "Event", "Deployment", "StatefulSet", "Horizo
 
 
 def get_app(user, tenant_name, namespace, name):
-    project = access.get_project(user, tenant_name, namespace)
-    app = (
-        App.objects.filter(project=project, name=name)
-        .select_related("project__tenant", "project__cluster", "created_by")
-        .first()
-    )
-    if app is None:
-        raise Http404("no such app")
-    return app
+    return access.get_in_namespace(user, tenant_name, namespace, App.objects.select_related("created_by"), name)
 
 
 def operable_project(request, tenant, namespace, refusal):

@@ -52,17 +52,8 @@ class ChannelForm(BootstrapMixin, forms.Form):
     max_per_hour = forms.IntegerField(
         label=gettext_lazy("messages per hour at most"), min_value=1, max_value=3600, initial=20
     )
-    all_tenants = forms.BooleanField(
-        label=gettext_lazy("every tenant's notifications too"),
-        required=False,
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-    )
-    enabled = forms.BooleanField(
-        label=gettext_lazy("enabled"),
-        required=False,
-        initial=True,
-        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
-    )
+    all_tenants = forms.BooleanField(label=gettext_lazy("every tenant's notifications too"), required=False)
+    enabled = forms.BooleanField(label=gettext_lazy("enabled"), required=False, initial=True)
 
     def __init__(self, data=None, files=None, *, user=None, channel: Channel | None = None):
         initial = {"language": getattr(user, "language", "") or settings.LANGUAGE_CODE}

@@ -34,15 +34,8 @@ def visible_pipelines(user):
 
 
 def get_pipeline(user, tenant, namespace, name):
-    project = access.get_project(user, tenant, namespace)
-    pipeline = (
-        Pipeline.objects.filter(project=project, name=name)
-        .select_related("project__tenant", "project__cluster", "app", "run_as", "created_by")
-        .first()
-    )
-    if pipeline is None:
-        raise Http404("no such pipeline")
-    return pipeline
+    pipelines = Pipeline.objects.select_related("app", "run_as", "created_by")
+    return access.get_in_namespace(user, tenant, namespace, pipelines, name)
 
 
 def get_run(user, tenant, namespace, name, number):

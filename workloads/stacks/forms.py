@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.accounts import roles
 from console.clusters.models import Cluster
+from console.forms import BootstrapMixin
 from tenants import access
 from tenants.models import Project, Tenant
 
@@ -11,6 +12,7 @@ from .choices import ParamType
 from .render import parameters_of
 
 TEXTAREA = {"class": "form-control font-monospace small", "spellcheck": "false"}
+SMALL_SELECT = "form-select form-select-sm"
 
 
 def operable_projects(user):
@@ -26,7 +28,9 @@ class ProjectChoice(forms.ModelChoiceField):
         return f"{obj.name} ({obj.cluster.name})"
 
 
-class VersionForm(forms.Form):
+class VersionForm(BootstrapMixin, forms.Form):
+    control_class = "form-control"
+
     manifests = forms.CharField(
         label=_("Manifests (YAML, documents separated by ---; ${parameter} where a value goes)"),
         widget=forms.Textarea(attrs={**TEXTAREA, "rows": 22}),
@@ -42,17 +46,13 @@ class VersionForm(forms.Form):
         widget=forms.Textarea(attrs={**TEXTAREA, "rows": 3}),
         required=False,
     )
-    note = forms.CharField(
-        label=_("Note"), max_length=200, required=False, widget=forms.TextInput(attrs={"class": "form-control"})
-    )
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
 
 class TemplateForm(VersionForm):
-    name = forms.CharField(label=_("Name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"}))
-    owner = forms.ChoiceField(label=_("Owner"), widget=forms.Select(attrs={"class": "form-select"}))
-    description = forms.CharField(
-        label=_("Description"), required=False, max_length=2000, widget=forms.TextInput(attrs={"class": "form-control"})
-    )
+    name = forms.CharField(label=_("Name"), max_length=63)
+    owner = forms.ChoiceField(label=_("Owner"))
+    description = forms.CharField(label=_("Description"), required=False, max_length=2000)
     field_order = ["name", "owner", "description", "manifests", "parameters", "outputs", "note"]
 
     def __init__(self, *args, user=None, **kwargs):
@@ -80,13 +80,11 @@ class TemplateForm(VersionForm):
         }
 
 
-class CopyForm(forms.Form):
-    name = forms.CharField(
-        label=_("Name of the copy"),
-        max_length=63,
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
-    )
-    owner = forms.ChoiceField(label=_("Owner"), widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
+class CopyForm(BootstrapMixin, forms.Form):
+    select_class = SMALL_SELECT
+
+    name = forms.CharField(label=_("Name of the copy"), max_length=63)
+    owner = forms.ChoiceField(label=_("Owner"))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,28 +103,17 @@ class CopyForm(forms.Form):
         }
 
 
-class ConfirmNameForm(forms.Form):
-    confirm_name = forms.CharField(
-        label=_("Type the name to confirm"),
-        required=False,
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
-    )
+class ConfirmNameForm(BootstrapMixin, forms.Form):
+    confirm_name = forms.CharField(label=_("Type the name to confirm"), required=False)
 
 
-class StackForm(forms.Form):
-    project = ProjectChoice(
-        label=_("Namespace (cluster)"),
-        queryset=Project.objects.none(),
-        widget=forms.Select(attrs={"class": "form-select"}),
-    )
-    stack_name = forms.CharField(
-        label=_("Stack name"), max_length=40, widget=forms.TextInput(attrs={"class": "form-control"})
-    )
+class StackForm(BootstrapMixin, forms.Form):
+    control_class = "form-control"
+
+    project = ProjectChoice(label=_("Namespace (cluster)"), queryset=Project.objects.none())
+    stack_name = forms.CharField(label=_("Stack name"), max_length=40)
     compare_with = forms.ModelChoiceField(
-        label=_("Compare the cost with cluster"),
-        queryset=Cluster.objects.all(),
-        required=False,
-        widget=forms.Select(attrs={"class": "form-select"}),
+        label=_("Compare the cost with cluster"), queryset=Cluster.objects.all(), required=False
     )
 
     def __init__(self, *args, user=None, template=None, **kwargs):
@@ -139,19 +126,23 @@ class StackForm(forms.Form):
         )
 
 
+class ParameterForm(BootstrapMixin, forms.Form):
+    select_class = SMALL_SELECT
+
+
 def parameter_form(version, data=None, initial=None):
     """A form with one field per parameter of the version (validated by the service)."""
-    form = forms.Form(data, prefix="p", initial=initial)
+    form = ParameterForm(data, prefix="p", initial=initial)
     for p in parameters_of(version):
-        attrs = {"class": "form-control form-control-sm", "data-type": p.type}
         if p.type == ParamType.BOOL:
-            field = forms.BooleanField(required=False, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
+            field = forms.BooleanField(required=False)
         elif p.type == ParamType.ENUM:
-            field = forms.ChoiceField(
-                choices=[(c, c) for c in p.choices], widget=forms.Select(attrs={"class": "form-select form-select-sm"})
-            )
+            field = forms.ChoiceField(choices=[(c, c) for c in p.choices])
         else:
-            field = forms.CharField(required=False, max_length=1000, widget=forms.TextInput(attrs=attrs))
+            field = forms.CharField(
+                required=False, max_length=1000, widget=forms.TextInput(attrs={"data-type": p.type})
+            )
+        form.bootstrap(field)
         field.label = p.name
         kind = ParamType(p.type).label
         field.help_text = escape(f"{p.description} ({kind})" if p.description else str(kind).capitalize())
@@ -169,12 +160,10 @@ def parameter_values(form):
     return values
 
 
-class ReplicateForm(forms.Form):
-    project = ProjectChoice(
-        label=_("Namespace (cluster)"),
-        queryset=Project.objects.none(),
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+class ReplicateForm(BootstrapMixin, forms.Form):
+    select_class = SMALL_SELECT
+
+    project = ProjectChoice(label=_("Namespace (cluster)"), queryset=Project.objects.none())
 
     def __init__(self, *args, user=None, stack=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -193,21 +182,12 @@ class ReplicateForm(forms.Form):
         return {"target": self.cleaned_data.get("project"), "with_data": self.cleaned_data.get("with_data", False)}
 
 
-class ExtractForm(forms.Form):
-    project = ProjectChoice(
-        label=_("Namespace (cluster)"),
-        queryset=Project.objects.none(),
-        widget=forms.Select(attrs={"class": "form-select"}),
-    )
-    app = forms.CharField(
-        label=_("App (empty: the whole namespace)"),
-        required=False,
-        max_length=63,
-        widget=forms.TextInput(attrs={"class": "form-control"}),
-    )
-    name = forms.CharField(
-        label=_("Template name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"})
-    )
+class ExtractForm(BootstrapMixin, forms.Form):
+    control_class = "form-control"
+
+    project = ProjectChoice(label=_("Namespace (cluster)"), queryset=Project.objects.none())
+    app = forms.CharField(label=_("App (empty: the whole namespace)"), required=False, max_length=63)
+    name = forms.CharField(label=_("Template name"), max_length=63)
     # the topology page's selection: "Kind/namespace/name,..." (node ids)
     objects = forms.CharField(required=False, max_length=20000, widget=forms.HiddenInput)
 
@@ -225,14 +205,14 @@ class ExtractForm(forms.Form):
 
 def price_field(label):
     """A price per unit and month (0 or more, four decimals)."""
-    widget = forms.NumberInput(attrs={"class": "form-control", "step": "any"})
+    widget = forms.NumberInput(attrs={"step": "any"})
     return forms.DecimalField(label=label, min_value=0, max_digits=12, decimal_places=4, widget=widget)
 
 
-class PriceForm(forms.Form):
-    currency = forms.CharField(
-        label=_("Currency"), max_length=8, initial="USD", widget=forms.TextInput(attrs={"class": "form-control"})
-    )
+class PriceForm(BootstrapMixin, forms.Form):
+    control_class = "form-control"
+
+    currency = forms.CharField(label=_("Currency"), max_length=8, initial="USD")
     cpu_core_month = price_field(_("Per CPU core and month"))
     memory_gib_month = price_field(_("Per GiB of memory and month"))
     storage_gib_month = price_field(_("Per GiB of storage and month"))

@@ -88,15 +88,7 @@ def visible_stacks(user):
 
 
 def get_stack(user, tenant, namespace, name):
-    project = access.get_project(user, tenant, namespace)
-    stack = (
-        Stack.objects.filter(project=project, name=name)
-        .select_related("project__tenant", "project__cluster", "version__template")
-        .first()
-    )
-    if stack is None:
-        raise Http404("no such stack")
-    return stack
+    return access.get_in_namespace(user, tenant, namespace, Stack.objects.select_related("version__template"), name)
 
 
 # --- templates and versions ------------------------------------------------------------------

@@ -1,33 +1,29 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from console.forms import BootstrapMixin
+
 from .choices import Weekday
 
 
-class VolumeForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control"}))
+class VolumeForm(BootstrapMixin, forms.Form):
+    control_class = "form-control"
+
+    name = forms.CharField(label=_("Name"), max_length=63)
     size = forms.CharField(
         label=_("Size"),
         max_length=20,
         initial="1Gi",
         help_text=_("e.g. 512Mi, 10Gi; checked against the namespace's storage quota"),
-        widget=forms.TextInput(attrs={"class": "form-control"}),
     )
 
 
-class ResizeForm(forms.Form):
-    size = forms.CharField(
-        label=_("New size"), max_length=20, widget=forms.TextInput(attrs={"class": "form-control form-control-sm"})
-    )
+class ResizeForm(BootstrapMixin, forms.Form):
+    size = forms.CharField(label=_("New size"), max_length=20)
 
 
-class VolumeDeleteForm(forms.Form):
-    confirm_name = forms.CharField(
-        label=_("Type the volume's name to confirm"),
-        max_length=63,
-        required=False,
-        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
-    )
+class VolumeDeleteForm(BootstrapMixin, forms.Form):
+    confirm_name = forms.CharField(label=_("Type the volume's name to confirm"), max_length=63, required=False)
     with_backups = forms.BooleanField(label=_("Delete its backups too"), required=False)
 
 
@@ -48,43 +44,22 @@ class ConfirmForm(forms.Form):
         return {}
 
 
-class RestoreForm(forms.Form):
-    name = forms.CharField(
-        label=_("New volume"), max_length=63, widget=forms.TextInput(attrs={"class": "form-control form-control-sm"})
-    )
+class RestoreForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(label=_("New volume"), max_length=63)
 
 
 WEEKDAYS = [("", _("Every day")), *((str(value), label) for value, label in Weekday.choices)]
 
 
-class BackupPolicyForm(forms.Form):
-    weekday = forms.TypedChoiceField(
-        label=_("When"),
-        choices=WEEKDAYS,
-        coerce=int,
-        empty_value=None,
-        required=False,
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-    )
+class BackupPolicyForm(BootstrapMixin, forms.Form):
+    select_class = "form-select form-select-sm"
+
+    weekday = forms.TypedChoiceField(label=_("When"), choices=WEEKDAYS, coerce=int, empty_value=None, required=False)
     at = forms.TimeField(
-        label=_("At"),
-        input_formats=["%H:%M"],
-        widget=forms.TimeInput(format="%H:%M", attrs={"class": "form-control form-control-sm", "type": "time"}),
+        label=_("At"), input_formats=["%H:%M"], widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"})
     )
-    keep_daily = forms.IntegerField(
-        label=_("Daily backups kept"),
-        min_value=0,
-        max_value=366,
-        initial=7,
-        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
-    )
-    keep_weekly = forms.IntegerField(
-        label=_("Weekly backups kept"),
-        min_value=0,
-        max_value=260,
-        initial=4,
-        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
-    )
+    keep_daily = forms.IntegerField(label=_("Daily backups kept"), min_value=0, max_value=366, initial=7)
+    keep_weekly = forms.IntegerField(label=_("Weekly backups kept"), min_value=0, max_value=260, initial=4)
 
     def arguments(self):
         data = self.cleaned_data

@@ -39,13 +39,7 @@ def visible_volumes(user):
 
 
 def get_volume(user, tenant, namespace, name):
-    project = access.get_project(user, tenant, namespace)
-    volume = (
-        Volume.objects.filter(project=project, name=name).select_related("project__tenant", "project__cluster").first()
-    )
-    if volume is None:
-        raise Http404("no such volume")
-    return volume
+    return access.get_in_namespace(user, tenant, namespace, Volume, name)
 
 
 def get_node(user, tenant, namespace, name, pk):
