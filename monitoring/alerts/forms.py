@@ -11,8 +11,6 @@ from tenants.models import Tenant
 from . import services
 from .choices import Comparison, RuleKind, Severity
 
-CHECK = {"class": "form-check-input"}
-
 
 class ChannelChoiceField(forms.ModelMultipleChoiceField):
     """Channels shown as "owner / name": two tenants may each have a channel "oncall"."""
@@ -45,7 +43,6 @@ class RuleForm(BootstrapMixin, forms.Form):
     percent_of_limit = forms.BooleanField(
         label=_("the threshold is a percentage of the limit or capacity"),
         required=False,
-        widget=forms.CheckboxInput(attrs=CHECK),
     )
     for_seconds = forms.IntegerField(
         label=_("for (seconds)"),
@@ -65,9 +62,7 @@ class RuleForm(BootstrapMixin, forms.Form):
         ),
         error_messages={"invalid_choice": _("Choose channels of your own tenant: %(value)s is not one of them.")},
     )
-    enabled = forms.BooleanField(
-        label=_("enabled"), required=False, initial=True, widget=forms.CheckboxInput(attrs=CHECK)
-    )
+    enabled = forms.BooleanField(label=_("enabled"), required=False, initial=True)
 
     def __init__(self, data=None, files=None, *, user=None, rule=None):
         initial = {}
