@@ -104,6 +104,7 @@ COLUMNS = [
     "node_name",
     "created_at",
     "object",
+    "graph_facts",
 ]
 JSON_COLUMNS = {"labels", "object"}
 
@@ -154,6 +155,16 @@ def metadata_only(obj):
     return reduced
 
 
+# A feature app's cut of the objects it reads on hot paths, stored beside each object as it
+# arrives (console knows no feature app: monitoring.topology registers its graph facts).
+_graph_facts = []
+
+
+def register_graph_facts(function):
+    """function(obj) -> text or None, stored in MirroredObject.graph_facts for every object written."""
+    _graph_facts[:] = [function]
+
+
 def row_values(cluster_id, obj):
     """One mirror row for an object, as a tuple in COLUMNS order (Secrets and ServiceAccounts:
     their metadata only, made here, on the way in, whatever path the object took)."""
@@ -179,6 +190,7 @@ def row_values(cluster_id, obj):
         (obj.get("spec") or {}).get("nodeName", "") if kind == "Pod" else "",
         _timestamp(meta.get("creationTimestamp")),
         to_json(obj),
+        (_graph_facts[0](obj) or "") if _graph_facts else "",
     )
 
 

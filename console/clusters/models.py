@@ -59,6 +59,9 @@ class MirroredObject(models.Model):
     node_name = models.CharField(max_length=253, blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
     object = models.JSONField()
+    # The part of the object a feature app reads often (the topology's slim form, from
+    # mirror.register_graph_facts), as text: "" where no reader registered one.
+    graph_facts = models.TextField(blank=True, default="")
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -10,6 +10,12 @@ class TopologyConfig(AppConfig):
 
     def ready(self) -> None:
         from console import navigation
+        from console.clusters import mirror
+
+        from . import graph
+
+        # the mirror stores the slim form the graph reads beside each object (a cold build parses that)
+        mirror.register_graph_facts(graph.graph_facts)
 
         navigation.register_section(
             "topology",

@@ -10,7 +10,10 @@ Node ids are "<Kind>/<namespace>/<name>" ("Node//node-1" for cluster-scoped obje
 ok, warn, bad, idle (a Job done, a Pod succeeded) or unknown.
 """
 
+import hashlib
 from dataclasses import dataclass, field
+
+import ujson
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 BAD_REASONS = {
@@ -43,6 +46,154 @@ KIND_ORDER = [
 ]
 
 
+# --- the slim form: what the builder reads of each kind ------------------------------------
+# The mirror stores it beside each object at write time (console.clusters.mirror's graph facts
+# hook), so a cold build parses a few hundred bytes per pod instead of the whole object with its
+# managedFields. Dotted paths; lists are followed; "x[]" keeps a list's length only. A field
+# build() reads and FACTS leaves out changes the graph: tests/topology/test_graph_facts.py.
+_REFERENCES = [  # of a pod spec: its ConfigMaps, Secrets and ServiceAccount
+    "serviceAccountName",
+    "serviceAccount",
+    "imagePullSecrets.name",
+    "volumes.configMap.name",
+    "volumes.configMap.optional",
+    "volumes.secret.secretName",
+    "volumes.secret.optional",
+    "volumes.projected.sources.configMap.name",
+    "volumes.projected.sources.configMap.optional",
+    "volumes.projected.sources.secret.name",
+    "volumes.projected.sources.secret.optional",
+] + [
+    f"{containers}.{path}"
+    for containers in ("initContainers", "containers")
+    for path in (
+        "envFrom.configMapRef.name",
+        "envFrom.configMapRef.optional",
+        "envFrom.secretRef.name",
+        "envFrom.secretRef.optional",
+        "env.valueFrom.configMapKeyRef.name",
+        "env.valueFrom.configMapKeyRef.optional",
+        "env.valueFrom.secretKeyRef.name",
+        "env.valueFrom.secretKeyRef.optional",
+    )
+]
+_META = ["kind", "metadata.name", "metadata.namespace"]  # of every kind
+_OWNED = ["metadata.labels", "metadata.uid"] + [
+    f"metadata.ownerReferences.{key}" for key in ("kind", "name", "uid", "controller")
+]
+_CONTAINER_STATE = [
+    "ready",
+    "state.waiting.reason",
+    "state.terminated.exitCode",
+    "state.terminated.reason",
+    "lastState.terminated.exitCode",
+    "lastState.terminated.reason",
+]
+_WORKLOAD = (
+    [f"spec.template.spec.{path}" for path in _REFERENCES]
+    + [f"spec.jobTemplate.spec.template.spec.{path}" for path in _REFERENCES]
+    + _OWNED
+    + ["spec.replicas", "spec.volumeClaimTemplates.metadata.name"]
+    + [
+        f"status.{key}"
+        for key in ("readyReplicas", "desiredNumberScheduled", "numberReady", "active", "failed", "succeeded")
+    ]
+)
+FACTS = {
+    "Pod": ["metadata.labels", "metadata.deletionTimestamp", "metadata.ownerReferences.uid"]
+    + ["metadata.ownerReferences.controller"]
+    + ["spec.nodeName", "spec.volumes.persistentVolumeClaim.claimName"]
+    + [f"spec.{path}" for path in _REFERENCES]
+    + ["status.phase", "status.reason", "status.podIP", "status.conditions.type", "status.conditions.status"]
+    + [f"status.{kind}.{path}" for kind in ("initContainerStatuses", "containerStatuses") for path in _CONTAINER_STATE],
+    **dict.fromkeys(WORKLOAD_KINDS, _WORKLOAD),
+    "ReplicaSet": _OWNED,
+    "Service": [
+        "metadata.labels",
+        "spec.selector",
+        "spec.type",
+        "spec.ports.port",
+        "spec.ports.protocol",
+        "spec.ports.targetPort",
+    ],
+    "Endpoints": ["subsets.addresses[]", "subsets.notReadyAddresses[]"],
+    "Ingress": [
+        "metadata.labels",
+        "spec.rules.host",
+        "spec.rules.http.paths.backend.service.name",
+        "spec.defaultBackend.service.name",
+    ],
+    "HorizontalPodAutoscaler": [
+        "spec.scaleTargetRef.kind",
+        "spec.scaleTargetRef.name",
+        "spec.minReplicas",
+        "spec.maxReplicas",
+        "status.currentReplicas",
+    ],
+    "ConfigMap": [],
+    "PersistentVolumeClaim": ["spec.volumeName", "spec.storageClassName", "status.phase"],
+    "PersistentVolume": [
+        "spec.capacity.storage",
+        "spec.csi.volumeHandle",
+        "spec.csi.volumeAttributes.imageName",
+        "spec.csi.volumeAttributes.pool",
+    ],
+    "Secret": ["type"],
+    "ServiceAccount": [],
+}
+
+
+def _tree(paths):
+    tree = {}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        branch = tree
+        for key in parents:
+            branch = branch.setdefault(key, {})
+        if leaf.endswith("[]"):
+            branch.setdefault(leaf[:-2], {})  # kept with nothing inside: its length
+        else:
+            branch[leaf] = True
+    return tree
+
+
+_TREES = {kind: _tree(_META + paths) for kind, paths in FACTS.items()}
+# Stored facts carry this tag: facts cut by another FACTS are not used (the reader parses the
+# object instead and stores them again), so changing FACTS needs no migration of the mirror.
+FACTS_TAG = hashlib.sha256(repr(sorted(_TREES.items())).encode()).hexdigest()[:8] + "|"
+
+
+def _cut(value, tree):
+    if tree is True:
+        return value
+    if isinstance(value, dict):
+        return {key: _cut(value[key], sub) for key, sub in tree.items() if key in value}
+    if isinstance(value, list):
+        return [_cut(item, tree) for item in value]
+    return value  # not the shape expected: kept as it is, read as the builder reads the object
+
+
+def slim(obj):
+    """The object cut down to what build() reads of its kind, or None for a kind it never draws."""
+    tree = _TREES.get(obj.get("kind"))
+    return None if tree is None else _cut(obj, tree)
+
+
+def graph_facts(obj):
+    """The stored form of slim(obj): FACTS_TAG and the JSON (console.clusters.mirror stores it)."""
+    reduced = slim(obj)
+    return None if reduced is None else facts_text(reduced)
+
+
+def facts_text(reduced):
+    return FACTS_TAG + ujson.dumps(reduced, ensure_ascii=False, escape_forward_slashes=False)
+
+
+def from_facts(text):
+    """slim(obj) from its stored form; None when it was cut by another FACTS (or never)."""
+    return ujson.loads(text[len(FACTS_TAG) :]) if text and text.startswith(FACTS_TAG) else None
+
+
 def node_id(kind, namespace, name):
     return f"{kind}/{namespace}/{name}"
 
@@ -51,6 +202,7 @@ def node_id(kind, namespace, name):
 class Graph:
     nodes: dict = field(default_factory=dict)  # id -> node dict
     edges: dict = field(default_factory=dict)  # id -> edge dict
+    required: set = field(default_factory=set)  # ConfigMaps and Secrets some reference does not mark optional
 
     def node(self, kind, namespace, name, **data):
         ident = node_id(kind, namespace, name)
@@ -106,33 +258,34 @@ def _label_selector_matches(selector, labels):
 
 def pod_health(pod):
     """(health, reason) of a Pod from its status, as kubectl would summarise it."""
-    if _meta(pod).get("deletionTimestamp"):
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return "warn", "Terminating"
     status = pod.get("status") or {}
     phase = status.get("phase", "")
-    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
-        state = container.get("state") or {}
-        waiting = state.get("waiting") or {}
-        if waiting.get("reason") in BAD_REASONS:
-            return "bad", waiting["reason"]
-        terminated = state.get("terminated") or {}
-        if terminated and terminated.get("exitCode", 0) != 0 and phase != "Succeeded":
-            return "bad", terminated.get("reason") or "Error"
-        # restarted after a failure and not ready again yet: the crash loop between its back-offs
-        last = (container.get("lastState") or {}).get("terminated") or {}
-        if last and last.get("exitCode", 0) != 0 and not container.get("ready"):
-            return "bad", last.get("reason") or "Error"
+    for statuses in (status.get("initContainerStatuses"), status.get("containerStatuses")):
+        for container in statuses or ():
+            state = container.get("state") or {}
+            waiting = state.get("waiting")
+            if waiting and waiting.get("reason") in BAD_REASONS:
+                return "bad", waiting["reason"]
+            terminated = state.get("terminated")
+            if terminated and terminated.get("exitCode", 0) != 0 and phase != "Succeeded":
+                return "bad", terminated.get("reason") or "Error"
+            # restarted after a failure and not ready again yet: the crash loop between its back-offs
+            last = (container.get("lastState") or {}).get("terminated")
+            if last and last.get("exitCode", 0) != 0 and not container.get("ready"):
+                return "bad", last.get("reason") or "Error"
+    if phase == "Running":
+        for condition in status.get("conditions") or ():
+            if condition.get("type") == "Ready":
+                return ("ok", "Running") if condition.get("status") == "True" else ("warn", "NotReady")
+        return "ok", "Running"
     if phase == "Failed":
         return "bad", status.get("reason") or "Failed"
     if phase == "Succeeded":
         return "idle", "Completed"
     if phase == "Pending":
         return "warn", status.get("reason") or "Pending"
-    if phase == "Running":
-        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-        if ready is not None and ready.get("status") != "True":
-            return "warn", "NotReady"
-        return "ok", "Running"
     return "unknown", phase or "Unknown"
 
 
@@ -140,36 +293,36 @@ def _worst(*healths):
     return max(healths, key=lambda h: HEALTH_RANK.get(h, 0)) if healths else "unknown"
 
 
+def _refer(refs, source, key="name"):
+    """Note a ConfigMap's or Secret's name: refs[name] stays True while every reference to it is
+    optional (Kubernetes starts the pod without it then)."""
+    name = (source or {}).get(key)
+    if name:
+        refs[name] = refs.get(name, True) and bool(source.get("optional"))
+
+
 def _template_references(pod_spec):
-    """(ConfigMap names, Secret names, PVC names, ServiceAccount) a pod spec refers to."""
-    config_maps, secrets, claims = set(), set(), []
+    """(ConfigMaps, Secrets: {name: optional}, PVC names, ServiceAccount) a pod spec refers to."""
+    config_maps, secrets, claims = {}, {}, []
     for volume in pod_spec.get("volumes") or []:
-        if volume.get("configMap", {}).get("name"):
-            config_maps.add(volume["configMap"]["name"])
-        if volume.get("secret", {}).get("secretName"):
-            secrets.add(volume["secret"]["secretName"])
+        _refer(config_maps, volume.get("configMap"))
+        _refer(secrets, volume.get("secret"), "secretName")
         if volume.get("persistentVolumeClaim", {}).get("claimName"):
             claims.append(volume["persistentVolumeClaim"]["claimName"])
         for source in (volume.get("projected") or {}).get("sources") or []:
-            if (source.get("configMap") or {}).get("name"):
-                config_maps.add(source["configMap"]["name"])
-            if (source.get("secret") or {}).get("name"):
-                secrets.add(source["secret"]["name"])
+            _refer(config_maps, source.get("configMap"))
+            _refer(secrets, source.get("secret"))
     for container in (pod_spec.get("initContainers") or []) + (pod_spec.get("containers") or []):
         for source in container.get("envFrom") or []:
-            if (source.get("configMapRef") or {}).get("name"):
-                config_maps.add(source["configMapRef"]["name"])
-            if (source.get("secretRef") or {}).get("name"):
-                secrets.add(source["secretRef"]["name"])
+            _refer(config_maps, source.get("configMapRef"))
+            _refer(secrets, source.get("secretRef"))
         for env in container.get("env") or []:
             value_from = env.get("valueFrom") or {}
-            if (value_from.get("configMapKeyRef") or {}).get("name"):
-                config_maps.add(value_from["configMapKeyRef"]["name"])
-            if (value_from.get("secretKeyRef") or {}).get("name"):
-                secrets.add(value_from["secretKeyRef"]["name"])
+            _refer(config_maps, value_from.get("configMapKeyRef"))
+            _refer(secrets, value_from.get("secretKeyRef"))
     for pull in pod_spec.get("imagePullSecrets") or []:
         if pull.get("name"):
-            secrets.add(pull["name"])
+            secrets[pull["name"]] = False  # no image without it
     account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
     return config_maps, secrets, claims, account
 
@@ -195,13 +348,14 @@ def _workload_health(kind, obj, pod_healths):
             health = "ok"
     else:
         health = "ok"
-    return _worst(health, *pod_healths)
+    return _worst(health, *set(pod_healths))  # health first: it wins ties (idle, unknown)
 
 
 def build(objects, *, nodes_too=True, unlisted=()):
     """The graph of a list of objects (any namespaces): {"nodes": [...], "edges": [...]}.
     A ConfigMap, Secret or ServiceAccount named but not among the objects is missing (bad),
-    unless its kind is in `unlisted` (not mirrored from that cluster: not known, idle)."""
+    unless its kind is in `unlisted` (not mirrored from that cluster: not known, idle), or every
+    reference to it is marked optional (reason "optional, missing", unknown: the pods start)."""
     by_kind = {}
     for obj in objects:
         by_kind.setdefault(obj.get("kind"), []).append(obj)
@@ -226,41 +380,69 @@ def build(objects, *, nodes_too=True, unlisted=()):
         if owner and owner.get("kind") == "Deployment":
             uid_to_workload[meta.get("uid")] = node_id("Deployment", meta.get("namespace", ""), owner.get("name"))
 
-    # Pods, grouped under their workload.
+    # Pods, grouped under their workload. The hot loop (2,000 pods a namespace): nodes and
+    # edges made in place, not through Graph.node's keywords.
+    nodes, edges = graph.nodes, graph.edges
     pods_of = {}
-    pod_nodes = []
+    hosts = {}  # node name -> its node's id
+    # Pods with the same labels (a workload's, mostly) are matched once: 40 Services over
+    # 2,000 pods are 40 x (a few label sets) checks, not 80,000.
+    label_sets = {}  # namespace -> {labels as a sorted tuple: (labels, {targets})}
     for pod in by_kind.get("Pod", ()):
-        meta, spec = _meta(pod), pod.get("spec") or {}
-        namespace = meta.get("namespace", "")
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
         health, reason = pod_health(pod)
-        owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
-        workload = uid_to_workload.get(owner.get("uid")) if owner else None
-        status = pod.get("status") or {}
-        node = graph.node(
-            "Pod",
-            namespace,
-            meta.get("name", ""),
-            health=health,
-            reason=reason,
-            labels=meta.get("labels") or {},
-            host=spec.get("nodeName", ""),
-            ip=status.get("podIP", ""),
-            workload=workload or "",
-        )
-        pod_nodes.append((pod, node))
+        workload = None
+        for owner in meta.get("ownerReferences") or ():
+            if owner.get("controller"):
+                workload = uid_to_workload.get(owner.get("uid"))
+                break
+        labels = meta.get("labels") or {}
+        ident = f"Pod/{namespace}/{name}"
+        data = {
+            "health": health,
+            "reason": reason,
+            "labels": labels,
+            "host": spec.get("nodeName", ""),
+            "ip": (pod.get("status") or {}).get("podIP", ""),
+            "workload": workload or "",
+        }
+        node = nodes.get(ident)
+        if node is None:
+            nodes[ident] = node = {"id": ident, "kind": "Pod", "namespace": namespace, "name": name, **data}
+        else:
+            node.update(data)
+        sets = label_sets.get(namespace)
+        if sets is None:
+            sets = label_sets[namespace] = {}
+        key = tuple(sorted(labels.items()))
+        entry = sets.get(key)
+        if entry is None:
+            entry = sets[key] = (labels, set())
+        entry[1].add(workload or ident)
         if workload:
-            pods_of.setdefault(workload, []).append(node)
-            graph.edge(workload, node["id"], "runs")
+            siblings = pods_of.get(workload)
+            if siblings is None:
+                siblings = pods_of[workload] = []
+            siblings.append(node)
+            edge = f"{workload}>runs>{ident}"
+            if edge not in edges:
+                edges[edge] = {"id": edge, "source": workload, "target": ident, "relation": "runs"}
         for volume in spec.get("volumes") or ():
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if claim:
-                graph.edge(node["id"], graph.node("PersistentVolumeClaim", namespace, claim)["id"], "mounts")
+                graph.edge(ident, graph.node("PersistentVolumeClaim", namespace, claim)["id"], "mounts")
         if not workload:  # a bare pod carries its own dependencies (a workload's are its template's)
             config_maps, secrets, _claims, account = _template_references(spec)
-            _dependencies(graph, node["id"], namespace, config_maps, secrets, account)
-        if nodes_too and spec.get("nodeName"):
-            host = graph.node("Node", "", spec["nodeName"])
-            graph.edge(node["id"], host["id"], "on-node")
+            _dependencies(graph, ident, namespace, config_maps, secrets, account)
+        host = spec.get("nodeName")
+        if nodes_too and host:
+            host_id = hosts.get(host)
+            if host_id is None:
+                host_id = hosts[host] = graph.node("Node", "", host)["id"]
+            edge = f"{ident}>on-node>{host_id}"
+            if edge not in edges:
+                edges[edge] = {"id": edge, "source": ident, "target": host_id, "relation": "on-node"}
 
     for kind, obj, ident in workloads:
         meta = _meta(obj)
@@ -288,13 +470,7 @@ def build(objects, *, nodes_too=True, unlisted=()):
 
     # Services → the workloads (or bare pods) whose pods they select.
     endpoints = {(_meta(e).get("namespace", ""), _meta(e).get("name", "")): e for e in by_kind.get("Endpoints", ())}
-    # Pods with the same labels (a workload's, mostly) are matched once: 40 Services over
-    # 2,000 pods are 40 x (a few label sets) checks, not 80,000.
-    label_sets = {}  # namespace -> {labels as a sorted tuple: (labels, [targets])}
-    for _pod, node in pod_nodes:
-        key = tuple(sorted(node["labels"].items()))
-        entry = label_sets.setdefault(node["namespace"], {}).setdefault(key, (node["labels"], set()))
-        entry[1].add(node["workload"] or node["id"])
+    postings = {}  # namespace -> {(label, value): [label set entries]}
     for service in by_kind.get("Service", ()):
         meta, spec = _meta(service), service.get("spec") or {}
         namespace, name = meta.get("namespace", ""), meta.get("name", "")
@@ -323,7 +499,16 @@ def build(objects, *, nodes_too=True, unlisted=()):
         )["id"]
         if not selector:
             continue
-        for labels, targets in label_sets.get(namespace, {}).values():
+        if namespace not in postings:  # (key, value) -> the label sets that have it, in their order
+            postings[namespace] = index = {}
+            for entry in label_sets.get(namespace, {}).values():
+                for pair in entry[0].items():
+                    index.setdefault(pair, []).append(entry)
+        try:
+            candidates = min((postings[namespace].get(pair, ()) for pair in selector.items()), key=len)
+        except TypeError:  # a value that is no string (not valid in Kubernetes): every label set
+            candidates = label_sets.get(namespace, {}).values()
+        for labels, targets in candidates:
             if _selector_matches(selector, labels):
                 for target in sorted(targets):
                     graph.edge(ident, target, "selects")
@@ -373,25 +558,35 @@ def build(objects, *, nodes_too=True, unlisted=()):
     }
     for node in list(graph.nodes.values()):
         if node["kind"] == "ConfigMap":
-            node["health"] = "ok" if (node["namespace"], node["name"]) in config_maps else "bad"
-            if node["health"] == "bad":
-                node["reason"] = "missing"
+            if (node["namespace"], node["name"]) in config_maps:
+                node["health"] = "ok"
+            else:
+                _missing(graph, node)
         elif node["kind"] == "PersistentVolumeClaim":
             claim = claims.get((node["namespace"], node["name"]))
             _claim(graph, node, claim, volumes)
         elif node["kind"] in ("Secret", "ServiceAccount"):
-            _reference(node, present, unlisted)
+            _reference(graph, node, present, unlisted)
     return graph.as_dict()
 
 
-def _reference(node, present, unlisted):
+def _missing(graph, node):
+    """A referenced object not there: broken, unless every reference to it is optional (the pods
+    start without it)."""
+    if node["id"] in graph.required or node["kind"] not in ("ConfigMap", "Secret"):
+        node.update(health="bad", reason="missing")
+    else:
+        node.update(health="unknown", reason="optional, missing")
+
+
+def _reference(graph, node, present, unlisted):
     """A Secret's or ServiceAccount's health: whether it exists (the mirror keeps their metadata only)."""
     if node["kind"] in unlisted:
         node["health"] = "idle"  # its kind is not mirrored from this cluster: not known here
         return
     found = present.get((node["kind"], node["namespace"], node["name"]))
     if found is None:
-        node.update(health="bad", reason="missing")
+        _missing(graph, node)
         return
     node["health"] = "ok"
     if found.get("type"):
@@ -399,10 +594,12 @@ def _reference(node, present, unlisted):
 
 
 def _dependencies(graph, ident, namespace, config_maps, secrets, account):
-    for name in sorted(config_maps):
-        graph.edge(ident, graph.node("ConfigMap", namespace, name)["id"], "uses-config")
-    for name in sorted(secrets):
-        graph.edge(ident, graph.node("Secret", namespace, name)["id"], "uses-secret")
+    for kind, refs, relation in (("ConfigMap", config_maps, "uses-config"), ("Secret", secrets, "uses-secret")):
+        for name in sorted(refs):
+            target = graph.node(kind, namespace, name)["id"]
+            graph.edge(ident, target, relation)
+            if not refs[name]:
+                graph.required.add(target)
     graph.edge(ident, graph.node("ServiceAccount", namespace, account)["id"], "runs-as")
 
 

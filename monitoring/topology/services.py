@@ -51,30 +51,90 @@ OVERLAY_NAMESPACE_CAP = 1000
 
 
 def _objects(cluster_id, kinds, namespaces=None, names=None):
-    """The objects of these kinds (in these namespaces, of these names), as the builder needs them."""
+    """The objects of these kinds (in these namespaces, of these names), as the builder needs them:
+    cut to graph.FACTS where the kind has some, whole otherwise."""
     if connection.vendor != "postgresql":
         rows = MirroredObject.objects.filter(cluster_id=cluster_id, kind__in=kinds)
         if namespaces is not None:
             rows = rows.filter(namespace__in=namespaces)
         if names is not None:
             rows = rows.filter(name__in=names)
-        return list(rows.values_list("object", flat=True))
-    sql = (
-        # The JSON as text, parsed here by ujson: faster than psycopg2's conversion (json), and
-        # than cutting the objects down in SQL, whose jsonb building costs PostgreSQL what it
-        # saves the parser (measured: bench/topology.py).
-        f"SELECT object::text FROM {MirroredObject._meta.db_table} WHERE cluster_id = %s AND kind = ANY(%s)"
-    )
-    params = [cluster_id, list(kinds)]
+        return [obj for _pk, _version, obj in _decoded(rows)]
+    where, params = ["cluster_id = %s", "kind = ANY(%s)"], [cluster_id, list(kinds)]
     if namespaces is not None:
-        sql += " AND namespace = ANY(%s)"
+        where.append("namespace = ANY(%s)")
         params.append(list(namespaces))
     if names is not None:
-        sql += " AND name = ANY(%s)"
+        where.append("name = ANY(%s)")
         params.append(list(names))
+    return [obj for _pk, _version, obj in _read(" AND ".join(where), params)]
+
+
+# The slim facts the mirror stored with each row (graph.graph_facts, a few hundred bytes) instead
+# of the objects: PostgreSQL skips turning jsonb into text, Python parses a third of the bytes.
+# The whole object only for rows without facts of this graph.FACTS_TAG (written before, or by
+# another FACTS). Facts are parsed as one JSON array by the json module, whose key memo makes
+# each repeated key once for the whole array: faster to make and to free than ujson row by row
+# (measured: bench/topology.py).
+READ_SQL = (
+    "SELECT id, resource_version, CASE WHEN graph_facts LIKE %s THEN substr(graph_facts, %s) END, "
+    f"CASE WHEN graph_facts LIKE %s THEN NULL ELSE object::text END FROM {MirroredObject._meta.db_table} WHERE "
+)
+FILL_SQL = (
+    f"UPDATE {MirroredObject._meta.db_table} t SET graph_facts = v.facts "
+    "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, version, facts) "
+    "WHERE t.id = v.id AND t.resource_version = v.version AND t.id IN "
+    f"(SELECT id FROM {MirroredObject._meta.db_table} WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED)"
+)
+
+
+def _read(where, params):
+    """[(id, resource_version, object)] of the rows `where` selects (PostgreSQL)."""
+    tagged = graph.FACTS_TAG + "%"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [ujson.loads(text) for (text,) in cursor.fetchall()]
+        cursor.execute(READ_SQL + where, [tagged, len(graph.FACTS_TAG) + 1, tagged, *params])
+        rows = cursor.fetchall()
+    facts = [text for _pk, _version, text, _whole in rows if text is not None]
+    parsed = iter(json.loads("[" + ",".join(facts) + "]") if facts else ())
+    found, unfilled = [], []
+    for pk, version, text, whole in rows:
+        if text is not None:
+            found.append((pk, version, next(parsed)))
+            continue
+        obj = ujson.loads(whole)
+        reduced = graph.slim(obj)
+        if reduced is None:
+            found.append((pk, version, obj))  # a kind the graph does not cut (NetworkPolicy)
+        else:
+            unfilled.append((pk, version, graph.facts_text(reduced)))
+            found.append((pk, version, reduced))
+    if unfilled:
+        _fill(unfilled)
+    return found
+
+
+def _fill(unfilled):
+    """Store the facts of rows the mirror wrote without them (before this FACTS), once, unless a
+    newer version came meanwhile: the next cold build reads the slim form. Rows another
+    transaction holds are left for next time (no lock waited for, no deadlock with the watcher)."""
+    unfilled.sort()
+    ids = [pk for pk, _version, _facts in unfilled]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FILL_SQL,
+            [ids, [version for _pk, version, _f in unfilled], [facts for _pk, _v, facts in unfilled], ids],
+        )
+
+
+def _decoded(rows):
+    """The same from a queryset (SQLite, the embedded mode): facts where stored, else the object cut."""
+    found = []
+    for pk, version, facts, obj in rows.values_list("id", "resource_version", "graph_facts", "object"):
+        reduced = graph.from_facts(facts)
+        if reduced is None:
+            reduced = graph.slim(obj)
+        found.append((pk, version, obj if reduced is None else reduced))
+    return found
 
 
 # The objects of the namespaces drawn lately, parsed: a row is read and parsed again only
@@ -95,17 +155,10 @@ def _namespace_objects(cluster_id, namespaces):
     stale = [pk for pk, version in current.items() if pk not in known or known[pk][0] != version]
     objects = {pk: known[pk] for pk in current if pk in known and pk not in stale}
     if stale and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, resource_version, object::text FROM {MirroredObject._meta.db_table} WHERE id = ANY(%s)",
-                [stale],
-            )
-            for pk, version, text in cursor.fetchall():
-                objects[pk] = (version, ujson.loads(text))
+        for pk, version, obj in _read("id = ANY(%s)", [stale]):
+            objects[pk] = (version, obj)
     elif stale:
-        for pk, version, obj in MirroredObject.objects.filter(pk__in=stale).values_list(
-            "id", "resource_version", "object"
-        ):
+        for pk, version, obj in _decoded(MirroredObject.objects.filter(pk__in=stale)):
             objects[pk] = (version, obj)
     if len(_parsed) >= CACHE_SIZE:
         _parsed.pop(next(iter(_parsed)))

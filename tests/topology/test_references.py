@@ -209,3 +209,62 @@ def test_an_identity_that_may_not_list_secrets_is_told_and_the_graph_does_not_gu
     nodes = {n["id"]: n for n in services.namespace_graph(viewer, [NS])["nodes"]}
     assert nodes[f"Secret/{NS}/web-env"]["health"] == "idle"  # not known: not "missing"
     assert nodes[f"ServiceAccount/{NS}/default"]["health"] == "ok"
+
+
+def test_a_missing_reference_marked_optional_is_not_drawn_broken(cluster, client):
+    """env valueFrom, envFrom and volumes may mark a ConfigMap or Secret optional: Kubernetes starts
+    the pod without it, so missing it is not an error (unknown, "optional, missing"). One reference
+    that is not optional makes it required again; created, it is ok."""
+    with ClusterAPI(cluster) as api:
+        api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    watchers = ClusterWatchers(kinds=[KINDS[k] for k in ("ConfigMap", "Secret", "ServiceAccount", "Deployment")])
+    watchers.refresh()
+    try:
+        optional = deployment("opt", "opt-env")
+        container = optional["spec"]["template"]["spec"]["containers"][0]
+        container["envFrom"] = [{"secretRef": {"name": "opt-env", "optional": True}}]
+        container["env"] = [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "opt-cm", "key": "a", "optional": True}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "opt-key", "key": "b", "optional": True}}},
+            {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "shared", "key": "c", "optional": True}}},
+        ]
+        optional["spec"]["template"]["spec"]["volumes"] = [
+            {"name": "v", "configMap": {"name": "opt-volume", "optional": True}},
+            {"name": "w", "secret": {"secretName": "opt-secret-volume", "optional": True}},
+        ]
+        required = deployment("req", "req-env")  # envFrom "req-env", not optional
+        required["spec"]["template"]["spec"]["containers"][0]["envFrom"].append({"configMapRef": {"name": "shared"}})
+        with ClusterAPI(cluster) as api:
+            api.apply(optional)
+            api.apply(required)
+        wait_for(lambda: mirrored(cluster, "Deployment", "req") is not None, what="the Deployments")
+        wait_for(lambda: mirrored(cluster, "Deployment", "opt") is not None, what="the Deployments")
+        wait_for(lambda: not services.unlisted_kinds(cluster.pk), what="Secrets and ServiceAccounts listed")
+
+        def health(kind, name):
+            nodes = {n["id"]: n for n in services.namespace_graph(cluster, [NS])["nodes"]}
+            node = nodes[f"{kind}/{NS}/{name}"]
+            return node["health"], node.get("reason", "")
+
+        for kind, name in [
+            ("Secret", "opt-env"),
+            ("ConfigMap", "opt-cm"),
+            ("Secret", "opt-key"),
+            ("ConfigMap", "opt-volume"),
+            ("Secret", "opt-secret-volume"),
+        ]:
+            assert health(kind, name) == ("unknown", "optional, missing"), (kind, name)
+        assert health("Secret", "req-env") == ("bad", "missing")
+        assert health("ConfigMap", "shared") == ("bad", "missing")  # optional for one, required by the other
+
+        client.force_login(mk_user("ops-opt", "operator"))
+        url = reverse("topology:cluster_node", args=[cluster.name])
+        drawer = client.get(url, {"id": f"ConfigMap/{NS}/opt-cm"}).content.decode()
+        assert "optional, missing: the pods start without it" in drawer and 'topology-badge-unknown"' in drawer
+        assert ">missing<" in client.get(url, {"id": f"Secret/{NS}/req-env"}).content.decode()
+
+        with ClusterAPI(cluster) as api:
+            api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "opt-cm", "namespace": NS}})
+        wait_for(lambda: health("ConfigMap", "opt-cm") == ("ok", ""), what="the ConfigMap created")
+    finally:
+        watchers.stop(timeout=5)
