@@ -23,7 +23,13 @@
     button.disabled = ids.length === 0;
   }
 
-  cy.on("select unselect remove", "node", update);
+  // Once per burst: opening or closing a pod group removes hundreds of nodes, one event each.
+  var pending = false;
+  cy.on("select unselect remove", "node", function () {
+    if (pending) return;
+    pending = true;
+    setTimeout(function () { pending = false; update(); }, 0);
+  });
   button.addEventListener("click", function () {
     var ids = selected();
     if (!ids.length) return;

@@ -2,7 +2,8 @@
 // live (a mirror tick over the websocket makes it ask what changed since the version it has,
 // ?since=<version>, and patch that in place, keeping the user's zoom, pan and layout; the
 // whole graph again only when its version is too old), and opens a node's details in the
-// side drawer. Large graphs draw each workload's pods as one node until it is clicked.
+// side drawer. Large graphs draw each workload's pods as one node until it is clicked (and
+// again once closed from the drawer).
 (function () {
   "use strict";
   var container = document.getElementById("topology");
@@ -63,6 +64,8 @@
       {selector: "edge", style: {"width": 1, "line-color": "#ced4da", "target-arrow-color": "#ced4da",
         "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.6}},
       {selector: "edge[relation = 'routes'], edge[relation = 'selects']", style: {"line-color": "#6ea8fe", "target-arrow-color": "#6ea8fe", "width": 2}},
+      {selector: "edge[pods]", style: {"label": "data(label)", "font-size": 7, "min-zoomed-font-size": 6, "color": "#495057",
+        "text-background-color": "#ffffff", "text-background-opacity": 0.8, "text-background-padding": 1}},
       {selector: "edge[relation = 'uses-config'], edge[relation = 'uses-secret'], edge[relation = 'runs-as']", style: {"line-style": "dotted"}},
       {selector: "edge.policy", style: {"line-style": "dashed", "width": 2, "curve-style": "unbundled-bezier", "z-index": 5}},
       {selector: "edge.policy[?allowed]", style: {"line-color": "#198754", "target-arrow-color": "#198754"}},
@@ -94,7 +97,9 @@
   }
 
   function edgeData(edge, parent) {
-    return {id: edge.id, source: edge.source, target: edge.target, relation: edge.relation, scopeKey: parent || "root"};
+    var data = {id: edge.id, source: edge.source, target: edge.target, relation: edge.relation, scopeKey: parent || "root"};
+    if (edge.pods) { data.pods = edge.pods; data.label = "×" + edge.pods; }  // a pod group's: how many of its pods
+    return data;
   }
 
   // Columns in the order of a request's path; long columns wrap, so 2,000 pods take a block.
@@ -198,39 +203,50 @@
   // health the worst of theirs) until the user opens it: 2,000 pods are 40 nodes, drawn in a
   // fraction of the time, and the workloads' pods stay one click away.
   var COLLAPSE_ABOVE = 400, POD_GROUP_MIN = 5, HEALTH_RANK = {ok: 1, warn: 2, bad: 3};
-  var openGroups = {};
+  var openGroups = {};  // "pods:<workload id>" -> the key of the model it was opened in
+
+  // The pods a model draws as groups when they are closed: {workload id: [pod]}.
+  function groupable(model) {
+    var ids = Object.keys(model.nodes), members = {};
+    if (ids.length <= COLLAPSE_ABOVE) return members;
+    ids.forEach(function (id) {
+      var n = model.nodes[id];
+      if (n.kind === "Pod" && n.workload) (members[n.workload] = members[n.workload] || []).push(n);
+    });
+    Object.keys(members).forEach(function (workload) {
+      if (members[workload].length <= POD_GROUP_MIN) delete members[workload];
+    });
+    return members;
+  }
+
   function view(model) {
-    var ids = Object.keys(model.nodes), members = {}, grouped = {}, nodes = [], edges = [];
-    if (ids.length > COLLAPSE_ABOVE) {
-      ids.forEach(function (id) {
-        var n = model.nodes[id];
-        if (n.kind === "Pod" && n.workload) (members[n.workload] = members[n.workload] || []).push(n);
+    var ids = Object.keys(model.nodes), members = groupable(model), grouped = {}, nodes = [], edges = [];
+    Object.keys(members).forEach(function (workload) {
+      var pods = members[workload];
+      if (openGroups["pods:" + workload]) return;
+      var worst = "unknown", bad = 0, group = "pods:" + workload;
+      pods.forEach(function (p) {
+        grouped[p.id] = group;
+        if ((HEALTH_RANK[p.health] || 0) > (HEALTH_RANK[worst] || 0)) worst = p.health;
+        if (p.health === "bad") bad += 1;
       });
-      Object.keys(members).forEach(function (workload) {
-        var pods = members[workload];
-        if (pods.length <= POD_GROUP_MIN || openGroups["pods:" + workload]) return;
-        var worst = "unknown", bad = 0, group = "pods:" + workload;
-        pods.forEach(function (p) {
-          grouped[p.id] = group;
-          if ((HEALTH_RANK[p.health] || 0) > (HEALTH_RANK[worst] || 0)) worst = p.health;
-          if (p.health === "bad") bad += 1;
-        });
-        var name = workload.split("/")[2];
-        nodes.push({id: group, kind: "Pod", podGroup: true, namespace: pods[0].namespace, name: name, health: worst,
-          workload: workload, pods: pods.length, bad: bad, labels: pods[0].labels,
-          members: pods.map(function (p) { return p.name; }).join("\n")});
-        edges.push({id: workload + ">runs>" + group, source: workload, target: group, relation: "runs"});
-      });
-    }
+      var name = workload.split("/")[2];
+      nodes.push({id: group, kind: "Pod", podGroup: true, namespace: pods[0].namespace, name: name, health: worst,
+        workload: workload, pods: pods.length, bad: bad, labels: pods[0].labels,
+        members: pods.map(function (p) { return p.name; }).join("\n")});
+      edges.push({id: workload + ">runs>" + group, source: workload, target: group, relation: "runs"});
+    });
     ids.forEach(function (id) { if (!grouped[id]) nodes.push(model.nodes[id]); });
-    var seen = {};
+    var counted = {};
     Object.keys(model.edges).forEach(function (id) {
       var e = model.edges[id], source = grouped[e.source] || e.source, target = grouped[e.target] || e.target;
       if (source === e.source && target === e.target) { edges.push(e); return; }
-      // a group's edges: its pods' volumes once each; not its pods' nodes (one per pod) nor its workload again
-      if (e.relation !== "mounts") return;
-      var gid = source + ">mounts>" + target;
-      if (!seen[gid]) { seen[gid] = true; edges.push({id: gid, source: source, target: target, relation: "mounts"}); }
+      // A group's edges: one per volume and per node its pods use, with how many of its pods
+      // do (its workload's "runs" edge is the one above).
+      if (e.relation !== "mounts" && e.relation !== "on-node") return;
+      var gid = source + ">" + e.relation + ">" + target;
+      if (counted[gid]) { counted[gid].pods += 1; return; }
+      edges.push(counted[gid] = {id: gid, source: source, target: target, relation: e.relation, pods: 1});
     });
     return {nodes: nodes, edges: edges};
   }
@@ -341,7 +357,10 @@
       }
     });
     graph.edges.forEach(function (e) {
-      if (!cy.getElementById(e.id).length && cy.getElementById(e.source).length && cy.getElementById(e.target).length) {
+      var existing = cy.getElementById(e.id);
+      if (existing.length) {
+        if (e.pods && existing.data("pods") !== e.pods) existing.data({pods: e.pods, label: edgeData(e).label});
+      } else if (cy.getElementById(e.source).length && cy.getElementById(e.target).length) {
         cy.add({group: "edges", data: edgeData(e, parent)});
       }
     });
@@ -410,6 +429,7 @@
       if (scope === "namespace" && !cy.nodes().length) return;
       applyFilters();
       setStatus();
+      if (collapseButton && collapseButton.dataset.group) offerCollapse(collapseButton.dataset.group);  // its count
       container.dataset.version = String(parseInt(container.dataset.version || "0", 10) + 1);
     }).catch(function (error) { console.error(error); }).finally(function () {
       refreshing = false;
@@ -442,13 +462,15 @@
     });
   }
 
-  // A workload's pods drawn as one node: opened, its pods take its place, in a square.
+  // A workload's pods drawn as one node: opened, its pods take its place, in a square, and the
+  // drawer shows the workload with a way back (closeGroup).
   function openGroup(node) {
     var key = node.data("scopeKey"), model = models[key], origin = node.position(), positions = {};
     if (!model) return;
-    openGroups[node.id()] = true;
+    var group = node.id(), workload = cy.getElementById(node.data("workload"));
+    openGroups[group] = key;
     var pods = Object.keys(model.nodes).filter(function (id) {
-      return model.nodes[id].kind === "Pod" && "pods:" + model.nodes[id].workload === node.id();
+      return model.nodes[id].kind === "Pod" && "pods:" + model.nodes[id].workload === group;
     }).sort();
     var side = Math.ceil(Math.sqrt(pods.length));
     pods.forEach(function (id, i) {
@@ -457,6 +479,52 @@
     patch(view(model), key === "root" ? null : key, positions);
     applyFilters();
     setStatus();
+    if (workload.length) openDrawer(workload);
+    offerCollapse(group);
+  }
+
+  // An opened group closed again: its pods go and the group comes back at their centre;
+  // nothing else moves and the zoom stays, as in a live update.
+  function closeGroup(group) {
+    var key = openGroups[group], model = models[key], positions = {};
+    delete openGroups[group];
+    offerCollapse(null);
+    if (!model) return;
+    var x = 0, y = 0, count = 0;
+    cy.nodes("[kind = 'Pod']").forEach(function (n) {
+      if (n.data("podGroup") || "pods:" + n.data("workload") !== group) return;
+      x += n.position("x");
+      y += n.position("y");
+      count += 1;
+    });
+    if (count) positions[group] = {x: x / count, y: y / count};
+    patch(view(model), key === "root" ? null : key, positions);
+    applyFilters();
+    setStatus();
+  }
+
+  // The opened group a node belongs to (one of its pods) or heads (its workload), if the
+  // group would be drawn again once closed.
+  function openGroupOf(node) {
+    if (node.data("podGroup") || node.hasClass("group")) return null;
+    var workload = node.data("kind") === "Pod" ? node.data("workload") : node.id();
+    var group = "pods:" + workload, model = models[openGroups[group]];
+    return workload && model && groupable(model)[workload] ? group : null;
+  }
+
+  var collapseBar = document.getElementById("topology-drawer-actions");
+  var collapseButton = document.getElementById("topology-collapse");
+  function offerCollapse(group) {
+    if (!collapseBar) return;
+    var model = group && models[openGroups[group]], pods = model && groupable(model)[group.slice("pods:".length)];
+    collapseBar.hidden = !pods;
+    collapseButton.dataset.group = pods ? group : "";
+    document.getElementById("topology-collapse-count").textContent = pods ? String(pods.length) : "";
+  }
+  if (collapseButton) {
+    collapseButton.addEventListener("click", function () {
+      if (collapseButton.dataset.group) closeGroup(collapseButton.dataset.group);
+    });
   }
 
   // --- drawer
@@ -475,6 +543,7 @@
     if (node.data("podGroup")) { openGroup(node); return; }
     if (node.data("kind") === "Namespace" && node.data("collapsed") && scope !== "namespace") expand(node);
     openDrawer(node);
+    offerCollapse(openGroupOf(node));
   });
 
   // --- search, filters, grouping, policy overlay

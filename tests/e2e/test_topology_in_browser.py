@@ -216,7 +216,8 @@ def test_a_large_namespace_draws_pod_groups_and_applies_diffs_in_place(new_page,
         "({zoom: window.topology.zoom(), pan: window.topology.pan(),"
         " at: window.topology.getElementById('Deployment/acme-web/big').position()})"
     )
-    page.evaluate("() => window.topology.zoom({level: 1.7, renderedPosition: {x: 400, y: 300}})")
+    # in braces: an arrow returning a Cytoscape object has Playwright serialize the whole graph (seconds)
+    page.evaluate("() => { window.topology.zoom({level: 1.7, renderedPosition: {x: 400, y: 300}}); }")
     before = page.evaluate(view)
     # a mirror tick: the page asks what changed since its version and patches it in
     page.evaluate(
@@ -231,7 +232,7 @@ def test_a_large_namespace_draws_pod_groups_and_applies_diffs_in_place(new_page,
     assert page.evaluate(view) == before
 
     # opening the group draws its pods where it was, the changed one red, the removed one gone
-    page.evaluate(f"() => window.topology.getElementById({group!r}).emit('tap')")
+    page.evaluate(f"() => {{ window.topology.getElementById({group!r}).emit('tap'); }}")
     page.wait_for_function("() => window.topology.nodes('[kind = \"Pod\"]').length === 501")
     assert page.evaluate(f"window.topology.getElementById({group!r}).length") == 0
     assert page.evaluate("window.topology.getElementById('Pod/acme-web/big-007').data('health')") == "bad"
