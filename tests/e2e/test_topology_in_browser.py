@@ -106,7 +106,7 @@ def test_an_app_appears_live_and_a_crashing_pod_turns_red(new_page, acme_web, cl
 
     # the drawer: the pod's state and its links
     page.evaluate(f"() => {{ window.topology.getElementById('Pod/acme-web/{victim}').emit('tap'); }}")
-    expect(page.locator("[data-testid=drawer-health]")).to_have_text("bad")
+    expect(page.locator("[data-testid=drawer-health]")).to_have_attribute("data-health", "bad")
     expect(page.locator("[data-testid=drawer-links]")).to_contain_text("Logs")
     page.click("#topology-fit")
     page.check("[data-testid=topology-policies]")
