@@ -4,7 +4,9 @@
    gzip; 1,000 lines each, as a 1 s flush of a busy node gives) from 4 threads to a real daphne
    process (the console's ASGI app, its request threads, PostgreSQL COPY into the partitioned
    table with its full-text and trigram indexes), retrying 429s as fluentd's buffer does.
-   Also ndjson and msgpack, each starting on an empty table.
+   Also ndjson and msgpack, each starting on an empty table. Besides lines/s (which moves
+   with whatever else the machine runs), the CPU per 1,000 lines of daphne, of the database's
+   server processes and of the load generator.
 2. Ingest-to-searchable: a batch with a marker is posted; the time until the search page (over
    HTTP, as a tenant member) shows it. The endpoint answers 200 only after COMMIT, so this is
    the POST plus one search.
@@ -13,6 +15,8 @@
    and attached as the day partitions (10 million in minutes, see load_lines), then the search
    page's queries (store.search + histogram) for a tenant member's one namespace and for an
    operator over everything: the last hour, words, a substring, a level; p50/p95 of 20 runs each.
+   Every namespace holds each of the eight messages and five levels in turn (one line in eight
+   of a namespace says "gateway timeout"); the member also searches words nothing matches.
    The same on ClickHouse (a throwaway Debian clickhouse-server 18.16).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/caas_bench_logs .venv/bin/python bench/logs.py [--lines 2000000]
@@ -25,6 +29,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -98,10 +103,10 @@ def load_lines(total, namespaces, cluster_id, tenant_ids):
                     SELECT %s::timestamptz + random() * (%s::timestamptz - %s::timestamptz), %s,
                            (%s::int[])[1 + g %% %s], 'bench-' || lpad((g %% %s)::text, 2, '0'), 'web',
                            'web-' || (g %% 97), 'web', 'node-1', 'container',
-                           (ARRAY['info','info','info','warn','error'])[1 + g %% 5], 'stdout',
+                           (ARRAY['info','info','info','warn','error'])[1 + (g / 40) %% 5], 'stdout',
                            (ARRAY['GET /api/orders 200 12ms', 'POST /api/cart 201 31ms', 'connection reset by peer',
                                   'cache miss for key user:', 'payment gateway timeout after 3000ms',
-                                  'slow query on orders', 'worker started pid=', 'user signed in'])[1 + (g * 7) %% 8]
+                                  'slow query on orders', 'worker started pid=', 'user signed in'])[1 + (g / 40) %% 8]
                            || ' id=' || g || ' trace=' || md5(g::text)
                     FROM generate_series(%s, %s) AS g
                     """,
@@ -153,6 +158,7 @@ def main():
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--skip-ingest", action="store_true", help="only the search figures")
     parser.add_argument("--clickhouse-only", action="store_true", help="only the ClickHouse figures")
+    parser.add_argument("--postgres-only", action="store_true", help="no ClickHouse figures")
     parser.add_argument("--formats", default="json,ndjson,msgpack", help="ingest formats, in this order")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (dropped by default)")
     args = parser.parse_args()
@@ -198,11 +204,85 @@ def main():
                 ingest_figures(env, token, cookie, args.batches, args.formats.split(","))
             if args.lines:
                 search_figures(args.lines, cluster, tenants)
-        if args.lines:
+        if args.lines and not args.postgres_only:
             clickhouse_figures(args.lines, cluster.pk)
     finally:
         if not args.keep:
             drop_database()
+
+
+def cpu_seconds(pid):
+    """User + system CPU a process has spent so far (Linux /proc; 0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pid(word):
+    """The pid of this process's child whose command line has `word` (the bench's daphne)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if parent == os.getpid() and word.encode() in command:
+            return int(entry.name)
+    raise RuntimeError(f"no child process running {word}")
+
+
+class BackendCpu:
+    """The CPU spent by the bench database's server processes (daphne's connections, and an
+    autovacuum worker cleaning its indexes) while it runs: PostgreSQL runs on this machine, so
+    they are read in /proc, found by their process title ("postgres: user database ..."). Read
+    every 0.5 s, since Django replaces a connection after CONN_MAX_AGE and a backend that ended
+    takes its counters with it."""
+
+    def __init__(self, database):
+        self.database = database.encode()
+        self.first, self.last = {}, {}
+        self.running = threading.Event()
+        self.thread = None
+
+    def sample(self):
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if title[:1] == [b"postgres:"] and self.database in title:
+                pid = int(entry.name)
+                spent = cpu_seconds(pid)
+                self.first.setdefault(pid, spent if self.thread is None else 0.0)  # born during the run: all of it
+                self.last[pid] = max(spent, self.last.get(pid, 0.0))
+
+    def __enter__(self):
+        self.sample()
+        self.running.set()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def _loop(self):
+        while self.running.is_set():
+            self.sample()
+            time.sleep(0.5)
+
+    def __exit__(self, *exc):
+        self.running.clear()
+        self.thread.join()
+        self.sample()
+
+    @property
+    def seconds(self):
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def ingest_figures(env, token, cookie, batches, formats=("json", "ndjson", "msgpack")):
@@ -215,17 +295,29 @@ def ingest_figures(env, token, cookie, batches, formats=("json", "ndjson", "msgp
         # 1. sustained ingest. Each format starts on an empty table: a batch costs more index work
         # as the table grows, so formats measured one after the other on one table were told
         # apart by their turn more than by their parsing.
+        # Wall-clock lines/s depends on what else the 2 cores run; the CPU each process spent per
+        # 1,000 lines (daphne: the console; the database's backends; this load generator) does
+        # much less, so both are printed.
+        daphne = child_pid("daphne")
         for fmt in formats:
             compress = fmt != "msgpack"  # fluentd's out_http: compress gzip; msgpack as it is
+            # a few batches first: daphne's first requests import and connect
+            loadgen.run(ingest, token, fmt=fmt, lines_per_batch=1000, batches=8, compress=compress, threads=4)
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE logs_line")
             connection.close()
-            lines, seconds, statuses = loadgen.run(
-                ingest, token, fmt=fmt, lines_per_batch=1000, batches=batches, compress=compress, threads=4
-            )
+            console, own = cpu_seconds(daphne), time.process_time()
+            with BackendCpu(connection.settings_dict["NAME"]) as database:
+                lines, seconds, statuses = loadgen.run(
+                    ingest, token, fmt=fmt, lines_per_batch=1000, batches=batches, compress=compress, threads=4
+                )
+            console, own = cpu_seconds(daphne) - console, time.process_time() - own
+            per_1000 = 1000 / max(lines, 1) * 1000  # seconds per line -> ms per 1,000 lines
             label = f"{fmt}{' gzip' if compress else ''}"
             print(
                 f"ingest {label}: {lines:,} lines in {seconds:.1f} s = {lines / seconds:,.0f} lines/s; {statuses}; "
+                f"CPU per 1,000 lines: console (daphne) {console * per_1000:.1f} ms, "
+                f"PostgreSQL {database.seconds * per_1000:.1f} ms, load generator {own * per_1000:.1f} ms; "
                 f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}"
             )
         # 2. ingest-to-searchable, over HTTP as the tenant member
@@ -283,6 +375,13 @@ def search_cases(cluster_id):
         ("member, last hour", dict(scope=member_scope)),
         ("member, 24 h, words 'gateway timeout'", dict(scope=member_scope, words="gateway timeout", hours=24)),
         ("member, 24 h, substring 'reset by'", dict(scope=member_scope, substring="reset by", hours=24)),
+        # nothing matches: the windows walk the whole range (the worst case for them)
+        ("member, 24 h, words 'timeout nosuchword'", dict(scope=member_scope, words="timeout nosuchword", hours=24)),
+        # a namespace with no lines while the other 40 match by the million (a new or quiet app)
+        (
+            "member of a quiet namespace, 24 h, words 'gateway timeout'",
+            dict(scope=[(cluster_id, "bench-quiet")], words="gateway timeout", hours=24),
+        ),
         ("operator, last hour", dict()),
         ("operator, last hour, level error", dict(levels=["error"])),
         ("operator, 6 h, words 'timeout'", dict(words="timeout", hours=6)),
@@ -327,10 +426,10 @@ def clickhouse_figures(total, cluster_id):
             f"INSERT INTO {store.table} SELECT toDateTime(intDiv(u, 1000000)) AS ts, u AS us, number AS id, "
             f"{int(cluster_id)} AS cluster_id, 1 AS tenant_id, concat('bench-', toString(number % 40)) AS namespace, "
             "'web' AS app, concat('web-', toString(number % 97)) AS pod, 'web' AS container, 'node-1' AS node, "
-            "'container' AS source, ['info','info','info','warn','error'][1 + number % 5] AS level, "
+            "'container' AS source, ['info','info','info','warn','error'][1 + intDiv(number, 40) % 5] AS level, "
             "'stdout' AS stream, concat(['GET /api/orders 200 12ms', 'POST /api/cart 201 31ms', "
             "'connection reset by peer', 'cache miss for key user:', 'payment gateway timeout after 3000ms', "
-            "'slow query on orders', 'worker started pid=', 'user signed in'][1 + (number * 7) % 8], ' id=', "
+            "'slow query on orders', 'worker started pid=', 'user signed in'][1 + intDiv(number, 40) % 8], ' id=', "
             "toString(number), ' trace=', hex(MD5(toString(number)))) AS message "
             f"FROM (SELECT number, toUInt64(toUnixTimestamp(now()) - rand() % 86400) * 1000000 + rand() % 1000000 AS u "
             f"FROM system.numbers LIMIT {int(total)})"

@@ -14,7 +14,8 @@ would send, built from their documentation:
 - Fluent Bit's `http` output (docs.fluentbit.io, outputs/http): `format json` is a JSON array
   of records with the time under json_date_key (default "date", a double of epoch seconds);
   `json_lines` one object per line (application/json on older versions, x-ndjson since 3.0);
-  `msgpack` is its own event stream: [[time, metadata], record] (or [time, record] before 2.1).
+  `msgpack` is its own event stream: [[time, metadata], record] (or [time, record] before 2.1),
+  the time an EventTime (msgpack extension type 0).
 
     python bench/logs_loadgen.py URL TOKEN [--format json|ndjson|msgpack|fluentbit-json|...]
                                  [--lines-per-batch 1000] [--batches 100] [--gzip] [--threads 4]
@@ -24,6 +25,7 @@ import argparse
 import gzip
 import json
 import random
+import struct
 import threading
 import time
 import urllib.error
@@ -105,13 +107,20 @@ def encode(records, fmt="json", *, compress=False):
             body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in bit).encode()
             kind = "application/json"
         else:
-            body = b"".join(msgpack.packb([[r.pop("date"), {}], r]) for r in bit)
+            body = b"".join(msgpack.packb([[event_time(r.pop("date")), {}], r]) for r in bit)
             kind = "application/x-msgpack"
     headers = {"Content-Type": kind}
     if compress:
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     return body, headers
+
+
+def event_time(seconds):
+    """Fluent Bit's msgpack timestamp: an EventTime (extension type 0: seconds and nanoseconds,
+    big-endian 32-bit integers), as flb_time_append_to_msgpack writes it by default."""
+    whole, nanoseconds = divmod(round(seconds * 1_000_000_000), 1_000_000_000)
+    return msgpack.ExtType(0, struct.pack(">II", whole, nanoseconds))
 
 
 def _fluent_bit(record):

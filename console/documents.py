@@ -23,7 +23,7 @@ MAX_DOCUMENTS = 100
 
 class DocumentError(ValueError):
     def __init__(self, message, line=None):
-        self.line = line
+        self.message, self.line = message, line
         where = _(" (line %(line)s)") % {"line": line} if line else ""
         super().__init__(f"{message}{where}")
 
@@ -123,49 +123,102 @@ def load_yaml(text, *, max_bytes=MAX_BYTES):
     return documents[0] if documents else None
 
 
-def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH, scan_depth=True):
+def load_json(text, *, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH):
     """JSON text as Python data. The depth is counted before parsing: the standard
-    parser recurses per level and a deep enough text ends in RecursionError.
-    scan_depth=False (high-rate machine input, e.g. log batches): no scan first; the data is
-    measured after parsing instead, and a text too deep for the parser is refused the same way.
-    max_depth=None: no limit of ours, only the parser's own (a text too deep for it is refused);
-    for readers that keep none of the nested data (log batches: the walk over every parsed
-    record cost as much as the parse)."""
+    parser recurses per level and a deep enough text ends in RecursionError."""
     check_size(text, max_bytes)
-    if isinstance(text, bytes):
-        try:
-            text = text.decode()
-        except UnicodeDecodeError:
-            raise DocumentError(_("The document is not UTF-8 text.")) from None
-    if max_depth is None:
-        too_deep = DocumentError(_("The document is nested too deeply."))
-    else:
-        too_deep = DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
-    if scan_depth and max_depth is not None and json_depth(text) > max_depth:
+    text = _utf8(text)
+    too_deep = DocumentError(_("The document is nested more than %(n)s levels deep.") % {"n": max_depth})
+    if json_depth(text) > max_depth:
         raise too_deep
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DocumentError(_("This is not valid JSON: %(problem)s") % {"problem": exc.msg}, exc.lineno) from None
     except RecursionError:
         raise too_deep from None
-    if not scan_depth and max_depth is not None and data_depth(data, max_depth) > max_depth:
-        raise too_deep
-    return data
 
 
-def data_depth(data, limit):
-    """How deep parsed JSON nests (counting stops past `limit`)."""
-    deepest, level, todo = 0, 0, [(data, 1)]
-    while todo:
-        value, level = todo.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = value.values() if isinstance(value, dict) else value
-            todo.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+def _utf8(text):
+    if isinstance(text, bytes):
+        try:
+            return text.decode()
+        except UnicodeDecodeError as exc:
+            line = text.count(b"\n", 0, exc.start) + 1
+            raise DocumentError(_("The document is not UTF-8 text."), line) from None
+    return text
+
+
+def iter_json_records(text, *, max_bytes=MAX_BYTES):
+    """The records of a JSON array (its items, whatever they are: the reader checks them) or of
+    JSON Lines (each line one object), one at a time as the parser reaches them. For high-rate
+    machine input whose reader keeps none of the nested data and turns each record into its row
+    before asking for the next (log batches): parsed whole, a batch's thousands of dicts lived
+    long enough to set off full garbage collections of the web process's heap every few batches
+    (bench/logs.py). So the depth is not scanned first: a value too deep for the parser itself is
+    refused when it is reached. An error names the line where the parser stopped (JSON Lines: the
+    line of the record)."""
+    check_size(text, max_bytes)
+    text = _utf8(text)
+    blank = _BLANK.match
+    position = blank(text).end()
+    if text[position : position + 1] != "[":
+        yield from _json_lines(text, position)
+        return
+    position = blank(text, position + 1).end()
+    if text[position : position + 1] == "]":
+        position = blank(text, position + 1).end()
+    else:
+        while True:
+            item, position = _decode_at(text, position)
+            yield item
+            position = blank(text, position).end()
+            separator = text[position : position + 1]
+            if separator not in (",", "]"):
+                raise _not_json(text, position, "Expecting ',' delimiter")
+            position = blank(text, position + 1).end()
+            if separator == "]":
+                break
+    if position != len(text):
+        raise _not_json(text, position, "Extra data")
+
+
+_DECODER = json.JSONDecoder()
+_BLANK = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_LINE_END = re.compile(r"[ \t\r]*(?:\n|\Z)")
+
+
+def _json_lines(text, position):
+    blank, line_end = _BLANK.match, _LINE_END.match
+    while position < len(text):
+        item, end = _decode_at(text, position, record=True)
+        if type(item) is not dict:
+            raise DocumentError(_("This line is not a JSON object."), _line(text, position))
+        after = line_end(text, end)
+        if after is None:
+            raise _not_json(text, position, "Extra data")
+        yield item
+        position = blank(text, after.end()).end()
+
+
+def _decode_at(text, position, *, record=False):
+    """The JSON value at `position` and where it ends. An error names the line where the
+    parser stopped, or with `record` (JSON Lines) the line of the record."""
+    try:
+        return _DECODER.raw_decode(text, position)
+    except json.JSONDecodeError as exc:
+        raise _not_json(text, position if record else exc.pos, exc.msg) from None
+    except RecursionError:
+        raise DocumentError(_("The document is nested too deeply."), _line(text, position)) from None
+
+
+def _line(text, position):
+    """The line number of a position (only for errors: it counts from the start)."""
+    return text.count("\n", 0, position) + 1
+
+
+def _not_json(text, position, problem):
+    return DocumentError(_("This is not valid JSON: %(problem)s") % {"problem": problem}, _line(text, position))
 
 
 def json_depth(text):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from .store import EPOCH, Line, LogStore, Page, StoreBusy, parse_cursor, utc_day
+from .store import EPOCH, Histogram, Line, LogStore, Page, StoreBusy, parse_cursor, utc_day
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -212,7 +212,7 @@ class ClickHouseStore(LogStore):
             f"WHERE {self._where(query)} GROUP BY bucket"
         )
         counts = {int(row["bucket"]): int(row["n"]) for row in rows}
-        return [(query.start + width * n, counts.get(n, 0)) for n in range(buckets)], width
+        return Histogram([(query.start + width * n, counts.get(n, 0)) for n in range(buckets)], width)
 
     def get(self, line_id, ts, query):
         lines = self._lines(

@@ -8,6 +8,7 @@ gigabytes), and a batch is taken whole or not at all.
 """
 
 import re
+import struct
 import zlib
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ import msgpack
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from console.documents import DocumentError, load_json
+from console.documents import DocumentError, iter_json_records
 
 MALFORMED = "malformed"
 OVERSIZED = "oversized"
@@ -46,6 +47,7 @@ _KLOG_LEVELS = {"E": "error", "W": "warn", "I": "info", "D": "debug"}
 APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app", "component")
 TIME_KEYS = ("time", "date", "@timestamp", "timestamp")
 JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-lines")
+_EVENT_TIME = struct.Struct(">II")
 MSGPACK_TYPES = ("application/x-msgpack", "application/msgpack", "application/vnd.msgpack")
 
 
@@ -84,15 +86,19 @@ def decompress(body, encoding):
 
 
 def records(body, content_type):
-    """The batch's records (dicts) for its Content-Type."""
+    """The batch's records for its Content-Type, one at a time as the parser reaches them.
+
+    Lazy on purpose: rows() turns each record into its row before the next one is parsed, so
+    a batch's thousands of dicts are never alive together. Parsed whole, they outlived the
+    garbage collector's young generations and were promoted as they came (5 dicts a record),
+    which set off full collections of the web process's whole heap every few batches: in
+    daphne that cost about as much as the parsing itself. A malformed record is refused when
+    it is reached, before anything is written (the batch is taken whole or not at all)."""
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind in MSGPACK_TYPES:
         return _msgpack_records(body)
     if kind in JSON_TYPES:
-        stripped = body.lstrip()
-        if stripped[:1] == b"[":
-            return _document(body, 1)
-        return _ndjson_records(body)
+        return _json_records(body)
     raise IngestError(
         415,
         UNSUPPORTED,
@@ -104,70 +110,36 @@ def records(body, content_type):
     )
 
 
-def _document(text, line):
+def _json_records(body):
+    """A JSON array of records (fluentd json_array, Fluent Bit json) or one object per line
+    (ndjson, json_lines), from the one loader, one record at a time: rows() turns each into
+    its row before the next is parsed."""
     try:
-        data = load_json(text, max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES, max_depth=None, scan_depth=False)
+        yield from iter_json_records(body, max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES)
     except DocumentError as exc:
-        raise IngestError(400, MALFORMED, _("Line %(line)s: %(problem)s") % {"line": line, "problem": exc}) from None
-    if isinstance(data, dict):
-        return [data]
-    if isinstance(data, list):
-        return data
-    raise IngestError(400, MALFORMED, _("Line %(line)s is not a JSON object.") % {"line": line})
-
-
-def _ndjson_records(body):
-    """One JSON object per line. Parsed as one array when every line is an object (the fast
-    path: one parser call for the batch); otherwise line by line, so that the refusal names the
-    line. Nested values are not measured (max_depth=None): rows() keeps none of them."""
-    lines = body.split(b"\n")
-    if not lines[-1].strip():
-        lines.pop()  # the newline after the last record
-    if not all(lines):  # blank lines (rare): left out
-        lines = [raw for raw in lines if raw.strip()]
-    if all(raw[:1] == b"{" or raw.lstrip()[:1] == b"{" for raw in lines):
-        try:
-            items = load_json(
-                b"[" + b",".join(lines) + b"]",
-                max_bytes=settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES + len(lines) + 2,
-                max_depth=None,
-                scan_depth=False,
-            )
-        except DocumentError:
-            items = None
-        if items is not None and len(items) == len(lines) and all(type(item) is dict for item in items):
-            return items
-    out = []
-    for number, raw in enumerate(body.split(b"\n"), 1):
-        if raw.strip():
-            item = _document(raw, number)
-            if len(item) != 1 or not isinstance(item[0], dict) or raw.lstrip()[:1] == b"[":
-                raise IngestError(400, MALFORMED, _("Line %(line)s is not a JSON object.") % {"line": number})
-            out.append(item[0])
-    return out
+        problem = exc.message if exc.line else str(exc)
+        line = exc.line or 1
+        raise IngestError(
+            400, MALFORMED, _("Line %(line)s: %(problem)s") % {"line": line, "problem": problem}
+        ) from None
 
 
 def _msgpack_records(body):
     limit = settings.LOGS_INGEST_MAX_DECOMPRESSED_BYTES
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(limit, 1), strict_map_key=True, timestamp=3)
     unpacker.feed(body)
-    out = []
     end = 0  # where the last whole object ended
     try:
         for item in unpacker:
-            out.append(item)
             end = unpacker.tell()
-    except (msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
-        raise IngestError(
-            400, MALFORMED, _("The MessagePack body is not valid: %(problem)s") % {"problem": exc}
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+            yield item
+    except (msgpack.exceptions.FormatError, msgpack.exceptions.StackError, ValueError) as exc:
+        # ValueError: a map key that is not a string (strict_map_key), text that is not UTF-8, ...
         raise IngestError(
             400, MALFORMED, _("The MessagePack body is not valid: %(problem)s") % {"problem": exc}
         ) from None
     if end != len(body):
         raise IngestError(400, MALFORMED, _("The MessagePack body is truncated."))
-    return out
 
 
 def _event(item):
@@ -194,6 +166,15 @@ def parse_time(value):
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if kind is msgpack.ExtType:
+        # Fluent Bit's msgpack events (and fluentd's forward protocol) carry the time as an
+        # EventTime: extension type 0, seconds and nanoseconds as big-endian 32-bit integers.
+        if value.code != 0 or len(value.data) != 8:
+            return None
+        seconds, nanoseconds = _EVENT_TIME.unpack(value.data)
+        if nanoseconds >= 1_000_000_000:
+            return None
+        return datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanoseconds // 1000)
     if kind is bool:
         return None
     if isinstance(value, int | float):

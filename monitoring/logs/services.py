@@ -155,13 +155,22 @@ def ingest_batch(cluster_id, body, *, content_type, content_encoding, store=None
     store = store or default_store()
     try:
         data = ingest.decompress(body, content_encoding)
-        items = ingest.records(data, content_type)
+        oldest, newest = partition_bounds(store)
+        # records() parses lazily and rows() takes one record at a time: a batch is checked
+        # whole, before it waits for a write slot (a malformed one is refused even when busy).
+        rows, expired = ingest.rows(
+            ingest.records(data, content_type),
+            cluster_id=cluster_id,
+            tenants=tenants_of(cluster_id),
+            oldest=oldest,
+            newest=newest,
+        )
         if not slots().acquire(timeout=SLOT_WAIT_SECONDS):
             raise ingest.IngestError(
                 429, ingest.BUSY, _("The console is writing as many batches as it can: retry later.")
             )
         try:
-            stored = _write(store, cluster_id, items)
+            stored = _write(store, cluster_id, rows, expired)
         finally:
             slots().release()
     except ingest.IngestError as exc:
@@ -170,11 +179,7 @@ def ingest_batch(cluster_id, body, *, content_type, content_encoding, store=None
     return stored
 
 
-def _write(store, cluster_id, items):
-    oldest, newest = partition_bounds(store)
-    rows, expired = ingest.rows(
-        items, cluster_id=cluster_id, tenants=tenants_of(cluster_id), oldest=oldest, newest=newest
-    )
+def _write(store, cluster_id, rows, expired):
     try:
         for attempt in (1, 2):
             try:

@@ -10,12 +10,14 @@ prose in one language), substrings with a pg_trgm GIN index.
 """
 
 import io
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.utils import OperationalError
+from psycopg2.errors import QueryCanceled
 
 COLUMNS = (
     "ts",
@@ -33,6 +35,10 @@ COLUMNS = (
 )
 SELECT = "id, " + ", ".join(COLUMNS)
 PARTITION_PREFIX = "logs_line_p"
+FIRST_WINDOW = timedelta(minutes=5)  # search(): the newest window, then at least WINDOW_GROWTH times wider each
+WINDOW_GROWTH = 4
+HISTOGRAM_EXACT_MS = 700  # histogram(): past this, an estimate from a sample of HISTOGRAM_SAMPLE_LINES lines
+HISTOGRAM_SAMPLE_LINES = 100_000
 
 
 class StoreBusy(Exception):
@@ -76,6 +82,16 @@ class Query:
     substring: str = ""
 
 
+class Histogram(tuple):
+    """(counts, width) as every store gives them: counts are [(bucket start, lines)]. `estimated`
+    when the counts come from a sample (PostgresStore.histogram)."""
+
+    def __new__(cls, counts, width, *, estimated=False):
+        histogram = super().__new__(cls, (counts, width))
+        histogram.estimated = estimated
+        return histogram
+
+
 @dataclass
 class Page:
     lines: list
@@ -103,7 +119,8 @@ class LogStore:
         raise NotImplementedError
 
     def histogram(self, query, *, buckets):
-        """[(bucket start, count)] over the query's time range, `buckets` equal buckets."""
+        """([(bucket start, count)], bucket width) over the query's time range, `buckets` equal
+        buckets; a Histogram with `estimated` set when the counts are an estimate."""
         raise NotImplementedError
 
     def context(self, line_id, ts, query, *, before, after):
@@ -119,12 +136,14 @@ class PostgresStore(LogStore):
     def write(self, rows):
         if not rows:
             return 0
-        buffer = io.StringIO(copy_text(rows))
-        timeout = int(settings.LOGS_INGEST_DB_TIMEOUT_SECONDS * 1000)
+        buffer = io.BytesIO(copy_bytes(rows))
+        timeout = str(int(settings.LOGS_INGEST_DB_TIMEOUT_SECONDS * 1000))
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout)])
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [str(timeout)])
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+                    [timeout, timeout],
+                )
                 with connection.wrap_database_errors:  # psycopg2's errors as Django's, as execute() does
                     cursor.copy_expert(f"COPY logs_line ({', '.join(COLUMNS)}) FROM STDIN", buffer)
         except OperationalError as exc:
@@ -170,30 +189,121 @@ class PostgresStore(LogStore):
         return " AND ".join(clauses), params
 
     def search(self, query, *, limit, cursor=""):
-        where, params = self._where(query)
+        """Newest first in growing time windows (FIRST_WINDOW, then wider), each asking only for
+        what the page still lacks, until the page is full or the range is done. The planner's
+        guess of how many lines match (words ANDed as if independent, ILIKE) is often far off,
+        and over a wide range a wrong guess fetches every match of the day from the full-text
+        or trigram index to keep 100; inside a narrow window even a wrong plan is cheap, so
+        common matches fill the page from the first window, and rare ones (the first window
+        finds none) go on with the rest of the range in one query. Windows are half-open
+        [low, high) and each ends where the one before began: no line is read twice or skipped."""
         position = parse_cursor(cursor)
+        high = query.end
         if position:
-            where += " AND (ts, id) < (%s, %s)"
-            params += list(position)
-        sql = f"SELECT {SELECT} FROM logs_line WHERE {where} ORDER BY ts DESC, id DESC LIMIT %s"
-        lines = self._fetch(sql, params + [limit + 1])
+            high = min(high, position[0] + timedelta(microseconds=1))  # ts <= the cursor's: (ts, id) sorts it out
+        lines, width, rare = [], FIRST_WINDOW, False
+        with transaction.atomic(), connection.cursor() as cursor:
+            no_jit(cursor)
+            if query.words or query.substring:
+                # The windows start at the newest line the reader may see (one step back along a
+                # btree): minutes without lines at the top of the range are no sign of rare matches.
+                where, params = self._where(replace(query, end=high, words="", substring=""))
+                cursor.execute(f"SELECT max(ts) FROM logs_line WHERE {where}", params)
+                newest = cursor.fetchone()[0]
+                high = min(high, newest + timedelta(microseconds=1)) if newest else query.start
+            while high > query.start and len(lines) <= limit:
+                low = max(query.start, high - width)
+                where, params = self._where(replace(query, start=low, end=high))
+                if position and high > position[0]:
+                    where += " AND (ts, id) < (%s, %s)"
+                    params += list(position)
+                if rare:
+                    # Rare matches: from the indexes that find them (full text, trigrams, with the
+                    # namespace), not a newest-first walk. The planner takes words and namespace as
+                    # independent and would walk a namespace's every line to find none.
+                    cursor.execute(
+                        "SELECT current_setting('enable_indexscan'), set_config('enable_indexscan', 'off', true)"
+                    )
+                    walk = cursor.fetchone()[0]
+                cursor.execute(
+                    f"SELECT {SELECT} FROM logs_line WHERE {where} ORDER BY ts DESC, id DESC LIMIT %s",
+                    params + [limit + 1 - len(lines)],
+                )
+                found = [Line(*row) for row in cursor.fetchall()]
+                lines += found
+                if rare:  # this search's only: not the rest of an enclosing transaction's
+                    cursor.execute("SELECT set_config('enable_indexscan', %s, true)", [walk])
+                # The next window: WINDOW_GROWTH times wider, or as wide as the lines found so far
+                # say the rest of the page needs; none found in a window with words or a substring:
+                # rare matches, the rest of the range at once.
+                needed = limit + 1 - len(lines)
+                if found:
+                    width = max(width * WINDOW_GROWTH, width * 2 * needed / len(found))
+                elif query.words or query.substring:
+                    width, rare = low - query.start, True
+                else:
+                    width = width * WINDOW_GROWTH
+                high = low
         more = len(lines) > limit
         lines = lines[:limit]
         next_cursor = make_cursor(lines[-1]) if more and lines else ""
         return Page(lines, more, next_cursor)
 
     def histogram(self, query, *, buckets):
+        """Exact counts when they take less than HISTOGRAM_EXACT_MS. Past that (hundreds of
+        thousands of matches over a wide range: every matching line's page is read), counts
+        from a sample of the range's pages scaled up, marked `estimated` (the page says
+        "about"): one in a hundred pages of ten million lines gives the shape and the total
+        to a few percent in a fraction of the time."""
         where, params = self._where(query)
         width = max((query.end - query.start) / buckets, timedelta(seconds=1))
-        sql = (
-            f"SELECT date_bin(%s, ts, %s) AS bucket, count(*) FROM logs_line WHERE {where} "
-            "GROUP BY bucket ORDER BY bucket"
-        )
+
+        def counting(sample=""):
+            return (
+                f"SELECT date_bin(%s, ts, %s) AS bucket, count(*) FROM logs_line{sample} WHERE {where} GROUP BY bucket"
+            )
+
+        estimated = False
         with transaction.atomic(), connection.cursor() as cursor:
             no_jit(cursor)
-            cursor.execute(sql, [width, query.start, *params])
-            counts = dict(cursor.fetchall())
-        return [(query.start + width * n, counts.get(query.start + width * n, 0)) for n in range(buckets)], width
+            try:
+                with transaction.atomic():  # a savepoint: after a cancelled count the transaction goes on
+                    cursor.execute(
+                        "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                        [str(HISTOGRAM_EXACT_MS)],
+                    )
+                    before = cursor.fetchone()[0]
+                    cursor.execute(counting(), [width, query.start, *params])
+                    counts = dict(cursor.fetchall())
+                    # the timeout is this count's only: not the rest of an enclosing transaction's
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+            except OperationalError as exc:
+                if not isinstance(exc.__cause__, QueryCanceled):
+                    raise
+                percent = self._sample_percent(cursor, query)
+                cursor.execute(
+                    counting(" TABLESAMPLE SYSTEM (%s) REPEATABLE (0)"),
+                    [width, query.start, percent, *params],
+                )
+                counts = {bucket: round(n * 100 / percent) for bucket, n in cursor.fetchall()}
+                estimated = True
+        counts = [(query.start + width * n, counts.get(query.start + width * n, 0)) for n in range(buckets)]
+        return Histogram(counts, width, estimated=estimated)
+
+    def _sample_percent(self, cursor, query):
+        """The share of pages (percent) that holds about HISTOGRAM_SAMPLE_LINES lines of the
+        range's day partitions (as of their last ANALYZE; never analyzed: all of them)."""
+        days, day = [], utc_day(query.start)
+        while day < query.end:
+            days.append(partition_name(day))
+            day += timedelta(days=1)
+        cursor.execute(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'logs_line'::regclass AND c.relname = ANY(%s)",
+            [days],
+        )
+        lines = cursor.fetchone()[0]
+        return min(100.0, 100.0 * HISTOGRAM_SAMPLE_LINES / lines) if lines else 100.0
 
     def context(self, line_id, ts, query, *, before, after):
         where, params = self._where(query)
@@ -304,6 +414,21 @@ def no_jit(cursor):
 
 def partition_name(day):
     return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def copy_bytes(rows):
+    """copy_text() in UTF-8, the connection's encoding. A JSON batch can carry half of a UTF-16
+    pair ("\\ud800" with no partner): Python keeps it in a str, but it is no text PostgreSQL
+    stores, and the COPY failed on every retry of the batch. It becomes U+FFFD, as an
+    undecodable byte does."""
+    text = copy_text(rows)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode()
 
 
 def copy_text(rows):

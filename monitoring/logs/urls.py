@@ -6,6 +6,7 @@ app_name = "logs"
 
 urlpatterns = [
     path("", views.search, name="search"),
+    path("histogram/", views.histogram, name="histogram"),
     path("context/", views.line_context, name="context"),
     path("ingest/", views.ingest_endpoint, name="ingest"),
     path("<slug:tenant>/<slug:namespace>/apps/<slug:app>/", views.app_timeline, name="app_timeline"),

@@ -168,33 +168,62 @@ def search(request):
     )
     if is_partial(request) and form.cleaned_data["cursor"]:
         return render(request, "logs/_lines.html", context)
-    counts, width = store.histogram(query, buckets=BUCKETS)
+    # The histogram comes in its own request (htmx, once the page is there): counting every
+    # match of a wide range costs more than the page of lines, which never waits for it.
+    context["histogram_url"] = f"{reverse('logs:histogram')}?{pinned(params, form).urlencode()}"
+    return render(request, "logs/search.html", context)
+
+
+@require_GET
+@signed_in
+def histogram(request):
+    """The search's matches over its time range, in BUCKETS bars (the search page loads it)."""
+    require_reader(request.user)
+    form = search_form(request, request.GET)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+    query = query_of(form, scope_of(request.user))
+    result = default_store().histogram(query, buckets=BUCKETS)
+    counts, width = result
+    estimated = result.estimated  # a sample's counts, scaled
+    total = sum(n for _b, n in counts)
     peak = max((n for _b, n in counts), default=0) or 1
     bars = []
     for index, (start, n) in enumerate(counts):
         height = max(1, round(40 * n / peak)) if n else 0
         bars.append({"start": start, "count": n, "x": index * 10 + 0.5, "y": 40 - height, "h": height})
-    context["histogram"] = {
-        "bars": bars,
-        "view_width": len(bars) * 10,
-        "total": sum(n for _b, n in counts),
-        "width": width,
-        "start": query.start,
-        "end": query.end,
+    context = {
+        "histogram": {
+            "bars": bars,
+            "view_width": len(bars) * 10,
+            # an estimate to three significant digits: its last ones would claim a precision it lacks
+            "total": round(total, 3 - len(str(total))) if estimated and total >= 1000 else total,
+            "estimated": estimated,
+            "width": width,
+            "start": query.start,
+            "end": query.end,
+        }
     }
-    return render(request, "logs/search.html", context)
+    return render(request, "logs/_histogram.html", context)
+
+
+def pinned(params, form):
+    """The query with its time range pinned (a relative range would move while one reads)."""
+    pinned = params.copy()
+    pinned.pop("range", None)
+    pinned.pop("cursor", None)
+    pinned["start"] = form.cleaned_data["start"].isoformat()
+    pinned["end"] = form.cleaned_data["end"].isoformat()
+    return pinned
 
 
 def more_url(params, form, page):
     """The next page: the same window pinned (a relative range would move while one reads)."""
     if not page.more:
         return ""
-    pinned = params.copy()
-    pinned.pop("range", None)
-    pinned["start"] = form.cleaned_data["start"].isoformat()
-    pinned["end"] = form.cleaned_data["end"].isoformat()
-    pinned["cursor"] = page.next_cursor
-    return f"{reverse('logs:search')}?{pinned.urlencode()}"
+    query = pinned(params, form)
+    query["cursor"] = page.next_cursor
+    return f"{reverse('logs:search')}?{query.urlencode()}"
 
 
 @require_GET

@@ -398,6 +398,7 @@ MATRIX = [
     # tokens and the collector's manifest for operators; the ingest endpoint takes a cluster's token, not a session.
     tenant_row("logs:search", [], "get", None, 200, 200, 200, 200, other=200, tenant_user=403),
     tenant_row("logs:context", [], "get", None, 400, 400, 400, 400, other=400, tenant_user=403),
+    tenant_row("logs:histogram", [], "get", None, 200, 200, 200, 200, other=200, tenant_user=403),
     tenant_row(
         "logs:saved_search_add", [], "post", {"name": "errors", "query": "level=error"}, 302, 302, 302, 302, other=302
     ),

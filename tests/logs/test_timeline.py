@@ -374,11 +374,20 @@ def test_the_sandbox_stamps_a_line_the_same_on_every_read(sandbox, acme_web):
     project = acme_web["project"]
     with ClusterAPI(acme_web["cluster"]) as api:
         pod = api.list("Pod", project.name)[0]["metadata"]["name"]
-        reads = []
-        for _n in range(2):
+
+        def read():
             response = api.follow_pod_log(pod, project.name, "web", tail_lines=1000, timestamps=True)
-            reads.append(response.read1(65536).decode().split("\n")[:-1])  # whole lines, from the pod's start
-            live._shut(response)
+            try:
+                return response.read1(65536).decode().split("\n")[:-1]  # whole lines, from the pod's start
+            finally:
+                live._shut(response)
+
+        deadline = time.monotonic() + 15
+        reads = [read()]
+        while len(reads[0]) < 10 and time.monotonic() < deadline:  # a pod just started: let it write
+            time.sleep(0.2)
+            reads = [read()]
+        reads.append(read())
     first = {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in reads[0]}
     second = {line.split(" ", 1)[1]: line.split(" ", 1)[0] for line in reads[1]}
     common = set(first) & set(second)
