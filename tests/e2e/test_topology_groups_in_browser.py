@@ -472,3 +472,27 @@ def test_a_pod_group_turns_red_live_when_one_of_its_pods_fails(new_page, acme_we
     finally:
         announcer.stop()
         announcer.join(timeout=5)
+
+
+def test_a_group_spread_over_too_many_nodes_draws_no_node_edges_until_opened(new_page, acme_web_project):
+    """Past 300 group-to-node edges none are drawn (they would cost as much to draw as the pods
+    they stand for); opened, the group's pods show their nodes as any pod does."""
+    graph = big_graph(500)
+    for node in [n for n in graph["nodes"] if n["kind"] == "Pod" and n["name"].startswith("big-")]:
+        node["host"] = f"spread-{node['name'][4:]}"
+        graph["nodes"].append({"id": f"Node//{node['host']}", "kind": "Node", "namespace": "", "name": node["host"]})
+        graph["edges"].append(on_node(node))
+    group = "pods:Deployment/acme-web/big"
+    page = sign_in(new_page(), "wile")
+    page.route(
+        "**/graph.json*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(graph)),
+    )
+    page.goto("/topology/tenants/acme/acme-web/")
+    expect(page.locator("[data-testid=topology]")).to_have_attribute("data-ready", "1")
+    assert page.evaluate(f"window.topology.getElementById({group!r}).length") == 1
+    assert group_edges(page, group, "on-node") == {}
+    page.evaluate(f"() => window.topology.getElementById({group!r}).emit('tap')")
+    page.wait_for_function(f"() => window.topology.getElementById({group!r}).length === 0")
+    assert page.evaluate('window.topology.nodes(\'[kind = "Pod"][name ^= "big-"]\').length') == 500
+    assert page.evaluate("window.topology.edges('[relation = \"on-node\"]').length") == 500
