@@ -63,6 +63,27 @@ def mk_app(project, name="web", **fields):
     )
 
 
+def mk_mirrored_pod(cluster, namespace, name, phase="CrashLoopBackOff", *, app="web", created=None):
+    """A pod as the resource mirror holds it (no cluster behind it): what the alert rules read."""
+    from django.utils import timezone
+
+    from console.clusters.models import MirroredObject
+
+    return MirroredObject.objects.create(
+        cluster=cluster,
+        kind="Pod",
+        api_version="v1",
+        namespace=namespace,
+        name=name,
+        uid=f"uid-{cluster.pk}-{namespace}-{name}",
+        resource_version="1",
+        labels={"app.kubernetes.io/name": app},
+        phase=phase,
+        created_at=created or timezone.now(),
+        object={"kind": "Pod", "metadata": {"name": name, "namespace": namespace}},
+    )
+
+
 def create_two_tenants():
     """acme (admin, member, namespace acme-web) and globex (a member): the isolation setup."""
     cluster = mk_cluster()

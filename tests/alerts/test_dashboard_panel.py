@@ -13,7 +13,7 @@ from console.clusters.models import Cluster, MirroredObject
 from monitoring.alerts import evaluate, services
 from monitoring.alerts.models import Alert
 
-from ..factories import create_two_tenants, mk_cluster, mk_project
+from ..factories import create_two_tenants, mk_cluster, mk_mirrored_pod, mk_project
 
 pytestmark = pytest.mark.django_db
 PANEL = reverse("console:dashboard_panel", args=["alerts"])
@@ -33,22 +33,6 @@ def run(django_capture_on_commit_callbacks):
     return evaluate_now
 
 
-def crash(cluster, namespace, name):
-    return MirroredObject.objects.create(
-        cluster=cluster,
-        kind="Pod",
-        api_version="v1",
-        namespace=namespace,
-        name=name,
-        uid=f"uid-{cluster.pk}-{namespace}-{name}",
-        resource_version="1",
-        labels={"app.kubernetes.io/name": "web"},
-        phase="CrashLoopBackOff",
-        created_at=timezone.now(),
-        object={"kind": "Pod", "metadata": {"name": name, "namespace": namespace}},
-    )
-
-
 def rule(user, tenant, name, severity):
     return services.create_rule(
         acting_user=user, name=name, kind="crash_loop", severity=severity, tenant=tenant, cluster=None
@@ -65,9 +49,9 @@ def firing(run):
     rule(users["tenant_admin"], acme, "acme crashes", "critical")
     rule(users["tenant_admin"], acme, "acme crashes (warn)", "warning")
     rule(users["other_member"], globex, "globex crashes", "critical")
-    crash(cluster, "acme-web", "web-1")
-    crash(cluster, "globex-shop", "shop-1")
-    crash(other, "globex-batch", "batch-1")
+    mk_mirrored_pod(cluster, "acme-web", "web-1")
+    mk_mirrored_pod(cluster, "globex-shop", "shop-1")
+    mk_mirrored_pod(other, "globex-batch", "batch-1")
     run()
     assert Alert.objects.filter(state="firing").count() == 4  # acme: 2 rules × web-1; globex: shop-1, batch-1
     return users
@@ -133,7 +117,7 @@ def test_the_panels_queries_do_not_grow_with_the_alerts(firing, operator, client
         client.get(PANEL)
     c1 = Cluster.objects.get(name="c1")
     for index in range(20):
-        crash(c1, "acme-web", f"more-{index}")
+        mk_mirrored_pod(c1, "acme-web", f"more-{index}")
     run()
     assert Alert.objects.filter(state="firing").count() == 44
     with CaptureQueriesContext(connection) as many:

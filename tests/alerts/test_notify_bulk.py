@@ -18,7 +18,7 @@ from console.notifications.models import Channel, Delivery, Notification, Topic
 from monitoring.alerts import evaluate, notify, services
 from monitoring.alerts.models import Alert, AlertRule
 
-from ..factories import create_two_tenants, mk_project
+from ..factories import create_two_tenants, mk_mirrored_pod, mk_project
 
 pytestmark = pytest.mark.django_db
 
@@ -47,22 +47,6 @@ def world(operator, receiver):
         "noc": channel(operator, "noc", all_tenants=True),
     }
     return cluster, acme, globex, users, channels
-
-
-def crash(cluster, namespace, name, app):
-    MirroredObject.objects.create(
-        cluster=cluster,
-        kind="Pod",
-        api_version="v1",
-        namespace=namespace,
-        name=name,
-        uid=f"uid-{namespace}-{name}",
-        resource_version="1",
-        labels={"app.kubernetes.io/name": app},
-        phase="CrashLoopBackOff",
-        created_at=timezone.now(),
-        object={"kind": "Pod", "metadata": {"name": name, "namespace": namespace}},
-    )
 
 
 def add_alerts(world, first, count, operator):
@@ -94,8 +78,8 @@ def add_alerts(world, first, count, operator):
             app=app,
             channels=named,
         )
-        crash(cluster, namespace, f"{app}-1", app)
-        crash(cluster, namespace, f"{app}-2", app)  # two alerts of one rule: one notification
+        mk_mirrored_pod(cluster, namespace, f"{app}-1", app=app)
+        mk_mirrored_pod(cluster, namespace, f"{app}-2", app=app)  # two alerts of one rule: one notification
 
 
 def evaluate_counting(now=None):
@@ -168,7 +152,7 @@ def test_silenced_and_acknowledged_alerts_say_nothing_whenever_that_was_decided(
         for_seconds=60,
     )
     for name in ("loud", "hushed", "acked", "late"):
-        crash(cluster, "acme-web", name, "web")
+        mk_mirrored_pod(cluster, "acme-web", name, app="web")
     now = timezone.now()
     report, _ = evaluate_counting(now)
     assert report.pending == 4 and not report.fired
@@ -212,7 +196,7 @@ def test_a_named_channel_that_left_the_rules_tenant_carries_nothing(world, opera
     )
     Channel.objects.filter(pk=channels["acme"].pk).update(tenant_id=globex.pk)  # as if moved under the rule
     Channel.objects.filter(pk=channels["acme-pager"].pk).update(enabled=False)
-    crash(cluster, "acme-web", "web-1", "web")
+    mk_mirrored_pod(cluster, "acme-web", "web-1", app="web")
     report, _ = evaluate_counting()
     assert [a.rule_id for a in report.fired] == [rule.pk]
     assert not Delivery.objects.exists()

@@ -17,7 +17,7 @@ from console.oplog.models import OperationLogEntry
 from monitoring.alerts import evaluate, services
 from monitoring.alerts.models import AlertRule
 
-from ..factories import create_two_tenants
+from ..factories import create_two_tenants, mk_mirrored_pod
 
 pytestmark = pytest.mark.django_db
 
@@ -54,22 +54,6 @@ def crash_rule(user, tenant, **extra):
     return services.create_rule(acting_user=user, **{**fields, **extra})
 
 
-def crash(cluster, namespace, name):
-    return MirroredObject.objects.create(
-        cluster=cluster,
-        kind="Pod",
-        api_version="v1",
-        namespace=namespace,
-        name=name,
-        uid=f"uid-{name}",
-        resource_version="1",
-        labels={"app.kubernetes.io/name": "web"},
-        phase="CrashLoopBackOff",
-        created_at=timezone.now(),
-        object={"kind": "Pod", "metadata": {"name": name, "namespace": namespace}},
-    )
-
-
 def send_all(channel):
     Delivery.objects.filter(channel=channel, status=DeliveryStatus.PENDING).update(due_at=timezone.now())
     return delivery.send_due(channel.pk)
@@ -95,7 +79,7 @@ def test_a_rules_named_channels_carry_its_alerts(tenants, receiver, smtp_server,
     logged = OperationLogEntry.objects.get(action="alert_rule.create", result="succeeded")
     assert logged.after["channels"] == ["mail", "pager"]
 
-    crash(cluster, "acme-web", "web-1")
+    mk_mirrored_pod(cluster, "acme-web", "web-1")
     assert [a.target for a in run().fired] == ["pod/acme-web/web-1"]
     assert send_all(pager) == "sent 1"
     assert send_all(mail) == "sent 1"
@@ -121,7 +105,7 @@ def test_a_rule_naming_none_keeps_the_topic_and_level_routing(tenants, receiver,
     alerts = mk_channel(admin, tenant_id=acme.pk, name="alerts", target=receiver.url("/alerts"))
     general = mk_channel(admin, tenant_id=acme.pk, name="general", target=receiver.url("/general"), topics=["general"])
     crash_rule(admin, acme)
-    crash(cluster, "acme-web", "web-1")
+    mk_mirrored_pod(cluster, "acme-web", "web-1")
     run()
     assert send_all(alerts) == "sent 1"
     assert not Delivery.objects.filter(channel=general).exists()
@@ -223,7 +207,7 @@ def test_a_foreign_channel_slipped_onto_a_rule_still_hears_nothing(tenants, rece
     globex_channel = mk_channel(users["other_member"], tenant_id=globex.pk, name="globex", target=receiver.url("/g"))
     rule = crash_rule(users["tenant_admin"], acme, channels=[acme_channel])
     rule.channels.add(globex_channel)  # not through the service
-    crash(cluster, "acme-web", "web-1")
+    mk_mirrored_pod(cluster, "acme-web", "web-1")
     run()
     assert send_all(acme_channel) == "sent 1"
     assert not Delivery.objects.filter(channel=globex_channel).exists()

@@ -16,7 +16,7 @@ from monitoring.alerts.choices import AlertState
 from monitoring.alerts.models import Alert
 from monitoring.metrics.collect import Scrape, write_scrape
 
-from ..factories import create_two_tenants
+from ..factories import create_two_tenants, mk_mirrored_pod
 
 pytestmark = pytest.mark.django_db
 MIB = 1024 * 1024
@@ -65,23 +65,6 @@ def memory_rule(user, tenant, **extra):
         **extra,
     }
     return services.create_rule(acting_user=user, **fields)
-
-
-def pod(cluster, namespace, name, phase, app="web", created=None):
-    obj = {"kind": "Pod", "metadata": {"name": name, "namespace": namespace}}
-    return MirroredObject.objects.create(
-        cluster=cluster,
-        kind="Pod",
-        api_version="v1",
-        namespace=namespace,
-        name=name,
-        uid=f"uid-{name}",
-        resource_version="1",
-        labels={"app.kubernetes.io/name": app},
-        phase=phase,
-        created_at=created or timezone.now(),
-        object=obj,
-    )
 
 
 IMPOSSIBLE = [
@@ -200,9 +183,9 @@ def test_state_rules_read_the_mirror_within_their_scope(tenants, operator, engli
         tenant=globex,
         cluster=None,
     )
-    pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
-    pod(cluster, "acme-web", "old-1", "Pending", created=timezone.now() - timedelta(minutes=10))
-    pod(cluster, "acme-web", "new-1", "Pending")
+    mk_mirrored_pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
+    mk_mirrored_pod(cluster, "acme-web", "old-1", "Pending", created=timezone.now() - timedelta(minutes=10))
+    mk_mirrored_pod(cluster, "acme-web", "new-1", "Pending")
     report = run()
     fired = sorted((a.rule.name, a.target) for a in report.fired)
     assert fired == [("crashes", "pod/acme-web/web-1"), ("stuck", "pod/acme-web/old-1")]
@@ -225,7 +208,7 @@ def test_acknowledge_and_silence(tenants, english, run):
         tenant=acme,
         cluster=None,
     )
-    crashing = pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
+    crashing = mk_mirrored_pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
     run()
     alert = Alert.objects.get()
     with pytest.raises(PermissionError):
@@ -252,7 +235,7 @@ def test_pages_by_role(tenants, operator, auditor, client, run):
         tenant=acme,
         cluster=None,
     )
-    pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
+    mk_mirrored_pod(cluster, "acme-web", "web-1", "CrashLoopBackOff")
     run()
     alert = Alert.objects.get()
     for user, rule_page, firing in (
