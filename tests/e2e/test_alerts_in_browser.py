@@ -9,8 +9,7 @@ from playwright.sync_api import expect
 
 from monitoring.alerts import services, tasks
 
-from ..alerts.test_rules import pod
-from ..factories import PASSWORD, mk_cluster, mk_member, mk_project, mk_tenant
+from ..factories import PASSWORD, mk_cluster, mk_member, mk_mirrored_pod, mk_project, mk_tenant
 from .conftest import screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -31,7 +30,7 @@ def test_alert_fires_and_resolves_live_in_the_browser(new_page):
     expect(page.locator("#no-alerts")).to_be_visible()
     page.wait_for_timeout(1000)  # the websocket is open
 
-    crashing = pod(cluster, project.name, "web-1", "CrashLoopBackOff")
+    crashing = mk_mirrored_pod(cluster, project.name, "web-1", "CrashLoopBackOff")
     tasks.evaluate_alerts.delay()  # what beat sends every interval; the live console's worker evaluates
     toast = page.locator("[data-testid=toast]", has_text="crash loops")
     expect(toast.first).to_be_visible(timeout=10_000)
