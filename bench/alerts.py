@@ -149,31 +149,13 @@ def populate_listeners(tenants):
         ]
     )
     target = crypto.encrypt("https://hooks.example.com/alerts")
+    webhook = {"kind": "webhook", "target_encrypted": target, "target_hint": "https://hooks.example.com/..."}
     Channel.objects.bulk_create(
         [
-            Channel(
-                tenant_id=t.pk,
-                tenant_name=t.name,
-                name="alerts",
-                kind="webhook",
-                target_encrypted=target,
-                target_hint="https://hooks.example.com/...",
-                topics=["alert"],
-                min_level="info",
-            )
+            Channel(tenant_id=t.pk, tenant_name=t.name, name="alerts", topics=["alert"], min_level="info", **webhook)
             for t in tenants
         ]
-        + [
-            Channel(
-                name="noc",
-                kind="webhook",
-                target_encrypted=target,
-                target_hint="https://hooks.example.com/...",
-                topics=["alert"],
-                min_level="warning",
-                all_tenants=True,
-            )
-        ]
+        + [Channel(name="noc", topics=["alert"], min_level="warning", all_tenants=True, **webhook)]
     )
 
 

@@ -9,7 +9,6 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from console.jobs.models import Job
@@ -17,22 +16,14 @@ from workloads.services import deploy_app
 
 from ..conftest import sandbox_fixture
 from ..factories import PASSWORD, mk_cluster, mk_member, mk_project, mk_tenant, mk_user
+from ..logs import conftest as logs_conftest
 from ..logs.conftest import loadgen
 from ..workloads.conftest import mirror_namespace, spec
 from .conftest import acme_namespace, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 sandbox = sandbox_fixture()  # the second test's cluster
-
-
-@pytest.fixture
-def empty_store():
-    """The line table is no Django model: a transactional test's flush leaves it alone."""
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE logs_line")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE logs_line")
+empty_store = logs_conftest.empty_store
 
 
 def test_lines_shipped_by_a_collector_are_found_by_their_tenant(new_page, live_console, empty_store):
